@@ -1,0 +1,147 @@
+/**
+ * The one catalogue of Callout failures. Every failure is a {@link CalloutError} with a stable
+ * `code`; match on `code`, never on message text. `docs/errors.md` documents each code.
+ */
+
+/** Every error code Callout raises, with the HTTP status the proxy and admin API answer with. */
+export const ERROR_CATALOGUE = {
+  // configuration and definitions
+  CONFIG_INVALID: { status: 400, summary: 'A configuration file or definition is invalid.' },
+  CONFIG_REFERENCE_MISSING: {
+    status: 400,
+    summary: 'A ${env:…} or ${file:…} reference in the configuration cannot be resolved.',
+  },
+  INSECURE_URL: { status: 400, summary: 'A plain http:// URL was given for a non-loopback host.' },
+  // callout URLs and access
+  CALLOUT_URL_MALFORMED: { status: 400, summary: 'A callout: URL breaks one of the URL rules.' },
+  CREDENTIAL_NOT_FOUND: { status: 404, summary: 'No Named Credential has that name.' },
+  CREDENTIAL_DISABLED: { status: 403, summary: 'The Named Credential is disabled for callouts.' },
+  ACCESS_DENIED: { status: 403, summary: 'The caller may not use this credential or principal.' },
+  USER_REQUIRED: {
+    status: 400,
+    summary: 'A per-user credential was called without naming the end user.',
+  },
+  // secrets and storage
+  MASTER_KEY_MISSING: { status: 500, summary: 'No master key is configured.' },
+  MASTER_KEY_INVALID: {
+    status: 500,
+    summary: 'The master key is malformed or does not match the stored data.',
+  },
+  SECRET_CORRUPT: {
+    status: 500,
+    summary: 'A stored ciphertext failed authentication (corrupted, or moved between rows).',
+  },
+  STORE_ERROR: { status: 500, summary: 'The store failed.' },
+  STORE_CONFLICT: { status: 409, summary: 'A concurrent change won; re-read and retry.' },
+  // authentication
+  NOT_AUTHENTICATED: {
+    status: 401,
+    summary: 'The principal has no stored credential yet; authenticate it first.',
+  },
+  NEEDS_REAUTH: {
+    status: 401,
+    summary: 'The refresh token was rejected (invalid_grant); the principal must re-authenticate.',
+  },
+  AUTHORIZATION_FAILED: {
+    status: 400,
+    summary: 'The browser authorization flow failed (state, redirect URI, denial, provider error).',
+  },
+  OAUTH_CLIENT_INVALID: {
+    status: 502,
+    summary: 'The authorization server rejected the client id or secret.',
+  },
+  OAUTH_ERROR: { status: 502, summary: 'The authorization server returned an OAuth error.' },
+  TOKEN_ENDPOINT_ERROR: {
+    status: 502,
+    summary: 'The token endpoint failed (5xx, HTML, invalid JSON, unreachable).',
+  },
+  TOKEN_RESPONSE_INVALID: {
+    status: 502,
+    summary: 'The token endpoint answered 200 but without a usable access token.',
+  },
+  REFRESH_COOLDOWN: {
+    status: 503,
+    summary: 'A recent refresh failed; Callout waits before trying again.',
+  },
+  SESSION_NOT_VALID_FOR_API: {
+    status: 403,
+    summary: 'Salesforce says the session is not valid for this API (a scope problem).',
+  },
+  FORMULA_INVALID: { status: 400, summary: 'A header formula or merge field cannot be evaluated.' },
+  HEADER_INJECTION: {
+    status: 400,
+    summary: 'An evaluated header value contains CR, LF or NUL.',
+  },
+  // upstream
+  UPSTREAM_TIMEOUT: { status: 504, summary: 'The upstream did not answer within the timeout.' },
+  UPSTREAM_UNREACHABLE: { status: 502, summary: 'The upstream could not be reached.' },
+  UPSTREAM_TLS_ERROR: { status: 502, summary: 'TLS with the upstream failed.' },
+  TOO_MANY_REDIRECTS: { status: 502, summary: 'More than 5 redirects were followed.' },
+  BODY_NOT_REPLAYABLE: {
+    status: 400,
+    summary: 'A streamed request body cannot be sent twice (retry after refresh, 307/308).',
+  },
+  // everything else
+  INVALID_ARGUMENT: { status: 400, summary: 'An argument to a Callout API is invalid.' },
+  INTERNAL: { status: 500, summary: 'An unexpected internal failure.' },
+} as const satisfies Record<string, { status: number; summary: string }>
+
+/** A stable Callout error code. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+const BRAND = Symbol.for('callout.error')
+
+/** Options for {@link CalloutError}. */
+export interface CalloutErrorOptions {
+  /** The underlying failure. Never a value that embeds a secret. */
+  cause?: unknown
+  /** Structured, non-secret details (names, statuses, rule ids) for logs and API responses. */
+  details?: Record<string, unknown>
+}
+
+/**
+ * A Callout failure. `message` says what went wrong and what to do next; `code` is stable.
+ * Survives duplicate installs: `instanceof` checks a `Symbol.for` brand.
+ *
+ * @example
+ * try { await broker.fetch('callout:Nope/x') } catch (e) {
+ *   if (isCalloutError(e, 'CREDENTIAL_NOT_FOUND')) console.error(e.message)
+ * }
+ */
+export class CalloutError extends Error {
+  readonly code: ErrorCode
+  readonly details: Readonly<Record<string, unknown>>
+  readonly [BRAND] = true
+
+  constructor(code: ErrorCode, message: string, options: CalloutErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'CalloutError'
+    this.code = code
+    this.details = Object.freeze({ ...options.details })
+  }
+
+  /** The HTTP status the proxy and admin API answer with for this error. */
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true
+  }
+
+  /** The JSON body the proxy and admin API send: code, message and details, never the cause. */
+  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+    const details = Object.keys(this.details).length > 0 ? { details: { ...this.details } } : {}
+    return { error: { code: this.code, message: this.message, ...details } }
+  }
+}
+
+/** True when `value` is a {@link CalloutError}, optionally with the given code. */
+export function isCalloutError(value: unknown, code?: ErrorCode): value is CalloutError {
+  return value instanceof CalloutError && (code === undefined || value.code === code)
+}
+
+/** The HTTP status for an error code (one table for the proxy and the admin API). */
+export function httpStatusFor(code: ErrorCode): number {
+  return ERROR_CATALOGUE[code].status
+}

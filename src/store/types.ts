@@ -1,0 +1,90 @@
+/**
+ * The storage contract. Only the store module knows SQL; everything above it depends on this
+ * interface. One implementation over Kysely serves SQLite and PostgreSQL alike, and one contract
+ * test suite runs against both.
+ */
+import type {
+  AuthProvider,
+  CredentialKey,
+  Definitions,
+  ExternalCredential,
+  NamedCredential,
+  PrincipalCredential,
+} from '../definitions/model.ts'
+
+/** What {@link Store.applyDefinitions} changed, by kind and name. */
+export interface ApplyResult {
+  readonly created: readonly string[]
+  readonly updated: readonly string[]
+  readonly unchanged: readonly string[]
+  readonly deleted: readonly string[]
+}
+
+/** A pending browser authorization, keyed by its `state`. */
+export interface PendingAuthorization {
+  readonly state: string
+  readonly namedCredential: string
+  readonly externalCredential: string
+  readonly principal: string
+  readonly userId: string
+  /** PKCE code verifier (secret). */
+  readonly codeVerifier?: import('../secrets/secret.ts').Secret
+  readonly nonce?: string
+  readonly redirectUri: string
+  /** ms since epoch. */
+  readonly expiresAt: number
+}
+
+/** Cross-process mutual exclusion for token refresh: a lease row with an expiry. */
+export interface LeaseStore {
+  /** Takes the lease if free or expired. True when `holder` now holds it. */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>
+  /** Extends a held lease. False when `holder` no longer holds it. */
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>
+  /** Releases a held lease (no-op if not held by `holder`). */
+  releaseLease(name: string, holder: string): Promise<void>
+}
+
+/** The store. Secret fields are encrypted at rest with AAD bound to table, column and row. */
+export interface Store extends LeaseStore {
+  /** `sqlite` or `postgres`. */
+  readonly dialect: 'sqlite' | 'postgres'
+
+  /** Runs pending migrations, reporting progress. Idempotent. */
+  migrate(onProgress?: (message: string) => void): Promise<void>
+
+  /** Every definition, decrypted. */
+  loadDefinitions(): Promise<Definitions>
+  /**
+   * Writes the given definitions in one transaction (all or nothing). With `prune`, definitions
+   * not in `defs` are deleted.
+   */
+  applyDefinitions(defs: Definitions, options?: { prune?: boolean }): Promise<ApplyResult>
+  putAuthProvider(def: AuthProvider): Promise<void>
+  putExternalCredential(def: ExternalCredential): Promise<void>
+  putNamedCredential(def: NamedCredential): Promise<void>
+  deleteDefinition(
+    kind: 'authProvider' | 'externalCredential' | 'namedCredential',
+    name: string,
+  ): Promise<boolean>
+
+  /** One stored credential, or undefined if never stored. */
+  getCredential(key: CredentialKey): Promise<PrincipalCredential | undefined>
+  listCredentials(filter?: { externalCredential?: string }): Promise<PrincipalCredential[]>
+  /**
+   * Compare-and-swap: writes `next` (its `version` is ignored; the stored version becomes
+   * `expectedVersion + 1`) only if the stored version equals `expectedVersion` (0 = absent).
+   * Returns the stored record, or undefined when another writer won.
+   */
+  compareAndSetCredential(
+    next: Omit<PrincipalCredential, 'version'>,
+    expectedVersion: number,
+  ): Promise<PrincipalCredential | undefined>
+  deleteCredential(key: CredentialKey): Promise<boolean>
+
+  putPendingAuthorization(pending: PendingAuthorization): Promise<void>
+  /** Returns and deletes the pending authorization (single use); undefined if absent or expired. */
+  takePendingAuthorization(state: string, now: number): Promise<PendingAuthorization | undefined>
+
+  close(): Promise<void>
+}
