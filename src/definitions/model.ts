@@ -173,6 +173,28 @@ export const DEFAULTS = Object.freeze({
   jwtValiditySeconds: 300,
   /** Salesforce's default session timeout (2 hours), used when none is configured. */
   salesforceSessionTimeoutSeconds: 7_200,
+  /** Longest definition name (Salesforce DeveloperName allows 80). */
+  maxNameLength: 80,
+  /** AuthProvider `usePkce`. */
+  usePkce: true,
+  /** AuthProvider / NamedCredential `allowInsecureHttp`. */
+  allowInsecureHttp: false,
+  /** ExternalCredential `jwt.algorithm`. */
+  jwtAlgorithm: 'RS256' as JwtSettings['algorithm'],
+  /** NamedCredential `generateAuthorizationHeader`. */
+  generateAuthorizationHeader: true,
+  /** NamedCredential `allowMergeFieldsInHeader`. */
+  allowMergeFieldsInHeader: false,
+  /** NamedCredential `allowMergeFieldsInBody`. */
+  allowMergeFieldsInBody: false,
+  /** NamedCredential `redirects`. */
+  redirects: 'follow-trusted' as RedirectPolicy,
+  /** NamedCredential `enabled`. */
+  enabled: true,
+  /** Largest config file Callout reads, and largest file a `${file:…}` reference may name. */
+  maxConfigBytes: 1_048_576,
+  /** YAML alias expansions allowed while reading a config file (anti "billion laughs"). */
+  maxYamlAliasCount: 100,
 })
 
 /** The lifecycle status of one principal's stored credential. */

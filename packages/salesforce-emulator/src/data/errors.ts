@@ -26,6 +26,12 @@ export type DataErrorCode =
   | 'JSON_PARSER_ERROR'
   | 'INVALID_TYPE_ON_FIELD_IN_RECORD'
   | 'INVALID_FIELD_FOR_INSERT_UPDATE'
+  | 'INVALID_EMAIL_ADDRESS'
+  | 'INVALID_QUERY_FILTER_OPERATOR'
+  | 'MISSING_ARGUMENT'
+  | 'DUPLICATE_EXTERNAL_ID'
+  | 'LIMIT_EXCEEDED'
+  | 'FIELD_INTEGRITY_EXCEPTION'
   | 'INVALID_CROSS_REFERENCE_KEY'
   | 'STRING_TOO_LONG'
   | 'DUPLICATE_VALUE'
@@ -85,7 +91,10 @@ export function isDataApiError(value: unknown): value is DataApiError {
 }
 
 /** The `{ status, body }` of a Salesforce error array for `err`. */
-export function toErrorResponse(err: DataApiError): { status: number; body: SalesforceErrorItem[] } {
+export function toErrorResponse(err: DataApiError): {
+  status: number
+  body: SalesforceErrorItem[]
+} {
   return { status: err.status, body: [err.toItem()] }
 }
 

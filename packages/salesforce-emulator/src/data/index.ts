@@ -7,6 +7,19 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
  */
 
+import { compositeRoutes, splitPath } from './composite-routes.ts'
+import type { OrgContext, RequestContext } from './context.ts'
+import { notFound, toErrorResponse, unknownException } from './errors.ts'
+import { makeId, toId18 } from './ids.ts'
+import { BATCH_SIZE_MAX, QUERY_ROUTES } from './query-routes.ts'
+import { QueryLocatorStore } from './query-locators.ts'
+import { createRecord } from './record-writes.ts'
+import { RecordStore } from './records.ts'
+import type { Route } from './route-types.ts'
+import { routeSafely } from './router.ts'
+import { Schema } from './schema.ts'
+import { SOBJECT_ROUTES } from './sobject-routes.ts'
+
 /** One REST data request, already authenticated, with the `/services/data/vNN.0` prefix removed. */
 export interface DataRequest {
   /** HTTP method, any case. */
@@ -88,41 +101,164 @@ export interface OrgDataOptions {
   now?: () => number
 }
 
-/** Placeholder until the full implementation lands; see the complete class below. */
+/** Normalised, frozen defaults of {@link OrgDataOptions}. */
+export const ORG_DATA_DEFAULTS = Object.freeze({
+  defaultBatchSize: BATCH_SIZE_MAX,
+  isSandbox: false,
+})
+
+function requireId(id: string, keyPrefix: string, what: string): string {
+  const id18 = toId18(id)
+  if (id18 === undefined || id18.slice(0, 3) !== keyPrefix) {
+    throw new Error(
+      `invalid ${what} '${id}': use a 15- or 18-character id starting with '${keyPrefix}' (see makeId)`,
+    )
+  }
+  return id18
+}
+
+function lowerCaseHeaders(headers: DataRequest['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v
+  return out
+}
+
+/**
+ * The records, schema and query cursors of one emulated org, and the REST data routes over them.
+ *
+ * @example
+ * const org = new OrgData({ orgId: makeId('00D', 1), orgName: 'Acme', instanceUrl: 'http://127.0.0.1:7070',
+ *   users: [{ id: makeId('005', 1), username: 'a@acme.test', name: 'Ada Admin', email: 'a@acme.test' }] })
+ * org.handle({ method: 'GET', path: '/query', query: new URLSearchParams({ q: 'SELECT Name FROM Organization' }),
+ *   body: undefined, version: '61.0' }, { userId: makeId('005', 1) })
+ */
 export class OrgData {
-  readonly #records = new Map<string, Record<string, unknown>>()
-  #counter = 0
+  readonly #org: OrgContext
+  readonly #routes: Route[]
+  readonly #systemUserId: string
 
-  /** Builds an org from its users, custom objects and seed records. */
+  /**
+   * Builds an org from its users, custom objects and seed records.
+   *
+   * @throws {Error} for invalid options (bad ids, bad custom object names, unknown seed types).
+   */
   constructor(options: OrgDataOptions) {
+    const now = options.now ?? Date.now
+    const batch = options.defaultBatchSize ?? ORG_DATA_DEFAULTS.defaultBatchSize
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new Error(
+        `invalid defaultBatchSize ${batch}: use a positive integer (Salesforce uses 2000)`,
+      )
+    }
+    this.#org = Object.freeze({
+      schema: new Schema(options.customObjects ?? []),
+      store: new RecordStore(),
+      locators: new QueryLocatorStore(now),
+      now,
+      defaultBatchSize: batch,
+    })
+    this.#routes = [...SOBJECT_ROUTES, ...QUERY_ROUTES]
+    this.#routes.push(...compositeRoutes((ctx, req) => routeSafely(this.#routes, ctx, req)))
+    const firstUser = options.users[0]
+    this.#systemUserId =
+      firstUser === undefined ? makeId('005', 0) : requireId(firstUser.id, '005', 'user id')
+    const orgId = requireId(options.orgId, '00D', 'orgId')
+    this.#trustedInsert('Organization', {
+      Id: orgId,
+      Name: options.orgName,
+      InstanceName: 'EMU1',
+      IsSandbox: options.isSandbox ?? ORG_DATA_DEFAULTS.isSandbox,
+      TrialExpirationDate: null,
+      NamespacePrefix: null,
+      OrganizationType: 'Developer Edition',
+    })
     for (const user of options.users) this.addUser(user)
+    for (const [type, records] of Object.entries(options.records ?? {})) {
+      for (const record of records) this.insert(type, record)
+    }
   }
 
-  /** Handles one REST data request for the acting user; never throws for bad input. */
+  /**
+   * Handles one REST data request for the acting user. Never throws: bad input answers a
+   * Salesforce error array, anything unexpected 500 `UNKNOWN_EXCEPTION`.
+   */
   handle(req: DataRequest, ctx: { userId: string }): DataResponse {
-    void req
-    void ctx
-    return { status: 404, body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }] }
+    try {
+      let method = req.method.toUpperCase()
+      const override = req.query.get('_HttpMethod')
+      if (method === 'POST' && override !== null) method = override.toUpperCase()
+      const rctx: RequestContext = {
+        org: this.#org,
+        version: req.version.replace(/^v/i, ''),
+        userId: toId18(ctx.userId) ?? ctx.userId,
+        headers: lowerCaseHeaders(req.headers),
+      }
+      const res = routeSafely(this.#routes, rctx, {
+        method,
+        segments: splitPath(req.path),
+        query: req.query,
+        body: req.body,
+      })
+      const out: DataResponse = { status: res.status }
+      if (res.body !== undefined) out.body = res.body
+      if (res.headers !== undefined && Object.keys(res.headers).length > 0)
+        out.headers = res.headers
+      return out
+    } catch (err) {
+      return toErrorResponse(unknownException(err))
+    }
   }
 
-  /** Inserts a record directly (no validation) and returns its 18-character id. */
+  /**
+   * Inserts a record directly, as seeding does: every known field may be set (including `Id`,
+   * `CreatedDate`, `OwnerId`), values are coerced, required-field checks are skipped.
+   *
+   * @returns the 18-character id
+   * @throws {DataApiError} for an unknown type or field, or a value of the wrong type
+   */
   insert(type: string, fields: Record<string, unknown>): string {
-    const id = makeId(KEY_PREFIXES[type] ?? 'a00', ++this.#counter)
-    this.#records.set(id, { ...fields, Id: id })
-    return id
+    return this.#trustedInsert(type, fields)
   }
 
-  /** The stored fields of a record, or undefined. */
+  /** A copy of the stored fields of a record (deleted ones included), or undefined. */
   get(type: string, id: string): Record<string, unknown> | undefined {
-    void type
-    return this.#records.get(id)
+    const def = this.#org.schema.object(type)
+    const id18 = toId18(id)
+    const rec = id18 === undefined ? undefined : this.#org.store.byId(id18)
+    return def === undefined || rec === undefined || rec.type !== def.name
+      ? undefined
+      : { ...rec.fields }
   }
 
-  /** Adds a user (a `User` record with the user's own id). */
+  /** Adds a user as a `User` record with the user's own id. */
   addUser(user: DataUser): void {
-    this.#records.set(user.id, { Id: user.id, Username: user.username, Name: user.name, Email: user.email })
+    const id = requireId(user.id, '005', 'user id')
+    const space = user.name.lastIndexOf(' ')
+    this.#trustedInsert('User', {
+      Id: id,
+      Username: user.username,
+      FirstName: space > 0 ? user.name.slice(0, space) : null,
+      LastName: space > 0 ? user.name.slice(space + 1) : user.name,
+      Email: user.email,
+      Alias: user.username.replace(/@.*/, '').slice(0, 8),
+      IsActive: true,
+      ProfileName: user.profileName ?? 'System Administrator',
+    })
+  }
+
+  #trustedInsert(type: string, fields: Record<string, unknown>): string {
+    const def = this.#org.schema.object(type)
+    if (def === undefined) throw notFound()
+    const ctx: RequestContext = {
+      org: this.#org,
+      version: '61.0',
+      userId: this.#systemUserId,
+      headers: {},
+    }
+    return createRecord(ctx, def, fields, 'trusted').id
   }
 }
 
-import { KEY_PREFIXES, makeId } from './ids.ts'
 export * from './ids.ts'
+export { DataApiError, isDataApiError } from './errors.ts'
+export type { DataErrorCode, SalesforceErrorItem } from './errors.ts'

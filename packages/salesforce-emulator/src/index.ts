@@ -1,0 +1,41 @@
+/**
+ * `@callout/salesforce-emulator`: a local Salesforce org for tests and development — connected
+ * apps, users, an OAuth 2.0 server (authorization code + PKCE, refresh with rotation, password,
+ * client credentials, JWT bearer, device), identity, a REST API subset, Apex REST routes and
+ * fault switches. It never imports the broker.
+ *
+ * @example
+ * import { startEmulator } from '@callout/salesforce-emulator'
+ * const emulator = await startEmulator()
+ * const { instanceUrl } = emulator.org()
+ */
+export { startEmulator, DEFAULT_MAX_BODY_BYTES } from './emulator.ts'
+export type { Emulator, StartOptions } from './emulator.ts'
+export { EmulatedOrg } from './emulated-org.ts'
+export type { EmulatedConnectedApp, EmulatedUser, IssuedTokens } from './emulated-org.ts'
+export type { FaultScope, FaultSwitches, LatencySettings } from './faults/fault-switches.ts'
+export { RequestLog } from './http/request-log.ts'
+export type { RequestLogEntry, RequestLogFilter } from './http/request-log.ts'
+export type { ApexHandler, ApexRequest, ApexResponse } from './rest/apex-routes.ts'
+export { apiVersions, MAX_API_VERSION, MIN_API_VERSION } from './rest/api-versions.ts'
+export type { ApiVersion } from './rest/api-versions.ts'
+export type {
+  ConnectedAppSeed,
+  EmulatorSeed,
+  OrgSeed,
+  RefreshTokenPolicy,
+  UserSeed,
+} from './seed/seed-types.ts'
+export { SeedError } from './seed/seed-error.ts'
+export { validateSeed } from './seed/validate-seed.ts'
+export { loadSeedFile } from './seed/load-seed-file.ts'
+export { tokenSignature } from './oauth/token-response.ts'
+export { MAX_APPROVALS_PER_APP } from './oauth/token-store.ts'
+export { OrgData } from './data/index.ts'
+export type {
+  CustomObjectDef,
+  DataRequest,
+  DataResponse,
+  DataUser,
+  OrgDataOptions,
+} from './data/index.ts'

@@ -1,0 +1,65 @@
+/**
+ * Salesforce's token response: `access_token`, `refresh_token` (only when one was issued),
+ * `signature`, `scope`, `instance_url`, `id`, `token_type`, `issued_at` (ms, as a string) and
+ * **no `expires_in`**. JWT bearer responses carry no `signature` or `issued_at`.
+ *
+ * @see https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm&type=5
+ */
+import { createHmac } from 'node:crypto'
+import type { ConnectedApp, OrgUser } from '../org/principals.ts'
+import type { OrgState } from '../org/org-state.ts'
+import type { AccessTokenRecord } from './token-store.ts'
+
+/** Scopes that make the server issue a refresh token. */
+export function grantsRefreshToken(scopes: readonly string[]): boolean {
+  return scopes.includes('refresh_token') || scopes.includes('offline_access')
+}
+
+/** Scopes minus those a non-interactive flow cannot carry. */
+export function withoutRefreshScopes(scopes: readonly string[]): string[] {
+  return scopes.filter((s) => s !== 'refresh_token' && s !== 'offline_access')
+}
+
+/** `base64(HMAC-SHA256(consumer secret, id + issued_at))`. */
+export function tokenSignature(consumerSecret: string, id: string, issuedAt: string): string {
+  return createHmac('sha256', consumerSecret)
+    .update(id + issuedAt)
+    .digest('base64')
+}
+
+/** Mints an access token (a session) for a user of an app, valid for the org's session timeout. */
+export function mintAccessToken(
+  org: OrgState,
+  app: ConnectedApp,
+  user: OrgUser,
+  scopes: string[],
+  from: { familyId?: string; code?: string } = {},
+): AccessTokenRecord {
+  return org.tokens.issueAccessToken({
+    userId: user.id,
+    clientId: app.consumerKey,
+    scopes,
+    ttlMs: org.sessionTimeoutMs,
+    ...from,
+  })
+}
+
+/** Builds the JSON token response for a minted access token. */
+export function tokenResponse(
+  org: OrgState,
+  app: ConnectedApp,
+  access: AccessTokenRecord,
+  options: { refreshToken?: string; signed?: boolean } = {},
+): Record<string, string> {
+  const id = org.identityUrl(access.userId)
+  const issuedAt = String(access.issuedAt)
+  const body: Record<string, string> = { access_token: access.value }
+  if (options.refreshToken !== undefined) body['refresh_token'] = options.refreshToken
+  if (options.signed ?? true) body['signature'] = tokenSignature(app.consumerSecret, id, issuedAt)
+  body['scope'] = access.scopes.join(' ')
+  body['instance_url'] = org.tokenInstanceUrl()
+  body['id'] = id
+  body['token_type'] = 'Bearer'
+  if (options.signed ?? true) body['issued_at'] = issuedAt
+  return body
+}

@@ -1,0 +1,33 @@
+/** Starting and stopping loopback HTTP listeners. */
+import { createServer, type RequestListener, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** A bound listener and its origin (`http://127.0.0.1:<port>`, no trailing slash). */
+export interface Listener {
+  server: Server
+  origin: string
+  port: number
+}
+
+/** Listens on 127.0.0.1 at `port` (0 = a free port). */
+export async function listen(listener: RequestListener, port = 0): Promise<Listener> {
+  const server = createServer({ requestTimeout: 120_000 }, listener)
+  server.keepAliveTimeout = 5_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  return { server, origin: `http://127.0.0.1:${address.port}`, port: address.port }
+}
+
+/** Closes a listener, dropping idle and active connections. */
+export async function close(listener: Listener): Promise<void> {
+  await new Promise<void>((resolve) => {
+    listener.server.close(() => resolve())
+    listener.server.closeAllConnections()
+  })
+}

@@ -1,0 +1,32 @@
+/**
+ * URL checks shared by the protocol functions: loopback detection and the decision to let
+ * oauth4webapi talk plain http (its loud `allowInsecureRequests` switch).
+ */
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** True when `url` points at this machine (`localhost`, `127.0.0.0/8`, `[::1]`). */
+export function isLoopbackUrl(url: URL): boolean {
+  const host = url.hostname.toLowerCase()
+  return LOOPBACK_HOSTS.has(host) || /^127(?:\.\d{1,3}){3}$/.test(host) || host.endsWith('.localhost')
+}
+
+/**
+ * True when oauth4webapi may send to `url` over plain http: only for loopback hosts, or when
+ * the AuthProvider carries the loud `allowInsecureHttp` switch. Always false for https.
+ */
+export function mayUseInsecureHttp(url: string | URL, allowInsecureHttp: boolean): boolean {
+  const parsed = typeof url === 'string' ? new URL(url) : url
+  if (parsed.protocol !== 'http:') return false
+  return allowInsecureHttp || isLoopbackUrl(parsed)
+}
+
+/**
+ * True when `url` is an acceptable absolute server URL: https, or http on loopback (or with
+ * `allowInsecureHttp`); no userinfo.
+ */
+export function isAcceptableServerUrl(url: URL, allowInsecureHttp = false): boolean {
+  if (url.username !== '' || url.password !== '') return false
+  if (url.protocol === 'https:') return true
+  return url.protocol === 'http:' && (allowInsecureHttp || isLoopbackUrl(url))
+}

@@ -1,0 +1,207 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CalloutError } from '../errors.ts'
+import { definitions, namedCredential } from '../../test/helpers/callout-fixtures.ts'
+import { findNamedCredential, joinCalloutUrl, parseCalloutUrl, resolveCalloutUrl } from './callout-url.ts'
+
+const defs = definitions({
+  namedCredentials: [
+    namedCredential({ name: 'Api', url: 'https://api.example.com:8443/v1' }),
+    namedCredential({ name: 'Root', url: 'https://root.example.com' }),
+    namedCredential({ name: 'Slash', url: 'https://slash.example.com/base/' }),
+    namedCredential({ name: 'Off', url: 'https://off.example.com', enabled: false }),
+  ],
+})
+
+function ruleOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof CalloutError && e.code === 'CALLOUT_URL_MALFORMED') return String(e.details.rule)
+    throw e
+  }
+  return undefined
+}
+
+describe('resolveCalloutUrl: accepted URLs', () => {
+  it.each([
+    ['callout:Api', 'https://api.example.com:8443/v1'],
+    ['callout:Api/', 'https://api.example.com:8443/v1/'],
+    ['callout:Api/users', 'https://api.example.com:8443/v1/users'],
+    ['callout:Api/users/42?fields=a,b&x=%20y', 'https://api.example.com:8443/v1/users/42?fields=a,b&x=%20y'],
+    ['callout:Api?limit=5', 'https://api.example.com:8443/v1?limit=5'],
+    ['callout:Api/search?email=a@b.example', 'https://api.example.com:8443/v1/search?email=a@b.example'],
+    ['callout:Api/q?url=https%3A%2F%2Fx', 'https://api.example.com:8443/v1/q?url=https%3A%2F%2Fx'],
+    ['callout:Api/a//b', 'https://api.example.com:8443/v1/a//b'],
+    ['callout:Api/..foo/.bar', 'https://api.example.com:8443/v1/..foo/.bar'],
+    ['callout:Api/%E2%9C%93', 'https://api.example.com:8443/v1/%E2%9C%93'],
+    ['callout:Root', 'https://root.example.com/'],
+    ['callout:Root/services/data/v61.0/', 'https://root.example.com/services/data/v61.0/'],
+    ['callout:Slash/x', 'https://slash.example.com/base/x'],
+    ['callout:acme__Api/users', 'https://api.example.com:8443/v1/users'],
+    ['CALLOUT:Api/users', 'https://api.example.com:8443/v1/users'],
+  ])('%s → %s', (input, expected) => {
+    expect(resolveCalloutUrl(defs, input).url.href).toBe(expected)
+  })
+
+  it('accepts a URL object with the callout: scheme', () => {
+    expect(resolveCalloutUrl(defs, new URL('callout:Api/x')).url.href).toBe('https://api.example.com:8443/v1/x')
+  })
+})
+
+describe('parseCalloutUrl: rules', () => {
+  it.each([
+    ['callout:Api/@evil.com', 'no-userinfo'],
+    ['callout:Api/x@evil.com/y', 'no-userinfo'],
+    ['callout:Api\\evil.com', 'no-backslash'],
+    ['callout:Api/\\\\evil.com', 'no-backslash'],
+    ['callout:Api/x?y=\\', 'no-backslash'],
+    ['callout://evil.com/x', 'no-scheme-relative'],
+    ['callout:Api//evil.com/x', 'no-scheme-relative'],
+    ['callout:Api/a%2fb', 'no-encoded-slash'],
+    ['callout:Api/a%2Fb', 'no-encoded-slash'],
+    ['callout:Api/a%5cb', 'no-encoded-slash'],
+    ['callout:Api/a%5Cb', 'no-encoded-slash'],
+    ['callout:Api/a%252fb', 'no-encoded-slash'],
+    ['callout:Api/a%00b', 'no-control-chars'],
+    ['callout:Api/a%0Db', 'no-control-chars'],
+    ['callout:Api/a%0ab', 'no-control-chars'],
+    ['callout:Api/a%1Fb', 'no-control-chars'],
+    ['callout:Api/a%7fb', 'no-control-chars'],
+    ['callout:Api/x?h=%0d%0aSet-Cookie:x', 'no-control-chars'],
+    ['callout:Api/a\u0000b', 'no-control-chars'],
+    ['callout:Api/a\r\nHost: evil', 'no-control-chars'],
+    ['callout:Api/a b', 'no-control-chars'],
+    ['callout:Api/a\tb', 'no-control-chars'],
+    ['callout:Api/a\u00a0b', 'no-control-chars'],
+    ['callout:Api/a\u2028b', 'no-control-chars'],
+    [' callout:Api/a', 'no-control-chars'],
+    ['callout:Api/../admin', 'no-dot-segments'],
+    ['callout:Api/..', 'no-dot-segments'],
+    ['callout:Api/./x', 'no-dot-segments'],
+    ['callout:Api/a/../../b', 'no-dot-segments'],
+    ['callout:Api/%2e%2e/admin', 'no-dot-segments'],
+    ['callout:Api/%2E./admin', 'no-dot-segments'],
+    ['callout:Api/.%2E', 'no-dot-segments'],
+    ['callout:Api/%252e%252e/x', 'no-dot-segments'],
+    ['callout:Api/x#frag', 'no-fragment'],
+    ['callout:Api#', 'no-fragment'],
+    ['callout:Api/a%zz', 'bad-percent-encoding'],
+    ['callout:Api/a%', 'bad-percent-encoding'],
+    ['callout:Api/x?y=%', 'bad-percent-encoding'],
+    ['callout:', 'bad-name'],
+    ['callout:/x', 'bad-name'],
+    ['callout:1Api/x', 'bad-name'],
+    ['callout:Api-2/x', 'bad-name'],
+    ['callout:Api.evil.com/x', 'bad-name'],
+    ['callout:Api:443/x', 'bad-name'],
+    ['callout:%41pi/x', 'bad-name'],
+    ['callout:' + 'A'.repeat(200), 'bad-name'],
+    ['https://api.example.com/x', 'plain-url-not-allowed'],
+    ['ftp://x/y', 'bad-scheme'],
+    ['javascript:alert(1)', 'bad-scheme'],
+    ['Api/x', 'bad-scheme'],
+    ['', 'bad-scheme'],
+  ])('%j breaks %s', (input, rule) => {
+    expect(ruleOf(() => parseCalloutUrl(input))).toBe(rule)
+  })
+
+  it('rejects a non-string', () => {
+    expect(ruleOf(() => parseCalloutUrl(42 as unknown as string))).toBe('not-a-string')
+  })
+
+  it('names the rule in the message and never echoes a long hostile input', () => {
+    const error = (() => {
+      try {
+        parseCalloutUrl('callout:' + 'x'.repeat(10_000))
+      } catch (e) {
+        return e as CalloutError
+      }
+    })()
+    expect(error?.message).toContain('bad-name')
+    expect((error?.message.length ?? 0) < 400).toBe(true)
+  })
+})
+
+describe('plain URLs', () => {
+  it('are accepted only with allowPlainUrl', () => {
+    const parsed = parseCalloutUrl('https://api.example.com/x?y=1', { allowPlainUrl: true })
+    expect(parsed).toEqual({ kind: 'plain', url: new URL('https://api.example.com/x?y=1') })
+  })
+  it.each([
+    ['https://user:pw@api.example.com/', 'no-userinfo'],
+    ['http://api.example.com/', 'plain-url-invalid'],
+    ['https://', 'plain-url-invalid'],
+  ])('%s breaks %s even when allowed', (input, rule) => {
+    expect(ruleOf(() => parseCalloutUrl(input, { allowPlainUrl: true }))).toBe(rule)
+  })
+  it('allow http:// for loopback hosts', () => {
+    expect(parseCalloutUrl('http://127.0.0.1:8080/x', { allowPlainUrl: true }).kind).toBe('plain')
+  })
+})
+
+describe('findNamedCredential', () => {
+  it('says CREDENTIAL_NOT_FOUND for an unknown name', () => {
+    expect(() => findNamedCredential(defs, 'Nope')).toThrow(
+      expect.objectContaining({ code: 'CREDENTIAL_NOT_FOUND' }),
+    )
+    expect(() => resolveCalloutUrl(defs, 'callout:ns__Nope/x')).toThrow(
+      expect.objectContaining({ code: 'CREDENTIAL_NOT_FOUND' }),
+    )
+  })
+  it('says CREDENTIAL_DISABLED for a disabled credential', () => {
+    expect(() => resolveCalloutUrl(defs, 'callout:Off/x')).toThrow(
+      expect.objectContaining({ code: 'CREDENTIAL_DISABLED' }),
+    )
+  })
+  it('prefers an exact name that contains a double underscore', () => {
+    const d = definitions({
+      namedCredentials: [
+        namedCredential({ name: 'acme__Api', url: 'https://acme.example.com' }),
+        namedCredential({ name: 'Api', url: 'https://api.example.com' }),
+      ],
+    })
+    expect(findNamedCredential(d, 'acme__Api').url).toBe('https://acme.example.com')
+  })
+})
+
+describe('joinCalloutUrl', () => {
+  it('collapses the // at the join', () => {
+    expect(joinCalloutUrl('https://h.example.com/base/', { kind: 'callout', name: 'X', path: '/p' }).href).toBe(
+      'https://h.example.com/base/p',
+    )
+  })
+})
+
+describe('property: the resolved URL keeps the credential origin and base path', () => {
+  const chars = fc.constantFrom(
+    ...'abcXYZ019-._~!$&\'()*+,;=:@/?#%\\ \t\r\n\u0000\u007f\u00e9\u2028\uff0f'.split(''),
+    '%2f', '%2F', '%5c', '%2e', '%2E', '%00', '%0d', '%0a', '%40', '%25', '..', '//', '@evil.com', 'https://evil.com',
+  )
+  const suffix = fc.array(chars, { maxLength: 30 }).map((parts) => parts.join(''))
+
+  it.each(['Api', 'Root', 'Slash'])('for %s', (name) => {
+    const nc = defs.namedCredentials.get(name)!
+    const base = new URL(nc.url)
+    const basePath = base.pathname.replace(/\/+$/, '')
+    fc.assert(
+      fc.property(suffix, (s) => {
+        let url: URL
+        try {
+          url = resolveCalloutUrl(defs, `callout:${name}${s}`).url
+        } catch (e) {
+          return e instanceof CalloutError && ['CALLOUT_URL_MALFORMED', 'CREDENTIAL_NOT_FOUND'].includes(e.code)
+        }
+        expect(url.protocol).toBe(base.protocol)
+        expect(url.hostname).toBe(base.hostname)
+        expect(url.port).toBe(base.port)
+        expect(url.username + url.password).toBe('')
+        expect(url.hash).toBe('')
+        expect(url.pathname === basePath || url.pathname.startsWith(`${basePath}/`) || url.pathname === '/').toBe(true)
+        expect(url.pathname.split('/').some((seg) => seg === '..' || seg === '.')).toBe(false)
+        return true
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+})

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto'
+import { rootCertificates } from 'node:tls'
+import { Agent, type Dispatcher } from 'undici'
+import type { NamedCredential } from '../definitions/model.ts'
+
+/** Options for the shared keep-alive agent. */
+export interface DispatcherOptions {
+  /** Idle keep-alive sockets close after this long. Default 4 s (undici's default). */
+  readonly keepAliveTimeoutMs?: number
+  /** Connect timeout. Default 10 s. */
+  readonly connectTimeoutMs?: number
+  /** A dispatcher to use instead of the shared agent (tests, proxies). Not closed by us. */
+  readonly dispatcher?: Dispatcher
+}
+
+/**
+ * The undici dispatchers callouts go through: one shared keep-alive `Agent` (it pools per
+ * origin), and one `Agent` per Named Credential with a client certificate (mTLS), cached by the
+ * certificate's fingerprint so that a changed certificate gets a new pool.
+ *
+ * @example
+ * const dispatchers = new Dispatchers()
+ * await dispatchers.for(nc).request({ origin, path: '/', method: 'GET' })
+ * await dispatchers.close()
+ */
+export class Dispatchers {
+  readonly #shared: Dispatcher
+  readonly #ownsShared: boolean
+  readonly #mtls = new Map<string, { fingerprint: string; agent: Agent }>()
+  readonly #options: DispatcherOptions
+
+  constructor(options: DispatcherOptions = {}) {
+    this.#options = options
+    this.#ownsShared = options.dispatcher === undefined
+    this.#shared = options.dispatcher ?? new Agent(this.#agentOptions())
+  }
+
+  #agentOptions(): Agent.Options {
+    return {
+      keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 4_000,
+      connect: { timeout: this.#options.connectTimeoutMs ?? 10_000 },
+    }
+  }
+
+  /** The dispatcher for a callout through `nc` (or the shared one for plain URLs). */
+  for(nc: NamedCredential | undefined): Dispatcher {
+    const cert = nc?.clientCertificate
+    if (nc === undefined || cert === undefined) return this.#shared
+    const fingerprint = createHash('sha256')
+      .update(cert.cert)
+      .update('\0')
+      .update(cert.key.reveal())
+      .update('\0')
+      .update(cert.ca ?? '')
+      .digest('hex')
+    const cached = this.#mtls.get(nc.name)
+    if (cached?.fingerprint === fingerprint) return cached.agent
+    if (cached !== undefined) void cached.agent.close().catch(() => {})
+    const base = this.#agentOptions()
+    const agent = new Agent({
+      ...base,
+      connect: {
+        ...base.connect,
+        cert: cert.cert,
+        key: cert.key.reveal(),
+        ...(cert.passphrase === undefined ? {} : { passphrase: cert.passphrase.reveal() }),
+        ...(cert.ca === undefined ? {} : { ca: [...rootCertificates, cert.ca] }),
+      },
+    })
+    this.#mtls.set(nc.name, { fingerprint, agent })
+    return agent
+  }
+
+  /** Closes mTLS agents of credentials that no longer exist (after definitions change). */
+  prune(existing: ReadonlySet<string>): void {
+    for (const [name, entry] of this.#mtls) {
+      if (!existing.has(name)) {
+        this.#mtls.delete(name)
+        void entry.agent.close().catch(() => {})
+      }
+    }
+  }
+
+  /** Closes every agent this instance created. */
+  async close(): Promise<void> {
+    const agents = [...this.#mtls.values()].map((e) => e.agent.close())
+    this.#mtls.clear()
+    if (this.#ownsShared) agents.push(this.#shared.close())
+    await Promise.allSettled(agents)
+  }
+}

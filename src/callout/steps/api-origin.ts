@@ -1,0 +1,52 @@
+import type { AuthProvider, NamedCredential } from '../../definitions/model.ts'
+
+/** Hosts that are never a Salesforce API origin: login hosts and UI (Lightning/Visualforce) hosts. */
+const NON_API_HOST =
+  /^(?:login\.salesforce\.com|test\.salesforce\.com|[a-z0-9-]+(?:--[a-z0-9-]+)*\.(?:lightning\.force\.com|visual\.force\.com|vf\.force\.com|my\.site\.com|lightning\.crmforce\.mil|sandbox\.lightning\.force\.com))$/i
+
+/**
+ * True when a Salesforce Named Credential's URL is a login or Lightning/Visualforce host (or the
+ * AuthProvider's own login URL), so the API origin must come from the token's `instance_url`
+ * (the classic 302 / `INVALID_SESSION_ID` misconfiguration, DESIGN §4).
+ *
+ * @example
+ * needsInstanceOrigin({ ...nc, url: 'https://acme.lightning.force.com' }, sfProvider) // true
+ */
+export function needsInstanceOrigin(nc: NamedCredential, provider: AuthProvider | undefined): boolean {
+  if (provider?.type !== 'salesforce') return false
+  const url = new URL(nc.url)
+  if (NON_API_HOST.test(url.hostname)) return true
+  if (provider.loginUrl !== undefined) {
+    try {
+      return new URL(provider.loginUrl).origin === url.origin
+    } catch {
+      return false
+    }
+  }
+  return false
+}
+
+/**
+ * Pipeline step: swaps the origin of `url` for the token's `instanceUrl` when
+ * {@link needsInstanceOrigin}; path and query stay. Otherwise returns `url` unchanged.
+ *
+ * @example
+ * apiOrigin(new URL('https://login.salesforce.com/services/data/'), nc, provider, 'https://acme.my.salesforce.com')
+ * // URL https://acme.my.salesforce.com/services/data/
+ */
+export function apiOrigin(
+  url: URL,
+  nc: NamedCredential,
+  provider: AuthProvider | undefined,
+  instanceUrl: string | undefined,
+): URL {
+  if (instanceUrl === undefined || !needsInstanceOrigin(nc, provider)) return url
+  let instance: URL
+  try {
+    instance = new URL(instanceUrl)
+  } catch {
+    return url
+  }
+  if (instance.protocol !== 'https:' && instance.protocol !== url.protocol) return url
+  return new URL(`${instance.origin}${url.pathname}${url.search}`)
+}

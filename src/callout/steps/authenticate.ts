@@ -1,0 +1,155 @@
+import type { ExternalCredential, FormulaHeader, Principal } from '../../definitions/model.ts'
+import { CalloutError } from '../../errors.ts'
+import type { Secret } from '../../secrets/secret.ts'
+import type { ActiveCredential } from '../../tokens/types.ts'
+import type { CredentialTarget, OutboundRequest } from '../types.ts'
+
+/** What a header formula or merge field may read. */
+export interface FormulaScope {
+  readonly externalCredential: ExternalCredential
+  readonly principal: Principal
+  readonly userId: string
+  /** The OAuth credential, when the protocol has one. */
+  readonly credential?: ActiveCredential
+}
+
+/**
+ * The protocol helpers the authenticate step needs, implemented over `src/auth`
+ * (`createAuthenticators`). Each throws a `CalloutError` (`FORMULA_INVALID`, `CONFIG_INVALID`…).
+ *
+ * @example
+ * const helpers: Authenticators = createAuthenticators({ clock })
+ */
+export interface Authenticators {
+  /** The `Authorization` value for HTTP Basic (RFC 7617). */
+  basic(username: string, password: Secret): string
+  /** Evaluates a formula (`$Credential.Api.key`, literals, `&`, functions) to a header value. */
+  formula(formula: string, scope: FormulaScope): string
+  /** Replaces each `{!…}` merge field in `text` (a caller header value or body). */
+  merge(text: string, scope: FormulaScope): string
+  /** A self-signed JWT for the `jwt` protocol, minted per call. */
+  callJwt(scope: FormulaScope): Promise<Secret>
+  /** AWS SigV4: the headers to add (`authorization`, `x-amz-date`, …) for this request. */
+  sigv4(request: OutboundRequest, scope: FormulaScope): Promise<Record<string, string>>
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const INJECTION = /[\r\n\0]/
+const MERGE_FIELD = '{!'
+
+function injection(header: string, where: string): CalloutError {
+  return new CalloutError(
+    'HEADER_INJECTION',
+    `The evaluated value of header ${header} (${where}) contains CR, LF or NUL; fix the formula or the parameter it reads.`,
+    { details: { header } },
+  )
+}
+
+/** Throws `HEADER_INJECTION` for a value containing CR, LF or NUL; never echoes the value. */
+export function assertSafeHeaderValue(name: string, value: string, where: string): string {
+  if (INJECTION.test(value)) throw injection(name, where)
+  return value
+}
+
+/**
+ * Pipeline step: builds the authenticated request. In order: merge fields in the caller's
+ * headers and body (only when the Named Credential allows them), the `Authorization` header for
+ * the protocol (unless `generateAuthorizationHeader` is false), the ExternalCredential's formula
+ * headers, the Named Credential's custom headers, and last the SigV4 signature over all of it.
+ * The caller's own `Authorization` was dropped before this step.
+ *
+ * @example
+ * const authed = await authenticate(target, request, credential, helpers)
+ * authed.headers.authorization // 'Bearer …'
+ */
+export async function authenticate(
+  target: CredentialTarget,
+  request: OutboundRequest,
+  credential: ActiveCredential | undefined,
+  helpers: Authenticators,
+): Promise<OutboundRequest> {
+  const nc = target.namedCredential
+  const ec = target.externalCredential
+  const scope: FormulaScope = {
+    externalCredential: ec,
+    principal: target.principal,
+    userId: target.userId,
+    ...(credential === undefined ? {} : { credential }),
+  }
+  const headers = { ...request.headers }
+  let body = request.body
+  if (nc.allowMergeFieldsInHeader) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (value.includes(MERGE_FIELD)) {
+        headers[name] = assertSafeHeaderValue(name, helpers.merge(value, scope), 'merge field')
+      }
+    }
+  }
+  if (nc.allowMergeFieldsInBody && typeof body === 'string' && body.includes(MERGE_FIELD)) {
+    body = helpers.merge(body, scope)
+  }
+  if (nc.generateAuthorizationHeader) {
+    const authorization = await authorizationFor(target, credential, helpers, scope)
+    if (authorization !== undefined) headers.authorization = assertSafeHeaderValue('Authorization', authorization, 'protocol')
+  }
+  if (ec.authHeaders.length > 0) applyFormulaHeaders(headers, ec.authHeaders, helpers, scope, 'ExternalCredential')
+  if (nc.headers.length > 0) applyFormulaHeaders(headers, nc.headers, helpers, scope, 'NamedCredential')
+  let authed: OutboundRequest = { ...request, headers, body }
+  if (ec.protocol === 'aws-sigv4' && nc.generateAuthorizationHeader) {
+    const signed = await helpers.sigv4(authed, scope)
+    for (const [name, value] of Object.entries(signed)) {
+      headers[name.toLowerCase()] = assertSafeHeaderValue(name, value, 'SigV4')
+    }
+    authed = { ...authed, headers }
+  }
+  return authed
+}
+
+async function authorizationFor(
+  target: CredentialTarget,
+  credential: ActiveCredential | undefined,
+  helpers: Authenticators,
+  scope: FormulaScope,
+): Promise<string | undefined> {
+  const ec = target.externalCredential
+  switch (ec.protocol) {
+    case 'oauth2':
+      if (credential === undefined) throw new CalloutError('INTERNAL', 'oauth2 callout without a token')
+      return `Bearer ${credential.accessToken.reveal()}`
+    case 'basic': {
+      const username = target.principal.parameters.username
+      const password = target.principal.secrets.password
+      if (username === undefined || password === undefined) {
+        throw new CalloutError(
+          'CONFIG_INVALID',
+          `Principal ${target.principal.name} of ExternalCredential ${ec.name} needs a "username" parameter and a "password" secret for basic authentication.`,
+          { details: { externalCredential: ec.name, principal: target.principal.name } },
+        )
+      }
+      return helpers.basic(username, password)
+    }
+    case 'jwt':
+      return `Bearer ${(await helpers.callJwt(scope)).reveal()}`
+    case 'none':
+    case 'custom':
+    case 'aws-sigv4':
+      return undefined
+  }
+}
+
+function applyFormulaHeaders(
+  headers: Record<string, string>,
+  formulaHeaders: readonly FormulaHeader[],
+  helpers: Authenticators,
+  scope: FormulaScope,
+  where: string,
+): void {
+  const sorted = [...formulaHeaders].sort((a, b) => a.sequence - b.sequence)
+  for (const header of sorted) {
+    if (!TOKEN.test(header.name)) {
+      throw new CalloutError('CONFIG_INVALID', `Header name "${header.name.slice(0, 40)}" (${where}) is not a valid token.`)
+    }
+    const value = helpers.formula(header.formula, scope)
+    headers[header.name.toLowerCase()] = assertSafeHeaderValue(header.name, value, `${where} header`)
+  }
+}

@@ -1,0 +1,59 @@
+import { peekBody } from '../body.ts'
+import type { CalloutResponse, CredentialTarget } from '../types.ts'
+
+/** The response header that carries Callout's advice on a response it returns untouched. */
+export const ADVICE_HEADER = 'callout-advice'
+
+/** What to do with a response before returning it. */
+export interface RefreshVerdict {
+  /** `refresh`: refresh the token once and retry once. `advise`: return it with advice. */
+  readonly action: 'refresh' | 'advise' | 'none'
+  /** The response to continue with (its body rebuilt if it was inspected). */
+  readonly response: CalloutResponse
+  readonly advice?: string
+}
+
+/** Salesforce: a 401 that a refresh cannot fix — the token's scope lacks `api`. */
+export function isSessionNotValidForApi(text: string): boolean {
+  return /This session is not valid for use with the (?:specified )?REST API/i.test(text)
+}
+
+/** Salesforce: the REST/SOAP error code for an expired or invalid session. */
+export function isInvalidSessionBody(text: string): boolean {
+  return text.includes('INVALID_SESSION_ID')
+}
+
+/**
+ * Pipeline step 4: decides whether a response means "the token was rejected". 401 (and the
+ * ExternalCredential's `additionalRefreshStatusCodes`) trigger one refresh for oauth2
+ * credentials. For Salesforce providers the body is inspected (capped): a SOAP 500 with
+ * `INVALID_SESSION_ID` also triggers a refresh, while "This session is not valid for use with the
+ * REST API" does not — a new token has the same scope — and the response gets advice instead.
+ *
+ * @example
+ * const verdict = await refreshVerdict(res, target)
+ * if (verdict.action === 'refresh') cred = await tokens.invalidate(ctx, cred.accessToken)
+ */
+export async function refreshVerdict(
+  response: CalloutResponse,
+  target: CredentialTarget,
+): Promise<RefreshVerdict> {
+  const ec = target.externalCredential
+  if (ec.protocol !== 'oauth2') return { action: 'none', response }
+  const status = response.statusCode
+  const salesforce = target.provider?.type === 'salesforce'
+  const trigger = status === 401 || ec.additionalRefreshStatusCodes.includes(status)
+  if (!salesforce) return { action: trigger ? 'refresh' : 'none', response }
+  if (!trigger && status !== 500) return { action: 'none', response }
+  const peeked = await peekBody(response.body)
+  const rebuilt: CalloutResponse = { ...response, body: peeked.body }
+  if (isSessionNotValidForApi(peeked.text)) {
+    return {
+      action: 'advise',
+      response: rebuilt,
+      advice: `Salesforce says this session is not valid for the REST API: the token's scope lacks "api" (or "full"); a refresh cannot fix that. Add api to the scope of ExternalCredential ${ec.name}, allow it in the Connected App, then run callout auth ${target.namedCredential.name}.`,
+    }
+  }
+  if (trigger || isInvalidSessionBody(peeked.text)) return { action: 'refresh', response: rebuilt }
+  return { action: 'none', response: rebuilt }
+}

@@ -1,0 +1,83 @@
+import { CalloutError, isCalloutError } from '../../errors.ts'
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+])
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+])
+const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = []
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string') codes.push(code)
+    current = (current as { cause?: unknown }).cause
+  }
+  return codes
+}
+
+/**
+ * Pipeline step 6: turns a transport failure into a `CalloutError` with a stable code and the
+ * original as `cause` (fastify-reply-from's mapping): timeouts → `UPSTREAM_TIMEOUT` (504),
+ * refused/DNS/reset → `UPSTREAM_UNREACHABLE` (502), TLS → `UPSTREAM_TLS_ERROR` (502). A
+ * `CalloutError` passes through; an abort by the caller's signal rethrows the signal's reason.
+ *
+ * @example
+ * try { await send(req) } catch (e) { throw translateUpstreamError(e, { target: 'Api', origin, timeoutMs, signal }) }
+ */
+export function translateUpstreamError(
+  error: unknown,
+  context: { readonly target: string; readonly origin: string; readonly timeoutMs: number; readonly signal?: AbortSignal | undefined },
+): unknown {
+  if (isCalloutError(error)) return error
+  if (context.signal?.aborted === true) return context.signal.reason ?? error
+  const codes = codesOf(error)
+  const details = { target: context.target, origin: context.origin, cause: codes[0] ?? 'unknown' }
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) {
+    return new CalloutError(
+      'UPSTREAM_TIMEOUT',
+      `${context.origin} did not answer within ${context.timeoutMs} ms (${context.target}); raise timeoutMs on the Named Credential (max 120000) or check the upstream.`,
+      { cause: error, details },
+    )
+  }
+  if (codes.some((c) => TLS_CODE.test(c))) {
+    return new CalloutError(
+      'UPSTREAM_TLS_ERROR',
+      `TLS with ${context.origin} failed (${codes.find((c) => TLS_CODE.test(c))}); check its certificate, the CA bundle, or the client certificate of ${context.target}.`,
+      { cause: error, details },
+    )
+  }
+  if (codes.some((c) => UNREACHABLE_CODES.has(c))) {
+    return new CalloutError(
+      'UPSTREAM_UNREACHABLE',
+      `${context.origin} could not be reached (${codes.find((c) => UNREACHABLE_CODES.has(c))}); check the Named Credential URL of ${context.target} and the network.`,
+      { cause: error, details },
+    )
+  }
+  if (codes.includes('UND_ERR_INVALID_ARG')) {
+    return new CalloutError('INVALID_ARGUMENT', `The request to ${context.target} is invalid: ${(error as Error).message}`, {
+      cause: error,
+      details,
+    })
+  }
+  return new CalloutError(
+    'UPSTREAM_UNREACHABLE',
+    `The request to ${context.origin} (${context.target}) failed: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error, details },
+  )
+}

@@ -1,0 +1,425 @@
+/**
+ * Turns a schema-valid document into the frozen {@link Definitions} model: applies defaults from
+ * {@link DEFAULTS}, the URL rules, Salesforce endpoint defaults, legacy expansion and every
+ * cross-reference check. All problems are collected and thrown together as `CONFIG_INVALID`.
+ */
+import type { Secret } from '../secrets/secret.ts'
+import { configInvalid, formatPath, issue } from './issues.ts'
+import type { ConfigIssue, ConfigPath } from './issues.ts'
+import { expandLegacy, legacyFieldsOf } from './legacy.ts'
+import { DEFAULTS } from './model.ts'
+import type {
+  AuthProvider,
+  ClientAuthMethod,
+  Definitions,
+  ExternalCredential,
+  FormulaHeader,
+  JwtSettings,
+  NamedCredential,
+  Principal,
+} from './model.ts'
+import type { RawAuthProvider, RawConfig, RawExternalCredential, RawNamedCredential } from './schema.ts'
+import { checkUrl } from './url-rules.ts'
+import type { UrlKind } from './url-rules.ts'
+
+/** A non-fatal finding, e.g. an insecure switch in use or the legacy password flow. */
+export interface ConfigWarning {
+  readonly path: string
+  readonly message: string
+}
+
+/** Options for {@link buildDefinitions}. */
+export interface BuildOptions {
+  /** Receives warnings; default `process.emitWarning` with type `CalloutConfigWarning`. */
+  readonly onWarning?: (warning: ConfigWarning) => void
+  /** Names the config file in error messages. */
+  readonly source?: string
+}
+
+/** Salesforce OAuth endpoint paths on the login host. */
+export const SALESFORCE_ENDPOINT_PATHS = Object.freeze({
+  authorizeUrl: '/services/oauth2/authorize',
+  tokenUrl: '/services/oauth2/token',
+  userInfoUrl: '/services/oauth2/userinfo',
+  revokeUrl: '/services/oauth2/revoke',
+  introspectUrl: '/services/oauth2/introspect',
+})
+
+const ENDPOINT_FIELDS = ['authorizeUrl', 'tokenUrl', 'userInfoUrl', 'revokeUrl', 'introspectUrl'] as const
+
+const HOST_PATTERN =
+  /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/
+
+/**
+ * Builds the model from a schema-valid document.
+ *
+ * @throws CalloutError `CONFIG_INVALID` listing every problem.
+ */
+export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): Definitions {
+  const issues: ConfigIssue[] = []
+  const warn = (path: ConfigPath, message: string): void => {
+    const warning = { path: formatPath(path), message }
+    if (options.onWarning !== undefined) options.onWarning(warning)
+    else process.emitWarning(`${warning.path}: ${message}`, 'CalloutConfigWarning')
+  }
+  const url = (value: string, path: ConfigPath, kind: UrlKind, insecureOk: boolean): string | undefined => {
+    const result = checkUrl(value, kind, insecureOk)
+    if (!result.ok) {
+      for (const problem of result.problems) issues.push(issue(path, problem))
+      return undefined
+    }
+    if (result.insecure) {
+      warn(path, 'is a plain http:// URL to a non-loopback host, allowed by allowInsecureHttp: true — traffic and credentials are not encrypted')
+    }
+    return result.url
+  }
+
+  // AuthProviders
+  const authProviders = new Map<string, AuthProvider>()
+  for (const [name, entry] of Object.entries(raw.authProviders ?? {})) {
+    const provider = buildAuthProvider(name, entry, issues, url)
+    if (provider !== undefined) authProviders.set(name, freeze(provider))
+  }
+  const providerNames = new Set(Object.keys(raw.authProviders ?? {}))
+
+  // Legacy shorthand expands before ExternalCredentials are built.
+  const rawEcs: [string, RawExternalCredential, ConfigPath][] = Object.entries(raw.externalCredentials ?? {}).map(
+    ([name, entry]) => [name, entry, ['externalCredentials', name]],
+  )
+  const takenEcNames = new Set(rawEcs.map(([name]) => name))
+  const rawNcs: [string, RawNamedCredential][] = []
+  for (const [name, entry] of Object.entries(raw.namedCredentials ?? {})) {
+    const legacy = legacyFieldsOf(entry)
+    if (entry.externalCredential !== undefined) {
+      for (const field of legacy) {
+        issues.push(issue(['namedCredentials', name, field], 'is a legacy shorthand field and cannot be combined with externalCredential — move it to the ExternalCredential, or remove externalCredential'))
+      }
+      rawNcs.push([name, entry])
+    } else if (legacy.length > 0) {
+      const expansion = expandLegacy(name, entry, takenEcNames, providerNames, issues)
+      if (expansion !== undefined) {
+        rawEcs.push([expansion.externalCredentialName, expansion.externalCredential, ['namedCredentials', name]])
+        rawNcs.push([name, expansion.namedCredential])
+      }
+    } else {
+      issues.push(issue(['namedCredentials', name, 'externalCredential'], 'is required — name an ExternalCredential, or use the legacy shorthand (identityType, protocol, …)'))
+    }
+  }
+
+  // ExternalCredentials
+  const externalCredentials = new Map<string, ExternalCredential>()
+  for (const [name, entry, origin] of rawEcs) {
+    const ec = buildExternalCredential(name, entry, origin, authProviders, providerNames, issues, warn)
+    if (ec !== undefined) externalCredentials.set(name, freeze(ec))
+  }
+  const ecNames = new Set(rawEcs.map(([name]) => name))
+
+  // NamedCredentials
+  const namedCredentials = new Map<string, NamedCredential>()
+  for (const [name, entry] of rawNcs) {
+    const nc = buildNamedCredential(name, entry, ecNames, issues, url)
+    if (nc !== undefined) namedCredentials.set(name, freeze(nc))
+  }
+
+  if (issues.length > 0) throw configInvalid(issues, options.source)
+  return Object.freeze({ authProviders, externalCredentials, namedCredentials })
+}
+
+type UrlCheckFn = (value: string, path: ConfigPath, kind: UrlKind, insecureOk: boolean) => string | undefined
+
+function buildAuthProvider(name: string, entry: RawAuthProvider, issues: ConfigIssue[], url: UrlCheckFn): AuthProvider | undefined {
+  const at = (...rest: string[]): ConfigPath => ['authProviders', name, ...rest]
+  const before = issues.length
+  const insecureOk = entry.allowInsecureHttp ?? DEFAULTS.allowInsecureHttp
+  const endpoints: Partial<Record<(typeof ENDPOINT_FIELDS)[number], string>> = {}
+  for (const field of ENDPOINT_FIELDS) {
+    const value = entry[field]
+    if (value !== undefined) {
+      const checked = url(value, at(field), 'endpoint', insecureOk)
+      if (checked !== undefined) endpoints[field] = checked
+    }
+  }
+  let loginUrl: string | undefined
+  if (entry.loginUrl !== undefined) {
+    if (entry.type !== 'salesforce') issues.push(issue(at('loginUrl'), `only applies to type salesforce — remove it, or use ${entry.type === 'oidc' ? 'issuer' : 'tokenUrl'}`))
+    loginUrl = url(entry.loginUrl, at('loginUrl'), 'base', insecureOk)
+  }
+  let issuer: string | undefined
+  if (entry.issuer !== undefined) {
+    // An issuer is compared byte for byte with the discovery document's: keep it as written.
+    if (url(entry.issuer, at('issuer'), 'base', insecureOk) !== undefined) issuer = entry.issuer
+  }
+  if (entry.type === 'salesforce') {
+    if (entry.loginUrl === undefined && entry.tokenUrl === undefined) {
+      issues.push(issue(at('loginUrl'), 'is required for type salesforce — e.g. https://login.salesforce.com, https://test.salesforce.com or your My Domain (or give tokenUrl and the other endpoints explicitly)'))
+    }
+    if (loginUrl !== undefined) {
+      for (const field of ENDPOINT_FIELDS) endpoints[field] ??= `${loginUrl}${SALESFORCE_ENDPOINT_PATHS[field]}`
+    }
+  } else if (entry.type === 'oidc') {
+    if (entry.issuer === undefined) issues.push(issue(at('issuer'), 'is required for type oidc — the issuer whose /.well-known/openid-configuration is read'))
+  } else if (entry.tokenUrl === undefined) {
+    issues.push(issue(at('tokenUrl'), 'is required for type oauth2 — the token endpoint URL'))
+  }
+  if (entry.issuer !== undefined && entry.type !== 'oidc') {
+    issues.push(issue(at('issuer'), 'only applies to type oidc — remove it'))
+  }
+  const clientAuth: ClientAuthMethod =
+    entry.clientAuth ??
+    (entry.consumerSecret !== undefined ? 'client_secret_post' : entry.clientPrivateKey !== undefined ? 'private_key_jwt' : 'none')
+  if ((clientAuth === 'client_secret_post' || clientAuth === 'client_secret_basic') && entry.consumerSecret === undefined) {
+    issues.push(issue(at('consumerSecret'), `is required for clientAuth ${clientAuth} — add consumerSecret: \${env:NAME}`))
+  }
+  if (clientAuth === 'private_key_jwt' && entry.clientPrivateKey === undefined) {
+    issues.push(issue(at('clientPrivateKey'), 'is required for clientAuth private_key_jwt — add clientPrivateKey: ${file:path/to/key.pem}'))
+  }
+  if (entry.clientPrivateKey !== undefined && !isPemPrivateKey(entry.clientPrivateKey)) {
+    issues.push(issue(at('clientPrivateKey'), 'is not a PEM private key — reference a PKCS#8 PEM file with ${file:path/to/key.pem}'))
+  }
+  if (issues.length > before) return undefined
+  return {
+    name,
+    type: entry.type,
+    consumerKey: entry.consumerKey,
+    ...opt('consumerSecret', entry.consumerSecret),
+    ...opt('clientPrivateKey', entry.clientPrivateKey),
+    ...opt('loginUrl', loginUrl),
+    ...opt('issuer', issuer),
+    ...opt('authorizeUrl', endpoints.authorizeUrl),
+    ...opt('tokenUrl', endpoints.tokenUrl),
+    ...opt('userInfoUrl', endpoints.userInfoUrl),
+    ...opt('revokeUrl', endpoints.revokeUrl),
+    ...opt('introspectUrl', endpoints.introspectUrl),
+    ...opt('defaultScopes', entry.defaultScopes),
+    usePkce: entry.usePkce ?? DEFAULTS.usePkce,
+    clientAuth,
+    allowInsecureHttp: insecureOk,
+  }
+}
+
+function buildExternalCredential(
+  name: string,
+  entry: RawExternalCredential,
+  origin: ConfigPath,
+  providers: ReadonlyMap<string, AuthProvider>,
+  providerNames: ReadonlySet<string>,
+  issues: ConfigIssue[],
+  warn: (path: ConfigPath, message: string) => void,
+): ExternalCredential | undefined {
+  const at = (...rest: string[]): ConfigPath =>
+    origin[0] === 'externalCredentials' ? [...origin, ...rest] : [`externalCredentials`, `${name} (from ${formatPath(origin)})`, ...rest]
+  const before = issues.length
+  const { protocol, flow } = entry
+  const isJwtBearer = protocol === 'oauth2' && flow === 'jwt-bearer'
+
+  if (protocol === 'oauth2') {
+    if (flow === undefined) issues.push(issue(at('flow'), 'is required for protocol oauth2 — one of browser, client-credentials, jwt-bearer, password'))
+    if (entry.authProvider === undefined) issues.push(issue(at('authProvider'), 'is required for protocol oauth2 — name an entry under authProviders'))
+    else if (!providerNames.has(entry.authProvider)) {
+      issues.push(issue(at('authProvider'), `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`))
+    }
+    if (flow === 'password') {
+      warn(at('flow'), 'uses the OAuth password flow, which sends a user password to the authorization server and is deprecated (RFC 9700) — prefer jwt-bearer or browser')
+    }
+  } else {
+    for (const field of ['flow', 'authProvider', 'scope'] as const) {
+      if (entry[field] !== undefined) issues.push(issue(at(field), `only applies to protocol oauth2 — remove it`))
+    }
+  }
+  if (entry.jwt !== undefined && protocol !== 'jwt' && !isJwtBearer) {
+    issues.push(issue(at('jwt'), 'only applies to protocol jwt and flow jwt-bearer — remove it'))
+  }
+  if (protocol === 'aws-sigv4' && entry.sigv4 === undefined) {
+    issues.push(issue(at('sigv4'), 'is required for protocol aws-sigv4 — add { region, service }'))
+  }
+  if (entry.sigv4 !== undefined && protocol !== 'aws-sigv4') {
+    issues.push(issue(at('sigv4'), 'only applies to protocol aws-sigv4 — remove it'))
+  }
+  const provider = entry.authProvider === undefined ? undefined : providers.get(entry.authProvider)
+  if (protocol === 'oauth2' && provider !== undefined) {
+    if (flow === 'browser' && provider.type === 'oauth2' && provider.authorizeUrl === undefined) {
+      issues.push(issue(at('flow'), `browser needs an authorization endpoint, but authProviders.${provider.name} has no authorizeUrl — add it there`))
+    }
+    if (flow === 'client-credentials' && provider.clientAuth === 'none') {
+      issues.push(issue(at('flow'), `client-credentials needs a client credential, but authProviders.${provider.name} has neither consumerSecret nor clientPrivateKey — add one there`))
+    }
+  }
+
+  const principalEntries = Object.entries(entry.principals ?? {})
+  if (protocol !== 'none' && principalEntries.length === 0) {
+    issues.push(issue(at('principals'), `needs at least one principal for protocol ${protocol} — add e.g. principals: { Default: { type: named } }`))
+  }
+  const principals: Principal[] = []
+  principalEntries.forEach(([pname, p], index) => {
+    const pat = (...rest: string[]): ConfigPath => at('principals', pname, ...rest)
+    const parameters = p.parameters ?? {}
+    const secrets: Record<string, Secret> = p.secrets ?? {}
+    for (const key of Object.keys(parameters)) {
+      if (key in secrets) issues.push(issue(pat('secrets', key), `has the same name as parameters.${key} — both are read as {!$Credential.${name}.${key}}; rename one`))
+    }
+    const named = p.type === 'named'
+    const needParam = (key: string, why: string): void => {
+      if (parameters[key] === undefined) issues.push(issue(pat('parameters', key), `is required ${why} — add it`))
+    }
+    const needSecret = (key: string, why: string): void => {
+      if (secrets[key] === undefined) issues.push(issue(pat('secrets', key), `is required ${why} — add it as \${env:NAME} or \${file:path}`))
+    }
+    if (named && (protocol === 'basic' || flow === 'password')) {
+      const why = protocol === 'basic' ? 'for protocol basic' : 'for flow password'
+      needParam('username', why)
+      needSecret('password', why)
+    }
+    if (!named && protocol === 'oauth2' && flow === 'client-credentials') {
+      issues.push(issue(pat('type'), 'cannot be per-user with flow client-credentials — the client itself is the identity; use type: named'))
+    }
+    if (isJwtBearer) {
+      needSecret('privateKey', 'for flow jwt-bearer')
+      if (named && parameters.username === undefined && parameters.subject === undefined && entry.jwt?.subject === undefined) {
+        issues.push(issue(pat('parameters', 'username'), 'is required for flow jwt-bearer (it is the JWT subject) — add it, or set jwt.subject'))
+      }
+      if (!named && entry.jwt?.subject === undefined) {
+        issues.push(issue(pat('type'), 'is per-user with flow jwt-bearer, which needs a per-user subject — set jwt.subject to a formula such as {!$User.Username}'))
+      }
+    }
+    if (protocol === 'jwt') needSecret('privateKey', 'for protocol jwt')
+    if (protocol === 'aws-sigv4' && named) {
+      if (parameters.accessKeyId === undefined && secrets.accessKeyId === undefined) needParam('accessKeyId', 'for protocol aws-sigv4')
+      needSecret('secretAccessKey', 'for protocol aws-sigv4')
+    }
+    const algorithm = entry.jwt?.algorithm ?? DEFAULTS.jwtAlgorithm
+    const key = secrets.privateKey
+    if ((protocol === 'jwt' || isJwtBearer) && algorithm !== 'HS256' && key !== undefined && !isPemPrivateKey(key)) {
+      issues.push(issue(pat('secrets', 'privateKey'), `is not a PEM private key (${algorithm}) — reference a PKCS#8 PEM file with \${file:path/to/key.pem}`))
+    }
+    principals.push({
+      name: pname,
+      type: p.type,
+      sequence: p.sequence ?? index + 1,
+      parameters: { ...parameters },
+      secrets: { ...secrets },
+    })
+  })
+  principals.sort((a, b) => a.sequence - b.sequence)
+
+  const jwtEntry = entry.jwt
+  let jwt: JwtSettings | undefined
+  if (protocol === 'jwt' || isJwtBearer) {
+    for (const claim of Object.keys(jwtEntry?.additionalClaims ?? {})) {
+      if (['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'].includes(claim)) {
+        issues.push(issue(at('jwt', 'additionalClaims', claim), 'is a registered claim set by Callout — use jwt.issuer, jwt.subject, jwt.audience or jwt.validitySeconds instead'))
+      }
+    }
+    jwt = {
+      ...opt('issuer', jwtEntry?.issuer),
+      ...opt('subject', jwtEntry?.subject),
+      ...opt('audience', jwtEntry?.audience),
+      validitySeconds: jwtEntry?.validitySeconds ?? DEFAULTS.jwtValiditySeconds,
+      algorithm: jwtEntry?.algorithm ?? DEFAULTS.jwtAlgorithm,
+      ...opt('keyId', jwtEntry?.keyId),
+      ...opt('additionalClaims', jwtEntry?.additionalClaims),
+    }
+  }
+  const authHeaders = buildHeaders(entry.authHeaders ?? [], at('authHeaders'), issues)
+  if (issues.length > before) return undefined
+  return {
+    name,
+    protocol,
+    ...opt('flow', protocol === 'oauth2' ? flow : undefined),
+    ...opt('authProvider', entry.authProvider),
+    ...opt('scope', entry.scope),
+    additionalRefreshStatusCodes: [...new Set(entry.additionalRefreshStatusCodes ?? [])].sort((a, b) => a - b),
+    authHeaders,
+    ...opt('jwt', jwt),
+    ...opt('sigv4', entry.sigv4),
+    ...opt('sessionTimeoutSeconds', entry.sessionTimeoutSeconds),
+    principals,
+  }
+}
+
+function buildNamedCredential(
+  name: string,
+  entry: RawNamedCredential,
+  ecNames: ReadonlySet<string>,
+  issues: ConfigIssue[],
+  url: UrlCheckFn,
+): NamedCredential | undefined {
+  const at = (...rest: (string | number)[]): ConfigPath => ['namedCredentials', name, ...rest]
+  const before = issues.length
+  const insecureOk = entry.allowInsecureHttp ?? DEFAULTS.allowInsecureHttp
+  const checkedUrl = url(entry.url, at('url'), 'named-credential', insecureOk)
+  const ec = entry.externalCredential ?? ''
+  if (!ecNames.has(ec)) {
+    issues.push(issue(at('externalCredential'), `names the ExternalCredential ${ec}, which is not defined — add it under externalCredentials or fix the name`))
+  }
+  const allowedHosts: string[] = []
+  ;(entry.allowedHosts ?? []).forEach((host, index) => {
+    const normalised = host.trim().toLowerCase()
+    const match = HOST_PATTERN.exec(normalised)
+    const port = match?.[1] === undefined ? undefined : Number(match[1])
+    if (match === null || (port !== undefined && (port < 1 || port > 65_535))) {
+      issues.push(issue(at('allowedHosts', index), 'is not a host or host:port — write e.g. na1.example.com or api.example.com:8443 (no scheme, no path)'))
+    } else allowedHosts.push(normalised)
+  })
+  const headers = buildHeaders(entry.headers ?? [], at('headers'), issues)
+  const cert = entry.clientCertificate
+  if (cert !== undefined && !isPemPrivateKey(cert.key)) {
+    issues.push(issue(at('clientCertificate', 'key'), 'is not a PEM private key — reference it with ${file:path/to/client.key}'))
+  }
+  if (issues.length > before || checkedUrl === undefined) return undefined
+  return {
+    name,
+    label: entry.label ?? name,
+    url: checkedUrl,
+    externalCredential: ec,
+    generateAuthorizationHeader: entry.generateAuthorizationHeader ?? DEFAULTS.generateAuthorizationHeader,
+    allowMergeFieldsInHeader: entry.allowMergeFieldsInHeader ?? DEFAULTS.allowMergeFieldsInHeader,
+    allowMergeFieldsInBody: entry.allowMergeFieldsInBody ?? DEFAULTS.allowMergeFieldsInBody,
+    headers,
+    ...opt(
+      'clientCertificate',
+      cert === undefined
+        ? undefined
+        : { cert: cert.cert, key: cert.key, ...opt('passphrase', cert.passphrase), ...opt('ca', cert.ca) },
+    ),
+    timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
+    redirects: entry.redirects ?? DEFAULTS.redirects,
+    allowedHosts,
+    enabled: entry.enabled ?? DEFAULTS.enabled,
+    allowInsecureHttp: insecureOk,
+  }
+}
+
+function buildHeaders(
+  entries: readonly { name: string; formula: string; sequence?: number | undefined }[],
+  path: ConfigPath,
+  issues: ConfigIssue[],
+): FormulaHeader[] {
+  const seen = new Set<string>()
+  const headers = entries.map((h, index) => {
+    const lower = h.name.toLowerCase()
+    if (seen.has(lower)) issues.push(issue([...path, index, 'name'], `repeats the header ${h.name} — give each header once`))
+    seen.add(lower)
+    return { name: h.name, formula: h.formula, sequence: h.sequence ?? index + 1 }
+  })
+  return headers.sort((a, b) => a.sequence - b.sequence)
+}
+
+function isPemPrivateKey(secret: Secret): boolean {
+  const value = secret.reveal()
+  return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
+}
+
+/** `{ [key]: value }` when value is defined, else `{}` (for exactOptionalPropertyTypes). */
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]: V })
+}
+
+/** Freezes a model object and its nested plain objects and arrays (not Secrets). */
+function freeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value
+  if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) freeze(item)
+    return Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,198 @@
+/**
+ * `${env:NAME}` and `${file:path}` references in configuration values, resolved before the
+ * schema sees the document. Secret fields become {@link Secret}s right here, so no later step
+ * (schema messages, cross-checks, errors) can print their values.
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { isAbsolute, resolve as resolvePath } from 'node:path'
+import { CalloutError } from '../errors.ts'
+import { Secret } from '../secrets/secret.ts'
+import { configInvalid, formatPath, issue } from './issues.ts'
+import type { ConfigIssue, ConfigPath } from './issues.ts'
+import { DEFAULTS } from './model.ts'
+
+/** Options for {@link resolveReferences}. */
+export interface ReferenceOptions {
+  /** Environment for `${env:…}`; default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Directory that relative `${file:…}` paths are resolved against; default the working directory. */
+  readonly baseDir?: string
+  /**
+   * Accept literal values in secret fields. Off for config files (secrets belong in the
+   * environment or in files); on for the admin API and tests.
+   */
+  readonly allowInlineSecrets?: boolean
+  /** Names the config file in error messages. */
+  readonly source?: string
+}
+
+/** One unresolvable reference, as listed in `details.references` of `CONFIG_REFERENCE_MISSING`. */
+export interface MissingReference {
+  /** The reference as written, e.g. `${env:IDP_SECRET}`. */
+  readonly reference: string
+  /** Where it was, e.g. `authProviders.Idp.consumerSecret`. */
+  readonly path: string
+  /** Why it cannot be resolved (never the value). */
+  readonly reason: string
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const TOKEN = /\$\$\{|\$\{([^}]*)\}?/g
+const MAX_DEPTH = 32
+
+/**
+ * True when the value at `path` is a secret: AuthProvider `consumerSecret` and
+ * `clientPrivateKey`, principal `secrets.*`, NamedCredential `clientCertificate.key` and
+ * `.passphrase`, and the legacy shorthand's `password`, `privateKey` and `secretAccessKey`.
+ *
+ * @example
+ * isSecretPath(['authProviders', 'Idp', 'consumerSecret']) // true
+ * isSecretPath(['authProviders', 'Idp', 'consumerKey'])    // false
+ */
+export function isSecretPath(path: ConfigPath): boolean {
+  const [kind, , field, a, b, c] = path
+  if (kind === 'authProviders') {
+    return path.length === 3 && (field === 'consumerSecret' || field === 'clientPrivateKey')
+  }
+  if (kind === 'externalCredentials') {
+    return path.length === 6 && field === 'principals' && typeof a === 'string' && b === 'secrets' && typeof c === 'string'
+  }
+  if (kind === 'namedCredentials') {
+    if (path.length === 4 && field === 'clientCertificate') return a === 'key' || a === 'passphrase'
+    return path.length === 3 && (field === 'password' || field === 'privateKey' || field === 'secretAccessKey')
+  }
+  return false
+}
+
+/**
+ * Resolves every `${env:NAME}` and `${file:path}` reference in a parsed config document and
+ * wraps secret fields (see {@link isSecretPath}) in {@link Secret}. `$${` writes a literal `${`.
+ * Files are read as UTF-8, relative to `baseDir`, with trailing newlines trimmed.
+ *
+ * @throws CalloutError `CONFIG_INVALID` for malformed references and for inline secrets (unless
+ *   `allowInlineSecrets`); `CONFIG_REFERENCE_MISSING` for unset variables and unreadable files.
+ *   Neither ever contains a resolved value.
+ * @example
+ * resolveReferences({ authProviders: { Idp: { consumerSecret: '${env:IDP_SECRET}' } } },
+ *   { env: { IDP_SECRET: 's3cr3t' } })
+ * // { authProviders: { Idp: { consumerSecret: Secret([redacted]) } } }
+ */
+export function resolveReferences(document: unknown, options: ReferenceOptions = {}): unknown {
+  const env = options.env ?? process.env
+  const baseDir = options.baseDir ?? process.cwd()
+  const issues: ConfigIssue[] = []
+  const missing: MissingReference[] = []
+
+  const resolveString = (value: string, path: ConfigPath): { text: string; references: number } => {
+    let references = 0
+    const text = value.replace(TOKEN, (match: string, body: string | undefined) => {
+      if (match === '$${') return '${'
+      if (!match.endsWith('}')) {
+        issues.push(issue(path, 'has an unterminated ${ — close it with } (write $${ for a literal ${)'))
+        return ''
+      }
+      references++
+      const reference = match
+      // A malformed reference in a secret field may be a pasted secret: never echo it.
+      const shown = isSecretPath(path) ? 'a reference' : reference
+      const colon = (body ?? '').indexOf(':')
+      const kind = colon < 0 ? '' : (body ?? '').slice(0, colon).trim()
+      const arg = colon < 0 ? '' : (body ?? '').slice(colon + 1).trim()
+      if (kind === 'env') {
+        if (!ENV_NAME.test(arg)) {
+          issues.push(issue(path, `has the malformed reference ${shown} — write \${env:NAME} with NAME made of letters, digits and _`))
+          return ''
+        }
+        const resolved = env[arg]
+        if (resolved === undefined) {
+          missing.push({ reference, path: formatPath(path), reason: `the environment variable ${arg} is not set — set it before loading the configuration` })
+          return ''
+        }
+        return resolved
+      }
+      if (kind === 'file') {
+        if (arg === '') {
+          issues.push(issue(path, `has the malformed reference ${shown} — write \${file:path}`))
+          return ''
+        }
+        const file = isAbsolute(arg) ? arg : resolvePath(baseDir, arg)
+        const read = readReferencedFile(file)
+        if (typeof read === 'object') {
+          if (read.tooLarge) issues.push(issue(path, `references ${file}, which is larger than ${DEFAULTS.maxConfigBytes} bytes — reference a smaller file`))
+          else missing.push({ reference, path: formatPath(path), reason: `${read.reason} (${file})` })
+          return ''
+        }
+        return read
+      }
+      const hint = shown === reference && colon < 0 && ENV_NAME.test((body ?? '').trim())
+        ? ` — did you mean \${env:${(body ?? '').trim()}}?`
+        : ' — write ${env:NAME} or ${file:path} (or $${ for a literal ${)'
+      issues.push(issue(path, `has the unknown reference ${shown}${hint}`))
+      return ''
+    })
+    return { text, references }
+  }
+
+  const walk = (value: unknown, path: ConfigPath): unknown => {
+    if (path.length > MAX_DEPTH) {
+      issues.push(issue(path, `is nested more than ${MAX_DEPTH} levels deep — flatten the document`))
+      return undefined
+    }
+    if (typeof value === 'string') {
+      const { text, references } = resolveString(value, path)
+      if (!isSecretPath(path)) return text
+      if (references === 0 && options.allowInlineSecrets !== true) {
+        issues.push(
+          issue(path, 'is an inline secret — put it in an environment variable and write ${env:NAME}, or in a file and write ${file:path}'),
+        )
+      }
+      return new Secret(text)
+    }
+    if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index]))
+    if (value !== null && typeof value === 'object' && !(value instanceof Secret)) {
+      const entries: [string, unknown][] = []
+      for (const [key, item] of Object.entries(value)) {
+        // zod drops __proto__ keys silently: refuse them here, so nothing disappears unnoticed.
+        if (key === '__proto__') issues.push(issue([...path, key], 'is a reserved key and not a valid name — rename it'))
+        else entries.push([key, walk(item, [...path, key])])
+      }
+      return Object.fromEntries(entries)
+    }
+    return value
+  }
+
+  const result = walk(document, [])
+  if (issues.length > 0) throw configInvalid(issues, options.source)
+  if (missing.length > 0) throw referenceMissing(missing, options.source)
+  return result
+}
+
+function readReferencedFile(file: string): string | { reason: string; tooLarge?: true } {
+  try {
+    const stat = statSync(file)
+    if (stat.isDirectory()) return { reason: 'the path is a directory, not a file' }
+    if (stat.size > DEFAULTS.maxConfigBytes) return { reason: 'too large', tooLarge: true }
+    return readFileSync(file, 'utf8').replace(/(\r?\n)+$/, '')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { reason: 'the file does not exist' }
+    if (code === 'EACCES' || code === 'EPERM') return { reason: 'the file cannot be read (permission denied)' }
+    return { reason: `the file cannot be read (${code ?? 'unknown error'})` }
+  }
+}
+
+function referenceMissing(missing: readonly MissingReference[], source?: string): CalloutError {
+  const where = source === undefined ? 'the configuration' : source
+  const lines = missing.map((m) => `  ${m.path}: ${m.reference} cannot be resolved: ${m.reason}`)
+  return new CalloutError(
+    'CONFIG_REFERENCE_MISSING',
+    `${missing.length === 1 ? 'A reference' : `${missing.length} references`} in ${where} cannot be resolved:\n${lines.join('\n')}`,
+    {
+      details: {
+        ...(source === undefined ? {} : { source }),
+        references: missing.map((m) => ({ ...m })),
+        issues: missing.map((m) => ({ path: m.path, message: `${m.reference} cannot be resolved: ${m.reason}` })),
+      },
+    },
+  )
+}

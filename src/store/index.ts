@@ -1,0 +1,16 @@
+/**
+ * The store: the {@link Store} contract and its Kysely implementation over SQLite and PostgreSQL.
+ */
+export type { ApplyResult, LeaseStore, PendingAuthorization, Store } from './types.ts'
+export { KyselyStore, credentialRowId, isRetryableStoreError } from './kysely-store.ts'
+export type { KyselyStoreOptions } from './kysely-store.ts'
+export { DEFAULT_DATABASE_FILE, openStore, parseStoreUrl, rotateMasterKey } from './open-store.ts'
+export type { OpenStoreOptions, StoreLocation } from './open-store.ts'
+export type { RotateOptions, RotateProgress, RotateResult } from './rotate-master-key.ts'
+export { openSqlite } from './sqlite.ts'
+export type { SqliteOptions } from './sqlite.ts'
+export { openPostgres, redactStoreUrl } from './postgres.ts'
+export type { PostgresOptions } from './postgres.ts'
+export type { SqlDatabase } from './sql-database.ts'
+export { LATEST_SCHEMA_VERSION } from './migrations/index.ts'
+export { toStoreError } from './store-error.ts'

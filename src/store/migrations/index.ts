@@ -1,0 +1,21 @@
+/**
+ * The ordered list of migrations. Append only; each entry's `version` is its position (1-based).
+ */
+import type { Kysely } from 'kysely'
+import { up as initial } from './0001-initial.ts'
+
+/** One schema migration. */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly up: (db: Kysely<any>) => Promise<void>
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: '0001-initial', up: initial },
+])
+
+/** The schema version this code writes. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length

@@ -1,0 +1,142 @@
+/**
+ * Opens the configured store: `CALLOUT_STORE` (or `url`) selects SQLite or PostgreSQL; the
+ * default is SQLite at `<home>/callout.db` (WAL, busy_timeout).
+ */
+import { join } from 'node:path'
+import type { Clock } from '../clock.ts'
+import { CalloutError } from '../errors.ts'
+import { loadMasterKey } from '../secrets/master-key.ts'
+import type { CalloutEnv, MasterKey } from '../secrets/master-key.ts'
+import { KyselyStore } from './kysely-store.ts'
+import { openPostgres, redactStoreUrl } from './postgres.ts'
+import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
+import { openSqlite } from './sqlite.ts'
+import type { SqlDatabase } from './sql-database.ts'
+import { toStoreError } from './store-error.ts'
+
+/** The default SQLite file name inside the Callout home. */
+export const DEFAULT_DATABASE_FILE = 'callout.db'
+
+/** Options for {@link openStore}. */
+export interface OpenStoreOptions {
+  /**
+   * `sqlite:<path>`, `:memory:` (or `sqlite::memory:`), or `postgres://…`/`postgresql://…`.
+   * Default: `CALLOUT_STORE`, else `sqlite:<home>/callout.db`.
+   */
+  readonly url?: string
+  /** The Callout home (see `resolveHome`). */
+  readonly home: string
+  /** The master key; default: loaded from `CALLOUT_MASTER_KEY` or `<home>/master.key`. */
+  readonly masterKey?: MasterKey
+  readonly clock?: Clock
+  /** Environment to read `CALLOUT_STORE` and the master key from. Default `process.env`. */
+  readonly env?: CalloutEnv
+  /** PostgreSQL only: a schema to use (created if missing), e.g. one per test run. */
+  readonly schema?: string
+  /** SQLite only: how long a writer waits for another process's lock. Default 5 000 ms. */
+  readonly busyTimeoutMs?: number
+  /** Migration progress messages. */
+  readonly onMigrationProgress?: (message: string) => void
+}
+
+/** A parsed store location. */
+export type StoreLocation =
+  | { readonly dialect: 'sqlite'; readonly path: string }
+  | { readonly dialect: 'postgres'; readonly url: string }
+
+/**
+ * Parses a store URL. Anything unrecognised is `CONFIG_INVALID` (the message never echoes a
+ * password).
+ *
+ * @example
+ * parseStoreUrl('sqlite:./data/callout.db', '/srv/app/.callout') // { dialect: 'sqlite', path: './data/callout.db' }
+ */
+export function parseStoreUrl(url: string | undefined, home: string): StoreLocation {
+  const value = url?.trim() ?? ''
+  if (value === '') return { dialect: 'sqlite', path: join(home, DEFAULT_DATABASE_FILE) }
+  if (value === ':memory:' || value === 'sqlite::memory:')
+    return { dialect: 'sqlite', path: ':memory:' }
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    if (path === '' || path.includes('\0')) {
+      throw new CalloutError(
+        'CONFIG_INVALID',
+        'CALLOUT_STORE=sqlite:<path> needs a file path, e.g. sqlite:./.callout/callout.db.',
+      )
+    }
+    return { dialect: 'sqlite', path }
+  }
+  if (/^postgres(ql)?:\/\//i.test(value)) {
+    try {
+      new URL(value)
+    } catch {
+      throw new CalloutError(
+        'CONFIG_INVALID',
+        'CALLOUT_STORE is not a valid postgres:// URL (percent-encode special characters in the password).',
+      )
+    }
+    return { dialect: 'postgres', url: value }
+  }
+  throw new CalloutError(
+    'CONFIG_INVALID',
+    'CALLOUT_STORE must be sqlite:<path>, :memory: or postgres://user:password@host:port/database.',
+  )
+}
+
+/**
+ * Opens the store: loads the master key (unless given), opens the database, refuses a newer
+ * schema or a wrong master key, and migrates.
+ *
+ * @example
+ * const home = resolveHome(process.env)
+ * const store = await openStore({ home })
+ * const defs = await store.loadDefinitions()
+ */
+export async function openStore(options: OpenStoreOptions): Promise<KyselyStore> {
+  const env = options.env ?? process.env
+  const location = parseStoreUrl(options.url ?? env.CALLOUT_STORE, options.home)
+  const masterKey = options.masterKey ?? (await loadMasterKey({ env, home: options.home }))
+  const where = location.dialect === 'sqlite' ? location.path : redactStoreUrl(location.url)
+  let database: SqlDatabase
+  try {
+    database =
+      location.dialect === 'sqlite'
+        ? openSqlite({
+            path: location.path,
+            ...(options.busyTimeoutMs === undefined
+              ? {}
+              : { busyTimeoutMs: options.busyTimeoutMs }),
+          })
+        : await openPostgres({
+            url: location.url,
+            ...(options.schema === undefined ? {} : { schema: options.schema }),
+          })
+  } catch (error) {
+    throw toStoreError(error, 'open', where)
+  }
+  return KyselyStore.open({
+    database,
+    masterKey,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.onMigrationProgress === undefined
+      ? {}
+      : { onMigrationProgress: options.onMigrationProgress }),
+  })
+}
+
+/**
+ * Rotates the master key of an open store (`callout rotate-key`): re-wraps the data keys and,
+ * with `reencrypt`, re-encrypts every secret in batches with `onProgress({ done, total })`.
+ * Afterwards, save the new key (CALLOUT_MASTER_KEY or master.key) and restart other instances.
+ *
+ * @example
+ * const next = MasterKey.generate()
+ * await rotateMasterKey(store, next, { reencrypt: true, onProgress: (p) => console.log(p) })
+ */
+export function rotateMasterKey(
+  store: KyselyStore,
+  newKey: MasterKey,
+  options: RotateOptions = {},
+): Promise<RotateResult> {
+  return store.rotateMasterKey(newKey, options)
+}

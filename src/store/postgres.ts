@@ -1,0 +1,101 @@
+/**
+ * PostgreSQL over a `pg` Pool and Kysely's PostgresDialect, with the same migrations as SQLite.
+ * An optional `schema` (created if missing) isolates a store inside a shared database, e.g. one
+ * per test run; every pooled connection gets it as its `search_path`.
+ *
+ * Scale-out seam: LISTEN/NOTIFY for cross-instance cache invalidation belongs here (a dedicated
+ * `pg.Client` that listens on a channel and calls back into the store); not implemented yet.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { CalloutError } from '../errors.ts'
+import type { Database } from './schema.ts'
+import type { SqlDatabase } from './sql-database.ts'
+
+/** Options for {@link openPostgres}. */
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database`. */
+  readonly url: string
+  /** A schema to use (and create if missing) instead of the connection's default `search_path`. */
+  readonly schema?: string
+  /** Pool size. Default 10. */
+  readonly maxConnections?: number
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/
+
+/**
+ * The URL without its password or query, for messages.
+ *
+ * @example
+ * redactStoreUrl('postgres://app:hunter2@db:5432/callout?sslmode=require') // 'postgres://app@db:5432/callout'
+ */
+export function redactStoreUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    parsed.password = ''
+    parsed.search = ''
+    parsed.hash = ''
+    return parsed.toString()
+  } catch {
+    return 'postgres://<unparseable URL>'
+  }
+}
+
+/**
+ * Opens a pool (lazily connecting) and, when `schema` is given, creates the schema.
+ *
+ * @example
+ * const database = await openPostgres({ url: 'postgres://postgres@127.0.0.1:5432/test', schema: 'callout' })
+ */
+export async function openPostgres(options: PostgresOptions): Promise<SqlDatabase> {
+  const { schema } = options
+  if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      'A PostgreSQL schema name must match [a-z_][a-z0-9_]* (at most 63 characters).',
+    )
+  }
+  const location = redactStoreUrl(options.url)
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  })
+  // An idle client that loses its connection must not crash the process; the next query fails
+  // and is translated by the store.
+  pool.on('error', () => undefined)
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    if (schema !== undefined) await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
+  } catch (error) {
+    await db.destroy().catch(() => undefined)
+    throw error
+  }
+  let closed = false
+  return {
+    dialect: 'postgres',
+    db,
+    location,
+    writeTransaction<T>(lock: string, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${lock} || current_schema()))`.execute(trx)
+        return fn(trx)
+      })
+    },
+    write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+      return fn(db)
+    },
+    async tableExists(db: Kysely<Database>, name: string): Promise<boolean> {
+      const result = await sql<{
+        present: boolean
+      }>`select to_regclass(${name}) is not null as present`.execute(db)
+      return result.rows[0]?.present === true
+    },
+    async close(): Promise<void> {
+      if (closed) return
+      closed = true
+      await db.destroy()
+    },
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Master key rotation (`callout rotate-key`, DESIGN §6): re-wraps every data key under the new
+ * master key in one transaction, then optionally re-encrypts every secret under a fresh data key,
+ * online, one transaction per batch, reporting progress.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Clock } from '../clock.ts'
+import { CalloutError } from '../errors.ts'
+import { KeyRing, newDataKeyId, wrapDataKey } from '../secrets/key-ring.ts'
+import { KEY_BYTES } from '../secrets/master-key.ts'
+import type { MasterKey } from '../secrets/master-key.ts'
+import type { Database } from './schema.ts'
+import type { SqlDatabase } from './sql-database.ts'
+
+/** Progress of a re-encryption: rows done out of rows holding secrets. */
+export interface RotateProgress {
+  readonly done: number
+  readonly total: number
+}
+
+/** Options for a master key rotation. */
+export interface RotateOptions {
+  /** Also re-encrypt every secret under a new data key. Default false (re-wrap only). */
+  readonly reencrypt?: boolean
+  /** Rows per transaction when re-encrypting. Default 100. */
+  readonly batchSize?: number
+  readonly onProgress?: (progress: RotateProgress) => void
+}
+
+/** What a rotation did. */
+export interface RotateResult {
+  /** Fingerprint of the previous master key. */
+  readonly previousMasterKeyId: string
+  /** Fingerprint of the new master key. */
+  readonly masterKeyId: string
+  readonly dataKeysRewrapped: number
+  /** Rows whose secrets were re-encrypted. */
+  readonly rowsReencrypted: number
+}
+
+/** The store internals a rotation needs. */
+export interface RotationContext {
+  readonly database: SqlDatabase
+  readonly ring: KeyRing
+  readonly clock: Clock
+  readonly ensureKeys: (db: Kysely<Database>, ciphertexts: Iterable<string | null>) => Promise<void>
+}
+
+interface Target {
+  readonly table: keyof Database
+  readonly key: readonly string[]
+  readonly columns: readonly string[]
+  /** The AAD row id of a row. */
+  readonly rowId: (row: Record<string, unknown>) => string
+}
+
+const TARGETS: readonly Target[] = [
+  ...(['auth_providers', 'external_credentials', 'named_credentials'] as const).map(
+    (table): Target => ({
+      table,
+      key: ['name'],
+      columns: ['secrets'],
+      rowId: (row) => String(row['name']),
+    }),
+  ),
+  {
+    table: 'credentials',
+    key: ['external_credential', 'principal', 'user_id'],
+    columns: ['access_token', 'refresh_token'],
+    rowId: (row) =>
+      JSON.stringify([
+        String(row['external_credential']),
+        String(row['principal']),
+        String(row['user_id']),
+      ]),
+  },
+  {
+    table: 'pending_authorizations',
+    key: ['state'],
+    columns: ['code_verifier'],
+    rowId: (row) => String(row['state']),
+  },
+]
+
+/**
+ * Rotates the master key of an open store. Prefer `store.rotateMasterKey(...)` or
+ * `rotateMasterKey(store, ...)` from `open-store.ts`.
+ */
+export async function rotateKeys(
+  context: RotationContext,
+  newKey: MasterKey,
+  options: RotateOptions,
+): Promise<RotateResult> {
+  const { database, ring, clock } = context
+  const batchSize = options.batchSize ?? 100
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new CalloutError('INVALID_ARGUMENT', 'batchSize must be an integer from 1 to 10 000.')
+  }
+  const previousMasterKeyId = ring.masterKeyId
+  let freshRecordId: string | undefined
+  const dataKeysRewrapped = await database.writeTransaction('callout.data_keys', async (trx) => {
+    const rows = await trx.selectFrom('data_keys').selectAll().execute()
+    const records = rows.map((row) => ({
+      id: row.id,
+      masterKeyId: row.master_key_id,
+      wrappedKey: row.wrapped_key,
+      createdAt: Number(row.created_at),
+    }))
+    ring.load(records.filter((record) => !ring.has(record.id)))
+    for (const record of ring.rewrapAll(newKey, records)) {
+      await trx
+        .updateTable('data_keys')
+        .set({ master_key_id: record.masterKeyId, wrapped_key: record.wrappedKey })
+        .where('id', '=', record.id)
+        .execute()
+    }
+    if (options.reencrypt === true) {
+      const createdAt = Math.max(clock.now(), ...records.map((record) => record.createdAt + 1))
+      const fresh = wrapDataKey(newKey, newDataKeyId(), randomBytes(KEY_BYTES), createdAt)
+      await trx
+        .insertInto('data_keys')
+        .values({
+          id: fresh.id,
+          master_key_id: fresh.masterKeyId,
+          wrapped_key: fresh.wrappedKey,
+          created_at: fresh.createdAt,
+        })
+        .execute()
+      freshRecordId = fresh.id
+    }
+    return records.length
+  })
+  ring.useMasterKey(newKey)
+  if (freshRecordId === undefined) {
+    return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, rowsReencrypted: 0 }
+  }
+  // Load the fresh key (now wrapped under the new master key) and make it active.
+  const fresh = await database.db
+    .selectFrom('data_keys')
+    .selectAll()
+    .where('id', '=', freshRecordId)
+    .execute()
+  ring.load(
+    fresh.map((row) => ({
+      id: row.id,
+      masterKeyId: row.master_key_id,
+      wrappedKey: row.wrapped_key,
+      createdAt: Number(row.created_at),
+    })),
+  )
+  const rowsReencrypted = await reencryptAll(context, batchSize, options.onProgress)
+  return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, rowsReencrypted }
+}
+
+async function reencryptAll(
+  context: RotationContext,
+  batchSize: number,
+  onProgress: ((progress: RotateProgress) => void) | undefined,
+): Promise<number> {
+  const { database, ring } = context
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const db = database.db as unknown as Kysely<any>
+  const work: { target: Target; key: Record<string, unknown> }[] = []
+  for (const target of TARGETS) {
+    let query = db.selectFrom(target.table).select([...target.key])
+    query = query.where((eb) => eb.or(target.columns.map((column) => eb(column, 'is not', null))))
+    for (const row of (await query.execute()) as Record<string, unknown>[])
+      work.push({ target, key: row })
+  }
+  const total = work.length
+  let done = 0
+  onProgress?.({ done, total })
+  for (let start = 0; start < total; start += batchSize) {
+    const batch = work.slice(start, start + batchSize)
+    await database.writeTransaction('callout.rotate', async (trx) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const tx = trx as unknown as Kysely<any>
+      for (const { target, key } of batch) {
+        let select = tx.selectFrom(target.table).selectAll()
+        for (const column of target.key) select = select.where(column, '=', key[column])
+        const row = (await select.executeTakeFirst()) as Record<string, unknown> | undefined
+        if (row === undefined) continue
+        const rowId = target.rowId(row)
+        const values: Record<string, string> = {}
+        const old: Record<string, string> = {}
+        for (const column of target.columns) {
+          const text = row[column]
+          if (typeof text !== 'string' || KeyRing.keyIdOf(text) === ring.activeKeyId) continue
+          await context.ensureKeys(trx, [text])
+          const aad = { table: target.table, column, row: rowId }
+          values[column] = ring.encrypt(ring.decrypt(text, aad).reveal(), aad)
+          old[column] = text
+        }
+        if (Object.keys(values).length === 0) continue
+        let update = tx.updateTable(target.table).set(values)
+        for (const column of target.key) update = update.where(column, '=', key[column])
+        // Compare-and-set on the old ciphertexts: a concurrent writer's newer value wins.
+        for (const [column, text] of Object.entries(old)) update = update.where(column, '=', text)
+        await update.execute()
+      }
+    })
+    done += batch.length
+    onProgress?.({ done, total })
+  }
+  return total
+}

@@ -1,0 +1,104 @@
+/**
+ * The database schema as Kysely table types: the one place that names tables and columns.
+ * Migrations (under `migrations/`) are frozen in time and use `Kysely<any>`; this file describes
+ * the latest schema. Times are ms since epoch (`bigint`; PostgreSQL returns them as strings).
+ */
+import type { Generated } from 'kysely'
+
+/** A `bigint` column as read back: a number (SQLite) or a decimal string (PostgreSQL). */
+export type BigIntColumn = number | string | bigint
+
+/** Schema bookkeeping (`schema_version`). */
+export interface MetaTable {
+  key: string
+  value: string
+}
+
+/** Data keys, wrapped under the master key whose fingerprint is `master_key_id`. */
+export interface DataKeysTable {
+  id: string
+  master_key_id: string
+  wrapped_key: string
+  created_at: BigIntColumn
+}
+
+/** One definition kind per table: the JSON document and its encrypted secret fields. */
+export interface DefinitionTable {
+  name: string
+  /** Canonical JSON of the definition without its secret fields. */
+  definition: string
+  /** Ciphertext of the JSON list of `[path, value]` secret fields (AAD: table, `secrets`, name). */
+  secrets: string | null
+  updated_at: BigIntColumn
+}
+
+/** The stored state of one principal (and user). */
+export interface CredentialsTable {
+  external_credential: string
+  principal: string
+  user_id: string
+  status: string
+  access_token: string | null
+  refresh_token: string | null
+  token_type: string | null
+  issued_at: BigIntColumn | null
+  expires_at: BigIntColumn | null
+  scope: string | null
+  instance_url: string | null
+  identity: string | null
+  last_refresh_at: BigIntColumn | null
+  last_error: string | null
+  version: Generated<number>
+  updated_at: BigIntColumn
+}
+
+/** Pending browser authorizations, keyed by `state`. */
+export interface PendingAuthorizationsTable {
+  state: string
+  named_credential: string
+  external_credential: string
+  principal: string
+  user_id: string
+  code_verifier: string | null
+  nonce: string | null
+  redirect_uri: string
+  expires_at: BigIntColumn
+  created_at: BigIntColumn
+}
+
+/** Cross-process leases. */
+export interface LeasesTable {
+  name: string
+  holder: string
+  expires_at: BigIntColumn
+}
+
+/** The whole database. */
+export interface Database {
+  callout_meta: MetaTable
+  data_keys: DataKeysTable
+  auth_providers: DefinitionTable
+  external_credentials: DefinitionTable
+  named_credentials: DefinitionTable
+  credentials: CredentialsTable
+  pending_authorizations: PendingAuthorizationsTable
+  leases: LeasesTable
+}
+
+/** The tables that hold definitions, by definition kind. */
+export const DEFINITION_TABLES = Object.freeze({
+  authProvider: 'auth_providers',
+  externalCredential: 'external_credentials',
+  namedCredential: 'named_credentials',
+} as const)
+
+/** A definition kind. */
+export type DefinitionKind = keyof typeof DEFINITION_TABLES
+
+/** Converts a `bigint` column value to a number. */
+export function toNumber(value: BigIntColumn): number
+export function toNumber(value: BigIntColumn | null | undefined): number | undefined
+export function toNumber(value: BigIntColumn | null | undefined): number | undefined {
+  if (value === null || value === undefined) return undefined
+  return typeof value === 'number' ? value : Number(value)
+}

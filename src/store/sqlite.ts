@@ -1,0 +1,115 @@
+/**
+ * SQLite over better-sqlite3: WAL, `busy_timeout`, the database file created 0600 and its
+ * directory 0700. Writers take `BEGIN IMMEDIATE`, so they serialise across processes; within one
+ * process, writers on the same file also queue on an in-process mutex (a synchronous busy wait
+ * would otherwise block the event loop that the lock holder needs to finish).
+ */
+import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { Database } from './schema.ts'
+import type { SqlDatabase } from './sql-database.ts'
+
+/** Options for {@link openSqlite}. */
+export interface SqliteOptions {
+  /** A file path or `:memory:`. */
+  readonly path: string
+  /** How long a writer waits for another process's write lock. Default 5 000 ms. */
+  readonly busyTimeoutMs?: number
+}
+
+const fileQueues = new Map<string, { tail: Promise<void>; users: number }>()
+
+/**
+ * Opens (creating if needed) a SQLite database. Throws the driver's error as is; the store
+ * translates it.
+ *
+ * @example
+ * const database = openSqlite({ path: '/srv/app/.callout/callout.db' })
+ */
+export function openSqlite(options: SqliteOptions): SqlDatabase {
+  const memory = options.path === ':memory:'
+  let path = options.path
+  if (!memory) {
+    path = resolve(options.path)
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Create the file owner-only before SQLite does (its -wal and -shm files copy the mode).
+    closeSync(openSync(path, 'a', 0o600))
+    path = realpathSync(path)
+  }
+  const sqlite = new BetterSqlite3(path)
+  try {
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000))}`)
+    if (!memory) sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma('synchronous = NORMAL')
+    sqlite.pragma('foreign_keys = ON')
+    sqlite.pragma('secure_delete = ON')
+  } catch (error) {
+    sqlite.close()
+    throw error
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const queueKey = memory ? undefined : path
+  if (queueKey !== undefined) {
+    const entry = fileQueues.get(queueKey) ?? { tail: Promise.resolve(), users: 0 }
+    entry.users++
+    fileQueues.set(queueKey, entry)
+  }
+
+  async function inFileQueue<T>(fn: () => Promise<T>): Promise<T> {
+    const entry = queueKey === undefined ? undefined : fileQueues.get(queueKey)
+    if (entry === undefined) return fn()
+    const previous = entry.tail
+    let release!: () => void
+    entry.tail = new Promise<void>((r) => (release = r))
+    await previous
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  let closed = false
+  return {
+    dialect: 'sqlite',
+    db,
+    location: memory ? ':memory:' : path,
+    writeTransaction<T>(_lock: string, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+      return inFileQueue(() =>
+        db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn)
+          try {
+            const result = await fn(conn)
+            await sql`commit`.execute(conn)
+            return result
+          } catch (error) {
+            await sql`rollback`.execute(conn).catch(() => undefined)
+            throw error
+          }
+        }),
+      )
+    },
+    write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+      return inFileQueue(() => fn(db))
+    },
+    async tableExists(db: Kysely<Database>, name: string): Promise<boolean> {
+      const row = await sql<{
+        n: number
+      }>`select count(*) as n from sqlite_master where type = 'table' and name = ${name}`.execute(
+        db,
+      )
+      return Number(row.rows[0]?.n ?? 0) > 0
+    },
+    async close(): Promise<void> {
+      if (closed) return
+      closed = true
+      if (queueKey !== undefined) {
+        const entry = fileQueues.get(queueKey)
+        if (entry !== undefined && --entry.users === 0) fileQueues.delete(queueKey)
+      }
+      await db.destroy()
+    },
+  }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { CalloutError } from '../errors.ts'
+import { toStoreError } from './store-error.ts'
+
+describe('toStoreError', () => {
+  it.each([
+    ['SQLITE_BUSY', /locked by another process/],
+    ['SQLITE_BUSY_SNAPSHOT', /locked by another process/],
+    ['SQLITE_READONLY', /read-only/],
+    ['ECONNREFUSED', /PostgreSQL is running/],
+    ['28P01', /password authentication failed/],
+    ['3D000', /does not exist/],
+    ['XX999', /see the cause/],
+  ])('%s gets advice naming the store', (code, advice) => {
+    const cause = Object.assign(new Error('driver text with secret-ish detail'), { code })
+    const error = toStoreError(cause, 'read a credential', 'postgres://app@db/callout')
+    expect(error).toMatchObject({
+      code: 'STORE_ERROR',
+      details: { driverCode: code, store: 'postgres://app@db/callout' },
+    })
+    expect(error.message).toMatch(advice)
+    expect(error.message).toContain('postgres://app@db/callout')
+    expect(error.message).not.toContain('driver text')
+    expect(error.cause).toBe(cause)
+  })
+
+  it('finds the code inside an AggregateError', () => {
+    const inner = Object.assign(new Error('x'), { code: 'ECONNREFUSED' })
+    expect(toStoreError(new AggregateError([inner]), 'open', 'x').details['driverCode']).toBe(
+      'ECONNREFUSED',
+    )
+  })
+
+  it('passes Callout errors through and survives non-errors', () => {
+    const original = new CalloutError('SECRET_CORRUPT', 'x')
+    expect(toStoreError(original, 'op', 'x')).toBe(original)
+    expect(toStoreError('a string', 'op', 'x').code).toBe('STORE_ERROR')
+    expect(toStoreError(null, 'op', 'x').code).toBe('STORE_ERROR')
+  })
+})

@@ -1,0 +1,67 @@
+import type { AuthDeps } from '../auth/deps.ts'
+import { defaultEndpointCache, resolveEndpoints, type EndpointCache } from '../auth/endpoints.ts'
+import {
+  clientCredentialsGrant,
+  jwtBearerGrant,
+  passwordGrant,
+  refreshTokenGrant,
+} from '../auth/oauth2-grants.ts'
+import type { TokenSet } from '../auth/types.ts'
+import { CalloutError } from '../errors.ts'
+import type { Secret } from '../secrets/secret.ts'
+import type { GrantContext, TokenGrants } from './types.ts'
+
+/** Options for {@link createAuthGrants}. */
+export interface AuthGrantsOptions extends AuthDeps {
+  /** Endpoint (discovery) cache. Default: the process-wide one. */
+  readonly endpointCache?: EndpointCache
+}
+
+function providerOf(ctx: GrantContext): NonNullable<GrantContext['provider']> {
+  if (ctx.provider === undefined) {
+    throw new CalloutError(
+      'CONFIG_INVALID',
+      `ExternalCredential ${ctx.ec.name} uses oauth2 but has no AuthProvider; set authProvider.`,
+      { details: { externalCredential: ctx.ec.name } },
+    )
+  }
+  return ctx.provider
+}
+
+/**
+ * The {@link TokenGrants} the token manager uses, over `src/auth` (oauth4webapi and jose):
+ * `mint` runs the client-credentials, jwt-bearer or password grant; `refresh` the refresh-token
+ * grant. Endpoints are resolved per provider (Salesforce defaults, OIDC discovery, cached).
+ *
+ * @example
+ * const tokens = new TokenManager({ store, grants: createAuthGrants({ clock }) })
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
+  const { endpointCache = defaultEndpointCache, ...deps } = options
+  const endpointsFor = (ctx: GrantContext) =>
+    resolveEndpoints(providerOf(ctx), { ...deps, cache: endpointCache })
+  return {
+    async mint(ctx: GrantContext): Promise<TokenSet> {
+      const provider = providerOf(ctx)
+      const endpoints = await endpointsFor(ctx)
+      switch (ctx.ec.flow) {
+        case 'client-credentials':
+          return clientCredentialsGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+        case 'jwt-bearer':
+          return jwtBearerGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+        case 'password':
+          return passwordGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+        default:
+          throw new CalloutError(
+            'INVALID_ARGUMENT',
+            `The ${ctx.ec.flow ?? 'missing'} flow of ExternalCredential ${ctx.ec.name} cannot mint a token without a user; authenticate it with \`callout auth\`.`,
+          )
+      }
+    },
+    async refresh(ctx: GrantContext, refreshToken: Secret): Promise<TokenSet> {
+      const provider = providerOf(ctx)
+      return refreshTokenGrant(provider, await endpointsFor(ctx), ctx.ec, ctx.principal, refreshToken, deps)
+    },
+  }
+}

@@ -1,0 +1,86 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CalloutError } from '../errors.ts'
+import type { LeaseStore } from '../store/types.ts'
+import { silentLogger, type Logger } from './types.ts'
+
+/** Options for {@link withLease}. */
+export interface LeaseOptions {
+  /** How long the lease lives without renewal. Renewed every third of it while `fn` runs. */
+  readonly ttlMs: number
+  /** How long to wait for another holder before giving up. Should exceed `ttlMs`. */
+  readonly maxWaitMs: number
+  /** First poll interval while another holder has the lease; doubles up to `maxPollMs`. */
+  readonly initialPollMs: number
+  readonly maxPollMs: number
+  /**
+   * Checked between polls: true when the other holder's work is visible (e.g. the stored token
+   * changed), so waiting can stop without taking the lease.
+   */
+  readonly otherHolderDone?: () => Promise<boolean>
+  readonly logger?: Logger
+}
+
+/** Defaults for {@link LeaseOptions}, in one frozen object. */
+export const LEASE_DEFAULTS = Object.freeze({
+  ttlMs: 30_000,
+  maxWaitMs: 45_000,
+  initialPollMs: 10,
+  maxPollMs: 500,
+})
+
+/** What {@link withLease} did: ran `fn` under the lease, or saw another holder finish. */
+export type LeaseOutcome<T> = { readonly acquired: true; readonly value: T } | { readonly acquired: false }
+
+/**
+ * Runs `fn` while holding the cross-process lease `name` (DESIGN §5): takes the lease (polling
+ * with backoff while another process holds it), renews it while `fn` runs, releases it after.
+ * Waiting stops early when `otherHolderDone` says the other holder's result is visible.
+ *
+ * @example
+ * const outcome = await withLease(store, 'token:ec/p/', holderId, () => refresh(), {
+ *   ...LEASE_DEFAULTS,
+ *   otherHolderDone: async () => (await store.getCredential(key))?.version !== seenVersion,
+ * })
+ */
+export async function withLease<T>(
+  leases: LeaseStore,
+  name: string,
+  holder: string,
+  fn: () => Promise<T>,
+  options: LeaseOptions,
+): Promise<LeaseOutcome<T>> {
+  const logger = options.logger ?? silentLogger
+  const started = Date.now()
+  let pollMs = options.initialPollMs
+  while (!(await leases.acquireLease(name, holder, options.ttlMs))) {
+    if (options.otherHolderDone !== undefined && (await options.otherHolderDone())) {
+      return { acquired: false }
+    }
+    if (Date.now() - started > options.maxWaitMs) {
+      throw new CalloutError(
+        'STORE_CONFLICT',
+        `Another process has held the refresh lease "${name}" for over ${options.maxWaitMs} ms; retry the call, and check the other Callout instances if this repeats.`,
+        { details: { lease: name } },
+      )
+    }
+    await sleep(pollMs)
+    pollMs = Math.min(pollMs * 2, options.maxPollMs)
+  }
+  const renewal = setInterval(() => {
+    leases.renewLease(name, holder, options.ttlMs).then(
+      (held) => {
+        if (!held) logger.warn({ lease: name }, 'refresh lease lost while the token call ran')
+      },
+      (error: unknown) => logger.warn({ lease: name, err: error }, 'renewing the refresh lease failed'),
+    )
+  }, Math.max(1, Math.floor(options.ttlMs / 3)))
+  renewal.unref()
+  try {
+    return { acquired: true, value: await fn() }
+  } finally {
+    clearInterval(renewal)
+    await leases.releaseLease(name, holder).catch((error: unknown) => {
+      logger.warn({ lease: name, err: error }, 'releasing the refresh lease failed; it expires by itself')
+    })
+  }
+}

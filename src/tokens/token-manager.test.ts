@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest'
+import type { TokenSet } from '../auth/types.ts'
+import { CalloutError } from '../errors.ts'
+import { Secret } from '../secrets/secret.ts'
+import { MemoryStore } from '../../test/helpers/memory-store.ts'
+import {
+  externalCredential,
+  ManualClock,
+  principal,
+} from '../../test/helpers/callout-fixtures.ts'
+import { TokenManager } from './token-manager.ts'
+import type { GrantContext, TokenEvents, TokenGrants } from './types.ts'
+
+class FakeGrants implements TokenGrants {
+  mints = 0
+  refreshes = 0
+  refreshTokensSeen: string[] = []
+  failWith: CalloutError | undefined
+  rotate = false
+  expiresInMs: number | undefined
+  gate: Promise<void> | undefined
+  constructor(private readonly clock: ManualClock) {}
+
+  #tokenSet(n: number): TokenSet {
+    const issuedAt = this.clock.now()
+    return {
+      accessToken: new Secret(`access-${n}`),
+      tokenType: 'Bearer',
+      issuedAt,
+      ...(this.expiresInMs === undefined ? {} : { expiresAt: issuedAt + this.expiresInMs }),
+      ...(this.rotate ? { refreshToken: new Secret(`refresh-${n}`) } : {}),
+      instanceUrl: 'https://instance.example.com',
+    }
+  }
+
+  async mint(): Promise<TokenSet> {
+    this.mints++
+    if (this.gate) await this.gate
+    if (this.failWith) throw this.failWith
+    return this.#tokenSet(this.mints + this.refreshes)
+  }
+
+  async refresh(_ctx: GrantContext, refreshToken: Secret): Promise<TokenSet> {
+    this.refreshes++
+    this.refreshTokensSeen.push(refreshToken.reveal())
+    if (this.gate) await this.gate
+    if (this.failWith) throw this.failWith
+    return this.#tokenSet(this.mints + this.refreshes)
+  }
+}
+
+function setup(flow: 'client-credentials' | 'browser' = 'client-credentials', sessionTimeoutSeconds?: number) {
+  const clock = new ManualClock()
+  const store = new MemoryStore()
+  const grants = new FakeGrants(clock)
+  const ec = externalCredential({
+    flow,
+    ...(sessionTimeoutSeconds === undefined ? {} : { sessionTimeoutSeconds }),
+  })
+  const ctx: GrantContext = { ec, principal: ec.principals[0]!, userId: '', namedCredential: 'Api' }
+  const tokens = new TokenManager({ store, grants, clock, holderId: 'test-holder' })
+  const key = { externalCredential: 'Api', principal: 'Default', userId: '' }
+  return { clock, store, grants, ec, ctx, tokens, key }
+}
+
+async function seedBrowser(store: MemoryStore, clock: ManualClock, extra: object = {}) {
+  await store.compareAndSetCredential(
+    {
+      externalCredential: 'Api',
+      principal: 'Default',
+      userId: '',
+      status: 'authenticated',
+      accessToken: new Secret('access-old'),
+      refreshToken: new Secret('refresh-old'),
+      tokenType: 'Bearer',
+      issuedAt: clock.now(),
+      ...extra,
+    },
+    0,
+  )
+}
+
+describe('TokenManager.getToken', () => {
+  it('mints lazily on first use for client-credentials and caches the token', async () => {
+    const { tokens, ctx, grants, store } = setup()
+    const a = await tokens.getToken(ctx)
+    const b = await tokens.getToken(ctx)
+    expect(a.accessToken.reveal()).toBe('access-1')
+    expect(b.accessToken.reveal()).toBe('access-1')
+    expect(grants.mints).toBe(1)
+    expect(a.version).toBe(1)
+    expect(store.credentials.get('Api/Default/')?.status).toBe('authenticated')
+  })
+
+  it('mints once for many concurrent first callers', async () => {
+    const { tokens, ctx, grants } = setup()
+    const results = await Promise.all(Array.from({ length: 200 }, () => tokens.getToken(ctx)))
+    expect(new Set(results.map((r) => r.accessToken.reveal()))).toEqual(new Set(['access-1']))
+    expect(grants.mints).toBe(1)
+  })
+
+  it('says NOT_AUTHENTICATED with the `callout auth` advice for a browser principal without a token', async () => {
+    const { tokens, ctx, grants } = setup('browser')
+    const error = await tokens.getToken(ctx).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CalloutError)
+    expect((error as CalloutError).code).toBe('NOT_AUTHENTICATED')
+    expect((error as CalloutError).message).toContain('callout auth Api')
+    expect(grants.refreshes + grants.mints).toBe(0)
+  })
+
+  it('requires a user for per-user principals and keys credentials by user', async () => {
+    const { store, grants, clock } = setup()
+    const ec = externalCredential({ principals: [principal({ type: 'per-user' })] })
+    const tokens = new TokenManager({ store, grants, clock })
+    const base = { ec, principal: ec.principals[0]! }
+    await expect(tokens.getToken({ ...base, userId: '' })).rejects.toMatchObject({ code: 'USER_REQUIRED' })
+    const alice = await tokens.getToken({ ...base, userId: 'alice' })
+    const bob = await tokens.getToken({ ...base, userId: 'bob' })
+    expect(alice.userId).toBe('alice')
+    expect(bob.userId).toBe('bob')
+    expect(alice.accessToken.reveal()).not.toBe(bob.accessToken.reveal())
+    expect([...store.credentials.keys()].sort()).toEqual(['Api/Default/alice', 'Api/Default/bob'])
+  })
+
+  it('refreshes proactively before a known expiry (injected clock)', async () => {
+    const { tokens, ctx, grants, clock } = setup()
+    grants.expiresInMs = 3_600_000
+    const first = await tokens.getToken(ctx)
+    clock.advance(3_600_000 - 61_000)
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe(first.accessToken.reveal())
+    expect(grants.mints).toBe(1)
+    clock.advance(2_000) // now 59 s before expiry: inside the 60 s margin
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-2')
+    expect(grants.mints).toBe(2)
+  })
+
+  it('refreshes a Salesforce-style token (no expires_in) after sessionTimeoutSeconds', async () => {
+    const { tokens, ctx, grants, clock, store } = setup('browser', 7_200)
+    await seedBrowser(store, clock)
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-old')
+    clock.advance(7_200_000 - 30_000)
+    const fresh = await tokens.getToken(ctx)
+    expect(fresh.accessToken.reveal()).toBe('access-1')
+    expect(grants.refreshes).toBe(1)
+    expect(grants.refreshTokensSeen).toEqual(['refresh-old'])
+  })
+
+  it('keeps using a not-yet-expired token when the proactive refresh fails', async () => {
+    const { tokens, ctx, grants, clock } = setup()
+    grants.expiresInMs = 3_600_000
+    await tokens.getToken(ctx)
+    clock.advance(3_600_000 - 10_000)
+    grants.failWith = new CalloutError('TOKEN_ENDPOINT_ERROR', 'down')
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-1')
+    clock.advance(20_000) // expired now, still cooling down
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
+  })
+})
+
+describe('TokenManager.invalidate', () => {
+  it('refreshes once for 1,000 concurrent callers holding the rejected token', async () => {
+    const { tokens, ctx, grants, store, clock } = setup('browser')
+    await seedBrowser(store, clock)
+    const old = (await tokens.getToken(ctx)).accessToken
+    const results = await Promise.all(Array.from({ length: 1_000 }, () => tokens.invalidate(ctx, old)))
+    expect(grants.refreshes).toBe(1)
+    expect(new Set(results.map((r) => r.accessToken.reveal()))).toEqual(new Set(['access-1']))
+    // A late caller with the old token gets the new one without another refresh.
+    expect((await tokens.invalidate(ctx, old)).accessToken.reveal()).toBe('access-1')
+    expect(grants.refreshes).toBe(1)
+  })
+
+  it('re-mints for client-credentials instead of refreshing', async () => {
+    const { tokens, ctx, grants } = setup()
+    const first = await tokens.getToken(ctx)
+    const second = await tokens.invalidate(ctx, first.accessToken)
+    expect(second.accessToken.reveal()).toBe('access-2')
+    expect(grants.mints).toBe(2)
+    expect(grants.refreshes).toBe(0)
+  })
+
+  it('stores a rotated refresh token with the access token, and keeps the old one otherwise', async () => {
+    const { tokens, ctx, grants, store, clock } = setup('browser')
+    await seedBrowser(store, clock)
+    const first = await tokens.invalidate(ctx, new Secret('access-old'))
+    expect(first.refreshToken?.reveal()).toBe('refresh-old')
+    grants.rotate = true
+    const second = await tokens.invalidate(ctx, first.accessToken)
+    const stored = store.credentials.get('Api/Default/')!
+    expect(stored.accessToken?.reveal()).toBe('access-2')
+    expect(stored.refreshToken?.reveal()).toBe('refresh-2')
+    expect(stored.version).toBe(3)
+    expect(second.refreshToken?.reveal()).toBe('refresh-2')
+    grants.rotate = false
+    await tokens.invalidate(ctx, second.accessToken)
+    expect(grants.refreshTokensSeen).toEqual(['refresh-old', 'refresh-old', 'refresh-2'])
+    expect(store.credentials.get('Api/Default/')?.refreshToken?.reveal()).toBe('refresh-2')
+    expect(store.credentials.get('Api/Default/')?.instanceUrl).toBe('https://instance.example.com')
+  })
+
+  it('uses a token another process stored instead of calling the token endpoint (re-read)', async () => {
+    const { tokens, ctx, grants, store, clock } = setup('browser')
+    await seedBrowser(store, clock)
+    const old = (await tokens.getToken(ctx)).accessToken
+    // Another process refreshed: the store holds a newer token than our cache.
+    const current = store.credentials.get('Api/Default/')!
+    await store.compareAndSetCredential({ ...current, accessToken: new Secret('from-elsewhere') }, 1)
+    const fresh = await tokens.invalidate(ctx, old)
+    expect(fresh.accessToken.reveal()).toBe('from-elsewhere')
+    expect(grants.refreshes).toBe(0)
+  })
+
+  it('refreshes exactly once across two managers sharing a store (lease + re-read)', async () => {
+    const { ctx, grants, store, clock } = setup('browser')
+    await seedBrowser(store, clock)
+    let release!: () => void
+    grants.gate = new Promise<void>((r) => (release = r))
+    const a = new TokenManager({ store, grants, clock, holderId: 'a' })
+    const b = new TokenManager({ store, grants, clock, holderId: 'b', lease: { initialPollMs: 1 } })
+    const old = new Secret('access-old')
+    const pa = a.invalidate(ctx, old)
+    const pb = b.invalidate(ctx, old)
+    await new Promise((r) => setTimeout(r, 20))
+    release()
+    const [ra, rb] = await Promise.all([pa, pb])
+    expect(grants.refreshes).toBe(1)
+    expect(ra.accessToken.reveal()).toBe('access-1')
+    expect(rb.accessToken.reveal()).toBe('access-1')
+    expect(store.leases.size).toBe(0)
+  })
+
+  it('marks needs-reauth on invalid_grant, emits the event, and then fails fast without a token request', async () => {
+    const { tokens, ctx, grants, store, clock } = setup('browser')
+    await seedBrowser(store, clock)
+    const events: TokenEvents['needs-reauth'][] = []
+    tokens.on('needs-reauth', (e) => events.push(e))
+    grants.failWith = new CalloutError('NEEDS_REAUTH', 'invalid_grant: expired access/refresh token')
+    const error = await tokens.invalidate(ctx, new Secret('access-old')).catch((e: unknown) => e)
+    expect((error as CalloutError).code).toBe('NEEDS_REAUTH')
+    expect((error as CalloutError).message).toContain('callout auth Api')
+    expect(store.credentials.get('Api/Default/')?.status).toBe('needs-reauth')
+    expect(store.credentials.get('Api/Default/')?.lastError?.code).toBe('NEEDS_REAUTH')
+    expect(events).toHaveLength(1)
+    expect(events[0]?.key).toEqual({ externalCredential: 'Api', principal: 'Default', userId: '' })
+    expect(events[0]?.namedCredential).toBe('Api')
+    expect(JSON.stringify(events)).not.toContain('refresh-old')
+    expect(grants.refreshes).toBe(1)
+    // Next call: fails fast, no token request — also from a fresh manager (another process).
+    clock.advance(3_600_000)
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'NEEDS_REAUTH' })
+    const other = new TokenManager({ store, grants, clock })
+    await expect(other.getToken(ctx)).rejects.toMatchObject({ code: 'NEEDS_REAUTH' })
+    expect(grants.refreshes).toBe(1)
+  })
+
+  it('records a transient failure, cools down (no token request), then tries again', async () => {
+    const { tokens, ctx, grants, store, clock } = setup()
+    const events: TokenEvents['refresh-failed'][] = []
+    tokens.on('refresh-failed', (e) => events.push(e))
+    grants.failWith = new CalloutError('TOKEN_ENDPOINT_ERROR', 'token endpoint answered 503')
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'TOKEN_ENDPOINT_ERROR' })
+    expect(store.credentials.get('Api/Default/')?.status).toBe('error')
+    expect(store.credentials.get('Api/Default/')?.lastError?.code).toBe('TOKEN_ENDPOINT_ERROR')
+    expect(events.map((e) => e.code)).toEqual(['TOKEN_ENDPOINT_ERROR'])
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
+    const other = new TokenManager({ store, grants, clock })
+    await expect(other.getToken(ctx)).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
+    expect(grants.mints).toBe(1)
+    clock.advance(30_001)
+    grants.failWith = undefined
+    expect((await tokens.getToken(ctx)).status).toBe('authenticated')
+    expect(grants.mints).toBe(2)
+    expect(store.credentials.get('Api/Default/')?.lastError).toBeUndefined()
+  })
+
+  it('wraps an unexpected grant failure as TOKEN_ENDPOINT_ERROR with a cause', async () => {
+    const { tokens, ctx, grants } = setup()
+    grants.failWith = new TypeError('fetch failed') as unknown as CalloutError
+    const error = (await tokens.getToken(ctx).catch((e: unknown) => e)) as CalloutError
+    expect(error.code).toBe('TOKEN_ENDPOINT_ERROR')
+    expect(error.cause).toBeInstanceOf(TypeError)
+  })
+
+  it('explains a missing refresh token (scope lacks refresh_token)', async () => {
+    const { tokens, ctx, grants, store, clock } = setup('browser')
+    await store.compareAndSetCredential(
+      {
+        externalCredential: 'Api',
+        principal: 'Default',
+        userId: '',
+        status: 'authenticated',
+        accessToken: new Secret('access-old'),
+        issuedAt: clock.now(),
+      },
+      0,
+    )
+    const error = (await tokens.invalidate(ctx, new Secret('access-old')).catch((e: unknown) => e)) as CalloutError
+    expect(error.code).toBe('NEEDS_REAUTH')
+    expect(error.details.reason).toBe('missing-refresh-token')
+    expect(error.message).toContain('refresh_token')
+    expect(grants.refreshes).toBe(0)
+  })
+})

@@ -1,0 +1,486 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import type { TokenSet } from '../auth/types.ts'
+import { systemClock, type Clock } from '../clock.ts'
+import {
+  credentialKeyString,
+  type CredentialKey,
+  type PrincipalCredential,
+} from '../definitions/model.ts'
+import { CalloutError, isCalloutError } from '../errors.ts'
+import type { Secret } from '../secrets/secret.ts'
+import type { Store } from '../store/types.ts'
+import { CredentialCache } from './cache.ts'
+import { Cooldown } from './cooldown.ts'
+import { TypedEvents } from './events.ts'
+import { effectiveExpiresAt, EXPIRY_DEFAULTS, refreshDueAt } from './expiry.ts'
+import { LEASE_DEFAULTS, withLease, type LeaseOptions } from './lease.ts'
+import { SingleFlight } from './single-flight.ts'
+import {
+  silentLogger,
+  type ActiveCredential,
+  type GrantContext,
+  type Logger,
+  type TokenEventName,
+  type TokenEvents,
+  type TokenGrants,
+} from './types.ts'
+
+/** Options for {@link TokenManager}. */
+export interface TokenManagerOptions {
+  readonly store: Store
+  readonly grants: TokenGrants
+  readonly clock?: Clock
+  readonly logger?: Logger
+  /** This process's lease holder id. Default: `<hostname>:<pid>:<random>`. */
+  readonly holderId?: string
+  /** Refresh this long before a known expiry (or 10% of the lifetime, if shorter). Default 60 s. */
+  readonly refreshMarginMs?: number
+  /** How long to fail fast after a failed refresh. Default 30 s. */
+  readonly cooldownMs?: number
+  readonly lease?: Partial<Omit<LeaseOptions, 'otherHolderDone' | 'logger'>>
+}
+
+/** Defaults for {@link TokenManagerOptions}, in one frozen object. */
+export const TOKEN_MANAGER_DEFAULTS = Object.freeze({
+  cooldownMs: 30_000,
+  /** Rounds of "another holder finished, re-check" before giving up. */
+  maxLeaseRounds: 3,
+})
+
+const MINT_FLOWS = new Set(['client-credentials', 'jwt-bearer', 'password'])
+
+/**
+ * The only component that obtains tokens (DESIGN §5). Per credential key it keeps one refresh in
+ * flight in the process (single-flight), takes a lease in the store across processes, re-reads
+ * the stored credential after taking it (another process may have refreshed already), and commits
+ * with compare-and-swap on `version`. Tokens are refreshed proactively before a known expiry and
+ * lazily when an upstream rejects one ({@link TokenManager.invalidate}). Failed refreshes cool
+ * down; `invalid_grant` marks the principal `needs-reauth` and emits `needs-reauth`.
+ *
+ * @example
+ * const tokens = new TokenManager({ store, grants: createAuthGrants() })
+ * tokens.on('needs-reauth', (e) => notify(e.namedCredential))
+ * const { accessToken } = await tokens.getToken({ ec, principal, userId: '', provider })
+ * // upstream answered 401:
+ * const fresh = await tokens.invalidate({ ec, principal, userId: '', provider }, accessToken)
+ */
+export class TokenManager {
+  readonly #store: Store
+  readonly #grants: TokenGrants
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #holderId: string
+  readonly #refreshMarginMs: number
+  readonly #cooldownMs: number
+  readonly #leaseOptions: LeaseOptions
+  readonly #cache = new CredentialCache()
+  readonly #cooldown = new Cooldown()
+  readonly #flights = new SingleFlight<string, ActiveCredential>()
+  readonly #events: TypedEvents<TokenEvents>
+
+  constructor(options: TokenManagerOptions) {
+    this.#store = options.store
+    this.#grants = options.grants
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? silentLogger
+    this.#holderId = options.holderId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.#refreshMarginMs = options.refreshMarginMs ?? EXPIRY_DEFAULTS.refreshMarginMs
+    this.#cooldownMs = options.cooldownMs ?? TOKEN_MANAGER_DEFAULTS.cooldownMs
+    this.#leaseOptions = { ...LEASE_DEFAULTS, ...options.lease, logger: this.#logger }
+    this.#events = new TypedEvents<TokenEvents>((error) =>
+      this.#logger.error({ err: error }, 'a token event listener threw'),
+    )
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends TokenEventName>(name: K, listener: (payload: TokenEvents[K]) => void): () => void {
+    return this.#events.on(name, listener)
+  }
+
+  /**
+   * A credential with a usable access token: from the in-process cache, else the store, else
+   * obtained (mint for `client-credentials`/`jwt-bearer`/`password`, refresh for `browser`).
+   * Refreshes proactively when the token is within its refresh margin.
+   *
+   * @throws CalloutError `NOT_AUTHENTICATED` (browser flow never authenticated), `NEEDS_REAUTH`,
+   *   `REFRESH_COOLDOWN`, `USER_REQUIRED`, or the grant's error.
+   */
+  async getToken(ctx: GrantContext): Promise<ActiveCredential> {
+    const key = keyOf(ctx)
+    const k = credentialKeyString(key)
+    const cached = this.#cache.get(k)
+    if (cached !== undefined && !this.#isDue(cached, ctx, this.#clock.now())) return cached
+    return this.#flights.run(k, () => this.#obtain(ctx, key, undefined))
+  }
+
+  /**
+   * Called when an upstream rejected `rejectedToken` (401): returns a different, fresh token,
+   * refreshing at most once across all concurrent callers and processes.
+   *
+   * @example
+   * if (res.status === 401) cred = await tokens.invalidate(ctx, cred.accessToken)
+   */
+  async invalidate(ctx: GrantContext, rejectedToken: Secret): Promise<ActiveCredential> {
+    const key = keyOf(ctx)
+    const k = credentialKeyString(key)
+    const cached = this.#cache.get(k)
+    if (cached !== undefined) {
+      if (!cached.accessToken.equals(rejectedToken) && !this.#isDue(cached, ctx, this.#clock.now())) {
+        return cached
+      }
+      if (cached.accessToken.equals(rejectedToken)) this.#cache.delete(k)
+    }
+    const result = await this.#flights.run(k, () => this.#obtain(ctx, key, rejectedToken))
+    if (!result.accessToken.equals(rejectedToken)) return result
+    // We joined a flight that was not about our rejected token (a plain load); refresh now.
+    return this.#flights.run(k, () => this.#obtain(ctx, key, rejectedToken))
+  }
+
+  /**
+   * Forgets cached credentials and cooldowns: for one key, one ExternalCredential, or all. Call
+   * after definitions change or a user re-authenticates.
+   */
+  forget(scope?: CredentialKey | { readonly externalCredential: string }): void {
+    if (scope === undefined) {
+      this.#cache.clear()
+      this.#cooldown.clearAll()
+    } else if ('principal' in scope) {
+      const k = credentialKeyString(scope)
+      this.#cache.delete(k)
+      this.#cooldown.clear(k)
+    } else {
+      this.#cache.clear(`${scope.externalCredential}/`)
+      this.#cooldown.clearAll()
+    }
+  }
+
+  #isDue(credential: PrincipalCredential, ctx: GrantContext, now: number): boolean {
+    const due = refreshDueAt(credential, ctx.ec, { refreshMarginMs: this.#refreshMarginMs })
+    return due !== undefined && now >= due
+  }
+
+  #isExpired(credential: PrincipalCredential, ctx: GrantContext, now: number): boolean {
+    const expiresAt = effectiveExpiresAt(credential, ctx.ec)
+    return expiresAt !== undefined && now >= expiresAt
+  }
+
+  /** A stored credential we may use as it is: authenticated, not rejected, not due for refresh. */
+  #acceptable(
+    credential: PrincipalCredential | undefined,
+    ctx: GrantContext,
+    rejected: Secret | undefined,
+  ): ActiveCredential | undefined {
+    if (credential?.status !== 'authenticated' || credential.accessToken === undefined) return undefined
+    if (rejected !== undefined && credential.accessToken.equals(rejected)) return undefined
+    if (this.#isDue(credential, ctx, this.#clock.now())) return undefined
+    return credential as ActiveCredential
+  }
+
+  async #obtain(
+    ctx: GrantContext,
+    key: CredentialKey,
+    rejected: Secret | undefined,
+  ): Promise<ActiveCredential> {
+    const seen = await this.#read(key)
+    try {
+      return await this.#obtainWithLease(ctx, key, rejected, seen)
+    } catch (error) {
+      // A proactive refresh failed, but the current token has not expired yet: keep using it.
+      if (
+        rejected === undefined &&
+        isCalloutError(error) &&
+        error.code !== 'NEEDS_REAUTH' &&
+        seen?.status !== 'needs-reauth' &&
+        seen?.accessToken !== undefined &&
+        seen.lastError?.code !== 'NEEDS_REAUTH' &&
+        !this.#isExpired(seen, ctx, this.#clock.now())
+      ) {
+        const latest = await this.#read(key)
+        if (latest?.accessToken !== undefined && latest.status === 'authenticated') {
+          this.#logger.warn(
+            { credential: keyDetails(key), code: error.code },
+            'proactive refresh failed; using the current token until it expires',
+          )
+          return latest as ActiveCredential
+        }
+      }
+      throw error
+    }
+  }
+
+  async #obtainWithLease(
+    ctx: GrantContext,
+    key: CredentialKey,
+    rejected: Secret | undefined,
+    initial: PrincipalCredential | undefined,
+  ): Promise<ActiveCredential> {
+    const k = credentialKeyString(key)
+    let seen = initial
+    for (let round = 0; round < TOKEN_MANAGER_DEFAULTS.maxLeaseRounds; round++) {
+      const usable = this.#acceptable(seen, ctx, rejected)
+      if (usable !== undefined) return this.#remember(k, usable)
+      this.#assertMayObtain(ctx, seen, k)
+      const seenVersion = seen?.version ?? 0
+      const outcome = await withLease(
+        this.#store,
+        `token:${k}`,
+        this.#holderId,
+        async () => {
+          // Re-read after taking the lease: another process may have refreshed meanwhile.
+          const current = await this.#read(key)
+          const accepted = this.#acceptable(current, ctx, rejected)
+          if (accepted !== undefined) return accepted
+          this.#assertMayObtain(ctx, current, k)
+          return this.#callGrant(ctx, key, current, rejected)
+        },
+        {
+          ...this.#leaseOptions,
+          otherHolderDone: async () => ((await this.#read(key))?.version ?? 0) !== seenVersion,
+        },
+      )
+      if (outcome.acquired) return this.#remember(k, outcome.value)
+      seen = await this.#read(key)
+    }
+    throw new CalloutError(
+      'STORE_CONFLICT',
+      `The credential for ${describe(ctx)} kept changing while Callout tried to refresh it; retry the call.`,
+      { details: keyDetails(key) },
+    )
+  }
+
+  async #read(key: CredentialKey): Promise<PrincipalCredential | undefined> {
+    try {
+      return await this.#store.getCredential(key)
+    } catch (error) {
+      if (isCalloutError(error)) throw error
+      throw new CalloutError('STORE_ERROR', 'Reading the stored credential failed; check the store.', {
+        cause: error,
+      })
+    }
+  }
+
+  #remember(k: string, credential: ActiveCredential): ActiveCredential {
+    this.#cache.set(k, credential)
+    return credential
+  }
+
+  /** Throws when obtaining a token is pointless or not allowed right now (no token request). */
+  #assertMayObtain(ctx: GrantContext, current: PrincipalCredential | undefined, k: string): void {
+    const now = this.#clock.now()
+    const name = ctx.namedCredential ?? ctx.ec.name
+    const key = keyOf(ctx)
+    const cooling = this.#cooldown.active(k, now)
+    if (cooling !== undefined) throw this.#coolingError(ctx, cooling.error, cooling.until)
+    if (ctx.ec.protocol !== 'oauth2' || ctx.ec.flow === undefined) {
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `ExternalCredential ${ctx.ec.name} uses protocol ${ctx.ec.protocol}; only oauth2 credentials have tokens.`,
+      )
+    }
+    const recentError =
+      current?.lastError !== undefined && now < current.lastError.at + this.#cooldownMs
+    if (ctx.ec.flow === 'browser') {
+      if (current?.status === 'needs-reauth') {
+        throw new CalloutError('NEEDS_REAUTH', reauthMessage(name, ctx), {
+          details: { ...keyDetails(key), namedCredential: name, lastError: current.lastError?.code },
+        })
+      }
+      if (current?.refreshToken === undefined) {
+        if (current?.accessToken === undefined || current.status !== 'authenticated') {
+          throw new CalloutError(
+            'NOT_AUTHENTICATED',
+            `${describe(ctx)} has not been authenticated yet. ${connectAdvice(name, ctx)}`,
+            { details: { ...keyDetails(key), namedCredential: name } },
+          )
+        }
+        throw new CalloutError(
+          'NEEDS_REAUTH',
+          `The access token for ${describe(ctx)} is no longer accepted and no refresh token is stored: the granted scope lacks refresh_token (Salesforce: add "refresh_token" or "offline_access" to the scope and allow it in the Connected App). Then ${connectAdvice(name, ctx, true)}`,
+          { details: { ...keyDetails(key), namedCredential: name, reason: 'missing-refresh-token' } },
+        )
+      }
+    } else if (current?.status === 'needs-reauth' && recentError) {
+      throw new CalloutError(
+        'NEEDS_REAUTH',
+        `The authorization server rejected the ${ctx.ec.flow} grant for ${describe(ctx)} (${current.lastError?.code}: ${current.lastError?.message}). Fix the ExternalCredential or the authorization server's configuration, then retry.`,
+        { details: { ...keyDetails(key), namedCredential: name } },
+      )
+    }
+    if (current?.status === 'error' && recentError && current.lastError !== undefined) {
+      const until = current.lastError.at + this.#cooldownMs
+      throw new CalloutError(
+        'REFRESH_COOLDOWN',
+        `Obtaining a token for ${describe(ctx)} failed recently (${current.lastError.code}: ${current.lastError.message}); Callout retries after ${new Date(until).toISOString()}.`,
+        { details: { ...keyDetails(key), lastError: current.lastError.code, retryAt: until } },
+      )
+    }
+  }
+
+  #coolingError(ctx: GrantContext, error: CalloutError, until: number): CalloutError {
+    if (error.code === 'NEEDS_REAUTH') return error
+    return new CalloutError(
+      'REFRESH_COOLDOWN',
+      `Obtaining a token for ${describe(ctx)} failed recently (${error.code}); Callout retries after ${new Date(until).toISOString()}. Cause: ${error.message}`,
+      { cause: error, details: { ...keyDetails(keyOf(ctx)), lastError: error.code, retryAt: until } },
+    )
+  }
+
+  async #callGrant(
+    ctx: GrantContext,
+    key: CredentialKey,
+    current: PrincipalCredential | undefined,
+    rejected: Secret | undefined,
+  ): Promise<ActiveCredential> {
+    const k = credentialKeyString(key)
+    let tokenSet: TokenSet
+    try {
+      if (ctx.ec.flow === 'browser') {
+        // #assertMayObtain guarantees a refresh token for the browser flow.
+        tokenSet = await this.#grants.refresh(ctx, current?.refreshToken as Secret)
+      } else if (ctx.ec.flow !== undefined && MINT_FLOWS.has(ctx.ec.flow)) {
+        tokenSet = await this.#grants.mint(ctx)
+      } else {
+        throw new CalloutError('CONFIG_INVALID', `ExternalCredential ${ctx.ec.name} has no oauth2 flow.`)
+      }
+    } catch (thrown) {
+      throw await this.#recordFailure(ctx, key, current, rejected, thrown)
+    }
+    const now = this.#clock.now()
+    const next: Omit<PrincipalCredential, 'version'> = {
+      ...key,
+      status: 'authenticated',
+      accessToken: tokenSet.accessToken,
+      tokenType: tokenSet.tokenType,
+      issuedAt: tokenSet.issuedAt,
+      lastRefreshAt: now,
+      ...optional('refreshToken', tokenSet.refreshToken ?? current?.refreshToken),
+      ...optional('expiresAt', tokenSet.expiresAt),
+      ...optional('scope', tokenSet.scope ?? current?.scope),
+      ...optional('instanceUrl', tokenSet.instanceUrl ?? current?.instanceUrl),
+      ...optional('identity', tokenSet.identity ?? current?.identity),
+    }
+    const stored = await this.#store.compareAndSetCredential(next, current?.version ?? 0)
+    if (stored === undefined) {
+      // Another writer won (e.g. our lease expired mid-call). Use theirs if it is usable.
+      const theirs = this.#acceptable(await this.#read(key), ctx, rejected)
+      if (theirs !== undefined) return theirs
+      throw new CalloutError(
+        'STORE_CONFLICT',
+        `Another process changed the credential for ${describe(ctx)} while Callout refreshed it; retry the call.`,
+        { details: keyDetails(key) },
+      )
+    }
+    this.#cooldown.clear(k)
+    this.#logger.info({ credential: keyDetails(key), flow: ctx.ec.flow }, 'token obtained')
+    this.#events.emit('refreshed', {
+      key,
+      at: now,
+      ...optional('namedCredential', ctx.namedCredential),
+    })
+    return stored as ActiveCredential
+  }
+
+  async #recordFailure(
+    ctx: GrantContext,
+    key: CredentialKey,
+    current: PrincipalCredential | undefined,
+    rejected: Secret | undefined,
+    thrown: unknown,
+  ): Promise<CalloutError> {
+    const k = credentialKeyString(key)
+    const now = this.#clock.now()
+    const name = ctx.namedCredential ?? ctx.ec.name
+    const cause = isCalloutError(thrown)
+      ? thrown
+      : new CalloutError(
+          'TOKEN_ENDPOINT_ERROR',
+          `The token request for ${describe(ctx)} failed unexpectedly; check the AuthProvider's token URL.`,
+          { cause: thrown },
+        )
+    const needsReauth = cause.code === 'NEEDS_REAUTH'
+    const stillUsable =
+      !needsReauth &&
+      current?.status === 'authenticated' &&
+      current.accessToken !== undefined &&
+      (rejected === undefined || !current.accessToken.equals(rejected)) &&
+      !this.#isExpired(current, ctx, now)
+    const lastError = { code: cause.code, message: cause.message, at: now }
+    const marked: Omit<PrincipalCredential, 'version'> = {
+      ...(current ?? key),
+      ...key,
+      status: needsReauth ? 'needs-reauth' : stillUsable ? 'authenticated' : 'error',
+      lastError,
+    }
+    try {
+      await this.#store.compareAndSetCredential(marked, current?.version ?? 0)
+    } catch (error) {
+      this.#logger.warn({ err: error, credential: keyDetails(key) }, 'recording a refresh failure failed')
+    }
+    this.#cache.delete(k)
+    const error = needsReauth
+      ? new CalloutError(
+          'NEEDS_REAUTH',
+          ctx.ec.flow === 'browser'
+            ? reauthMessage(name, ctx)
+            : `The authorization server rejected the ${ctx.ec.flow} grant for ${describe(ctx)}: ${cause.message}`,
+          { cause, details: { ...keyDetails(key), namedCredential: name } },
+        )
+      : cause
+    this.#cooldown.start(k, now + this.#cooldownMs, error)
+    const event = {
+      key,
+      code: error.code,
+      message: error.message,
+      at: now,
+      ...optional('namedCredential', ctx.namedCredential),
+    }
+    if (needsReauth) {
+      this.#logger.warn({ credential: keyDetails(key), code: cause.code }, 'principal needs re-authentication')
+      this.#events.emit('needs-reauth', event)
+    } else {
+      this.#logger.warn({ credential: keyDetails(key), code: cause.code }, 'token request failed')
+      this.#events.emit('refresh-failed', event)
+    }
+    return error
+  }
+}
+
+function keyOf(ctx: GrantContext): CredentialKey {
+  if (ctx.principal.type === 'per-user' && ctx.userId === '') {
+    throw new CalloutError(
+      'USER_REQUIRED',
+      `Principal ${ctx.principal.name} of ${ctx.ec.name} is per-user: pass the end user (e.g. { user: 'alice' }).`,
+    )
+  }
+  return {
+    externalCredential: ctx.ec.name,
+    principal: ctx.principal.name,
+    userId: ctx.principal.type === 'per-user' ? ctx.userId : '',
+  }
+}
+
+function keyDetails(key: CredentialKey): Record<string, string> {
+  return { externalCredential: key.externalCredential, principal: key.principal, userId: key.userId }
+}
+
+function describe(ctx: GrantContext): string {
+  const user = ctx.principal.type === 'per-user' ? ` for user ${ctx.userId}` : ''
+  return `principal ${ctx.principal.name} of ExternalCredential ${ctx.ec.name}${user}`
+}
+
+function connectAdvice(name: string, ctx: GrantContext, lower = false): string {
+  const advice =
+    ctx.principal.type === 'per-user'
+      ? `Send user ${ctx.userId} a connect link (broker.authorizeUrl('${name}', { user: '${ctx.userId}', … })) or have them use the console's Authenticate button.`
+      : `Run \`callout auth ${name}\` or use the console's "Authenticate" button.`
+  return lower ? advice.charAt(0).toLowerCase() + advice.slice(1) : advice
+}
+
+function reauthMessage(name: string, ctx: GrantContext): string {
+  return `The refresh token for ${describe(ctx)} was rejected (invalid_grant: expired, revoked or rotated away); the principal must re-authenticate. ${connectAdvice(name, ctx)}`
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}

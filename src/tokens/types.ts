@@ -1,0 +1,94 @@
+/**
+ * The narrow interfaces the token manager depends on. It never imports a protocol module
+ * directly: an adapter over `src/auth` ({@link TokenGrants}) is passed in, so tests can run the
+ * manager against a fake or a tiny token endpoint.
+ */
+import type { TokenSet } from '../auth/types.ts'
+import type {
+  AuthProvider,
+  CredentialKey,
+  ExternalCredential,
+  PrincipalCredential,
+  Principal,
+} from '../definitions/model.ts'
+import type { Secret } from '../secrets/secret.ts'
+
+/**
+ * Everything a grant needs to obtain a token for one principal (and, for per-user principals,
+ * one end user).
+ *
+ * @example
+ * const ctx: GrantContext = { ec, principal: ec.principals[0]!, userId: '', provider }
+ */
+export interface GrantContext {
+  readonly ec: ExternalCredential
+  readonly principal: Principal
+  /** The end user for `per-user` principals; `''` for `named`. */
+  readonly userId: string
+  /** The ExternalCredential's AuthProvider (oauth2 only). */
+  readonly provider?: AuthProvider
+  /** The Named Credential being called, for messages (`callout auth <name>`). */
+  readonly namedCredential?: string
+}
+
+/**
+ * Obtains tokens from an authorization server. Implemented by `createAuthGrants` over `src/auth`.
+ * Implementations throw a `CalloutError`: `NEEDS_REAUTH` for `invalid_grant`, `OAUTH_CLIENT_INVALID`,
+ * `OAUTH_ERROR`, `TOKEN_ENDPOINT_ERROR` or `TOKEN_RESPONSE_INVALID` for the rest.
+ *
+ * @example
+ * const grants: TokenGrants = {
+ *   mint: async () => ({ accessToken: new Secret('t'), tokenType: 'Bearer', issuedAt: Date.now() }),
+ *   refresh: async () => { throw new CalloutError('NEEDS_REAUTH', 'run callout auth') },
+ * }
+ */
+export interface TokenGrants {
+  /** A new token without user interaction: `client-credentials`, `jwt-bearer`, `password`. */
+  mint(ctx: GrantContext): Promise<TokenSet>
+  /** Exchanges a refresh token (RFC 6749 §6), for the `browser` flow. */
+  refresh(ctx: GrantContext, refreshToken: Secret): Promise<TokenSet>
+}
+
+/** The subset of a pino logger the token manager and broker use. */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = Object.freeze({
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+})
+
+/** A stored credential that holds an access token. */
+export type ActiveCredential = PrincipalCredential & { readonly accessToken: Secret }
+
+/** Events the token manager emits. Payloads never carry a token. */
+export interface TokenEvents {
+  /** A new access token was obtained and stored (refresh or mint). */
+  refreshed: { readonly key: CredentialKey; readonly namedCredential?: string; readonly at: number }
+  /** The authorization server rejected the grant (`invalid_grant`); a user must re-authenticate. */
+  'needs-reauth': {
+    readonly key: CredentialKey
+    readonly namedCredential?: string
+    readonly code: string
+    readonly message: string
+    readonly at: number
+  }
+  /** A refresh failed for another reason; the principal is cooling down. */
+  'refresh-failed': {
+    readonly key: CredentialKey
+    readonly namedCredential?: string
+    readonly code: string
+    readonly message: string
+    readonly at: number
+  }
+}
+
+/** The name of a {@link TokenEvents} event. */
+export type TokenEventName = keyof TokenEvents
