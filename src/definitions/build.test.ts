@@ -22,10 +22,20 @@ interface Doc {
 function base(): Doc {
   return {
     authProviders: {
-      Idp: { type: 'oauth2', consumerKey: 'client', consumerSecret: 'sec', tokenUrl: 'https://idp.example.com/token' },
+      Idp: {
+        type: 'oauth2',
+        consumerKey: 'client',
+        consumerSecret: 'sec',
+        tokenUrl: 'https://idp.example.com/token',
+      },
     },
     externalCredentials: {
-      ApiAuth: { protocol: 'oauth2', flow: 'client-credentials', authProvider: 'Idp', principals: { Service: { type: 'named' } } },
+      ApiAuth: {
+        protocol: 'oauth2',
+        flow: 'client-credentials',
+        authProvider: 'Idp',
+        principals: { Service: { type: 'named' } },
+      },
     },
     namedCredentials: { Api: { url: 'https://api.example.com/v1', externalCredential: 'ApiAuth' } },
   }
@@ -35,7 +45,10 @@ function parse(doc: object, onWarning?: (w: ConfigWarning) => void) {
   return parseConfig(doc, { allowInlineSecrets: true, onWarning: onWarning ?? (() => {}) })
 }
 
-function invalid(doc: object): { error: CalloutError; issues: { path: string; message: string }[] } {
+function invalid(doc: object): {
+  error: CalloutError
+  issues: { path: string; message: string }[]
+} {
   try {
     parse(doc)
   } catch (error) {
@@ -65,8 +78,13 @@ describe('schema: types, keys, names', () => {
     doc.namedCredentials.Api!.timeoutMs = 'ten'
     doc.namedCredentials.Api!.enabled = 'yes'
     const { issues } = invalid(doc)
-    expect(issues.map((i) => i.path).sort()).toEqual(['namedCredentials.Api.enabled', 'namedCredentials.Api.timeoutMs'])
-    expect(issues.find((i) => i.path.endsWith('timeoutMs'))?.message).toContain('must be a number, not a string')
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'namedCredentials.Api.enabled',
+      'namedCredentials.Api.timeoutMs',
+    ])
+    expect(issues.find((i) => i.path.endsWith('timeoutMs'))?.message).toContain(
+      'must be a number, not a string',
+    )
   })
 
   it('reports a missing required field', () => {
@@ -80,27 +98,48 @@ describe('schema: types, keys, names', () => {
     doc.authProviders.Idp!.consumerSecrt = 'x'
     doc.namedCredentials.Api!.timeoutMS = 5
     const { issues } = invalid(doc)
-    expect(issues).toContainEqual({ path: 'authProviders.Idp.consumerSecrt', message: 'is not a known key — did you mean "consumerSecret"?' })
-    expect(issues).toContainEqual({ path: 'namedCredentials.Api.timeoutMS', message: 'is not a known key — did you mean "timeoutMs"?' })
+    expect(issues).toContainEqual({
+      path: 'authProviders.Idp.consumerSecrt',
+      message: 'is not a known key — did you mean "consumerSecret"?',
+    })
+    expect(issues).toContainEqual({
+      path: 'namedCredentials.Api.timeoutMS',
+      message: 'is not a known key — did you mean "timeoutMs"?',
+    })
   })
 
   it('rejects an unknown top-level section', () => {
-    expect(issueAt({ ...base(), namedCredential: {} }, 'namedCredential')).toContain('did you mean "namedCredentials"?')
+    expect(issueAt({ ...base(), namedCredential: {} }, 'namedCredential')).toContain(
+      'did you mean "namedCredentials"?',
+    )
   })
 
-  it.each(['1Api', 'my-api', 'Api.v2', '', '__proto__', 'a b', 'Ä', 'x'.repeat(DEFAULTS.maxNameLength + 1)])(
-    'rejects the bad name %j',
-    (name) => {
-      const doc = base()
-      doc.namedCredentials = JSON.parse(JSON.stringify({ [name]: doc.namedCredentials.Api })) as Entries
-      const { issues } = invalid(doc)
-      expect(issues.some((i) => i.path.startsWith('namedCredentials') && i.message.includes('name'))).toBe(true)
-    },
-  )
+  it.each([
+    '1Api',
+    'my-api',
+    'Api.v2',
+    '',
+    '__proto__',
+    'a b',
+    'Ä',
+    'x'.repeat(DEFAULTS.maxNameLength + 1),
+  ])('rejects the bad name %j', (name) => {
+    const doc = base()
+    doc.namedCredentials = JSON.parse(
+      JSON.stringify({ [name]: doc.namedCredentials.Api }),
+    ) as Entries
+    const { issues } = invalid(doc)
+    expect(
+      issues.some((i) => i.path.startsWith('namedCredentials') && i.message.includes('name')),
+    ).toBe(true)
+  })
 
   it('accepts prototype-looking names as plain names', () => {
     const doc = base()
-    doc.namedCredentials = { constructor: doc.namedCredentials.Api!, toString: doc.namedCredentials.Api! }
+    doc.namedCredentials = {
+      constructor: doc.namedCredentials.Api!,
+      toString: doc.namedCredentials.Api!,
+    }
     const defs = parse(doc)
     expect([...defs.namedCredentials.keys()]).toEqual(['constructor', 'toString'])
     expect(({} as Record<string, unknown>).url).toBeUndefined()
@@ -109,11 +148,19 @@ describe('schema: types, keys, names', () => {
   it('suggests the closest enum value', () => {
     const doc = base()
     doc.externalCredentials.ApiAuth!.flow = 'client_credentials'
-    expect(issueAt(doc, 'externalCredentials.ApiAuth.flow')).toContain('did you mean "client-credentials"?')
+    expect(issueAt(doc, 'externalCredentials.ApiAuth.flow')).toContain(
+      'did you mean "client-credentials"?',
+    )
   })
 
   it('checks timeoutMs is 1..120000', () => {
-    for (const [value, ok] of [[0, false], [1, true], [DEFAULTS.maxTimeoutMs, true], [DEFAULTS.maxTimeoutMs + 1, false], [1.5, false]] as const) {
+    for (const [value, ok] of [
+      [0, false],
+      [1, true],
+      [DEFAULTS.maxTimeoutMs, true],
+      [DEFAULTS.maxTimeoutMs + 1, false],
+      [1.5, false],
+    ] as const) {
       const doc = base()
       doc.namedCredentials.Api!.timeoutMs = value
       if (ok) expect(parse(doc).namedCredentials.get('Api')?.timeoutMs).toBe(value)
@@ -129,7 +176,9 @@ describe('schema: types, keys, names', () => {
     }
     const doc = base()
     doc.externalCredentials.ApiAuth!.additionalRefreshStatusCodes = [601, 400, 403, 400, 999]
-    expect(parse(doc).externalCredentials.get('ApiAuth')?.additionalRefreshStatusCodes).toEqual([400, 403, 601, 999])
+    expect(parse(doc).externalCredentials.get('ApiAuth')?.additionalRefreshStatusCodes).toEqual([
+      400, 403, 601, 999,
+    ])
   })
 
   it('property: any string as a name either validates or fails with CONFIG_INVALID', () => {
@@ -157,11 +206,18 @@ describe('URL rules', () => {
   })
 
   it('allows http:// to loopback hosts without a warning', () => {
-    for (const url of ['http://127.0.0.1:8080/x', 'http://localhost:3000', 'http://[::1]:9000', 'http://127.5.6.7']) {
+    for (const url of [
+      'http://127.0.0.1:8080/x',
+      'http://localhost:3000',
+      'http://[::1]:9000',
+      'http://127.5.6.7',
+    ]) {
       const warnings: ConfigWarning[] = []
       const doc = base()
       doc.namedCredentials.Api!.url = url
-      expect(parse(doc, (w) => warnings.push(w)).namedCredentials.get('Api')?.allowInsecureHttp).toBe(false)
+      expect(
+        parse(doc, (w) => warnings.push(w)).namedCredentials.get('Api')?.allowInsecureHttp,
+      ).toBe(false)
       expect(warnings).toEqual([])
     }
   })
@@ -219,11 +275,22 @@ describe('URL rules', () => {
 
   it('checks allowedHosts', () => {
     const doc = base()
-    doc.namedCredentials.Api!.allowedHosts = ['EU.example.com', 'api.example.com:8443', 'https://x.com', 'h:99999']
+    doc.namedCredentials.Api!.allowedHosts = [
+      'EU.example.com',
+      'api.example.com:8443',
+      'https://x.com',
+      'h:99999',
+    ]
     const { issues } = invalid(doc)
-    expect(issues.map((i) => i.path)).toEqual(['namedCredentials.Api.allowedHosts[2]', 'namedCredentials.Api.allowedHosts[3]'])
+    expect(issues.map((i) => i.path)).toEqual([
+      'namedCredentials.Api.allowedHosts[2]',
+      'namedCredentials.Api.allowedHosts[3]',
+    ])
     doc.namedCredentials.Api!.allowedHosts = ['EU.example.com', 'api.example.com:8443']
-    expect(parse(doc).namedCredentials.get('Api')?.allowedHosts).toEqual(['eu.example.com', 'api.example.com:8443'])
+    expect(parse(doc).namedCredentials.get('Api')?.allowedHosts).toEqual([
+      'eu.example.com',
+      'api.example.com:8443',
+    ])
   })
 })
 
@@ -251,11 +318,17 @@ describe('cross-references and protocol rules', () => {
     delete doc.externalCredentials.ApiAuth!.flow
     delete doc.externalCredentials.ApiAuth!.authProvider
     const { issues } = invalid(doc)
-    expect(issues.map((i) => i.path).sort()).toEqual(['externalCredentials.ApiAuth.authProvider', 'externalCredentials.ApiAuth.flow'])
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'externalCredentials.ApiAuth.authProvider',
+      'externalCredentials.ApiAuth.flow',
+    ])
   })
 
   it('oauth2-only fields are refused on other protocols', () => {
-    issueAt({ externalCredentials: { E: { protocol: 'none', flow: 'browser' } } }, 'externalCredentials.E.flow')
+    issueAt(
+      { externalCredentials: { E: { protocol: 'none', flow: 'browser' } } },
+      'externalCredentials.E.flow',
+    )
   })
 
   it('jwt-bearer needs a privateKey secret and a subject', () => {
@@ -266,23 +339,42 @@ describe('cross-references and protocol rules', () => {
       'externalCredentials.ApiAuth.principals.Service.parameters.username',
       'externalCredentials.ApiAuth.principals.Service.secrets.privateKey',
     ])
-    doc.externalCredentials.ApiAuth!.principals = { Service: { type: 'named', parameters: { username: 'u@x' }, secrets: { privateKey: 'not a pem' } } }
-    expect(issueAt(doc, 'externalCredentials.ApiAuth.principals.Service.secrets.privateKey')).toContain('PEM')
-    doc.externalCredentials.ApiAuth!.principals = { Service: { type: 'named', parameters: { username: 'u@x' }, secrets: { privateKey: PEM } } }
-    expect(parse(doc).externalCredentials.get('ApiAuth')?.jwt?.validitySeconds).toBe(DEFAULTS.jwtValiditySeconds)
+    doc.externalCredentials.ApiAuth!.principals = {
+      Service: {
+        type: 'named',
+        parameters: { username: 'u@x' },
+        secrets: { privateKey: 'not a pem' },
+      },
+    }
+    expect(
+      issueAt(doc, 'externalCredentials.ApiAuth.principals.Service.secrets.privateKey'),
+    ).toContain('PEM')
+    doc.externalCredentials.ApiAuth!.principals = {
+      Service: { type: 'named', parameters: { username: 'u@x' }, secrets: { privateKey: PEM } },
+    }
+    expect(parse(doc).externalCredentials.get('ApiAuth')?.jwt?.validitySeconds).toBe(
+      DEFAULTS.jwtValiditySeconds,
+    )
   })
 
   it('basic needs username and password on a named principal', () => {
-    const doc = { externalCredentials: { B: { protocol: 'basic', principals: { P: { type: 'named' } } } } }
+    const doc = {
+      externalCredentials: { B: { protocol: 'basic', principals: { P: { type: 'named' } } } },
+    }
     const { issues } = invalid(doc)
-    expect(issues.map((i) => i.path).sort()).toEqual(['externalCredentials.B.principals.P.parameters.username', 'externalCredentials.B.principals.P.secrets.password'])
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'externalCredentials.B.principals.P.parameters.username',
+      'externalCredentials.B.principals.P.secrets.password',
+    ])
   })
 
   it('the password flow needs username and password, and warns', () => {
     const doc = base()
     doc.externalCredentials.ApiAuth!.flow = 'password'
     issueAt(doc, 'externalCredentials.ApiAuth.principals.Service.secrets.password')
-    doc.externalCredentials.ApiAuth!.principals = { Service: { type: 'named', parameters: { username: 'u' }, secrets: { password: 'p' } } }
+    doc.externalCredentials.ApiAuth!.principals = {
+      Service: { type: 'named', parameters: { username: 'u' }, secrets: { password: 'p' } },
+    }
     const warnings: ConfigWarning[] = []
     parse(doc, (w) => warnings.push(w))
     expect(warnings.map((w) => w.path)).toEqual(['externalCredentials.ApiAuth.flow'])
@@ -295,18 +387,30 @@ describe('cross-references and protocol rules', () => {
   })
 
   it('a protocol other than none needs a principal', () => {
-    issueAt({ externalCredentials: { C: { protocol: 'custom' } } }, 'externalCredentials.C.principals')
+    issueAt(
+      { externalCredentials: { C: { protocol: 'custom' } } },
+      'externalCredentials.C.principals',
+    )
   })
 
   it('parameter and secret names may not collide', () => {
     issueAt(
-      { externalCredentials: { C: { protocol: 'custom', principals: { P: { type: 'named', parameters: { key: 'a' }, secrets: { key: 'b' } } } } } },
+      {
+        externalCredentials: {
+          C: {
+            protocol: 'custom',
+            principals: { P: { type: 'named', parameters: { key: 'a' }, secrets: { key: 'b' } } },
+          },
+        },
+      },
       'externalCredentials.C.principals.P.secrets.key',
     )
   })
 
   it('aws-sigv4 needs sigv4 settings and keys', () => {
-    const { issues } = invalid({ externalCredentials: { A: { protocol: 'aws-sigv4', principals: { P: { type: 'named' } } } } })
+    const { issues } = invalid({
+      externalCredentials: { A: { protocol: 'aws-sigv4', principals: { P: { type: 'named' } } } },
+    })
     expect(issues.map((i) => i.path).sort()).toEqual([
       'externalCredentials.A.principals.P.parameters.accessKeyId',
       'externalCredentials.A.principals.P.secrets.secretAccessKey',
@@ -322,13 +426,22 @@ describe('cross-references and protocol rules', () => {
         Plain: { type: 'oauth2', consumerKey: 'k' },
       },
     })
-    expect(issues.map((i) => i.path).sort()).toEqual(['authProviders.Oidc.issuer', 'authProviders.Plain.tokenUrl', 'authProviders.Sf.loginUrl'])
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'authProviders.Oidc.issuer',
+      'authProviders.Plain.tokenUrl',
+      'authProviders.Sf.loginUrl',
+    ])
   })
 
   it('salesforce explicit endpoints win over the login host defaults; My Domain with a trailing slash', () => {
     const defs = parse({
       authProviders: {
-        Sf: { type: 'salesforce', consumerKey: 'k', loginUrl: 'https://acme.my.salesforce.com/', authorizeUrl: 'https://sso.acme.example/authorize' },
+        Sf: {
+          type: 'salesforce',
+          consumerKey: 'k',
+          loginUrl: 'https://acme.my.salesforce.com/',
+          authorizeUrl: 'https://sso.acme.example/authorize',
+        },
       },
     })
     expect(defs.authProviders.get('Sf')).toMatchObject({
@@ -342,16 +455,32 @@ describe('cross-references and protocol rules', () => {
   it('clientAuth requires the matching credential', () => {
     const { issues } = invalid({
       authProviders: {
-        A: { type: 'oauth2', consumerKey: 'k', tokenUrl: 'https://t.example.com', clientAuth: 'client_secret_basic' },
-        B: { type: 'oauth2', consumerKey: 'k', tokenUrl: 'https://t.example.com', clientAuth: 'private_key_jwt' },
+        A: {
+          type: 'oauth2',
+          consumerKey: 'k',
+          tokenUrl: 'https://t.example.com',
+          clientAuth: 'client_secret_basic',
+        },
+        B: {
+          type: 'oauth2',
+          consumerKey: 'k',
+          tokenUrl: 'https://t.example.com',
+          clientAuth: 'private_key_jwt',
+        },
       },
     })
-    expect(issues.map((i) => i.path).sort()).toEqual(['authProviders.A.consumerSecret', 'authProviders.B.clientPrivateKey'])
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'authProviders.A.consumerSecret',
+      'authProviders.B.clientPrivateKey',
+    ])
   })
 
   it('headers: mapping or list form, sequence defaults, CR/LF refused, duplicates refused', () => {
     const doc = base()
-    doc.namedCredentials.Api!.headers = { 'X-Api-Key': '{!$Credential.ApiAuth.key}', Accept: 'application/json' }
+    doc.namedCredentials.Api!.headers = {
+      'X-Api-Key': '{!$Credential.ApiAuth.key}',
+      Accept: 'application/json',
+    }
     expect(parse(doc).namedCredentials.get('Api')?.headers).toEqual([
       { name: 'X-Api-Key', formula: '{!$Credential.ApiAuth.key}', sequence: 1 },
       { name: 'Accept', formula: 'application/json', sequence: 2 },
@@ -360,7 +489,10 @@ describe('cross-references and protocol rules', () => {
     issueAt(doc, 'namedCredentials.Api.headers[0].formula')
     doc.namedCredentials.Api!.headers = [{ name: 'Bad Header', formula: 'a' }]
     issueAt(doc, 'namedCredentials.Api.headers[0].name')
-    doc.namedCredentials.Api!.headers = [{ name: 'X-A', formula: 'a' }, { name: 'x-a', formula: 'b' }]
+    doc.namedCredentials.Api!.headers = [
+      { name: 'X-A', formula: 'a' },
+      { name: 'x-a', formula: 'b' },
+    ]
     issueAt(doc, 'namedCredentials.Api.headers[1].name')
   })
 

@@ -18,7 +18,12 @@ import type {
   NamedCredential,
   Principal,
 } from './model.ts'
-import type { RawAuthProvider, RawConfig, RawExternalCredential, RawNamedCredential } from './schema.ts'
+import type {
+  RawAuthProvider,
+  RawConfig,
+  RawExternalCredential,
+  RawNamedCredential,
+} from './schema.ts'
 import { checkUrl } from './url-rules.ts'
 import type { UrlKind } from './url-rules.ts'
 
@@ -45,7 +50,13 @@ export const SALESFORCE_ENDPOINT_PATHS = Object.freeze({
   introspectUrl: '/services/oauth2/introspect',
 })
 
-const ENDPOINT_FIELDS = ['authorizeUrl', 'tokenUrl', 'userInfoUrl', 'revokeUrl', 'introspectUrl'] as const
+const ENDPOINT_FIELDS = [
+  'authorizeUrl',
+  'tokenUrl',
+  'userInfoUrl',
+  'revokeUrl',
+  'introspectUrl',
+] as const
 
 const HOST_PATTERN =
   /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/
@@ -62,14 +73,22 @@ export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): De
     if (options.onWarning !== undefined) options.onWarning(warning)
     else process.emitWarning(`${warning.path}: ${message}`, 'CalloutConfigWarning')
   }
-  const url = (value: string, path: ConfigPath, kind: UrlKind, insecureOk: boolean): string | undefined => {
+  const url = (
+    value: string,
+    path: ConfigPath,
+    kind: UrlKind,
+    insecureOk: boolean,
+  ): string | undefined => {
     const result = checkUrl(value, kind, insecureOk)
     if (!result.ok) {
       for (const problem of result.problems) issues.push(issue(path, problem))
       return undefined
     }
     if (result.insecure) {
-      warn(path, 'is a plain http:// URL to a non-loopback host, allowed by allowInsecureHttp: true — traffic and credentials are not encrypted')
+      warn(
+        path,
+        'is a plain http:// URL to a non-loopback host, allowed by allowInsecureHttp: true — traffic and credentials are not encrypted',
+      )
     }
     return result.url
   }
@@ -83,33 +102,55 @@ export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): De
   const providerNames = new Set(Object.keys(raw.authProviders ?? {}))
 
   // Legacy shorthand expands before ExternalCredentials are built.
-  const rawEcs: [string, RawExternalCredential, ConfigPath][] = Object.entries(raw.externalCredentials ?? {}).map(
-    ([name, entry]) => [name, entry, ['externalCredentials', name]],
-  )
+  const rawEcs: [string, RawExternalCredential, ConfigPath][] = Object.entries(
+    raw.externalCredentials ?? {},
+  ).map(([name, entry]) => [name, entry, ['externalCredentials', name]])
   const takenEcNames = new Set(rawEcs.map(([name]) => name))
   const rawNcs: [string, RawNamedCredential][] = []
   for (const [name, entry] of Object.entries(raw.namedCredentials ?? {})) {
     const legacy = legacyFieldsOf(entry)
     if (entry.externalCredential !== undefined) {
       for (const field of legacy) {
-        issues.push(issue(['namedCredentials', name, field], 'is a legacy shorthand field and cannot be combined with externalCredential — move it to the ExternalCredential, or remove externalCredential'))
+        issues.push(
+          issue(
+            ['namedCredentials', name, field],
+            'is a legacy shorthand field and cannot be combined with externalCredential — move it to the ExternalCredential, or remove externalCredential',
+          ),
+        )
       }
       rawNcs.push([name, entry])
     } else if (legacy.length > 0) {
       const expansion = expandLegacy(name, entry, takenEcNames, providerNames, issues)
       if (expansion !== undefined) {
-        rawEcs.push([expansion.externalCredentialName, expansion.externalCredential, ['namedCredentials', name]])
+        rawEcs.push([
+          expansion.externalCredentialName,
+          expansion.externalCredential,
+          ['namedCredentials', name],
+        ])
         rawNcs.push([name, expansion.namedCredential])
       }
     } else {
-      issues.push(issue(['namedCredentials', name, 'externalCredential'], 'is required — name an ExternalCredential, or use the legacy shorthand (identityType, protocol, …)'))
+      issues.push(
+        issue(
+          ['namedCredentials', name, 'externalCredential'],
+          'is required — name an ExternalCredential, or use the legacy shorthand (identityType, protocol, …)',
+        ),
+      )
     }
   }
 
   // ExternalCredentials
   const externalCredentials = new Map<string, ExternalCredential>()
   for (const [name, entry, origin] of rawEcs) {
-    const ec = buildExternalCredential(name, entry, origin, authProviders, providerNames, issues, warn)
+    const ec = buildExternalCredential(
+      name,
+      entry,
+      origin,
+      authProviders,
+      providerNames,
+      issues,
+      warn,
+    )
     if (ec !== undefined) externalCredentials.set(name, freeze(ec))
   }
   const ecNames = new Set(rawEcs.map(([name]) => name))
@@ -125,9 +166,19 @@ export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): De
   return Object.freeze({ authProviders, externalCredentials, namedCredentials })
 }
 
-type UrlCheckFn = (value: string, path: ConfigPath, kind: UrlKind, insecureOk: boolean) => string | undefined
+type UrlCheckFn = (
+  value: string,
+  path: ConfigPath,
+  kind: UrlKind,
+  insecureOk: boolean,
+) => string | undefined
 
-function buildAuthProvider(name: string, entry: RawAuthProvider, issues: ConfigIssue[], url: UrlCheckFn): AuthProvider | undefined {
+function buildAuthProvider(
+  name: string,
+  entry: RawAuthProvider,
+  issues: ConfigIssue[],
+  url: UrlCheckFn,
+): AuthProvider | undefined {
   const at = (...rest: string[]): ConfigPath => ['authProviders', name, ...rest]
   const before = issues.length
   const insecureOk = entry.allowInsecureHttp ?? DEFAULTS.allowInsecureHttp
@@ -141,7 +192,13 @@ function buildAuthProvider(name: string, entry: RawAuthProvider, issues: ConfigI
   }
   let loginUrl: string | undefined
   if (entry.loginUrl !== undefined) {
-    if (entry.type !== 'salesforce') issues.push(issue(at('loginUrl'), `only applies to type salesforce — remove it, or use ${entry.type === 'oidc' ? 'issuer' : 'tokenUrl'}`))
+    if (entry.type !== 'salesforce')
+      issues.push(
+        issue(
+          at('loginUrl'),
+          `only applies to type salesforce — remove it, or use ${entry.type === 'oidc' ? 'issuer' : 'tokenUrl'}`,
+        ),
+      )
     loginUrl = url(entry.loginUrl, at('loginUrl'), 'base', insecureOk)
   }
   let issuer: string | undefined
@@ -151,13 +208,25 @@ function buildAuthProvider(name: string, entry: RawAuthProvider, issues: ConfigI
   }
   if (entry.type === 'salesforce') {
     if (entry.loginUrl === undefined && entry.tokenUrl === undefined) {
-      issues.push(issue(at('loginUrl'), 'is required for type salesforce — e.g. https://login.salesforce.com, https://test.salesforce.com or your My Domain (or give tokenUrl and the other endpoints explicitly)'))
+      issues.push(
+        issue(
+          at('loginUrl'),
+          'is required for type salesforce — e.g. https://login.salesforce.com, https://test.salesforce.com or your My Domain (or give tokenUrl and the other endpoints explicitly)',
+        ),
+      )
     }
     if (loginUrl !== undefined) {
-      for (const field of ENDPOINT_FIELDS) endpoints[field] ??= `${loginUrl}${SALESFORCE_ENDPOINT_PATHS[field]}`
+      for (const field of ENDPOINT_FIELDS)
+        endpoints[field] ??= `${loginUrl}${SALESFORCE_ENDPOINT_PATHS[field]}`
     }
   } else if (entry.type === 'oidc') {
-    if (entry.issuer === undefined) issues.push(issue(at('issuer'), 'is required for type oidc — the issuer whose /.well-known/openid-configuration is read'))
+    if (entry.issuer === undefined)
+      issues.push(
+        issue(
+          at('issuer'),
+          'is required for type oidc — the issuer whose /.well-known/openid-configuration is read',
+        ),
+      )
   } else if (entry.tokenUrl === undefined) {
     issues.push(issue(at('tokenUrl'), 'is required for type oauth2 — the token endpoint URL'))
   }
@@ -166,15 +235,37 @@ function buildAuthProvider(name: string, entry: RawAuthProvider, issues: ConfigI
   }
   const clientAuth: ClientAuthMethod =
     entry.clientAuth ??
-    (entry.consumerSecret !== undefined ? 'client_secret_post' : entry.clientPrivateKey !== undefined ? 'private_key_jwt' : 'none')
-  if ((clientAuth === 'client_secret_post' || clientAuth === 'client_secret_basic') && entry.consumerSecret === undefined) {
-    issues.push(issue(at('consumerSecret'), `is required for clientAuth ${clientAuth} — add consumerSecret: \${env:NAME}`))
+    (entry.consumerSecret !== undefined
+      ? 'client_secret_post'
+      : entry.clientPrivateKey !== undefined
+        ? 'private_key_jwt'
+        : 'none')
+  if (
+    (clientAuth === 'client_secret_post' || clientAuth === 'client_secret_basic') &&
+    entry.consumerSecret === undefined
+  ) {
+    issues.push(
+      issue(
+        at('consumerSecret'),
+        `is required for clientAuth ${clientAuth} — add consumerSecret: \${env:NAME}`,
+      ),
+    )
   }
   if (clientAuth === 'private_key_jwt' && entry.clientPrivateKey === undefined) {
-    issues.push(issue(at('clientPrivateKey'), 'is required for clientAuth private_key_jwt — add clientPrivateKey: ${file:path/to/key.pem}'))
+    issues.push(
+      issue(
+        at('clientPrivateKey'),
+        'is required for clientAuth private_key_jwt — add clientPrivateKey: ${file:path/to/key.pem}',
+      ),
+    )
   }
   if (entry.clientPrivateKey !== undefined && !isPemPrivateKey(entry.clientPrivateKey)) {
-    issues.push(issue(at('clientPrivateKey'), 'is not a PEM private key — reference a PKCS#8 PEM file with ${file:path/to/key.pem}'))
+    issues.push(
+      issue(
+        at('clientPrivateKey'),
+        'is not a PEM private key — reference a PKCS#8 PEM file with ${file:path/to/key.pem}',
+      ),
+    )
   }
   if (issues.length > before) return undefined
   return {
@@ -207,23 +298,46 @@ function buildExternalCredential(
   warn: (path: ConfigPath, message: string) => void,
 ): ExternalCredential | undefined {
   const at = (...rest: string[]): ConfigPath =>
-    origin[0] === 'externalCredentials' ? [...origin, ...rest] : [`externalCredentials`, `${name} (from ${formatPath(origin)})`, ...rest]
+    origin[0] === 'externalCredentials'
+      ? [...origin, ...rest]
+      : [`externalCredentials`, `${name} (from ${formatPath(origin)})`, ...rest]
   const before = issues.length
   const { protocol, flow } = entry
   const isJwtBearer = protocol === 'oauth2' && flow === 'jwt-bearer'
 
   if (protocol === 'oauth2') {
-    if (flow === undefined) issues.push(issue(at('flow'), 'is required for protocol oauth2 — one of browser, client-credentials, jwt-bearer, password'))
-    if (entry.authProvider === undefined) issues.push(issue(at('authProvider'), 'is required for protocol oauth2 — name an entry under authProviders'))
+    if (flow === undefined)
+      issues.push(
+        issue(
+          at('flow'),
+          'is required for protocol oauth2 — one of browser, client-credentials, jwt-bearer, password',
+        ),
+      )
+    if (entry.authProvider === undefined)
+      issues.push(
+        issue(
+          at('authProvider'),
+          'is required for protocol oauth2 — name an entry under authProviders',
+        ),
+      )
     else if (!providerNames.has(entry.authProvider)) {
-      issues.push(issue(at('authProvider'), `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`))
+      issues.push(
+        issue(
+          at('authProvider'),
+          `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`,
+        ),
+      )
     }
     if (flow === 'password') {
-      warn(at('flow'), 'uses the OAuth password flow, which sends a user password to the authorization server and is deprecated (RFC 9700) — prefer jwt-bearer or browser')
+      warn(
+        at('flow'),
+        'uses the OAuth password flow, which sends a user password to the authorization server and is deprecated (RFC 9700) — prefer jwt-bearer or browser',
+      )
     }
   } else {
     for (const field of ['flow', 'authProvider', 'scope'] as const) {
-      if (entry[field] !== undefined) issues.push(issue(at(field), `only applies to protocol oauth2 — remove it`))
+      if (entry[field] !== undefined)
+        issues.push(issue(at(field), `only applies to protocol oauth2 — remove it`))
     }
   }
   if (entry.jwt !== undefined && protocol !== 'jwt' && !isJwtBearer) {
@@ -238,16 +352,31 @@ function buildExternalCredential(
   const provider = entry.authProvider === undefined ? undefined : providers.get(entry.authProvider)
   if (protocol === 'oauth2' && provider !== undefined) {
     if (flow === 'browser' && provider.type === 'oauth2' && provider.authorizeUrl === undefined) {
-      issues.push(issue(at('flow'), `browser needs an authorization endpoint, but authProviders.${provider.name} has no authorizeUrl — add it there`))
+      issues.push(
+        issue(
+          at('flow'),
+          `browser needs an authorization endpoint, but authProviders.${provider.name} has no authorizeUrl — add it there`,
+        ),
+      )
     }
     if (flow === 'client-credentials' && provider.clientAuth === 'none') {
-      issues.push(issue(at('flow'), `client-credentials needs a client credential, but authProviders.${provider.name} has neither consumerSecret nor clientPrivateKey — add one there`))
+      issues.push(
+        issue(
+          at('flow'),
+          `client-credentials needs a client credential, but authProviders.${provider.name} has neither consumerSecret nor clientPrivateKey — add one there`,
+        ),
+      )
     }
   }
 
   const principalEntries = Object.entries(entry.principals ?? {})
   if (protocol !== 'none' && principalEntries.length === 0) {
-    issues.push(issue(at('principals'), `needs at least one principal for protocol ${protocol} — add e.g. principals: { Default: { type: named } }`))
+    issues.push(
+      issue(
+        at('principals'),
+        `needs at least one principal for protocol ${protocol} — add e.g. principals: { Default: { type: named } }`,
+      ),
+    )
   }
   const principals: Principal[] = []
   principalEntries.forEach(([pname, p], index) => {
@@ -255,14 +384,27 @@ function buildExternalCredential(
     const parameters = p.parameters ?? {}
     const secrets: Record<string, Secret> = p.secrets ?? {}
     for (const key of Object.keys(parameters)) {
-      if (key in secrets) issues.push(issue(pat('secrets', key), `has the same name as parameters.${key} — both are read as {!$Credential.${name}.${key}}; rename one`))
+      if (key in secrets)
+        issues.push(
+          issue(
+            pat('secrets', key),
+            `has the same name as parameters.${key} — both are read as {!$Credential.${name}.${key}}; rename one`,
+          ),
+        )
     }
     const named = p.type === 'named'
     const needParam = (key: string, why: string): void => {
-      if (parameters[key] === undefined) issues.push(issue(pat('parameters', key), `is required ${why} — add it`))
+      if (parameters[key] === undefined)
+        issues.push(issue(pat('parameters', key), `is required ${why} — add it`))
     }
     const needSecret = (key: string, why: string): void => {
-      if (secrets[key] === undefined) issues.push(issue(pat('secrets', key), `is required ${why} — add it as \${env:NAME} or \${file:path}`))
+      if (secrets[key] === undefined)
+        issues.push(
+          issue(
+            pat('secrets', key),
+            `is required ${why} — add it as \${env:NAME} or \${file:path}`,
+          ),
+        )
     }
     if (named && (protocol === 'basic' || flow === 'password')) {
       const why = protocol === 'basic' ? 'for protocol basic' : 'for flow password'
@@ -270,26 +412,57 @@ function buildExternalCredential(
       needSecret('password', why)
     }
     if (!named && protocol === 'oauth2' && flow === 'client-credentials') {
-      issues.push(issue(pat('type'), 'cannot be per-user with flow client-credentials — the client itself is the identity; use type: named'))
+      issues.push(
+        issue(
+          pat('type'),
+          'cannot be per-user with flow client-credentials — the client itself is the identity; use type: named',
+        ),
+      )
     }
     if (isJwtBearer) {
       needSecret('privateKey', 'for flow jwt-bearer')
-      if (named && parameters.username === undefined && parameters.subject === undefined && entry.jwt?.subject === undefined) {
-        issues.push(issue(pat('parameters', 'username'), 'is required for flow jwt-bearer (it is the JWT subject) — add it, or set jwt.subject'))
+      if (
+        named &&
+        parameters.username === undefined &&
+        parameters.subject === undefined &&
+        entry.jwt?.subject === undefined
+      ) {
+        issues.push(
+          issue(
+            pat('parameters', 'username'),
+            'is required for flow jwt-bearer (it is the JWT subject) — add it, or set jwt.subject',
+          ),
+        )
       }
       if (!named && entry.jwt?.subject === undefined) {
-        issues.push(issue(pat('type'), 'is per-user with flow jwt-bearer, which needs a per-user subject — set jwt.subject to a formula such as {!$User.Username}'))
+        issues.push(
+          issue(
+            pat('type'),
+            'is per-user with flow jwt-bearer, which needs a per-user subject — set jwt.subject to a formula such as {!$User.Username}',
+          ),
+        )
       }
     }
     if (protocol === 'jwt') needSecret('privateKey', 'for protocol jwt')
     if (protocol === 'aws-sigv4' && named) {
-      if (parameters.accessKeyId === undefined && secrets.accessKeyId === undefined) needParam('accessKeyId', 'for protocol aws-sigv4')
+      if (parameters.accessKeyId === undefined && secrets.accessKeyId === undefined)
+        needParam('accessKeyId', 'for protocol aws-sigv4')
       needSecret('secretAccessKey', 'for protocol aws-sigv4')
     }
     const algorithm = entry.jwt?.algorithm ?? DEFAULTS.jwtAlgorithm
     const key = secrets.privateKey
-    if ((protocol === 'jwt' || isJwtBearer) && algorithm !== 'HS256' && key !== undefined && !isPemPrivateKey(key)) {
-      issues.push(issue(pat('secrets', 'privateKey'), `is not a PEM private key (${algorithm}) — reference a PKCS#8 PEM file with \${file:path/to/key.pem}`))
+    if (
+      (protocol === 'jwt' || isJwtBearer) &&
+      algorithm !== 'HS256' &&
+      key !== undefined &&
+      !isPemPrivateKey(key)
+    ) {
+      issues.push(
+        issue(
+          pat('secrets', 'privateKey'),
+          `is not a PEM private key (${algorithm}) — reference a PKCS#8 PEM file with \${file:path/to/key.pem}`,
+        ),
+      )
     }
     principals.push({
       name: pname,
@@ -306,7 +479,12 @@ function buildExternalCredential(
   if (protocol === 'jwt' || isJwtBearer) {
     for (const claim of Object.keys(jwtEntry?.additionalClaims ?? {})) {
       if (['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'].includes(claim)) {
-        issues.push(issue(at('jwt', 'additionalClaims', claim), 'is a registered claim set by Callout — use jwt.issuer, jwt.subject, jwt.audience or jwt.validitySeconds instead'))
+        issues.push(
+          issue(
+            at('jwt', 'additionalClaims', claim),
+            'is a registered claim set by Callout — use jwt.issuer, jwt.subject, jwt.audience or jwt.validitySeconds instead',
+          ),
+        )
       }
     }
     jwt = {
@@ -327,7 +505,9 @@ function buildExternalCredential(
     ...opt('flow', protocol === 'oauth2' ? flow : undefined),
     ...opt('authProvider', entry.authProvider),
     ...opt('scope', entry.scope),
-    additionalRefreshStatusCodes: [...new Set(entry.additionalRefreshStatusCodes ?? [])].sort((a, b) => a - b),
+    additionalRefreshStatusCodes: [...new Set(entry.additionalRefreshStatusCodes ?? [])].sort(
+      (a, b) => a - b,
+    ),
     authHeaders,
     ...opt('jwt', jwt),
     ...opt('sigv4', entry.sigv4),
@@ -349,7 +529,12 @@ function buildNamedCredential(
   const checkedUrl = url(entry.url, at('url'), 'named-credential', insecureOk)
   const ec = entry.externalCredential ?? ''
   if (!ecNames.has(ec)) {
-    issues.push(issue(at('externalCredential'), `names the ExternalCredential ${ec}, which is not defined — add it under externalCredentials or fix the name`))
+    issues.push(
+      issue(
+        at('externalCredential'),
+        `names the ExternalCredential ${ec}, which is not defined — add it under externalCredentials or fix the name`,
+      ),
+    )
   }
   const allowedHosts: string[] = []
   ;(entry.allowedHosts ?? []).forEach((host, index) => {
@@ -357,13 +542,23 @@ function buildNamedCredential(
     const match = HOST_PATTERN.exec(normalised)
     const port = match?.[1] === undefined ? undefined : Number(match[1])
     if (match === null || (port !== undefined && (port < 1 || port > 65_535))) {
-      issues.push(issue(at('allowedHosts', index), 'is not a host or host:port — write e.g. na1.example.com or api.example.com:8443 (no scheme, no path)'))
+      issues.push(
+        issue(
+          at('allowedHosts', index),
+          'is not a host or host:port — write e.g. na1.example.com or api.example.com:8443 (no scheme, no path)',
+        ),
+      )
     } else allowedHosts.push(normalised)
   })
   const headers = buildHeaders(entry.headers ?? [], at('headers'), issues)
   const cert = entry.clientCertificate
   if (cert !== undefined && !isPemPrivateKey(cert.key)) {
-    issues.push(issue(at('clientCertificate', 'key'), 'is not a PEM private key — reference it with ${file:path/to/client.key}'))
+    issues.push(
+      issue(
+        at('clientCertificate', 'key'),
+        'is not a PEM private key — reference it with ${file:path/to/client.key}',
+      ),
+    )
   }
   if (issues.length > before || checkedUrl === undefined) return undefined
   return {
@@ -371,7 +566,8 @@ function buildNamedCredential(
     label: entry.label ?? name,
     url: checkedUrl,
     externalCredential: ec,
-    generateAuthorizationHeader: entry.generateAuthorizationHeader ?? DEFAULTS.generateAuthorizationHeader,
+    generateAuthorizationHeader:
+      entry.generateAuthorizationHeader ?? DEFAULTS.generateAuthorizationHeader,
     allowMergeFieldsInHeader: entry.allowMergeFieldsInHeader ?? DEFAULTS.allowMergeFieldsInHeader,
     allowMergeFieldsInBody: entry.allowMergeFieldsInBody ?? DEFAULTS.allowMergeFieldsInBody,
     headers,
@@ -379,7 +575,12 @@ function buildNamedCredential(
       'clientCertificate',
       cert === undefined
         ? undefined
-        : { cert: cert.cert, key: cert.key, ...opt('passphrase', cert.passphrase), ...opt('ca', cert.ca) },
+        : {
+            cert: cert.cert,
+            key: cert.key,
+            ...opt('passphrase', cert.passphrase),
+            ...opt('ca', cert.ca),
+          },
     ),
     timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
     redirects: entry.redirects ?? DEFAULTS.redirects,
@@ -397,7 +598,10 @@ function buildHeaders(
   const seen = new Set<string>()
   const headers = entries.map((h, index) => {
     const lower = h.name.toLowerCase()
-    if (seen.has(lower)) issues.push(issue([...path, index, 'name'], `repeats the header ${h.name} — give each header once`))
+    if (seen.has(lower))
+      issues.push(
+        issue([...path, index, 'name'], `repeats the header ${h.name} — give each header once`),
+      )
     seen.add(lower)
     return { name: h.name, formula: h.formula, sequence: h.sequence ?? index + 1 }
   })

@@ -86,7 +86,10 @@ describe('loadConfigFile', () => {
     })
     const sfAuth = defs.externalCredentials.get('SfAuth')
     expect(sfAuth?.flow).toBe('jwt-bearer')
-    expect(sfAuth?.jwt).toEqual({ validitySeconds: DEFAULTS.jwtValiditySeconds, algorithm: 'RS256' })
+    expect(sfAuth?.jwt).toEqual({
+      validitySeconds: DEFAULTS.jwtValiditySeconds,
+      algorithm: 'RS256',
+    })
     const principal = sfAuth?.principals[0]
     expect(principal).toMatchObject({ name: 'Integration', type: 'named', sequence: 1 })
     expect(principal?.parameters).toEqual({ username: 'integration@acme.example' })
@@ -148,10 +151,15 @@ describe('loadConfigFile', () => {
   it('reports a missing ${file:} reference relative to the config directory', async () => {
     const file = join(dir, 'missing-key.yaml')
     writeFileSync(file, FULL.replace('./keys/server.key', './keys/absent.key'))
-    const error = await expectRejection(loadConfigFile(file, { env: ENV }), 'CONFIG_REFERENCE_MISSING')
+    const error = await expectRejection(
+      loadConfigFile(file, { env: ENV }),
+      'CONFIG_REFERENCE_MISSING',
+    )
     expect(error.message).toContain('${file:./keys/absent.key}')
     expect(error.message).toContain(join(dir, 'keys', 'absent.key'))
-    expect(paths(error)).toEqual(['externalCredentials.SfAuth.principals.Integration.secrets.privateKey'])
+    expect(paths(error)).toEqual([
+      'externalCredentials.SfAuth.principals.Integration.secrets.privateKey',
+    ])
   })
 })
 
@@ -177,7 +185,8 @@ describe('parseConfig syntax', () => {
 
   it('reports a JSON syntax error with line and column, without quoting the source', () => {
     const error = expectError(
-      () => parseConfig('{\n  "namedCredentials": {\n    "Api": tops3cret\n  }\n}', { format: 'json' }),
+      () =>
+        parseConfig('{\n  "namedCredentials": {\n    "Api": tops3cret\n  }\n}', { format: 'json' }),
       'CONFIG_INVALID',
     )
     expect(error.details.line).toBe(3)
@@ -220,7 +229,10 @@ describe('parseConfig syntax', () => {
 
   it('rejects deeply nested input without crashing', () => {
     const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`
-    const error = expectError(() => parseConfig(`{"x": ${deep}}`, { format: 'json' }), 'CONFIG_INVALID')
+    const error = expectError(
+      () => parseConfig(`{"x": ${deep}}`, { format: 'json' }),
+      'CONFIG_INVALID',
+    )
     expect(error.message).toContain('nested')
   })
 })

@@ -54,13 +54,16 @@ export function parseConfig(input: string | object, options: ParseConfigOptions 
   if (typeof input === 'string') {
     const bytes = Buffer.byteLength(input, 'utf8')
     if (bytes > DEFAULTS.maxConfigBytes) throw tooLarge(bytes, source)
-    document = (options.format ?? 'yaml') === 'json' ? parseJson(input, source) : parseYaml(input, source)
+    document =
+      (options.format ?? 'yaml') === 'json' ? parseJson(input, source) : parseYaml(input, source)
   }
   if (document === null || document === undefined) document = {}
   const resolved = resolveReferences(document, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
-    ...(options.allowInlineSecrets === undefined ? {} : { allowInlineSecrets: options.allowInlineSecrets }),
+    ...(options.allowInlineSecrets === undefined
+      ? {}
+      : { allowInlineSecrets: options.allowInlineSecrets }),
     ...(source === undefined ? {} : { source }),
   })
   const validated = validateDocument(resolved)
@@ -80,15 +83,22 @@ export function parseConfig(input: string | object, options: ParseConfigOptions 
  * @example
  * const defs = await loadConfigFile('./callout.yaml')
  */
-export async function loadConfigFile(path: string, options: LoadConfigOptions = {}): Promise<Definitions> {
+export async function loadConfigFile(
+  path: string,
+  options: LoadConfigOptions = {},
+): Promise<Definitions> {
   const file = resolvePath(path)
   let text: string
   try {
     const info = await stat(file)
     if (info.isDirectory()) {
-      throw new CalloutError('CONFIG_INVALID', `${file} is a directory — give the path of a config file, e.g. ${file}/callout.yaml`, {
-        details: { source: file, issues: [{ path: '(file)', message: 'is a directory' }] },
-      })
+      throw new CalloutError(
+        'CONFIG_INVALID',
+        `${file} is a directory — give the path of a config file, e.g. ${file}/callout.yaml`,
+        {
+          details: { source: file, issues: [{ path: '(file)', message: 'is a directory' }] },
+        },
+      )
     }
     if (info.size > DEFAULTS.maxConfigBytes) throw tooLarge(info.size, file)
     text = await readFile(file, 'utf8')
@@ -116,33 +126,55 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions = 
 
 function tooLarge(bytes: number, source: string | undefined): CalloutError {
   const message = `is ${bytes} bytes, over the ${DEFAULTS.maxConfigBytes}-byte limit — split it or remove unused definitions`
-  return new CalloutError('CONFIG_INVALID', `The configuration${source === undefined ? '' : ` in ${source}`} ${message}`, {
-    details: { ...(source === undefined ? {} : { source }), issues: [{ path: '(file)', message }] },
-  })
+  return new CalloutError(
+    'CONFIG_INVALID',
+    `The configuration${source === undefined ? '' : ` in ${source}`} ${message}`,
+    {
+      details: {
+        ...(source === undefined ? {} : { source }),
+        issues: [{ path: '(file)', message }],
+      },
+    },
+  )
 }
 
-function syntaxError(format: ConfigFormat, line: number, column: number, problem: string, source: string | undefined, cause: unknown): CalloutError {
+function syntaxError(
+  format: ConfigFormat,
+  line: number,
+  column: number,
+  problem: string,
+  source: string | undefined,
+  cause: unknown,
+): CalloutError {
   const where = `line ${line}, column ${column}`
   const message = `${problem} — fix the ${format === 'json' ? 'JSON' : 'YAML'} syntax`
-  return new CalloutError('CONFIG_INVALID', `The configuration${source === undefined ? '' : ` in ${source}`} is not valid ${format === 'json' ? 'JSON' : 'YAML'} at ${where}: ${message}`, {
-    cause,
-    details: {
-      ...(source === undefined ? {} : { source }),
-      line,
-      column,
-      issues: [{ path: `(${where})`, message }],
+  return new CalloutError(
+    'CONFIG_INVALID',
+    `The configuration${source === undefined ? '' : ` in ${source}`} is not valid ${format === 'json' ? 'JSON' : 'YAML'} at ${where}: ${message}`,
+    {
+      cause,
+      details: {
+        ...(source === undefined ? {} : { source }),
+        line,
+        column,
+        issues: [{ path: `(${where})`, message }],
+      },
     },
-  })
+  )
 }
 
 /** The first syntax error of a YAML (or JSON, which is YAML 1.2) text: position and problem. */
-function firstSyntaxError(text: string, schema: 'core' | 'json'): { line: number; column: number; problem: string } | undefined {
+function firstSyntaxError(
+  text: string,
+  schema: 'core' | 'json',
+): { line: number; column: number; problem: string } | undefined {
   const doc = parseDocument(text, { schema, uniqueKeys: true, prettyErrors: true })
   const first = doc.errors[0]
   if (first === undefined) return undefined
   const pos = first.linePos?.[0] ?? { line: 1, col: 1 }
   // prettyErrors appends the offending source lines after the first line: never show them.
-  const problem = (first.message.split('\n')[0] ?? 'syntax error').replace(/ at line \d+, column \d+:?$/, '')
+  const problem = (first.message.split('\n')[0] ?? 'syntax error')
+    .replace(/ at line \d+, column \d+:?$/, '')
     // Some messages quote a scalar from the document (it may be a secret): never show it.
     .replace(/"[^"]*"/g, '"…"')
   return { line: pos.line, column: pos.col, problem }
@@ -155,9 +187,17 @@ function parseYaml(text: string, source: string | undefined): unknown {
     error = firstSyntaxError(text, 'core')
     doc = parseDocument(text, { schema: 'core', uniqueKeys: true })
   } catch {
-    throw syntaxError('yaml', 1, 1, 'the document cannot be parsed (nested too deeply?)', source, undefined)
+    throw syntaxError(
+      'yaml',
+      1,
+      1,
+      'the document cannot be parsed (nested too deeply?)',
+      source,
+      undefined,
+    )
   }
-  if (error !== undefined) throw syntaxError('yaml', error.line, error.column, error.problem, source, undefined)
+  if (error !== undefined)
+    throw syntaxError('yaml', error.line, error.column, error.problem, source, undefined)
   try {
     return doc.toJS({ maxAliasCount: DEFAULTS.maxYamlAliasCount })
   } catch (cause) {
@@ -165,9 +205,16 @@ function parseYaml(text: string, source: string | undefined): unknown {
     const problem = /alias/i.test(message)
       ? `uses YAML aliases too many times (more than ${DEFAULTS.maxYamlAliasCount} expansions) — write the values out instead of using anchors and aliases`
       : 'cannot be converted to data — remove custom tags and anchors'
-    throw new CalloutError('CONFIG_INVALID', `The configuration${source === undefined ? '' : ` in ${source}`} ${problem}`, {
-      details: { ...(source === undefined ? {} : { source }), issues: [{ path: '(root)', message: problem }] },
-    })
+    throw new CalloutError(
+      'CONFIG_INVALID',
+      `The configuration${source === undefined ? '' : ` in ${source}`} ${problem}`,
+      {
+        details: {
+          ...(source === undefined ? {} : { source }),
+          issues: [{ path: '(root)', message: problem }],
+        },
+      },
+    )
   }
 }
 
@@ -183,7 +230,11 @@ function parseJson(text: string, source: string | undefined): unknown {
     } catch {
       located = undefined
     }
-    const { line, column, problem } = located ?? { line: 1, column: 1, problem: 'the text is not valid JSON' }
+    const { line, column, problem } = located ?? {
+      line: 1,
+      column: 1,
+      problem: 'the text is not valid JSON',
+    }
     throw syntaxError('json', line, column, problem, source, undefined)
   }
 }

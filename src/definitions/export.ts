@@ -4,7 +4,13 @@
  * environments and its secrets follow through the environment.
  */
 import type { Secret } from '../secrets/secret.ts'
-import type { Definitions, ExternalCredential, FormulaHeader, NamedCredential, AuthProvider } from './model.ts'
+import type {
+  Definitions,
+  ExternalCredential,
+  FormulaHeader,
+  NamedCredential,
+  AuthProvider,
+} from './model.ts'
 
 /** One secret of an export: the variable that must hold it, where it sits, and the value. */
 export interface ExportedSecret {
@@ -59,9 +65,11 @@ function plan(defs: Definitions): Plan {
   const authProviders: Record<string, Record<string, unknown>> = {}
   for (const [name, p] of defs.authProviders) authProviders[name] = exportProvider(name, p, ref)
   const externalCredentials: Record<string, Record<string, unknown>> = {}
-  for (const [name, ec] of defs.externalCredentials) externalCredentials[name] = exportExternalCredential(name, ec, ref)
+  for (const [name, ec] of defs.externalCredentials)
+    externalCredentials[name] = exportExternalCredential(name, ec, ref)
   const namedCredentials: Record<string, Record<string, unknown>> = {}
-  for (const [name, nc] of defs.namedCredentials) namedCredentials[name] = exportNamedCredential(name, nc, ref)
+  for (const [name, nc] of defs.namedCredentials)
+    namedCredentials[name] = exportNamedCredential(name, nc, ref)
   const config = finish({ version: 1, authProviders, externalCredentials, namedCredentials })
   return { config: config as ExportedConfig, secrets }
 }
@@ -108,11 +116,7 @@ export function exportSecrets(defs: Definitions): ExportedSecret[] {
 
 /** A plain object of the defined fields. */
 function clean(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
-      
-  )
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
 }
 
 function exportProvider(name: string, p: AuthProvider, ref: Ref): Record<string, unknown> {
@@ -133,10 +137,20 @@ function exportProvider(name: string, p: AuthProvider, ref: Ref): Record<string,
   })
   const path = `authProviders.${name}`
   if (p.consumerSecret !== undefined) {
-    out.consumerSecret = ref('AUTH_PROVIDER', [name, 'consumerSecret'], `${path}.consumerSecret`, p.consumerSecret)
+    out.consumerSecret = ref(
+      'AUTH_PROVIDER',
+      [name, 'consumerSecret'],
+      `${path}.consumerSecret`,
+      p.consumerSecret,
+    )
   }
   if (p.clientPrivateKey !== undefined) {
-    out.clientPrivateKey = ref('AUTH_PROVIDER', [name, 'clientPrivateKey'], `${path}.clientPrivateKey`, p.clientPrivateKey)
+    out.clientPrivateKey = ref(
+      'AUTH_PROVIDER',
+      [name, 'clientPrivateKey'],
+      `${path}.clientPrivateKey`,
+      p.clientPrivateKey,
+    )
   }
   return out
 }
@@ -145,7 +159,11 @@ function headers(list: readonly FormulaHeader[]): Record<string, unknown>[] {
   return list.map((h) => clean({ name: h.name, formula: h.formula, sequence: h.sequence }))
 }
 
-function exportExternalCredential(name: string, ec: ExternalCredential, ref: Ref): Record<string, unknown> {
+function exportExternalCredential(
+  name: string,
+  ec: ExternalCredential,
+  ref: Ref,
+): Record<string, unknown> {
   const principals: Record<string, unknown> = {}
   for (const p of ec.principals) {
     const secrets: Record<string, string> = {}
@@ -175,7 +193,11 @@ function exportEcBase(ec: ExternalCredential): Record<string, unknown> {
   })
 }
 
-function exportNamedCredential(name: string, nc: NamedCredential, ref: Ref): Record<string, unknown> {
+function exportNamedCredential(
+  name: string,
+  nc: NamedCredential,
+  ref: Ref,
+): Record<string, unknown> {
   const out = clean({
     label: nc.label,
     url: nc.url,
@@ -198,7 +220,14 @@ function exportNamedCredential(name: string, nc: NamedCredential, ref: Ref): Rec
       key: ref('NAMED_CREDENTIAL', [name, 'clientCertificate', 'key'], `${path}.key`, cert.key),
       ...(cert.passphrase === undefined
         ? {}
-        : { passphrase: ref('NAMED_CREDENTIAL', [name, 'clientCertificate', 'passphrase'], `${path}.passphrase`, cert.passphrase) }),
+        : {
+            passphrase: ref(
+              'NAMED_CREDENTIAL',
+              [name, 'clientCertificate', 'passphrase'],
+              `${path}.passphrase`,
+              cert.passphrase,
+            ),
+          }),
     }
   }
   return out

@@ -4,7 +4,11 @@ import type { CalloutError } from '../errors.ts'
 import { parseConfig } from './config-file.ts'
 import { comparable } from './test-comparable.ts'
 
-const ENV = { SF_SECRET: 'sf-secret', LEGACY_PASSWORD: 'pw-123', KEY: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' }
+const ENV = {
+  SF_SECRET: 'sf-secret',
+  LEGACY_PASSWORD: 'pw-123',
+  KEY: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----',
+}
 const PROVIDERS = `
 authProviders:
   SfTarget: { type: salesforce, loginUrl: 'https://login.salesforce.com', consumerKey: '3MVG9', consumerSecret: '\${env:SF_SECRET}' }
@@ -60,7 +64,9 @@ namedCredentials:
   Legacy: { url: 'https://legacy.example.com/api', externalCredential: Legacy_Auth }
 `)
     expect(comparable(legacy)).toEqual(comparable(modern))
-    expect(legacy.externalCredentials.get('Legacy_Auth')?.principals[0]?.secrets.password?.reveal()).toBe('pw-123')
+    expect(
+      legacy.externalCredentials.get('Legacy_Auth')?.principals[0]?.secrets.password?.reveal(),
+    ).toBe('pw-123')
   })
 
   it('per-user oauth2 creates a PerUser principal; anonymous creates protocol none with no principal', () => {
@@ -72,7 +78,10 @@ namedCredentials:
     expect(defs.externalCredentials.get('Mine_Auth')?.principals).toEqual([
       { name: 'PerUser', type: 'per-user', sequence: 1, parameters: {}, secrets: {} },
     ])
-    expect(defs.externalCredentials.get('Open_Auth')).toMatchObject({ protocol: 'none', principals: [] })
+    expect(defs.externalCredentials.get('Open_Auth')).toMatchObject({
+      protocol: 'none',
+      principals: [],
+    })
     expect(defs.namedCredentials.get('Open')?.externalCredential).toBe('Open_Auth')
   })
 
@@ -102,7 +111,12 @@ namedCredentials:
 namedCredentials:
   X: { url: 'https://x.example.com', protocol: jwt-exchange }
 `)
-    expect(issues).toEqual([{ path: 'namedCredentials.X.protocol', message: expect.stringContaining('jwt-bearer') as string }])
+    expect(issues).toEqual([
+      {
+        path: 'namedCredentials.X.protocol',
+        message: expect.stringContaining('jwt-bearer') as string,
+      },
+    ])
   })
 
   it('refuses legacy fields mixed with externalCredential', () => {
@@ -111,7 +125,10 @@ externalCredentials: { E: { protocol: none } }
 namedCredentials:
   X: { url: 'https://x.example.com', externalCredential: E, protocol: password, username: u }
 `)
-    expect(issues.map((i) => i.path).sort()).toEqual(['namedCredentials.X.protocol', 'namedCredentials.X.username'])
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'namedCredentials.X.protocol',
+      'namedCredentials.X.username',
+    ])
   })
 
   it('checks legacy requirements at the Named Credential path', () => {

@@ -45,7 +45,12 @@ const ALLOWED: Record<string, readonly LegacyField[]> = {
 }
 
 // Credentials an end user supplies for themselves with a per-user principal.
-const PER_USER_FORBIDDEN: readonly LegacyField[] = ['username', 'password', 'accessKeyId', 'secretAccessKey']
+const PER_USER_FORBIDDEN: readonly LegacyField[] = [
+  'username',
+  'password',
+  'accessKeyId',
+  'secretAccessKey',
+]
 
 /**
  * Expands one legacy NamedCredential entry. Problems are pushed onto `issues` with paths under
@@ -71,26 +76,50 @@ export function expandLegacy(
   const ecName = legacyExternalCredentialName(name)
   if (takenNames.has(ecName)) {
     issues.push(
-      issue(at(), `uses the legacy shorthand, which creates the ExternalCredential ${ecName}, but externalCredentials.${ecName} already exists — rename one of them, or write this credential in the new form with externalCredential: ${ecName}`),
+      issue(
+        at(),
+        `uses the legacy shorthand, which creates the ExternalCredential ${ecName}, but externalCredentials.${ecName} already exists — rename one of them, or write this credential in the new form with externalCredential: ${ecName}`,
+      ),
     )
   }
   if (ecName.length > DEFAULTS.maxNameLength) {
-    issues.push(issue(at(), `is too long for the legacy shorthand (${ecName} would exceed ${DEFAULTS.maxNameLength} characters) — shorten the name`))
+    issues.push(
+      issue(
+        at(),
+        `is too long for the legacy shorthand (${ecName} would exceed ${DEFAULTS.maxNameLength} characters) — shorten the name`,
+      ),
+    )
   }
 
   const identityType =
-    entry.identityType ?? (entry.protocol === undefined || entry.protocol === 'none' ? 'anonymous' : 'named-principal')
+    entry.identityType ??
+    (entry.protocol === undefined || entry.protocol === 'none' ? 'anonymous' : 'named-principal')
   const protocol = entry.protocol ?? (identityType === 'anonymous' ? 'none' : undefined)
   if (protocol === undefined) {
-    issues.push(issue(at('protocol'), 'is required with identityType — one of none, password, oauth2, jwt, aws-sigv4'))
+    issues.push(
+      issue(
+        at('protocol'),
+        'is required with identityType — one of none, password, oauth2, jwt, aws-sigv4',
+      ),
+    )
     return undefined
   }
   if (protocol === 'jwt-exchange') {
-    issues.push(issue(at('protocol'), 'jwt-exchange is not supported — use protocol: oauth2 with flow: jwt-bearer (RFC 7523), which replaces it'))
+    issues.push(
+      issue(
+        at('protocol'),
+        'jwt-exchange is not supported — use protocol: oauth2 with flow: jwt-bearer (RFC 7523), which replaces it',
+      ),
+    )
     return undefined
   }
   if (identityType === 'anonymous' && protocol !== 'none') {
-    issues.push(issue(at('identityType'), `anonymous means no authentication, but protocol is ${protocol} — use identityType: named-principal or per-user, or protocol: none`))
+    issues.push(
+      issue(
+        at('identityType'),
+        `anonymous means no authentication, but protocol is ${protocol} — use identityType: named-principal or per-user, or protocol: none`,
+      ),
+    )
   }
   const allowed = ALLOWED[protocol] ?? []
   for (const field of present) {
@@ -98,7 +127,12 @@ export function expandLegacy(
     if (!allowed.includes(field)) {
       issues.push(issue(at(field), `does not apply to the legacy protocol ${protocol} — remove it`))
     } else if (identityType === 'per-user' && PER_USER_FORBIDDEN.includes(field)) {
-      issues.push(issue(at(field), 'cannot be set for a per-user identity — each end user supplies their own; remove it or use identityType: named-principal'))
+      issues.push(
+        issue(
+          at(field),
+          'cannot be set for a per-user identity — each end user supplies their own; remove it or use identityType: named-principal',
+        ),
+      )
     }
   }
 
@@ -114,7 +148,12 @@ export function expandLegacy(
   if (protocol === 'oauth2') {
     if (entry.authProvider === undefined) require('authProvider', 'for protocol oauth2')
     else if (!providerNames.has(entry.authProvider)) {
-      issues.push(issue(at('authProvider'), `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`))
+      issues.push(
+        issue(
+          at('authProvider'),
+          `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`,
+        ),
+      )
     }
     if (flow === 'password' && named) {
       require('username', 'for flow password')
@@ -122,14 +161,21 @@ export function expandLegacy(
     }
     if (flow === 'jwt-bearer') {
       require('privateKey', 'for flow jwt-bearer')
-      if (named && entry.jwt?.subject === undefined) require('username', 'for flow jwt-bearer (it is the JWT subject)')
+      if (named && entry.jwt?.subject === undefined)
+        require('username', 'for flow jwt-bearer (it is the JWT subject)')
       if (!named && entry.jwt?.subject === undefined) {
-        issues.push(issue(at('jwt', 'subject'), 'is required for a per-user jwt-bearer credential — give a per-user subject formula such as {!$User.Username}'))
+        issues.push(
+          issue(
+            at('jwt', 'subject'),
+            'is required for a per-user jwt-bearer credential — give a per-user subject formula such as {!$User.Username}',
+          ),
+        )
       }
     }
     if (flow !== 'password' && flow !== 'jwt-bearer') {
       for (const field of ['username', 'password', 'privateKey'] as const) {
-        if (entry[field] !== undefined) issues.push(issue(at(field), `does not apply to flow ${flow ?? 'browser'} — remove it`))
+        if (entry[field] !== undefined)
+          issues.push(issue(at(field), `does not apply to flow ${flow ?? 'browser'} — remove it`))
       }
     }
   }

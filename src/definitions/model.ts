@@ -15,10 +15,7 @@ export type AuthProviderType = 'salesforce' | 'oidc' | 'oauth2'
 
 /** How the client authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type ClientAuthMethod =
-  | 'client_secret_post'
-  | 'client_secret_basic'
-  | 'private_key_jwt'
-  | 'none'
+  'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none'
 
 /** How to talk to an OAuth 2.0 / OpenID Connect authorization server. */
 export interface AuthProvider {
@@ -199,11 +196,7 @@ export const DEFAULTS = Object.freeze({
 
 /** The lifecycle status of one principal's stored credential. */
 export type CredentialStatus =
-  | 'not-configured'
-  | 'pending'
-  | 'authenticated'
-  | 'needs-reauth'
-  | 'error'
+  'not-configured' | 'pending' | 'authenticated' | 'needs-reauth' | 'error'
 
 /** Identifies one stored credential: a principal, and for per-user principals an end user. */
 export interface CredentialKey {

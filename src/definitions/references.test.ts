@@ -27,13 +27,29 @@ function thrown(fn: () => unknown): CalloutError {
 }
 
 const provider = (consumerSecret: string, extra: Record<string, unknown> = {}) => ({
-  authProviders: { Idp: { type: 'oauth2', consumerKey: 'k', tokenUrl: 'https://t.example.com', consumerSecret, ...extra } },
+  authProviders: {
+    Idp: {
+      type: 'oauth2',
+      consumerKey: 'k',
+      tokenUrl: 'https://t.example.com',
+      consumerSecret,
+      ...extra,
+    },
+  },
 })
 
 describe('resolveReferences', () => {
   it('resolves ${env:} and ${file:} (relative to baseDir, trailing newlines trimmed) into Secrets', () => {
     const out = resolveReferences(
-      { authProviders: { A: { consumerSecret: '${env:S}', clientPrivateKey: '${file:secret.txt}', consumerKey: 'id-${env:K}' } } },
+      {
+        authProviders: {
+          A: {
+            consumerSecret: '${env:S}',
+            clientPrivateKey: '${file:secret.txt}',
+            consumerKey: 'id-${env:K}',
+          },
+        },
+      },
       { env: { S: 'env-secret', K: '42' }, baseDir: dir },
     ) as { authProviders: { A: Record<string, unknown> } }
     const a = out.authProviders.A
@@ -48,7 +64,9 @@ describe('resolveReferences', () => {
   })
 
   it('does not re-expand references inside resolved values', () => {
-    expect(resolveReferences({ x: '${env:A}' }, { env: { A: '${env:B}', B: 'no' } })).toEqual({ x: '${env:B}' })
+    expect(resolveReferences({ x: '${env:A}' }, { env: { A: '${env:B}', B: 'no' } })).toEqual({
+      x: '${env:B}',
+    })
   })
 
   it('names a missing env var and the field, never a value', () => {
@@ -57,16 +75,17 @@ describe('resolveReferences', () => {
     expect(error.message).toContain('${env:IDP_SECRET}')
     expect(error.message).toContain('authProviders.Idp.consumerSecret')
     expect(error.details.references).toEqual([
-      { reference: '${env:IDP_SECRET}', path: 'authProviders.Idp.consumerSecret', reason: expect.stringContaining('IDP_SECRET is not set') as string },
+      {
+        reference: '${env:IDP_SECRET}',
+        path: 'authProviders.Idp.consumerSecret',
+        reason: expect.stringContaining('IDP_SECRET is not set') as string,
+      },
     ])
   })
 
   it('reports a missing file and a directory', () => {
     const error = thrown(() =>
-      resolveReferences(
-        { a: '${file:nope.pem}', b: '${file:adir}' },
-        { env: {}, baseDir: dir },
-      ),
+      resolveReferences({ a: '${file:nope.pem}', b: '${file:adir}' }, { env: {}, baseDir: dir }),
     )
     expect(error.code).toBe('CONFIG_REFERENCE_MISSING')
     expect((error.details.references as { path: string }[]).map((r) => r.path)).toEqual(['a', 'b'])
@@ -78,15 +97,25 @@ describe('resolveReferences', () => {
     const error = thrown(() => resolveReferences(provider('literal-s3cret'), { env: {} }))
     expect(error.code).toBe('CONFIG_INVALID')
     expect(error.details.issues).toEqual([
-      { path: 'authProviders.Idp.consumerSecret', message: expect.stringContaining('${env:NAME}') as string },
+      {
+        path: 'authProviders.Idp.consumerSecret',
+        message: expect.stringContaining('${env:NAME}') as string,
+      },
     ])
     expect(error.message).not.toContain('literal-s3cret')
-    const ok = resolveReferences(provider('literal-s3cret'), { env: {}, allowInlineSecrets: true }) as ReturnType<typeof provider>
-    expect((ok.authProviders.Idp.consumerSecret as unknown as Secret).reveal()).toBe('literal-s3cret')
+    const ok = resolveReferences(provider('literal-s3cret'), {
+      env: {},
+      allowInlineSecrets: true,
+    }) as ReturnType<typeof provider>
+    expect((ok.authProviders.Idp.consumerSecret as unknown as Secret).reveal()).toBe(
+      'literal-s3cret',
+    )
   })
 
   it('rejects unknown and malformed references, with a hint for ${NAME}', () => {
-    const error = thrown(() => resolveReferences({ a: '${HOME}', b: '${vault:x}', c: '${env:}', d: '${env:X' }, { env: {} }))
+    const error = thrown(() =>
+      resolveReferences({ a: '${HOME}', b: '${vault:x}', c: '${env:}', d: '${env:X' }, { env: {} }),
+    )
     expect(error.code).toBe('CONFIG_INVALID')
     const issues = error.details.issues as { path: string; message: string }[]
     expect(issues.map((i) => i.path)).toEqual(['a', 'b', 'c', 'd'])
@@ -96,8 +125,12 @@ describe('resolveReferences', () => {
   it('knows the secret fields', () => {
     expect(isSecretPath(['authProviders', 'A', 'consumerSecret'])).toBe(true)
     expect(isSecretPath(['authProviders', 'A', 'clientPrivateKey'])).toBe(true)
-    expect(isSecretPath(['externalCredentials', 'E', 'principals', 'P', 'secrets', 'apiKey'])).toBe(true)
-    expect(isSecretPath(['externalCredentials', 'E', 'principals', 'P', 'parameters', 'username'])).toBe(false)
+    expect(isSecretPath(['externalCredentials', 'E', 'principals', 'P', 'secrets', 'apiKey'])).toBe(
+      true,
+    )
+    expect(
+      isSecretPath(['externalCredentials', 'E', 'principals', 'P', 'parameters', 'username']),
+    ).toBe(false)
     expect(isSecretPath(['namedCredentials', 'N', 'clientCertificate', 'key'])).toBe(true)
     expect(isSecretPath(['namedCredentials', 'N', 'clientCertificate', 'cert'])).toBe(false)
     expect(isSecretPath(['namedCredentials', 'N', 'password'])).toBe(true)
@@ -108,28 +141,93 @@ describe('resolveReferences', () => {
 describe('canary: secret values never appear in errors', () => {
   const CANARY = 'CANARY-9f3b2c7e-SECRET'
   const haystack = (error: CalloutError): string =>
-    [error.message, JSON.stringify(error.details), JSON.stringify(error.toJSON()), String(error.cause ?? '')].join('\n')
+    [
+      error.message,
+      JSON.stringify(error.details),
+      JSON.stringify(error.toJSON()),
+      String(error.cause ?? ''),
+    ].join('\n')
 
   const cases: [string, () => unknown][] = [
-    ['resolved env secret, later schema error', () =>
-      parseConfig(
-        { ...provider('${env:C}', { consumerSecrt: 'x' }) },
-        { env: { C: CANARY } },
-      )],
-    ['resolved secret of the wrong shape (not PEM)', () =>
-      parseConfig(provider('${env:C}', { clientPrivateKey: '${env:C}', clientAuth: 'private_key_jwt' }), { env: { C: CANARY } })],
+    [
+      'resolved env secret, later schema error',
+      () =>
+        parseConfig({ ...provider('${env:C}', { consumerSecrt: 'x' }) }, { env: { C: CANARY } }),
+    ],
+    [
+      'resolved secret of the wrong shape (not PEM)',
+      () =>
+        parseConfig(
+          provider('${env:C}', { clientPrivateKey: '${env:C}', clientAuth: 'private_key_jwt' }),
+          { env: { C: CANARY } },
+        ),
+    ],
     ['inline secret refused', () => parseConfig(provider(CANARY), { env: {} })],
     ['secret pasted into a reference', () => parseConfig(provider(`\${${CANARY}}`), { env: {} })],
-    ['secret pasted as a malformed env reference', () => parseConfig(provider(`\${env:${CANARY}-x}`), { env: {} })],
-    ['secret in an unknown key', () => parseConfig(provider('${env:C}', { secret: CANARY }), { env: { C: 'ok' }, allowInlineSecrets: true })],
-    ['secret with the wrong type elsewhere', () =>
-      parseConfig({ namedCredentials: { N: { url: 'https://h.example.com', identityType: 'named-principal', protocol: 'password', username: 7, password: CANARY } } }, { allowInlineSecrets: true })],
-    ['secret in broken YAML', () => parseConfig(`authProviders:\n  A: { consumerSecret: ${CANARY}: x\n`, { format: 'yaml' })],
-    ['secret in broken JSON', () => parseConfig(`{"authProviders": {"A": {"consumerSecret": ${CANARY}}}}`, { format: 'json' })],
-    ['secret in a URL userinfo', () =>
-      parseConfig({ externalCredentials: { E: { protocol: 'none' } }, namedCredentials: { N: { url: `https://u:${CANARY}@h.example.com`, externalCredential: 'E' } } })],
-    ['secret as a bad header value', () =>
-      parseConfig({ externalCredentials: { E: { protocol: 'none' } }, namedCredentials: { N: { url: 'https://h.example.com', externalCredential: 'E', headers: { 'X-Key': `${CANARY}\r\n` } } } })],
+    [
+      'secret pasted as a malformed env reference',
+      () => parseConfig(provider(`\${env:${CANARY}-x}`), { env: {} }),
+    ],
+    [
+      'secret in an unknown key',
+      () =>
+        parseConfig(provider('${env:C}', { secret: CANARY }), {
+          env: { C: 'ok' },
+          allowInlineSecrets: true,
+        }),
+    ],
+    [
+      'secret with the wrong type elsewhere',
+      () =>
+        parseConfig(
+          {
+            namedCredentials: {
+              N: {
+                url: 'https://h.example.com',
+                identityType: 'named-principal',
+                protocol: 'password',
+                username: 7,
+                password: CANARY,
+              },
+            },
+          },
+          { allowInlineSecrets: true },
+        ),
+    ],
+    [
+      'secret in broken YAML',
+      () =>
+        parseConfig(`authProviders:\n  A: { consumerSecret: ${CANARY}: x\n`, { format: 'yaml' }),
+    ],
+    [
+      'secret in broken JSON',
+      () =>
+        parseConfig(`{"authProviders": {"A": {"consumerSecret": ${CANARY}}}}`, { format: 'json' }),
+    ],
+    [
+      'secret in a URL userinfo',
+      () =>
+        parseConfig({
+          externalCredentials: { E: { protocol: 'none' } },
+          namedCredentials: {
+            N: { url: `https://u:${CANARY}@h.example.com`, externalCredential: 'E' },
+          },
+        }),
+    ],
+    [
+      'secret as a bad header value',
+      () =>
+        parseConfig({
+          externalCredentials: { E: { protocol: 'none' } },
+          namedCredentials: {
+            N: {
+              url: 'https://h.example.com',
+              externalCredential: 'E',
+              headers: { 'X-Key': `${CANARY}\r\n` },
+            },
+          },
+        }),
+    ],
   ]
 
   it.each(cases)('%s', (_name, fn) => {

@@ -55,11 +55,20 @@ export function isSecretPath(path: ConfigPath): boolean {
     return path.length === 3 && (field === 'consumerSecret' || field === 'clientPrivateKey')
   }
   if (kind === 'externalCredentials') {
-    return path.length === 6 && field === 'principals' && typeof a === 'string' && b === 'secrets' && typeof c === 'string'
+    return (
+      path.length === 6 &&
+      field === 'principals' &&
+      typeof a === 'string' &&
+      b === 'secrets' &&
+      typeof c === 'string'
+    )
   }
   if (kind === 'namedCredentials') {
     if (path.length === 4 && field === 'clientCertificate') return a === 'key' || a === 'passphrase'
-    return path.length === 3 && (field === 'password' || field === 'privateKey' || field === 'secretAccessKey')
+    return (
+      path.length === 3 &&
+      (field === 'password' || field === 'privateKey' || field === 'secretAccessKey')
+    )
   }
   return false
 }
@@ -88,7 +97,9 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
     const text = value.replace(TOKEN, (match: string, body: string | undefined) => {
       if (match === '$${') return '${'
       if (!match.endsWith('}')) {
-        issues.push(issue(path, 'has an unterminated ${ — close it with } (write $${ for a literal ${)'))
+        issues.push(
+          issue(path, 'has an unterminated ${ — close it with } (write $${ for a literal ${)'),
+        )
         return ''
       }
       references++
@@ -100,12 +111,21 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       const arg = colon < 0 ? '' : (body ?? '').slice(colon + 1).trim()
       if (kind === 'env') {
         if (!ENV_NAME.test(arg)) {
-          issues.push(issue(path, `has the malformed reference ${shown} — write \${env:NAME} with NAME made of letters, digits and _`))
+          issues.push(
+            issue(
+              path,
+              `has the malformed reference ${shown} — write \${env:NAME} with NAME made of letters, digits and _`,
+            ),
+          )
           return ''
         }
         const resolved = env[arg]
         if (resolved === undefined) {
-          missing.push({ reference, path: formatPath(path), reason: `the environment variable ${arg} is not set — set it before loading the configuration` })
+          missing.push({
+            reference,
+            path: formatPath(path),
+            reason: `the environment variable ${arg} is not set — set it before loading the configuration`,
+          })
           return ''
         }
         return resolved
@@ -118,15 +138,23 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
         const file = isAbsolute(arg) ? arg : resolvePath(baseDir, arg)
         const read = readReferencedFile(file)
         if (typeof read === 'object') {
-          if (read.tooLarge) issues.push(issue(path, `references ${file}, which is larger than ${DEFAULTS.maxConfigBytes} bytes — reference a smaller file`))
-          else missing.push({ reference, path: formatPath(path), reason: `${read.reason} (${file})` })
+          if (read.tooLarge)
+            issues.push(
+              issue(
+                path,
+                `references ${file}, which is larger than ${DEFAULTS.maxConfigBytes} bytes — reference a smaller file`,
+              ),
+            )
+          else
+            missing.push({ reference, path: formatPath(path), reason: `${read.reason} (${file})` })
           return ''
         }
         return read
       }
-      const hint = shown === reference && colon < 0 && ENV_NAME.test((body ?? '').trim())
-        ? ` — did you mean \${env:${(body ?? '').trim()}}?`
-        : ' — write ${env:NAME} or ${file:path} (or $${ for a literal ${)'
+      const hint =
+        shown === reference && colon < 0 && ENV_NAME.test((body ?? '').trim())
+          ? ` — did you mean \${env:${(body ?? '').trim()}}?`
+          : ' — write ${env:NAME} or ${file:path} (or $${ for a literal ${)'
       issues.push(issue(path, `has the unknown reference ${shown}${hint}`))
       return ''
     })
@@ -135,7 +163,9 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
 
   const walk = (value: unknown, path: ConfigPath): unknown => {
     if (path.length > MAX_DEPTH) {
-      issues.push(issue(path, `is nested more than ${MAX_DEPTH} levels deep — flatten the document`))
+      issues.push(
+        issue(path, `is nested more than ${MAX_DEPTH} levels deep — flatten the document`),
+      )
       return undefined
     }
     if (typeof value === 'string') {
@@ -143,7 +173,10 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       if (!isSecretPath(path)) return text
       if (references === 0 && options.allowInlineSecrets !== true) {
         issues.push(
-          issue(path, 'is an inline secret — put it in an environment variable and write ${env:NAME}, or in a file and write ${file:path}'),
+          issue(
+            path,
+            'is an inline secret — put it in an environment variable and write ${env:NAME}, or in a file and write ${file:path}',
+          ),
         )
       }
       return new Secret(text)
@@ -153,7 +186,8 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       const entries: [string, unknown][] = []
       for (const [key, item] of Object.entries(value)) {
         // zod drops __proto__ keys silently: refuse them here, so nothing disappears unnoticed.
-        if (key === '__proto__') issues.push(issue([...path, key], 'is a reserved key and not a valid name — rename it'))
+        if (key === '__proto__')
+          issues.push(issue([...path, key], 'is a reserved key and not a valid name — rename it'))
         else entries.push([key, walk(item, [...path, key])])
       }
       return Object.fromEntries(entries)
@@ -176,7 +210,8 @@ function readReferencedFile(file: string): string | { reason: string; tooLarge?:
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return { reason: 'the file does not exist' }
-    if (code === 'EACCES' || code === 'EPERM') return { reason: 'the file cannot be read (permission denied)' }
+    if (code === 'EACCES' || code === 'EPERM')
+      return { reason: 'the file cannot be read (permission denied)' }
     return { reason: `the file cannot be read (${code ?? 'unknown error'})` }
   }
 }
@@ -191,7 +226,10 @@ function referenceMissing(missing: readonly MissingReference[], source?: string)
       details: {
         ...(source === undefined ? {} : { source }),
         references: missing.map((m) => ({ ...m })),
-        issues: missing.map((m) => ({ path: m.path, message: `${m.reference} cannot be resolved: ${m.reason}` })),
+        issues: missing.map((m) => ({
+          path: m.path,
+          message: `${m.reference} cannot be resolved: ${m.reason}`,
+        })),
       },
     },
   )

@@ -66,7 +66,9 @@ const pemSchema = (what: string) =>
 const statusCodeSchema = z
   .number()
   .int()
-  .min(400, { error: 'must be a 4xx or 6xx–999 status — 2xx and 3xx responses never mean an expired token' })
+  .min(400, {
+    error: 'must be a 4xx or 6xx–999 status — 2xx and 3xx responses never mean an expired token',
+  })
   .max(999, { error: 'must be at most 999' })
   .refine((code) => code < 500 || code >= 600, {
     error: 'is a 5xx server error — server errors are not expired tokens; use 4xx or 6xx–999',
@@ -84,7 +86,9 @@ const jwtSchema = z.strictObject({
 
 const sigv4Schema = z.strictObject({
   region: z.string().regex(/^[a-z0-9-]+$/, { error: 'is not an AWS region — e.g. us-east-1' }),
-  service: z.string().regex(/^[a-z0-9-]+$/, { error: 'is not an AWS service name — e.g. execute-api' }),
+  service: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { error: 'is not an AWS service name — e.g. execute-api' }),
 })
 
 /** One AuthProvider entry under `authProviders`. */
@@ -102,7 +106,9 @@ export const authProviderSchema = z.strictObject({
   introspectUrl: text.optional(),
   defaultScopes: scopeSchema.optional(),
   usePkce: z.boolean().optional(),
-  clientAuth: z.enum(['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none']).optional(),
+  clientAuth: z
+    .enum(['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'])
+    .optional(),
   allowInsecureHttp: z.boolean().optional(),
 })
 
@@ -167,7 +173,9 @@ export const namedCredentialSchema = z.strictObject({
     .number()
     .int()
     .min(1, { error: 'must be at least 1 ms' })
-    .max(DEFAULTS.maxTimeoutMs, { error: `must be at most ${DEFAULTS.maxTimeoutMs} ms (2 minutes)` })
+    .max(DEFAULTS.maxTimeoutMs, {
+      error: `must be at most ${DEFAULTS.maxTimeoutMs} ms (2 minutes)`,
+    })
     .optional(),
   redirects: z.enum(['follow-trusted', 'manual']).optional(),
   allowedHosts: z.array(z.string()).max(50).optional(),
@@ -243,7 +251,10 @@ function toIssues(zodIssue: z.core.$ZodIssue): ConfigIssue[] {
       const valid = validKeysAt(configSchema, path)
       return zodIssue.keys.map((key) => {
         const suggestion = closest(key, valid)
-        const fix = suggestion === undefined ? `valid keys: ${valid.join(', ')}` : `did you mean "${suggestion}"?`
+        const fix =
+          suggestion === undefined
+            ? `valid keys: ${valid.join(', ')}`
+            : `did you mean "${suggestion}"?`
         return issue([...path, key], `is not a known key — ${fix}`)
       })
     }
@@ -268,8 +279,16 @@ function toIssues(zodIssue: z.core.$ZodIssue): ConfigIssue[] {
     case 'too_big':
     case 'too_small': {
       if (zodIssue.message.startsWith('Too ')) {
-        const limit = zodIssue.code === 'too_big' ? `at most ${String(zodIssue.maximum)}` : `at least ${String(zodIssue.minimum)}`
-        const unit = zodIssue.origin === 'array' ? ' entries' : zodIssue.origin === 'string' ? ' characters' : ''
+        const limit =
+          zodIssue.code === 'too_big'
+            ? `at most ${String(zodIssue.maximum)}`
+            : `at least ${String(zodIssue.minimum)}`
+        const unit =
+          zodIssue.origin === 'array'
+            ? ' entries'
+            : zodIssue.origin === 'string'
+              ? ' characters'
+              : ''
         return [issue(path, `must be ${limit}${unit} — change the value`)]
       }
       return [issue(path, zodIssue.message)]
@@ -282,7 +301,7 @@ function toIssues(zodIssue: z.core.$ZodIssue): ConfigIssue[] {
 /** The keys an object schema accepts at `path` (for "did you mean" suggestions). */
 function validKeysAt(schema: z.core.$ZodType, path: readonly (string | number)[]): string[] {
   let current: z.core.$ZodType | undefined = schema
-  for (let i = 0; i <= path.length && current !== undefined; ) {
+  for (let i = 0; i <= path.length && current !== undefined;) {
     const def = current._zod.def as unknown as Record<string, unknown> & { type: string }
     if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') {
       current = def.innerType as z.core.$ZodType
@@ -309,4 +328,3 @@ function validKeysAt(schema: z.core.$ZodType, path: readonly (string | number)[]
   }
   return []
 }
-

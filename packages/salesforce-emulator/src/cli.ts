@@ -32,8 +32,16 @@ const consoleOutput: CliOutput = {
  * Parses arguments, starts the emulator and prints its orgs. Returns the running emulator, or
  * undefined after printing help or an error (then `process.exitCode` is set).
  */
-export async function runCli(argv: string[], output: CliOutput = consoleOutput): Promise<Emulator | undefined> {
-  let values: { seed?: string | undefined; port?: string | undefined; 'show-secrets'?: boolean | undefined; help?: boolean | undefined }
+export async function runCli(
+  argv: string[],
+  output: CliOutput = consoleOutput,
+): Promise<Emulator | undefined> {
+  let values: {
+    seed?: string | undefined
+    port?: string | undefined
+    'show-secrets'?: boolean | undefined
+    help?: boolean | undefined
+  }
   try {
     values = parseArgs({
       args: argv,

@@ -30,7 +30,11 @@ describe('authorization code flow with login and approval pages', () => {
   })
 
   const url = (appName: string, extra: Record<string, string> = {}) =>
-    authorizeUrl(org.instanceUrl, { client_id: org.connectedApp(appName).consumerKey, redirect_uri: CALLBACK, ...extra })
+    authorizeUrl(org.instanceUrl, {
+      client_id: org.connectedApp(appName).consumerKey,
+      redirect_uri: CALLBACK,
+      ...extra,
+    })
   const exchange = (appName: string, code: string, extra: Record<string, string> = {}) =>
     postForm(`${org.instanceUrl}/services/oauth2/token`, {
       grant_type: 'authorization_code',
@@ -42,7 +46,10 @@ describe('authorization code flow with login and approval pages', () => {
     })
 
   it('logs in, redirects back with code and state, and exchanges the code once', async () => {
-    const outcome = await authorize(url('Open', { scope: 'refresh_token full', state: 's-1' }), creds)
+    const outcome = await authorize(
+      url('Open', { scope: 'refresh_token full', state: 's-1' }),
+      creds,
+    )
     expect(outcome.pages).toEqual(['login'])
     expect(outcome.location.startsWith(`${CALLBACK}?`)).toBe(true)
     expect(outcome.params.get('state')).toBe('s-1')
@@ -72,7 +79,10 @@ describe('authorization code flow with login and approval pages', () => {
     expect(first.status).toBe(200)
     const replay = await exchange('Open', code)
     expect(replay.status).toBe(400)
-    expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'invalid authorization code' })
+    expect(replay.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'invalid authorization code',
+    })
     const rest = await getJson(`${org.instanceUrl}/services/data/v61.0/`, first.body.access_token)
     expect(rest.status).toBe(401)
     const refresh = await postForm(`${org.instanceUrl}/services/oauth2/token`, {
@@ -80,14 +90,20 @@ describe('authorization code flow with login and approval pages', () => {
       refresh_token: first.body.refresh_token,
       client_id: org.connectedApp('Open').consumerKey,
     })
-    expect(refresh.body).toEqual({ error: 'invalid_grant', error_description: 'expired access/refresh token' })
+    expect(refresh.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'expired access/refresh token',
+    })
   })
 
   it('rejects an expired code', async () => {
     const outcome = await authorize(url('Open'), creds)
     emulator.clock.advance(16 * 60_000)
     const res = await exchange('Open', outcome.params.get('code') ?? '')
-    expect(res.body).toEqual({ error: 'invalid_grant', error_description: 'authorization code expired' })
+    expect(res.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'authorization code expired',
+    })
   })
 
   it('shows the login error and stays on the page for a wrong password', async () => {
@@ -127,7 +143,9 @@ describe('authorization code flow with login and approval pages', () => {
   })
 
   it('redirects access_denied when the user denies', async () => {
-    const outcome = await authorize(url('Approve', { state: 'xyz', prompt: 'consent' }), creds, { approve: false })
+    const outcome = await authorize(url('Approve', { state: 'xyz', prompt: 'consent' }), creds, {
+      approve: false,
+    })
     expect(outcome.params.get('error')).toBe('access_denied')
     expect(outcome.params.get('error_description')).toBe('end-user denied authorization')
     expect(outcome.params.get('state')).toBe('xyz')
@@ -136,14 +154,19 @@ describe('authorization code flow with login and approval pages', () => {
   it('sends a callback not registered exactly to the RemoteAccessErrorPage', async () => {
     for (const bad of [`${CALLBACK}/`, `${CALLBACK}?x=1`, 'http://127.0.0.1:9/other']) {
       const res = await fetch(
-        authorizeUrl(org.instanceUrl, { client_id: org.connectedApp('Open').consumerKey, redirect_uri: bad }),
+        authorizeUrl(org.instanceUrl, {
+          client_id: org.connectedApp('Open').consumerKey,
+          redirect_uri: bad,
+        }),
         { redirect: 'manual' },
       )
       expect(res.status).toBe(302)
       const location = new URL(res.headers.get('location') ?? '')
       expect(location.origin).toBe(org.instanceUrl)
       expect(location.searchParams.get('error')).toBe('redirect_uri_mismatch')
-      expect(location.searchParams.get('error_description')).toBe('redirect_uri must match configuration')
+      expect(location.searchParams.get('error_description')).toBe(
+        'redirect_uri must match configuration',
+      )
       const pageRes = await fetch(location)
       expect(pageRes.status).toBe(400)
       expect(await pageRes.text()).toContain('error=redirect_uri_mismatch')
@@ -151,9 +174,12 @@ describe('authorization code flow with login and approval pages', () => {
   })
 
   it('sends an unknown client_id to the RemoteAccessErrorPage', async () => {
-    const res = await fetch(authorizeUrl(org.instanceUrl, { client_id: 'nope', redirect_uri: CALLBACK }), {
-      redirect: 'manual',
-    })
+    const res = await fetch(
+      authorizeUrl(org.instanceUrl, { client_id: 'nope', redirect_uri: CALLBACK }),
+      {
+        redirect: 'manual',
+      },
+    )
     const location = new URL(res.headers.get('location') ?? '')
     expect(location.searchParams.get('error')).toBe('invalid_client_id')
     expect(location.searchParams.get('error_description')).toBe('client identifier invalid')
@@ -161,12 +187,19 @@ describe('authorization code flow with login and approval pages', () => {
 
   it('answers redirect_uri_mismatch when the token request uses another redirect_uri', async () => {
     const outcome = await authorize(url('Open'), creds)
-    const res = await exchange('Open', outcome.params.get('code') ?? '', { redirect_uri: 'http://elsewhere/cb' })
-    expect(res.body).toEqual({ error: 'redirect_uri_mismatch', error_description: 'redirect_uri must match configuration' })
+    const res = await exchange('Open', outcome.params.get('code') ?? '', {
+      redirect_uri: 'http://elsewhere/cb',
+    })
+    expect(res.body).toEqual({
+      error: 'redirect_uri_mismatch',
+      error_description: 'redirect_uri must match configuration',
+    })
   })
 
   it('redirects invalid_scope for a scope the app does not allow', async () => {
-    const res = await fetch(url('Open', { scope: 'api chatter_api', state: 'q' }), { redirect: 'manual' })
+    const res = await fetch(url('Open', { scope: 'api chatter_api', state: 'q' }), {
+      redirect: 'manual',
+    })
     const location = new URL(res.headers.get('location') ?? '')
     expect(`${location.origin}${location.pathname}`).toBe(CALLBACK)
     expect(location.searchParams.get('error')).toBe('invalid_scope')
@@ -178,18 +211,28 @@ describe('authorization code flow with login and approval pages', () => {
       const { verifier, challenge } = pkcePair()
       expect(verifier.length).toBe(171)
       const outcome = await authorize(url('Pkce', { code_challenge: challenge }), creds)
-      const res = await exchange('Pkce', outcome.params.get('code') ?? '', { code_verifier: verifier, client_secret: '' })
+      const res = await exchange('Pkce', outcome.params.get('code') ?? '', {
+        code_verifier: verifier,
+        client_secret: '',
+      })
       expect(res.status).toBe(200)
     })
 
     it('answers invalid code verifier for a wrong or missing verifier', async () => {
       const { challenge } = pkcePair()
       for (const verifier of [pkcePair().verifier, undefined]) {
-        const outcome = await authorize(url('Pkce', { code_challenge: challenge, code_challenge_method: 'S256' }), creds)
-        const extra: Record<string, string> = verifier === undefined ? {} : { code_verifier: verifier }
+        const outcome = await authorize(
+          url('Pkce', { code_challenge: challenge, code_challenge_method: 'S256' }),
+          creds,
+        )
+        const extra: Record<string, string> =
+          verifier === undefined ? {} : { code_verifier: verifier }
         const res = await exchange('Pkce', outcome.params.get('code') ?? '', extra)
         expect(res.status).toBe(400)
-        expect(res.body).toEqual({ error: 'invalid_grant', error_description: 'invalid code verifier' })
+        expect(res.body).toEqual({
+          error: 'invalid_grant',
+          error_description: 'invalid code verifier',
+        })
       }
     })
 
@@ -219,13 +262,19 @@ describe('authorization code flow with login and approval pages', () => {
         client_id: org.connectedApp('Open').consumerKey,
       })
     const oldest = await refresh(refreshTokens[0] ?? '')
-    expect(oldest.body).toEqual({ error: 'invalid_grant', error_description: 'expired access/refresh token' })
+    expect(oldest.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'expired access/refresh token',
+    })
     const second = await refresh(refreshTokens[1] ?? '')
     expect(second.status).toBe(200)
   })
 
   it('supports the user-agent flow (response_type=token) with a fragment', async () => {
-    const outcome = await authorize(url('Open', { response_type: 'token', state: 'ua', scope: 'api' }), creds)
+    const outcome = await authorize(
+      url('Open', { response_type: 'token', state: 'ua', scope: 'api' }),
+      creds,
+    )
     expect(outcome.location.startsWith(`${CALLBACK}#`)).toBe(true)
     expect(outcome.params.get('token_type')).toBe('Bearer')
     expect(outcome.params.get('state')).toBe('ua')

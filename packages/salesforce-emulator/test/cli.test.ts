@@ -25,9 +25,14 @@ describe('salesforce-emulator CLI', () => {
       await emulator?.close()
     }
     const secretLines: string[] = []
-    const withSecrets = await runCli(['--show-secrets'], { out: (l) => secretLines.push(l), err: () => {} })
+    const withSecrets = await runCli(['--show-secrets'], {
+      out: (l) => secretLines.push(l),
+      err: () => {},
+    })
     try {
-      expect(secretLines.join('\n')).toContain(withSecrets?.org().connectedApp().consumerSecret ?? 'missing')
+      expect(secretLines.join('\n')).toContain(
+        withSecrets?.org().connectedApp().consumerSecret ?? 'missing',
+      )
     } finally {
       await withSecrets?.close()
     }
@@ -49,7 +54,9 @@ describe('salesforce-emulator CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sfemu-bin-'))
     const seed = join(dir, 'seed.yaml')
     writeFileSync(seed, 'orgs:\n  - name: bin\n    lightning: true\n')
-    const child = spawn(process.execPath, [BIN, '--seed', seed], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, '--seed', seed], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     try {
       const stdout = await new Promise<string>((resolve, reject) => {
         let buffer = ''
@@ -68,7 +75,9 @@ describe('salesforce-emulator CLI', () => {
       const res = await fetch(`${instanceUrl}/services/data`)
       expect(res.status).toBe(200)
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      const exited = new Promise<number | null>((resolve) =>
+        child.once('exit', (code) => resolve(code)),
+      )
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
     }

@@ -29,8 +29,19 @@ describe('emulator basics (default seed)', () => {
     expect(user.password.length).toBeGreaterThan(8)
     const app = org.connectedApp()
     expect(app.consumerKey).toMatch(/^3MVG9/)
-    expect(app.callbackUrls).toEqual(['http://127.0.0.1/callback', 'http://localhost:1717/OauthRedirect'])
-    expect(app.scopes).toEqual(['api', 'refresh_token', 'full', 'openid', 'web', 'id', 'offline_access'])
+    expect(app.callbackUrls).toEqual([
+      'http://127.0.0.1/callback',
+      'http://localhost:1717/OauthRedirect',
+    ])
+    expect(app.scopes).toEqual([
+      'api',
+      'refresh_token',
+      'full',
+      'openid',
+      'web',
+      'id',
+      'offline_access',
+    ])
     expect(() => emulator.org('nope')).toThrow(/no org named nope/)
   })
 
@@ -40,8 +51,16 @@ describe('emulator basics (default seed)', () => {
     expect(res.headers.get('content-type')).toBe('application/json;charset=UTF-8')
     expect(res.headers.get('sforce-limit-info')).toBeNull()
     const versions = res.body as { label: string; url: string; version: string }[]
-    expect(versions[0]).toEqual({ label: "Summer '14", url: '/services/data/v31.0', version: '31.0' })
-    expect(versions).toContainEqual({ label: "Winter '23", url: '/services/data/v56.0', version: '56.0' })
+    expect(versions[0]).toEqual({
+      label: "Summer '14",
+      url: '/services/data/v31.0',
+      version: '31.0',
+    })
+    expect(versions).toContainEqual({
+      label: "Winter '23",
+      url: '/services/data/v56.0',
+      version: '56.0',
+    })
     expect(versions.map((v) => v.version)).toContain('50.0')
     expect(versions.map((v) => v.version)).toContain('51.0')
     expect(versions.every((v) => /^[1-9]\d\.0$/.test(v.version))).toBe(true)
@@ -65,7 +84,9 @@ describe('emulator basics (default seed)', () => {
     for (const v of ['v99.0', 'v20.0', 'v61']) {
       const res = await getJson(`${org.instanceUrl}/services/data/${v}/sobjects`, accessToken)
       expect(res.status).toBe(404)
-      expect(res.body).toEqual([{ message: 'The requested resource does not exist', errorCode: 'NOT_FOUND' }])
+      expect(res.body).toEqual([
+        { message: 'The requested resource does not exist', errorCode: 'NOT_FOUND' },
+      ])
     }
   })
 
@@ -90,7 +111,9 @@ describe('emulator basics (default seed)', () => {
   it('answers unknown paths with a 404 error array', async () => {
     const res = await getJson(`${emulator.org().instanceUrl}/nope`)
     expect(res.status).toBe(404)
-    expect(res.body).toEqual([{ message: 'The requested resource does not exist', errorCode: 'NOT_FOUND' }])
+    expect(res.body).toEqual([
+      { message: 'The requested resource does not exist', errorCode: 'NOT_FOUND' },
+    ])
   })
 })
 
@@ -104,7 +127,9 @@ describe('several orgs, Lightning and login origins, seed files', () => {
           name: 'target',
           separateLoginOrigin: true,
           users: [{ username: 'integration@target.example', password: 'Secret-1' }],
-          connectedApps: [{ name: 'NC', callbackUrls: ['http://127.0.0.1:9/services/authcallback/Target'] }],
+          connectedApps: [
+            { name: 'NC', callbackUrls: ['http://127.0.0.1:9/services/authcallback/Target'] },
+          ],
         },
       ],
     })
@@ -124,11 +149,16 @@ describe('several orgs, Lightning and login origins, seed files', () => {
   it('redirects every request on the Lightning origin to the instance origin', async () => {
     const source = emulator.org('source')
     expect(source.lightningUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const res = await fetch(`${source.lightningUrl}/services/data/v61.0/query?q=SELECT+Id+FROM+Account`, {
-      redirect: 'manual',
-    })
+    const res = await fetch(
+      `${source.lightningUrl}/services/data/v61.0/query?q=SELECT+Id+FROM+Account`,
+      {
+        redirect: 'manual',
+      },
+    )
     expect(res.status).toBe(302)
-    expect(res.headers.get('location')).toBe(`${source.instanceUrl}/services/data/v61.0/query?q=SELECT+Id+FROM+Account`)
+    expect(res.headers.get('location')).toBe(
+      `${source.instanceUrl}/services/data/v61.0/query?q=SELECT+Id+FROM+Account`,
+    )
   })
 
   it('puts the identity URL on the login origin when it is separate', async () => {
@@ -186,29 +216,66 @@ describe('seed validation', () => {
     ['non-object', 42, /seed: expected an object/],
     ['unknown key', { orgz: [] }, /seed\.orgz: unknown property/],
     ['org without name', { orgs: [{}] }, /seed\.orgs\[0\]\.name: is required/],
-    ['bad username', { orgs: [{ name: 'a', users: [{ username: 'nope' }] }] }, /users\[0\]\.username: expected an e-mail-shaped/],
+    [
+      'bad username',
+      { orgs: [{ name: 'a', users: [{ username: 'nope' }] }] },
+      /users\[0\]\.username: expected an e-mail-shaped/,
+    ],
     [
       'duplicate usernames across orgs',
-      { orgs: [{ name: 'a', users: [{ username: 'x@y.z' }] }, { name: 'b', users: [{ username: 'X@y.z' }] }] },
+      {
+        orgs: [
+          { name: 'a', users: [{ username: 'x@y.z' }] },
+          { name: 'b', users: [{ username: 'X@y.z' }] },
+        ],
+      },
       /usernames are global/,
     ],
-    ['app without callbacks', { orgs: [{ name: 'a', connectedApps: [{ name: 'x' }] }] }, /callbackUrls: is required/],
+    [
+      'app without callbacks',
+      { orgs: [{ name: 'a', connectedApps: [{ name: 'x' }] }] },
+      /callbackUrls: is required/,
+    ],
     [
       'bad policy',
-      { orgs: [{ name: 'a', connectedApps: [{ name: 'x', callbackUrls: ['c'], refreshTokenPolicy: { kind: 'never' } }] }] },
+      {
+        orgs: [
+          {
+            name: 'a',
+            connectedApps: [
+              { name: 'x', callbackUrls: ['c'], refreshTokenPolicy: { kind: 'never' } },
+            ],
+          },
+        ],
+      },
       /refreshTokenPolicy\.kind: expected 'until-revoked'/,
     ],
     [
       'bad certificate',
-      { orgs: [{ name: 'a', connectedApps: [{ name: 'x', callbackUrls: ['c'], certificate: 'hello' }] }] },
+      {
+        orgs: [
+          { name: 'a', connectedApps: [{ name: 'x', callbackUrls: ['c'], certificate: 'hello' }] },
+        ],
+      },
       /certificate: expected a PEM/,
     ],
     [
       'unknown run-as user',
-      { orgs: [{ name: 'a', connectedApps: [{ name: 'x', callbackUrls: ['c'], clientCredentialsUser: 'who@x.y' }] }] },
+      {
+        orgs: [
+          {
+            name: 'a',
+            connectedApps: [{ name: 'x', callbackUrls: ['c'], clientCredentialsUser: 'who@x.y' }],
+          },
+        ],
+      },
       /clientCredentialsUser: no user who@x\.y/,
     ],
-    ['bad custom object name', { orgs: [{ name: 'a', customObjects: [{ name: 'Invoice', fields: [] }] }] }, /ending in __c/],
+    [
+      'bad custom object name',
+      { orgs: [{ name: 'a', customObjects: [{ name: 'Invoice', fields: [] }] }] },
+      /ending in __c/,
+    ],
     ['bad port', { orgs: [{ name: 'a', port: 70000 }] }, /port: expected an integer/],
   ]
   for (const [name, seed, message] of cases) {

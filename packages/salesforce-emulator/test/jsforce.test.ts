@@ -13,7 +13,12 @@ const ACCOUNTS = 25
 describe('jsforce 3.10.16 against the emulator', () => {
   let emulator: Emulator
   let org: EmulatedOrg
-  let oauth2Config: { loginUrl: string; clientId: string; clientSecret: string; redirectUri: string }
+  let oauth2Config: {
+    loginUrl: string
+    clientId: string
+    clientSecret: string
+    redirectUri: string
+  }
   beforeAll(async () => {
     emulator = await startEmulator({
       orgs: [
@@ -23,15 +28,24 @@ describe('jsforce 3.10.16 against the emulator', () => {
           users: [{ username: 'dev@jsforce.example', password: 'Jsforce-1', name: 'Dev User' }],
           connectedApps: [{ name: 'Jsforce', callbackUrls: [CALLBACK] }],
           records: {
-            Account: Array.from({ length: ACCOUNTS }, (_, i) => ({ Name: `Account ${String(i).padStart(2, '0')}` })),
+            Account: Array.from({ length: ACCOUNTS }, (_, i) => ({
+              Name: `Account ${String(i).padStart(2, '0')}`,
+            })),
           },
         },
       ],
     })
     org = emulator.org('jsforce')
     const app = org.connectedApp()
-    oauth2Config = { loginUrl: org.loginUrl, clientId: app.consumerKey, clientSecret: app.consumerSecret, redirectUri: CALLBACK }
-    org.registerApexRoute('GET', '/Greeting/*', (req) => ({ body: { greeting: `hello ${req.user.username}`, path: req.path } }))
+    oauth2Config = {
+      loginUrl: org.loginUrl,
+      clientId: app.consumerKey,
+      clientSecret: app.consumerSecret,
+      redirectUri: CALLBACK,
+    }
+    org.registerApexRoute('GET', '/Greeting/*', (req) => ({
+      body: { greeting: `hello ${req.user.username}`, path: req.path },
+    }))
   })
   beforeEach(() => {
     emulator.faults.reset()
@@ -85,11 +99,16 @@ describe('jsforce 3.10.16 against the emulator', () => {
   it('queries with autoFetch across several pages', async () => {
     const { conn } = await passwordLogin()
     emulator.requestLog.clear()
-    const records = await conn.query('SELECT Id, Name FROM Account ORDER BY Name').run({ autoFetch: true, maxFetch: 1000, responseTarget: 'Records' })
+    const records = await conn
+      .query('SELECT Id, Name FROM Account ORDER BY Name')
+      .run({ autoFetch: true, maxFetch: 1000, responseTarget: 'Records' })
     expect(records).toHaveLength(ACCOUNTS)
     expect(records[0]?.Name).toBe('Account 00')
     expect(records[ACCOUNTS - 1]?.Name).toBe(`Account ${ACCOUNTS - 1}`)
-    const pages = emulator.requestLog.count({ org: 'jsforce', path: /^\/services\/data\/v61\.0\/query/ })
+    const pages = emulator.requestLog.count({
+      org: 'jsforce',
+      path: /^\/services\/data\/v61\.0\/query/,
+    })
     expect(pages).toBe(3)
   })
 
@@ -128,7 +147,9 @@ describe('jsforce 3.10.16 against the emulator', () => {
     expect(org.data.get('Account', id)?.['Name']).toBe('Renamed')
     const destroyed = await accounts.destroy(id)
     expect(destroyed).toEqual({ id, success: true, errors: [] })
-    await expect(accounts.retrieve(id)).rejects.toMatchObject({ errorCode: expect.stringMatching(/NOT_FOUND|ENTITY_IS_DELETED/) })
+    await expect(accounts.retrieve(id)).rejects.toMatchObject({
+      errorCode: expect.stringMatching(/NOT_FOUND|ENTITY_IS_DELETED/),
+    })
     expect(conn.limitInfo.apiUsage?.limit).toBe(15000)
   })
 
@@ -150,7 +171,9 @@ describe('jsforce 3.10.16 against the emulator', () => {
     expect(describe.keyPrefix).toBe('001')
     expect(describe.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['Id', 'Name']))
     const global = await conn.describeGlobal()
-    expect(global.sobjects.map((s) => s.name)).toEqual(expect.arrayContaining(['Account', 'Contact', 'User']))
+    expect(global.sobjects.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['Account', 'Contact', 'User']),
+    )
   })
 
   it('calls Apex REST with apex.get', async () => {
@@ -161,7 +184,11 @@ describe('jsforce 3.10.16 against the emulator', () => {
 
   it('surfaces INVALID_SESSION_ID when it cannot refresh', async () => {
     const { accessToken } = org.issueTokens()
-    const conn = new jsforce.Connection({ instanceUrl: org.instanceUrl, accessToken, version: '61.0' })
+    const conn = new jsforce.Connection({
+      instanceUrl: org.instanceUrl,
+      accessToken,
+      version: '61.0',
+    })
     org.faults.expireAccessToken(accessToken)
     await expect(conn.query('SELECT Id FROM Account')).rejects.toMatchObject({
       errorCode: 'INVALID_SESSION_ID',
@@ -208,7 +235,9 @@ describe('jsforce 3.10.16 against the emulator', () => {
     })
     org.faults.revokeRefreshTokens()
     org.faults.expireSessions()
-    await expect(conn.query('SELECT Id FROM Account')).rejects.toThrow(/expired access\/refresh token/)
+    await expect(conn.query('SELECT Id FROM Account')).rejects.toThrow(
+      /expired access\/refresh token/,
+    )
   })
 
   it('does not loop on the blocked-session 401', async () => {
@@ -222,7 +251,9 @@ describe('jsforce 3.10.16 against the emulator', () => {
     })
     emulator.requestLog.clear()
     org.faults.setBlockedSession(true)
-    await expect(conn.query('SELECT Id FROM Account')).rejects.toMatchObject({ errorCode: 'INVALID_SESSION_ID' })
+    await expect(conn.query('SELECT Id FROM Account')).rejects.toMatchObject({
+      errorCode: 'INVALID_SESSION_ID',
+    })
     expect(emulator.requestLog.tokenRequests()).toBe(0)
   })
 
@@ -230,7 +261,9 @@ describe('jsforce 3.10.16 against the emulator', () => {
     const { conn } = await passwordLogin()
     const token = conn.accessToken ?? ''
     await conn.logout()
-    const res = await fetch(`${org.instanceUrl}/services/data/v61.0/`, { headers: { authorization: `Bearer ${token}` } })
+    const res = await fetch(`${org.instanceUrl}/services/data/v61.0/`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(res.status).toBe(401)
   })
 })

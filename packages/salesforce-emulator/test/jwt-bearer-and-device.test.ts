@@ -24,10 +24,27 @@ function selfSignedCertificate(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sfemu-jwt-'))
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=callout-test'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=callout-test',
+    ],
     { stdio: 'ignore' },
   )
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') }
+  return {
+    cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+  }
 }
 
 describe('JWT bearer flow', () => {
@@ -47,10 +64,21 @@ describe('JWT bearer flow', () => {
           name: 'jwt',
           users: [{ username: 'svc@jwt.example' }, { username: 'off@jwt.example', active: false }],
           connectedApps: [
-            { name: 'Jwt', callbackUrls: ['http://localhost/cb'], certificate: await exportSPKI(pair.publicKey) },
-            { name: 'NotPre', callbackUrls: ['http://localhost/cb'], certificate: await exportSPKI(pair.publicKey), adminPreAuthorized: false },
+            {
+              name: 'Jwt',
+              callbackUrls: ['http://localhost/cb'],
+              certificate: await exportSPKI(pair.publicKey),
+            },
+            {
+              name: 'NotPre',
+              callbackUrls: ['http://localhost/cb'],
+              certificate: await exportSPKI(pair.publicKey),
+              adminPreAuthorized: false,
+            },
             { name: 'NoCert', callbackUrls: ['http://localhost/cb'] },
-            ...(x509 === undefined ? [] : [{ name: 'X509', callbackUrls: ['http://localhost/cb'], certificate: x509.cert }]),
+            ...(x509 === undefined
+              ? []
+              : [{ name: 'X509', callbackUrls: ['http://localhost/cb'], certificate: x509.cert }]),
           ],
         },
       ],
@@ -73,14 +101,23 @@ describe('JWT bearer flow', () => {
     jwt.setExpirationTime(claims.exp ?? Math.floor(Date.now() / 1000) + 180)
     return jwt.sign(key)
   }
-  const grant = async (a: string) => postForm(`${org.instanceUrl}/services/oauth2/token`, { grant_type: JWT_GRANT, assertion: a })
+  const grant = async (a: string) =>
+    postForm(`${org.instanceUrl}/services/oauth2/token`, { grant_type: JWT_GRANT, assertion: a })
 
   it('issues a token without refresh token, signature or issued_at', async () => {
     const res = await grant(await assertion({}))
     expect(res.status).toBe(200)
-    expect(Object.keys(res.body).sort()).toEqual(['access_token', 'id', 'instance_url', 'scope', 'token_type'])
+    expect(Object.keys(res.body).sort()).toEqual([
+      'access_token',
+      'id',
+      'instance_url',
+      'scope',
+      'token_type',
+    ])
     expect(res.body.access_token).toMatch(/^00D[0-9A-Za-z]{12}!/)
-    expect((await getJson(`${org.instanceUrl}/services/data/v61.0/`, res.body.access_token)).status).toBe(200)
+    expect(
+      (await getJson(`${org.instanceUrl}/services/data/v61.0/`, res.body.access_token)).status,
+    ).toBe(200)
   })
 
   it('accepts test.salesforce.com and the org origin as audience, and exp in milliseconds', async () => {
@@ -96,14 +133,54 @@ describe('JWT bearer flow', () => {
   })
 
   const failures: [string, () => Promise<string>, string, string][] = [
-    ['a bad signature', () => assertion({}, otherKey), 'invalid_client', 'invalid client credentials'],
-    ['a wrong audience', () => assertion({ aud: 'https://evil.example' }), 'invalid_grant', 'audience is invalid'],
-    ['an expired assertion', () => assertion({ exp: Math.floor(Date.now() / 1000) - 10 }), 'invalid_grant', 'invalid assertion'],
-    ['an unknown issuer', () => assertion({ iss: 'nope' }), 'invalid_client_id', 'client identifier invalid'],
-    ['an app without certificate', () => assertion({ iss: org.connectedApp('NoCert').consumerKey }), 'invalid_client', 'invalid client credentials'],
-    ['an unknown user', () => assertion({ sub: 'who@jwt.example' }), 'invalid_grant', "user hasn't approved this consumer"],
-    ['an inactive user', () => assertion({ sub: 'off@jwt.example' }), 'inactive_user', 'user is inactive'],
-    ['an app that is not pre-authorized', () => assertion({ iss: org.connectedApp('NotPre').consumerKey }), 'invalid_grant', "user hasn't approved this consumer"],
+    [
+      'a bad signature',
+      () => assertion({}, otherKey),
+      'invalid_client',
+      'invalid client credentials',
+    ],
+    [
+      'a wrong audience',
+      () => assertion({ aud: 'https://evil.example' }),
+      'invalid_grant',
+      'audience is invalid',
+    ],
+    [
+      'an expired assertion',
+      () => assertion({ exp: Math.floor(Date.now() / 1000) - 10 }),
+      'invalid_grant',
+      'invalid assertion',
+    ],
+    [
+      'an unknown issuer',
+      () => assertion({ iss: 'nope' }),
+      'invalid_client_id',
+      'client identifier invalid',
+    ],
+    [
+      'an app without certificate',
+      () => assertion({ iss: org.connectedApp('NoCert').consumerKey }),
+      'invalid_client',
+      'invalid client credentials',
+    ],
+    [
+      'an unknown user',
+      () => assertion({ sub: 'who@jwt.example' }),
+      'invalid_grant',
+      "user hasn't approved this consumer",
+    ],
+    [
+      'an inactive user',
+      () => assertion({ sub: 'off@jwt.example' }),
+      'inactive_user',
+      'user is inactive',
+    ],
+    [
+      'an app that is not pre-authorized',
+      () => assertion({ iss: org.connectedApp('NotPre').consumerKey }),
+      'invalid_grant',
+      "user hasn't approved this consumer",
+    ],
     ['a malformed assertion', async () => 'not-a-jwt', 'invalid_grant', 'invalid assertion'],
   ]
   for (const [name, make, error, description] of failures) {
@@ -142,7 +219,10 @@ describe('device flow', () => {
   it('goes pending → approved on the verification page → tokens with a refresh token', async () => {
     const started = await start()
     expect(started.status).toBe(200)
-    expect(started.body).toMatchObject({ verification_uri: `${org.loginUrl}/setup/connect`, interval: 0 })
+    expect(started.body).toMatchObject({
+      verification_uri: `${org.loginUrl}/setup/connect`,
+      interval: 0,
+    })
     expect(started.body.user_code).toMatch(/^[A-Z0-9]{8}$/)
     expect((await poll(started.body.device_code)).body).toEqual({
       error: 'authorization_pending',
@@ -191,7 +271,11 @@ describe('device flow', () => {
         client_id: o.connectedApp().consumerKey,
       })
       const p = () =>
-        postForm(`${o.instanceUrl}/services/oauth2/token`, { grant_type: 'device', client_id: o.connectedApp().consumerKey, code: s.body.device_code })
+        postForm(`${o.instanceUrl}/services/oauth2/token`, {
+          grant_type: 'device',
+          client_id: o.connectedApp().consumerKey,
+          code: s.body.device_code,
+        })
       expect((await p()).body.error).toBe('authorization_pending')
       expect((await p()).body.error).toBe('slow_down')
     } finally {
@@ -201,7 +285,10 @@ describe('device flow', () => {
 
   it('refuses the device flow for apps without it', async () => {
     const app = org.addConnectedApp({ name: 'NoDevice', callbackUrls: ['http://localhost/cb'] })
-    const res = await postForm(`${org.instanceUrl}/services/oauth2/token`, { response_type: 'device_code', client_id: app.consumerKey })
+    const res = await postForm(`${org.instanceUrl}/services/oauth2/token`, {
+      response_type: 'device_code',
+      client_id: app.consumerKey,
+    })
     expect(res.body.error).toBe('oauth_flow_disabled')
   })
 })

@@ -13,7 +13,10 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
         {
           name: 'rt',
           sessionTimeoutSeconds: 900,
-          users: [{ username: 'u@rt.example', password: 'Pw-1' }, { username: 'v@rt.example', password: 'Pw-2' }],
+          users: [
+            { username: 'u@rt.example', password: 'Pw-1' },
+            { username: 'v@rt.example', password: 'Pw-2' },
+          ],
           connectedApps: [
             { name: 'Plain', callbackUrls: ['http://localhost/cb'] },
             { name: 'Rotating', callbackUrls: ['http://localhost/cb'], rotation: true },
@@ -27,8 +30,16 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
               callbackUrls: ['http://localhost/cb'],
               refreshTokenPolicy: { kind: 'expire-if-unused', seconds: 600 },
             },
-            { name: 'Immediate', callbackUrls: ['http://localhost/cb'], refreshTokenPolicy: { kind: 'immediately' } },
-            { name: 'SecretForRefresh', callbackUrls: ['http://localhost/cb'], requireSecretForRefresh: true },
+            {
+              name: 'Immediate',
+              callbackUrls: ['http://localhost/cb'],
+              refreshTokenPolicy: { kind: 'immediately' },
+            },
+            {
+              name: 'SecretForRefresh',
+              callbackUrls: ['http://localhost/cb'],
+              requireSecretForRefresh: true,
+            },
           ],
         },
       ],
@@ -53,7 +64,15 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
     const issued = org.issueTokens({ app: 'Plain' })
     const res = await refresh('Plain', issued.refreshToken ?? '')
     expect(res.status).toBe(200)
-    expect(Object.keys(res.body)).toEqual(['access_token', 'signature', 'scope', 'instance_url', 'id', 'token_type', 'issued_at'])
+    expect(Object.keys(res.body)).toEqual([
+      'access_token',
+      'signature',
+      'scope',
+      'instance_url',
+      'id',
+      'token_type',
+      'issued_at',
+    ])
     expect(res.body.access_token).not.toBe(issued.accessToken)
     const again = await refresh('Plain', issued.refreshToken ?? '')
     expect(again.status).toBe(200)
@@ -106,7 +125,10 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
   it('requires the secret for refresh when the app says so', async () => {
     const issued = org.issueTokens({ app: 'SecretForRefresh' })
     const without = await refresh('SecretForRefresh', issued.refreshToken ?? '')
-    expect(without.body).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' })
+    expect(without.body).toEqual({
+      error: 'invalid_client',
+      error_description: 'invalid client credentials',
+    })
     const withSecret = await refresh('SecretForRefresh', issued.refreshToken ?? '', {
       client_secret: org.connectedApp('SecretForRefresh').consumerSecret,
     })
@@ -124,13 +146,17 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
     emulator.clock.advance(901_000)
     const res = await rest(issued.accessToken)
     expect(res.status).toBe(401)
-    expect(res.body).toEqual([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }])
+    expect(res.body).toEqual([
+      { message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' },
+    ])
   })
 
   it('revokes a refresh token and its access tokens', async () => {
     const issued = org.issueTokens({ app: 'Plain' })
     const refreshed = await refresh('Plain', issued.refreshToken ?? '')
-    const res = await postForm(`${org.instanceUrl}/services/oauth2/revoke`, { token: issued.refreshToken ?? '' })
+    const res = await postForm(`${org.instanceUrl}/services/oauth2/revoke`, {
+      token: issued.refreshToken ?? '',
+    })
     expect(res.status).toBe(200)
     expect(res.body).toBe('')
     expect((await rest(issued.accessToken)).status).toBe(401)
@@ -140,7 +166,10 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
 
   it('revokes an access token alone, and answers 400 for an unknown token', async () => {
     const issued = org.issueTokens({ app: 'Plain' })
-    expect((await postForm(`${org.instanceUrl}/services/oauth2/revoke`, { token: issued.accessToken })).status).toBe(200)
+    expect(
+      (await postForm(`${org.instanceUrl}/services/oauth2/revoke`, { token: issued.accessToken }))
+        .status,
+    ).toBe(200)
     expect((await rest(issued.accessToken)).status).toBe(401)
     expect((await refresh('Plain', issued.refreshToken ?? '')).status).toBe(200)
     const unknown = await postForm(`${org.instanceUrl}/services/oauth2/revoke`, { token: 'nope' })
@@ -167,11 +196,20 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
       token_type: 'access_token',
     })
     expect(active.body.exp - active.body.iat).toBe(900)
-    expect((await introspect(issued.refreshToken ?? '')).body).toMatchObject({ active: true, token_type: 'refresh_token' })
+    expect((await introspect(issued.refreshToken ?? '')).body).toMatchObject({
+      active: true,
+      token_type: 'refresh_token',
+    })
     expect((await introspect('nope')).body).toEqual({ active: false })
     expect((await introspect(issued.accessToken, 'Rotating')).body).toEqual({ active: false })
-    const badClient = await postForm(`${org.instanceUrl}/services/oauth2/introspect`, { token: issued.accessToken, client_id: app.consumerKey })
-    expect(badClient.body).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' })
+    const badClient = await postForm(`${org.instanceUrl}/services/oauth2/introspect`, {
+      token: issued.accessToken,
+      client_id: app.consumerKey,
+    })
+    expect(badClient.body).toEqual({
+      error: 'invalid_client',
+      error_description: 'invalid client credentials',
+    })
   })
 
   it('serves the identity URL with a Bearer header or ?oauth_token=, and 403 Bad_OAuth_Token', async () => {
@@ -188,8 +226,12 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
       email: 'u@rt.example',
     })
     expect(byHeader.body.urls.rest).toBe(`${org.instanceUrl}/services/data/v{version}/`)
-    expect(byHeader.body.urls.sobjects).toBe(`${org.instanceUrl}/services/data/v{version}/sobjects/`)
-    const byQuery = await getJson(`${issued.id}?format=json&oauth_token=${encodeURIComponent(issued.accessToken)}&version=61.0`)
+    expect(byHeader.body.urls.sobjects).toBe(
+      `${org.instanceUrl}/services/data/v{version}/sobjects/`,
+    )
+    const byQuery = await getJson(
+      `${issued.id}?format=json&oauth_token=${encodeURIComponent(issued.accessToken)}&version=61.0`,
+    )
     expect(byQuery.status).toBe(200)
     expect(byQuery.body.urls.query).toBe(`${org.instanceUrl}/services/data/v61.0/query/`)
     const bad = await getJson(issued.id, 'nope')
@@ -199,7 +241,11 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
     const expired = await getJson(issued.id, issued.accessToken)
     expect(expired.status).toBe(403)
     expect(expired.body).toBe('Bad_OAuth_Token')
-    expect(emulator.requestLog.entries({ path: /^\/id\// }).every((e) => !e.path.includes('oauth_token'))).toBe(true)
+    expect(
+      emulator.requestLog
+        .entries({ path: /^\/id\// })
+        .every((e) => !e.path.includes('oauth_token')),
+    ).toBe(true)
   })
 
   it('serves userinfo claims', async () => {

@@ -14,7 +14,9 @@ describe('REST authentication and request hygiene', () => {
     emulator = await startEmulator({ maxBodyBytes: 64 * 1024 })
     org = emulator.org()
     token = org.issueTokens().accessToken
-    org.registerApexRoute('GET', '/Hello/*', (req) => ({ body: { path: req.path, user: req.user.username, q: req.query.get('q') } }))
+    org.registerApexRoute('GET', '/Hello/*', (req) => ({
+      body: { path: req.path, user: req.user.username, q: req.query.get('q') },
+    }))
     org.registerApexRoute('POST', '/Echo', (req) => ({ status: 201, body: { got: req.body } }))
     org.registerApexRoute('GET', '/Boom', () => {
       throw new Error('kaboom')
@@ -39,7 +41,10 @@ describe('REST authentication and request hygiene', () => {
   })
 
   it('accepts Authorization: OAuth <token> and answers JSON for Accept */* or none', async () => {
-    for (const headers of [{ authorization: `OAuth ${token}` }, { authorization: `Bearer ${token}`, accept: '*/*' }]) {
+    for (const headers of [
+      { authorization: `OAuth ${token}` },
+      { authorization: `Bearer ${token}`, accept: '*/*' },
+    ]) {
       const res = await fetch(`${base()}/limits`, { headers })
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toBe('application/json;charset=UTF-8')
@@ -86,7 +91,9 @@ describe('REST authentication and request hygiene', () => {
       body: 'Name=x',
     })
     expect(res.status).toBe(415)
-    expect(((await res.json()) as { errorCode: string }[])[0]?.errorCode).toBe('UNSUPPORTED_MEDIA_TYPE')
+    expect(((await res.json()) as { errorCode: string }[])[0]?.errorCode).toBe(
+      'UNSUPPORTED_MEDIA_TYPE',
+    )
   })
 
   it('routes Apex REST, with 404 for unknown routes and APEX_ERROR for exceptions', async () => {
@@ -103,11 +110,17 @@ describe('REST authentication and request hygiene', () => {
     expect(await echo.json()).toEqual({ got: { a: 1 } })
     const missing = await getJson(`${org.instanceUrl}/services/apexrest/Nope`, token)
     expect(missing.status).toBe(404)
-    expect(missing.body).toEqual([{ message: 'Could not find a match for URL /Nope', errorCode: 'NOT_FOUND' }])
+    expect(missing.body).toEqual([
+      { message: 'Could not find a match for URL /Nope', errorCode: 'NOT_FOUND' },
+    ])
     const boom = await getJson(`${org.instanceUrl}/services/apexrest/Boom`, token)
     expect(boom.status).toBe(500)
-    expect(boom.body).toEqual([{ message: 'System.UnexpectedException: kaboom', errorCode: 'APEX_ERROR' }])
-    const wrongMethod = await fetch(`${org.instanceUrl}/services/apexrest/Echo`, { headers: { authorization: `Bearer ${token}` } })
+    expect(boom.body).toEqual([
+      { message: 'System.UnexpectedException: kaboom', errorCode: 'APEX_ERROR' },
+    ])
+    const wrongMethod = await fetch(`${org.instanceUrl}/services/apexrest/Echo`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(wrongMethod.status).toBe(405)
     expect((await getJson(`${org.instanceUrl}/services/apexrest/Hello/World`)).status).toBe(401)
   })
@@ -170,7 +183,9 @@ describe('fault switches', () => {
       it('expires all sessions, and one token', async () => {
         const a = org.issueTokens()
         const b = org.issueTokens()
-        await set(() => org.faults.expireAccessToken(a.accessToken), '/faults/expire-sessions', { token: a.accessToken })
+        await set(() => org.faults.expireAccessToken(a.accessToken), '/faults/expire-sessions', {
+          token: a.accessToken,
+        })
         expect((await rest(a.accessToken)).status).toBe(401)
         expect((await rest(b.accessToken)).status).toBe(200)
         await set(() => org.faults.expireSessions(), '/faults/expire-sessions', {})
@@ -194,7 +209,9 @@ describe('fault switches', () => {
       })
 
       it('changes instance_url in token responses', async () => {
-        await set(() => org.faults.setInstanceUrl('http://127.0.0.1:1'), '/faults/instance-url', { url: 'http://127.0.0.1:1' })
+        await set(() => org.faults.setInstanceUrl('http://127.0.0.1:1'), '/faults/instance-url', {
+          url: 'http://127.0.0.1:1',
+        })
         expect((await passwordGrant()).body.instance_url).toBe('http://127.0.0.1:1')
         await set(() => org.faults.setInstanceUrl(null), '/faults/instance-url', { url: null })
         expect((await passwordGrant()).body.instance_url).toBe(org.instanceUrl)
@@ -208,8 +225,12 @@ describe('fault switches', () => {
           headers: { authorization: `Bearer ${a.accessToken}` },
         })
         expect(res.status).toBe(302)
-        expect(res.headers.get('location')).toBe('https://default.my.salesforce.com/services/data/v61.0/query?q=x')
-        await set(() => org.faults.setRestRedirect('http://127.0.0.1:2'), '/faults/rest-redirect', { to: 'http://127.0.0.1:2' })
+        expect(res.headers.get('location')).toBe(
+          'https://default.my.salesforce.com/services/data/v61.0/query?q=x',
+        )
+        await set(() => org.faults.setRestRedirect('http://127.0.0.1:2'), '/faults/rest-redirect', {
+          to: 'http://127.0.0.1:2',
+        })
         const again = await fetch(`${org.instanceUrl}/services/data/v61.0/`, { redirect: 'manual' })
         expect(again.headers.get('location')).toBe('http://127.0.0.1:2/services/data/v61.0')
       })
@@ -217,7 +238,10 @@ describe('fault switches', () => {
       it('makes the login page refuse passwords (SSO only)', async () => {
         await set(() => org.faults.setSsoOnly(true), '/faults/sso-only', { enabled: true })
         const browser = new Browser()
-        const url = authorizeUrl(org.instanceUrl, { client_id: org.connectedApp().consumerKey, redirect_uri: org.connectedApp().callbackUrls[0] ?? '' })
+        const url = authorizeUrl(org.instanceUrl, {
+          client_id: org.connectedApp().consumerKey,
+          redirect_uri: org.connectedApp().callbackUrls[0] ?? '',
+        })
         const page = await browser.get(url)
         expect(page.html).toContain('single sign-on')
         const tx = /name="tx" value="([^"]+)"/.exec(page.html)?.[1] ?? ''
@@ -236,7 +260,11 @@ describe('fault switches', () => {
         await set(() => org.faults.setSameOrgSso(true), '/faults/same-org-sso', { enabled: true })
         const callback = org.connectedApp().callbackUrls[0] ?? ''
         const res = await fetch(
-          authorizeUrl(org.instanceUrl, { client_id: org.connectedApp().consumerKey, redirect_uri: callback, state: 'st' }),
+          authorizeUrl(org.instanceUrl, {
+            client_id: org.connectedApp().consumerKey,
+            redirect_uri: callback,
+            state: 'st',
+          }),
           { redirect: 'manual' },
         )
         expect(res.status).toBe(302)
@@ -253,19 +281,26 @@ describe('fault switches', () => {
         await set(() => org.faults.setRateLimited(true), '/faults/rate-limit', { enabled: true })
         const res = await rest(a.accessToken)
         expect(res.status).toBe(403)
-        expect(res.body).toEqual([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }])
+        expect(res.body).toEqual([
+          { message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' },
+        ])
       })
 
       it('injects latency per endpoint class', async () => {
         const a = org.issueTokens()
-        await set(() => org.faults.setLatency({ tokenMs: 300 }), '/faults/latency', { tokenMs: 300 })
+        await set(() => org.faults.setLatency({ tokenMs: 300 }), '/faults/latency', {
+          tokenMs: 300,
+        })
         let started = Date.now()
         await rest(a.accessToken)
         expect(Date.now() - started).toBeLessThan(250)
         started = Date.now()
         await passwordGrant()
         expect(Date.now() - started).toBeGreaterThanOrEqual(290)
-        await set(() => org.faults.setLatency({ tokenMs: 0, restMs: 300 }), '/faults/latency', { tokenMs: 0, restMs: 300 })
+        await set(() => org.faults.setLatency({ tokenMs: 0, restMs: 300 }), '/faults/latency', {
+          tokenMs: 0,
+          restMs: 300,
+        })
         started = Date.now()
         await rest(a.accessToken)
         expect(Date.now() - started).toBeGreaterThanOrEqual(290)
@@ -273,13 +308,19 @@ describe('fault switches', () => {
 
       it('fails the next N requests with a 5xx', async () => {
         const a = org.issueTokens()
-        await set(() => org.faults.failNext(2, { status: 503 }), '/faults/fail-next', { count: 2, status: 503 })
+        await set(() => org.faults.failNext(2, { status: 503 }), '/faults/fail-next', {
+          count: 2,
+          status: 503,
+        })
         const first = await rest(a.accessToken)
         expect(first.status).toBe(503)
         expect(first.body[0].errorCode).toBe('SERVER_UNAVAILABLE')
         expect((await rest(a.accessToken)).status).toBe(503)
         expect((await rest(a.accessToken)).status).toBe(200)
-        await set(() => org.faults.failNext(1, { scope: 'token' }), '/faults/fail-next', { count: 1, scope: 'token' })
+        await set(() => org.faults.failNext(1, { scope: 'token' }), '/faults/fail-next', {
+          count: 1,
+          scope: 'token',
+        })
         expect((await rest(a.accessToken)).status).toBe(200)
         expect((await passwordGrant()).status).toBe(500)
         expect((await passwordGrant()).status).toBe(200)
@@ -291,11 +332,16 @@ describe('fault switches', () => {
 
       it('blocks sessions with the REST-API-not-valid 401', async () => {
         const a = org.issueTokens()
-        await set(() => org.faults.setBlockedSession(true), '/faults/blocked-session', { enabled: true })
+        await set(() => org.faults.setBlockedSession(true), '/faults/blocked-session', {
+          enabled: true,
+        })
         const res = await rest(a.accessToken)
         expect(res.status).toBe(401)
         expect(res.body).toEqual([
-          { message: 'This session is not valid for use with the REST API', errorCode: 'INVALID_SESSION_ID' },
+          {
+            message: 'This session is not valid for use with the REST API',
+            errorCode: 'INVALID_SESSION_ID',
+          },
         ])
       })
     })
@@ -330,11 +376,16 @@ describe('fault switches', () => {
   })
 
   it('describes the org over HTTP without secrets unless asked', async () => {
-    const plain = (await (await fetch(`${org.instanceUrl}/_emulator/org`)).json()) as Record<string, unknown>
+    const plain = (await (await fetch(`${org.instanceUrl}/_emulator/org`)).json()) as Record<
+      string,
+      unknown
+    >
     expect(plain['orgId']).toBe(org.orgId)
     expect(JSON.stringify(plain)).not.toContain(org.connectedApp().consumerSecret)
     expect(JSON.stringify(plain)).not.toContain(org.user().password)
-    const withSecrets = await (await fetch(`${org.instanceUrl}/_emulator/org?showSecrets=true`)).text()
+    const withSecrets = await (
+      await fetch(`${org.instanceUrl}/_emulator/org?showSecrets=true`)
+    ).text()
     expect(withSecrets).toContain(org.connectedApp().consumerSecret)
   })
 

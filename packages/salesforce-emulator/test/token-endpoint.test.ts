@@ -18,7 +18,11 @@ describe('POST /services/oauth2/token', () => {
             { username: 'robot@acme.example', password: 'Robot-1' },
           ],
           connectedApps: [
-            { name: 'Main', callbackUrls: ['http://localhost/cb'], clientCredentialsUser: 'robot@acme.example' },
+            {
+              name: 'Main',
+              callbackUrls: ['http://localhost/cb'],
+              clientCredentialsUser: 'robot@acme.example',
+            },
             { name: 'NoRunAs', callbackUrls: ['http://localhost/cb'] },
             {
               name: 'NotPreAuthorized',
@@ -52,13 +56,23 @@ describe('POST /services/oauth2/token', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('application/json;charset=UTF-8')
     const body = res.body as Record<string, string>
-    expect(Object.keys(body)).toEqual(['access_token', 'signature', 'scope', 'instance_url', 'id', 'token_type', 'issued_at'])
+    expect(Object.keys(body)).toEqual([
+      'access_token',
+      'signature',
+      'scope',
+      'instance_url',
+      'id',
+      'token_type',
+      'issued_at',
+    ])
     expect(body['expires_in']).toBeUndefined()
     expect(body['refresh_token']).toBeUndefined()
     expect(body['access_token']).toMatch(new RegExp(`^${org.orgId.slice(0, 15)}![A-Za-z0-9_-]+$`))
     expect(body['access_token']?.split('.').length).toBe(1)
     expect(body['instance_url']).toBe(org.instanceUrl)
-    expect(body['id']).toBe(`${org.instanceUrl}/id/${org.orgId}/${org.user('admin@acme.example').userId}`)
+    expect(body['id']).toBe(
+      `${org.instanceUrl}/id/${org.orgId}/${org.user('admin@acme.example').userId}`,
+    )
     expect(body['token_type']).toBe('Bearer')
     expect(body['issued_at']).toMatch(/^\d{13}$/)
     expect(Math.abs(Number(body['issued_at']) - Date.now())).toBeLessThan(60_000)
@@ -86,14 +100,63 @@ describe('POST /services/oauth2/token', () => {
     expect(new URLSearchParams(res.body as string).get('token_type')).toBe('Bearer')
   })
 
-  const errors: [string, () => Record<string, string>, number, string, string, Record<string, string>?][] = [
-    ['bad password', () => password({ password: 'nope' }), 400, 'invalid_grant', 'authentication failure'],
-    ['unknown user', () => password({ username: 'who@acme.example' }), 400, 'invalid_grant', 'authentication failure'],
-    ['inactive user', () => password({ username: 'gone@acme.example', password: 'Gone-1' }), 400, 'inactive_user', 'user is inactive'],
-    ['unknown client', () => password({ client_id: 'nope' }), 400, 'invalid_client_id', 'client identifier invalid'],
-    ['bad secret', () => password({ client_secret: 'nope' }), 400, 'invalid_client', 'invalid client credentials'],
-    ['missing secret', () => password({ client_secret: '' }), 400, 'invalid_client', 'invalid client credentials'],
-    ['unsupported grant', () => password({ grant_type: 'magic' }), 400, 'unsupported_grant_type', 'grant type not supported'],
+  const errors: [
+    string,
+    () => Record<string, string>,
+    number,
+    string,
+    string,
+    Record<string, string>?,
+  ][] = [
+    [
+      'bad password',
+      () => password({ password: 'nope' }),
+      400,
+      'invalid_grant',
+      'authentication failure',
+    ],
+    [
+      'unknown user',
+      () => password({ username: 'who@acme.example' }),
+      400,
+      'invalid_grant',
+      'authentication failure',
+    ],
+    [
+      'inactive user',
+      () => password({ username: 'gone@acme.example', password: 'Gone-1' }),
+      400,
+      'inactive_user',
+      'user is inactive',
+    ],
+    [
+      'unknown client',
+      () => password({ client_id: 'nope' }),
+      400,
+      'invalid_client_id',
+      'client identifier invalid',
+    ],
+    [
+      'bad secret',
+      () => password({ client_secret: 'nope' }),
+      400,
+      'invalid_client',
+      'invalid client credentials',
+    ],
+    [
+      'missing secret',
+      () => password({ client_secret: '' }),
+      400,
+      'invalid_client',
+      'invalid client credentials',
+    ],
+    [
+      'unsupported grant',
+      () => password({ grant_type: 'magic' }),
+      400,
+      'unsupported_grant_type',
+      'grant type not supported',
+    ],
     [
       'missing grant type',
       () => ({ client_id: app().consumerKey }),
@@ -110,7 +173,11 @@ describe('POST /services/oauth2/token', () => {
     ],
     [
       'client credentials without run-as user',
-      () => ({ grant_type: 'client_credentials', client_id: app('NoRunAs').consumerKey, client_secret: app('NoRunAs').consumerSecret }),
+      () => ({
+        grant_type: 'client_credentials',
+        client_id: app('NoRunAs').consumerKey,
+        client_secret: app('NoRunAs').consumerSecret,
+      }),
       400,
       'invalid_grant',
       'no client credentials user enabled',
@@ -128,14 +195,25 @@ describe('POST /services/oauth2/token', () => {
     ],
     [
       'client credentials asking for refresh_token',
-      () => ({ grant_type: 'client_credentials', client_id: app().consumerKey, client_secret: app().consumerSecret, scope: 'api refresh_token' }),
+      () => ({
+        grant_type: 'client_credentials',
+        client_id: app().consumerKey,
+        client_secret: app().consumerSecret,
+        scope: 'api refresh_token',
+      }),
       400,
       'invalid_request',
       'scope parameter not supported',
     ],
     [
       'unknown authorization code',
-      () => ({ grant_type: 'authorization_code', code: 'nope', client_id: app().consumerKey, client_secret: app().consumerSecret, redirect_uri: 'http://localhost/cb' }),
+      () => ({
+        grant_type: 'authorization_code',
+        code: 'nope',
+        client_id: app().consumerKey,
+        client_secret: app().consumerSecret,
+        redirect_uri: 'http://localhost/cb',
+      }),
       400,
       'invalid_grant',
       'invalid authorization code',
@@ -152,15 +230,25 @@ describe('POST /services/oauth2/token', () => {
 
   it('answers 401 for bad client credentials sent with HTTP Basic', async () => {
     const basic = Buffer.from(`${app().consumerKey}:wrong`).toString('base64')
-    const res = await postForm(tokenUrl, { grant_type: 'client_credentials' }, { authorization: `Basic ${basic}` })
+    const res = await postForm(
+      tokenUrl,
+      { grant_type: 'client_credentials' },
+      { authorization: `Basic ${basic}` },
+    )
     expect(res.status).toBe(401)
-    expect(res.body).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' })
+    expect(res.body).toEqual({
+      error: 'invalid_client',
+      error_description: 'invalid client credentials',
+    })
   })
 
   it('refuses GET with must use HTTP POST', async () => {
     const res = await fetch(`${tokenUrl}?grant_type=password`)
     expect(res.status).toBe(400)
-    expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'must use HTTP POST' })
+    expect(await res.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'must use HTTP POST',
+    })
   })
 
   it('issues client credentials tokens for the run-as user, without a refresh token', async () => {
@@ -171,7 +259,9 @@ describe('POST /services/oauth2/token', () => {
     })
     expect(res.status).toBe(200)
     expect(res.body.refresh_token).toBeUndefined()
-    expect(res.body.id).toBe(`${org.instanceUrl}/id/${org.orgId}/${org.user('robot@acme.example').userId}`)
+    expect(res.body.id).toBe(
+      `${org.instanceUrl}/id/${org.orgId}/${org.user('robot@acme.example').userId}`,
+    )
     expect(res.body.signature).toBeTypeOf('string')
   })
 
@@ -179,7 +269,10 @@ describe('POST /services/oauth2/token', () => {
     org.faults.setSsoOnly(true)
     try {
       const res = await postForm(tokenUrl, password())
-      expect(res.body).toEqual({ error: 'invalid_grant', error_description: 'authentication failure' })
+      expect(res.body).toEqual({
+        error: 'invalid_grant',
+        error_description: 'authentication failure',
+      })
     } finally {
       org.faults.setSsoOnly(false)
     }

@@ -31,7 +31,12 @@ export class Browser {
   async get(url: string): Promise<Page> {
     const res = await fetch(url, { redirect: 'manual', headers: { cookie: this.#cookieHeader() } })
     this.#store(res)
-    return { status: res.status, location: res.headers.get('location') ?? undefined, html: await res.text(), headers: res.headers }
+    return {
+      status: res.status,
+      location: res.headers.get('location') ?? undefined,
+      html: await res.text(),
+      headers: res.headers,
+    }
   }
 
   /** POSTs a form without following redirects. */
@@ -39,11 +44,19 @@ export class Browser {
     const res = await fetch(url, {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: this.#cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        cookie: this.#cookieHeader(),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams(fields).toString(),
     })
     this.#store(res)
-    return { status: res.status, location: res.headers.get('location') ?? undefined, html: await res.text(), headers: res.headers }
+    return {
+      status: res.status,
+      location: res.headers.get('location') ?? undefined,
+      html: await res.text(),
+      headers: res.headers,
+    }
   }
 
   /** Forgets every cookie. */

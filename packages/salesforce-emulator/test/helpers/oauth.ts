@@ -32,7 +32,11 @@ export async function postForm(
 }
 
 /** GETs JSON with a bearer token. */
-export async function getJson(url: string, token?: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+export async function getJson(
+  url: string,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<JsonAnswer> {
   const res = await fetch(url, {
     redirect: 'manual',
     headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...headers },
@@ -97,7 +101,9 @@ export async function authorize(
     }
   }
   if (page.status !== 302 || page.location === undefined) {
-    throw new Error(`authorize did not redirect back (status ${page.status}): ${page.html.slice(0, 300)}`)
+    throw new Error(
+      `authorize did not redirect back (status ${page.status}): ${page.html.slice(0, 300)}`,
+    )
   }
   const location = page.location
   const hashOrQuery = location.includes('#') ? location.split('#')[1] : new URL(location).search

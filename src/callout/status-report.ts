@@ -1,0 +1,146 @@
+import type {
+  CredentialStatus,
+  Definitions,
+  ExternalCredential,
+  NamedCredential,
+  OAuthFlow,
+  PrincipalCredential,
+  Protocol,
+} from '../definitions/model.ts'
+import { CalloutError } from '../errors.ts'
+import type { Store } from '../store/types.ts'
+import { effectiveExpiresAt } from '../tokens/expiry.ts'
+
+/** The state of one principal (and user) — never a token. */
+export interface PrincipalStatus {
+  readonly principal: string
+  readonly type: 'named' | 'per-user'
+  /** The end user, for per-user principals. */
+  readonly userId?: string
+  readonly status: CredentialStatus
+  /** "Authenticated as <username>", when the identity is known. */
+  readonly summary: string
+  readonly username?: string
+  readonly orgId?: string
+  readonly instanceUrl?: string
+  readonly scope?: string
+  /** ms since epoch. */
+  readonly issuedAt?: number
+  /** ms since epoch: from `expires_in`, or issuedAt + sessionTimeoutSeconds. */
+  readonly expiresAt?: number
+  readonly lastRefreshAt?: number
+  readonly hasRefreshToken?: boolean
+  readonly lastError?: { readonly code: string; readonly message: string; readonly at: number }
+}
+
+/**
+ * The status of one Named Credential, as `callout status`, the console and `broker.status()`
+ * show it.
+ *
+ * @example
+ * for (const nc of await broker.status()) console.log(nc.name, nc.principals.map((p) => p.summary))
+ */
+export interface StatusReport {
+  readonly name: string
+  readonly label: string
+  readonly url: string
+  readonly enabled: boolean
+  readonly externalCredential: string
+  readonly protocol: Protocol
+  readonly flow?: OAuthFlow
+  readonly principals: readonly PrincipalStatus[]
+}
+
+/**
+ * Builds status reports from definitions and stored credentials (never tokens).
+ *
+ * @example
+ * const [report] = await buildStatusReports(defs, store, 'Salesforce')
+ */
+export async function buildStatusReports(
+  defs: Definitions,
+  store: Store,
+  name?: string,
+): Promise<StatusReport[]> {
+  let ncs = [...defs.namedCredentials.values()]
+  if (name !== undefined) {
+    ncs = ncs.filter((nc) => nc.name === name)
+    if (ncs.length === 0) {
+      throw new CalloutError('CREDENTIAL_NOT_FOUND', `No Named Credential is called "${name}".`, {
+        details: { namedCredential: name },
+      })
+    }
+  }
+  ncs.sort((a, b) => a.name.localeCompare(b.name))
+  return Promise.all(ncs.map((nc) => reportFor(nc, defs, store)))
+}
+
+async function reportFor(nc: NamedCredential, defs: Definitions, store: Store): Promise<StatusReport> {
+  const ec = defs.externalCredentials.get(nc.externalCredential)
+  const base = {
+    name: nc.name,
+    label: nc.label,
+    url: nc.url,
+    enabled: nc.enabled,
+    externalCredential: nc.externalCredential,
+  }
+  if (ec === undefined) return { ...base, protocol: 'none', principals: [] }
+  const principals: PrincipalStatus[] = []
+  const stored = ec.protocol === 'oauth2' ? await store.listCredentials({ externalCredential: ec.name }) : []
+  for (const p of [...ec.principals].sort((a, b) => a.sequence - b.sequence)) {
+    if (ec.protocol !== 'oauth2') {
+      principals.push({ principal: p.name, type: p.type, status: 'authenticated', summary: `Uses ${ec.protocol} credentials; no token to refresh` })
+      continue
+    }
+    const mine = stored.filter((c) => c.principal === p.name)
+    if (mine.length === 0) {
+      principals.push({
+        principal: p.name,
+        type: p.type,
+        status: 'not-configured',
+        summary:
+          ec.flow === 'browser'
+            ? p.type === 'per-user'
+              ? 'No user has authenticated yet'
+              : `Not authenticated: run callout auth ${nc.name}`
+            : 'Not yet used: a token is obtained on the first callout',
+      })
+      continue
+    }
+    for (const c of mine) principals.push(principalStatus(c, ec, p.type))
+  }
+  return { ...base, protocol: ec.protocol, ...(ec.flow === undefined ? {} : { flow: ec.flow }), principals }
+}
+
+function principalStatus(c: PrincipalCredential, ec: ExternalCredential, type: 'named' | 'per-user'): PrincipalStatus {
+  const expiresAt = effectiveExpiresAt(c, ec)
+  const username = c.identity?.username
+  const summary =
+    c.status === 'authenticated'
+      ? username !== undefined
+        ? `Authenticated as ${username}`
+        : 'Authenticated'
+      : c.status === 'needs-reauth'
+        ? `Needs re-authentication (${c.lastError?.code ?? 'invalid_grant'})`
+        : c.status === 'error'
+          ? `Error: ${c.lastError?.code ?? 'unknown'}`
+          : c.status === 'pending'
+            ? 'Authentication in progress'
+            : 'Not configured'
+  return {
+    principal: c.principal,
+    type,
+    ...(type === 'per-user' ? { userId: c.userId } : {}),
+    status: c.status,
+    summary,
+    ...(username === undefined ? {} : { username }),
+    ...(c.identity?.orgId === undefined ? {} : { orgId: c.identity.orgId }),
+    ...(c.instanceUrl === undefined ? {} : { instanceUrl: c.instanceUrl }),
+    ...(c.scope === undefined ? {} : { scope: c.scope }),
+    ...(c.issuedAt === undefined ? {} : { issuedAt: c.issuedAt }),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(c.lastRefreshAt === undefined ? {} : { lastRefreshAt: c.lastRefreshAt }),
+    hasRefreshToken: c.refreshToken !== undefined,
+    ...(c.lastError === undefined ? {} : { lastError: { ...c.lastError } }),
+  }
+}

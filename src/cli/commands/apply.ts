@@ -1,0 +1,47 @@
+import { resolve } from 'node:path'
+import { loadConfigFile } from '../../definitions/index.ts'
+import { resolveHome } from '../../secrets/index.ts'
+import { openStore } from '../../store/index.ts'
+import { println, type CliIo } from '../io.ts'
+
+/** Options of `callout apply`. */
+export interface ApplyCommandOptions {
+  readonly file: string
+  /** Delete definitions that are not in the file. */
+  readonly prune?: boolean
+  /** Validate and resolve references only; write nothing. */
+  readonly dryRun?: boolean
+}
+
+/**
+ * `callout apply -f <file>`: validates a config file, resolves its `${env:…}`/`${file:…}`
+ * references and writes the definitions in one transaction (all or nothing).
+ *
+ * @example
+ * // $ callout apply -f callout.yaml
+ * // created namedCredential Api
+ */
+export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Promise<void> {
+  const path = resolve(io.cwd, options.file)
+  const defs = await loadConfigFile(path, { env: io.env })
+  const count =
+    defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
+  if (options.dryRun === true) {
+    println(io, `${path}: valid (${count} definitions); nothing written (--dry-run)`)
+    return
+  }
+  const store = await openStore({ home: resolveHome(io.env), env: io.env })
+  try {
+    const result = await store.applyDefinitions(defs, { prune: options.prune === true })
+    for (const name of result.created) println(io, `created ${name}`)
+    for (const name of result.updated) println(io, `updated ${name}`)
+    for (const name of result.deleted) println(io, `deleted ${name}`)
+    println(
+      io,
+      `applied ${path}: ${result.created.length} created, ${result.updated.length} updated, ` +
+        `${result.unchanged.length} unchanged, ${result.deleted.length} deleted`,
+    )
+  } finally {
+    await store.close()
+  }
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createMasterKeyFile, MASTER_KEY_FILE, resolveHome } from '../../secrets/index.ts'
+import { openStore, parseStoreUrl, redactStoreUrl } from '../../store/index.ts'
+import { println, type CliIo } from '../io.ts'
+
+/**
+ * `callout init`: creates the Callout home (0700), a master key file (0600) unless
+ * `CALLOUT_MASTER_KEY` is set or a key file exists, and the store with its schema.
+ *
+ * @example
+ * // $ callout init
+ * // created /srv/app/.callout/master.key (mode 0600): back it up; without it the stored secrets cannot be read
+ */
+export async function initCommand(io: CliIo): Promise<void> {
+  const home = resolveHome(io.env)
+  const keyPath = join(home, MASTER_KEY_FILE)
+  const envKey = io.env.CALLOUT_MASTER_KEY
+  if (envKey !== undefined && envKey.trim() !== '') {
+    println(io, 'master key: from CALLOUT_MASTER_KEY')
+  } else if (existsSync(keyPath)) {
+    println(io, `master key: ${keyPath} (kept)`)
+  } else {
+    const { path } = await createMasterKeyFile(home)
+    println(
+      io,
+      `created ${path} (mode 0600): back it up; without it the stored secrets cannot be read`,
+    )
+  }
+  const location = parseStoreUrl(io.env.CALLOUT_STORE, home)
+  const where = location.dialect === 'sqlite' ? `sqlite:${location.path}` : redactStoreUrl(location.url)
+  const store = await openStore({
+    home,
+    env: io.env,
+    onMigrationProgress: (message) => println(io, `  ${message}`),
+  })
+  await store.close()
+  println(io, `store: ${where} (ready)`)
+  println(io, 'next: write callout.yaml (see docs/configuration.md), then `callout apply -f callout.yaml`')
+}

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { text as readAll } from 'node:stream/consumers'
+import { openBroker } from '../../callout/open-broker.ts'
+import { CalloutError } from '../../errors.ts'
+import { EXIT, println, type CliIo } from '../io.ts'
+
+/** Options of `callout get` and `callout request`. */
+export interface RequestCommandOptions {
+  readonly url: string
+  readonly method?: string
+  /** `Name: value` strings, as curl's `-H`. */
+  readonly headers?: readonly string[]
+  /** The body: literal data, `@file`, or `@-` for standard input. */
+  readonly data?: string
+  /** Print the status line and response headers before the body. */
+  readonly include?: boolean
+  /** The end user, for per-user principals. */
+  readonly user?: string
+  /** Accept a plain https:// URL called without any credential. */
+  readonly plain?: boolean
+}
+
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** Parses curl-style `Name: value` header arguments; a malformed one is `INVALID_ARGUMENT`. */
+export function parseHeaderArgs(args: readonly string[]): [string, string][] {
+  return args.map((arg) => {
+    const colon = arg.indexOf(':')
+    const name = colon > 0 ? arg.slice(0, colon).trim() : ''
+    const value = colon > 0 ? arg.slice(colon + 1).trim() : ''
+    if (!TOKEN_RE.test(name)) {
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `-H ${JSON.stringify(arg)} is not a header: write -H 'Name: value'.`,
+      )
+    }
+    if (/[\r\n\0]/.test(value)) {
+      throw new CalloutError('HEADER_INJECTION', `-H ${name}: the value contains CR, LF or NUL.`)
+    }
+    return [name, value]
+  })
+}
+
+async function readBody(io: CliIo, data: string | undefined): Promise<string | Uint8Array | undefined> {
+  if (data === undefined) return undefined
+  if (data === '@-') return readAll(io.stdin)
+  if (data.startsWith('@')) {
+    const path = resolve(io.cwd, data.slice(1))
+    try {
+      return await readFile(path)
+    } catch (cause) {
+      throw new CalloutError('INVALID_ARGUMENT', `-d @${data.slice(1)}: cannot read ${path}.`, {
+        cause,
+      })
+    }
+  }
+  return data
+}
+
+/**
+ * `callout get <callout-url>` / `callout request -X <method> -H 'k: v' -d <data|@file> [-i]
+ * <callout-url>`: makes the callout and prints the response body on stdout. Returns 0 on 2xx,
+ * {@link EXIT.httpStatus} otherwise (with `error HTTP_<status>: …` on stderr).
+ *
+ * @example
+ * // $ callout request -X POST -H 'Content-Type: application/json' -d @account.json \
+ * //     callout:Target/services/data/v61.0/sobjects/Account
+ */
+export async function requestCommand(io: CliIo, options: RequestCommandOptions): Promise<number> {
+  const headers = parseHeaderArgs(options.headers ?? [])
+  const body = await readBody(io, options.data)
+  const method = (options.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
+  if (!TOKEN_RE.test(method)) {
+    throw new CalloutError('INVALID_ARGUMENT', `-X ${JSON.stringify(options.method)} is not an HTTP method.`)
+  }
+  const broker = await openBroker({ env: io.env })
+  try {
+    const response = await broker.fetch(options.url, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.plain === true ? { allowPlainUrl: true } : {}),
+    })
+    if (options.include === true) {
+      println(io, `HTTP ${response.status} ${response.statusText}`.trimEnd())
+      response.headers.forEach((value, name) => println(io, `${name}: ${value}`))
+      println(io)
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    io.stdout.write(bytes)
+    if (response.status >= 200 && response.status < 300) return EXIT.ok
+    const advice = response.headers.get('x-callout-advice')
+    io.stderr.write(
+      `error HTTP_${response.status}: the upstream answered ${response.status}` +
+        `${response.statusText === '' ? '' : ` ${response.statusText}`}` +
+        `${advice === null ? '' : ` — ${advice}`}\n`,
+    )
+    return EXIT.httpStatus
+  } finally {
+    await broker.close()
+  }
+}
