@@ -856,6 +856,20 @@ for (const dialect of DIALECTS) {
         await h.close()
       })
 
+      it('concurrent first opens migrate once and create exactly one data key', async () => {
+        const h = await harness(dialect)
+        const stores = await Promise.all([h.open(), h.open(), h.open(), h.open()])
+        expect(await h.raw('select id from data_keys')).toHaveLength(1)
+        expect(await h.raw("select value from callout_meta where key = 'schema_version'")).toEqual([
+          { value: '1' },
+        ])
+        // Each can read what another wrote.
+        await stores[0]?.compareAndSetCredential(credential(), 0)
+        for (const store of stores)
+          expect((await store.getCredential(KEY))?.accessToken?.reveal()).toBe('at-1')
+        await h.close()
+      })
+
       it('a fresh store reports each migration', async () => {
         const h = await harness(dialect)
         const messages: string[] = []

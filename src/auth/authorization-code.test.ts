@@ -78,7 +78,7 @@ describe('validateCallback', () => {
     [{ ErrorCode: 'SAME_ORG_SSO', ErrorDescription: 'Cannot sign on into same org' }, /points at its own org/],
     [{ error: 'invalid_client_id' }, /2–10 minutes/],
     [{ error: 'server_error' }, /Check the AuthProvider/],
-  ])('error %j → AUTHORIZATION_FAILED with advice', (params, advice) => {
+  ] as [Record<string, string>, RegExp][])('error %j → AUTHORIZATION_FAILED with advice', (params, advice) => {
     const e = err(() => validateCallback({ ...params, state: STATE }, STATE, { redirectUri: 'https://callout.test/cb' }))
     expect(e.code).toBe('AUTHORIZATION_FAILED')
     expect(e.message).toMatch(advice)

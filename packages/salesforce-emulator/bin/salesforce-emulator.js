@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources through tsx (a devDependency of the workspace root).
+import process from 'node:process'
 import { register } from 'tsx/esm/api'
 
 register()

@@ -1,0 +1,226 @@
+import type { AuthDeps } from '../auth/deps.ts'
+import type { EndpointCache } from '../auth/endpoints.ts'
+import type { Clock } from '../clock.ts'
+import type { Definitions } from '../definitions/model.ts'
+import type { ApplyResult, Store } from '../store/types.ts'
+import type { TokenManager } from '../tokens/token-manager.ts'
+import type { Logger, TokenEventName, TokenEvents } from '../tokens/types.ts'
+import {
+  completeAuthorization,
+  startAuthorization,
+  type AuthorizationCallback,
+  type AuthorizeUrlOptions,
+} from './browser-authorization.ts'
+import type { Dispatchers } from './dispatchers.ts'
+import { CalloutPipeline } from './pipeline.ts'
+import { buildStatusReports, type StatusReport } from './status-report.ts'
+import type { Authenticators } from './steps/authenticate.ts'
+import { allowAll, type AccessPolicy } from './steps/check-access.ts'
+import { normalizeRequest, type CallerBody, type CallerHeaders } from './steps/normalize-request.ts'
+import { toResponse } from './to-response.ts'
+import type { CalloutOptions, CalloutResponse } from './types.ts'
+
+/**
+ * `broker.fetch` options: the WHATWG `RequestInit` plus the callout options.
+ *
+ * @example
+ * await broker.fetch('callout:Api/items', { method: 'POST', body: JSON.stringify(item), user: 'alice' })
+ */
+export type CalloutRequestInit = Omit<RequestInit, 'body' | 'headers'> & {
+  readonly body?: CallerBody
+  readonly headers?: CallerHeaders | HeadersInit
+} & CalloutOptions
+
+/**
+ * `broker.request` options, in undici's `request` shape.
+ *
+ * @example
+ * const { statusCode, body } = await broker.request('callout:Api/items', { method: 'GET' })
+ */
+export interface CalloutRequestOptions extends CalloutOptions {
+  readonly method?: string
+  readonly headers?: CallerHeaders
+  readonly body?: CallerBody
+  readonly signal?: AbortSignal
+}
+
+/** Events a broker emits (see {@link TokenEvents}). */
+export type BrokerEvents = TokenEvents
+
+/** What a {@link Broker} is assembled from (see `openBroker`). */
+export interface BrokerParts {
+  readonly store: Store
+  /** Close the store on `broker.close()`. */
+  readonly ownsStore: boolean
+  readonly definitions: Definitions
+  readonly tokens: TokenManager
+  readonly authenticators: Authenticators
+  readonly dispatchers: Dispatchers
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly access?: AccessPolicy
+  readonly auth?: AuthDeps & { readonly endpointCache?: EndpointCache }
+}
+
+/**
+ * The broker: authenticated outbound HTTP by credential name. Create one with `openBroker()`.
+ *
+ * @example
+ * const broker = await openBroker()
+ * const res = await broker.fetch('callout:Salesforce/services/data/v61.0/')
+ * console.log(await res.json())
+ * await broker.close()
+ */
+export class Broker {
+  readonly #parts: BrokerParts
+  readonly #pipeline: CalloutPipeline
+  #definitions: Definitions
+  #closed = false
+
+  constructor(parts: BrokerParts) {
+    this.#parts = parts
+    this.#definitions = parts.definitions
+    this.#pipeline = new CalloutPipeline({
+      definitions: () => this.#definitions,
+      tokens: parts.tokens,
+      authenticators: parts.authenticators,
+      dispatchers: parts.dispatchers,
+      access: parts.access ?? allowAll,
+    })
+  }
+
+  /** The store this broker reads and writes. */
+  get store(): Store {
+    return this.#parts.store
+  }
+
+  /** The definitions in use (replaced atomically by `apply` and `reload`). */
+  get definitions(): Definitions {
+    return this.#definitions
+  }
+
+  /**
+   * Calls `callout:Name/path?query` with the Named Credential's URL and authentication and
+   * returns a WHATWG `Response`. A 401 refreshes the token once and retries once; trusted
+   * redirects are followed. Failures are `CalloutError`s with stable codes.
+   *
+   * @example
+   * const res = await broker.fetch('callout:Salesforce/services/data/v61.0/query?q=SELECT+Id+FROM+Account')
+   * if (res.headers.has('callout-advice')) console.warn(res.headers.get('callout-advice'))
+   */
+  async fetch(input: string | URL, init: CalloutRequestInit = {}): Promise<Response> {
+    const request = await normalizeRequest(init)
+    const res = await this.#pipeline.run(input, { ...request, signal: init.signal ?? undefined }, init)
+    return toResponse(res, request.method)
+  }
+
+  /**
+   * The fast path in undici's `request` shape: `{ statusCode, headers, body }` where `body` has
+   * `json()`, `text()`, `arrayBuffer()` and `dump()`. Consume or dump every body.
+   *
+   * @example
+   * const { statusCode, body } = await broker.request('callout:Api/items', { user: 'alice' })
+   * const items = await body.json()
+   */
+  async request(input: string | URL, options: CalloutRequestOptions = {}): Promise<CalloutResponse> {
+    const request = await normalizeRequest(options)
+    return this.#pipeline.run(input, { ...request, signal: options.signal }, options)
+  }
+
+  /**
+   * The status of every Named Credential (or one): protocol, flow and per principal its status,
+   * "Authenticated as <username>", expiry and last error. Never tokens.
+   *
+   * @example
+   * const [sf] = await broker.status('Salesforce')
+   * console.log(sf.principals[0]?.summary) // 'Authenticated as admin@acme.example'
+   */
+  status(name?: string): Promise<StatusReport[]> {
+    return buildStatusReports(this.#definitions, this.#parts.store, name)
+  }
+
+  /**
+   * Starts the browser flow for a Named Credential: returns the authorization URL and its state.
+   *
+   * @example
+   * const { url } = await broker.authorizeUrl('Salesforce', { redirectUri: 'http://localhost:8787/oauth/callback' })
+   */
+  authorizeUrl(name: string, options: AuthorizeUrlOptions): Promise<{ url: string; state: string }> {
+    return startAuthorization(this.#definitions, name, options, this.#authorizationDeps())
+  }
+
+  /**
+   * Completes the browser flow from the callback URL (or its query parameters) and returns the
+   * Named Credential's status.
+   *
+   * @example
+   * const report = await broker.completeAuthorization(req.url)
+   * console.log(report.principals[0]?.summary)
+   */
+  async completeAuthorization(callback: AuthorizationCallback): Promise<StatusReport> {
+    const done = await completeAuthorization(this.#definitions, callback, this.#authorizationDeps())
+    this.#parts.tokens.forget(done.key)
+    if (done.credential.refreshToken === undefined) {
+      this.#parts.logger.warn(
+        { namedCredential: done.namedCredential },
+        'no refresh token was issued: the scope lacks refresh_token (or offline_access); the credential stops working when the access token expires',
+      )
+    }
+    const [report] = await this.status(done.namedCredential)
+    return report!
+  }
+
+  /**
+   * Writes definitions to the store (one transaction) and starts using them.
+   *
+   * @example
+   * await broker.apply(await loadConfigFile('callout.yaml'))
+   */
+  async apply(defs: Definitions, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+    const result = await this.#parts.store.applyDefinitions(defs, options)
+    await this.reload()
+    return result
+  }
+
+  /**
+   * Re-reads definitions from the store (after another process changed them) and forgets cached
+   * tokens and cooldowns.
+   *
+   * @example
+   * await broker.reload()
+   */
+  async reload(): Promise<void> {
+    const defs = await this.#parts.store.loadDefinitions()
+    this.#definitions = defs
+    this.#parts.tokens.forget()
+    this.#parts.dispatchers.prune(new Set(defs.namedCredentials.keys()))
+  }
+
+  /**
+   * Listens to broker events: `needs-reauth` (a principal must re-authenticate), `refreshed`,
+   * `refresh-failed`. Returns a function that removes the listener. Payloads never carry tokens.
+   *
+   * @example
+   * broker.on('needs-reauth', (e) => alerting.page(`Re-authenticate ${e.namedCredential}`))
+   */
+  on<K extends TokenEventName>(name: K, listener: (event: BrokerEvents[K]) => void): () => void {
+    return this.#parts.tokens.on(name, listener)
+  }
+
+  /**
+   * Closes connection pools and, when the broker opened it, the store.
+   *
+   * @example
+   * await broker.close()
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#parts.dispatchers.close()
+    if (this.#parts.ownsStore) await this.#parts.store.close()
+  }
+
+  #authorizationDeps() {
+    return { store: this.#parts.store, clock: this.#parts.clock, auth: this.#parts.auth ?? {} }
+  }
+}

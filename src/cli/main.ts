@@ -1,0 +1,163 @@
+/**
+ * The `callout` command line: the only place that listens on a port or exits the process.
+ */
+import { Command, CommanderError, Option } from 'commander'
+import { applyCommand } from './commands/apply.ts'
+import { authCommand } from './commands/auth.ts'
+import { demoCommand } from './commands/demo.ts'
+import { exportCommand } from './commands/export.ts'
+import { initCommand } from './commands/init.ts'
+import { listCommand } from './commands/list.ts'
+import { requestCommand } from './commands/request.ts'
+import { statusCommand } from './commands/status.ts'
+import { EXIT, processIo, reportError, type CliIo } from './io.ts'
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+/**
+ * Builds the `callout` program for one run. Actions store their exit status in `result.code`.
+ */
+export function buildProgram(io: CliIo, result: { code: number }): Command {
+  const program = new Command('callout')
+    .description('Named Credentials for TypeScript and any language')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(run `callout --help` for usage)')
+
+  program
+    .command('init')
+    .description('create the Callout home, a master key (0600) and the store')
+    .action(async () => initCommand(io))
+
+  program
+    .command('apply')
+    .description('validate a config file and write its definitions (all or nothing)')
+    .requiredOption('-f, --file <path>', 'the config file (YAML or JSON)')
+    .option('--prune', 'delete definitions that are not in the file')
+    .option('--dry-run', 'validate and resolve references only')
+    .action(async (opts: { file: string; prune?: boolean; dryRun?: boolean }) =>
+      applyCommand(io, opts),
+    )
+
+  program
+    .command('export')
+    .description('write the definitions as YAML without secrets (${env:…} references instead)')
+    .option('-o, --output <path>', 'write to a file instead of stdout')
+    .action(async (opts: { output?: string }) => exportCommand(io, opts))
+
+  program
+    .command('list')
+    .description('list the Named Credentials')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => listCommand(io, opts))
+
+  program
+    .command('status')
+    .description('show each credential\'s principals: "Authenticated as …", expiry, last error')
+    .argument('[name]', 'a Named Credential')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      result.code = await statusCommand(io, { ...(name === undefined ? {} : { name }), ...opts })
+    })
+
+  program
+    .command('auth')
+    .description('authenticate a credential (browser flow: prints a URL and waits for the callback)')
+    .argument('<name>', 'the Named Credential')
+    .option('--user <id>', 'the end user, for per-user principals')
+    .option('--redirect-uri <uri>', 'loopback redirect URI registered with the app', 'http://localhost:7171/oauth/callback')
+    .option('--no-open', 'do not try to open a browser')
+    .addOption(new Option('--prompt <prompt>', 'OpenID prompt').choices(['login', 'consent', 'login consent']))
+    .option('--timeout <seconds>', 'how long to wait for the callback', '300')
+    .action(
+      async (
+        name: string,
+        opts: { user?: string; redirectUri: string; open: boolean; prompt?: string; timeout: string },
+      ) => {
+        await authCommand(io, { name, ...opts })
+      },
+    )
+
+  program
+    .command('get')
+    .description('GET a callout: URL and print the body (exit 0 on 2xx)')
+    .argument('<url>', 'callout:Name/path?query')
+    .option('-i, --include', 'print the status line and headers first')
+    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
+    .option('--user <id>', 'the end user, for per-user principals')
+    .option('--plain', 'allow a plain https:// URL (no credential)')
+    .action(async (url: string, opts: { include?: boolean; header: string[]; user?: string; plain?: boolean }) => {
+      result.code = await requestCommand(io, { url, method: 'GET', headers: opts.header, ...strip(opts) })
+    })
+
+  program
+    .command('request')
+    .description('make a callout, curl-style, and print the body (exit 0 on 2xx)')
+    .argument('<url>', 'callout:Name/path?query')
+    .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
+    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
+    .option('-d, --data <data>', 'request body: text, @file, or @- for stdin')
+    .option('-i, --include', 'print the status line and headers first')
+    .option('--user <id>', 'the end user, for per-user principals')
+    .option('--plain', 'allow a plain https:// URL (no credential)')
+    .action(
+      async (
+        url: string,
+        opts: { request?: string; header: string[]; data?: string; include?: boolean; user?: string; plain?: boolean },
+      ) => {
+        result.code = await requestCommand(io, {
+          url,
+          headers: opts.header,
+          ...(opts.request === undefined ? {} : { method: opts.request }),
+          ...(opts.data === undefined ? {} : { data: opts.data }),
+          ...strip(opts),
+        })
+      },
+    )
+
+  program
+    .command('demo')
+    .description('run the org-to-org demo against a local Salesforce emulator')
+    .option('--home <dir>', 'the demo home (recreated)', '.callout-demo')
+    .action(async (opts: { home: string }) => demoCommand(io, opts))
+
+  return program
+}
+
+function strip(opts: { include?: boolean; user?: string; plain?: boolean }): {
+  include?: boolean
+  user?: string
+  plain?: boolean
+} {
+  return {
+    ...(opts.include === undefined ? {} : { include: opts.include }),
+    ...(opts.user === undefined ? {} : { user: opts.user }),
+    ...(opts.plain === undefined ? {} : { plain: opts.plain }),
+  }
+}
+
+/**
+ * Runs the `callout` command with `argv` (without `node` and the script) and returns the exit
+ * status: 0 success, 1 a Callout error (`error <CODE>: …` on stderr), 2 usage, 22 an upstream
+ * status outside 2xx.
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2))
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const result = { code: EXIT.ok as number }
+  const program = buildProgram(io, result)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return result.code
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    return reportError(io, error)
+  }
+}
