@@ -152,7 +152,7 @@ export function validateCallback(
   if (!stateOk) {
     throw new CalloutError(
       'AUTHORIZATION_FAILED',
-      'The authorization callback\'s state does not match the request (possible CSRF, or the link was opened twice or in another browser). Start the authentication again from Callout.',
+      "The authorization callback's state does not match the request (possible CSRF, or the link was opened twice or in another browser). Start the authentication again from Callout.",
       { details: { reason: state === null ? 'state_missing' : 'state_mismatch' } },
     )
   }
@@ -168,7 +168,7 @@ export function validateCallback(
   if (code === null || code === '') {
     throw new CalloutError(
       'AUTHORIZATION_FAILED',
-      'The authorization callback has neither a code nor an error. Start the authentication again; check that the redirect URI points at Callout\'s callback.',
+      "The authorization callback has neither a code nor an error. Start the authentication again; check that the redirect URI points at Callout's callback.",
       { details: { reason: 'code_missing' } },
     )
   }
@@ -187,8 +187,12 @@ function callbackError(
   options: ValidateCallbackOptions,
 ): CalloutError {
   const error = sanitizeExcerpt(rawError, 100)
-  const description = rawDescription === undefined ? undefined : sanitizeExcerpt(rawDescription, 300)
-  const details = { error, ...(description === undefined ? {} : { error_description: description }) }
+  const description =
+    rawDescription === undefined ? undefined : sanitizeExcerpt(rawDescription, 300)
+  const details = {
+    error,
+    ...(description === undefined ? {} : { error_description: description }),
+  }
   const said = description === undefined ? error : `${error}: ${description}`
   let advice: string
   switch (error) {
@@ -198,7 +202,7 @@ function callbackError(
         'The user (or an administrator policy) denied access. Authenticate again and choose Allow; if no Allow button appears, ask an admin to pre-authorize the user for the app.'
       break
     case 'redirect_uri_mismatch':
-      advice = `The Connected App's (or client's) Callback URL must equal ${options.redirectUri === undefined ? 'Callout\'s redirect URI' : `"${options.redirectUri}"`} exactly — scheme, host, port and path.`
+      advice = `The Connected App's (or client's) Callback URL must equal ${options.redirectUri === undefined ? "Callout's redirect URI" : `"${options.redirectUri}"`} exactly — scheme, host, port and path.`
       break
     case 'OAUTH_APP_ACCESS_DENIED':
       advice =
@@ -206,19 +210,24 @@ function callbackError(
       break
     case 'SAME_ORG_SSO':
       advice =
-        'The Auth Provider points at its own org: Salesforce cannot sign on into the same org. Point the authorize URL at the target org\'s My Domain (or test.salesforce.com), log in as the target org\'s user, and use a private window if you are logged in to the source org.'
+        "The Auth Provider points at its own org: Salesforce cannot sign on into the same org. Point the authorize URL at the target org's My Domain (or test.salesforce.com), log in as the target org's user, and use a private window if you are logged in to the source org."
       break
     case 'invalid_client_id':
       advice =
         'The client id is unknown. A new Salesforce Connected App takes 2–10 minutes to propagate; check the consumer key.'
       break
     case 'invalid_scope':
-      advice = 'A requested scope is not allowed for this app. Check the scope of the ExternalCredential and the app\'s allowed scopes.'
+      advice =
+        "A requested scope is not allowed for this app. Check the scope of the ExternalCredential and the app's allowed scopes."
       break
     default:
       advice = 'Check the AuthProvider and app configuration, then authenticate again.'
   }
-  return new CalloutError('AUTHORIZATION_FAILED', `The authorization server returned an error (${said}). ${advice}`, {
-    details,
-  })
+  return new CalloutError(
+    'AUTHORIZATION_FAILED',
+    `The authorization server returned an error (${said}). ${advice}`,
+    {
+      details,
+    },
+  )
 }

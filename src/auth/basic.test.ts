@@ -5,15 +5,24 @@ import { basicAuthorization } from './basic.ts'
 
 describe('basicAuthorization', () => {
   it('matches the RFC 7617 example', () => {
-    expect(basicAuthorization('Aladdin', new Secret('open sesame'))).toBe('Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==')
+    expect(basicAuthorization('Aladdin', new Secret('open sesame'))).toBe(
+      'Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==',
+    )
   })
   it('encodes UTF-8 (RFC 7617 §2.1 example)', () => {
     expect(basicAuthorization('test', new Secret('123£'))).toBe('Basic dGVzdDoxMjPCow==')
   })
   it('allows ":" in the password', () => {
-    expect(Buffer.from(basicAuthorization('u', new Secret('a:b')).slice(6), 'base64').toString()).toBe('u:a:b')
+    expect(
+      Buffer.from(basicAuthorization('u', new Secret('a:b')).slice(6), 'base64').toString(),
+    ).toBe('u:a:b')
   })
-  it.each([['a:b', 'canary1'], ['a\r\nb', 'canary2'], ['a', 'canary3\n'], ['a\0', 'canary4']])('rejects %j / %j', (u, p) => {
+  it.each([
+    ['a:b', 'canary1'],
+    ['a\r\nb', 'canary2'],
+    ['a', 'canary3\n'],
+    ['a\0', 'canary4'],
+  ])('rejects %j / %j', (u, p) => {
     let err: unknown
     try {
       basicAuthorization(u, new Secret(p))

@@ -24,7 +24,7 @@ export function basicAuthorization(username: string, password: Secret): string {
   if (/[\r\n\0]/.test(username) || /[\r\n\0]/.test(password.reveal())) {
     throw new CalloutError(
       'CONFIG_INVALID',
-      'A Basic authentication username or password must not contain CR, LF or NUL. Check the principal\'s parameters.',
+      "A Basic authentication username or password must not contain CR, LF or NUL. Check the principal's parameters.",
     )
   }
   return `Basic ${Buffer.from(`${username}:${password.reveal()}`, 'utf8').toString('base64')}`

@@ -16,7 +16,10 @@ const sf = (over: Partial<AuthProvider> = {}): AuthProvider => ({
 })
 
 async function code(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => 'no error', (err: unknown) => (isCalloutError(err) ? err.code : 'not a CalloutError'))
+  const e = await p.then(
+    () => 'no error',
+    (err: unknown) => (isCalloutError(err) ? err.code : 'not a CalloutError'),
+  )
   return e
 }
 
@@ -32,7 +35,12 @@ describe('resolveEndpoints: salesforce', () => {
     })
   })
   it('uses a My Domain or site login URL, and explicit URLs win', async () => {
-    const e = await resolveEndpoints(sf({ loginUrl: 'https://acme.my.salesforce.com/', authorizeUrl: 'https://target.my.salesforce.com/services/oauth2/authorize' }))
+    const e = await resolveEndpoints(
+      sf({
+        loginUrl: 'https://acme.my.salesforce.com/',
+        authorizeUrl: 'https://target.my.salesforce.com/services/oauth2/authorize',
+      }),
+    )
     expect(e.tokenUrl).toBe('https://acme.my.salesforce.com/services/oauth2/token')
     expect(e.authorizeUrl).toBe('https://target.my.salesforce.com/services/oauth2/authorize')
     const site = await resolveEndpoints(sf({ loginUrl: 'https://acme.my.site.com/partners' }))
@@ -47,8 +55,12 @@ describe('resolveEndpoints: salesforce', () => {
     expect(await code(resolveEndpoints(sf(over)))).toBe(expected)
   })
   it('accepts http loopback and http with allowInsecureHttp', async () => {
-    expect((await resolveEndpoints(sf({ loginUrl: 'http://127.0.0.1:4000' }))).tokenUrl).toBe('http://127.0.0.1:4000/services/oauth2/token')
-    expect(await code(resolveEndpoints(sf({ loginUrl: 'http://sf.internal', allowInsecureHttp: true })))).toBe('no error')
+    expect((await resolveEndpoints(sf({ loginUrl: 'http://127.0.0.1:4000' }))).tokenUrl).toBe(
+      'http://127.0.0.1:4000/services/oauth2/token',
+    )
+    expect(
+      await code(resolveEndpoints(sf({ loginUrl: 'http://sf.internal', allowInsecureHttp: true }))),
+    ).toBe('no error')
   })
 })
 
@@ -56,7 +68,11 @@ describe('resolveEndpoints: oauth2 and oidc', () => {
   let server: Server
   let base = ''
   let hits = 0
-  let doc: () => { status: number; body: string; type: string } = () => ({ status: 200, type: 'application/json', body: '{}' })
+  let doc: () => { status: number; body: string; type: string } = () => ({
+    status: 200,
+    type: 'application/json',
+    body: '{}',
+  })
   beforeAll(async () => {
     server = createServer((req, res) => {
       hits++
@@ -71,12 +87,23 @@ describe('resolveEndpoints: oauth2 and oidc', () => {
     server.closeAllConnections()
     await new Promise((r) => server.close(r))
   })
-  const oidc = (over: Partial<AuthProvider> = {}): AuthProvider => sf({ type: 'oidc', issuer: base, ...over })
-  const good = () => ({ status: 200, type: 'application/json', body: JSON.stringify({ issuer: base, token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth` }) })
+  const oidc = (over: Partial<AuthProvider> = {}): AuthProvider =>
+    sf({ type: 'oidc', issuer: base, ...over })
+  const good = () => ({
+    status: 200,
+    type: 'application/json',
+    body: JSON.stringify({
+      issuer: base,
+      token_endpoint: `${base}/token`,
+      authorization_endpoint: `${base}/auth`,
+    }),
+  })
 
   it('oauth2 needs a tokenUrl', async () => {
     expect(await code(resolveEndpoints(sf({ type: 'oauth2' })))).toBe('CONFIG_INVALID')
-    expect((await resolveEndpoints(sf({ type: 'oauth2', tokenUrl: 'https://a.test/t' }))).tokenUrl).toBe('https://a.test/t')
+    expect(
+      (await resolveEndpoints(sf({ type: 'oauth2', tokenUrl: 'https://a.test/t' }))).tokenUrl,
+    ).toBe('https://a.test/t')
   })
 
   it('oidc caches discovery per provider, shares one in-flight fetch, honours the TTL', async () => {
@@ -85,7 +112,10 @@ describe('resolveEndpoints: oauth2 and oidc', () => {
     let now = 0
     const clock = { now: () => now }
     const cache = new EndpointCache(1000)
-    const [a, b] = await Promise.all([resolveEndpoints(oidc(), { cache, clock }), resolveEndpoints(oidc(), { cache, clock })])
+    const [a, b] = await Promise.all([
+      resolveEndpoints(oidc(), { cache, clock }),
+      resolveEndpoints(oidc(), { cache, clock }),
+    ])
     expect(a.tokenUrl).toBe(`${base}/token`)
     expect(b).toEqual(a)
     expect(hits).toBe(1)
@@ -94,16 +124,50 @@ describe('resolveEndpoints: oauth2 and oidc', () => {
     now = 1001
     await resolveEndpoints(oidc(), { cache, clock })
     expect(hits).toBe(2)
-    expect((await resolveEndpoints(oidc({ tokenUrl: 'https://override.test/t' }), { cache, clock })).tokenUrl).toBe('https://override.test/t')
+    expect(
+      (await resolveEndpoints(oidc({ tokenUrl: 'https://override.test/t' }), { cache, clock }))
+        .tokenUrl,
+    ).toBe('https://override.test/t')
   })
 
   it.each([
     ['500', () => ({ status: 500, type: 'text/html', body: '<html>' }), 'TOKEN_ENDPOINT_ERROR'],
     ['HTML', () => ({ status: 200, type: 'text/html', body: '<html>' }), 'TOKEN_ENDPOINT_ERROR'],
-    ['invalid JSON', () => ({ status: 200, type: 'application/json', body: '{' }), 'TOKEN_ENDPOINT_ERROR'],
-    ['other issuer', () => ({ status: 200, type: 'application/json', body: JSON.stringify({ issuer: 'https://evil.test', token_endpoint: 'https://evil.test/t' }) }), 'CONFIG_INVALID'],
-    ['http token endpoint elsewhere', () => ({ status: 200, type: 'application/json', body: JSON.stringify({ issuer: base, token_endpoint: 'http://evil.test/t' }) }), 'INSECURE_URL'],
-    ['huge', () => ({ status: 200, type: 'application/json', body: `{"issuer":"${'a'.repeat(1100 * 1024)}"}` }), 'TOKEN_ENDPOINT_ERROR'],
+    [
+      'invalid JSON',
+      () => ({ status: 200, type: 'application/json', body: '{' }),
+      'TOKEN_ENDPOINT_ERROR',
+    ],
+    [
+      'other issuer',
+      () => ({
+        status: 200,
+        type: 'application/json',
+        body: JSON.stringify({
+          issuer: 'https://evil.test',
+          token_endpoint: 'https://evil.test/t',
+        }),
+      }),
+      'CONFIG_INVALID',
+    ],
+    [
+      'http token endpoint elsewhere',
+      () => ({
+        status: 200,
+        type: 'application/json',
+        body: JSON.stringify({ issuer: base, token_endpoint: 'http://evil.test/t' }),
+      }),
+      'INSECURE_URL',
+    ],
+    [
+      'huge',
+      () => ({
+        status: 200,
+        type: 'application/json',
+        body: `{"issuer":"${'a'.repeat(1100 * 1024)}"}`,
+      }),
+      'TOKEN_ENDPOINT_ERROR',
+    ],
   ] as const)('discovery failure: %s → %s (and is not cached)', async (_n, reply, expected) => {
     doc = reply
     const cache = new EndpointCache()

@@ -38,7 +38,11 @@ export class EndpointCache {
   }
 
   /** Returns the cached value for `key`, or runs `load` once and caches it for the TTL. */
-  get(key: string, clock: Clock, load: () => Promise<ProviderEndpoints>): Promise<ProviderEndpoints> {
+  get(
+    key: string,
+    clock: Clock,
+    load: () => Promise<ProviderEndpoints>,
+  ): Promise<ProviderEndpoints> {
     const now = clock.now()
     const hit = this.#entries.get(key)
     if (hit !== undefined && hit.expiresAt > now) return hit.value
@@ -128,7 +132,11 @@ export async function resolveEndpoints(
 }
 
 function salesforceEndpoints(provider: AuthProvider): ProviderEndpoints {
-  const base = parseConfiguredUrl(provider, 'loginUrl', provider.loginUrl ?? SALESFORCE_DEFAULT_LOGIN_URL)
+  const base = parseConfiguredUrl(
+    provider,
+    'loginUrl',
+    provider.loginUrl ?? SALESFORCE_DEFAULT_LOGIN_URL,
+  )
   const root = `${base.origin}${base.pathname}`.replace(/\/+$/, '')
   return {
     issuer: base.origin,
@@ -159,7 +167,13 @@ function explicitOverrides(provider: AuthProvider): Partial<ProviderEndpoints> {
   }
 }
 
-const ENDPOINT_FIELDS = ['authorizeUrl', 'tokenUrl', 'userInfoUrl', 'revokeUrl', 'introspectUrl'] as const
+const ENDPOINT_FIELDS = [
+  'authorizeUrl',
+  'tokenUrl',
+  'userInfoUrl',
+  'revokeUrl',
+  'introspectUrl',
+] as const
 
 /** Every endpoint must be an absolute https URL (http only for loopback or allowInsecureHttp). */
 function checked(provider: AuthProvider, endpoints: ProviderEndpoints): ProviderEndpoints {

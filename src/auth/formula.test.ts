@@ -15,7 +15,12 @@ import {
 const ctx: FormulaContext = {
   externalCredential: 'MyEC',
   parameters: { Username: 'alice', username: 'alice', region: 'eu' },
-  secrets: { Password: new Secret('p@ss'), password: new Secret('p@ss'), ApiKey: new Secret('k-123'), Evil: new Secret('a\r\nX-Injected: 1') },
+  secrets: {
+    Password: new Secret('p@ss'),
+    password: new Secret('p@ss'),
+    ApiKey: new Secret('k-123'),
+    Evil: new Secret('a\r\nX-Injected: 1'),
+  },
   token: new Secret('00Dtoken'),
 }
 const run = (f: string, c: FormulaContext = ctx) => evaluateHeaderFormula(compileFormula(f), c)
@@ -44,9 +49,15 @@ describe('formulas', () => {
 
   it('computes HMAC as bytes', () => {
     const expected = createHmac('sha256', 'k-123').update('payload').digest()
-    expect(run("BASE64ENCODE(HMAC('sha256', 'payload', $Credential.MyEC.ApiKey))")).toBe(expected.toString('base64'))
-    expect(run("HEX(HMAC('SHA512', 'x', 'k'))")).toBe(createHmac('sha512', 'k').update('x').digest('hex'))
-    expect(run("HEX(HMAC('sha1', BLOB('x'), BLOB('k')))")).toBe(createHmac('sha1', 'k').update('x').digest('hex'))
+    expect(run("BASE64ENCODE(HMAC('sha256', 'payload', $Credential.MyEC.ApiKey))")).toBe(
+      expected.toString('base64'),
+    )
+    expect(run("HEX(HMAC('SHA512', 'x', 'k'))")).toBe(
+      createHmac('sha512', 'k').update('x').digest('hex'),
+    )
+    expect(run("HEX(HMAC('sha1', BLOB('x'), BLOB('k')))")).toBe(
+      createHmac('sha1', 'k').update('x').digest('hex'),
+    )
   })
 
   it('supports escapes, TEXT, URLENCODE and HTMLENCODE', () => {
@@ -108,20 +119,34 @@ describe('formulas', () => {
   })
 
   it('caps the output', () => {
-    const big = { ...ctx, parameters: { ...ctx.parameters, big: 'x'.repeat(MAX_FORMULA_OUTPUT / 2 + 1) } }
-    expect(codeOf(() => run('$Credential.MyEC.big & $Credential.MyEC.big', big))).toBe('FORMULA_INVALID')
-    expect(codeOf(() => run('BASE64ENCODE($Credential.MyEC.big & $Credential.MyEC.big)', big))).toBe('FORMULA_INVALID')
+    const big = {
+      ...ctx,
+      parameters: { ...ctx.parameters, big: 'x'.repeat(MAX_FORMULA_OUTPUT / 2 + 1) },
+    }
+    expect(codeOf(() => run('$Credential.MyEC.big & $Credential.MyEC.big', big))).toBe(
+      'FORMULA_INVALID',
+    )
+    expect(
+      codeOf(() => run('BASE64ENCODE($Credential.MyEC.big & $Credential.MyEC.big)', big)),
+    ).toBe('FORMULA_INVALID')
   })
 
   it('refuses deep nesting and huge sources', () => {
-    expect(codeOf(() => compileFormula('TEXT('.repeat(100) + "'a'" + ')'.repeat(100)))).toBe('FORMULA_INVALID')
+    expect(codeOf(() => compileFormula('TEXT('.repeat(100) + "'a'" + ')'.repeat(100)))).toBe(
+      'FORMULA_INVALID',
+    )
     expect(codeOf(() => compileFormula(`'${'a'.repeat(10_000)}'`))).toBe('FORMULA_INVALID')
   })
 })
 
 describe('mergeTemplate', () => {
   it('replaces merge fields and keeps the rest', () => {
-    expect(mergeTemplate('<u>{!$Credential.UserName}</u><p>{!HTMLENCODE($Credential.MyEC.Password)}</p>', ctx)).toBe('<u>alice</u><p>p@ss</p>')
+    expect(
+      mergeTemplate(
+        '<u>{!$Credential.UserName}</u><p>{!HTMLENCODE($Credential.MyEC.Password)}</p>',
+        ctx,
+      ),
+    ).toBe('<u>alice</u><p>p@ss</p>')
     expect(mergeTemplate('no fields {here}', ctx)).toBe('no fields {here}')
     expect(mergeTemplate("{!'}'}", ctx)).toBe('}')
   })
@@ -130,14 +155,46 @@ describe('mergeTemplate', () => {
   })
   it('allows newlines in bodies but not in headers', () => {
     expect(mergeTemplate('{!$Credential.MyEC.Evil}', ctx)).toBe('a\r\nX-Injected: 1')
-    expect(codeOf(() => mergeTemplate('{!$Credential.MyEC.Evil}', ctx, { header: true }))).toBe('HEADER_INJECTION')
+    expect(codeOf(() => mergeTemplate('{!$Credential.MyEC.Evil}', ctx, { header: true }))).toBe(
+      'HEADER_INJECTION',
+    )
   })
 })
 
 describe('formula properties', () => {
-  const tokenArb = fc.constantFrom("'", '"', '{!', '}', '(', ')', ',', '&', '$Credential', '.', 'MyEC', 'Evil', 'ApiKey',
-    'OAuthToken', 'BASE64ENCODE', 'BLOB', 'HMAC', 'TEXT', 'HEX', "'sha256'", "'a\\nb'", ' ', '\r', '\n', '\0', "'x'", 'UserName')
-  const formulaArb = fc.oneof(fc.string({ maxLength: 200 }), fc.array(tokenArb, { maxLength: 40 }).map((a) => a.join('')))
+  const tokenArb = fc.constantFrom(
+    "'",
+    '"',
+    '{!',
+    '}',
+    '(',
+    ')',
+    ',',
+    '&',
+    '$Credential',
+    '.',
+    'MyEC',
+    'Evil',
+    'ApiKey',
+    'OAuthToken',
+    'BASE64ENCODE',
+    'BLOB',
+    'HMAC',
+    'TEXT',
+    'HEX',
+    "'sha256'",
+    "'a\\nb'",
+    ' ',
+    '\r',
+    '\n',
+    '\0',
+    "'x'",
+    'UserName',
+  )
+  const formulaArb = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.array(tokenArb, { maxLength: 40 }).map((a) => a.join('')),
+  )
 
   it('evaluation throws only CalloutErrors and header output never contains CR, LF or NUL', () => {
     fc.assert(

@@ -43,7 +43,12 @@ const MAX_DEPTH = 32
 export type FormulaNode =
   | { readonly kind: 'string'; readonly value: string; readonly pos: number }
   | { readonly kind: 'field'; readonly path: readonly string[]; readonly pos: number }
-  | { readonly kind: 'call'; readonly name: string; readonly args: readonly FormulaNode[]; readonly pos: number }
+  | {
+      readonly kind: 'call'
+      readonly name: string
+      readonly args: readonly FormulaNode[]
+      readonly pos: number
+    }
   | { readonly kind: 'concat'; readonly parts: readonly FormulaNode[]; readonly pos: number }
 
 /** A compiled formula: parse once, evaluate per request. */
@@ -150,7 +155,10 @@ class Parser {
       return { kind: 'call', name, args, pos: start }
     }
     if (c === '') throw invalid('The formula ends where a value was expected', this.pos)
-    throw invalid(`Unexpected character ${JSON.stringify(c)}; quote literal text with '…'`, this.pos)
+    throw invalid(
+      `Unexpected character ${JSON.stringify(c)}; quote literal text with '…'`,
+      this.pos,
+    )
   }
 
   name(what: string): string {
@@ -207,7 +215,10 @@ export function compileFormula(source: string): CompiledFormula {
 function lookupField(path: readonly string[], ctx: FormulaContext, pos: number): Value {
   const name = `$${path.join('.')}`
   const unknown = (): CalloutError =>
-    invalid(`Unknown merge field ${name}. Use $Credential.${ctx.externalCredential}.<Parameter> with a parameter or secret of the principal`, pos)
+    invalid(
+      `Unknown merge field ${name}. Use $Credential.${ctx.externalCredential}.<Parameter> with a parameter or secret of the principal`,
+      pos,
+    )
   if (path[0] !== 'Credential') throw unknown()
   const token = (): string => {
     if (ctx.token === undefined) {

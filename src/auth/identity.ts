@@ -64,10 +64,17 @@ export async function fetchIdentity(
     return known
   }
   const str = (v: unknown): string | undefined =>
-    typeof v === 'string' && v !== '' && v.length <= 512 && !/[\x00-\x1f\x7f]/.test(v) ? v : undefined
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    typeof v === 'string' && v !== '' && v.length <= 512 && !/[\x00-\x1f\x7f]/.test(v)
+      ? v
+      : undefined
   const found: CredentialIdentity =
     provider.type === 'salesforce'
-      ? pick({ username: str(json.username), userId: str(json.user_id), orgId: str(json.organization_id) })
+      ? pick({
+          username: str(json.username),
+          userId: str(json.user_id),
+          orgId: str(json.organization_id),
+        })
       : pick({
           username: str(json.preferred_username) ?? str(json.email) ?? str(json.sub),
           userId: str(json.sub),
@@ -77,5 +84,7 @@ export async function fetchIdentity(
 }
 
 function pick(value: Record<string, string | undefined>): CredentialIdentity {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as CredentialIdentity
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as CredentialIdentity
 }

@@ -56,9 +56,13 @@ export async function signCallJwt(
   } else {
     const pem = principal.secrets.privateKey
     if (pem === undefined) {
-      throw new CalloutError('CONFIG_INVALID', `${alg} needs a privateKey secret (PEM) on ${where}.`, {
-        details: { externalCredential: ec.name, principal: principal.name },
-      })
+      throw new CalloutError(
+        'CONFIG_INVALID',
+        `${alg} needs a privateKey secret (PEM) on ${where}.`,
+        {
+          details: { externalCredential: ec.name, principal: principal.name },
+        },
+      )
     }
     key = await importPrivateKeyPem(pem, alg, `privateKey secret of ${where}`)
   }
@@ -75,7 +79,9 @@ export async function signCallJwt(
   const subject = principal.parameters.subject ?? principal.parameters.username ?? settings?.subject
   if (subject !== undefined) jwt.setSubject(subject)
   if (settings?.audience !== undefined) {
-    jwt.setAudience(typeof settings.audience === 'string' ? settings.audience : [...settings.audience])
+    jwt.setAudience(
+      typeof settings.audience === 'string' ? settings.audience : [...settings.audience],
+    )
   }
   return jwt.sign(key)
 }

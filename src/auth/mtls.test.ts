@@ -28,15 +28,76 @@ describe.skipIf(!hasOpenssl())('clientCertificateDispatcher (openssl CLI present
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'callout-mtls-'))
     const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
-    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=Test CA')
+    run(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Test CA',
+    )
     for (const name of ['server', 'client']) {
-      run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'client'}`)
+      run(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=${name === 'server' ? '127.0.0.1' : 'client'}`,
+      )
     }
     execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > server.ext'], { cwd: dir })
-    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'server.ext')
-    run('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1')
+    run(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'server.ext',
+    )
+    run(
+      'x509',
+      '-req',
+      '-in',
+      'client.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'client.crt',
+      '-days',
+      '1',
+    )
     server = createServer(
-      { key: pem('server.key'), cert: pem('server.crt'), ca: pem('ca.crt'), requestCert: true, rejectUnauthorized: true },
+      {
+        key: pem('server.key'),
+        cert: pem('server.crt'),
+        ca: pem('ca.crt'),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       (req, res) => {
         const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate()
         res.end(JSON.stringify({ cn: peer.subject?.CN }))
@@ -52,7 +113,11 @@ describe.skipIf(!hasOpenssl())('clientCertificateDispatcher (openssl CLI present
   })
 
   it('presents the client certificate', async () => {
-    const dispatcher = clientCertificateDispatcher({ cert: pem('client.crt'), key: new Secret(pem('client.key')), ca: pem('ca.crt') })
+    const dispatcher = clientCertificateDispatcher({
+      cert: pem('client.crt'),
+      key: new Secret(pem('client.key')),
+      ca: pem('ca.crt'),
+    })
     try {
       const res = await undiciFetch(url, { dispatcher })
       expect(res.status).toBe(200)

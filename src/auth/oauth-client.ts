@@ -32,10 +32,14 @@ export function authorizationServerFor(endpoints: ProviderEndpoints): oauth.Auth
   return {
     issuer: endpoints.issuer ?? new URL(endpoints.tokenUrl).origin,
     token_endpoint: endpoints.tokenUrl,
-    ...(endpoints.authorizeUrl === undefined ? {} : { authorization_endpoint: endpoints.authorizeUrl }),
+    ...(endpoints.authorizeUrl === undefined
+      ? {}
+      : { authorization_endpoint: endpoints.authorizeUrl }),
     ...(endpoints.userInfoUrl === undefined ? {} : { userinfo_endpoint: endpoints.userInfoUrl }),
     ...(endpoints.revokeUrl === undefined ? {} : { revocation_endpoint: endpoints.revokeUrl }),
-    ...(endpoints.introspectUrl === undefined ? {} : { introspection_endpoint: endpoints.introspectUrl }),
+    ...(endpoints.introspectUrl === undefined
+      ? {}
+      : { introspection_endpoint: endpoints.introspectUrl }),
   }
 }
 

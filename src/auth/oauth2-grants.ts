@@ -85,7 +85,13 @@ export async function refreshTokenGrant(
   const d = resolveAuthDeps(deps)
   const ctx = await oauthClientContext(provider, endpoints, d)
   const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
-    oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.clientAuth, refreshToken.reveal(), ctx.options),
+    oauth.refreshTokenGrantRequest(
+      ctx.as,
+      ctx.client,
+      ctx.clientAuth,
+      refreshToken.reveal(),
+      ctx.options,
+    ),
   )
   return processGrantResponse(provider, externalCredential, ctx, 'refresh_token', response, d)
 }
@@ -108,7 +114,10 @@ export async function authorizationCodeGrant(
   const d = resolveAuthDeps(deps)
   const ctx = await oauthClientContext(provider, endpoints, d)
   if (input.code === '' || input.redirectUri === '') {
-    throw new CalloutError('INVALID_ARGUMENT', 'authorizationCodeGrant needs a code and a redirectUri.')
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      'authorizationCodeGrant needs a code and a redirectUri.',
+    )
   }
   // oauth4webapi takes the code only from parameters it validated itself; the state was checked
   // by validateCallback already, and `iss` is checked there too.
@@ -130,7 +139,15 @@ export async function authorizationCodeGrant(
       ctx.options,
     ),
   )
-  return processGrantResponse(provider, externalCredential, ctx, 'authorization_code', response, d, input.nonce)
+  return processGrantResponse(
+    provider,
+    externalCredential,
+    ctx,
+    'authorization_code',
+    response,
+    d,
+    input.nonce,
+  )
 }
 
 /**
@@ -162,12 +179,20 @@ export async function passwordGrant(
       { details: { externalCredential: externalCredential.name, principal: principal.name } },
     )
   }
-  const token = provider.type === 'salesforce' ? (principal.secrets.securityToken?.reveal() ?? '') : ''
+  const token =
+    provider.type === 'salesforce' ? (principal.secrets.securityToken?.reveal() ?? '') : ''
   const ctx = await oauthClientContext(provider, endpoints, d)
   const params = new URLSearchParams({ username, password: password.reveal() + token })
   for (const [k, v] of scopeParams(provider, externalCredential)) params.set(k, v)
   const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
-    oauth.genericTokenEndpointRequest(ctx.as, ctx.client, ctx.clientAuth, 'password', params, ctx.options),
+    oauth.genericTokenEndpointRequest(
+      ctx.as,
+      ctx.client,
+      ctx.clientAuth,
+      'password',
+      params,
+      ctx.options,
+    ),
   )
   return processGrantResponse(provider, externalCredential, ctx, 'password', response, d)
 }
@@ -191,13 +216,26 @@ export async function jwtBearerGrant(
   deps?: AuthDeps,
 ): Promise<TokenSet> {
   const d = resolveAuthDeps(deps)
-  const assertion = await buildJwtBearerAssertion(provider, endpoints, externalCredential, principal, d)
+  const assertion = await buildJwtBearerAssertion(
+    provider,
+    endpoints,
+    externalCredential,
+    principal,
+    d,
+  )
   const method = hasClientCredential(provider) ? provider.clientAuth : 'none'
   const ctx = await oauthClientContext(provider, endpoints, d, method)
   const params = new URLSearchParams({ assertion })
   for (const [k, v] of scopeParams(provider, externalCredential)) params.set(k, v)
   const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
-    oauth.genericTokenEndpointRequest(ctx.as, ctx.client, ctx.clientAuth, JWT_BEARER_GRANT_TYPE, params, ctx.options),
+    oauth.genericTokenEndpointRequest(
+      ctx.as,
+      ctx.client,
+      ctx.clientAuth,
+      JWT_BEARER_GRANT_TYPE,
+      params,
+      ctx.options,
+    ),
   )
   return processGrantResponse(provider, externalCredential, ctx, 'jwt_bearer', response, d)
 }
@@ -245,7 +283,8 @@ export async function buildJwtBearerAssertion(
   )
   const audience = jwt?.audience ?? defaultJwtBearerAudience(provider, endpoints)
   let validity = jwt?.validitySeconds ?? 300
-  if (provider.type === 'salesforce') validity = Math.min(validity, SALESFORCE_MAX_ASSERTION_SECONDS)
+  if (provider.type === 'salesforce')
+    validity = Math.min(validity, SALESFORCE_MAX_ASSERTION_SECONDS)
   const now = Math.floor(deps.clock.now() / 1000)
   const header: { alg: string; typ: string; kid?: string } = { alg, typ: 'JWT' }
   if (jwt?.keyId !== undefined) header.kid = jwt.keyId
@@ -292,7 +331,9 @@ function hasClientCredential(provider: AuthProvider): boolean {
 
 function scopeParams(provider: AuthProvider, ec: ExternalCredential): URLSearchParams {
   const scope = ec.scope ?? provider.defaultScopes
-  return new URLSearchParams(scope === undefined || scope.trim() === '' ? {} : { scope: scope.trim() })
+  return new URLSearchParams(
+    scope === undefined || scope.trim() === '' ? {} : { scope: scope.trim() },
+  )
 }
 
 /**
@@ -330,7 +371,11 @@ async function processGrantResponse(
         : undefined
   return {
     ...tokens,
-    identity: { ...tokens.identity, userId: claims.sub, ...(username === undefined ? {} : { username }) },
+    identity: {
+      ...tokens.identity,
+      userId: claims.sub,
+      ...(username === undefined ? {} : { username }),
+    },
   }
 }
 
@@ -341,7 +386,10 @@ async function validateWithOauth4webapi(
   raw: RawTokenResponse,
   nonce: string | undefined,
 ): Promise<oauth.IDToken | undefined> {
-  const rebuilt = new Response(raw.body, { status: raw.status, headers: { 'content-type': raw.contentType } })
+  const rebuilt = new Response(raw.body, {
+    status: raw.status,
+    headers: { 'content-type': raw.contentType },
+  })
   try {
     let result: oauth.TokenEndpointResponse
     switch (grant) {

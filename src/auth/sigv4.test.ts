@@ -1,16 +1,30 @@
 import { describe, expect, it } from 'vitest'
 import { isCalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
-import { amzDate, sigV4Encode, sigV4Sign, signSigV4, sigV4CredentialsFromPrincipal } from './sigv4.ts'
+import {
+  amzDate,
+  sigV4Encode,
+  sigV4Sign,
+  signSigV4,
+  sigV4CredentialsFromPrincipal,
+} from './sigv4.ts'
 
 // AWS SigV4 test suite credentials and time (2015-08-30T12:36:00Z).
-const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: new Secret('wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY') }
+const creds = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: new Secret('wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'),
+}
 const clock = { now: () => Date.UTC(2015, 7, 30, 12, 36, 0) }
 const settings = { region: 'us-east-1', service: 'service' }
 
 describe('SigV4', () => {
   it('reproduces the get-vanilla vector of the AWS test suite', () => {
-    const { headers, parts } = sigV4Sign({ method: 'GET', url: 'https://example.amazonaws.com/' }, creds, settings, { clock })
+    const { headers, parts } = sigV4Sign(
+      { method: 'GET', url: 'https://example.amazonaws.com/' },
+      creds,
+      settings,
+      { clock },
+    )
     expect(parts.canonicalRequest).toBe(
       'GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
     )
@@ -45,30 +59,65 @@ describe('SigV4', () => {
 
   it('adds and signs the session token; S3 gets x-amz-content-sha256 and single encoding', () => {
     const withToken = { ...creds, sessionToken: new Secret('TOKEN') }
-    const h = signSigV4({ method: 'GET', url: 'https://b.s3.amazonaws.com/a%20b' }, withToken, { region: 'us-east-1', service: 's3' }, { clock })
+    const h = signSigV4(
+      { method: 'GET', url: 'https://b.s3.amazonaws.com/a%20b' },
+      withToken,
+      { region: 'us-east-1', service: 's3' },
+      { clock },
+    )
     expect(h['x-amz-security-token']).toBe('TOKEN')
-    expect(h['x-amz-content-sha256']).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
-    expect(h.authorization).toContain('SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,')
-    const { parts } = sigV4Sign({ method: 'GET', url: 'https://b.s3.amazonaws.com/a%20b' }, creds, { region: 'us-east-1', service: 's3' }, { clock })
+    expect(h['x-amz-content-sha256']).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    )
+    expect(h.authorization).toContain(
+      'SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,',
+    )
+    const { parts } = sigV4Sign(
+      { method: 'GET', url: 'https://b.s3.amazonaws.com/a%20b' },
+      creds,
+      { region: 'us-east-1', service: 's3' },
+      { clock },
+    )
     expect(parts.canonicalRequest.split('\n')[1]).toBe('/a%20b')
   })
 
   it('rejects header injection and malformed settings', () => {
     let e1: unknown
     try {
-      signSigV4({ method: 'GET', url: 'https://x.amazonaws.com/', headers: { 'x-a': 'a\r\nb' } }, creds, settings, { clock })
+      signSigV4(
+        { method: 'GET', url: 'https://x.amazonaws.com/', headers: { 'x-a': 'a\r\nb' } },
+        creds,
+        settings,
+        { clock },
+      )
     } catch (e) {
       e1 = e
     }
     expect(isCalloutError(e1, 'HEADER_INJECTION')).toBe(true)
-    expect(() => signSigV4({ method: 'GET', url: 'https://x/' }, creds, { region: 'US EAST', service: 's' })).toThrow()
+    expect(() =>
+      signSigV4({ method: 'GET', url: 'https://x/' }, creds, { region: 'US EAST', service: 's' }),
+    ).toThrow()
   })
 
   it('helpers', () => {
     expect(amzDate(Date.UTC(2000, 1, 29))).toBe('20000229T000000Z')
     expect(sigV4Encode("a b/c~d*!'()")).toBe('a%20b%2Fc~d%2A%21%27%28%29')
-    expect(() => sigV4CredentialsFromPrincipal({ name: 'p', type: 'named', sequence: 1, parameters: {}, secrets: {} })).toThrow()
-    const c = sigV4CredentialsFromPrincipal({ name: 'p', type: 'named', sequence: 1, parameters: {}, secrets: { accessKeyId: new Secret('AKIDEXAMPLE'), secretAccessKey: new Secret('s') } })
+    expect(() =>
+      sigV4CredentialsFromPrincipal({
+        name: 'p',
+        type: 'named',
+        sequence: 1,
+        parameters: {},
+        secrets: {},
+      }),
+    ).toThrow()
+    const c = sigV4CredentialsFromPrincipal({
+      name: 'p',
+      type: 'named',
+      sequence: 1,
+      parameters: {},
+      secrets: { accessKeyId: new Secret('AKIDEXAMPLE'), secretAccessKey: new Secret('s') },
+    })
     expect(c.accessKeyId).toBe('AKIDEXAMPLE')
   })
 })

@@ -50,15 +50,23 @@ const UNSIGNABLE = new Set([
 
 /** RFC 3986 encoding as SigV4 wants it: everything but `A-Za-z0-9-_.~` is %XX (upper case). */
 export function sigV4Encode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
 }
 
-const sha256Hex = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex')
-const hmac = (key: Uint8Array | string, data: string): Buffer => createHmac('sha256', key).update(data).digest()
+const sha256Hex = (data: Uint8Array | string): string =>
+  createHash('sha256').update(data).digest('hex')
+const hmac = (key: Uint8Array | string, data: string): Buffer =>
+  createHmac('sha256', key).update(data).digest()
 
 /** `YYYYMMDDTHHMMSSZ` for a time in ms. */
 export function amzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
 }
 
 function canonicalUri(url: URL, service: string): string {
@@ -147,14 +155,18 @@ export function sigV4Sign(
   const payloadHash = sha256Hex(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
 
   const add: Record<string, string> = { 'x-amz-date': date }
-  if (credentials.sessionToken !== undefined) add['x-amz-security-token'] = credentials.sessionToken.reveal()
+  if (credentials.sessionToken !== undefined)
+    add['x-amz-security-token'] = credentials.sessionToken.reveal()
   if (settings.service === 's3') add['x-amz-content-sha256'] = payloadHash
 
   const all = new Map<string, string[]>()
   const put = (name: string, value: string): void => {
     const key = name.toLowerCase()
     if (/[\r\n\0]/.test(value)) {
-      throw new CalloutError('HEADER_INJECTION', `Header ${key} contains CR, LF or NUL and cannot be signed.`)
+      throw new CalloutError(
+        'HEADER_INJECTION',
+        `Header ${key} contains CR, LF or NUL and cannot be signed.`,
+      )
     }
     const list = all.get(key) ?? []
     list.push(value.trim().replace(/\s+/g, ' '))
@@ -180,12 +192,20 @@ export function sigV4Sign(
     payloadHash,
   ].join('\n')
   const credentialScope = `${day}/${settings.region}/${settings.service}/aws4_request`
-  const stringToSign = ['AWS4-HMAC-SHA256', date, credentialScope, sha256Hex(canonicalRequest)].join('\n')
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    date,
+    credentialScope,
+    sha256Hex(canonicalRequest),
+  ].join('\n')
   const kDate = hmac(`AWS4${credentials.secretAccessKey.reveal()}`, day)
   const kSigning = hmac(hmac(hmac(kDate, settings.region), settings.service), 'aws4_request')
   const signature = hmac(kSigning, stringToSign).toString('hex')
   add.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
-  return { headers: add, parts: { canonicalRequest, stringToSign, signedHeaders, signature, credentialScope } }
+  return {
+    headers: add,
+    parts: { canonicalRequest, stringToSign, signedHeaders, signature, credentialScope },
+  }
 }
 
 /**
@@ -205,9 +225,13 @@ export function sigV4CredentialsFromPrincipal(principal: Principal): SigV4Creden
     )
   }
   if (!/^[A-Z0-9]{4,128}$/.test(accessKeyId)) {
-    throw new CalloutError('CONFIG_INVALID', `The accessKeyId of principal "${principal.name}" is malformed.`, {
-      details: { principal: principal.name },
-    })
+    throw new CalloutError(
+      'CONFIG_INVALID',
+      `The accessKeyId of principal "${principal.name}" is malformed.`,
+      {
+        details: { principal: principal.name },
+      },
+    )
   }
   const sessionToken = principal.secrets.sessionToken
   return { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }

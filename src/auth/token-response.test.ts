@@ -19,7 +19,11 @@ const sf: TokenResponseContext = {
 }
 const generic: TokenResponseContext = { ...sf, providerType: 'oauth2', providerName: 'Gen' }
 const JSON_CT = 'application/json;charset=UTF-8'
-const ok = (body: unknown): RawTokenResponse => ({ status: 200, contentType: JSON_CT, body: JSON.stringify(body) })
+const ok = (body: unknown): RawTokenResponse => ({
+  status: 200,
+  contentType: JSON_CT,
+  body: JSON.stringify(body),
+})
 const ID = 'https://login.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS'
 const SF_BODY = {
   access_token: '00Dxx0000001gPL!AR8AQJXg5oj8jXSgxJfA0lBog',
@@ -31,7 +35,9 @@ const SF_BODY = {
   issued_at: '1278448101416',
 }
 const sign = (secret: string, id: string, issuedAt: string) =>
-  createHmac('sha256', secret).update(id + issuedAt).digest('base64')
+  createHmac('sha256', secret)
+    .update(id + issuedAt)
+    .digest('base64')
 
 function codeOf(fn: () => unknown): ErrorCode | 'no error' | 'not a CalloutError' {
   try {
@@ -52,7 +58,11 @@ describe('parseTokenResponse: Salesforce', () => {
     expect(t.instanceUrl).toBe('https://acme.my.salesforce.com')
     expect(t.tokenType).toBe('Bearer')
     expect(t.scope).toBe('refresh_token id api full')
-    expect(t.identity).toEqual({ idUrl: ID, orgId: '00Dxx0000001gPLEAY', userId: '005xx000001SwiUAAS' })
+    expect(t.identity).toEqual({
+      idUrl: ID,
+      orgId: '00Dxx0000001gPLEAY',
+      userId: '005xx000001SwiUAAS',
+    })
   })
 
   it('keeps refresh_token only when returned', () => {
@@ -69,11 +79,17 @@ describe('parseTokenResponse: Salesforce', () => {
   it('verifies the signature when the consumer secret is known', () => {
     const secret = new Secret('consumer-secret')
     const body = { ...SF_BODY, signature: sign('consumer-secret', ID, SF_BODY.issued_at) }
-    expect(parseTokenResponse(ok(body), { ...sf, consumerSecret: secret }).accessToken.reveal()).toBe(SF_BODY.access_token)
+    expect(
+      parseTokenResponse(ok(body), { ...sf, consumerSecret: secret }).accessToken.reveal(),
+    ).toBe(SF_BODY.access_token)
     const tampered = { ...body, id: ID.replace('005xx', '005yy') }
-    expect(codeOf(() => parseTokenResponse(ok(tampered), { ...sf, consumerSecret: secret }))).toBe('TOKEN_RESPONSE_INVALID')
+    expect(codeOf(() => parseTokenResponse(ok(tampered), { ...sf, consumerSecret: secret }))).toBe(
+      'TOKEN_RESPONSE_INVALID',
+    )
     const wrongSecret = { ...SF_BODY, signature: sign('other', ID, SF_BODY.issued_at) }
-    expect(codeOf(() => parseTokenResponse(ok(wrongSecret), { ...sf, consumerSecret: secret }))).toBe('TOKEN_RESPONSE_INVALID')
+    expect(
+      codeOf(() => parseTokenResponse(ok(wrongSecret), { ...sf, consumerSecret: secret })),
+    ).toBe('TOKEN_RESPONSE_INVALID')
     // unknown secret: not verifiable, accepted
     expect(codeOf(() => parseTokenResponse(ok(wrongSecret), sf))).toBe('no error')
   })
@@ -81,7 +97,9 @@ describe('parseTokenResponse: Salesforce', () => {
   it('rejects a signature without the id it signs', () => {
     const { id: _id, ...rest } = SF_BODY
     const body = { ...rest, signature: 'AAAA' }
-    expect(codeOf(() => parseTokenResponse(ok(body), { ...sf, consumerSecret: new Secret('s') }))).toBe('TOKEN_RESPONSE_INVALID')
+    expect(
+      codeOf(() => parseTokenResponse(ok(body), { ...sf, consumerSecret: new Secret('s') })),
+    ).toBe('TOKEN_RESPONSE_INVALID')
   })
 
   it('keeps only idUrl when the id path is not /id/<org>/<user>', () => {
@@ -99,28 +117,44 @@ describe('parseTokenResponse: Salesforce', () => {
     ['not a string', 42],
     ['control character', 'https://acme.my.salesforce.com\n.evil'],
   ])('rejects instance_url with %s', (_name, instanceUrl) => {
-    expect(codeOf(() => parseTokenResponse(ok({ ...SF_BODY, instance_url: instanceUrl }), sf))).toBe('TOKEN_RESPONSE_INVALID')
+    expect(
+      codeOf(() => parseTokenResponse(ok({ ...SF_BODY, instance_url: instanceUrl }), sf)),
+    ).toBe('TOKEN_RESPONSE_INVALID')
   })
 
   it('accepts a loopback http instance_url (emulator) and strips a trailing slash', () => {
-    expect(parseTokenResponse(ok({ ...SF_BODY, instance_url: 'http://127.0.0.1:8080/' }), sf).instanceUrl).toBe('http://127.0.0.1:8080')
+    expect(
+      parseTokenResponse(ok({ ...SF_BODY, instance_url: 'http://127.0.0.1:8080/' }), sf)
+        .instanceUrl,
+    ).toBe('http://127.0.0.1:8080')
   })
 
-  it.each([['12.5'], ['-1'], ['abc'], [''], [{}], ['99999999999999999999']])('rejects issued_at %j', (issuedAt) => {
-    expect(codeOf(() => parseTokenResponse(ok({ ...SF_BODY, issued_at: issuedAt }), sf))).toBe('TOKEN_RESPONSE_INVALID')
-  })
+  it.each([['12.5'], ['-1'], ['abc'], [''], [{}], ['99999999999999999999']])(
+    'rejects issued_at %j',
+    (issuedAt) => {
+      expect(codeOf(() => parseTokenResponse(ok({ ...SF_BODY, issued_at: issuedAt }), sf))).toBe(
+        'TOKEN_RESPONSE_INVALID',
+      )
+    },
+  )
 })
 
 describe('parseTokenResponse: generic', () => {
   it('computes expiresAt from expires_in and normalises bearer', () => {
-    const t = parseTokenResponse(ok({ access_token: 'a', token_type: 'bearer', expires_in: 3600 }), generic)
+    const t = parseTokenResponse(
+      ok({ access_token: 'a', token_type: 'bearer', expires_in: 3600 }),
+      generic,
+    )
     expect(t.expiresAt).toBe(clock.now() + 3_600_000)
     expect(t.tokenType).toBe('Bearer')
     expect(t.identity).toBeUndefined()
   })
 
   it('ignores Salesforce-only fields for other providers', () => {
-    const t = parseTokenResponse(ok({ access_token: 'a', token_type: 'Bearer', id: 'not a url', signature: 1 }), generic)
+    const t = parseTokenResponse(
+      ok({ access_token: 'a', token_type: 'Bearer', id: 'not a url', signature: 1 }),
+      generic,
+    )
     expect(t.identity).toBeUndefined()
   })
 
@@ -142,18 +176,28 @@ describe('parseTokenResponse: generic', () => {
   })
 
   it('NaN expires_in cannot even be encoded as JSON; null expires_in is treated as absent', () => {
-    const t = parseTokenResponse(ok({ access_token: 'a', token_type: 'Bearer', expires_in: null }), generic)
+    const t = parseTokenResponse(
+      ok({ access_token: 'a', token_type: 'Bearer', expires_in: null }),
+      generic,
+    )
     expect(t.expiresAt).toBeUndefined()
   })
 })
 
 describe('parseTokenResponse: failures', () => {
-  const raw = (status: number, contentType: string, body: string): RawTokenResponse => ({ status, contentType, body })
+  const raw = (status: number, contentType: string, body: string): RawTokenResponse => ({
+    status,
+    contentType,
+    body,
+  })
 
   it.each([
     ['500 JSON', raw(500, JSON_CT, '{"error":"server_error"}')],
     ['503 HTML', raw(503, 'text/html', '<html><title>Maintenance</title></html>')],
-    ['200 HTML login page', raw(200, 'text/html; charset=utf-8', '<html><title>Login | Salesforce</title></html>')],
+    [
+      '200 HTML login page',
+      raw(200, 'text/html; charset=utf-8', '<html><title>Login | Salesforce</title></html>'),
+    ],
     ['200 invalid JSON', raw(200, JSON_CT, '{"access_token":')],
     ['200 JSON array', raw(200, JSON_CT, '[]')],
     ['200 JSON string', raw(200, JSON_CT, '"x"')],
@@ -181,7 +225,14 @@ describe('parseTokenResponse: failures', () => {
 
   it('invalid_grant on refresh → NEEDS_REAUTH with how to re-authenticate and Salesforce advice', () => {
     try {
-      parseTokenResponse(raw(400, JSON_CT, '{"error":"invalid_grant","error_description":"expired access/refresh token"}'), sf)
+      parseTokenResponse(
+        raw(
+          400,
+          JSON_CT,
+          '{"error":"invalid_grant","error_description":"expired access/refresh token"}',
+        ),
+        sf,
+      )
       expect.unreachable()
     } catch (e) {
       expect(isCalloutError(e, 'NEEDS_REAUTH')).toBe(true)
@@ -189,30 +240,59 @@ describe('parseTokenResponse: failures', () => {
       expect(err.message).toContain('callout auth SfApi')
       expect(err.message).toContain('Authenticate')
       expect(err.message).toContain('rotated out')
-      expect(err.details).toMatchObject({ error: 'invalid_grant', error_description: 'expired access/refresh token', status: 400 })
+      expect(err.details).toMatchObject({
+        error: 'invalid_grant',
+        error_description: 'expired access/refresh token',
+        status: 400,
+      })
     }
   })
 
   it('invalid_grant on client credentials / jwt bearer is a configuration OAUTH_ERROR', () => {
-    const r = raw(400, JSON_CT, '{"error":"invalid_grant","error_description":"user hasn\'t approved this consumer"}')
+    const r = raw(
+      400,
+      JSON_CT,
+      '{"error":"invalid_grant","error_description":"user hasn\'t approved this consumer"}',
+    )
     expect(codeOf(() => parseTokenResponse(r, { ...sf, grant: 'jwt_bearer' }))).toBe('OAUTH_ERROR')
-    expect(codeOf(() => parseTokenResponse(r, { ...sf, grant: 'client_credentials' }))).toBe('OAUTH_ERROR')
-    expect(codeOf(() => parseTokenResponse(r, { ...sf, grant: 'authorization_code' }))).toBe('NEEDS_REAUTH')
+    expect(codeOf(() => parseTokenResponse(r, { ...sf, grant: 'client_credentials' }))).toBe(
+      'OAUTH_ERROR',
+    )
+    expect(codeOf(() => parseTokenResponse(r, { ...sf, grant: 'authorization_code' }))).toBe(
+      'NEEDS_REAUTH',
+    )
   })
 
-  it.each(['invalid_client', 'invalid_client_id'])('%s → OAUTH_CLIENT_INVALID (Salesforce: propagation advice)', (error) => {
-    try {
-      parseTokenResponse(raw(401, JSON_CT, JSON.stringify({ error, error_description: 'client identifier invalid' })), sf)
-      expect.unreachable()
-    } catch (e) {
-      expect(isCalloutError(e, 'OAUTH_CLIENT_INVALID')).toBe(true)
-      expect((e as Error).message).toContain('2–10 minutes')
-    }
-  })
+  it.each(['invalid_client', 'invalid_client_id'])(
+    '%s → OAUTH_CLIENT_INVALID (Salesforce: propagation advice)',
+    (error) => {
+      try {
+        parseTokenResponse(
+          raw(
+            401,
+            JSON_CT,
+            JSON.stringify({ error, error_description: 'client identifier invalid' }),
+          ),
+          sf,
+        )
+        expect.unreachable()
+      } catch (e) {
+        expect(isCalloutError(e, 'OAUTH_CLIENT_INVALID')).toBe(true)
+        expect((e as Error).message).toContain('2–10 minutes')
+      }
+    },
+  )
 
   it('other OAuth errors → OAUTH_ERROR with error and description in details', () => {
     try {
-      parseTokenResponse(raw(400, JSON_CT, '{"error":"invalid_request","error_description":"scope parameter not supported"}'), sf)
+      parseTokenResponse(
+        raw(
+          400,
+          JSON_CT,
+          '{"error":"invalid_request","error_description":"scope parameter not supported"}',
+        ),
+        sf,
+      )
       expect.unreachable()
     } catch (e) {
       expect(isCalloutError(e, 'OAUTH_ERROR')).toBe(true)
@@ -224,12 +304,17 @@ describe('parseTokenResponse: failures', () => {
   })
 
   it('a 200 carrying an error is treated as the error', () => {
-    expect(codeOf(() => parseTokenResponse(ok({ error: 'invalid_grant' }), sf))).toBe('NEEDS_REAUTH')
+    expect(codeOf(() => parseTokenResponse(ok({ error: 'invalid_grant' }), sf))).toBe(
+      'NEEDS_REAUTH',
+    )
   })
 
   it('sanitizes control characters and length in error fields', () => {
     try {
-      parseTokenResponse(raw(400, JSON_CT, JSON.stringify({ error: 'x\r\ny', error_description: 'd'.repeat(5000) })), generic)
+      parseTokenResponse(
+        raw(400, JSON_CT, JSON.stringify({ error: 'x\r\ny', error_description: 'd'.repeat(5000) })),
+        generic,
+      )
       expect.unreachable()
     } catch (e) {
       const d = (e as { details: Record<string, string> }).details
@@ -241,7 +326,9 @@ describe('parseTokenResponse: failures', () => {
 
 describe('readTokenResponse', () => {
   it('reads a body', async () => {
-    const r = await readTokenResponse(new Response('{"a":1}', { headers: { 'content-type': JSON_CT } }))
+    const r = await readTokenResponse(
+      new Response('{"a":1}', { headers: { 'content-type': JSON_CT } }),
+    )
     expect(r).toEqual({ status: 200, contentType: JSON_CT, body: '{"a":1}' })
   })
 

@@ -26,11 +26,7 @@ import { isAcceptableServerUrl } from './url-safety.ts'
 
 /** The grant a token response answers; it decides how `invalid_grant` is reported. */
 export type GrantKind =
-  | 'authorization_code'
-  | 'refresh_token'
-  | 'client_credentials'
-  | 'jwt_bearer'
-  | 'password'
+  'authorization_code' | 'refresh_token' | 'client_credentials' | 'jwt_bearer' | 'password'
 
 /** A token endpoint response as read from the wire: status, content type and body text. */
 export interface RawTokenResponse {
@@ -57,7 +53,8 @@ export interface TokenResponseContext {
 
 const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/
-const SALESFORCE_ID_PATH = /^\/id\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/?$/
+const SALESFORCE_ID_PATH =
+  /^\/id\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/?$/
 
 /**
  * Reads a token endpoint response body, refusing bodies larger than `maxBytes` (default 1 MiB)
@@ -238,7 +235,9 @@ function oauthErrorFor(
   }
   const error = sanitizeExcerpt(json.error, 100)
   const description =
-    typeof json.error_description === 'string' ? sanitizeExcerpt(json.error_description, 300) : undefined
+    typeof json.error_description === 'string'
+      ? sanitizeExcerpt(json.error_description, 300)
+      : undefined
   const details: Record<string, unknown> = {
     provider: ctx.providerName,
     status,
@@ -295,7 +294,8 @@ function adviceForGrantError(
     if (ctx.grant === 'password') return ' Check the username, the password and the security token.'
     return ' Check the credential configuration; this grant cannot be fixed by re-authenticating in a browser.'
   }
-  if (error === 'invalid_scope') return ' Check the scope of the ExternalCredential or AuthProvider.'
+  if (error === 'invalid_scope')
+    return ' Check the scope of the ExternalCredential or AuthProvider.'
   if (error === 'unsupported_grant_type') {
     return ' Enable this flow for the client at the authorization server.'
   }
@@ -346,7 +346,11 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
   if (json.issued_at !== undefined) {
     const v = json.issued_at
     issuedAtRaw =
-      typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : typeof v === 'string' ? v : undefined
+      typeof v === 'number' && Number.isSafeInteger(v)
+        ? String(v)
+        : typeof v === 'string'
+          ? v
+          : undefined
     if (issuedAtRaw === undefined || !/^\d{1,16}$/.test(issuedAtRaw)) {
       throw invalid('issued_at', 'with an issued_at that is not epoch milliseconds')
     }
@@ -380,8 +384,16 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
   let instanceUrl: string | undefined
   if (json.instance_url !== undefined && json.instance_url !== null) {
     const url = typeof json.instance_url === 'string' ? safeUrl(json.instance_url) : undefined
-    if (url === undefined || !isAcceptableServerUrl(url, ctx.allowInsecureHttp) || url.search !== '' || url.hash !== '') {
-      throw invalid('instance_url', 'with an instance_url that is not an absolute https URL without credentials or query')
+    if (
+      url === undefined ||
+      !isAcceptableServerUrl(url, ctx.allowInsecureHttp) ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      throw invalid(
+        'instance_url',
+        'with an instance_url that is not an absolute https URL without credentials or query',
+      )
     }
     instanceUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '')
   }
@@ -397,14 +409,21 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
     identity = salesforceIdentityFromIdUrl(url)
   }
 
-  if (json.signature !== undefined && json.signature !== null && ctx.providerType === 'salesforce') {
+  if (
+    json.signature !== undefined &&
+    json.signature !== null &&
+    ctx.providerType === 'salesforce'
+  ) {
     if (typeof json.signature !== 'string') throw invalid('signature', 'with a malformed signature')
     if (ctx.consumerSecret !== undefined) {
       if (idRaw === undefined || issuedAtRaw === undefined) {
         throw invalid('signature', 'with a signature but without the id and issued_at it signs')
       }
       if (!verifySalesforceSignature(json.signature, idRaw, issuedAtRaw, ctx.consumerSecret)) {
-        throw invalid('signature', 'with a signature that does not match HMAC-SHA256(consumer secret, id + issued_at); the response may have been tampered with, or the consumer secret is wrong')
+        throw invalid(
+          'signature',
+          'with a signature that does not match HMAC-SHA256(consumer secret, id + issued_at); the response may have been tampered with, or the consumer secret is wrong',
+        )
       }
     }
   }
@@ -423,6 +442,7 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
 }
 
 function safeUrl(value: string): URL | undefined {
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (value.length > 2048 || /[\x00-\x20\x7f\\]/.test(value)) return undefined
   try {
     return new URL(value)
@@ -452,7 +472,9 @@ export function verifySalesforceSignature(
   issuedAt: string,
   consumerSecret: Secret,
 ): boolean {
-  const expected = createHmac('sha256', consumerSecret.reveal()).update(id + issuedAt).digest()
+  const expected = createHmac('sha256', consumerSecret.reveal())
+    .update(id + issuedAt)
+    .digest()
   let given: Buffer
   try {
     given = Buffer.from(signature, 'base64')

@@ -8,7 +8,9 @@ import { demoCommand } from './commands/demo.ts'
 import { exportCommand } from './commands/export.ts'
 import { initCommand } from './commands/init.ts'
 import { listCommand } from './commands/list.ts'
+import { migrateCommand } from './commands/migrate.ts'
 import { requestCommand } from './commands/request.ts'
+import { rotateKeyCommand } from './commands/rotate-key.ts'
 import { statusCommand } from './commands/status.ts'
 import { EXIT, processIo, reportError, type CliIo } from './io.ts'
 
@@ -118,6 +120,18 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         })
       },
     )
+
+  program
+    .command('migrate')
+    .description("bring the store's schema up to date")
+    .action(async () => migrateCommand(io))
+
+  program
+    .command('rotate-key')
+    .description('rotate the master key: re-wrap data keys and re-encrypt every secret, with progress')
+    .option('-o, --output <file>', 'where to write the new key when CALLOUT_MASTER_KEY holds the current one')
+    .option('--batch-size <n>', 'rows per transaction', '100')
+    .action(async (opts: { output?: string; batchSize: string }) => rotateKeyCommand(io, opts))
 
   program
     .command('demo')

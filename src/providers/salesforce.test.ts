@@ -40,17 +40,25 @@ describe('apiOriginFor', () => {
     expect(apiOriginReason('https://acme.lightning.force.com', inst)).toContain('Lightning')
   })
   it('keeps a My Domain or other URL, and the configured origin without instance_url', () => {
-    expect(apiOriginFor('https://acme.my.salesforce.com/services', 'https://other.my.salesforce.com')).toBe(inst)
-    expect(apiOriginFor('https://login.salesforce.com', undefined)).toBe('https://login.salesforce.com')
-    expect(apiOriginFor('https://login.salesforce.com', 'garbage')).toBe('https://login.salesforce.com')
+    expect(
+      apiOriginFor('https://acme.my.salesforce.com/services', 'https://other.my.salesforce.com'),
+    ).toBe(inst)
+    expect(apiOriginFor('https://login.salesforce.com', undefined)).toBe(
+      'https://login.salesforce.com',
+    )
+    expect(apiOriginFor('https://login.salesforce.com', 'garbage')).toBe(
+      'https://login.salesforce.com',
+    )
     expect(apiOriginReason('https://acme.my.salesforce.com', inst)).toBeUndefined()
   })
 })
 
 describe('REST error bodies', () => {
   const expired = '[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]'
-  const scope = '[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]'
-  const scope2 = '[{"message":"This session is not valid for use with the specified REST API endpoint. One of the following scopes is required: Manage user data via APIs, Full access","errorCode":"INVALID_SESSION_ID"}]'
+  const scope =
+    '[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]'
+  const scope2 =
+    '[{"message":"This session is not valid for use with the specified REST API endpoint. One of the following scopes is required: Manage user data via APIs, Full access","errorCode":"INVALID_SESSION_ID"}]'
   it('recognises an expired session in text, bytes and parsed form', () => {
     expect(isInvalidSessionBody(expired)).toBe(true)
     expect(isInvalidSessionBody(Buffer.from(expired))).toBe(true)
@@ -63,7 +71,14 @@ describe('REST error bodies', () => {
       expect(isSessionNotValidForApi(b)).toBe(true)
     }
   })
-  it.each([['{"errorCode":"INVALID_SESSION_ID"}'], ['[{"errorCode":"NOT_FOUND","message":"x"}]'], ['not json'], ['[null,1,"x"]'], [''], [`[${'{"a":1},'.repeat(20000)}{}]`]])('ignores %s', (b) => {
+  it.each([
+    ['{"errorCode":"INVALID_SESSION_ID"}'],
+    ['[{"errorCode":"NOT_FOUND","message":"x"}]'],
+    ['not json'],
+    ['[null,1,"x"]'],
+    [''],
+    [`[${'{"a":1},'.repeat(20000)}{}]`],
+  ])('ignores %s', (b) => {
     expect(isInvalidSessionBody(b)).toBe(false)
     expect(isSessionNotValidForApi(b)).toBe(false)
   })
@@ -80,7 +95,10 @@ describe('adviceFor', () => {
     ['missing_refresh_token', /refresh_token/],
     ['lightning_redirect', /my\.salesforce\.com/],
     ['OAUTH_APP_ACCESS_DENIED', /Permitted Users/],
-    ['error=redirect_uri_mismatch&error_description=redirect_uri%20must%20match%20configuration', /Callback URL/],
+    [
+      'error=redirect_uri_mismatch&error_description=redirect_uri%20must%20match%20configuration',
+      /Callback URL/,
+    ],
   ])('%s', (code, pattern) => expect(adviceFor(code)).toMatch(pattern))
   it('returns undefined for unknown input', () => {
     expect(adviceFor('something else')).toBeUndefined()

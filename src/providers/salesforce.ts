@@ -5,7 +5,10 @@
  */
 
 /** Salesforce's shared login hosts. */
-export const SALESFORCE_LOGIN_HOSTS: readonly string[] = ['login.salesforce.com', 'test.salesforce.com']
+export const SALESFORCE_LOGIN_HOSTS: readonly string[] = [
+  'login.salesforce.com',
+  'test.salesforce.com',
+]
 
 function hostOf(url: string | URL): string | undefined {
   try {
@@ -51,7 +54,10 @@ export function isLightningHost(url: string | URL): boolean {
  * apiOriginFor('https://login.salesforce.com', 'https://acme.my.salesforce.com') // 'https://acme.my.salesforce.com'
  * apiOriginFor('https://acme.my.salesforce.com', 'https://other.my.salesforce.com') // 'https://acme.my.salesforce.com'
  */
-export function apiOriginFor(namedCredentialUrl: string, tokenInstanceUrl: string | undefined): string {
+export function apiOriginFor(
+  namedCredentialUrl: string,
+  tokenInstanceUrl: string | undefined,
+): string {
   const configured = new URL(namedCredentialUrl)
   if (tokenInstanceUrl === undefined) return configured.origin
   if (!isLoginHost(configured) && !isLightningHost(configured)) return configured.origin
@@ -63,7 +69,10 @@ export function apiOriginFor(namedCredentialUrl: string, tokenInstanceUrl: strin
 }
 
 /** The reason {@link apiOriginFor} replaced the configured origin, for `callout doctor`; undefined when it did not. */
-export function apiOriginReason(namedCredentialUrl: string, tokenInstanceUrl: string | undefined): string | undefined {
+export function apiOriginReason(
+  namedCredentialUrl: string,
+  tokenInstanceUrl: string | undefined,
+): string | undefined {
   if (tokenInstanceUrl === undefined) return undefined
   if (isLoginHost(namedCredentialUrl)) {
     return `The Named Credential URL is a login host, which issues tokens but serves no org API; Callout calls the token's instance_url (${safeOrigin(tokenInstanceUrl)}) instead. Set the URL to the org's My Domain to make this explicit.`
@@ -114,7 +123,9 @@ function restErrors(body: unknown): { errorCode: string; message: string }[] {
  * {@link isSessionNotValidForApi}) and for anything not shaped like a Salesforce error array.
  */
 export function isInvalidSessionBody(body: unknown): boolean {
-  return restErrors(body).some((e) => e.errorCode === 'INVALID_SESSION_ID' && !NOT_VALID_FOR_API.test(e.message))
+  return restErrors(body).some(
+    (e) => e.errorCode === 'INVALID_SESSION_ID' && !NOT_VALID_FOR_API.test(e.message),
+  )
 }
 
 /**
@@ -123,7 +134,9 @@ export function isInvalidSessionBody(body: unknown): boolean {
  * help.
  */
 export function isSessionNotValidForApi(body: unknown): boolean {
-  return restErrors(body).some((e) => e.errorCode === 'INVALID_SESSION_ID' && NOT_VALID_FOR_API.test(e.message))
+  return restErrors(body).some(
+    (e) => e.errorCode === 'INVALID_SESSION_ID' && NOT_VALID_FOR_API.test(e.message),
+  )
 }
 
 /** Situations {@link adviceFor} knows besides Salesforce error codes. */
@@ -145,11 +158,11 @@ const ADVICE: Readonly<Record<SalesforceSituation, string>> = {
   SESSION_NOT_VALID_FOR_API:
     'The token is not valid for the REST API: its scope lacks "api" (or "full"). Add api (and refresh_token) to the scope of the ExternalCredential and the Connected App, then re-authenticate.',
   SAME_ORG_SSO:
-    'SAME_ORG_SSO: the Auth Provider points at its own org. Point the authorize URL at the target org\'s My Domain (or test.salesforce.com), log in as the target org\'s user, and use a private window if the browser is logged in to the source org.',
+    "SAME_ORG_SSO: the Auth Provider points at its own org. Point the authorize URL at the target org's My Domain (or test.salesforce.com), log in as the target org's user, and use a private window if the browser is logged in to the source org.",
   OAUTH_APP_ACCESS_DENIED:
     'The user may not use the Connected App. Set Permitted Users to "All users may self-authorize", or assign the app to the user\'s profile or a permission set.',
   redirect_uri_mismatch:
-    'The Connected App\'s Callback URL must equal Callout\'s redirect URI exactly (scheme, host, port and path). Copy it from `callout doctor` or the console into the Connected App.',
+    "The Connected App's Callback URL must equal Callout's redirect URI exactly (scheme, host, port and path). Copy it from `callout doctor` or the console into the Connected App.",
   invalid_client_id:
     'Salesforce does not know the consumer key. A new Connected App takes 2–10 minutes to propagate; check the consumer key.',
   invalid_client:
@@ -159,7 +172,7 @@ const ADVICE: Readonly<Record<SalesforceSituation, string>> = {
   missing_refresh_token:
     'Salesforce issued no refresh token, so the credential dies when the session times out (often 2 hours). Add refresh_token to the scope (e.g. "refresh_token api") of the ExternalCredential and allow "Perform requests at any time" on the Connected App, then re-authenticate.',
   lightning_redirect:
-    'A 302 from a *.lightning.force.com / *.visual.force.com / *.my.site.com host: these UI hosts do not serve the API. Set the Named Credential URL to the org\'s My Domain (https://<domain>.my.salesforce.com).',
+    "A 302 from a *.lightning.force.com / *.visual.force.com / *.my.site.com host: these UI hosts do not serve the API. Set the Named Credential URL to the org's My Domain (https://<domain>.my.salesforce.com).",
 }
 
 /**
@@ -176,10 +189,14 @@ export function adviceFor(codeOrText: string): string | undefined {
   if (t.includes('expired access/refresh token')) return ADVICE.invalid_grant
   if (t.includes('same_org_sso')) return ADVICE.SAME_ORG_SSO
   if (t.includes('oauth_app_access_denied')) return ADVICE.OAUTH_APP_ACCESS_DENIED
-  if (t.includes('redirect_uri_mismatch') || t.includes('redirect_uri must match')) return ADVICE.redirect_uri_mismatch
-  if (t.includes('invalid_client_id') || t.includes('client identifier invalid')) return ADVICE.invalid_client_id
-  if (t.includes('invalid_session_id') || t.includes('session expired or invalid')) return ADVICE.INVALID_SESSION_ID
-  if (t.includes('refresh token') && (t.includes('missing') || t.includes('no refresh'))) return ADVICE.missing_refresh_token
+  if (t.includes('redirect_uri_mismatch') || t.includes('redirect_uri must match'))
+    return ADVICE.redirect_uri_mismatch
+  if (t.includes('invalid_client_id') || t.includes('client identifier invalid'))
+    return ADVICE.invalid_client_id
+  if (t.includes('invalid_session_id') || t.includes('session expired or invalid'))
+    return ADVICE.INVALID_SESSION_ID
+  if (t.includes('refresh token') && (t.includes('missing') || t.includes('no refresh')))
+    return ADVICE.missing_refresh_token
   return undefined
 }
 

@@ -67,7 +67,15 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
   pool.on('error', () => undefined)
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   try {
-    if (schema !== undefined) await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
+    if (schema !== undefined) {
+      // `create schema if not exists` races with itself; serialise concurrent openers.
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${`callout.schema:${schema}`}))`.execute(
+          trx,
+        )
+        await sql`create schema if not exists ${sql.id(schema)}`.execute(trx)
+      })
+    }
   } catch (error) {
     await db.destroy().catch(() => undefined)
     throw error

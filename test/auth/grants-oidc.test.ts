@@ -7,7 +7,11 @@ import { exportJWK, importSPKI } from 'jose'
 import type { AuthProvider, ExternalCredential, Principal } from '../../src/definitions/model.ts'
 import { isCalloutError } from '../../src/errors.ts'
 import { Secret } from '../../src/secrets/secret.ts'
-import { createAuthorizationRequest, buildAuthorizationUrl, validateCallback } from '../../src/auth/authorization-code.ts'
+import {
+  createAuthorizationRequest,
+  buildAuthorizationUrl,
+  validateCallback,
+} from '../../src/auth/authorization-code.ts'
 import { EndpointCache, resolveEndpoints } from '../../src/auth/endpoints.ts'
 import {
   authorizationCodeGrant,
@@ -47,16 +51,34 @@ const ec: ExternalCredential = {
   authHeaders: [],
   principals: [],
 }
-const principal: Principal = { name: 'Main', type: 'named', sequence: 1, parameters: {}, secrets: {} }
+const principal: Principal = {
+  name: 'Main',
+  type: 'named',
+  sequence: 1,
+  parameters: {},
+  secrets: {},
+}
 
 beforeAll(async () => {
-  const jwk = await exportJWK(await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'))
+  const jwk = await exportJWK(
+    await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'),
+  )
   server = await startOidcServer({
     clients: [
       { clientId: 'web', clientSecret: 'web-secret', redirectUris: [REDIRECT] },
       { clientId: 'cc-basic', clientSecret: 'cc-secret', grantTypes: ['client_credentials'] },
-      { clientId: 'cc-post', clientSecret: 'cc-secret', authMethod: 'client_secret_post', grantTypes: ['client_credentials'] },
-      { clientId: 'cc-jwt', authMethod: 'private_key_jwt', grantTypes: ['client_credentials'], jwks: { keys: [{ ...jwk, alg: 'RS256', use: 'sig' }] } },
+      {
+        clientId: 'cc-post',
+        clientSecret: 'cc-secret',
+        authMethod: 'client_secret_post',
+        grantTypes: ['client_credentials'],
+      },
+      {
+        clientId: 'cc-jwt',
+        authMethod: 'private_key_jwt',
+        grantTypes: ['client_credentials'],
+        jwks: { keys: [{ ...jwk, alg: 'RS256', use: 'sig' }] },
+      },
     ],
   })
   endpoints = await resolveEndpoints(authProvider(), { cache: new EndpointCache() })
@@ -76,7 +98,9 @@ describe('resolveEndpoints (oidc discovery)', () => {
 
   it('rejects an issuer that does not match the document', async () => {
     const other = server.issuer.replace('127.0.0.1', 'localhost')
-    const err = await resolveEndpoints(authProvider({ issuer: other }), { cache: new EndpointCache() }).catch((e: unknown) => e)
+    const err = await resolveEndpoints(authProvider({ issuer: other }), {
+      cache: new EndpointCache(),
+    }).catch((e: unknown) => e)
     expect(isCalloutError(err, 'CONFIG_INVALID')).toBe(true)
   })
 })
@@ -88,7 +112,12 @@ describe('clientCredentialsGrant', () => {
   ] as const)('authenticates with %s', async (clientAuth, clientId) => {
     const before = server.tokenRequests
     const tokens = await clientCredentialsGrant(
-      authProvider({ consumerKey: clientId, consumerSecret: new Secret('cc-secret'), clientAuth, defaultScopes: '' }),
+      authProvider({
+        consumerKey: clientId,
+        consumerSecret: new Secret('cc-secret'),
+        clientAuth,
+        defaultScopes: '',
+      }),
       endpoints,
       ec,
       principal,
@@ -102,7 +131,12 @@ describe('clientCredentialsGrant', () => {
 
   it('authenticates with private_key_jwt', async () => {
     const tokens = await clientCredentialsGrant(
-      authProvider({ consumerKey: 'cc-jwt', clientAuth: 'private_key_jwt', clientPrivateKey: new Secret(privatePem), defaultScopes: '' }),
+      authProvider({
+        consumerKey: 'cc-jwt',
+        clientAuth: 'private_key_jwt',
+        clientPrivateKey: new Secret(privatePem),
+        defaultScopes: '',
+      }),
       endpoints,
       ec,
       principal,
@@ -112,7 +146,11 @@ describe('clientCredentialsGrant', () => {
 
   it('maps a wrong secret to OAUTH_CLIENT_INVALID', async () => {
     const err = await clientCredentialsGrant(
-      authProvider({ consumerKey: 'cc-basic', consumerSecret: new Secret('wrong'), defaultScopes: '' }),
+      authProvider({
+        consumerKey: 'cc-basic',
+        consumerSecret: new Secret('wrong'),
+        defaultScopes: '',
+      }),
       endpoints,
       ec,
       principal,
@@ -122,7 +160,12 @@ describe('clientCredentialsGrant', () => {
   })
 
   it('maps a disallowed grant to OAUTH_ERROR with the error code in details', async () => {
-    const err = await clientCredentialsGrant(authProvider({ defaultScopes: '' }), endpoints, ec, principal).catch((e: unknown) => e)
+    const err = await clientCredentialsGrant(
+      authProvider({ defaultScopes: '' }),
+      endpoints,
+      ec,
+      principal,
+    ).catch((e: unknown) => e)
     expect(isCalloutError(err, 'OAUTH_ERROR')).toBe(true)
     expect((err as { details: Record<string, unknown> }).details.error).toBe('invalid_request')
   })
@@ -142,7 +185,9 @@ describe('authorization code + PKCE, refresh with rotation', () => {
     })
     const callback = await server.authorize(url, { login: 'alice' })
     expect(callback.origin + callback.pathname).toBe(REDIRECT)
-    const code = validateCallback(callback.searchParams, request.state, { expectedIssuer: server.issuer })
+    const code = validateCallback(callback.searchParams, request.state, {
+      expectedIssuer: server.issuer,
+    })
     return { code, verifier: request.codeVerifier, nonce: request.nonce ?? '' }
   }
 
@@ -161,12 +206,24 @@ describe('authorization code + PKCE, refresh with rotation', () => {
     expect(first.identity?.username).toBeUndefined()
     expect(first.scope).toContain('openid')
 
-    const second = await refreshTokenGrant(authProvider(), endpoints, ec, principal, first.refreshToken!)
+    const second = await refreshTokenGrant(
+      authProvider(),
+      endpoints,
+      ec,
+      principal,
+      first.refreshToken!,
+    )
     expect(second.refreshToken).toBeDefined()
     expect(second.refreshToken!.reveal()).not.toBe(first.refreshToken!.reveal())
     expect(second.accessToken.reveal()).not.toBe(first.accessToken.reveal())
 
-    const err = await refreshTokenGrant(authProvider(), endpoints, ec, principal, first.refreshToken!).catch((e: unknown) => e)
+    const err = await refreshTokenGrant(
+      authProvider(),
+      endpoints,
+      ec,
+      principal,
+      first.refreshToken!,
+    ).catch((e: unknown) => e)
     expect(isCalloutError(err, 'NEEDS_REAUTH')).toBe(true)
     expect((err as Error).message).toContain('callout auth IdpApi')
     expect((err as Error).message).not.toContain(first.refreshToken!.reveal())
@@ -180,8 +237,17 @@ describe('authorization code + PKCE, refresh with rotation', () => {
       redirectUri: REDIRECT,
       nonce,
     })
-    await server.revoke(tokens.refreshToken!.reveal(), { clientId: 'web', clientSecret: 'web-secret' })
-    const err = await refreshTokenGrant(authProvider(), endpoints, ec, principal, tokens.refreshToken!).catch((e: unknown) => e)
+    await server.revoke(tokens.refreshToken!.reveal(), {
+      clientId: 'web',
+      clientSecret: 'web-secret',
+    })
+    const err = await refreshTokenGrant(
+      authProvider(),
+      endpoints,
+      ec,
+      principal,
+      tokens.refreshToken!,
+    ).catch((e: unknown) => e)
     expect(isCalloutError(err, 'NEEDS_REAUTH')).toBe(true)
   })
 

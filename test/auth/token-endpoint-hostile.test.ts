@@ -7,7 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthProvider, ExternalCredential, Principal } from '../../src/definitions/model.ts'
 import { isCalloutError } from '../../src/errors.ts'
 import { Secret } from '../../src/secrets/secret.ts'
-import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from '../../src/auth/oauth2-grants.ts'
+import {
+  clientCredentialsGrant,
+  passwordGrant,
+  refreshTokenGrant,
+} from '../../src/auth/oauth2-grants.ts'
 import { resolveEndpoints } from '../../src/auth/endpoints.ts'
 
 type Reply = { status: number; type?: string; body: string | Buffer; delayMs?: number }
@@ -67,10 +71,20 @@ function provider(path: string, over: Partial<AuthProvider> = {}): AuthProvider 
     ...over,
   }
 }
-async function grantError(path: string, reply: Reply, timeoutMs?: number): Promise<{ code: string; details: Record<string, unknown>; message: string }> {
+async function grantError(
+  path: string,
+  reply: Reply,
+  timeoutMs?: number,
+): Promise<{ code: string; details: Record<string, unknown>; message: string }> {
   replies.set(path, reply)
   const p = provider(path)
-  const err = await clientCredentialsGrant(p, await resolveEndpoints(p), ec, principal, timeoutMs === undefined ? {} : { timeoutMs }).catch((e: unknown) => e)
+  const err = await clientCredentialsGrant(
+    p,
+    await resolveEndpoints(p),
+    ec,
+    principal,
+    timeoutMs === undefined ? {} : { timeoutMs },
+  ).catch((e: unknown) => e)
   expect(isCalloutError(err)).toBe(true)
   const e = err as { code: string; details: Record<string, unknown>; message: string }
   expect(JSON.stringify(e.details) + e.message).not.toContain('canary')
@@ -79,32 +93,62 @@ async function grantError(path: string, reply: Reply, timeoutMs?: number): Promi
 
 describe('hostile token endpoints', () => {
   it('500 → TOKEN_ENDPOINT_ERROR with the status', async () => {
-    const e = await grantError('/t500', { status: 500, type: 'application/json', body: '{"error":"server_error"}' })
+    const e = await grantError('/t500', {
+      status: 500,
+      type: 'application/json',
+      body: '{"error":"server_error"}',
+    })
     expect(e.code).toBe('TOKEN_ENDPOINT_ERROR')
     expect(e.details.status).toBe(500)
   })
 
   it('HTML → TOKEN_ENDPOINT_ERROR with content type and title', async () => {
-    const e = await grantError('/html', { status: 200, type: 'text/html', body: '<html><head><title>Sign in</title></head><body>cs-canary-775</body></html>' })
+    const e = await grantError('/html', {
+      status: 200,
+      type: 'text/html',
+      body: '<html><head><title>Sign in</title></head><body>cs-canary-775</body></html>',
+    })
     expect(e.code).toBe('TOKEN_ENDPOINT_ERROR')
     expect(e.details).toMatchObject({ status: 200, contentType: 'text/html', htmlTitle: 'Sign in' })
   })
 
   it('invalid JSON → TOKEN_ENDPOINT_ERROR', async () => {
-    expect((await grantError('/badjson', { status: 200, type: 'application/json', body: '{"access_token": "x",' })).code).toBe('TOKEN_ENDPOINT_ERROR')
+    expect(
+      (
+        await grantError('/badjson', {
+          status: 200,
+          type: 'application/json',
+          body: '{"access_token": "x",',
+        })
+      ).code,
+    ).toBe('TOKEN_ENDPOINT_ERROR')
   })
 
   it('200 without access_token → TOKEN_RESPONSE_INVALID', async () => {
-    expect((await grantError('/noat', { status: 200, type: 'application/json', body: '{"token_type":"Bearer"}' })).code).toBe('TOKEN_RESPONSE_INVALID')
+    expect(
+      (
+        await grantError('/noat', {
+          status: 200,
+          type: 'application/json',
+          body: '{"token_type":"Bearer"}',
+        })
+      ).code,
+    ).toBe('TOKEN_RESPONSE_INVALID')
   })
 
   it('a 2 MiB response → TOKEN_ENDPOINT_ERROR', async () => {
     const big = `{"access_token":"${'a'.repeat(2 * 1024 * 1024)}","token_type":"Bearer"}`
-    expect((await grantError('/big', { status: 200, type: 'application/json', body: big })).code).toBe('TOKEN_ENDPOINT_ERROR')
+    expect(
+      (await grantError('/big', { status: 200, type: 'application/json', body: big })).code,
+    ).toBe('TOKEN_ENDPOINT_ERROR')
   })
 
   it('a slow server → TOKEN_ENDPOINT_ERROR (timed out)', async () => {
-    const e = await grantError('/slow', { status: 200, type: 'application/json', body: '{}', delayMs: 2000 }, 100)
+    const e = await grantError(
+      '/slow',
+      { status: 200, type: 'application/json', body: '{}', delayMs: 2000 },
+      100,
+    )
     expect(e.code).toBe('TOKEN_ENDPOINT_ERROR')
     expect(e.details.timedOut).toBe(true)
   })
@@ -115,7 +159,9 @@ describe('hostile token endpoints', () => {
     const port = (closed.address() as AddressInfo).port
     await new Promise((r) => closed.close(r))
     const p = provider('', { tokenUrl: `http://127.0.0.1:${port}/token` })
-    const err = await clientCredentialsGrant(p, await resolveEndpoints(p), ec, principal).catch((e: unknown) => e)
+    const err = await clientCredentialsGrant(p, await resolveEndpoints(p), ec, principal).catch(
+      (e: unknown) => e,
+    )
     expect(isCalloutError(err, 'TOKEN_ENDPOINT_ERROR')).toBe(true)
     expect((err as Error).cause).toBeDefined()
   })
@@ -124,15 +170,30 @@ describe('hostile token endpoints', () => {
     const p = provider('', { tokenUrl: 'http://auth.example.test/token' })
     const err = await resolveEndpoints(p).catch((e: unknown) => e)
     expect(isCalloutError(err, 'INSECURE_URL')).toBe(true)
-    const err2 = await clientCredentialsGrant(p, { tokenUrl: 'http://auth.example.test/token' }, ec, principal).catch((e: unknown) => e)
+    const err2 = await clientCredentialsGrant(
+      p,
+      { tokenUrl: 'http://auth.example.test/token' },
+      ec,
+      principal,
+    ).catch((e: unknown) => e)
     expect(isCalloutError(err2, 'INSECURE_URL')).toBe(true)
   })
 
   it('sends client_secret_post, scope, and a Salesforce-style refresh without leaking the secret elsewhere', async () => {
-    replies.set('/ok', { status: 200, type: 'application/json', body: '{"access_token":"AT","token_type":"Bearer","issued_at":"1700000000000","instance_url":"https://acme.my.salesforce.com","id":"https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA"}' })
+    replies.set('/ok', {
+      status: 200,
+      type: 'application/json',
+      body: '{"access_token":"AT","token_type":"Bearer","issued_at":"1700000000000","instance_url":"https://acme.my.salesforce.com","id":"https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA"}',
+    })
     seen.length = 0
     const p = provider('/ok', { type: 'salesforce', tokenUrl: `${base}/ok`, defaultScopes: 'api' })
-    const tokens = await refreshTokenGrant(p, await resolveEndpoints(p), ec, principal, new Secret('RT-1'))
+    const tokens = await refreshTokenGrant(
+      p,
+      await resolveEndpoints(p),
+      ec,
+      principal,
+      new Secret('RT-1'),
+    )
     expect(tokens.instanceUrl).toBe('https://acme.my.salesforce.com')
     expect(tokens.identity?.orgId).toBe('00D000000000001AAA')
     expect(tokens.refreshToken).toBeUndefined()
@@ -148,7 +209,9 @@ describe('hostile token endpoints', () => {
     seen.length = 0
     const warnings: { obj: Record<string, unknown>; msg: string }[] = []
     const p = provider('/ok', { type: 'salesforce', tokenUrl: `${base}/ok` })
-    await passwordGrant(p, await resolveEndpoints(p), ec, principal, { logger: { warn: (obj, msg) => warnings.push({ obj, msg }) } })
+    await passwordGrant(p, await resolveEndpoints(p), ec, principal, {
+      logger: { warn: (obj, msg) => warnings.push({ obj, msg }) },
+    })
     expect(warnings).toHaveLength(1)
     expect(warnings[0]?.msg).toMatch(/legacy and insecure/)
     expect(JSON.stringify(warnings)).not.toContain('canary')

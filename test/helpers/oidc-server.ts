@@ -25,10 +25,7 @@ import Provider from 'oidc-provider'
 
 /** Token endpoint authentication methods the test server accepts. */
 export type TestClientAuthMethod =
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'private_key_jwt'
-  | 'none'
+  'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
 
 /** One client registered with the test server. */
 export interface TestClient {
@@ -148,7 +145,11 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcT
       userinfo: { enabled: true },
     },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['preferred_username', 'name'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['preferred_username', 'name'],
+    },
     findAccount: (_ctx: unknown, id: string) => ({
       accountId: id,
       claims: () => ACCOUNT_CLAIMS(id),
@@ -164,8 +165,13 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcT
       IdToken: 3600,
     },
     rotateRefreshToken: () => rotate,
-    issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) =>
-      client.grantTypeAllowed('refresh_token') && (alwaysIssueRefreshToken || code.scopes.has('offline_access')),
+    issueRefreshToken: (
+      _ctx: unknown,
+      client: { grantTypeAllowed(t: string): boolean },
+      code: { scopes: Set<string> },
+    ) =>
+      client.grantTypeAllowed('refresh_token') &&
+      (alwaysIssueRefreshToken || code.scopes.has('offline_access')),
     pkce: { required: () => true },
     cookies: { keys: [randomBytes(16).toString('hex')] },
     // Silence oidc-provider's own error rendering noise; errors still reach the client.
@@ -197,7 +203,10 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcT
     return res
   }
 
-  async function authorize(authorizationUrl: URL | string, opts: AuthorizeOptions = {}): Promise<URL> {
+  async function authorize(
+    authorizationUrl: URL | string,
+    opts: AuthorizeOptions = {},
+  ): Promise<URL> {
     const login = opts.login ?? 'alice'
     if (opts.keepSession !== true) jar.clear()
     let url = new URL(authorizationUrl)

@@ -106,6 +106,17 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
     expect((await refresh('Plain', issued.refreshToken ?? '')).body.refresh_token).toBeUndefined()
   })
 
+  it("restores each app's configured rotation on reset", async () => {
+    org.faults.setRotation(false)
+    org.faults.reset()
+    const rotating = org.issueTokens({ app: 'Rotating' })
+    expect((await refresh('Rotating', rotating.refreshToken ?? '')).body.refresh_token).toBeTypeOf(
+      'string',
+    )
+    const plain = org.issueTokens({ app: 'Plain' })
+    expect((await refresh('Plain', plain.refreshToken ?? '')).body.refresh_token).toBeUndefined()
+  })
+
   it('expires refresh tokens by policy', async () => {
     const absolute = org.issueTokens({ app: 'ExpireAfter' })
     const idle = org.issueTokens({ app: 'Idle' })

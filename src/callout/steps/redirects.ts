@@ -19,8 +19,8 @@ export type RedirectDecision =
 
 /**
  * Pipeline step 5 as a pure function: follow a redirect only when the policy is
- * `follow-trusted`, `Location` parses, and its target is a trusted origin or an allowed host over
- * https (never a downgrade from https to http). 307/308 keep method and body; 303 becomes GET
+ * `follow-trusted`, `Location` parses, and its target is a trusted origin or an allowed host
+ * (never a downgrade from https to http, never with userinfo). 307/308 keep method and body; 303 becomes GET
  * (HEAD stays HEAD); 301/302 turn POST into GET without a body (fetch semantics). Anything else
  * is returned to the caller untouched, so credentials never cross to another origin.
  *
@@ -49,8 +49,7 @@ export function redirectDecision(
   url.hash = ''
   const trusted =
     trust.origins.has(url.origin) ||
-    (url.protocol === 'https:' &&
-      trust.allowedHosts.some((h) => h.toLowerCase() === url.host || h.toLowerCase() === url.hostname))
+    trust.allowedHosts.some((h) => h.toLowerCase() === url.host || h.toLowerCase() === url.hostname)
   if (!trusted) return { follow: false }
   if (status === 307 || status === 308) return { follow: true, url, method, dropBody: false }
   if (status === 303) {

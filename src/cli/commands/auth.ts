@@ -43,8 +43,8 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
   const broker = await openBroker({ env: io.env })
   try {
     const user = options.user === undefined ? {} : { user: options.user }
-    const flow = await broker.flowOf(options.name)
-    if (flow !== 'browser') {
+    const [current] = await broker.status(options.name)
+    if (current?.flow !== 'browser') {
       const report = await broker.authenticate(options.name, user)
       for (const p of report.principals) println(io, `${report.name} ${p.principal}: ${p.summary}`)
       return

@@ -25,13 +25,11 @@ export class OrgFaults implements FaultSwitches {
   readonly #tokens: TokenStore
   readonly #apps: ConnectedApp[]
   readonly #defaultRedirect: string
-  readonly #configuredRotation: Map<ConnectedApp, boolean>
 
   constructor(tokens: TokenStore, apps: ConnectedApp[], defaultRedirect: string) {
     this.#tokens = tokens
     this.#apps = apps
     this.#defaultRedirect = defaultRedirect
-    this.#configuredRotation = new Map(apps.map((a) => [a, a.rotation]))
   }
 
   expireSessions(): void {
@@ -107,7 +105,7 @@ export class OrgFaults implements FaultSwitches {
     this.latency.tokenMs = 0
     this.latency.restMs = 0
     this.#failures = []
-    for (const [app, rotation] of this.#configuredRotation) app.rotation = rotation
+    for (const app of this.#apps) app.rotation = app.configuredRotation
   }
 
   /** Takes one injected failure for a request of class `kind`, returning its status. */

@@ -65,6 +65,7 @@ export function toConnectedApp(seed: ConnectedAppSeed, defaultApp = false): Conn
     requireSecretForRefresh: seed.requireSecretForRefresh ?? false,
     refreshTokenPolicy: seed.refreshTokenPolicy ?? { kind: 'until-revoked' },
     rotation: seed.rotation ?? false,
+    configuredRotation: seed.rotation ?? false,
     certificate: seed.certificate,
     adminPreAuthorized: seed.adminPreAuthorized ?? true,
     clientCredentialsUser: seed.clientCredentialsUser,

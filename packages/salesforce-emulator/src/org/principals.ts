@@ -29,6 +29,8 @@ export interface ConnectedApp {
   requireSecretForRefresh: boolean
   refreshTokenPolicy: RefreshTokenPolicy
   rotation: boolean
+  /** Rotation as configured (what `faults.reset()` restores). */
+  configuredRotation: boolean
   certificate: string | undefined
   adminPreAuthorized: boolean
   clientCredentialsUser: string | undefined

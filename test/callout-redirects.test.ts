@@ -1,0 +1,110 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/callout/broker.ts'
+import { openBroker } from '../src/callout/open-broker.ts'
+import type { NamedCredential } from '../src/definitions/model.ts'
+import { CalloutError } from '../src/errors.ts'
+import { authProvider, definitions, externalCredential, namedCredential } from './helpers/callout-fixtures.ts'
+import { TokenServer, Upstream } from './helpers/callout-servers.ts'
+import { MemoryStore } from './helpers/memory-store.ts'
+
+let tokens: TokenServer
+let upstream: Upstream
+let other: Upstream
+const brokers: Broker[] = []
+
+beforeAll(async () => {
+  tokens = await new TokenServer().start()
+  upstream = await new Upstream(tokens).start()
+  other = await new Upstream(undefined).start()
+  upstream.routes.set('/api/final', (req, res, body) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ method: req.method, authorization: req.headers.authorization ?? null, body }))
+  })
+})
+afterAll(async () => {
+  await Promise.all([tokens.listening.close(), upstream.listening.close(), other.listening.close()])
+})
+afterEach(async () => {
+  await Promise.all(brokers.splice(0).map((b) => b.close()))
+  upstream.seen = []
+  other.seen = []
+})
+
+function redirect(status: number, location: () => string) {
+  return (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(status, { location: location() })
+    res.end('redirecting')
+  }
+}
+
+async function broker(nc: Partial<NamedCredential> = {}): Promise<Broker> {
+  const store = new MemoryStore(
+    definitions({
+      authProviders: [authProvider({ tokenUrl: tokens.tokenUrl })],
+      externalCredentials: [externalCredential()],
+      namedCredentials: [namedCredential({ url: `${upstream.origin}/api`, ...nc })],
+    }),
+  )
+  const b = await openBroker({ store })
+  brokers.push(b)
+  return b
+}
+
+describe('redirect policy', () => {
+  it('follows a same-origin redirect with credentials', async () => {
+    upstream.routes.set('/api/same', redirect(302, () => '/api/final'))
+    const res = await (await broker()).fetch('callout:Api/same')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ method: 'GET', authorization: `Bearer ${tokens.current}`, body: '' })
+  })
+
+  it('returns a redirect to another origin untouched; the other origin receives nothing', async () => {
+    upstream.routes.set('/api/away', redirect(302, () => `${other.origin}/steal`))
+    const res = await (await broker()).fetch('callout:Api/away')
+    expect(res.status).toBe(302)
+    expect(res.headers.get('location')).toBe(`${other.origin}/steal`)
+    expect(await res.text()).toBe('redirecting')
+    expect(other.seen).toHaveLength(0)
+  })
+
+  it('follows to an allowedHosts host with credentials', async () => {
+    upstream.routes.set('/api/allowed', redirect(302, () => `${other.origin}/files`))
+    const host = new URL(other.origin).host
+    const res = await (await broker({ allowedHosts: [host] })).fetch('callout:Api/allowed')
+    expect(res.status).toBe(200)
+    expect(other.seen[0]?.authorization).toBe(`Bearer ${tokens.current}`)
+  })
+
+  it('keeps method and body on 307 POST', async () => {
+    upstream.routes.set('/api/temp', redirect(307, () => '/api/final'))
+    const res = await (await broker()).fetch('callout:Api/temp', { method: 'POST', body: 'payload' })
+    expect(await res.json()).toMatchObject({ method: 'POST', body: 'payload' })
+  })
+
+  it('turns 302 POST into GET without a body, and 303 into GET', async () => {
+    upstream.routes.set('/api/found', redirect(302, () => '/api/final'))
+    upstream.routes.set('/api/see-other', redirect(303, () => '/api/final'))
+    const b = await broker()
+    const found = await b.fetch('callout:Api/found', { method: 'POST', body: 'payload' })
+    expect(await found.json()).toMatchObject({ method: 'GET', body: '' })
+    const seeOther = await b.fetch('callout:Api/see-other', { method: 'PUT', body: 'payload' })
+    expect(await seeOther.json()).toMatchObject({ method: 'GET', body: '' })
+    const final = upstream.seen.filter((s) => s.url === '/api/final')
+    expect(final.every((s) => s.headers['content-type'] === undefined)).toBe(true)
+  })
+
+  it('stops after 5 redirects with TOO_MANY_REDIRECTS', async () => {
+    upstream.routes.set('/api/loop', redirect(302, () => '/api/loop'))
+    const error = (await (await broker()).fetch('callout:Api/loop').catch((e: unknown) => e)) as CalloutError
+    expect(error).toBeInstanceOf(CalloutError)
+    expect(error.code).toBe('TOO_MANY_REDIRECTS')
+    expect(upstream.seen).toHaveLength(6)
+  })
+
+  it('returns every redirect in manual mode', async () => {
+    upstream.routes.set('/api/same', redirect(302, () => '/api/final'))
+    const res = await (await broker({ redirects: 'manual' })).fetch('callout:Api/same')
+    expect(res.status).toBe(302)
+    expect(upstream.seen).toHaveLength(1)
+  })
+})
