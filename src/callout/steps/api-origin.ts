@@ -1,8 +1,5 @@
 import type { AuthProvider, NamedCredential } from '../../definitions/model.ts'
-
-/** Hosts that are never a Salesforce API origin: login hosts and UI (Lightning/Visualforce) hosts. */
-const NON_API_HOST =
-  /^(?:login\.salesforce\.com|test\.salesforce\.com|[a-z0-9-]+(?:--[a-z0-9-]+)*\.(?:lightning\.force\.com|visual\.force\.com|vf\.force\.com|my\.site\.com|lightning\.crmforce\.mil|sandbox\.lightning\.force\.com))$/i
+import { isLightningHost, isLoginHost } from '../../providers/salesforce.ts'
 
 /**
  * True when a Salesforce Named Credential's URL is a login or Lightning/Visualforce host (or the
@@ -15,7 +12,7 @@ const NON_API_HOST =
 export function needsInstanceOrigin(nc: NamedCredential, provider: AuthProvider | undefined): boolean {
   if (provider?.type !== 'salesforce') return false
   const url = new URL(nc.url)
-  if (NON_API_HOST.test(url.hostname)) return true
+  if (isLoginHost(url) || isLightningHost(url)) return true
   if (provider.loginUrl !== undefined) {
     try {
       return new URL(provider.loginUrl).origin === url.origin

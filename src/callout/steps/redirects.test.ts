@@ -45,7 +45,7 @@ describe('redirectDecision', () => {
     [304, '/x', 'status 304'],
     [200, '/x', 'a non-redirect'],
     [302, 'https://files.example.com/f', 'an allowed host:port entry on another port'],
-  ])('%i %j is returned untouched (%s)', (status, location) => {
+  ] as [number, string | string[] | undefined, string][])('%i %j is returned untouched (%s)', (status, location) => {
     expect(redirectDecision(status, location as string, current, 'GET', trust)).toEqual({ follow: false })
   })
 

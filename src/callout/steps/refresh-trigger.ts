@@ -1,3 +1,4 @@
+import { isInvalidSessionBody, isSessionNotValidForApi } from '../../providers/salesforce.ts'
 import { peekBody } from '../body.ts'
 import type { CalloutResponse, CredentialTarget } from '../types.ts'
 
@@ -13,14 +14,9 @@ export interface RefreshVerdict {
   readonly advice?: string
 }
 
-/** Salesforce: a 401 that a refresh cannot fix — the token's scope lacks `api`. */
-export function isSessionNotValidForApi(text: string): boolean {
-  return /This session is not valid for use with the (?:specified )?REST API/i.test(text)
-}
-
-/** Salesforce: the REST/SOAP error code for an expired or invalid session. */
-export function isInvalidSessionBody(text: string): boolean {
-  return text.includes('INVALID_SESSION_ID')
+/** Salesforce SOAP faults carry the code as XML text (`<sf:exceptionCode>INVALID_SESSION_ID<…>`). */
+function isSoapInvalidSession(text: string): boolean {
+  return /<(?:\w+:)?exceptionCode>\s*INVALID_SESSION_ID\s*</.test(text)
 }
 
 /**
@@ -54,6 +50,6 @@ export async function refreshVerdict(
       advice: `Salesforce says this session is not valid for the REST API: the token's scope lacks "api" (or "full"); a refresh cannot fix that. Add api to the scope of ExternalCredential ${ec.name}, allow it in the Connected App, then run callout auth ${target.namedCredential.name}.`,
     }
   }
-  if (trigger || isInvalidSessionBody(peeked.text)) return { action: 'refresh', response: rebuilt }
+  if (trigger || isInvalidSessionBody(peeked.text) || isSoapInvalidSession(peeked.text)) return { action: 'refresh', response: rebuilt }
   return { action: 'none', response: rebuilt }
 }
