@@ -38,6 +38,7 @@ export class TokenServer {
   requests = 0
   grants: string[] = []
   refreshTokensSeen: string[] = []
+  codeVerifiers: string[] = []
   /** The access token the upstream currently accepts. */
   current = 'initial-token'
   /** Refresh tokens the server accepts. */
@@ -76,6 +77,12 @@ export class TokenServer {
       if (!this.validRefreshTokens.has(rt)) {
         return json(400, { error: 'invalid_grant', error_description: 'expired access/refresh token' })
       }
+    } else if (grant === 'authorization_code') {
+      this.codeVerifiers.push(form.get('code_verifier') ?? '')
+      if (form.get('code') !== 'good-code') return json(400, { error: 'invalid_grant', error_description: 'bad code' })
+      this.#n++
+      this.current = `token-${this.#n}`
+      return json(200, { access_token: this.current, token_type: 'Bearer', refresh_token: 'refresh-0', scope: 'api refresh_token' })
     } else if (grant !== 'client_credentials') {
       return json(400, { error: 'unsupported_grant_type' })
     }
