@@ -57,11 +57,15 @@ interface Setup {
 async function setup(options: Setup = {}): Promise<{ broker: Broker; store: MemoryStore }> {
   const provider = authProvider({
     tokenUrl: tokens.tokenUrl,
-    ...(options.providerType === 'salesforce' ? { type: 'salesforce', loginUrl: tokens.listening.origin } : {}),
+    ...(options.providerType === 'salesforce'
+      ? { type: 'salesforce', loginUrl: tokens.listening.origin }
+      : {}),
   })
   const ec = externalCredential({ ...options.ec })
   const nc = namedCredential({ url: `${upstream.origin}/api`, ...options.nc })
-  const store = new MemoryStore(definitions({ authProviders: [provider], externalCredentials: [ec], namedCredentials: [nc] }))
+  const store = new MemoryStore(
+    definitions({ authProviders: [provider], externalCredentials: [ec], namedCredentials: [nc] }),
+  )
   if (options.seedBrowser === true) {
     await store.compareAndSetCredential(
       {
@@ -114,7 +118,11 @@ describe('broker.fetch with a bearer token', () => {
   it("drops the caller's Authorization and Proxy-Authorization", async () => {
     const { broker } = await setup()
     const res = await broker.fetch('callout:Api/x', {
-      headers: { Authorization: 'Bearer callers-own', 'Proxy-Authorization': 'Basic eA==', 'X-Keep': 'yes' },
+      headers: {
+        Authorization: 'Bearer callers-own',
+        'Proxy-Authorization': 'Basic eA==',
+        'X-Keep': 'yes',
+      },
     })
     await res.arrayBuffer()
     const seen = upstream.seen[0]!
@@ -159,7 +167,10 @@ describe('401 handling', () => {
     expect(res.status).toBe(200)
     await res.arrayBuffer()
     expect(tokens.grants).toEqual(['refresh_token'])
-    expect(upstream.seen.map((s) => s.authorization)).toEqual(['Bearer stale-token', `Bearer ${tokens.current}`])
+    expect(upstream.seen.map((s) => s.authorization)).toEqual([
+      'Bearer stale-token',
+      `Bearer ${tokens.current}`,
+    ])
     expect(store.credentials.get('Api/Default/')?.accessToken?.reveal()).toBe(tokens.current)
   })
 
@@ -177,7 +188,10 @@ describe('401 handling', () => {
   })
 
   it('also refreshes on an additionalRefreshStatusCodes status', async () => {
-    const { broker } = await setup({ ec: { flow: 'browser', additionalRefreshStatusCodes: [403] }, seedBrowser: true })
+    const { broker } = await setup({
+      ec: { flow: 'browser', additionalRefreshStatusCodes: [403] },
+      seedBrowser: true,
+    })
     upstream.routes.set('/api/forbidden-when-stale', (req, res) => {
       const ok = req.headers.authorization === `Bearer ${tokens.current}`
       res.writeHead(ok ? 200 : 403)
@@ -200,8 +214,13 @@ describe('401 handling', () => {
   })
 
   it('Salesforce INVALID_SESSION_ID refreshes; "not valid for use with the REST API" does not, and advises', async () => {
-    const { broker } = await setup({ providerType: 'salesforce', ec: { flow: 'browser' }, seedBrowser: true })
-    const scopeBody = '[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]'
+    const { broker } = await setup({
+      providerType: 'salesforce',
+      ec: { flow: 'browser' },
+      seedBrowser: true,
+    })
+    const scopeBody =
+      '[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]'
     upstream.routes.set('/api/scope', (_req, res) => {
       res.writeHead(401, { 'content-type': 'application/json' })
       res.end(scopeBody)
@@ -216,7 +235,11 @@ describe('401 handling', () => {
     upstream.routes.set('/api/session', (req, res) => {
       const ok = req.headers.authorization === `Bearer ${tokens.current}`
       res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
-      res.end(ok ? '{"ok":true}' : '[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]')
+      res.end(
+        ok
+          ? '{"ok":true}'
+          : '[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]',
+      )
     })
     const again = await broker.fetch('callout:Api/session')
     expect(again.status).toBe(200)
@@ -232,7 +255,9 @@ describe('401 handling', () => {
       },
     })
     expect(
-      await codeOf(broker.fetch('callout:Api/x', { method: 'POST', body: stream, duplex: 'half' } as never)),
+      await codeOf(
+        broker.fetch('callout:Api/x', { method: 'POST', body: stream, duplex: 'half' } as never),
+      ),
     ).toBe('BODY_NOT_REPLAYABLE')
     expect(tokens.requests).toBe(1) // the token was still refreshed for the next call
   })
@@ -243,7 +268,11 @@ describe('token lifecycle through the broker', () => {
     const dispatcher = new Agent({ connections: 64 })
     try {
       tokens.rotate = true
-      const { broker, store } = await setup({ ec: { flow: 'browser' }, seedBrowser: true, dispatcher })
+      const { broker, store } = await setup({
+        ec: { flow: 'browser' },
+        seedBrowser: true,
+        dispatcher,
+      })
       const results = await Promise.all(
         Array.from({ length: 1_000 }, async () => {
           const res = await broker.fetch('callout:Api/storm')
@@ -314,7 +343,9 @@ describe('token lifecycle through the broker', () => {
   })
 
   it('requires a user for a per-user principal', async () => {
-    const { broker } = await setup({ ec: { principals: [principal({ type: 'per-user', name: 'PerUser' })] } })
+    const { broker } = await setup({
+      ec: { principals: [principal({ type: 'per-user', name: 'PerUser' })] },
+    })
     expect(await codeOf(broker.fetch('callout:Api/x'))).toBe('USER_REQUIRED')
     const res = await broker.fetch('callout:Api/x', { user: 'alice' })
     expect(res.status).toBe(200)
@@ -356,16 +387,23 @@ describe('upstream failures', () => {
 describe('merge fields and formula headers', () => {
   it('evaluates caller merge fields only when allowed, and rejects CR/LF as HEADER_INJECTION', async () => {
     const p = principal({ parameters: { tenant: 'acme', evil: 'x\r\nSet-Cookie: y' } })
-    const { broker } = await setup({ ec: { protocol: 'custom', principals: [p] }, nc: { allowMergeFieldsInHeader: true } })
+    const { broker } = await setup({
+      ec: { protocol: 'custom', principals: [p] },
+      nc: { allowMergeFieldsInHeader: true },
+    })
     upstream.routes.set('/api/echo', (req, res) => {
       res.writeHead(200)
       res.end(String(req.headers['x-tenant']))
     })
-    const res = await broker.fetch('callout:Api/echo', { headers: { 'X-Tenant': '{!$Credential.Api.tenant}' } })
+    const res = await broker.fetch('callout:Api/echo', {
+      headers: { 'X-Tenant': '{!$Credential.Api.tenant}' },
+    })
     expect(await res.text()).toBe('acme')
-    expect(await codeOf(broker.fetch('callout:Api/echo', { headers: { 'X-Tenant': '{!$Credential.Api.evil}' } }))).toBe(
-      'HEADER_INJECTION',
-    )
+    expect(
+      await codeOf(
+        broker.fetch('callout:Api/echo', { headers: { 'X-Tenant': '{!$Credential.Api.evil}' } }),
+      ),
+    ).toBe('HEADER_INJECTION')
     expect(upstream.seen).toHaveLength(1)
   })
 
@@ -376,14 +414,23 @@ describe('merge fields and formula headers', () => {
       res.writeHead(200)
       res.end(String(req.headers['x-tenant']))
     })
-    const res = await broker.fetch('callout:Api/echo', { headers: { 'X-Tenant': '{!$Credential.Api.tenant}' } })
+    const res = await broker.fetch('callout:Api/echo', {
+      headers: { 'X-Tenant': '{!$Credential.Api.tenant}' },
+    })
     expect(await res.text()).toBe('{!$Credential.Api.tenant}')
   })
 
   it('sends formula headers and basic auth', async () => {
-    const p = principal({ parameters: { username: 'u', key: 'k-1' }, secrets: { password: new Secret('p') } })
+    const p = principal({
+      parameters: { username: 'u', key: 'k-1' },
+      secrets: { password: new Secret('p') },
+    })
     const { broker } = await setup({
-      ec: { protocol: 'basic', principals: [p], authHeaders: [{ name: 'X-Api-Key', formula: '$Credential.Api.key', sequence: 1 }] },
+      ec: {
+        protocol: 'basic',
+        principals: [p],
+        authHeaders: [{ name: 'X-Api-Key', formula: '$Credential.Api.key', sequence: 1 }],
+      },
     })
     upstream.routes.set('/api/h', (req, res) => {
       res.writeHead(200)

@@ -5,7 +5,12 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openBroker, type Broker } from '../src/index.ts'
 import { Secret } from '../src/secrets/secret.ts'
-import { authProvider, definitions, externalCredential, namedCredential } from './helpers/callout-fixtures.ts'
+import {
+  authProvider,
+  definitions,
+  externalCredential,
+  namedCredential,
+} from './helpers/callout-fixtures.ts'
 import { TokenServer, Upstream } from './helpers/callout-servers.ts'
 
 let tokens: TokenServer
@@ -74,11 +79,19 @@ describe('openBroker end to end over SQLite', () => {
   })
 
   it('completes the browser flow (state + PKCE, single use) and then calls', async () => {
-    const broker: Broker = await openBroker({ home, env, store: `sqlite:${join(home, 'browser.db')}` })
+    const broker: Broker = await openBroker({
+      home,
+      env,
+      store: `sqlite:${join(home, 'browser.db')}`,
+    })
     try {
       await broker.apply(defs('browser'))
-      await expect(broker.fetch('callout:Api/x')).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' })
-      const { url, state } = await broker.authorizeUrl('Api', { redirectUri: 'http://127.0.0.1:9/callback' })
+      await expect(broker.fetch('callout:Api/x')).rejects.toMatchObject({
+        code: 'NOT_AUTHENTICATED',
+      })
+      const { url, state } = await broker.authorizeUrl('Api', {
+        redirectUri: 'http://127.0.0.1:9/callback',
+      })
       const authorize = new URL(url)
       expect(authorize.searchParams.get('state')).toBe(state)
       expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
@@ -87,7 +100,9 @@ describe('openBroker end to end over SQLite', () => {
       const report = await broker.completeAuthorization(callback)
       expect(report.principals[0]?.status).toBe('authenticated')
       expect(tokens.codeVerifiers.at(-1)?.length).toBeGreaterThanOrEqual(43)
-      await expect(broker.completeAuthorization(callback)).rejects.toMatchObject({ code: 'AUTHORIZATION_FAILED' })
+      await expect(broker.completeAuthorization(callback)).rejects.toMatchObject({
+        code: 'AUTHORIZATION_FAILED',
+      })
       const res = await broker.fetch('callout:Api/x')
       expect(res.status).toBe(200)
     } finally {
@@ -96,6 +111,8 @@ describe('openBroker end to end over SQLite', () => {
   })
 
   it('refuses to open without a master key', async () => {
-    await expect(openBroker({ home: join(home, 'nokey'), env: {} })).rejects.toMatchObject({ code: 'MASTER_KEY_MISSING' })
+    await expect(openBroker({ home: join(home, 'nokey'), env: {} })).rejects.toMatchObject({
+      code: 'MASTER_KEY_MISSING',
+    })
   })
 })

@@ -3,7 +3,12 @@ import type { Broker } from '../src/callout/broker.ts'
 import { openBroker } from '../src/callout/open-broker.ts'
 import type { NamedCredential } from '../src/definitions/model.ts'
 import { CalloutError } from '../src/errors.ts'
-import { authProvider, definitions, externalCredential, namedCredential } from './helpers/callout-fixtures.ts'
+import {
+  authProvider,
+  definitions,
+  externalCredential,
+  namedCredential,
+} from './helpers/callout-fixtures.ts'
 import { TokenServer, Upstream } from './helpers/callout-servers.ts'
 import { MemoryStore } from './helpers/memory-store.ts'
 
@@ -18,7 +23,13 @@ beforeAll(async () => {
   other = await new Upstream(undefined).start()
   upstream.routes.set('/api/final', (req, res, body) => {
     res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ method: req.method, authorization: req.headers.authorization ?? null, body }))
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        authorization: req.headers.authorization ?? null,
+        body,
+      }),
+    )
   })
 })
 afterAll(async () => {
@@ -52,14 +63,24 @@ async function broker(nc: Partial<NamedCredential> = {}): Promise<Broker> {
 
 describe('redirect policy', () => {
   it('follows a same-origin redirect with credentials', async () => {
-    upstream.routes.set('/api/same', redirect(302, () => '/api/final'))
+    upstream.routes.set(
+      '/api/same',
+      redirect(302, () => '/api/final'),
+    )
     const res = await (await broker()).fetch('callout:Api/same')
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ method: 'GET', authorization: `Bearer ${tokens.current}`, body: '' })
+    expect(await res.json()).toEqual({
+      method: 'GET',
+      authorization: `Bearer ${tokens.current}`,
+      body: '',
+    })
   })
 
   it('returns a redirect to another origin untouched; the other origin receives nothing', async () => {
-    upstream.routes.set('/api/away', redirect(302, () => `${other.origin}/steal`))
+    upstream.routes.set(
+      '/api/away',
+      redirect(302, () => `${other.origin}/steal`),
+    )
     const res = await (await broker()).fetch('callout:Api/away')
     expect(res.status).toBe(302)
     expect(res.headers.get('location')).toBe(`${other.origin}/steal`)
@@ -68,7 +89,10 @@ describe('redirect policy', () => {
   })
 
   it('follows to an allowedHosts host with credentials', async () => {
-    upstream.routes.set('/api/allowed', redirect(302, () => `${other.origin}/files`))
+    upstream.routes.set(
+      '/api/allowed',
+      redirect(302, () => `${other.origin}/files`),
+    )
     const host = new URL(other.origin).host
     const res = await (await broker({ allowedHosts: [host] })).fetch('callout:Api/allowed')
     expect(res.status).toBe(200)
@@ -76,14 +100,25 @@ describe('redirect policy', () => {
   })
 
   it('keeps method and body on 307 POST', async () => {
-    upstream.routes.set('/api/temp', redirect(307, () => '/api/final'))
-    const res = await (await broker()).fetch('callout:Api/temp', { method: 'POST', body: 'payload' })
+    upstream.routes.set(
+      '/api/temp',
+      redirect(307, () => '/api/final'),
+    )
+    const res = await (
+      await broker()
+    ).fetch('callout:Api/temp', { method: 'POST', body: 'payload' })
     expect(await res.json()).toMatchObject({ method: 'POST', body: 'payload' })
   })
 
   it('turns 302 POST into GET without a body, and 303 into GET', async () => {
-    upstream.routes.set('/api/found', redirect(302, () => '/api/final'))
-    upstream.routes.set('/api/see-other', redirect(303, () => '/api/final'))
+    upstream.routes.set(
+      '/api/found',
+      redirect(302, () => '/api/final'),
+    )
+    upstream.routes.set(
+      '/api/see-other',
+      redirect(303, () => '/api/final'),
+    )
     const b = await broker()
     const found = await b.fetch('callout:Api/found', { method: 'POST', body: 'payload' })
     expect(await found.json()).toMatchObject({ method: 'GET', body: '' })
@@ -94,15 +129,25 @@ describe('redirect policy', () => {
   })
 
   it('stops after 5 redirects with TOO_MANY_REDIRECTS', async () => {
-    upstream.routes.set('/api/loop', redirect(302, () => '/api/loop'))
-    const error = (await (await broker()).fetch('callout:Api/loop').catch((e: unknown) => e)) as CalloutError
+    upstream.routes.set(
+      '/api/loop',
+      redirect(302, () => '/api/loop'),
+    )
+    const error = (await (
+      await broker()
+    )
+      .fetch('callout:Api/loop')
+      .catch((e: unknown) => e)) as CalloutError
     expect(error).toBeInstanceOf(CalloutError)
     expect(error.code).toBe('TOO_MANY_REDIRECTS')
     expect(upstream.seen).toHaveLength(6)
   })
 
   it('returns every redirect in manual mode', async () => {
-    upstream.routes.set('/api/same', redirect(302, () => '/api/final'))
+    upstream.routes.set(
+      '/api/same',
+      redirect(302, () => '/api/final'),
+    )
     const res = await (await broker({ redirects: 'manual' })).fetch('callout:Api/same')
     expect(res.status).toBe(302)
     expect(upstream.seen).toHaveLength(1)

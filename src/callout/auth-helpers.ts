@@ -1,5 +1,11 @@
 import { basicAuthorization } from '../auth/basic.ts'
-import { compileFormula, evaluateFormula, mergeTemplate, type CompiledFormula, type FormulaContext } from '../auth/formula.ts'
+import {
+  compileFormula,
+  evaluateFormula,
+  mergeTemplate,
+  type CompiledFormula,
+  type FormulaContext,
+} from '../auth/formula.ts'
 import { signCallJwt } from '../auth/jwt-protocol.ts'
 import { sigV4CredentialsFromPrincipal, signSigV4 } from '../auth/sigv4.ts'
 import { systemClock, type Clock } from '../clock.ts'
@@ -41,7 +47,8 @@ export function createAuthenticators(options: { readonly clock?: Clock } = {}): 
     basic: (username, password) => basicAuthorization(username, password),
     formula: (source, scope) => evaluateFormula(compile(source), formulaContext(scope)),
     merge: (text, scope) => mergeTemplate(text, formulaContext(scope)),
-    callJwt: async (scope) => new Secret(await signCallJwt(scope.externalCredential, scope.principal, { clock })),
+    callJwt: async (scope) =>
+      new Secret(await signCallJwt(scope.externalCredential, scope.principal, { clock })),
     sigv4: async (request, scope) => {
       const settings = scope.externalCredential.sigv4
       if (settings === undefined) {

@@ -12,7 +12,10 @@ export const INSPECT_BODY_LIMIT_BYTES = 64 * 1024
  * const body = bodyFrom([Buffer.from('{"a":1}')])
  * await body.json() // { a: 1 }
  */
-export function bodyFrom(head: readonly Uint8Array[], rest?: AsyncIterator<Uint8Array>): ResponseBody {
+export function bodyFrom(
+  head: readonly Uint8Array[],
+  rest?: AsyncIterator<Uint8Array>,
+): ResponseBody {
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for (const chunk of head) yield chunk
     if (rest === undefined) return

@@ -110,7 +110,11 @@ export class Broker {
    */
   async fetch(input: string | URL, init: CalloutRequestInit = {}): Promise<Response> {
     const request = await normalizeRequest(init)
-    const res = await this.#pipeline.run(input, { ...request, signal: init.signal ?? undefined }, init)
+    const res = await this.#pipeline.run(
+      input,
+      { ...request, signal: init.signal ?? undefined },
+      init,
+    )
     return toResponse(res, request.method)
   }
 
@@ -122,7 +126,10 @@ export class Broker {
    * const { statusCode, body } = await broker.request('callout:Api/items', { user: 'alice' })
    * const items = await body.json()
    */
-  async request(input: string | URL, options: CalloutRequestOptions = {}): Promise<CalloutResponse> {
+  async request(
+    input: string | URL,
+    options: CalloutRequestOptions = {},
+  ): Promise<CalloutResponse> {
     const request = await normalizeRequest(options)
     return this.#pipeline.run(input, { ...request, signal: options.signal }, options)
   }
@@ -145,7 +152,10 @@ export class Broker {
    * @example
    * const { url } = await broker.authorizeUrl('Salesforce', { redirectUri: 'http://localhost:8787/oauth/callback' })
    */
-  authorizeUrl(name: string, options: AuthorizeUrlOptions): Promise<{ url: string; state: string }> {
+  authorizeUrl(
+    name: string,
+    options: AuthorizeUrlOptions,
+  ): Promise<{ url: string; state: string }> {
     return startAuthorization(this.#definitions, name, options, this.#authorizationDeps())
   }
 

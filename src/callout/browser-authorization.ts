@@ -1,5 +1,9 @@
 import type { AuthDeps } from '../auth/deps.ts'
-import { buildAuthorizationUrl, createAuthorizationRequest, validateCallback } from '../auth/authorization-code.ts'
+import {
+  buildAuthorizationUrl,
+  createAuthorizationRequest,
+  validateCallback,
+} from '../auth/authorization-code.ts'
 import { resolveEndpoints, type EndpointCache } from '../auth/endpoints.ts'
 import { fetchIdentity } from '../auth/identity.ts'
 import { authorizationCodeGrant } from '../auth/oauth2-grants.ts'
@@ -33,7 +37,11 @@ export interface AuthorizationDeps {
   readonly auth: AuthDeps & { readonly endpointCache?: EndpointCache }
 }
 
-function browserTarget(defs: Definitions, name: string, user: string | undefined): CredentialTarget {
+function browserTarget(
+  defs: Definitions,
+  name: string,
+  user: string | undefined,
+): CredentialTarget {
   const nc = findNamedCredential(defs, name)
   const target = resolveTarget(defs, `callout:${nc.name}`, user === undefined ? {} : { user })
   if (target.kind !== 'credential') throw new CalloutError('INTERNAL', 'unreachable: plain target')
@@ -66,7 +74,10 @@ export async function startAuthorization(
   const target = browserTarget(defs, name, options.user)
   const provider = target.provider!
   const { endpointCache, ...authDeps } = deps.auth
-  const endpoints = await resolveEndpoints(provider, { ...authDeps, ...(endpointCache === undefined ? {} : { cache: endpointCache }) })
+  const endpoints = await resolveEndpoints(provider, {
+    ...authDeps,
+    ...(endpointCache === undefined ? {} : { cache: endpointCache }),
+  })
   const scope = target.externalCredential.scope ?? provider.defaultScopes ?? ''
   const oidc = provider.type === 'oidc' || /(?:^|\s)openid(?:\s|$)/.test(scope)
   const secrets = await createAuthorizationRequest({ oidc })
@@ -96,7 +107,8 @@ export async function startAuthorization(
 }
 
 /** The callback as the browser delivered it: the full URL, its query, or the parameters. */
-export type AuthorizationCallback = string | URL | URLSearchParams | Readonly<Record<string, string>>
+export type AuthorizationCallback =
+  string | URL | URLSearchParams | Readonly<Record<string, string>>
 
 function callbackParams(callback: AuthorizationCallback): URLSearchParams {
   if (callback instanceof URLSearchParams) return callback
@@ -124,7 +136,11 @@ export async function completeAuthorization(
   defs: Definitions,
   callback: AuthorizationCallback,
   deps: AuthorizationDeps,
-): Promise<{ readonly key: CredentialKey; readonly namedCredential: string; readonly credential: PrincipalCredential }> {
+): Promise<{
+  readonly key: CredentialKey
+  readonly namedCredential: string
+  readonly credential: PrincipalCredential
+}> {
   const params = callbackParams(callback)
   const state = params.get('state')
   if (state === null || state === '') {
@@ -140,13 +156,22 @@ export async function completeAuthorization(
       'The authorization callback does not match a pending authentication (unknown, already used, or older than 10 minutes); start the authentication again.',
     )
   }
-  const target = browserTarget(defs, pending.namedCredential, pending.userId === '' ? undefined : pending.userId)
+  const target = browserTarget(
+    defs,
+    pending.namedCredential,
+    pending.userId === '' ? undefined : pending.userId,
+  )
   const provider = target.provider!
   const { endpointCache, ...authDeps } = deps.auth
-  const endpoints = await resolveEndpoints(provider, { ...authDeps, ...(endpointCache === undefined ? {} : { cache: endpointCache }) })
+  const endpoints = await resolveEndpoints(provider, {
+    ...authDeps,
+    ...(endpointCache === undefined ? {} : { cache: endpointCache }),
+  })
   const code = validateCallback(params, pending.state, {
     redirectUri: pending.redirectUri,
-    ...(endpoints.issuer === undefined || provider.type !== 'oidc' ? {} : { expectedIssuer: endpoints.issuer }),
+    ...(endpoints.issuer === undefined || provider.type !== 'oidc'
+      ? {}
+      : { expectedIssuer: endpoints.issuer }),
   })
   const tokenSet = await authorizationCodeGrant(
     provider,
@@ -156,7 +181,9 @@ export async function completeAuthorization(
     {
       code,
       redirectUri: pending.redirectUri,
-      ...(pending.codeVerifier === undefined ? {} : { codeVerifier: pending.codeVerifier.reveal() }),
+      ...(pending.codeVerifier === undefined
+        ? {}
+        : { codeVerifier: pending.codeVerifier.reveal() }),
       ...(pending.nonce === undefined ? {} : { nonce: pending.nonce }),
     },
     authDeps,
@@ -186,7 +213,11 @@ export async function completeAuthorization(
       },
       current?.version ?? 0,
     )
-    if (stored !== undefined) return { key, namedCredential: target.namedCredential.name, credential: stored }
+    if (stored !== undefined)
+      return { key, namedCredential: target.namedCredential.name, credential: stored }
   }
-  throw new CalloutError('STORE_CONFLICT', 'The credential kept changing while it was stored; authenticate again.')
+  throw new CalloutError(
+    'STORE_CONFLICT',
+    'The credential kept changing while it was stored; authenticate again.',
+  )
 }

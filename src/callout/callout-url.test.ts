@@ -2,7 +2,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CalloutError } from '../errors.ts'
 import { definitions, namedCredential } from '../../test/helpers/callout-fixtures.ts'
-import { findNamedCredential, joinCalloutUrl, parseCalloutUrl, resolveCalloutUrl } from './callout-url.ts'
+import {
+  findNamedCredential,
+  joinCalloutUrl,
+  parseCalloutUrl,
+  resolveCalloutUrl,
+} from './callout-url.ts'
 
 const defs = definitions({
   namedCredentials: [
@@ -17,7 +22,8 @@ function ruleOf(fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (e) {
-    if (e instanceof CalloutError && e.code === 'CALLOUT_URL_MALFORMED') return String(e.details.rule)
+    if (e instanceof CalloutError && e.code === 'CALLOUT_URL_MALFORMED')
+      return String(e.details.rule)
     throw e
   }
   return undefined
@@ -28,9 +34,15 @@ describe('resolveCalloutUrl: accepted URLs', () => {
     ['callout:Api', 'https://api.example.com:8443/v1'],
     ['callout:Api/', 'https://api.example.com:8443/v1/'],
     ['callout:Api/users', 'https://api.example.com:8443/v1/users'],
-    ['callout:Api/users/42?fields=a,b&x=%20y', 'https://api.example.com:8443/v1/users/42?fields=a,b&x=%20y'],
+    [
+      'callout:Api/users/42?fields=a,b&x=%20y',
+      'https://api.example.com:8443/v1/users/42?fields=a,b&x=%20y',
+    ],
     ['callout:Api?limit=5', 'https://api.example.com:8443/v1?limit=5'],
-    ['callout:Api/search?email=a@b.example', 'https://api.example.com:8443/v1/search?email=a@b.example'],
+    [
+      'callout:Api/search?email=a@b.example',
+      'https://api.example.com:8443/v1/search?email=a@b.example',
+    ],
     ['callout:Api/q?url=https%3A%2F%2Fx', 'https://api.example.com:8443/v1/q?url=https%3A%2F%2Fx'],
     ['callout:Api/a//b', 'https://api.example.com:8443/v1/a//b'],
     ['callout:Api/..foo/.bar', 'https://api.example.com:8443/v1/..foo/.bar'],
@@ -45,7 +57,9 @@ describe('resolveCalloutUrl: accepted URLs', () => {
   })
 
   it('accepts a URL object with the callout: scheme', () => {
-    expect(resolveCalloutUrl(defs, new URL('callout:Api/x')).url.href).toBe('https://api.example.com:8443/v1/x')
+    expect(resolveCalloutUrl(defs, new URL('callout:Api/x')).url.href).toBe(
+      'https://api.example.com:8443/v1/x',
+    )
   })
 })
 
@@ -167,16 +181,30 @@ describe('findNamedCredential', () => {
 
 describe('joinCalloutUrl', () => {
   it('collapses the // at the join', () => {
-    expect(joinCalloutUrl('https://h.example.com/base/', { kind: 'callout', name: 'X', path: '/p' }).href).toBe(
-      'https://h.example.com/base/p',
-    )
+    expect(
+      joinCalloutUrl('https://h.example.com/base/', { kind: 'callout', name: 'X', path: '/p' })
+        .href,
+    ).toBe('https://h.example.com/base/p')
   })
 })
 
 describe('property: the resolved URL keeps the credential origin and base path', () => {
   const chars = fc.constantFrom(
-    ...'abcXYZ019-._~!$&\'()*+,;=:@/?#%\\ \t\r\n\u0000\u007f\u00e9\u2028\uff0f'.split(''),
-    '%2f', '%2F', '%5c', '%2e', '%2E', '%00', '%0d', '%0a', '%40', '%25', '..', '//', '@evil.com', 'https://evil.com',
+    ..."abcXYZ019-._~!$&'()*+,;=:@/?#%\\ \t\r\n\u0000\u007f\u00e9\u2028\uff0f".split(''),
+    '%2f',
+    '%2F',
+    '%5c',
+    '%2e',
+    '%2E',
+    '%00',
+    '%0d',
+    '%0a',
+    '%40',
+    '%25',
+    '..',
+    '//',
+    '@evil.com',
+    'https://evil.com',
   )
   const suffix = fc.array(chars, { maxLength: 30 }).map((parts) => parts.join(''))
 
@@ -190,14 +218,21 @@ describe('property: the resolved URL keeps the credential origin and base path',
         try {
           url = resolveCalloutUrl(defs, `callout:${name}${s}`).url
         } catch (e) {
-          return e instanceof CalloutError && ['CALLOUT_URL_MALFORMED', 'CREDENTIAL_NOT_FOUND'].includes(e.code)
+          return (
+            e instanceof CalloutError &&
+            ['CALLOUT_URL_MALFORMED', 'CREDENTIAL_NOT_FOUND'].includes(e.code)
+          )
         }
         expect(url.protocol).toBe(base.protocol)
         expect(url.hostname).toBe(base.hostname)
         expect(url.port).toBe(base.port)
         expect(url.username + url.password).toBe('')
         expect(url.hash).toBe('')
-        expect(url.pathname === basePath || url.pathname.startsWith(`${basePath}/`) || url.pathname === '/').toBe(true)
+        expect(
+          url.pathname === basePath ||
+            url.pathname.startsWith(`${basePath}/`) ||
+            url.pathname === '/',
+        ).toBe(true)
         expect(url.pathname.split('/').some((seg) => seg === '..' || seg === '.')).toBe(false)
         return true
       }),

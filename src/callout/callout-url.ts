@@ -156,17 +156,26 @@ function checkQuery(query: string): void {
 
 function checkPercentEncoding(part: string): void {
   if (BAD_PERCENT.test(part)) {
-    throw malformed('bad-percent-encoding', '"%" must start a %XX escape; write a literal % as %25.')
+    throw malformed(
+      'bad-percent-encoding',
+      '"%" must start a %XX escape; write a literal % as %25.',
+    )
   }
   if (ENCODED_CONTROL.test(part)) {
-    throw malformed('no-control-chars', 'encoded control characters (%00–%1F, %7F) are not allowed.')
+    throw malformed(
+      'no-control-chars',
+      'encoded control characters (%00–%1F, %7F) are not allowed.',
+    )
   }
 }
 
 function parsePlainUrl(input: string, options: ParseCalloutUrlOptions): PlainUrl {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase()
   if (scheme !== 'https' && scheme !== 'http') {
-    throw malformed('bad-scheme', 'write callout:Name/path (or a plain https:// URL with allowPlainUrl).')
+    throw malformed(
+      'bad-scheme',
+      'write callout:Name/path (or a plain https:// URL with allowPlainUrl).',
+    )
   }
   if (options.allowPlainUrl !== true) {
     throw malformed(
@@ -184,7 +193,10 @@ function parsePlainUrl(input: string, options: ParseCalloutUrlOptions): PlainUrl
     throw malformed('no-userinfo', 'the plain URL contains user:password@; remove it.')
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw malformed('plain-url-invalid', 'plain URLs must use https:// (http:// only for loopback hosts).')
+    throw malformed(
+      'plain-url-invalid',
+      'plain URLs must use https:// (http:// only for loopback hosts).',
+    )
   }
   return { kind: 'plain', url }
 }
@@ -219,6 +231,19 @@ export function findNamedCredential(defs: Definitions, name: string): NamedCrede
   return nc
 }
 
+const baseCache = new Map<string, { base: URL; basePath: string }>()
+
+function parseBase(baseUrl: string): { base: URL; basePath: string } {
+  let entry = baseCache.get(baseUrl)
+  if (entry === undefined) {
+    const base = new URL(baseUrl)
+    entry = { base, basePath: base.pathname.replace(/\/+$/, '') }
+    if (baseCache.size > 1_000) baseCache.clear()
+    baseCache.set(baseUrl, entry)
+  }
+  return entry
+}
+
 /**
  * Joins the parsed path and query to a Named Credential URL by concatenation (one `/` at the
  * join), and checks that the result keeps the credential's scheme, host, port and base path.
@@ -228,8 +253,7 @@ export function findNamedCredential(defs: Definitions, name: string): NamedCrede
  * // URL https://api.example.com/v1/users?a=1
  */
 export function joinCalloutUrl(baseUrl: string, parsed: ParsedCalloutUrl): URL {
-  const base = new URL(baseUrl)
-  const basePath = base.pathname.replace(/\/+$/, '')
+  const { base, basePath } = parseBase(baseUrl)
   let path = parsed.path
   if (path === '' && parsed.query === undefined) path = base.pathname === '/' ? '/' : ''
   const joined = `${base.origin}${basePath}${path}${parsed.query === undefined ? '' : `?${parsed.query}`}`

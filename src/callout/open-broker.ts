@@ -3,7 +3,12 @@ import type { AuthDeps } from '../auth/deps.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import { loadConfigFile } from '../definitions/config-file.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
-import { parseMasterKey, resolveHome, type CalloutEnv, type MasterKey } from '../secrets/master-key.ts'
+import {
+  parseMasterKey,
+  resolveHome,
+  type CalloutEnv,
+  type MasterKey,
+} from '../secrets/master-key.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store } from '../store/types.ts'
 import { createAuthGrants } from '../tokens/auth-grants.ts'
@@ -40,7 +45,10 @@ export interface OpenBrokerOptions {
   /** Decides which client may use which credential (the proxy's client keys). Default: all. */
   readonly access?: AccessPolicy
   /** Token manager tuning (refresh margin, cooldown, lease). */
-  readonly tokens?: Pick<TokenManagerOptions, 'refreshMarginMs' | 'cooldownMs' | 'lease' | 'holderId'>
+  readonly tokens?: Pick<
+    TokenManagerOptions,
+    'refreshMarginMs' | 'cooldownMs' | 'lease' | 'holderId'
+  >
   /** Advanced: a dispatcher for all callouts instead of Callout's keep-alive agent. */
   readonly dispatcher?: Dispatcher
   /** Advanced: how tokens are obtained (default: over oauth4webapi). */
@@ -72,7 +80,9 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
   } else {
     const home = options.home ?? resolveHome(env)
     const masterKey =
-      typeof options.masterKey === 'string' ? parseMasterKey(options.masterKey, 'masterKey option') : options.masterKey
+      typeof options.masterKey === 'string'
+        ? parseMasterKey(options.masterKey, 'masterKey option')
+        : options.masterKey
     store = await openStore({
       home,
       env,
@@ -105,7 +115,9 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
       definitions,
       tokens,
       authenticators: createAuthenticators({ clock }),
-      dispatchers: new Dispatchers(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      dispatchers: new Dispatchers(
+        options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher },
+      ),
       clock,
       logger,
       auth: authDeps,

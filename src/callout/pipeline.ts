@@ -44,7 +44,13 @@ export interface PipelineRequest {
   readonly signal?: AbortSignal | undefined
 }
 
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']
+const BODY_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+]
 
 function isStream(body: OutboundBody): boolean {
   return typeof body === 'object' && !(body instanceof Uint8Array)
@@ -74,21 +80,34 @@ export class CalloutPipeline {
     this.#deps = deps
   }
 
-  async run(input: string | URL, request: PipelineRequest, options: CalloutOptions = {}): Promise<CalloutResponse> {
+  async run(
+    input: string | URL,
+    request: PipelineRequest,
+    options: CalloutOptions = {},
+  ): Promise<CalloutResponse> {
     const target = resolveTarget(this.#deps.definitions(), input, options)
     await checkAccess(target, this.#deps.access, options.client)
     const headers = stripCallerAuth(request.headers)
     if (target.kind === 'plain') {
       return send(
         this.#deps.dispatchers.for(undefined),
-        { method: request.method, url: target.url, headers, body: request.body, ...signalOf(request) },
+        {
+          method: request.method,
+          url: target.url,
+          headers,
+          body: request.body,
+          ...signalOf(request),
+        },
         { timeoutMs: DEFAULTS.timeoutMs, target: target.url.origin },
       )
     }
     return this.#runCredential(target, { ...request, headers })
   }
 
-  async #runCredential(target: CredentialTarget, request: PipelineRequest): Promise<CalloutResponse> {
+  async #runCredential(
+    target: CredentialTarget,
+    request: PipelineRequest,
+  ): Promise<CalloutResponse> {
     const nc = target.namedCredential
     const ec = target.externalCredential
     const tokens = this.#deps.tokens
@@ -112,7 +131,11 @@ export class CalloutPipeline {
     let refreshed = false
     for (let hop = 0; ; hop++) {
       const outbound: OutboundRequest = { method, url, headers, body, ...signalOf(request) }
-      let res = await send(dispatcher, await authenticate(target, outbound, credential, this.#deps.authenticators), sendOptions)
+      let res = await send(
+        dispatcher,
+        await authenticate(target, outbound, credential, this.#deps.authenticators),
+        sendOptions,
+      )
       if (ctx !== undefined && credential !== undefined && !refreshed) {
         const verdict = await refreshVerdict(res, target)
         res = verdict.response
@@ -123,14 +146,26 @@ export class CalloutPipeline {
           refreshed = true
           await res.body.dump()
           credential = await tokens.invalidate(ctx, credential.accessToken)
-          if (isStream(body)) throw notReplayable(nc.name, `retry after a ${res.statusCode} and a token refresh`)
+          if (isStream(body))
+            throw notReplayable(nc.name, `retry after a ${res.statusCode} and a token refresh`)
           // The refresh may have moved the API origin (Salesforce instance_url).
           if (hop === 0) url = apiOrigin(target.url, nc, target.provider, credential.instanceUrl)
           const retry: OutboundRequest = { ...outbound, url }
-          res = await send(dispatcher, await authenticate(target, retry, credential, this.#deps.authenticators), sendOptions)
+          res = await send(
+            dispatcher,
+            await authenticate(target, retry, credential, this.#deps.authenticators),
+            sendOptions,
+          )
         }
       }
-      const decision = redirectDecision(res.statusCode, res.headers.location, url, method, this.#trust(target, credential, url))
+      if (res.statusCode < 300 || res.statusCode > 399) return res
+      const decision = redirectDecision(
+        res.statusCode,
+        res.headers.location,
+        url,
+        method,
+        this.#trust(target, credential, url),
+      )
       if (!decision.follow) return this.#adviseRedirect(res, target)
       if (hop >= DEFAULTS.maxRedirects) {
         await res.body.dump()
@@ -153,7 +188,11 @@ export class CalloutPipeline {
     }
   }
 
-  #trust(target: CredentialTarget, credential: ActiveCredential | undefined, url: URL): RedirectTrust {
+  #trust(
+    target: CredentialTarget,
+    credential: ActiveCredential | undefined,
+    url: URL,
+  ): RedirectTrust {
     const origins = new Set([target.url.origin, url.origin])
     if (credential?.instanceUrl !== undefined) {
       try {
@@ -162,7 +201,11 @@ export class CalloutPipeline {
         // an unparsable instance URL is simply not trusted
       }
     }
-    return { policy: target.namedCredential.redirects, origins, allowedHosts: target.namedCredential.allowedHosts }
+    return {
+      policy: target.namedCredential.redirects,
+      origins,
+      allowedHosts: target.namedCredential.allowedHosts,
+    }
   }
 
   #adviseRedirect(res: CalloutResponse, target: CredentialTarget): CalloutResponse {

@@ -75,7 +75,11 @@ export async function buildStatusReports(
   return Promise.all(ncs.map((nc) => reportFor(nc, defs, store)))
 }
 
-async function reportFor(nc: NamedCredential, defs: Definitions, store: Store): Promise<StatusReport> {
+async function reportFor(
+  nc: NamedCredential,
+  defs: Definitions,
+  store: Store,
+): Promise<StatusReport> {
   const ec = defs.externalCredentials.get(nc.externalCredential)
   const base = {
     name: nc.name,
@@ -86,10 +90,16 @@ async function reportFor(nc: NamedCredential, defs: Definitions, store: Store): 
   }
   if (ec === undefined) return { ...base, protocol: 'none', principals: [] }
   const principals: PrincipalStatus[] = []
-  const stored = ec.protocol === 'oauth2' ? await store.listCredentials({ externalCredential: ec.name }) : []
+  const stored =
+    ec.protocol === 'oauth2' ? await store.listCredentials({ externalCredential: ec.name }) : []
   for (const p of [...ec.principals].sort((a, b) => a.sequence - b.sequence)) {
     if (ec.protocol !== 'oauth2') {
-      principals.push({ principal: p.name, type: p.type, status: 'authenticated', summary: `Uses ${ec.protocol} credentials; no token to refresh` })
+      principals.push({
+        principal: p.name,
+        type: p.type,
+        status: 'authenticated',
+        summary: `Uses ${ec.protocol} credentials; no token to refresh`,
+      })
       continue
     }
     const mine = stored.filter((c) => c.principal === p.name)
@@ -109,10 +119,19 @@ async function reportFor(nc: NamedCredential, defs: Definitions, store: Store): 
     }
     for (const c of mine) principals.push(principalStatus(c, ec, p.type))
   }
-  return { ...base, protocol: ec.protocol, ...(ec.flow === undefined ? {} : { flow: ec.flow }), principals }
+  return {
+    ...base,
+    protocol: ec.protocol,
+    ...(ec.flow === undefined ? {} : { flow: ec.flow }),
+    principals,
+  }
 }
 
-function principalStatus(c: PrincipalCredential, ec: ExternalCredential, type: 'named' | 'per-user'): PrincipalStatus {
+function principalStatus(
+  c: PrincipalCredential,
+  ec: ExternalCredential,
+  type: 'named' | 'per-user',
+): PrincipalStatus {
   const expiresAt = effectiveExpiresAt(c, ec)
   const username = c.identity?.username
   const summary =

@@ -29,9 +29,17 @@ export function parseLoopbackRedirectUri(value: string): URL {
   try {
     url = new URL(value)
   } catch {
-    throw new CalloutError('INVALID_ARGUMENT', `--redirect-uri ${JSON.stringify(value)} is not a URL.`)
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--redirect-uri ${JSON.stringify(value)} is not a URL.`,
+    )
   }
-  if (url.protocol !== 'http:' || !LOOPBACK.has(url.hostname) || url.search !== '' || url.hash !== '') {
+  if (
+    url.protocol !== 'http:' ||
+    !LOOPBACK.has(url.hostname) ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
     throw new CalloutError(
       'INVALID_ARGUMENT',
       `--redirect-uri must be http://localhost:<port>/<path> (or 127.0.0.1 / [::1]) with no query; got ${url.origin}${url.pathname}.`,
@@ -66,7 +74,12 @@ export async function startCallbackServer(redirectUri: string): Promise<Callback
     handler({ url, res })
   })
   server.on('connection', (socket) => socket.unref())
-  const host = target.hostname === '[::1]' ? '::1' : target.hostname === 'localhost' ? '127.0.0.1' : target.hostname
+  const host =
+    target.hostname === '[::1]'
+      ? '::1'
+      : target.hostname === 'localhost'
+        ? '127.0.0.1'
+        : target.hostname
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (cause: NodeJS.ErrnoException) =>
       reject(

@@ -2,22 +2,18 @@
  * The `callout` command line: the only place that listens on a port or exits the process.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { applyCommand } from './commands/apply.ts'
-import { authCommand } from './commands/auth.ts'
-import { demoCommand } from './commands/demo.ts'
-import { exportCommand } from './commands/export.ts'
-import { initCommand } from './commands/init.ts'
-import { listCommand } from './commands/list.ts'
-import { migrateCommand } from './commands/migrate.ts'
-import { requestCommand } from './commands/request.ts'
-import { rotateKeyCommand } from './commands/rotate-key.ts'
-import { statusCommand } from './commands/status.ts'
 import { EXIT, processIo, reportError, type CliIo } from './io.ts'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
 /**
  * Builds the `callout` program for one run. Actions store their exit status in `result.code`.
+ * Each command's module is imported when that command runs, so `--help`, `--version` and usage
+ * errors answer without loading the broker.
+ *
+ * @example
+ * const result = { code: 0 }
+ * await buildProgram(processIo(), result).parseAsync(['list'], { from: 'user' })
  */
 export function buildProgram(io: CliIo, result: { code: number }): Command {
   const program = new Command('callout')
@@ -33,7 +29,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('init')
     .description('create the Callout home, a master key (0600) and the store')
-    .action(async () => initCommand(io))
+    .action(async () => (await import('./commands/init.ts')).initCommand(io))
 
   program
     .command('apply')
@@ -42,20 +38,24 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--prune', 'delete definitions that are not in the file')
     .option('--dry-run', 'validate and resolve references only')
     .action(async (opts: { file: string; prune?: boolean; dryRun?: boolean }) =>
-      applyCommand(io, opts),
+      (await import('./commands/apply.ts')).applyCommand(io, opts),
     )
 
   program
     .command('export')
     .description('write the definitions as YAML without secrets (${env:…} references instead)')
     .option('-o, --output <path>', 'write to a file instead of stdout')
-    .action(async (opts: { output?: string }) => exportCommand(io, opts))
+    .action(async (opts: { output?: string }) =>
+      (await import('./commands/export.ts')).exportCommand(io, opts),
+    )
 
   program
     .command('list')
     .description('list the Named Credentials')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => listCommand(io, opts))
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/list.ts')).listCommand(io, opts),
+    )
 
   program
     .command('status')
@@ -63,23 +63,43 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .argument('[name]', 'a Named Credential')
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      const { statusCommand } = await import('./commands/status.ts')
       result.code = await statusCommand(io, { ...(name === undefined ? {} : { name }), ...opts })
     })
 
   program
     .command('auth')
-    .description('authenticate a credential (browser flow: prints a URL and waits for the callback)')
+    .description(
+      'authenticate a credential (browser flow: prints a URL and waits for the callback)',
+    )
     .argument('<name>', 'the Named Credential')
     .option('--user <id>', 'the end user, for per-user principals')
-    .option('--redirect-uri <uri>', 'loopback redirect URI registered with the app', 'http://localhost:7171/oauth/callback')
+    .option(
+      '--redirect-uri <uri>',
+      'loopback redirect URI registered with the app',
+      'http://localhost:7171/oauth/callback',
+    )
     .option('--no-open', 'do not try to open a browser')
-    .addOption(new Option('--prompt <prompt>', 'OpenID prompt').choices(['login', 'consent', 'login consent']))
+    .addOption(
+      new Option('--prompt <prompt>', 'OpenID prompt').choices([
+        'login',
+        'consent',
+        'login consent',
+      ]),
+    )
     .option('--timeout <seconds>', 'how long to wait for the callback', '300')
     .action(
       async (
         name: string,
-        opts: { user?: string; redirectUri: string; open: boolean; prompt?: string; timeout: string },
+        opts: {
+          user?: string
+          redirectUri: string
+          open: boolean
+          prompt?: string
+          timeout: string
+        },
       ) => {
+        const { authCommand } = await import('./commands/auth.ts')
         await authCommand(io, { name, ...opts })
       },
     )
@@ -92,9 +112,20 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
     .option('--user <id>', 'the end user, for per-user principals')
     .option('--plain', 'allow a plain https:// URL (no credential)')
-    .action(async (url: string, opts: { include?: boolean; header: string[]; user?: string; plain?: boolean }) => {
-      result.code = await requestCommand(io, { url, method: 'GET', headers: opts.header, ...strip(opts) })
-    })
+    .action(
+      async (
+        url: string,
+        opts: { include?: boolean; header: string[]; user?: string; plain?: boolean },
+      ) => {
+        const { requestCommand } = await import('./commands/request.ts')
+        result.code = await requestCommand(io, {
+          url,
+          method: 'GET',
+          headers: opts.header,
+          ...strip(opts),
+        })
+      },
+    )
 
   program
     .command('request')
@@ -109,8 +140,16 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .action(
       async (
         url: string,
-        opts: { request?: string; header: string[]; data?: string; include?: boolean; user?: string; plain?: boolean },
+        opts: {
+          request?: string
+          header: string[]
+          data?: string
+          include?: boolean
+          user?: string
+          plain?: boolean
+        },
       ) => {
+        const { requestCommand } = await import('./commands/request.ts')
         result.code = await requestCommand(io, {
           url,
           headers: opts.header,
@@ -124,20 +163,29 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('migrate')
     .description("bring the store's schema up to date")
-    .action(async () => migrateCommand(io))
+    .action(async () => (await import('./commands/migrate.ts')).migrateCommand(io))
 
   program
     .command('rotate-key')
-    .description('rotate the master key: re-wrap data keys and re-encrypt every secret, with progress')
-    .option('-o, --output <file>', 'where to write the new key when CALLOUT_MASTER_KEY holds the current one')
+    .description(
+      'rotate the master key: re-wrap data keys and re-encrypt every secret, with progress',
+    )
+    .option(
+      '-o, --output <file>',
+      'where to write the new key when CALLOUT_MASTER_KEY holds the current one',
+    )
     .option('--batch-size <n>', 'rows per transaction', '100')
-    .action(async (opts: { output?: string; batchSize: string }) => rotateKeyCommand(io, opts))
+    .action(async (opts: { output?: string; batchSize: string }) =>
+      (await import('./commands/rotate-key.ts')).rotateKeyCommand(io, opts),
+    )
 
   program
     .command('demo')
     .description('run the org-to-org demo against a local Salesforce emulator')
     .option('--home <dir>', 'the demo home (recreated)', '.callout-demo')
-    .action(async (opts: { home: string }) => demoCommand(io, opts))
+    .action(async (opts: { home: string }) =>
+      (await import('./commands/demo.ts')).demoCommand(io, opts),
+    )
 
   return program
 }

@@ -6,7 +6,11 @@ import { spawn } from 'node:child_process'
  */
 export function openBrowser(url: string): boolean {
   const command =
-    process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer.exe' : 'xdg-open'
+    process.platform === 'darwin'
+      ? 'open'
+      : process.platform === 'win32'
+        ? 'explorer.exe'
+        : 'xdg-open'
   try {
     const child = spawn(command, [url], { stdio: 'ignore', detached: true })
     child.on('error', () => {})

@@ -61,7 +61,14 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
     },
     async refresh(ctx: GrantContext, refreshToken: Secret): Promise<TokenSet> {
       const provider = providerOf(ctx)
-      return refreshTokenGrant(provider, await endpointsFor(ctx), ctx.ec, ctx.principal, refreshToken, deps)
+      return refreshTokenGrant(
+        provider,
+        await endpointsFor(ctx),
+        ctx.ec,
+        ctx.principal,
+        refreshToken,
+        deps,
+      )
     },
   }
 }

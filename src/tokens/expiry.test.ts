@@ -3,10 +3,14 @@ import { effectiveExpiresAt, refreshDueAt } from './expiry.ts'
 
 describe('effectiveExpiresAt', () => {
   it('prefers the stored expiresAt', () => {
-    expect(effectiveExpiresAt({ expiresAt: 5, issuedAt: 1 }, { sessionTimeoutSeconds: 100 })).toBe(5)
+    expect(effectiveExpiresAt({ expiresAt: 5, issuedAt: 1 }, { sessionTimeoutSeconds: 100 })).toBe(
+      5,
+    )
   })
   it('derives Salesforce expiry from issuedAt + sessionTimeoutSeconds', () => {
-    expect(effectiveExpiresAt({ issuedAt: 1_000 }, { sessionTimeoutSeconds: 7_200 })).toBe(7_201_000)
+    expect(effectiveExpiresAt({ issuedAt: 1_000 }, { sessionTimeoutSeconds: 7_200 })).toBe(
+      7_201_000,
+    )
   })
   it('is unknown without expires_in or a session timeout', () => {
     expect(effectiveExpiresAt({ issuedAt: 1_000 }, {})).toBeUndefined()

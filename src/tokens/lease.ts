@@ -29,7 +29,8 @@ export const LEASE_DEFAULTS = Object.freeze({
 })
 
 /** What {@link withLease} did: ran `fn` under the lease, or saw another holder finish. */
-export type LeaseOutcome<T> = { readonly acquired: true; readonly value: T } | { readonly acquired: false }
+export type LeaseOutcome<T> =
+  { readonly acquired: true; readonly value: T } | { readonly acquired: false }
 
 /**
  * Runs `fn` while holding the cross-process lease `name` (DESIGN §5): takes the lease (polling
@@ -66,21 +67,28 @@ export async function withLease<T>(
     await sleep(pollMs)
     pollMs = Math.min(pollMs * 2, options.maxPollMs)
   }
-  const renewal = setInterval(() => {
-    leases.renewLease(name, holder, options.ttlMs).then(
-      (held) => {
-        if (!held) logger.warn({ lease: name }, 'refresh lease lost while the token call ran')
-      },
-      (error: unknown) => logger.warn({ lease: name, err: error }, 'renewing the refresh lease failed'),
-    )
-  }, Math.max(1, Math.floor(options.ttlMs / 3)))
+  const renewal = setInterval(
+    () => {
+      leases.renewLease(name, holder, options.ttlMs).then(
+        (held) => {
+          if (!held) logger.warn({ lease: name }, 'refresh lease lost while the token call ran')
+        },
+        (error: unknown) =>
+          logger.warn({ lease: name, err: error }, 'renewing the refresh lease failed'),
+      )
+    },
+    Math.max(1, Math.floor(options.ttlMs / 3)),
+  )
   renewal.unref()
   try {
     return { acquired: true, value: await fn() }
   } finally {
     clearInterval(renewal)
     await leases.releaseLease(name, holder).catch((error: unknown) => {
-      logger.warn({ lease: name, err: error }, 'releasing the refresh lease failed; it expires by itself')
+      logger.warn(
+        { lease: name, err: error },
+        'releasing the refresh lease failed; it expires by itself',
+      )
     })
   }
 }

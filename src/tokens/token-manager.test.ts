@@ -3,11 +3,7 @@ import type { TokenSet } from '../auth/types.ts'
 import { CalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
 import { MemoryStore } from '../../test/helpers/memory-store.ts'
-import {
-  externalCredential,
-  ManualClock,
-  principal,
-} from '../../test/helpers/callout-fixtures.ts'
+import { externalCredential, ManualClock, principal } from '../../test/helpers/callout-fixtures.ts'
 import { TokenManager } from './token-manager.ts'
 import type { GrantContext, TokenEvents, TokenGrants } from './types.ts'
 
@@ -49,7 +45,10 @@ class FakeGrants implements TokenGrants {
   }
 }
 
-function setup(flow: 'client-credentials' | 'browser' = 'client-credentials', sessionTimeoutSeconds?: number) {
+function setup(
+  flow: 'client-credentials' | 'browser' = 'client-credentials',
+  sessionTimeoutSeconds?: number,
+) {
   const clock = new ManualClock()
   const store = new MemoryStore()
   const grants = new FakeGrants(clock)
@@ -113,7 +112,9 @@ describe('TokenManager.getToken', () => {
     const ec = externalCredential({ principals: [principal({ type: 'per-user' })] })
     const tokens = new TokenManager({ store, grants, clock })
     const base = { ec, principal: ec.principals[0]! }
-    await expect(tokens.getToken({ ...base, userId: '' })).rejects.toMatchObject({ code: 'USER_REQUIRED' })
+    await expect(tokens.getToken({ ...base, userId: '' })).rejects.toMatchObject({
+      code: 'USER_REQUIRED',
+    })
     const alice = await tokens.getToken({ ...base, userId: 'alice' })
     const bob = await tokens.getToken({ ...base, userId: 'bob' })
     expect(alice.userId).toBe('alice')
@@ -162,7 +163,9 @@ describe('TokenManager.invalidate', () => {
     const { tokens, ctx, grants, store, clock } = setup('browser')
     await seedBrowser(store, clock)
     const old = (await tokens.getToken(ctx)).accessToken
-    const results = await Promise.all(Array.from({ length: 1_000 }, () => tokens.invalidate(ctx, old)))
+    const results = await Promise.all(
+      Array.from({ length: 1_000 }, () => tokens.invalidate(ctx, old)),
+    )
     expect(grants.refreshes).toBe(1)
     expect(new Set(results.map((r) => r.accessToken.reveal()))).toEqual(new Set(['access-1']))
     // A late caller with the old token gets the new one without another refresh.
@@ -204,7 +207,10 @@ describe('TokenManager.invalidate', () => {
     const old = (await tokens.getToken(ctx)).accessToken
     // Another process refreshed: the store holds a newer token than our cache.
     const current = store.credentials.get('Api/Default/')!
-    await store.compareAndSetCredential({ ...current, accessToken: new Secret('from-elsewhere') }, 1)
+    await store.compareAndSetCredential(
+      { ...current, accessToken: new Secret('from-elsewhere') },
+      1,
+    )
     const fresh = await tokens.invalidate(ctx, old)
     expect(fresh.accessToken.reveal()).toBe('from-elsewhere')
     expect(grants.refreshes).toBe(0)
@@ -234,7 +240,10 @@ describe('TokenManager.invalidate', () => {
     await seedBrowser(store, clock)
     const events: TokenEvents['needs-reauth'][] = []
     tokens.on('needs-reauth', (e) => events.push(e))
-    grants.failWith = new CalloutError('NEEDS_REAUTH', 'invalid_grant: expired access/refresh token')
+    grants.failWith = new CalloutError(
+      'NEEDS_REAUTH',
+      'invalid_grant: expired access/refresh token',
+    )
     const error = await tokens.invalidate(ctx, new Secret('access-old')).catch((e: unknown) => e)
     expect((error as CalloutError).code).toBe('NEEDS_REAUTH')
     expect((error as CalloutError).message).toContain('callout auth Api')
@@ -294,7 +303,9 @@ describe('TokenManager.invalidate', () => {
       },
       0,
     )
-    const error = (await tokens.invalidate(ctx, new Secret('access-old')).catch((e: unknown) => e)) as CalloutError
+    const error = (await tokens
+      .invalidate(ctx, new Secret('access-old'))
+      .catch((e: unknown) => e)) as CalloutError
     expect(error.code).toBe('NEEDS_REAUTH')
     expect(error.details.reason).toBe('missing-refresh-token')
     expect(error.message).toContain('refresh_token')

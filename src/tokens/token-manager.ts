@@ -126,7 +126,10 @@ export class TokenManager {
     const k = credentialKeyString(key)
     const cached = this.#cache.get(k)
     if (cached !== undefined) {
-      if (!cached.accessToken.equals(rejectedToken) && !this.#isDue(cached, ctx, this.#clock.now())) {
+      if (
+        !cached.accessToken.equals(rejectedToken) &&
+        !this.#isDue(cached, ctx, this.#clock.now())
+      ) {
         return cached
       }
       if (cached.accessToken.equals(rejectedToken)) this.#cache.delete(k)
@@ -171,7 +174,8 @@ export class TokenManager {
     ctx: GrantContext,
     rejected: Secret | undefined,
   ): ActiveCredential | undefined {
-    if (credential?.status !== 'authenticated' || credential.accessToken === undefined) return undefined
+    if (credential?.status !== 'authenticated' || credential.accessToken === undefined)
+      return undefined
     if (rejected !== undefined && credential.accessToken.equals(rejected)) return undefined
     if (this.#isDue(credential, ctx, this.#clock.now())) return undefined
     return credential as ActiveCredential
@@ -254,9 +258,13 @@ export class TokenManager {
       return await this.#store.getCredential(key)
     } catch (error) {
       if (isCalloutError(error)) throw error
-      throw new CalloutError('STORE_ERROR', 'Reading the stored credential failed; check the store.', {
-        cause: error,
-      })
+      throw new CalloutError(
+        'STORE_ERROR',
+        'Reading the stored credential failed; check the store.',
+        {
+          cause: error,
+        },
+      )
     }
   }
 
@@ -283,7 +291,11 @@ export class TokenManager {
     if (ctx.ec.flow === 'browser') {
       if (current?.status === 'needs-reauth') {
         throw new CalloutError('NEEDS_REAUTH', reauthMessage(name, ctx), {
-          details: { ...keyDetails(key), namedCredential: name, lastError: current.lastError?.code },
+          details: {
+            ...keyDetails(key),
+            namedCredential: name,
+            lastError: current.lastError?.code,
+          },
         })
       }
       if (current?.refreshToken === undefined) {
@@ -297,7 +309,9 @@ export class TokenManager {
         throw new CalloutError(
           'NEEDS_REAUTH',
           `The access token for ${describe(ctx)} is no longer accepted and no refresh token is stored: the granted scope lacks refresh_token (Salesforce: add "refresh_token" or "offline_access" to the scope and allow it in the Connected App). Then ${connectAdvice(name, ctx, true)}`,
-          { details: { ...keyDetails(key), namedCredential: name, reason: 'missing-refresh-token' } },
+          {
+            details: { ...keyDetails(key), namedCredential: name, reason: 'missing-refresh-token' },
+          },
         )
       }
     } else if (current?.status === 'needs-reauth' && recentError) {
@@ -322,7 +336,10 @@ export class TokenManager {
     return new CalloutError(
       'REFRESH_COOLDOWN',
       `Obtaining a token for ${describe(ctx)} failed recently (${error.code}); Callout retries after ${new Date(until).toISOString()}. Cause: ${error.message}`,
-      { cause: error, details: { ...keyDetails(keyOf(ctx)), lastError: error.code, retryAt: until } },
+      {
+        cause: error,
+        details: { ...keyDetails(keyOf(ctx)), lastError: error.code, retryAt: until },
+      },
     )
   }
 
@@ -341,7 +358,10 @@ export class TokenManager {
       } else if (ctx.ec.flow !== undefined && MINT_FLOWS.has(ctx.ec.flow)) {
         tokenSet = await this.#grants.mint(ctx)
       } else {
-        throw new CalloutError('CONFIG_INVALID', `ExternalCredential ${ctx.ec.name} has no oauth2 flow.`)
+        throw new CalloutError(
+          'CONFIG_INVALID',
+          `ExternalCredential ${ctx.ec.name} has no oauth2 flow.`,
+        )
       }
     } catch (thrown) {
       throw await this.#recordFailure(ctx, key, current, rejected, thrown)
@@ -415,7 +435,10 @@ export class TokenManager {
     try {
       await this.#store.compareAndSetCredential(marked, current?.version ?? 0)
     } catch (error) {
-      this.#logger.warn({ err: error, credential: keyDetails(key) }, 'recording a refresh failure failed')
+      this.#logger.warn(
+        { err: error, credential: keyDetails(key) },
+        'recording a refresh failure failed',
+      )
     }
     this.#cache.delete(k)
     const error = needsReauth
@@ -436,7 +459,10 @@ export class TokenManager {
       ...optional('namedCredential', ctx.namedCredential),
     }
     if (needsReauth) {
-      this.#logger.warn({ credential: keyDetails(key), code: cause.code }, 'principal needs re-authentication')
+      this.#logger.warn(
+        { credential: keyDetails(key), code: cause.code },
+        'principal needs re-authentication',
+      )
       this.#events.emit('needs-reauth', event)
     } else {
       this.#logger.warn({ credential: keyDetails(key), code: cause.code }, 'token request failed')
@@ -461,7 +487,11 @@ function keyOf(ctx: GrantContext): CredentialKey {
 }
 
 function keyDetails(key: CredentialKey): Record<string, string> {
-  return { externalCredential: key.externalCredential, principal: key.principal, userId: key.userId }
+  return {
+    externalCredential: key.externalCredential,
+    principal: key.principal,
+    userId: key.userId,
+  }
 }
 
 function describe(ctx: GrantContext): string {

@@ -28,7 +28,9 @@ export function authProvider(overrides: Partial<AuthProvider> = {}): AuthProvide
   }
 }
 
-export function externalCredential(overrides: Partial<ExternalCredential> = {}): ExternalCredential {
+export function externalCredential(
+  overrides: Partial<ExternalCredential> = {},
+): ExternalCredential {
   return {
     name: 'Api',
     protocol: 'oauth2',

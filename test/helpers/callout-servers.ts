@@ -11,7 +11,9 @@ export interface Listening {
   close(): Promise<void>
 }
 
-export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listening> {
+export async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Listening> {
   const server = createServer(handler)
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -75,14 +77,23 @@ export class TokenServer {
       const rt = form.get('refresh_token') ?? ''
       this.refreshTokensSeen.push(rt)
       if (!this.validRefreshTokens.has(rt)) {
-        return json(400, { error: 'invalid_grant', error_description: 'expired access/refresh token' })
+        return json(400, {
+          error: 'invalid_grant',
+          error_description: 'expired access/refresh token',
+        })
       }
     } else if (grant === 'authorization_code') {
       this.codeVerifiers.push(form.get('code_verifier') ?? '')
-      if (form.get('code') !== 'good-code') return json(400, { error: 'invalid_grant', error_description: 'bad code' })
+      if (form.get('code') !== 'good-code')
+        return json(400, { error: 'invalid_grant', error_description: 'bad code' })
       this.#n++
       this.current = `token-${this.#n}`
-      return json(200, { access_token: this.current, token_type: 'Bearer', refresh_token: 'refresh-0', scope: 'api refresh_token' })
+      return json(200, {
+        access_token: this.current,
+        token_type: 'Bearer',
+        refresh_token: 'refresh-0',
+        scope: 'api refresh_token',
+      })
     } else if (grant !== 'client_credentials') {
       return json(400, { error: 'unsupported_grant_type' })
     }
@@ -127,11 +138,20 @@ export class Upstream {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req)
-    this.seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, headers: req.headers, body })
+    this.seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      authorization: req.headers.authorization,
+      headers: req.headers,
+      body,
+    })
     const path = (req.url ?? '').split('?')[0] ?? ''
     const route = this.routes.get(path)
     if (route !== undefined) return route(req, res, body)
-    if (this.tokens !== undefined && req.headers.authorization !== `Bearer ${this.tokens.current}`) {
+    if (
+      this.tokens !== undefined &&
+      req.headers.authorization !== `Bearer ${this.tokens.current}`
+    ) {
       res.writeHead(401, { 'content-type': 'application/json' })
       return void res.end(JSON.stringify({ error: 'unauthorized' }))
     }

@@ -40,11 +40,14 @@ export class MemoryStore implements Store {
   }
 
   #apply(defs: Definitions): string[] {
-    const names: string[] = []
-    for (const d of defs.authProviders.values()) this.authProviders.set(d.name, d), names.push(d.name)
-    for (const d of defs.externalCredentials.values())
-      this.externalCredentials.set(d.name, d), names.push(d.name)
-    for (const d of defs.namedCredentials.values()) this.namedCredentials.set(d.name, d), names.push(d.name)
+    for (const d of defs.authProviders.values()) this.authProviders.set(d.name, d)
+    for (const d of defs.externalCredentials.values()) this.externalCredentials.set(d.name, d)
+    for (const d of defs.namedCredentials.values()) this.namedCredentials.set(d.name, d)
+    const names = [
+      ...defs.authProviders.keys(),
+      ...defs.externalCredentials.keys(),
+      ...defs.namedCredentials.keys(),
+    ]
     return names
   }
 
@@ -79,7 +82,9 @@ export class MemoryStore implements Store {
   }
   async listCredentials(filter?: { externalCredential?: string }): Promise<PrincipalCredential[]> {
     return [...this.credentials.values()].filter(
-      (c) => filter?.externalCredential === undefined || c.externalCredential === filter.externalCredential,
+      (c) =>
+        filter?.externalCredential === undefined ||
+        c.externalCredential === filter.externalCredential,
     )
   }
   async compareAndSetCredential(
@@ -101,7 +106,10 @@ export class MemoryStore implements Store {
   async putPendingAuthorization(pending: PendingAuthorization): Promise<void> {
     this.pending.set(pending.state, pending)
   }
-  async takePendingAuthorization(state: string, now: number): Promise<PendingAuthorization | undefined> {
+  async takePendingAuthorization(
+    state: string,
+    now: number,
+  ): Promise<PendingAuthorization | undefined> {
     const p = this.pending.get(state)
     this.pending.delete(state)
     return p !== undefined && p.expiresAt > now ? p : undefined

@@ -24,14 +24,20 @@ describe('apiOrigin (Salesforce instance_url)', () => {
   })
 
   it('never applies to other provider types', () => {
-    expect(needsInstanceOrigin(namedCredential({ url: 'https://login.salesforce.com' }), authProvider())).toBe(false)
-    expect(needsInstanceOrigin(namedCredential({ url: 'https://login.salesforce.com' }), undefined)).toBe(false)
+    expect(
+      needsInstanceOrigin(namedCredential({ url: 'https://login.salesforce.com' }), authProvider()),
+    ).toBe(false)
+    expect(
+      needsInstanceOrigin(namedCredential({ url: 'https://login.salesforce.com' }), undefined),
+    ).toBe(false)
   })
 
   it('swaps the origin, keeping path and query', () => {
     const nc = namedCredential({ url: 'https://acme.lightning.force.com' })
     const url = new URL('https://acme.lightning.force.com/services/data/v61.0/query?q=x')
-    expect(apiOrigin(url, nc, sf, instance).href).toBe('https://acme.my.salesforce.com/services/data/v61.0/query?q=x')
+    expect(apiOrigin(url, nc, sf, instance).href).toBe(
+      'https://acme.my.salesforce.com/services/data/v61.0/query?q=x',
+    )
   })
 
   it('leaves the URL alone without an instance URL, or with a bad one, or a downgrade', () => {

@@ -9,7 +9,10 @@ import { isLightningHost, isLoginHost } from '../../providers/salesforce.ts'
  * @example
  * needsInstanceOrigin({ ...nc, url: 'https://acme.lightning.force.com' }, sfProvider) // true
  */
-export function needsInstanceOrigin(nc: NamedCredential, provider: AuthProvider | undefined): boolean {
+export function needsInstanceOrigin(
+  nc: NamedCredential,
+  provider: AuthProvider | undefined,
+): boolean {
   if (provider?.type !== 'salesforce') return false
   const url = new URL(nc.url)
   if (isLoginHost(url) || isLightningHost(url)) return true

@@ -90,10 +90,13 @@ export async function authenticate(
   }
   if (nc.generateAuthorizationHeader) {
     const authorization = await authorizationFor(target, credential, helpers, scope)
-    if (authorization !== undefined) headers.authorization = assertSafeHeaderValue('Authorization', authorization, 'protocol')
+    if (authorization !== undefined)
+      headers.authorization = assertSafeHeaderValue('Authorization', authorization, 'protocol')
   }
-  if (ec.authHeaders.length > 0) applyFormulaHeaders(headers, ec.authHeaders, helpers, scope, 'ExternalCredential')
-  if (nc.headers.length > 0) applyFormulaHeaders(headers, nc.headers, helpers, scope, 'NamedCredential')
+  if (ec.authHeaders.length > 0)
+    applyFormulaHeaders(headers, ec.authHeaders, helpers, scope, 'ExternalCredential')
+  if (nc.headers.length > 0)
+    applyFormulaHeaders(headers, nc.headers, helpers, scope, 'NamedCredential')
   let authed: OutboundRequest = { ...request, headers, body }
   if (ec.protocol === 'aws-sigv4' && nc.generateAuthorizationHeader) {
     const signed = await helpers.sigv4(authed, scope)
@@ -114,7 +117,8 @@ async function authorizationFor(
   const ec = target.externalCredential
   switch (ec.protocol) {
     case 'oauth2':
-      if (credential === undefined) throw new CalloutError('INTERNAL', 'oauth2 callout without a token')
+      if (credential === undefined)
+        throw new CalloutError('INTERNAL', 'oauth2 callout without a token')
       return `Bearer ${credential.accessToken.reveal()}`
     case 'basic': {
       const username = target.principal.parameters.username
@@ -147,9 +151,16 @@ function applyFormulaHeaders(
   const sorted = [...formulaHeaders].sort((a, b) => a.sequence - b.sequence)
   for (const header of sorted) {
     if (!TOKEN.test(header.name)) {
-      throw new CalloutError('CONFIG_INVALID', `Header name "${header.name.slice(0, 40)}" (${where}) is not a valid token.`)
+      throw new CalloutError(
+        'CONFIG_INVALID',
+        `Header name "${header.name.slice(0, 40)}" (${where}) is not a valid token.`,
+      )
     }
     const value = helpers.formula(header.formula, scope)
-    headers[header.name.toLowerCase()] = assertSafeHeaderValue(header.name, value, `${where} header`)
+    headers[header.name.toLowerCase()] = assertSafeHeaderValue(
+      header.name,
+      value,
+      `${where} header`,
+    )
   }
 }

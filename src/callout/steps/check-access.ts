@@ -29,14 +29,21 @@ export async function checkAccess(
   policy: AccessPolicy,
   client?: string,
 ): Promise<void> {
-  if (target.kind === 'credential' && target.principal.type === 'per-user' && target.userId === '') {
+  if (
+    target.kind === 'credential' &&
+    target.principal.type === 'per-user' &&
+    target.userId === ''
+  ) {
     throw new CalloutError(
       'USER_REQUIRED',
       `Named Credential ${target.namedCredential.name} uses a per-user principal: pass { user: '<end user>' }.`,
       { details: { namedCredential: target.namedCredential.name } },
     )
   }
-  if (policy !== allowAll && !(await policy(client === undefined ? { target } : { client, target }))) {
+  if (
+    policy !== allowAll &&
+    !(await policy(client === undefined ? { target } : { client, target }))
+  ) {
     const name = target.kind === 'credential' ? target.namedCredential.name : target.url.origin
     throw new CalloutError(
       'ACCESS_DENIED',

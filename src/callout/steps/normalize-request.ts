@@ -93,7 +93,8 @@ export function normalizeHeaders(input: CallerHeaders): Record<string, string> {
     ;(input as Headers).forEach((value, name) => add(name, value))
   } else if (Array.isArray(input)) {
     for (const pair of input as readonly (readonly [string, string])[]) {
-      if (!Array.isArray(pair) || pair.length !== 2) throw invalid('Header pairs must be [name, value].')
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw invalid('Header pairs must be [name, value].')
       add(pair[0], pair[1])
     }
   } else {
@@ -106,7 +107,10 @@ export function normalizeHeaders(input: CallerHeaders): Record<string, string> {
   return out
 }
 
-async function normalizeBody(body: CallerBody, headers: Record<string, string>): Promise<OutboundBody> {
+async function normalizeBody(
+  body: CallerBody,
+  headers: Record<string, string>,
+): Promise<OutboundBody> {
   if (body === undefined || body === null) return undefined
   if (typeof body === 'string') {
     headers['content-type'] ??= 'text/plain;charset=UTF-8'
@@ -127,10 +131,18 @@ async function normalizeBody(body: CallerBody, headers: Record<string, string>):
     return new Uint8Array(await serialised.arrayBuffer())
   }
   if (body instanceof ReadableStream) {
-    return { kind: 'stream', stream: Readable.fromWeb(body as import('node:stream/web').ReadableStream) }
+    return {
+      kind: 'stream',
+      stream: Readable.fromWeb(body as import('node:stream/web').ReadableStream),
+    }
   }
-  if (body instanceof Readable || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+  if (
+    body instanceof Readable ||
+    typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function'
+  ) {
     return { kind: 'stream', stream: body as Readable | AsyncIterable<Uint8Array> }
   }
-  throw invalid('Unsupported request body: pass a string, bytes, Blob, FormData, URLSearchParams or a stream.')
+  throw invalid(
+    'Unsupported request body: pass a string, bytes, Blob, FormData, URLSearchParams or a stream.',
+  )
 }

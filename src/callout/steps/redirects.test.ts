@@ -20,9 +20,25 @@ describe('redirectDecision', () => {
     [303, '/x', 'HEAD', true, 'https://api.example.com/x', 'HEAD', true],
     [307, '/x', 'POST', true, 'https://api.example.com/x', 'POST', false],
     [308, '/x', 'PATCH', true, 'https://api.example.com/x', 'PATCH', false],
-    [302, 'https://acme.my.salesforce.com/services', 'GET', true, 'https://acme.my.salesforce.com/services', 'GET', false],
+    [
+      302,
+      'https://acme.my.salesforce.com/services',
+      'GET',
+      true,
+      'https://acme.my.salesforce.com/services',
+      'GET',
+      false,
+    ],
     [302, 'https://cdn.example.com/f', 'GET', true, 'https://cdn.example.com/f', 'GET', false],
-    [302, 'https://files.example.com:8443/f', 'GET', true, 'https://files.example.com:8443/f', 'GET', false],
+    [
+      302,
+      'https://files.example.com:8443/f',
+      'GET',
+      true,
+      'https://files.example.com:8443/f',
+      'GET',
+      false,
+    ],
     [302, '/x#frag', 'GET', true, 'https://api.example.com/x', 'GET', false],
   ])('%i %s (%s) is followed', (status, location, method, _follow, url, nextMethod, dropBody) => {
     const d = redirectDecision(status, location, current, method, trust)
@@ -45,15 +61,24 @@ describe('redirectDecision', () => {
     [304, '/x', 'status 304'],
     [200, '/x', 'a non-redirect'],
     [302, 'https://files.example.com/f', 'an allowed host:port entry on another port'],
-  ] as [number, string | string[] | undefined, string][])('%i %j is returned untouched (%s)', (status, location) => {
-    expect(redirectDecision(status, location as string, current, 'GET', trust)).toEqual({ follow: false })
-  })
+  ] as [number, string | string[] | undefined, string][])(
+    '%i %j is returned untouched (%s)',
+    (status, location) => {
+      expect(redirectDecision(status, location as string, current, 'GET', trust)).toEqual({
+        follow: false,
+      })
+    },
+  )
 
   it('lets an allowedHosts entry without a port match any port of that host', () => {
-    expect(redirectDecision(302, 'https://cdn.example.com:9999/f', current, 'GET', trust).follow).toBe(true)
+    expect(
+      redirectDecision(302, 'https://cdn.example.com:9999/f', current, 'GET', trust).follow,
+    ).toBe(true)
   })
 
   it('returns every redirect in manual mode', () => {
-    expect(redirectDecision(302, '/x', current, 'GET', { ...trust, policy: 'manual' })).toEqual({ follow: false })
+    expect(redirectDecision(302, '/x', current, 'GET', { ...trust, policy: 'manual' })).toEqual({
+      follow: false,
+    })
   })
 })

@@ -15,7 +15,12 @@ export interface RedirectTrust {
 /** What to do with a response to the current request. */
 export type RedirectDecision =
   | { readonly follow: false }
-  | { readonly follow: true; readonly url: URL; readonly method: string; readonly dropBody: boolean }
+  | {
+      readonly follow: true
+      readonly url: URL
+      readonly method: string
+      readonly dropBody: boolean
+    }
 
 /**
  * Pipeline step 5 as a pure function: follow a redirect only when the policy is

@@ -50,6 +50,7 @@ export async function refreshVerdict(
       advice: `Salesforce says this session is not valid for the REST API: the token's scope lacks "api" (or "full"); a refresh cannot fix that. Add api to the scope of ExternalCredential ${ec.name}, allow it in the Connected App, then run callout auth ${target.namedCredential.name}.`,
     }
   }
-  if (trigger || isInvalidSessionBody(peeked.text) || isSoapInvalidSession(peeked.text)) return { action: 'refresh', response: rebuilt }
+  if (trigger || isInvalidSessionBody(peeked.text) || isSoapInvalidSession(peeked.text))
+    return { action: 'refresh', response: rebuilt }
   return { action: 'none', response: rebuilt }
 }

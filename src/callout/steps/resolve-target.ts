@@ -16,7 +16,10 @@ export function resolveTarget(
   input: string | URL,
   options: CalloutOptions = {},
 ): CalloutTarget {
-  const parsed = parseCalloutUrl(input, options.allowPlainUrl === true ? { allowPlainUrl: true } : {})
+  const parsed = parseCalloutUrl(
+    input,
+    options.allowPlainUrl === true ? { allowPlainUrl: true } : {},
+  )
   if (parsed.kind === 'plain') return parsed
   const namedCredential = findNamedCredential(defs, parsed.name)
   const url = joinCalloutUrl(namedCredential.url, parsed)
@@ -50,8 +53,19 @@ export function resolveTarget(
   }
 }
 
+const sortedPrincipals = new WeakMap<ExternalCredential, readonly Principal[]>()
+
+function principalsOf(ec: ExternalCredential): readonly Principal[] {
+  let sorted = sortedPrincipals.get(ec)
+  if (sorted === undefined) {
+    sorted = [...ec.principals].sort((a, b) => a.sequence - b.sequence)
+    sortedPrincipals.set(ec, sorted)
+  }
+  return sorted
+}
+
 function choosePrincipal(ec: ExternalCredential, options: CalloutOptions): Principal {
-  const sorted = [...ec.principals].sort((a, b) => a.sequence - b.sequence)
+  const sorted = principalsOf(ec)
   if (options.principal !== undefined) {
     const named = sorted.find((p) => p.name === options.principal)
     if (named === undefined) {
@@ -70,7 +84,8 @@ function choosePrincipal(ec: ExternalCredential, options: CalloutOptions): Princ
   const named = sorted.find((p) => p.type === 'named')
   if (named !== undefined) return named
   if (perUser !== undefined) throw userRequired(ec, perUser)
-  if (ec.protocol === 'none') return { name: '', type: 'named', sequence: 0, parameters: {}, secrets: {} }
+  if (ec.protocol === 'none')
+    return { name: '', type: 'named', sequence: 0, parameters: {}, secrets: {} }
   throw new CalloutError(
     'CONFIG_INVALID',
     `ExternalCredential ${ec.name} has no principal; add one (named or per-user).`,

@@ -29,7 +29,12 @@ export async function send(
       path: `${request.url.pathname}${request.url.search}`,
       method: request.method as Dispatcher.HttpMethod,
       headers: request.headers,
-      body: body === undefined ? null : typeof body === 'string' || body instanceof Uint8Array ? body : (body.stream as never),
+      body:
+        body === undefined
+          ? null
+          : typeof body === 'string' || body instanceof Uint8Array
+            ? body
+            : (body.stream as never),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       ...(request.signal === undefined ? {} : { signal: request.signal }),

@@ -18,7 +18,8 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_DESTROYED',
 ])
-const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/
+const TLS_CODE =
+  /^(?:ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/
 
 function codesOf(error: unknown): string[] {
   const codes: string[] = []
@@ -42,7 +43,12 @@ function codesOf(error: unknown): string[] {
  */
 export function translateUpstreamError(
   error: unknown,
-  context: { readonly target: string; readonly origin: string; readonly timeoutMs: number; readonly signal?: AbortSignal | undefined },
+  context: {
+    readonly target: string
+    readonly origin: string
+    readonly timeoutMs: number
+    readonly signal?: AbortSignal | undefined
+  },
 ): unknown {
   if (isCalloutError(error)) return error
   if (context.signal?.aborted === true) return context.signal.reason ?? error
@@ -70,10 +76,14 @@ export function translateUpstreamError(
     )
   }
   if (codes.includes('UND_ERR_INVALID_ARG')) {
-    return new CalloutError('INVALID_ARGUMENT', `The request to ${context.target} is invalid: ${(error as Error).message}`, {
-      cause: error,
-      details,
-    })
+    return new CalloutError(
+      'INVALID_ARGUMENT',
+      `The request to ${context.target} is invalid: ${(error as Error).message}`,
+      {
+        cause: error,
+        details,
+      },
+    )
   }
   return new CalloutError(
     'UPSTREAM_UNREACHABLE',

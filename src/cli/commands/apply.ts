@@ -24,8 +24,7 @@ export interface ApplyCommandOptions {
 export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Promise<void> {
   const path = resolve(io.cwd, options.file)
   const defs = await loadConfigFile(path, { env: io.env })
-  const count =
-    defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
+  const count = defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
   if (options.dryRun === true) {
     println(io, `${path}: valid (${count} definitions); nothing written (--dry-run)`)
     return

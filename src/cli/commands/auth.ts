@@ -17,8 +17,7 @@ export interface AuthCommandOptions {
   readonly timeout: string
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 const page = (title: string, text: string): string =>
   `<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
@@ -38,12 +37,22 @@ const page = (title: string, text: string): string =>
 export async function authCommand(io: CliIo, options: AuthCommandOptions): Promise<void> {
   const timeoutSeconds = Number(options.timeout)
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) {
-    throw new CalloutError('INVALID_ARGUMENT', '--timeout must be a number of seconds between 1 and 3600.')
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      '--timeout must be a number of seconds between 1 and 3600.',
+    )
   }
   const broker = await openBroker({ env: io.env })
   try {
     const user = options.user === undefined ? {} : { user: options.user }
     const [current] = await broker.status(options.name)
+    if (current !== undefined && current.protocol !== 'oauth2') {
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `${options.name} uses ${current.protocol} credentials: there is nothing to authenticate; callouts use the stored credentials as they are.`,
+        { details: { namedCredential: options.name } },
+      )
+    }
     if (current?.flow !== 'browser') {
       const report = await broker.authenticate(options.name, user)
       for (const p of report.principals) println(io, `${report.name} ${p.principal}: ${p.summary}`)
@@ -64,11 +73,17 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
       try {
         const report = await broker.completeAuthorization(callback.url.href)
         const summary = report.principals.map((p) => p.summary).join('; ')
-        callback.respond(200, page('Callout: authenticated', `${options.name}: ${summary}. You can close this window.`))
+        callback.respond(
+          200,
+          page('Callout: authenticated', `${options.name}: ${summary}. You can close this window.`),
+        )
         println(io, `${options.name}: ${summary}`)
       } catch (error) {
         const code = error instanceof CalloutError ? error.code : 'INTERNAL'
-        callback.respond(400, page('Callout: authentication failed', `${code}. See the terminal for what to do next.`))
+        callback.respond(
+          400,
+          page('Callout: authentication failed', `${code}. See the terminal for what to do next.`),
+        )
         throw error
       }
     } finally {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { openBroker } from '../../callout/open-broker.ts'
-import { isCalloutError } from '../../errors.ts'
+import { CalloutError, isCalloutError } from '../../errors.ts'
 import { createMasterKeyFile } from '../../secrets/index.ts'
 import { println, type CliIo } from '../io.ts'
 import { applyCommand } from './apply.ts'
@@ -38,7 +38,7 @@ export async function demoCommand(io: CliIo, options: { home?: string } = {}): P
 
   step(1, 'starting a local Salesforce org (emulator) on a loopback port')
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const { startEmulator } = (await import(EMULATOR_PACKAGE)) as { startEmulator: StartEmulator }
+  const startEmulator = await loadEmulator()
   const emulator = await startEmulator({
     orgs: [
       {
@@ -77,10 +77,18 @@ export async function demoCommand(io: CliIo, options: { home?: string } = {}): P
     )
     const configPath = join(home, 'callout.yaml')
     await writeFile(configPath, demoConfig(org.loginUrl, org.connectedApp('Callout').consumerKey))
-    const env = { ...io.env, CALLOUT_HOME: home, CALLOUT_MASTER_KEY: undefined, CALLOUT_STORE: undefined }
+    const env = {
+      ...io.env,
+      CALLOUT_HOME: home,
+      CALLOUT_MASTER_KEY: undefined,
+      CALLOUT_STORE: undefined,
+    }
     const demoIo: CliIo = { ...io, env, cwd: home }
 
-    step(3, 'applying callout.yaml (JWT bearer flow; the private key is read from a file and stored encrypted)')
+    step(
+      3,
+      'applying callout.yaml (JWT bearer flow; the private key is read from a file and stored encrypted)',
+    )
     await applyCommand(demoIo, { file: configPath })
 
     const broker = await openBroker({ env })
@@ -90,7 +98,10 @@ export async function demoCommand(io: CliIo, options: { home?: string } = {}): P
         'callout:Target/services/data/v61.0/query?q=' +
           encodeURIComponent('SELECT Name, Industry FROM Account ORDER BY Name'),
       )
-      const result = (await res.json()) as { totalSize: number; records: { Name: string; Industry: string }[] }
+      const result = (await res.json()) as {
+        totalSize: number
+        records: { Name: string; Industry: string }[]
+      }
       println(io, `      HTTP ${res.status}: ${result.totalSize} accounts`)
       for (const r of result.records) println(io, `        ${r.Name} (${r.Industry})`)
 
@@ -107,15 +118,27 @@ export async function demoCommand(io: CliIo, options: { home?: string } = {}): P
       emulator.faults.expireSessions()
       const again = await broker.fetch('callout:Target/services/data/v61.0/limits')
       const minted = emulator.requestLog.tokenRequests() - before
-      println(io, `      HTTP ${again.status} after the broker minted ${minted} new token(s) and retried once`)
+      println(
+        io,
+        `      HTTP ${again.status} after the broker minted ${minted} new token(s) and retried once`,
+      )
       await again.body?.cancel()
 
-      try {
-        await broker.fetch('callout:Target/../../etc/passwd')
-      } catch (error) {
-        if (!isCalloutError(error)) throw error
-        println(io, `      a hostile URL is refused: ${error.code} (${String(error.details.rule ?? '')})`)
-      }
+      const refused = await broker.fetch('callout:Target/../../etc/passwd').then(
+        async (res) => {
+          await res.body?.cancel()
+          throw new CalloutError(
+            'INTERNAL',
+            'The broker accepted a URL that climbs above the credential; report this as a bug.',
+          )
+        },
+        (error: unknown) => error,
+      )
+      if (!isCalloutError(refused)) throw refused
+      println(
+        io,
+        `      a hostile URL is refused: ${refused.code} (${String(refused.details.rule ?? '')})`,
+      )
 
       step(7, 'status')
       for (const line of await statusLines(broker)) println(io, `      ${line}`)
@@ -126,7 +149,23 @@ export async function demoCommand(io: CliIo, options: { home?: string } = {}): P
     await emulator.close()
   }
   println(io, `done. The demo home stays in ${home}; try: CALLOUT_HOME=${home} npx callout status`)
-  println(io, 'note: the emulator stopped with the demo, so callouts from that home now fail to connect.')
+  println(
+    io,
+    'note: the emulator stopped with the demo, so callouts from that home now fail to connect.',
+  )
+}
+
+async function loadEmulator(): Promise<StartEmulator> {
+  try {
+    const mod = (await import(EMULATOR_PACKAGE)) as { startEmulator: StartEmulator }
+    return mod.startEmulator
+  } catch (cause) {
+    throw new CalloutError(
+      'INTERNAL',
+      `callout demo needs ${EMULATOR_PACKAGE}, which ships with the repository (packages/salesforce-emulator), not with the published package: run the demo from a checkout after \`npm install\` (npm run demo).`,
+      { cause },
+    )
+  }
 }
 
 async function statusLines(broker: Awaited<ReturnType<typeof openBroker>>): Promise<string[]> {

@@ -28,7 +28,8 @@ export async function initCommand(io: CliIo): Promise<void> {
     )
   }
   const location = parseStoreUrl(io.env.CALLOUT_STORE, home)
-  const where = location.dialect === 'sqlite' ? `sqlite:${location.path}` : redactStoreUrl(location.url)
+  const where =
+    location.dialect === 'sqlite' ? `sqlite:${location.path}` : redactStoreUrl(location.url)
   const store = await openStore({
     home,
     env: io.env,
@@ -36,5 +37,8 @@ export async function initCommand(io: CliIo): Promise<void> {
   })
   await store.close()
   println(io, `store: ${where} (ready)`)
-  println(io, 'next: write callout.yaml (see docs/configuration.md), then `callout apply -f callout.yaml`')
+  println(
+    io,
+    'next: write callout.yaml (see docs/configuration.md), then `callout apply -f callout.yaml`',
+  )
 }

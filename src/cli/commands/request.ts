@@ -42,7 +42,10 @@ export function parseHeaderArgs(args: readonly string[]): [string, string][] {
   })
 }
 
-async function readBody(io: CliIo, data: string | undefined): Promise<string | Uint8Array | undefined> {
+async function readBody(
+  io: CliIo,
+  data: string | undefined,
+): Promise<string | Uint8Array | undefined> {
   if (data === undefined) return undefined
   if (data === '@-') return readAll(io.stdin)
   if (data.startsWith('@')) {
@@ -72,7 +75,10 @@ export async function requestCommand(io: CliIo, options: RequestCommandOptions):
   const body = await readBody(io, options.data)
   const method = (options.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
   if (!TOKEN_RE.test(method)) {
-    throw new CalloutError('INVALID_ARGUMENT', `-X ${JSON.stringify(options.method)} is not an HTTP method.`)
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `-X ${JSON.stringify(options.method)} is not an HTTP method.`,
+    )
   }
   const broker = await openBroker({ env: io.env })
   try {

@@ -52,7 +52,10 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
   const fromEnv = (io.env.CALLOUT_MASTER_KEY ?? '').trim() !== ''
   const batchSize = options.batchSize === undefined ? 100 : Number(options.batchSize)
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
-    throw new CalloutError('INVALID_ARGUMENT', '--batch-size must be a whole number from 1 to 10000.')
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      '--batch-size must be a whole number from 1 to 10000.',
+    )
   }
   const keyFile = join(home, MASTER_KEY_FILE)
   let target: string
@@ -66,7 +69,10 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
     target = resolve(io.cwd, options.output)
   } else {
     if (!existsSync(keyFile)) {
-      throw new CalloutError('MASTER_KEY_MISSING', `No master key at ${keyFile}: run \`callout init\` first.`)
+      throw new CalloutError(
+        'MASTER_KEY_MISSING',
+        `No master key at ${keyFile}: run \`callout init\` first.`,
+      )
     }
     target = `${keyFile}.next`
   }
@@ -79,14 +85,26 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
       batchSize,
       onProgress: ({ done, total }) => println(io, `re-encrypted ${done}/${total} rows`),
     })
-    println(io, `re-wrapped ${result.dataKeysRewrapped} data key(s), re-encrypted ${result.rowsReencrypted} row(s)`)
+    println(
+      io,
+      `re-wrapped ${result.dataKeysRewrapped} data key(s), re-encrypted ${result.rowsReencrypted} row(s)`,
+    )
     if (!fromEnv) {
       await rename(keyFile, `${keyFile}.previous`)
       await rename(target, keyFile)
-      println(io, `rotated: master key ${result.previousMasterKeyId} → ${result.masterKeyId} in ${keyFile}`)
-      println(io, `the previous key is in ${keyFile}.previous: delete it once backups no longer need it`)
+      println(
+        io,
+        `rotated: master key ${result.previousMasterKeyId} → ${result.masterKeyId} in ${keyFile}`,
+      )
+      println(
+        io,
+        `the previous key is in ${keyFile}.previous: delete it once backups no longer need it`,
+      )
     } else {
-      println(io, `rotated: master key ${result.previousMasterKeyId} → ${result.masterKeyId}; the new key is in ${target}`)
+      println(
+        io,
+        `rotated: master key ${result.previousMasterKeyId} → ${result.masterKeyId}; the new key is in ${target}`,
+      )
       println(io, 'set CALLOUT_MASTER_KEY to its contents everywhere Callout runs, then restart')
     }
     println(io, 'restart other running instances so they load the new key')

@@ -40,7 +40,10 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
  * // Target  https://login.salesforce.com  oauth2/jwt-bearer
  * //   Integration: Authenticated as integration@target.example (instance https://…)
  */
-export async function statusCommand(io: CliIo, options: { name?: string; json?: boolean }): Promise<number> {
+export async function statusCommand(
+  io: CliIo,
+  options: { name?: string; json?: boolean },
+): Promise<number> {
   const store = await openStore({ home: resolveHome(io.env), env: io.env })
   let reports: StatusReport[]
   try {
@@ -49,7 +52,8 @@ export async function statusCommand(io: CliIo, options: { name?: string; json?: 
     await store.close()
   }
   if (options.json === true) println(io, JSON.stringify(reports, null, 2))
-  else if (reports.length === 0) println(io, 'no named credentials yet: run `callout apply -f callout.yaml`')
+  else if (reports.length === 0)
+    println(io, 'no named credentials yet: run `callout apply -f callout.yaml`')
   else for (const line of formatStatus(reports)) println(io, line)
   const attention = reports.some((r) =>
     r.principals.some((p) => p.status === 'needs-reauth' || p.status === 'error'),

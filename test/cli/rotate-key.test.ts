@@ -1,0 +1,154 @@
+import { startEmulator, type Emulator } from '@callout/salesforce-emulator'
+import { existsSync } from 'node:fs'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
+
+const USERNAME = 'integration@target.example'
+
+describe('callout rotate-key', () => {
+  let emulator: Emulator
+  let t: TempHome
+  beforeEach(async () => {
+    const { publicPem, privatePem } = rsaKeyPair()
+    emulator = await startEmulator({
+      orgs: [
+        {
+          name: 'target',
+          users: [{ username: USERNAME }],
+          connectedApps: [
+            {
+              name: 'Callout',
+              callbackUrls: ['http://localhost:1717/cb'],
+              certificate: publicPem,
+              adminPreAuthorized: true,
+            },
+          ],
+        },
+      ],
+    })
+    const org = emulator.org('target')
+    t = await tempHome()
+    await writeFile(join(t.dir, 'target.key'), privatePem, { mode: 0o600 })
+    await writeText(
+      t.dir,
+      'callout.yaml',
+      `
+authProviders:
+  TargetOrg: { type: salesforce, loginUrl: ${org.loginUrl}, consumerKey: ${org.connectedApp('Callout').consumerKey} }
+externalCredentials:
+  TargetAuth:
+    protocol: oauth2
+    flow: jwt-bearer
+    authProvider: TargetOrg
+    principals:
+      Integration: { type: named, parameters: { username: ${USERNAME} }, secrets: { privateKey: '\${file:target.key}' } }
+namedCredentials:
+  Target: { url: ${org.instanceUrl}, externalCredential: TargetAuth }
+`,
+    )
+  })
+  afterEach(async () => {
+    await emulator.close()
+    await t.remove()
+  })
+
+  async function setUp(env: Record<string, string | undefined>): Promise<void> {
+    expect((await runCli(['init'], env)).code).toBe(0)
+    expect((await runCli(['apply', '-f', 'callout.yaml'], env, { cwd: t.dir })).code).toBe(0)
+    // a stored token too, so tokens are re-encrypted as well as definitions
+    expect((await runCli(['get', 'callout:Target/services/data/v61.0/limits'], env)).code).toBe(0)
+  }
+
+  it('with a key file: progress, master.key replaced, master.key.previous kept, credentials still readable', async () => {
+    await setUp(t.env)
+    const keyPath = join(t.home, 'master.key')
+    const before = await readFile(keyPath, 'utf8')
+
+    const run = await runCli(['rotate-key', '--batch-size', '1'], t.env)
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^re-encrypted \d+\/\d+ rows$/m)
+    const progress = run.stdout.match(/^re-encrypted (\d+)\/(\d+) rows$/gm) ?? []
+    expect(progress.length).toBeGreaterThan(1)
+    expect(run.stdout).toMatch(/^rotated: master key \S+ → \S+ in /m)
+    expect(run.stdout).toContain(`${keyPath}.previous`)
+
+    const after = await readFile(keyPath, 'utf8')
+    expect(after).not.toBe(before)
+    expect(await readFile(`${keyPath}.previous`, 'utf8')).toBe(before)
+    expect((await stat(keyPath)).mode & 0o777).toBe(0o600)
+    expect(existsSync(`${keyPath}.next`)).toBe(false)
+
+    const status = await runCli(['status', 'Target', '--json'], t.env)
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout)[0].principals[0].status).toBe('authenticated')
+    const call = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)
+    expect(call.stderr).toBe('')
+    expect(call.code).toBe(0)
+    // the cached token was re-encrypted too: a fresh mint is not needed
+    emulator.faults.expireSessions()
+    expect((await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)).code).toBe(0)
+  })
+
+  it('the old key no longer opens the store after rotation', async () => {
+    await setUp(t.env)
+    const keyPath = join(t.home, 'master.key')
+    const old = (await readFile(keyPath, 'utf8')).trim()
+    expect((await runCli(['rotate-key'], t.env)).code).toBe(0)
+    const run = await runCli(['status'], { ...t.env, CALLOUT_MASTER_KEY: old })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error MASTER_KEY_[A-Z_]+: /)
+  })
+
+  it('with CALLOUT_MASTER_KEY and no --output: INVALID_ARGUMENT naming --output', async () => {
+    const env = { ...t.env, CALLOUT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') }
+    await setUp(env)
+    const run = await runCli(['rotate-key'], env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error INVALID_ARGUMENT: .*--output/)
+  })
+
+  it('with CALLOUT_MASTER_KEY and --output: writes the new key 0600; the new key reads the store', async () => {
+    const env = { ...t.env, CALLOUT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') }
+    await setUp(env)
+    const run = await runCli(['rotate-key', '--output', 'new.key'], env, { cwd: t.dir })
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const out = join(t.dir, 'new.key')
+    expect(run.stdout).toContain(`the new key is in ${out}`)
+    expect((await stat(out)).mode & 0o777).toBe(0o600)
+    const next = (await readFile(out, 'utf8')).trim()
+    const call = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], {
+      ...env,
+      CALLOUT_MASTER_KEY: next,
+    })
+    expect(call.code).toBe(0)
+    // never overwrites an existing file
+    const again = await runCli(
+      ['rotate-key', '--output', 'new.key'],
+      { ...env, CALLOUT_MASTER_KEY: next },
+      { cwd: t.dir },
+    )
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/^error INVALID_ARGUMENT: .*already exists/)
+    expect((await readFile(out, 'utf8')).trim()).toBe(next)
+  })
+
+  it('without any key: MASTER_KEY_MISSING telling to run callout init', async () => {
+    const run = await runCli(['rotate-key'], t.env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error MASTER_KEY_MISSING: .*callout init/)
+  })
+
+  it.each([['0'], ['abc'], ['1.5'], ['100000']])(
+    '--batch-size %s is INVALID_ARGUMENT',
+    async (n) => {
+      await setUp(t.env)
+      const run = await runCli(['rotate-key', '--batch-size', n], t.env)
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/^error INVALID_ARGUMENT: --batch-size/)
+    },
+  )
+})
