@@ -1,16 +1,26 @@
 import { defineConfig } from 'vitest/config'
 
+const shared = { testTimeout: 30_000, hookTimeout: 30_000 }
+
 export default defineConfig({
   test: {
-    include: [
-      'src/**/*.test.ts',
-      'test/**/*.test.ts',
-      'packages/salesforce-emulator/src/**/*.test.ts',
-      'packages/salesforce-emulator/test/**/*.test.ts',
-    ],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'packages/salesforce-emulator/src/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/**/*.test.ts', 'packages/salesforce-emulator/test/**/*.test.ts'],
+        },
+      },
+    ],
   },
 })

@@ -17,6 +17,7 @@ import { buildStatusReports, type StatusReport } from './status-report.ts'
 import type { Authenticators } from './steps/authenticate.ts'
 import { allowAll, type AccessPolicy } from './steps/check-access.ts'
 import { normalizeRequest, type CallerBody, type CallerHeaders } from './steps/normalize-request.ts'
+import { resolveTarget } from './steps/resolve-target.ts'
 import { toResponse } from './to-response.ts'
 import type { CalloutOptions, CalloutResponse } from './types.ts'
 
@@ -144,6 +145,34 @@ export class Broker {
    */
   status(name?: string): Promise<StatusReport[]> {
     return buildStatusReports(this.#definitions, this.#parts.store, name)
+  }
+
+  /**
+   * Obtains a token now for a Named Credential whose flow needs no browser (client credentials,
+   * JWT bearer, password) — or checks the stored one for the browser flow — and returns its
+   * status. Use it to surface configuration problems before the first callout (`callout auth`).
+   * Protocols without tokens (none, basic, custom, jwt, aws-sigv4) only report their status.
+   *
+   * @example
+   * const report = await broker.authenticate('Target')
+   * console.log(report.principals[0]?.summary) // 'Authenticated as integration@target.example'
+   */
+  async authenticate(
+    name: string,
+    options: { user?: string; principal?: string } = {},
+  ): Promise<StatusReport> {
+    const target = resolveTarget(this.#definitions, `callout:${name}`, options)
+    if (target.kind === 'credential' && target.externalCredential.protocol === 'oauth2') {
+      await this.#parts.tokens.getToken({
+        ec: target.externalCredential,
+        principal: target.principal,
+        userId: target.userId,
+        namedCredential: target.namedCredential.name,
+        ...(target.provider === undefined ? {} : { provider: target.provider }),
+      })
+    }
+    const [report] = await this.status(name)
+    return report!
   }
 
   /**

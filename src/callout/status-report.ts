@@ -1,4 +1,5 @@
 import type {
+  AuthProvider,
   CredentialStatus,
   Definitions,
   ExternalCredential,
@@ -9,7 +10,7 @@ import type {
 } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { Store } from '../store/types.ts'
-import { effectiveExpiresAt } from '../tokens/expiry.ts'
+import { effectiveExpiresAt, sessionTimeoutFor } from '../tokens/expiry.ts'
 
 /** The state of one principal (and user) — never a token. */
 export interface PrincipalStatus {
@@ -117,7 +118,8 @@ async function reportFor(
       })
       continue
     }
-    for (const c of mine) principals.push(principalStatus(c, ec, p.type))
+    const provider = ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
+    for (const c of mine) principals.push(principalStatus(c, ec, p.type, provider))
   }
   return {
     ...base,
@@ -131,8 +133,9 @@ function principalStatus(
   c: PrincipalCredential,
   ec: ExternalCredential,
   type: 'named' | 'per-user',
+  provider: AuthProvider | undefined,
 ): PrincipalStatus {
-  const expiresAt = effectiveExpiresAt(c, ec)
+  const expiresAt = effectiveExpiresAt(c, sessionTimeoutFor(ec, provider))
   const username = c.identity?.username
   const summary =
     c.status === 'authenticated'

@@ -4,7 +4,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { EXIT, processIo, reportError, type CliIo } from './io.ts'
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value]
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+]
 
 /**
  * Builds the `callout` program for one run. Actions store their exit status in `result.code`.
@@ -109,19 +112,19 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('GET a callout: URL and print the body (exit 0 on 2xx)')
     .argument('<url>', 'callout:Name/path?query')
     .option('-i, --include', 'print the status line and headers first')
-    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
+    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('--user <id>', 'the end user, for per-user principals')
     .option('--plain', 'allow a plain https:// URL (no credential)')
     .action(
       async (
         url: string,
-        opts: { include?: boolean; header: string[]; user?: string; plain?: boolean },
+        opts: { include?: boolean; header?: string[]; user?: string; plain?: boolean },
       ) => {
         const { requestCommand } = await import('./commands/request.ts')
         result.code = await requestCommand(io, {
           url,
           method: 'GET',
-          headers: opts.header,
+          headers: opts.header ?? [],
           ...strip(opts),
         })
       },
@@ -132,7 +135,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('make a callout, curl-style, and print the body (exit 0 on 2xx)')
     .argument('<url>', 'callout:Name/path?query')
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
-    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
+    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('-d, --data <data>', 'request body: text, @file, or @- for stdin')
     .option('-i, --include', 'print the status line and headers first')
     .option('--user <id>', 'the end user, for per-user principals')
@@ -142,7 +145,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         url: string,
         opts: {
           request?: string
-          header: string[]
+          header?: string[]
           data?: string
           include?: boolean
           user?: string
@@ -152,7 +155,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         const { requestCommand } = await import('./commands/request.ts')
         result.code = await requestCommand(io, {
           url,
-          headers: opts.header,
+          headers: opts.header ?? [],
           ...(opts.request === undefined ? {} : { method: opts.request }),
           ...(opts.data === undefined ? {} : { data: opts.data }),
           ...strip(opts),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { effectiveExpiresAt, refreshDueAt } from './expiry.ts'
+import { effectiveExpiresAt, refreshDueAt, sessionTimeoutFor } from './expiry.ts'
 
 describe('effectiveExpiresAt', () => {
   it('prefers the stored expiresAt', () => {
@@ -35,5 +35,17 @@ describe('refreshDueAt', () => {
   })
   it('is undefined when the expiry is unknown', () => {
     expect(refreshDueAt({ issuedAt: 0 }, {})).toBeUndefined()
+  })
+})
+
+describe('sessionTimeoutFor', () => {
+  it('keeps a configured sessionTimeoutSeconds', () => {
+    expect(sessionTimeoutFor({ sessionTimeoutSeconds: 900 }, { type: 'salesforce' })).toEqual({ sessionTimeoutSeconds: 900 })
+  })
+  it("assumes Salesforce's 2-hour default for Salesforce providers only", () => {
+    expect(sessionTimeoutFor({}, { type: 'salesforce' })).toEqual({ sessionTimeoutSeconds: 7200 })
+    expect(sessionTimeoutFor({}, { type: 'oidc' })).toEqual({})
+    expect(sessionTimeoutFor({}, undefined)).toEqual({})
+    expect(effectiveExpiresAt({ issuedAt: 1_000 }, sessionTimeoutFor({}, { type: 'salesforce' }))).toBe(7_201_000)
   })
 })

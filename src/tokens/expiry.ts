@@ -1,4 +1,5 @@
-import type { ExternalCredential, PrincipalCredential } from '../definitions/model.ts'
+import { DEFAULTS } from '../definitions/model.ts'
+import type { AuthProvider, ExternalCredential, PrincipalCredential } from '../definitions/model.ts'
 
 /** Defaults for proactive refresh, in one frozen object. */
 export const EXPIRY_DEFAULTS = Object.freeze({
@@ -7,6 +8,22 @@ export const EXPIRY_DEFAULTS = Object.freeze({
   /** …or this fraction of the token's lifetime before it, whichever is shorter. */
   refreshMarginFraction: 0.1,
 })
+
+/**
+ * The session timeout that bounds a token without `expires_in`: the ExternalCredential's
+ * `sessionTimeoutSeconds`, else for Salesforce providers Salesforce's default session timeout
+ * (`DEFAULTS.salesforceSessionTimeoutSeconds`, 2 hours), else undefined.
+ *
+ * @example
+ * sessionTimeoutFor({ sessionTimeoutSeconds: undefined }, { type: 'salesforce' }) // { sessionTimeoutSeconds: 7200 }
+ */
+export function sessionTimeoutFor(
+  ec: Pick<ExternalCredential, 'sessionTimeoutSeconds'>,
+  provider: Pick<AuthProvider, 'type'> | undefined,
+): Pick<ExternalCredential, 'sessionTimeoutSeconds'> {
+  if (ec.sessionTimeoutSeconds !== undefined || provider?.type !== 'salesforce') return ec
+  return { sessionTimeoutSeconds: DEFAULTS.salesforceSessionTimeoutSeconds }
+}
 
 /**
  * When the access token expires, in ms since the epoch: the stored `expiresAt` (from

@@ -13,7 +13,7 @@ import type { Store } from '../store/types.ts'
 import { CredentialCache } from './cache.ts'
 import { Cooldown } from './cooldown.ts'
 import { TypedEvents } from './events.ts'
-import { effectiveExpiresAt, EXPIRY_DEFAULTS, refreshDueAt } from './expiry.ts'
+import { effectiveExpiresAt, EXPIRY_DEFAULTS, refreshDueAt, sessionTimeoutFor } from './expiry.ts'
 import { LEASE_DEFAULTS, withLease, type LeaseOptions } from './lease.ts'
 import { SingleFlight } from './single-flight.ts'
 import {
@@ -159,12 +159,14 @@ export class TokenManager {
   }
 
   #isDue(credential: PrincipalCredential, ctx: GrantContext, now: number): boolean {
-    const due = refreshDueAt(credential, ctx.ec, { refreshMarginMs: this.#refreshMarginMs })
+    const due = refreshDueAt(credential, sessionTimeoutFor(ctx.ec, ctx.provider), {
+      refreshMarginMs: this.#refreshMarginMs,
+    })
     return due !== undefined && now >= due
   }
 
   #isExpired(credential: PrincipalCredential, ctx: GrantContext, now: number): boolean {
-    const expiresAt = effectiveExpiresAt(credential, ctx.ec)
+    const expiresAt = effectiveExpiresAt(credential, sessionTimeoutFor(ctx.ec, ctx.provider))
     return expiresAt !== undefined && now >= expiresAt
   }
 

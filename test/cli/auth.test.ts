@@ -1,5 +1,6 @@
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import { writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Broker } from '../../src/callout/broker.ts'
@@ -225,6 +226,22 @@ namedCredentials:
     expect(run.stderr).toMatch(/^error INVALID_ARGUMENT: --redirect-uri/)
   })
 
+  it('a redirect URI whose port is in use is INVALID_ARGUMENT asking for another', async () => {
+    const busy = createServer()
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r))
+    const { port: busyPort } = busy.address() as AddressInfo
+    try {
+      const run = await runCli(
+        ['auth', 'Target', '--no-open', '--redirect-uri', `http://127.0.0.1:${busyPort}/cb`],
+        env,
+      )
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/^error INVALID_ARGUMENT: Port \d+ is in use; pass --redirect-uri/)
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()))
+    }
+  })
+
   it('an unknown --prompt is a usage error (exit 2)', async () => {
     const run = await runCli(['auth', 'Target', '--prompt', 'none'], env)
     expect(run.code).toBe(2)
@@ -234,6 +251,18 @@ namedCredentials:
     const run = await runCli(['auth', 'Nope', '--no-open'], env)
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/^error CREDENTIAL_NOT_FOUND: /)
+  })
+
+  it('after the refresh token is revoked: the callout fails with NEEDS_REAUTH and status exits 1', async () => {
+    expect((await runCli(['get', 'callout:Target/services/data/v61.0/limits'], env)).code).toBe(0)
+    emulator.faults.revokeRefreshTokens()
+    emulator.faults.expireSessions()
+    const call = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], env)
+    expect(call.code).toBe(1)
+    expect(call.stderr).toMatch(/^error NEEDS_REAUTH: .*callout auth Target/)
+    const status = await runCli(['status', 'Target'], env)
+    expect(status.code).toBe(1)
+    expect(status.stdout).toContain('Admin: Needs re-authentication')
   })
 
   const hasAuthenticate =

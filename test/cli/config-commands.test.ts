@@ -48,6 +48,7 @@ describe('callout init', () => {
     const keyPath = join(t.home, 'master.key')
     expect(first.stdout).toContain(`created ${keyPath} (mode 0600)`)
     expect((await stat(keyPath)).mode & 0o777).toBe(0o600)
+    expect((await stat(t.home)).mode & 0o777).toBe(0o700)
     expect(existsSync(join(t.home, 'callout.db'))).toBe(true)
     const key = await readFile(keyPath, 'utf8')
 

@@ -229,7 +229,6 @@ namedCredentials:
     ['callout:Target/a\\b', 'CALLOUT_URL_MALFORMED'],
     ['callout:Target/a b', 'CALLOUT_URL_MALFORMED'],
     ['callout:Nope/x', 'CREDENTIAL_NOT_FOUND'],
-    ['https://example.com/x', 'CALLOUT_URL_MALFORMED'],
   ])('%s is refused with %s (exit 1)', async (url, code) => {
     const before = emulator.requestLog.entries().length
     const run = await runCli(['get', url], t.env)
@@ -237,6 +236,30 @@ namedCredentials:
     expect(run.stderr).toMatch(new RegExp(`^error ${code}: `))
     expect(run.stdout).toBe('')
     expect(emulator.requestLog.entries().length).toBe(before)
+  })
+
+  it('a plain URL without --plain is refused, naming --plain; nothing is sent', async () => {
+    const before = emulator.requestLog.entries().length
+    const run = await runCli(['get', `${instanceUrl}/services/data`], t.env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error CALLOUT_URL_MALFORMED: .*--plain/)
+    expect(emulator.requestLog.entries().length).toBe(before)
+  })
+
+  it('--plain calls a plain URL without any credential', async () => {
+    const run = await runCli(['get', '--plain', `${instanceUrl}/services/data`], t.env)
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)[0]).toMatchObject({ version: '31.0' })
+    const [last] = emulator.requestLog.entries().slice(-1)
+    expect(last?.path).toBe('/services/data')
+    // no credential: a protected resource answers 401, exit 22
+    const limits = await runCli(
+      ['get', '--plain', `${instanceUrl}/services/data/v61.0/limits`],
+      t.env,
+    )
+    expect(limits.code).toBe(22)
+    expect(limits.stderr).toMatch(/^error HTTP_401: /)
   })
 
   it('status never prints a stored token (canary: the real access token)', async () => {

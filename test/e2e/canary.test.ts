@@ -128,8 +128,9 @@ beforeAll(async () => {
     'refresh_token.issued',
     'authorization_code.issued',
   ]) {
-    idp.provider.on(event, (token: { jti?: string }) => {
-      if (typeof token.jti === 'string') issued.add(token.jti)
+    idp.provider.on(event, (token: unknown) => {
+      const jti = (token as { jti?: unknown }).jti
+      if (typeof jti === 'string') issued.add(jti)
     })
   }
   stub = await new TokenStub().start()

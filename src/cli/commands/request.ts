@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { text as readAll } from 'node:stream/consumers'
 import { openBroker } from '../../callout/open-broker.ts'
-import { CalloutError } from '../../errors.ts'
+import { CalloutError, isCalloutError } from '../../errors.ts'
 import { EXIT, println, type CliIo } from '../io.ts'
 
 /** Options of `callout get` and `callout request`. */
@@ -40,6 +40,22 @@ export function parseHeaderArgs(args: readonly string[]): [string, string][] {
     }
     return [name, value]
   })
+}
+
+/** Rephrases library advice (`{ allowPlainUrl: true }`) as the CLI option (`--plain`). */
+function withCliAdvice(error: unknown): unknown {
+  if (
+    isCalloutError(error) &&
+    error.code === 'CALLOUT_URL_MALFORMED' &&
+    error.details.rule === 'plain-url-not-allowed'
+  ) {
+    return new CalloutError(
+      'CALLOUT_URL_MALFORMED',
+      'A plain URL was given where a callout:Name URL is expected: write callout:<Name>/<path>, or pass --plain to call the URL without any credential.',
+      { cause: error, details: error.details },
+    )
+  }
+  return error
 }
 
 async function readBody(
@@ -82,13 +98,17 @@ export async function requestCommand(io: CliIo, options: RequestCommandOptions):
   }
   const broker = await openBroker({ env: io.env })
   try {
-    const response = await broker.fetch(options.url, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body }),
-      ...(options.user === undefined ? {} : { user: options.user }),
-      ...(options.plain === true ? { allowPlainUrl: true } : {}),
-    })
+    const response = await broker
+      .fetch(options.url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ...(options.user === undefined ? {} : { user: options.user }),
+        ...(options.plain === true ? { allowPlainUrl: true } : {}),
+      })
+      .catch((error: unknown) => {
+        throw withCliAdvice(error)
+      })
     if (options.include === true) {
       println(io, `HTTP ${response.status} ${response.statusText}`.trimEnd())
       response.headers.forEach((value, name) => println(io, `${name}: ${value}`))
