@@ -63,6 +63,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     summary: 'A recent refresh failed; Callout waits before trying again.',
   },
+  REFRESH_LOOP: {
+    status: 502,
+    summary: 'The upstream rejected a token that was refreshed moments ago; Callout stops refreshing.',
+  },
   SESSION_NOT_VALID_FOR_API: {
     status: 403,
     summary: 'Salesforce says the session is not valid for this API (a scope problem).',

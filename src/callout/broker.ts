@@ -18,6 +18,7 @@ import type { Authenticators } from './steps/authenticate.ts'
 import { allowAll, type AccessPolicy } from './steps/check-access.ts'
 import { normalizeRequest, type CallerBody, type CallerHeaders } from './steps/normalize-request.ts'
 import { resolveTarget } from './steps/resolve-target.ts'
+import { jsforceConnection, type JsforceOptions } from './jsforce-connection.ts'
 import { toResponse } from './to-response.ts'
 import type { CalloutOptions, CalloutResponse } from './types.ts'
 
@@ -173,6 +174,24 @@ export class Broker {
     }
     const [report] = await this.status(name)
     return report!
+  }
+
+  /**
+   * A jsforce `Connection` for a Salesforce Named Credential whose session refresh goes through
+   * the broker (single-flight, leases across processes, rotated refresh tokens stored; a refresh
+   * loop stops with `REFRESH_LOOP`). Needs the optional `jsforce` package. Typed `unknown` so that
+   * Callout does not depend on jsforce's types: cast to `import('jsforce').Connection`.
+   *
+   * @example
+   * const conn = (await broker.jsforce('Target')) as import('jsforce').Connection
+   * const { records } = await conn.query('SELECT Id, Name FROM Account')
+   */
+  jsforce(name: string, options: JsforceOptions = {}): Promise<unknown> {
+    return jsforceConnection(
+      { definitions: this.#definitions, tokens: this.#parts.tokens, clock: this.#parts.clock },
+      name,
+      options,
+    )
   }
 
   /**

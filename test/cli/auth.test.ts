@@ -3,7 +3,6 @@ import { writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Broker } from '../../src/callout/broker.ts'
 import { main } from '../../src/cli/main.ts'
 import { authorize } from '../../packages/salesforce-emulator/test/helpers/oauth.ts'
 import {
@@ -59,6 +58,7 @@ describe('callout auth', () => {
     t = await tempHome()
     env = { ...t.env, SF_SECRET: org.connectedApp('Browser').consumerSecret }
     await writeFile(join(t.dir, 'server.key'), privatePem, { mode: 0o600 })
+    await writeFile(join(t.dir, 'other.key'), rsaKeyPair().privatePem, { mode: 0o600 })
     const config = await writeText(
       t.dir,
       'callout.yaml',
@@ -86,6 +86,15 @@ externalCredentials:
         type: named
         parameters: { username: ${JWT_USER} }
         secrets: { privateKey: '\${file:server.key}' }
+  BrokenAuth:
+    protocol: oauth2
+    flow: jwt-bearer
+    authProvider: TargetServer
+    principals:
+      Integration:
+        type: named
+        parameters: { username: ${JWT_USER} }
+        secrets: { privateKey: '\${file:other.key}' }
   Basic:
     protocol: basic
     principals:
@@ -94,6 +103,7 @@ namedCredentials:
   Target: { url: ${org.instanceUrl}, externalCredential: BrowserAuth }
   Server: { url: ${org.instanceUrl}, externalCredential: ServerAuth }
   Plain: { url: ${org.instanceUrl}, externalCredential: Basic }
+  Broken: { url: ${org.instanceUrl}, externalCredential: BrokenAuth }
 `,
     )
     expect((await runCli(['init'], env)).code).toBe(0)
@@ -265,22 +275,25 @@ namedCredentials:
     expect(status.stdout).toContain('Admin: Needs re-authentication')
   })
 
-  const hasAuthenticate =
-    typeof (Broker.prototype as unknown as Record<string, unknown>).authenticate === 'function'
-
-  it.skipIf(!hasAuthenticate)(
-    'jwt-bearer: obtains a token now and prints the principal status',
-    async () => {
-      const run = await runCli(['auth', 'Server'], env)
-      expect(run.stderr).toBe('')
-      expect(run.code).toBe(0)
-      expect(run.stdout).toContain(`Server Integration: Authenticated as ${JWT_USER}`)
-    },
-  )
+  it('jwt-bearer: obtains a token now and prints the principal status', async () => {
+    const run = await runCli(['auth', 'Server'], env)
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain(`Server Integration: Authenticated as ${JWT_USER}`)
+  })
 
   it('a protocol with no token (basic) is refused with INVALID_ARGUMENT', async () => {
     const run = await runCli(['auth', 'Plain'], env)
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/^error INVALID_ARGUMENT: Plain uses basic credentials/)
+  })
+
+  it('jwt-bearer with a key the app does not trust fails now, not at the first callout', async () => {
+    const run = await runCli(['auth', 'Broken'], env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error (?!INTERNAL)[A-Z_]+: /)
+    expect(run.stderr).not.toContain('PRIVATE KEY')
+    const status = await runCli(['status', 'Broken'], env)
+    expect(status.stdout).not.toContain('Authenticated')
   })
 })

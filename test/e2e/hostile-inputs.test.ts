@@ -26,6 +26,10 @@ let upstream: Listening
 let home: TestHome
 let broker: Broker
 let upstreamRequests = 0
+let lastAuthorization: string | undefined
+let lastProxyAuthorization: string | undefined
+let hanging: Listening
+let deadOrigin: string
 const refused = new Set<string>()
 
 function config(): object {
@@ -58,15 +62,25 @@ function config(): object {
       Api: { url: `${upstream.origin}/base/v1`, externalCredential: 'Machine' },
       AsUser: { url: `${upstream.origin}/base/v1`, externalCredential: 'Human' },
       Disabled: { url: `${upstream.origin}/base/v1`, externalCredential: 'Machine', enabled: false },
+      Slow: { url: hanging.origin, externalCredential: 'Machine', timeoutMs: 300 },
+      Dead: { url: deadOrigin, externalCredential: 'Machine' },
     },
   }
 }
 
 beforeAll(async () => {
   stub = await new TokenStub().start()
+  hanging = await listen(() => {
+    // never answers
+  })
+  const closed = await listen((_req, res) => res.end())
+  deadOrigin = closed.origin
+  await closed.close()
   upstream = await listen((req, res) => {
     void (async () => {
       upstreamRequests++
+      lastAuthorization = req.headers.authorization
+      lastProxyAuthorization = req.headers['proxy-authorization'] as string | undefined
       await readBody(req)
       const token = bearerOf(req)
       if (token === undefined || !stub.issued.includes(token) || refused.has(token)) {
@@ -81,7 +95,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close()
-  await Promise.all([stub?.listening.close(), upstream?.close()])
+  await Promise.all([stub?.listening.close(), upstream?.close(), hanging?.close()])
   await home?.cleanup()
 })
 
@@ -241,6 +255,44 @@ describe('broken token endpoints', () => {
     })
   })
 
+  it('a token with CR/LF never splits a header: a typed error, no upstream request, nothing stored', async () => {
+    const key = { externalCredential: 'Machine', principal: 'Service', userId: '' }
+    stub.mode = 'ok'
+    const warm = await broker.fetch('callout:Api/before-crlf')
+    await warm.arrayBuffer()
+    const before = await readCredential(home, key)
+    refused.add(before!.accessToken!.reveal())
+    stub.mode = 'crlf-token'
+    const upstreamBefore = upstreamRequests
+    const error = await broker.fetch('callout:Api/crlf').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    // the refused token was sent once; the CR/LF token never reaches the upstream
+    expect(upstreamRequests - upstreamBefore).toBe(1)
+    expect(['TOKEN_RESPONSE_INVALID', 'HEADER_INJECTION']).toContain((error as { code?: string } | undefined)?.code)
+    const after = await readCredential(home, key)
+    expect(after?.accessToken?.reveal()).not.toContain('\n')
+    stub.mode = 'ok'
+  })
+
+  it('token_type "bearer" (lowercase) is accepted and sent as Bearer', async () => {
+    const key = { externalCredential: 'Machine', principal: 'Service', userId: '' }
+    stub.mode = 'ok'
+    await (await broker.fetch('callout:Api/before-lower')).arrayBuffer()
+    const before = await readCredential(home, key)
+    refused.add(before!.accessToken!.reveal())
+    stub.mode = 'lowercase-bearer'
+    try {
+      const res = await broker.fetch('callout:Api/lower')
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+      expect(lastAuthorization).toMatch(/^Bearer stub-at-/)
+    } finally {
+      stub.mode = 'ok'
+    }
+  })
+
   it('an unreachable token endpoint is TOKEN_ENDPOINT_ERROR and keeps the stored tokens', async () => {
     const key = { externalCredential: 'Machine', principal: 'Service', userId: '' }
     const closed = await listen((_req, res) => res.end())
@@ -278,5 +330,56 @@ describe('broken token endpoints', () => {
       await cool.close()
       await coolHome.cleanup()
     }
+  })
+})
+
+describe('hostile caller requests', () => {
+  it("drops the caller's Authorization and Proxy-Authorization headers", async () => {
+    stub.mode = 'ok'
+    const res = await broker.fetch('callout:Api/whoami', {
+      headers: { Authorization: 'Bearer attacker-token', 'Proxy-Authorization': 'Basic eDp5' },
+    })
+    expect(res.status).toBe(200)
+    await res.arrayBuffer()
+    expect(lastAuthorization).toMatch(/^Bearer stub-at-/)
+    expect(lastProxyAuthorization).toBeUndefined()
+  })
+
+  it('a header value with CR/LF is a typed error, not a header split', async () => {
+    const before = upstreamRequests
+    const error = await broker
+      .fetch('callout:Api/x', { headers: { 'x-note': 'a\r\nX-Injected: 1' } })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+    expect((error as { code?: unknown }).code).toEqual(expect.any(String))
+    expect(['INVALID_ARGUMENT', 'HEADER_INJECTION']).toContain((error as { code: string }).code)
+    expect(upstreamRequests).toBe(before)
+  })
+
+  it('an upstream that never answers is UPSTREAM_TIMEOUT; a closed port is UPSTREAM_UNREACHABLE', async () => {
+    stub.mode = 'ok'
+    await expect(broker.fetch('callout:Slow/x')).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT' })
+    await expect(broker.fetch('callout:Dead/x')).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' })
+  })
+
+  it('a streamed body cannot be replayed after a 401: BODY_NOT_REPLAYABLE, one upstream attempt', async () => {
+    stub.mode = 'ok'
+    const warm = await broker.fetch('callout:Api/warm-stream')
+    await warm.arrayBuffer()
+    const current = await readCredential(home, { externalCredential: 'Machine', principal: 'Service', userId: '' })
+    refused.add(current!.accessToken!.reveal())
+    const before = upstreamRequests
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"streamed":true}'))
+        controller.close()
+      },
+    })
+    await expect(
+      broker.fetch('callout:Api/upload', { method: 'POST', body, duplex: 'half' } as Parameters<Broker['fetch']>[1]),
+    ).rejects.toMatchObject({ code: 'BODY_NOT_REPLAYABLE' })
+    expect(upstreamRequests - before).toBe(1)
   })
 })

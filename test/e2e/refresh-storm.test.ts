@@ -75,6 +75,21 @@ async function newHome(): Promise<TestHome> {
   return home
 }
 
+/** Fires `n` concurrent callouts and returns each one's status, or its error code. */
+async function stormOutcomes(broker: Broker, name: string, n: number): Promise<(number | string)[]> {
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      try {
+        const res = await broker.fetch(`callout:${name}/services/data/${V}/limits?i=${i}`)
+        await res.arrayBuffer()
+        return res.status
+      } catch (error) {
+        return (error as { code?: string }).code ?? String(error)
+      }
+    }),
+  )
+}
+
 /** Fires `n` concurrent callouts through `broker` and returns their statuses. */
 async function storm(broker: Broker, name: string, n: number): Promise<number[]> {
   return Promise.all(
@@ -131,6 +146,53 @@ describe('refresh storm in one broker', () => {
       expect(tokens() - before).toBe(1)
     } finally {
       await broker.close()
+    }
+  })
+})
+
+describe('failure storms', () => {
+  it('1,000 concurrent callouts while the token endpoint fails once: one token request, all fail typed', async () => {
+    const home = await newHome()
+    const broker = await openTestBroker(home, config())
+    try {
+      await warm(broker, 'Target')
+      const before = tokens()
+      org.faults.expireSessions()
+      org.faults.failNext(1, { status: 500, scope: 'token' })
+      const outcomes = await stormOutcomes(broker, 'Target', 1000)
+      expect(outcomes).toContain('TOKEN_ENDPOINT_ERROR')
+      expect(outcomes.filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN')).toEqual([])
+      expect(tokens() - before).toBe(1)
+    } finally {
+      await broker.close()
+    }
+  })
+
+  it('two brokers, a revoked refresh token, 2 × 250 callouts: one refresh in total, one needs-reauth event, all NEEDS_REAUTH', async () => {
+    const home = await newHome()
+    const a = await openTestBroker(home, config())
+    const b = await openBroker({ home: home.dir, env: home.env, tokens: { lease: { initialPollMs: 2 } } })
+    const events: string[] = []
+    a.on('needs-reauth', () => events.push('a'))
+    b.on('needs-reauth', () => events.push('b'))
+    try {
+      const { url } = await a.authorizeUrl('TargetAsAdmin', { redirectUri: REDIRECT })
+      await a.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
+      await warm(a, 'TargetAsAdmin')
+      await warm(b, 'TargetAsAdmin')
+      const before = tokens('refresh_token')
+      org.faults.revokeRefreshTokens()
+      org.faults.expireSessions()
+      const [oa, ob] = await Promise.all([
+        stormOutcomes(a, 'TargetAsAdmin', 250),
+        stormOutcomes(b, 'TargetAsAdmin', 250),
+      ])
+      expect([...oa, ...ob].filter((o) => o !== 'NEEDS_REAUTH')).toEqual([])
+      expect(tokens('refresh_token') - before).toBe(1)
+      expect(events).toHaveLength(1)
+    } finally {
+      await a.close()
+      await b.close()
     }
   })
 })

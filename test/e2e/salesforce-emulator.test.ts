@@ -486,3 +486,54 @@ describe('(i) provider failures', () => {
     expect(after?.lastError?.code).toBe('TOKEN_ENDPOINT_ERROR')
   })
 })
+
+describe('(j) a YAML config file applied by openBroker', () => {
+  it('reads ${file:…} and ${env:…} references and calls the org with jwt-bearer', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    const { openBroker } = await import('../../src/index.ts')
+    const fileHome = await makeHome({ SF_CONSUMER_KEY: org.connectedApp('ServerToServer').consumerKey })
+    try {
+      await mkdir(join(fileHome.dir, 'keys'))
+      await writeFile(join(fileHome.dir, 'keys', 'sf.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 })
+      const file = join(fileHome.dir, 'callout.yaml')
+      await writeFile(
+        file,
+        [
+          'version: 1',
+          'authProviders:',
+          '  Target:',
+          '    type: salesforce',
+          `    loginUrl: ${org.loginUrl}`,
+          '    consumerKey: ${env:SF_CONSUMER_KEY}',
+          'externalCredentials:',
+          '  TargetJwt:',
+          '    protocol: oauth2',
+          '    flow: jwt-bearer',
+          '    authProvider: Target',
+          '    principals:',
+          '      Integration:',
+          '        type: named',
+          `        parameters: { username: ${JWT_USER} }`,
+          "        secrets: { privateKey: '${file:./keys/sf.key}' }",
+          'namedCredentials:',
+          '  Salesforce:',
+          `    url: ${org.instanceUrl}`,
+          '    externalCredential: TargetJwt',
+          '',
+        ].join('\n'),
+      )
+      // (the emulator's clock was advanced in (g): keep the broker's clock in step)
+      const fromFile = await openBroker({ home: fileHome.dir, env: fileHome.env, config: file, clock })
+      try {
+        const res = await fromFile.fetch(`callout:Salesforce/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+        expect(res.status).toBe(200)
+        expect((await json(res)).totalSize).toBe(3)
+      } finally {
+        await fromFile.close()
+      }
+    } finally {
+      await fileHome.cleanup()
+    }
+  })
+})

@@ -23,7 +23,14 @@ export interface RequestCommandOptions {
 
 const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-/** Parses curl-style `Name: value` header arguments; a malformed one is `INVALID_ARGUMENT`. */
+/**
+ * Parses curl-style `Name: value` header arguments. A name that is not an RFC 9110 token is
+ * `INVALID_ARGUMENT`; CR, LF or NUL in a value is `HEADER_INJECTION`.
+ *
+ * @example
+ * parseHeaderArgs(['Accept: application/json']) // [['Accept', 'application/json']]
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-5.1
+ */
 export function parseHeaderArgs(args: readonly string[]): [string, string][] {
   return args.map((arg) => {
     const colon = arg.indexOf(':')

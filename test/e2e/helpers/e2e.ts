@@ -214,6 +214,8 @@ export type TokenStubMode =
   | 'empty-object'
   | 'empty-access-token'
   | 'invalid-client'
+  | 'crlf-token'
+  | 'lowercase-bearer'
 
 /**
  * A small OAuth token endpoint (`client_credentials`, `authorization_code` with code
@@ -261,7 +263,10 @@ export class TokenStub {
         return sendJson(res, 200, { access_token: '', token_type: 'Bearer' })
       case 'invalid-client':
         return sendJson(res, 401, { error: 'invalid_client', error_description: 'invalid client credentials' })
+      case 'crlf-token':
+        return sendJson(res, 200, { access_token: 'abc\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 })
       case 'ok':
+      case 'lowercase-bearer':
         break
     }
     const grant = form.get('grant_type')
@@ -274,7 +279,8 @@ export class TokenStub {
     this.#n++
     const accessToken = `stub-at-${this.#n}-${randomBytes(8).toString('hex')}`
     this.issued.push(accessToken)
-    const body: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: 3600 }
+    const tokenType = this.mode === 'lowercase-bearer' ? 'bearer' : 'Bearer'
+    const body: Record<string, unknown> = { access_token: accessToken, token_type: tokenType, expires_in: 3600 }
     if (grant === 'authorization_code') {
       const rt = `stub-rt-${this.#n}-${randomBytes(8).toString('hex')}`
       this.refreshTokens.add(rt)
