@@ -6,7 +6,8 @@ import {
   passwordGrant,
   refreshTokenGrant,
 } from '../auth/oauth2-grants.ts'
-import type { TokenSet } from '../auth/types.ts'
+import { fetchIdentity } from '../auth/identity.ts'
+import type { ProviderEndpoints, TokenSet } from '../auth/types.ts'
 import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 import type { GrantContext, TokenGrants } from './types.ts'
@@ -47,11 +48,26 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
       const endpoints = await endpointsFor(ctx)
       switch (ctx.ec.flow) {
         case 'client-credentials':
-          return clientCredentialsGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+          return withIdentity(
+            ctx,
+            endpoints,
+            await clientCredentialsGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
+            deps,
+          )
         case 'jwt-bearer':
-          return jwtBearerGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+          return withIdentity(
+            ctx,
+            endpoints,
+            await jwtBearerGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
+            deps,
+          )
         case 'password':
-          return passwordGrant(provider, endpoints, ctx.ec, ctx.principal, deps)
+          return withIdentity(
+            ctx,
+            endpoints,
+            await passwordGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
+            deps,
+          )
         default:
           throw new CalloutError(
             'INVALID_ARGUMENT',
@@ -70,5 +86,29 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
         deps,
       )
     },
+  }
+}
+
+/**
+ * Completes a minted token's identity (what "Authenticated as <username>" shows): Salesforce
+ * tokens name their identity URL (`id`), which is read once per mint; for the other providers
+ * the user-bound flows (jwt-bearer, password) read userinfo. Falls back to the principal's
+ * `username` parameter. Never fails the mint: identity is informational.
+ */
+async function withIdentity(
+  ctx: GrantContext,
+  endpoints: ProviderEndpoints,
+  tokenSet: TokenSet,
+  deps: AuthDeps,
+): Promise<TokenSet> {
+  const provider = ctx.provider
+  if (provider === undefined || tokenSet.identity?.username !== undefined) return tokenSet
+  const lookUp = provider.type === 'salesforce' || ctx.ec.flow !== 'client-credentials'
+  const identity = lookUp ? await fetchIdentity(provider, endpoints, tokenSet, deps) : tokenSet.identity ?? {}
+  const fallback = ctx.ec.flow === 'client-credentials' ? undefined : ctx.principal.parameters.username
+  const username = identity.username ?? fallback
+  return {
+    ...tokenSet,
+    identity: { ...identity, ...(username === undefined ? {} : { username }) },
   }
 }

@@ -275,6 +275,30 @@ describe('refresh storm across two brokers on one PostgreSQL schema', () => {
       const [sa, sb] = await Promise.all([storm(a, 'Target', 500), storm(b, 'Target', 500)])
       expect([...sa, ...sb].filter((s) => s !== 200)).toEqual([])
       expect(tokens() - before).toBe(1)
+      // no token in plaintext anywhere in the schema
+      const stored = await readCredential(home, { externalCredential: 'SfJwt', principal: 'Integration', userId: '' }, storeA)
+      const token = stored!.accessToken!.reveal()
+      const client = new pg.Client({ connectionString: POSTGRES_URL })
+      await client.connect()
+      try {
+        const tables = await client.query<{ table_name: string }>(
+          'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+          [schema],
+        )
+        expect(tables.rows.length).toBeGreaterThan(0)
+        let rows = 0
+        for (const { table_name } of tables.rows) {
+          const dump = await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM "${schema}"."${table_name}" t`)
+          rows += dump.rows.length
+          for (const { j } of dump.rows) {
+            expect(j).not.toContain(token)
+            expect(j).not.toContain('BEGIN PRIVATE KEY')
+          }
+        }
+        expect(rows).toBeGreaterThan(0)
+      } finally {
+        await client.end()
+      }
     } finally {
       await a.close()
       await b.close()

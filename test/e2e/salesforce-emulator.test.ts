@@ -238,6 +238,21 @@ describe('(b) browser flow with rotation', () => {
     await res.arrayBuffer()
   })
 
+  it('with rotation off, a refresh keeps the stored refresh token (twice)', async () => {
+    const first = await readCredential(home, key)
+    const refreshes = tokens('refresh_token')
+    for (let round = 1; round <= 2; round++) {
+      org.faults.expireSessions()
+      const res = await broker.fetch(`callout:TargetAsAdmin/services/data/${V}/limits`)
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+      expect(tokens('refresh_token') - refreshes).toBe(round)
+      const now = await readCredential(home, key)
+      expect(now?.refreshToken?.reveal()).toBe(first?.refreshToken?.reveal())
+      expect(now?.accessToken?.reveal()).not.toBe(first?.accessToken?.reveal())
+    }
+  })
+
   it('with rotation on, a refresh stores the rotated refresh token (a second refresh proves it)', async () => {
     org.faults.setRotation(true)
     try {

@@ -14,6 +14,7 @@ import pino from 'pino'
 import { openBroker, parseConfig, type Broker, type OpenBrokerOptions } from '../../../src/index.ts'
 import type { CredentialKey, PrincipalCredential } from '../../../src/definitions/model.ts'
 import { openStore } from '../../../src/store/open-store.ts'
+import type { Store } from '../../../src/store/types.ts'
 
 /** A fresh Callout home: a temp directory and an environment holding a new master key. */
 export interface TestHome {
@@ -72,11 +73,13 @@ export async function openTestBroker(
   return broker
 }
 
-/** Reads one stored credential through a separate store handle on the same home. */
+/** Reads one stored credential through a separate store handle on the same home (or `open`). */
 export async function readCredential(
   home: TestHome,
   key: CredentialKey,
+  open?: Store,
 ): Promise<PrincipalCredential | undefined> {
+  if (open !== undefined) return open.getCredential(key)
   const store = await openStore({ home: home.dir, env: home.env })
   try {
     return await store.getCredential(key)
