@@ -5,7 +5,7 @@ import { CALLOUT_URL, openBenchBroker, type BenchHome, type BenchStore } from '.
 import type { StormChildMessage, StormGo } from './storm-child.ts'
 import type { BurstResult } from './storm.ts'
 import type { Upstream } from './upstream-process.ts'
-import type { UpstreamStats } from './upstream.ts'
+import type { UpstreamStats } from './upstream-protocol.ts'
 
 /** What the multi-process storm measured. */
 export interface MultiStormResult {

@@ -7,7 +7,7 @@ import { openBroker } from '../src/callout/open-broker.ts'
 import { parseMasterKey } from '../src/secrets/master-key.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/types.ts'
-import { BENCH_CLIENT } from './upstream.ts'
+import { BENCH_CLIENT } from './upstream-protocol.ts'
 
 /** The callout every scenario makes. */
 export const CALLOUT_URL = 'callout:Api/x'

@@ -37,12 +37,9 @@ async function main(): Promise<void> {
   const warm = await op()
   if (warm !== 200) throw new Error(`warm-up callout answered HTTP ${warm}`)
   process.on('message', (message: StormGo) => {
-    process.stderr.write(`[child ${process.pid}] msg ${JSON.stringify(message)}\n`)
     if (message.type !== 'go') return
-    process.stderr.write(`[child ${process.pid}] go ${message.callouts}\n`)
     burst(op, message.callouts).then(
       async (result) => {
-        process.stderr.write(`[child ${process.pid}] done ${JSON.stringify(result)}\n`)
         send({ type: 'done', result })
         await close()
         process.disconnect()
@@ -50,7 +47,6 @@ async function main(): Promise<void> {
       (error: unknown) => send({ type: 'error', message: String(error) }),
     )
   })
-  process.stderr.write(`[child ${process.pid}] ready\n`)
   send({ type: 'ready' })
 }
 

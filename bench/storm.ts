@@ -2,7 +2,7 @@ import { hrtime } from 'node:process'
 import type { Operation } from './load.ts'
 import type { Upstream } from './upstream-process.ts'
 import { median } from './stats.ts'
-import type { UpstreamStats } from './upstream.ts'
+import type { UpstreamStats } from './upstream-protocol.ts'
 
 /** One burst: `callouts` requests started at once, awaited together. */
 export interface BurstResult {

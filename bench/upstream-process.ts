@@ -1,6 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { UpstreamCommand, UpstreamReady, UpstreamReply, UpstreamStats } from './upstream.ts'
+import type {
+  UpstreamCommand,
+  UpstreamReady,
+  UpstreamReply,
+  UpstreamStats,
+} from './upstream-protocol.ts'
 
 /** The parent's handle on the upstream child process (see `upstream.ts`). */
 export interface Upstream {

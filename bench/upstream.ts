@@ -13,39 +13,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
-
-/** A command the parent sends; the child answers `{ id, ...UpstreamReply }`. */
-export type UpstreamCommand =
-  | { readonly id: number; readonly type: 'stats' }
-  | { readonly id: number; readonly type: 'reset' }
-  | { readonly id: number; readonly type: 'revoke' }
-  | { readonly id: number; readonly type: 'current' }
-
-/** The upstream's counters. */
-export interface UpstreamStats {
-  readonly tokenRequests: number
-  readonly api2xx: number
-  readonly api401: number
-}
-
-/** A reply to an {@link UpstreamCommand}. */
-export interface UpstreamReply {
-  readonly id: number
-  readonly stats?: UpstreamStats
-  readonly token?: string | null
-}
-
-/** The first message the child sends: where it listens. */
-export interface UpstreamReady {
-  readonly type: 'ready'
-  readonly port: number
-}
-
-/** The client the bench's config registers; the token endpoint checks it. */
-export const BENCH_CLIENT = Object.freeze({
-  id: 'bench-client',
-  secret: 'bench-secret-not-a-real-one',
-})
+import {
+  BENCH_CLIENT,
+  type UpstreamCommand,
+  type UpstreamReady,
+  type UpstreamReply,
+} from './upstream-protocol.ts'
 
 const BODY = Buffer.from(JSON.stringify({ ok: true, items: [1, 2, 3], name: 'callout-bench' }))
 const OK_HEADERS = { 'content-type': 'application/json', 'content-length': String(BODY.length) }

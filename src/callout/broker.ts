@@ -2,6 +2,7 @@ import type { AuthDeps } from '../auth/deps.ts'
 import type { EndpointCache } from '../auth/endpoints.ts'
 import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
+import { CalloutError } from '../errors.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import type { TokenManager } from '../tokens/token-manager.ts'
 import type { Logger, TokenEventName, TokenEvents } from '../tokens/types.ts'
@@ -111,6 +112,7 @@ export class Broker {
    * if (res.headers.has('callout-advice')) console.warn(res.headers.get('callout-advice'))
    */
   async fetch(input: string | URL, init: CalloutRequestInit = {}): Promise<Response> {
+    this.#assertOpen()
     const request = await normalizeRequest(init)
     const res = await this.#pipeline.run(
       input,
@@ -132,6 +134,7 @@ export class Broker {
     input: string | URL,
     options: CalloutRequestOptions = {},
   ): Promise<CalloutResponse> {
+    this.#assertOpen()
     const request = await normalizeRequest(options)
     return this.#pipeline.run(input, { ...request, signal: options.signal }, options)
   }
@@ -145,6 +148,7 @@ export class Broker {
    * console.log(sf.principals[0]?.summary) // 'Authenticated as admin@acme.example'
    */
   status(name?: string): Promise<StatusReport[]> {
+    if (this.#closed) return Promise.reject(closedError())
     return buildStatusReports(this.#definitions, this.#parts.store, name)
   }
 
@@ -162,6 +166,7 @@ export class Broker {
     name: string,
     options: { user?: string; principal?: string } = {},
   ): Promise<StatusReport> {
+    this.#assertOpen()
     const target = resolveTarget(this.#definitions, `callout:${name}`, options)
     if (target.kind === 'credential' && target.externalCredential.protocol === 'oauth2') {
       await this.#parts.tokens.getToken({
@@ -204,6 +209,7 @@ export class Broker {
     name: string,
     options: AuthorizeUrlOptions,
   ): Promise<{ url: string; state: string }> {
+    if (this.#closed) return Promise.reject(closedError())
     return startAuthorization(this.#definitions, name, options, this.#authorizationDeps())
   }
 
@@ -216,6 +222,7 @@ export class Broker {
    * console.log(report.principals[0]?.summary)
    */
   async completeAuthorization(callback: AuthorizationCallback): Promise<StatusReport> {
+    this.#assertOpen()
     const done = await completeAuthorization(this.#definitions, callback, this.#authorizationDeps())
     this.#parts.tokens.forget(done.key)
     if (done.credential.refreshToken === undefined) {
@@ -235,6 +242,7 @@ export class Broker {
    * await broker.apply(await loadConfigFile('callout.yaml'))
    */
   async apply(defs: Definitions, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+    this.#assertOpen()
     const result = await this.#parts.store.applyDefinitions(defs, options)
     await this.reload()
     return result
@@ -248,6 +256,7 @@ export class Broker {
    * await broker.reload()
    */
   async reload(): Promise<void> {
+    this.#assertOpen()
     const defs = await this.#parts.store.loadDefinitions()
     this.#definitions = defs
     this.#parts.tokens.forget()
@@ -278,7 +287,19 @@ export class Broker {
     if (this.#parts.ownsStore) await this.#parts.store.close()
   }
 
+  /** Calls on a closed broker fail with a clear error instead of a pool or driver error. */
+  #assertOpen(): void {
+    if (this.#closed) throw closedError()
+  }
+
   #authorizationDeps() {
     return { store: this.#parts.store, clock: this.#parts.clock, auth: this.#parts.auth ?? {} }
   }
+}
+
+function closedError(): CalloutError {
+  return new CalloutError(
+    'INVALID_ARGUMENT',
+    'This broker has been closed (broker.close()); open a new one with openBroker().',
+  )
 }

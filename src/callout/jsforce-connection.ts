@@ -95,8 +95,12 @@ export async function jsforceConnection(
   }
   const loopGuardMs = options.loopGuardMs ?? 10_000
   const originOf = (instanceUrl: string | undefined): string =>
-    apiOrigin(new URL(target.namedCredential.url), target.namedCredential, target.provider, instanceUrl)
-      .origin
+    apiOrigin(
+      new URL(target.namedCredential.url),
+      target.namedCredential,
+      target.provider,
+      instanceUrl,
+    ).origin
   const first = await deps.tokens.getToken(ctx)
   let current: Secret = first.accessToken
   let refreshedAt = -Infinity
@@ -108,7 +112,11 @@ export async function jsforceConnection(
     version: options.version ?? '61.0',
     refreshFn(conn, callback) {
       const now = deps.clock.now()
-      if (refreshedToken !== undefined && current.equals(refreshedToken) && now - refreshedAt < loopGuardMs) {
+      if (
+        refreshedToken !== undefined &&
+        current.equals(refreshedToken) &&
+        now - refreshedAt < loopGuardMs
+      ) {
         callback(
           new CalloutError(
             'REFRESH_LOOP',

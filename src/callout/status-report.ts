@@ -118,7 +118,8 @@ async function reportFor(
       })
       continue
     }
-    const provider = ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
+    const provider =
+      ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
     for (const c of mine) principals.push(principalStatus(c, ec, p.type, provider))
   }
   return {

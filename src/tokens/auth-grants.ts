@@ -8,6 +8,7 @@ import {
 } from '../auth/oauth2-grants.ts'
 import { fetchIdentity } from '../auth/identity.ts'
 import type { ProviderEndpoints, TokenSet } from '../auth/types.ts'
+import type { OAuthFlow } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 import type { GrantContext, TokenGrants } from './types.ts'
@@ -16,6 +17,13 @@ import type { GrantContext, TokenGrants } from './types.ts'
 export interface AuthGrantsOptions extends AuthDeps {
   /** Endpoint (discovery) cache. Default: the process-wide one. */
   readonly endpointCache?: EndpointCache
+}
+
+/** The grants that mint a token without a user present, by flow. */
+const MINTING_GRANTS: Partial<Record<OAuthFlow, typeof clientCredentialsGrant>> = {
+  'client-credentials': clientCredentialsGrant,
+  'jwt-bearer': jwtBearerGrant,
+  password: passwordGrant,
 }
 
 function providerOf(ctx: GrantContext): NonNullable<GrantContext['provider']> {
@@ -46,34 +54,15 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
     async mint(ctx: GrantContext): Promise<TokenSet> {
       const provider = providerOf(ctx)
       const endpoints = await endpointsFor(ctx)
-      switch (ctx.ec.flow) {
-        case 'client-credentials':
-          return withIdentity(
-            ctx,
-            endpoints,
-            await clientCredentialsGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
-            deps,
-          )
-        case 'jwt-bearer':
-          return withIdentity(
-            ctx,
-            endpoints,
-            await jwtBearerGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
-            deps,
-          )
-        case 'password':
-          return withIdentity(
-            ctx,
-            endpoints,
-            await passwordGrant(provider, endpoints, ctx.ec, ctx.principal, deps),
-            deps,
-          )
-        default:
-          throw new CalloutError(
-            'INVALID_ARGUMENT',
-            `The ${ctx.ec.flow ?? 'missing'} flow of ExternalCredential ${ctx.ec.name} cannot mint a token without a user; authenticate it with \`callout auth\`.`,
-          )
+      const grant = MINTING_GRANTS[ctx.ec.flow ?? 'browser']
+      if (grant !== undefined) {
+        const tokenSet = await grant(provider, endpoints, ctx.ec, ctx.principal, deps)
+        return withIdentity(ctx, endpoints, tokenSet, deps)
       }
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `The ${ctx.ec.flow ?? 'missing'} flow of ExternalCredential ${ctx.ec.name} cannot mint a token without a user; authenticate it with \`callout auth\`.`,
+      )
     },
     async refresh(ctx: GrantContext, refreshToken: Secret): Promise<TokenSet> {
       const provider = providerOf(ctx)
@@ -104,8 +93,11 @@ async function withIdentity(
   const provider = ctx.provider
   if (provider === undefined || tokenSet.identity?.username !== undefined) return tokenSet
   const lookUp = provider.type === 'salesforce' || ctx.ec.flow !== 'client-credentials'
-  const identity = lookUp ? await fetchIdentity(provider, endpoints, tokenSet, deps) : tokenSet.identity ?? {}
-  const fallback = ctx.ec.flow === 'client-credentials' ? undefined : ctx.principal.parameters.username
+  const identity = lookUp
+    ? await fetchIdentity(provider, endpoints, tokenSet, deps)
+    : (tokenSet.identity ?? {})
+  const fallback =
+    ctx.ec.flow === 'client-credentials' ? undefined : ctx.principal.parameters.username
   const username = identity.username ?? fallback
   return {
     ...tokenSet,

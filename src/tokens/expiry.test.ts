@@ -40,12 +40,16 @@ describe('refreshDueAt', () => {
 
 describe('sessionTimeoutFor', () => {
   it('keeps a configured sessionTimeoutSeconds', () => {
-    expect(sessionTimeoutFor({ sessionTimeoutSeconds: 900 }, { type: 'salesforce' })).toEqual({ sessionTimeoutSeconds: 900 })
+    expect(sessionTimeoutFor({ sessionTimeoutSeconds: 900 }, { type: 'salesforce' })).toEqual({
+      sessionTimeoutSeconds: 900,
+    })
   })
   it("assumes Salesforce's 2-hour default for Salesforce providers only", () => {
     expect(sessionTimeoutFor({}, { type: 'salesforce' })).toEqual({ sessionTimeoutSeconds: 7200 })
     expect(sessionTimeoutFor({}, { type: 'oidc' })).toEqual({})
     expect(sessionTimeoutFor({}, undefined)).toEqual({})
-    expect(effectiveExpiresAt({ issuedAt: 1_000 }, sessionTimeoutFor({}, { type: 'salesforce' }))).toBe(7_201_000)
+    expect(
+      effectiveExpiresAt({ issuedAt: 1_000 }, sessionTimeoutFor({}, { type: 'salesforce' })),
+    ).toBe(7_201_000)
   })
 })

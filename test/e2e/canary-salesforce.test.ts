@@ -70,7 +70,9 @@ async function failing(p: Promise<unknown>): Promise<{ code?: string }> {
 }
 
 async function call(name: string): Promise<Response> {
-  const res = await broker.fetch(`callout:${name}/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+  const res = await broker.fetch(
+    `callout:${name}/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+  )
   outputs.push(JSON.stringify([...res.headers]))
   return res
 }
@@ -87,7 +89,8 @@ function needles(): string[] {
 function scan(haystacks: readonly string[]): string[] {
   const leaks: string[] = []
   for (const needle of needles()) {
-    for (const hay of haystacks) if (hay.includes(needle)) leaks.push(`${needle.slice(0, 12)}… in ${hay.slice(0, 300)}`)
+    for (const hay of haystacks)
+      if (hay.includes(needle)) leaks.push(`${needle.slice(0, 12)}… in ${hay.slice(0, 300)}`)
   }
   return leaks
 }
@@ -121,7 +124,12 @@ beforeAll(async () => {
   })
   log = memoryLogger()
   const app = org.connectedApp('App')
-  const provider = { type: 'salesforce', loginUrl: org.loginUrl, consumerKey: app.consumerKey, consumerSecret: '${env:SF_SECRET}' }
+  const provider = {
+    type: 'salesforce',
+    loginUrl: org.loginUrl,
+    consumerKey: app.consumerKey,
+    consumerSecret: '${env:SF_SECRET}',
+  }
   broker = await openTestBroker(
     home,
     {
@@ -131,27 +139,57 @@ beforeAll(async () => {
           protocol: 'oauth2',
           flow: 'jwt-bearer',
           authProvider: 'Sf',
-          principals: { Integration: { type: 'named', parameters: { username: INTEGRATION }, secrets: { privateKey: '${env:SF_KEY}' } } },
+          principals: {
+            Integration: {
+              type: 'named',
+              parameters: { username: INTEGRATION },
+              secrets: { privateKey: '${env:SF_KEY}' },
+            },
+          },
         },
         BadKey: {
           protocol: 'oauth2',
           flow: 'jwt-bearer',
           authProvider: 'Sf',
-          principals: { Integration: { type: 'named', parameters: { username: INTEGRATION }, secrets: { privateKey: '${env:SF_BAD_KEY}' } } },
+          principals: {
+            Integration: {
+              type: 'named',
+              parameters: { username: INTEGRATION },
+              secrets: { privateKey: '${env:SF_BAD_KEY}' },
+            },
+          },
         },
         Pwd: {
           protocol: 'oauth2',
           flow: 'password',
           authProvider: 'Sf',
-          principals: { Admin: { type: 'named', parameters: { username: ADMIN }, secrets: { password: '${env:SF_PASSWORD}' } } },
+          principals: {
+            Admin: {
+              type: 'named',
+              parameters: { username: ADMIN },
+              secrets: { password: '${env:SF_PASSWORD}' },
+            },
+          },
         },
         WrongPwd: {
           protocol: 'oauth2',
           flow: 'password',
           authProvider: 'Sf',
-          principals: { Admin: { type: 'named', parameters: { username: ADMIN }, secrets: { password: '${env:SF_WRONG_PASSWORD}' } } },
+          principals: {
+            Admin: {
+              type: 'named',
+              parameters: { username: ADMIN },
+              secrets: { password: '${env:SF_WRONG_PASSWORD}' },
+            },
+          },
         },
-        Web: { protocol: 'oauth2', flow: 'browser', authProvider: 'Sf', scope: 'api refresh_token', principals: { Admin: { type: 'named' } } },
+        Web: {
+          protocol: 'oauth2',
+          flow: 'browser',
+          authProvider: 'Sf',
+          scope: 'api refresh_token',
+          principals: { Admin: { type: 'named' } },
+        },
       },
       namedCredentials: {
         SfJwt: { url: org.instanceUrl, externalCredential: 'Jwt' },
@@ -182,7 +220,9 @@ describe('Salesforce canary secrets never leak', () => {
     await harvest()
     // browser flow, rotation on
     const { url } = await broker.authorizeUrl('SfWeb', { redirectUri: REDIRECT })
-    await broker.completeAuthorization(await salesforceAuthorize(url, { username: ADMIN, password: CANARY.password }))
+    await broker.completeAuthorization(
+      await salesforceAuthorize(url, { username: ADMIN, password: CANARY.password }),
+    )
     expect((await call('SfWeb')).status).toBe(200)
     await harvest()
     // expiry: re-mint, re-login, refresh with rotation
@@ -218,7 +258,8 @@ describe('Salesforce canary secrets never leak', () => {
     const leaks: string[] = []
     for (const file of files) {
       const bytes = readFileSync(file)
-      for (const needle of needles()) if (bytes.includes(Buffer.from(needle))) leaks.push(`${needle.slice(0, 12)}… in ${file}`)
+      for (const needle of needles())
+        if (bytes.includes(Buffer.from(needle))) leaks.push(`${needle.slice(0, 12)}… in ${file}`)
     }
     expect(leaks).toEqual([])
   })

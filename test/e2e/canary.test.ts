@@ -108,7 +108,9 @@ function scan(haystacks: readonly string[]): string[] {
 }
 
 beforeAll(async () => {
-  const jwk = await exportJWK(await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'))
+  const jwk = await exportJWK(
+    await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'),
+  )
   idp = await startOidcServer({
     clients: [
       { clientId: 'cc', clientSecret: CANARY.ccSecret, grantTypes: ['client_credentials'] },
@@ -162,15 +164,54 @@ beforeAll(async () => {
     home,
     {
       authProviders: {
-        Idp: { type: 'oidc', issuer: idp.issuer, consumerKey: 'cc', consumerSecret: '${env:CC_SECRET}', clientAuth: 'client_secret_basic' },
-        IdpKey: { type: 'oidc', issuer: idp.issuer, consumerKey: 'pkjwt', clientPrivateKey: '${env:PKJWT_KEY}', clientAuth: 'private_key_jwt' },
-        IdpWeb: { type: 'oidc', issuer: idp.issuer, consumerKey: 'web', consumerSecret: '${env:WEB_SECRET}', clientAuth: 'client_secret_basic' },
-        IdpWrong: { type: 'oidc', issuer: idp.issuer, consumerKey: 'cc', consumerSecret: '${env:WRONG_SECRET}', clientAuth: 'client_secret_basic' },
-        Broken: { type: 'oauth2', tokenUrl: stub.tokenUrl, consumerKey: 'stub-client', consumerSecret: '${env:STUB_SECRET}' },
+        Idp: {
+          type: 'oidc',
+          issuer: idp.issuer,
+          consumerKey: 'cc',
+          consumerSecret: '${env:CC_SECRET}',
+          clientAuth: 'client_secret_basic',
+        },
+        IdpKey: {
+          type: 'oidc',
+          issuer: idp.issuer,
+          consumerKey: 'pkjwt',
+          clientPrivateKey: '${env:PKJWT_KEY}',
+          clientAuth: 'private_key_jwt',
+        },
+        IdpWeb: {
+          type: 'oidc',
+          issuer: idp.issuer,
+          consumerKey: 'web',
+          consumerSecret: '${env:WEB_SECRET}',
+          clientAuth: 'client_secret_basic',
+        },
+        IdpWrong: {
+          type: 'oidc',
+          issuer: idp.issuer,
+          consumerKey: 'cc',
+          consumerSecret: '${env:WRONG_SECRET}',
+          clientAuth: 'client_secret_basic',
+        },
+        Broken: {
+          type: 'oauth2',
+          tokenUrl: stub.tokenUrl,
+          consumerKey: 'stub-client',
+          consumerSecret: '${env:STUB_SECRET}',
+        },
       },
       externalCredentials: {
-        Machine: { protocol: 'oauth2', flow: 'client-credentials', authProvider: 'Idp', principals: { Service: { type: 'named' } } },
-        KeyMachine: { protocol: 'oauth2', flow: 'client-credentials', authProvider: 'IdpKey', principals: { Service: { type: 'named' } } },
+        Machine: {
+          protocol: 'oauth2',
+          flow: 'client-credentials',
+          authProvider: 'Idp',
+          principals: { Service: { type: 'named' } },
+        },
+        KeyMachine: {
+          protocol: 'oauth2',
+          flow: 'client-credentials',
+          authProvider: 'IdpKey',
+          principals: { Service: { type: 'named' } },
+        },
         Human: {
           protocol: 'oauth2',
           flow: 'browser',
@@ -178,11 +219,27 @@ beforeAll(async () => {
           scope: 'openid profile offline_access',
           principals: { Me: { type: 'named' } },
         },
-        Wrong: { protocol: 'oauth2', flow: 'client-credentials', authProvider: 'IdpWrong', principals: { Service: { type: 'named' } } },
-        BrokenAuth: { protocol: 'oauth2', flow: 'client-credentials', authProvider: 'Broken', principals: { Service: { type: 'named' } } },
+        Wrong: {
+          protocol: 'oauth2',
+          flow: 'client-credentials',
+          authProvider: 'IdpWrong',
+          principals: { Service: { type: 'named' } },
+        },
+        BrokenAuth: {
+          protocol: 'oauth2',
+          flow: 'client-credentials',
+          authProvider: 'Broken',
+          principals: { Service: { type: 'named' } },
+        },
         Basic: {
           protocol: 'basic',
-          principals: { Service: { type: 'named', parameters: { username: 'svc-user' }, secrets: { password: '${env:SVC_PASSWORD}' } } },
+          principals: {
+            Service: {
+              type: 'named',
+              parameters: { username: 'svc-user' },
+              secrets: { password: '${env:SVC_PASSWORD}' },
+            },
+          },
         },
       },
       namedCredentials: {
@@ -213,7 +270,11 @@ describe('canary secrets never leak', () => {
     // client credentials, cached, then an upstream 401 and a re-mint
     await ok('callout:Api/one')
     await ok('callout:Api/two')
-    const machine = await readCredential(home, { externalCredential: 'Machine', principal: 'Service', userId: '' })
+    const machine = await readCredential(home, {
+      externalCredential: 'Machine',
+      principal: 'Service',
+      userId: '',
+    })
     refused.add(machine!.accessToken!.reveal())
     await ok('callout:Api/three')
     // private_key_jwt client authentication
@@ -224,7 +285,10 @@ describe('canary secrets never leak', () => {
     await snapshotStatus()
 
     // browser flow, refresh with rotation, then revocation
-    const { url } = await broker.authorizeUrl('UserApi', { redirectUri: REDIRECT, prompt: 'consent' })
+    const { url } = await broker.authorizeUrl('UserApi', {
+      redirectUri: REDIRECT,
+      prompt: 'consent',
+    })
     const callback = await idp.authorize(url)
     const code = callback.searchParams.get('code')
     if (code !== null) issued.add(code)
@@ -240,26 +304,49 @@ describe('canary secrets never leak', () => {
     issued.add(second!.refreshToken!.reveal())
     expect(second!.refreshToken!.reveal()).not.toBe(first!.refreshToken!.reveal())
     await snapshotStatus()
-    await idp.revoke(second!.refreshToken!.reveal(), { clientId: 'web', clientSecret: CANARY.webSecret })
+    await idp.revoke(second!.refreshToken!.reveal(), {
+      clientId: 'web',
+      clientSecret: CANARY.webSecret,
+    })
     refused.add(second!.accessToken!.reveal())
-    expect(await failing(broker.fetch('callout:UserApi/me'))).toMatchObject({ code: 'NEEDS_REAUTH' })
-    expect(await failing(broker.fetch('callout:UserApi/me'))).toMatchObject({ code: 'NEEDS_REAUTH' })
+    expect(await failing(broker.fetch('callout:UserApi/me'))).toMatchObject({
+      code: 'NEEDS_REAUTH',
+    })
+    expect(await failing(broker.fetch('callout:UserApi/me'))).toMatchObject({
+      code: 'NEEDS_REAUTH',
+    })
     await snapshotStatus()
 
     // wrong client secret
-    expect(await failing(broker.fetch('callout:WrongApi/x'))).toMatchObject({ code: 'OAUTH_CLIENT_INVALID' })
-    expect(await failing(broker.fetch('callout:WrongApi/x'))).toMatchObject({ code: 'REFRESH_COOLDOWN' })
+    expect(await failing(broker.fetch('callout:WrongApi/x'))).toMatchObject({
+      code: 'OAUTH_CLIENT_INVALID',
+    })
+    expect(await failing(broker.fetch('callout:WrongApi/x'))).toMatchObject({
+      code: 'REFRESH_COOLDOWN',
+    })
     // broken token endpoint
-    expect(await failing(broker.fetch('callout:BrokenApi/x'))).toMatchObject({ code: 'TOKEN_ENDPOINT_ERROR' })
-    expect(await failing(broker.fetch('callout:BrokenApi/x'))).toMatchObject({ code: 'REFRESH_COOLDOWN' })
+    expect(await failing(broker.fetch('callout:BrokenApi/x'))).toMatchObject({
+      code: 'TOKEN_ENDPOINT_ERROR',
+    })
+    expect(await failing(broker.fetch('callout:BrokenApi/x'))).toMatchObject({
+      code: 'REFRESH_COOLDOWN',
+    })
     // the stub saw the secret (so it was really sent), the broker must not repeat it anywhere
     expect(stub.forms.some((f) => f.get('client_secret') === CANARY.stubSecret)).toBe(true)
     // hostile URLs and unknown names
-    for (const input of ['callout:Api/../x', 'callout:Api/%2f', 'callout:Nope/x', 'callout:Api@x/y', 'https://evil.example/']) {
+    for (const input of [
+      'callout:Api/../x',
+      'callout:Api/%2f',
+      'callout:Nope/x',
+      'callout:Api@x/y',
+      'https://evil.example/',
+    ]) {
       expect(await failing(broker.fetch(input))).toMatchObject({ code: expect.any(String) })
     }
     // a browser-flow misuse
-    expect(await failing(broker.authorizeUrl('Api', { redirectUri: REDIRECT }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(await failing(broker.authorizeUrl('Api', { redirectUri: REDIRECT }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
     await snapshotStatus()
 
     expect(issued.size).toBeGreaterThanOrEqual(6)
@@ -279,7 +366,8 @@ describe('canary secrets never leak', () => {
     for (const file of files) {
       const bytes = readFileSync(file)
       for (const needle of needles()) {
-        if (bytes.includes(Buffer.from(needle, 'utf8'))) leaks.push(`${needle.slice(0, 12)}… in ${file}`)
+        if (bytes.includes(Buffer.from(needle, 'utf8')))
+          leaks.push(`${needle.slice(0, 12)}… in ${file}`)
       }
     }
     expect(leaks).toEqual([])

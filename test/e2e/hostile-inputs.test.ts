@@ -28,6 +28,7 @@ let broker: Broker
 let upstreamRequests = 0
 let lastAuthorization: string | undefined
 let lastProxyAuthorization: string | undefined
+let lastHeaders: Record<string, string | string[] | undefined> = {}
 let hanging: Listening
 let deadOrigin: string
 const refused = new Set<string>()
@@ -61,7 +62,11 @@ function config(): object {
     namedCredentials: {
       Api: { url: `${upstream.origin}/base/v1`, externalCredential: 'Machine' },
       AsUser: { url: `${upstream.origin}/base/v1`, externalCredential: 'Human' },
-      Disabled: { url: `${upstream.origin}/base/v1`, externalCredential: 'Machine', enabled: false },
+      Disabled: {
+        url: `${upstream.origin}/base/v1`,
+        externalCredential: 'Machine',
+        enabled: false,
+      },
       Slow: { url: hanging.origin, externalCredential: 'Machine', timeoutMs: 300 },
       Dead: { url: deadOrigin, externalCredential: 'Machine' },
     },
@@ -81,6 +86,7 @@ beforeAll(async () => {
       upstreamRequests++
       lastAuthorization = req.headers.authorization
       lastProxyAuthorization = req.headers['proxy-authorization'] as string | undefined
+      lastHeaders = req.headers
       await readBody(req)
       const token = bearerOf(req)
       if (token === undefined || !stub.issued.includes(token) || refused.has(token)) {
@@ -153,7 +159,8 @@ describe('malformed callout URLs through broker.fetch', () => {
       (e: unknown) => e,
     )
     expect(error).toMatchObject({ code })
-    if (rule !== undefined) expect((error as { details: Record<string, unknown> }).details.rule).toBe(rule)
+    if (rule !== undefined)
+      expect((error as { details: Record<string, unknown> }).details.rule).toBe(rule)
     expect(stub.requests).toBe(tokensBefore)
     expect(upstreamRequests).toBe(upstreamBefore)
   })
@@ -167,14 +174,20 @@ describe('malformed callout URLs through broker.fetch', () => {
       () => undefined,
       (e: unknown) => e,
     )
-    expect(error).toMatchObject({ code: 'CALLOUT_URL_MALFORMED', details: { rule: 'not-a-string' } })
+    expect(error).toMatchObject({
+      code: 'CALLOUT_URL_MALFORMED',
+      details: { rule: 'not-a-string' },
+    })
   })
 
   it('legal look-alikes stay on the credential origin and under its base path', async () => {
     for (const [input, path] of [
       ['callout:Api/a/..b/c', '/base/v1/a/..b/c'],
       ['callout:Api/%40home', '/base/v1/%40home'],
-      ['callout:Api?redirect=https%3A%2F%2Fevil.example%2F', '/base/v1?redirect=https%3A%2F%2Fevil.example%2F'],
+      [
+        'callout:Api?redirect=https%3A%2F%2Fevil.example%2F',
+        '/base/v1?redirect=https%3A%2F%2Fevil.example%2F',
+      ],
       ['callout:Api/x?a=1&b=..%2f..', '/base/v1/x?a=1&b=..%2f..'],
     ] as const) {
       const res = await broker.fetch(input)
@@ -220,7 +233,11 @@ describe('broken token endpoints', () => {
   })
 
   describe.each([
-    ['client-credentials mint', 'Api', { externalCredential: 'Machine', principal: 'Service', userId: '' }],
+    [
+      'client-credentials mint',
+      'Api',
+      { externalCredential: 'Machine', principal: 'Service', userId: '' },
+    ],
     ['browser refresh', 'AsUser', { externalCredential: 'Human', principal: 'Me', userId: '' }],
   ] as const)('%s', (_label, name, key) => {
     it.each(failures)('%s → %s; the stored tokens are unchanged', async (mode, code) => {
@@ -251,7 +268,8 @@ describe('broken token endpoints', () => {
       const recovered = await readCredential(home, key)
       expect(recovered?.status).toBe('authenticated')
       expect(recovered?.accessToken?.reveal()).not.toBe(before?.accessToken?.reveal())
-      if (before?.refreshToken !== undefined) expect(recovered?.refreshToken?.reveal()).toBe(before.refreshToken.reveal())
+      if (before?.refreshToken !== undefined)
+        expect(recovered?.refreshToken?.reveal()).toBe(before.refreshToken.reveal())
     })
   })
 
@@ -270,7 +288,9 @@ describe('broken token endpoints', () => {
     )
     // the refused token was sent once; the CR/LF token never reaches the upstream
     expect(upstreamRequests - upstreamBefore).toBe(1)
-    expect(['TOKEN_RESPONSE_INVALID', 'HEADER_INJECTION']).toContain((error as { code?: string } | undefined)?.code)
+    expect(['TOKEN_RESPONSE_INVALID', 'HEADER_INJECTION']).toContain(
+      (error as { code?: string } | undefined)?.code,
+    )
     const after = await readCredential(home, key)
     expect(after?.accessToken?.reveal()).not.toContain('\n')
     stub.mode = 'ok'
@@ -305,7 +325,9 @@ describe('broken token endpoints', () => {
     await broker.apply(parseConfig(defs, { env: home.env }))
     try {
       refused.add(before!.accessToken!.reveal())
-      await expect(broker.fetch('callout:Api/dead')).rejects.toMatchObject({ code: 'TOKEN_ENDPOINT_ERROR' })
+      await expect(broker.fetch('callout:Api/dead')).rejects.toMatchObject({
+        code: 'TOKEN_ENDPOINT_ERROR',
+      })
       const after = await readCredential(home, key)
       expect(after?.accessToken?.reveal()).toBe(before?.accessToken?.reveal())
     } finally {
@@ -319,7 +341,9 @@ describe('broken token endpoints', () => {
     try {
       stub.mode = 'status-500'
       const before = stub.requests
-      await expect(cool.fetch('callout:Api/x')).rejects.toMatchObject({ code: 'TOKEN_ENDPOINT_ERROR' })
+      await expect(cool.fetch('callout:Api/x')).rejects.toMatchObject({
+        code: 'TOKEN_ENDPOINT_ERROR',
+      })
       await expect(cool.fetch('callout:Api/x')).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
       expect(stub.requests - before).toBe(1)
       const [report] = await cool.status('Api')
@@ -345,6 +369,53 @@ describe('hostile caller requests', () => {
     expect(lastProxyAuthorization).toBeUndefined()
   })
 
+  it('caller Host, Connection-named and hop-by-hop headers never reach the upstream', async () => {
+    stub.mode = 'ok'
+    const res = await broker.fetch('callout:Api/hosts', {
+      headers: {
+        Host: 'evil.example',
+        Connection: 'x-private',
+        'X-Private': 'drop me',
+        TE: 'trailers',
+        'X-Kept': 'yes',
+      },
+    })
+    expect(res.status).toBe(200)
+    await res.arrayBuffer()
+    expect(lastHeaders.host).toBe(new URL(upstream.origin).host)
+    expect(lastHeaders['x-private']).toBeUndefined()
+    expect(lastHeaders.te).toBeUndefined()
+    expect(lastHeaders['x-kept']).toBe('yes')
+  })
+
+  it('a closed broker fails with a clear typed error, not a pool or driver error', async () => {
+    const closedHome = await makeHome({ STUB_SECRET: 'stub-secret-77e1' })
+    const closed = await openTestBroker(closedHome, config())
+    try {
+      stub.mode = 'ok'
+      await (await closed.fetch('callout:Api/x')).arrayBuffer()
+    } finally {
+      await closed.close()
+      await closed.close() // idempotent
+    }
+    for (const attempt of [
+      () => closed.fetch('callout:Api/x'),
+      () => closed.request('callout:Api/x'),
+      () => closed.status(),
+      () => closed.authorizeUrl('AsUser', { redirectUri: REDIRECT }),
+      () => closed.completeAuthorization(`${REDIRECT}?code=good-code&state=s`),
+      () => closed.reload(),
+    ]) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' })
+      expect((error as Error).message).toContain('closed')
+    }
+    await closedHome.cleanup()
+  })
+
   it('a header value with CR/LF is a typed error, not a header split', async () => {
     const before = upstreamRequests
     const error = await broker
@@ -361,14 +432,20 @@ describe('hostile caller requests', () => {
   it('an upstream that never answers is UPSTREAM_TIMEOUT; a closed port is UPSTREAM_UNREACHABLE', async () => {
     stub.mode = 'ok'
     await expect(broker.fetch('callout:Slow/x')).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT' })
-    await expect(broker.fetch('callout:Dead/x')).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' })
+    await expect(broker.fetch('callout:Dead/x')).rejects.toMatchObject({
+      code: 'UPSTREAM_UNREACHABLE',
+    })
   })
 
   it('a streamed body cannot be replayed after a 401: BODY_NOT_REPLAYABLE, one upstream attempt', async () => {
     stub.mode = 'ok'
     const warm = await broker.fetch('callout:Api/warm-stream')
     await warm.arrayBuffer()
-    const current = await readCredential(home, { externalCredential: 'Machine', principal: 'Service', userId: '' })
+    const current = await readCredential(home, {
+      externalCredential: 'Machine',
+      principal: 'Service',
+      userId: '',
+    })
     refused.add(current!.accessToken!.reveal())
     const before = upstreamRequests
     const body = new ReadableStream<Uint8Array>({
@@ -378,7 +455,9 @@ describe('hostile caller requests', () => {
       },
     })
     await expect(
-      broker.fetch('callout:Api/upload', { method: 'POST', body, duplex: 'half' } as Parameters<Broker['fetch']>[1]),
+      broker.fetch('callout:Api/upload', { method: 'POST', body, duplex: 'half' } as Parameters<
+        Broker['fetch']
+      >[1]),
     ).rejects.toMatchObject({ code: 'BODY_NOT_REPLAYABLE' })
     expect(upstreamRequests - before).toBe(1)
   })

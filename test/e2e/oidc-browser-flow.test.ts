@@ -46,7 +46,9 @@ async function introspect(token: string): Promise<{ active: boolean; sub?: strin
   return (await res.json()) as { active: boolean; sub?: string }
 }
 
-async function refreshDirectly(refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function refreshDirectly(
+  refreshToken: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(idp.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic() },
@@ -75,29 +77,36 @@ beforeAll(async () => {
     })()
   })
   home = await makeHome({ IDP_SECRET: CLIENT_SECRET })
-  broker = await openTestBroker(home, {
-    authProviders: {
-      Idp: {
-        type: 'oidc',
-        issuer: idp.issuer,
-        consumerKey: CLIENT_ID,
-        consumerSecret: '${env:IDP_SECRET}',
-        clientAuth: 'client_secret_basic',
+  broker = await openTestBroker(
+    home,
+    {
+      authProviders: {
+        Idp: {
+          type: 'oidc',
+          issuer: idp.issuer,
+          consumerKey: CLIENT_ID,
+          consumerSecret: '${env:IDP_SECRET}',
+          clientAuth: 'client_secret_basic',
+        },
       },
-    },
-    externalCredentials: {
-      IdpUser: {
-        protocol: 'oauth2',
-        flow: 'browser',
-        authProvider: 'Idp',
-        scope: 'openid profile offline_access',
-        principals: { Me: { type: 'named' } },
+      externalCredentials: {
+        IdpUser: {
+          protocol: 'oauth2',
+          flow: 'browser',
+          authProvider: 'Idp',
+          scope: 'openid profile offline_access',
+          principals: { Me: { type: 'named' } },
+        },
       },
+      namedCredentials: { Api: { url: `${upstream.origin}/api`, externalCredential: 'IdpUser' } },
     },
-    namedCredentials: { Api: { url: `${upstream.origin}/api`, externalCredential: 'IdpUser' } },
-  }, { clock })
+    { clock },
+  )
   broker.on('needs-reauth', (e) => {
-    reauthEvents.push({ code: e.code, ...(e.namedCredential === undefined ? {} : { namedCredential: e.namedCredential }) })
+    reauthEvents.push({
+      code: e.code,
+      ...(e.namedCredential === undefined ? {} : { namedCredential: e.namedCredential }),
+    })
   })
 })
 
@@ -111,14 +120,19 @@ describe('oidc browser flow end to end', () => {
   let callbackUrl: URL
 
   it('refuses callouts before authentication, without a token request', async () => {
-    await expect(broker.fetch('callout:Api/me')).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' })
+    await expect(broker.fetch('callout:Api/me')).rejects.toMatchObject({
+      code: 'NOT_AUTHENTICATED',
+    })
     expect(idp.tokenRequests).toBe(0)
     const [report] = await broker.status('Api')
     expect(report?.principals[0]?.status).toBe('not-configured')
   })
 
   it('authorizes through login and consent and shows "Authenticated as <user>"', async () => {
-    const { url, state } = await broker.authorizeUrl('Api', { redirectUri: REDIRECT, prompt: 'consent' })
+    const { url, state } = await broker.authorizeUrl('Api', {
+      redirectUri: REDIRECT,
+      prompt: 'consent',
+    })
     const authorize = new URL(url)
     expect(authorize.origin).toBe(idp.issuer)
     expect(authorize.searchParams.get('state')).toBe(state)
@@ -145,10 +159,14 @@ describe('oidc browser flow end to end', () => {
     const callback = await idp.authorize(url, { login: 'alice' })
     const forged = new URL(callback)
     forged.searchParams.set('state', 'attacker-state')
-    await expect(broker.completeAuthorization(forged.href)).rejects.toMatchObject({ code: 'AUTHORIZATION_FAILED' })
+    await expect(broker.completeAuthorization(forged.href)).rejects.toMatchObject({
+      code: 'AUTHORIZATION_FAILED',
+    })
     const missing = new URL(callback)
     missing.searchParams.delete('state')
-    await expect(broker.completeAuthorization(missing.href)).rejects.toMatchObject({ code: 'AUTHORIZATION_FAILED' })
+    await expect(broker.completeAuthorization(missing.href)).rejects.toMatchObject({
+      code: 'AUTHORIZATION_FAILED',
+    })
     expect(idp.tokenRequests).toBe(1)
     // denial at the provider
     const denied = await broker.authorizeUrl('Api', { redirectUri: REDIRECT })
@@ -228,7 +246,10 @@ describe('oidc browser flow end to end', () => {
 
   it('a refresh token revoked at the provider → NEEDS_REAUTH, status needs-reauth, one event, then fail fast', async () => {
     const current = await readCredential(home, KEY)
-    await idp.revoke(current!.refreshToken!.reveal(), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
+    await idp.revoke(current!.refreshToken!.reveal(), {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+    })
     refused.add(current!.accessToken!.reveal())
     const tokenBefore = idp.tokenRequests
     const errors = await Promise.all(

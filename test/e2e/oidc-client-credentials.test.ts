@@ -45,7 +45,9 @@ async function introspect(token: string): Promise<{ active: boolean; client_id?:
 
 beforeAll(async () => {
   idp = await startOidcServer({
-    clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] }],
+    clients: [
+      { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] },
+    ],
   })
   upstream = await listen((req, res) => {
     void (async () => {
@@ -55,7 +57,8 @@ beforeAll(async () => {
       seen.push(token)
       if (refuseAll || refused.has(token)) return sendJson(res, 401, { error: 'token refused' })
       const info = await introspect(token)
-      if (!info.active || info.client_id !== CLIENT_ID) return sendJson(res, 401, { error: 'inactive' })
+      if (!info.active || info.client_id !== CLIENT_ID)
+        return sendJson(res, 401, { error: 'inactive' })
       sendJson(res, 200, { ok: true, path: req.url, client: info.client_id })
     })()
   })
@@ -119,6 +122,9 @@ describe('oidc client-credentials end to end', () => {
       expect(res.status).toBe(200)
       await res.arrayBuffer()
     }
+    const { statusCode, body } = await broker.request('callout:Api/fast', { method: 'GET' })
+    expect(statusCode).toBe(200)
+    expect(await body.json()).toEqual({ ok: true, path: '/v1/fast', client: CLIENT_ID })
     expect(idp.tokenRequests).toBe(1)
     expect(new Set(seen).size).toBe(1)
   })
@@ -127,7 +133,11 @@ describe('oidc client-credentials end to end', () => {
     const old = seen.at(-1)!
     refused.add(old)
     const upstreamBefore = seen.length
-    const res = await broker.fetch('callout:Api/after-401', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } })
+    const res = await broker.fetch('callout:Api/after-401', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(res.status).toBe(200)
     await res.arrayBuffer()
     expect(idp.tokenRequests).toBe(2)

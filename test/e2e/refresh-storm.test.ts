@@ -34,7 +34,11 @@ const tokens = (grant?: string) => emulator.requestLog.tokenRequests(grant)
 function config(): object {
   return {
     authProviders: {
-      Jwt: { type: 'salesforce', loginUrl: org.loginUrl, consumerKey: org.connectedApp('Jwt').consumerKey },
+      Jwt: {
+        type: 'salesforce',
+        loginUrl: org.loginUrl,
+        consumerKey: org.connectedApp('Jwt').consumerKey,
+      },
       Web: {
         type: 'salesforce',
         loginUrl: org.loginUrl,
@@ -48,7 +52,11 @@ function config(): object {
         flow: 'jwt-bearer',
         authProvider: 'Jwt',
         principals: {
-          Integration: { type: 'named', parameters: { username: JWT_USER }, secrets: { privateKey: '${env:SF_JWT_KEY}' } },
+          Integration: {
+            type: 'named',
+            parameters: { username: JWT_USER },
+            secrets: { privateKey: '${env:SF_JWT_KEY}' },
+          },
         },
       },
       SfWeb: {
@@ -76,7 +84,11 @@ async function newHome(): Promise<TestHome> {
 }
 
 /** Fires `n` concurrent callouts and returns each one's status, or its error code. */
-async function stormOutcomes(broker: Broker, name: string, n: number): Promise<(number | string)[]> {
+async function stormOutcomes(
+  broker: Broker,
+  name: string,
+  n: number,
+): Promise<(number | string)[]> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       try {
@@ -94,7 +106,9 @@ async function stormOutcomes(broker: Broker, name: string, n: number): Promise<(
 async function storm(broker: Broker, name: string, n: number): Promise<number[]> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const res = await broker.fetch(`callout:${name}/services/data/${V}/sobjects/Account/describe?i=${i}`)
+      const res = await broker.fetch(
+        `callout:${name}/services/data/${V}/sobjects/Account/describe?i=${i}`,
+      )
       await res.arrayBuffer()
       return res.status
     }),
@@ -120,7 +134,12 @@ beforeAll(async () => {
             scopes: ['api'],
             certificate: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
           },
-          { name: 'Web', callbackUrls: [REDIRECT], scopes: ['api', 'refresh_token'], rotation: true },
+          {
+            name: 'Web',
+            callbackUrls: [REDIRECT],
+            scopes: ['api', 'refresh_token'],
+            rotation: true,
+          },
         ],
       },
     ],
@@ -139,6 +158,7 @@ describe('refresh storm in one broker', () => {
     const broker = await openTestBroker(home, config())
     try {
       await warm(broker, 'Target')
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens()
       org.faults.expireSessions()
       const statuses = await storm(broker, 'Target', 1000)
@@ -156,22 +176,58 @@ describe('failure storms', () => {
     const broker = await openTestBroker(home, config())
     try {
       await warm(broker, 'Target')
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens()
       org.faults.expireSessions()
       org.faults.failNext(1, { status: 500, scope: 'token' })
       const outcomes = await stormOutcomes(broker, 'Target', 1000)
       expect(outcomes).toContain('TOKEN_ENDPOINT_ERROR')
-      expect(outcomes.filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN')).toEqual([])
+      expect(
+        outcomes.filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN'),
+      ).toEqual([])
       expect(tokens() - before).toBe(1)
     } finally {
       await broker.close()
     }
   })
 
+  it('two brokers while the token endpoint fails once: one token request in total, all fail typed', async () => {
+    const home = await newHome()
+    const a = await openTestBroker(home, config())
+    const b = await openBroker({
+      home: home.dir,
+      env: home.env,
+      tokens: { lease: { initialPollMs: 2 } },
+    })
+    try {
+      await warm(a, 'Target')
+      await warm(b, 'Target')
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
+      const before = tokens()
+      org.faults.expireSessions()
+      org.faults.failNext(1, { status: 500, scope: 'token' })
+      const [oa, ob] = await Promise.all([
+        stormOutcomes(a, 'Target', 250),
+        stormOutcomes(b, 'Target', 250),
+      ])
+      expect(
+        [...oa, ...ob].filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN'),
+      ).toEqual([])
+      expect(tokens() - before).toBe(1)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it('two brokers, a revoked refresh token, 2 × 250 callouts: one refresh in total, one needs-reauth event, all NEEDS_REAUTH', async () => {
     const home = await newHome()
     const a = await openTestBroker(home, config())
-    const b = await openBroker({ home: home.dir, env: home.env, tokens: { lease: { initialPollMs: 2 } } })
+    const b = await openBroker({
+      home: home.dir,
+      env: home.env,
+      tokens: { lease: { initialPollMs: 2 } },
+    })
     const events: string[] = []
     a.on('needs-reauth', () => events.push('a'))
     b.on('needs-reauth', () => events.push('b'))
@@ -180,6 +236,7 @@ describe('failure storms', () => {
       await a.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
       await warm(a, 'TargetAsAdmin')
       await warm(b, 'TargetAsAdmin')
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens('refresh_token')
       org.faults.revokeRefreshTokens()
       org.faults.expireSessions()
@@ -201,10 +258,15 @@ describe('refresh storm across two brokers on one SQLite home', () => {
   it('jwt-bearer: 2 × 500 callouts on an expired token → exactly one token request in total', async () => {
     const home = await newHome()
     const a = await openTestBroker(home, config())
-    const b = await openBroker({ home: home.dir, env: home.env, tokens: { lease: { initialPollMs: 2 } } })
+    const b = await openBroker({
+      home: home.dir,
+      env: home.env,
+      tokens: { lease: { initialPollMs: 2 } },
+    })
     try {
       await warm(a, 'Target')
       await warm(b, 'Target') // b reads a's token from the store
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens()
       org.faults.expireSessions()
       const [sa, sb] = await Promise.all([storm(a, 'Target', 500), storm(b, 'Target', 500)])
@@ -219,7 +281,11 @@ describe('refresh storm across two brokers on one SQLite home', () => {
   it('browser flow with rotation: 2 × 500 callouts → exactly one refresh, the rotated token is stored', async () => {
     const home = await newHome()
     const a = await openTestBroker(home, config())
-    const b = await openBroker({ home: home.dir, env: home.env, tokens: { lease: { initialPollMs: 2 } } })
+    const b = await openBroker({
+      home: home.dir,
+      env: home.env,
+      tokens: { lease: { initialPollMs: 2 } },
+    })
     try {
       const { url } = await a.authorizeUrl('TargetAsAdmin', { redirectUri: REDIRECT })
       await a.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
@@ -227,9 +293,13 @@ describe('refresh storm across two brokers on one SQLite home', () => {
       await warm(b, 'TargetAsAdmin')
       const key = { externalCredential: 'SfWeb', principal: 'Admin', userId: '' }
       const first = await readCredential(home, key)
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens('refresh_token')
       org.faults.expireSessions()
-      const [sa, sb] = await Promise.all([storm(a, 'TargetAsAdmin', 500), storm(b, 'TargetAsAdmin', 500)])
+      const [sa, sb] = await Promise.all([
+        storm(a, 'TargetAsAdmin', 500),
+        storm(b, 'TargetAsAdmin', 500),
+      ])
       expect([...sa, ...sb].filter((s) => s !== 200)).toEqual([])
       expect(tokens('refresh_token') - before).toBe(1)
       const second = await readCredential(home, key)
@@ -264,19 +334,29 @@ describe('refresh storm across two brokers on one PostgreSQL schema', () => {
     const storeA = await openStore({ home: home.dir, env: home.env, url: POSTGRES_URL, schema })
     const storeB = await openStore({ home: home.dir, env: home.env, url: POSTGRES_URL, schema })
     const a = await openBroker({ home: home.dir, env: home.env, store: storeA })
-    const b = await openBroker({ home: home.dir, env: home.env, store: storeB, tokens: { lease: { initialPollMs: 2 } } })
+    const b = await openBroker({
+      home: home.dir,
+      env: home.env,
+      store: storeB,
+      tokens: { lease: { initialPollMs: 2 } },
+    })
     try {
       await a.apply(parseConfig(config(), { env: home.env, onWarning: () => {} }))
       await b.reload()
       await warm(a, 'Target')
       await warm(b, 'Target')
+      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
       const before = tokens()
       org.faults.expireSessions()
       const [sa, sb] = await Promise.all([storm(a, 'Target', 500), storm(b, 'Target', 500)])
       expect([...sa, ...sb].filter((s) => s !== 200)).toEqual([])
       expect(tokens() - before).toBe(1)
       // no token in plaintext anywhere in the schema
-      const stored = await readCredential(home, { externalCredential: 'SfJwt', principal: 'Integration', userId: '' }, storeA)
+      const stored = await readCredential(
+        home,
+        { externalCredential: 'SfJwt', principal: 'Integration', userId: '' },
+        storeA,
+      )
       const token = stored!.accessToken!.reveal()
       const client = new pg.Client({ connectionString: POSTGRES_URL })
       await client.connect()
@@ -288,7 +368,9 @@ describe('refresh storm across two brokers on one PostgreSQL schema', () => {
         expect(tables.rows.length).toBeGreaterThan(0)
         let rows = 0
         for (const { table_name } of tables.rows) {
-          const dump = await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM "${schema}"."${table_name}" t`)
+          const dump = await client.query<{ j: string }>(
+            `SELECT row_to_json(t)::text AS j FROM "${schema}"."${table_name}" t`,
+          )
           rows += dump.rows.length
           for (const { j } of dump.rows) {
             expect(j).not.toContain(token)

@@ -83,13 +83,19 @@ beforeAll(async () => {
       const upstream = await fetch(`${org.instanceUrl}${req.url ?? '/'}`, {
         method: req.method ?? 'GET',
         headers: {
-          ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
-          ...(req.headers['content-type'] === undefined ? {} : { 'content-type': req.headers['content-type'] }),
+          ...(req.headers.authorization === undefined
+            ? {}
+            : { authorization: req.headers.authorization }),
+          ...(req.headers['content-type'] === undefined
+            ? {}
+            : { 'content-type': req.headers['content-type'] }),
         },
         ...(body === '' ? {} : { body }),
         redirect: 'manual',
       })
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      })
       res.end(Buffer.from(await upstream.arrayBuffer()))
     })()
   })
@@ -182,7 +188,9 @@ afterAll(async () => {
 
 describe('(a) jwt-bearer', () => {
   it('queries Accounts and creates a record with a minted token', async () => {
-    const res = await broker.fetch(`callout:Target/services/data/${V}/query?q=SELECT+Id,Name+FROM+Account+ORDER+BY+Name`)
+    const res = await broker.fetch(
+      `callout:Target/services/data/${V}/query?q=SELECT+Id,Name+FROM+Account+ORDER+BY+Name`,
+    )
     expect(res.status).toBe(200)
     const body = await json(res)
     expect(body.totalSize).toBe(2)
@@ -207,13 +215,23 @@ describe('(a) jwt-bearer', () => {
 
   it('expireSessions(): the next call re-mints transparently, exactly one new token request', async () => {
     const before = tokens()
-    const stored = await readCredential(home, { externalCredential: 'SfJwt', principal: 'Integration', userId: '' })
+    const stored = await readCredential(home, {
+      externalCredential: 'SfJwt',
+      principal: 'Integration',
+      userId: '',
+    })
     org.faults.expireSessions()
-    const res = await broker.fetch(`callout:Target/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+    const res = await broker.fetch(
+      `callout:Target/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+    )
     expect(res.status).toBe(200)
     expect((await json(res)).totalSize).toBe(3)
     expect(tokens() - before).toBe(1)
-    const after = await readCredential(home, { externalCredential: 'SfJwt', principal: 'Integration', userId: '' })
+    const after = await readCredential(home, {
+      externalCredential: 'SfJwt',
+      principal: 'Integration',
+      userId: '',
+    })
     expect(after?.accessToken?.reveal()).not.toBe(stored?.accessToken?.reveal())
     const again = await broker.fetch(`callout:Target/services/data/${V}/limits`)
     expect(again.status).toBe(200)
@@ -233,7 +251,9 @@ describe('(b) browser flow with rotation', () => {
     expect(report.principals[0]?.status).toBe('authenticated')
     expect(report.principals[0]?.summary).toBe(`Authenticated as ${WEB_USER}`)
     expect(report.principals[0]?.hasRefreshToken).toBe(true)
-    const res = await broker.fetch(`callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+    const res = await broker.fetch(
+      `callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+    )
     expect(res.status).toBe(200)
     await res.arrayBuffer()
   })
@@ -259,7 +279,9 @@ describe('(b) browser flow with rotation', () => {
       const first = await readCredential(home, key)
       const refreshes = tokens('refresh_token')
       org.faults.expireSessions()
-      const res = await broker.fetch(`callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+      const res = await broker.fetch(
+        `callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+      )
       expect(res.status).toBe(200)
       await res.arrayBuffer()
       expect(tokens('refresh_token') - refreshes).toBe(1)
@@ -267,7 +289,9 @@ describe('(b) browser flow with rotation', () => {
       expect(second?.refreshToken?.reveal()).not.toBe(first?.refreshToken?.reveal())
 
       org.faults.expireSessions()
-      const res2 = await broker.fetch(`callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+      const res2 = await broker.fetch(
+        `callout:TargetAsAdmin/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+      )
       expect(res2.status).toBe(200)
       await res2.arrayBuffer()
       expect(tokens('refresh_token') - refreshes).toBe(2)
@@ -292,7 +316,9 @@ describe('(b) browser flow with rotation', () => {
     expect(tokens('refresh_token') - refreshes).toBe(1)
     const [report] = await broker.status('TargetAsAdmin')
     expect(report?.principals[0]?.status).toBe('needs-reauth')
-    await expect(broker.fetch(`callout:TargetAsAdmin/services/data/${V}/limits`)).rejects.toMatchObject({
+    await expect(
+      broker.fetch(`callout:TargetAsAdmin/services/data/${V}/limits`),
+    ).rejects.toMatchObject({
       code: 'NEEDS_REAUTH',
     })
     expect(tokens('refresh_token') - refreshes).toBe(1)
@@ -304,11 +330,15 @@ describe('(c) a scope without refresh_token', () => {
     const { url } = await broker.authorizeUrl('TargetApiOnly', { redirectUri: REDIRECT })
     expect(new URL(url).searchParams.get('scope')).toBe('api')
     const warningsBefore = log.lines.filter((l) => l.includes('"level":40')).length
-    const report = await broker.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
+    const report = await broker.completeAuthorization(
+      await salesforceAuthorize(url, org.user(WEB_USER)),
+    )
     expect(report.principals[0]?.status).toBe('authenticated')
     expect(report.principals[0]?.hasRefreshToken).toBe(false)
     const warnings = log.lines.filter((l) => l.includes('"level":40')).slice(warningsBefore)
-    expect(warnings.some((l) => l.includes('refresh_token') && l.includes('TargetApiOnly'))).toBe(true)
+    expect(warnings.some((l) => l.includes('refresh_token') && l.includes('TargetApiOnly'))).toBe(
+      true,
+    )
 
     const ok = await broker.fetch(`callout:TargetApiOnly/services/data/${V}/limits`)
     expect(ok.status).toBe(200)
@@ -330,7 +360,9 @@ describe('(c) a scope without refresh_token', () => {
 describe('(d) Lightning origin and foreign redirects', () => {
   it('a Named Credential on the Lightning origin reaches the API through the token instance_url', async () => {
     const lightningBefore = emulator.requestLog.count({ org: 'target:lightning' })
-    const res = await broker.fetch(`callout:TargetLightning/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+    const res = await broker.fetch(
+      `callout:TargetLightning/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+    )
     expect(res.status).toBe(200)
     expect((await json(res)).totalSize).toBe(3)
     // A loopback "Lightning" origin cannot be recognised by host name (isLightningHost knows
@@ -394,7 +426,9 @@ describe('(f) instance_url changes', () => {
 
       org.faults.expireSessions()
       const before = tokens()
-      const res = await broker.fetch(`callout:Target/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+      const res = await broker.fetch(
+        `callout:Target/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+      )
       expect(res.status).toBe(200)
       expect((await json(res)).totalSize).toBe(3)
       expect(tokens() - before).toBe(1)
@@ -431,7 +465,7 @@ describe('(g) proactive refresh from the session timeout', () => {
     expect(emulator.requestLog.count({ status: 401 })).toBe(unauthorized)
   })
 
-  it('without it, Salesforce\'s default 2-hour session (DEFAULTS.salesforceSessionTimeoutSeconds) is assumed', async () => {
+  it("without it, Salesforce's default 2-hour session (DEFAULTS.salesforceSessionTimeoutSeconds) is assumed", async () => {
     await (await broker.fetch(`callout:Target/services/data/${V}/limits`)).arrayBuffer()
     const [report] = await broker.status('Target')
     const p = report?.principals[0]
@@ -450,7 +484,10 @@ describe('(g) proactive refresh from the session timeout', () => {
 describe('(h) per-user principals', () => {
   it('each user authenticates for themselves and calls as themselves; no user is USER_REQUIRED', async () => {
     for (const username of [WEB_USER, 'bob@target.example']) {
-      const { url } = await broker.authorizeUrl('TargetPerUser', { redirectUri: REDIRECT, user: username })
+      const { url } = await broker.authorizeUrl('TargetPerUser', {
+        redirectUri: REDIRECT,
+        user: username,
+      })
       await broker.completeAuthorization(await salesforceAuthorize(url, org.user(username)))
     }
     const [report] = await broker.status('TargetPerUser')
@@ -459,18 +496,25 @@ describe('(h) per-user principals', () => {
       ['bob@target.example', 'Authenticated as bob@target.example'],
     ])
     for (const username of [WEB_USER, 'bob@target.example']) {
-      const res = await broker.fetch(`callout:TargetPerUser/services/data/${V}/query?q=SELECT+Username+FROM+User+WHERE+Id+%3D+'${org.user(username).userId}'`, {
-        user: username,
-      })
+      const res = await broker.fetch(
+        `callout:TargetPerUser/services/data/${V}/query?q=SELECT+Username+FROM+User+WHERE+Id+%3D+'${org.user(username).userId}'`,
+        {
+          user: username,
+        },
+      )
       expect(res.status).toBe(200)
       const body = await json(res)
       expect((body.records as { Username: string }[])[0]?.Username).toBe(username)
     }
-    await expect(broker.fetch(`callout:TargetPerUser/services/data/${V}/limits`)).rejects.toMatchObject({
+    await expect(
+      broker.fetch(`callout:TargetPerUser/services/data/${V}/limits`),
+    ).rejects.toMatchObject({
       code: 'USER_REQUIRED',
     })
     await expect(
-      broker.fetch(`callout:TargetPerUser/services/data/${V}/limits`, { user: 'carol@target.example' }),
+      broker.fetch(`callout:TargetPerUser/services/data/${V}/limits`, {
+        user: 'carol@target.example',
+      }),
     ).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' })
   })
 })
@@ -482,7 +526,9 @@ describe('(i) provider failures', () => {
       const { url } = await broker.authorizeUrl('TargetAsAdmin', { redirectUri: REDIRECT })
       const callback = await salesforceAuthorize(url, org.user(WEB_USER))
       expect(new URL(callback).searchParams.get('error')).toBe('SAME_ORG_SSO')
-      await expect(broker.completeAuthorization(callback)).rejects.toMatchObject({ code: 'AUTHORIZATION_FAILED' })
+      await expect(broker.completeAuthorization(callback)).rejects.toMatchObject({
+        code: 'AUTHORIZATION_FAILED',
+      })
     } finally {
       org.faults.setSameOrgSso(false)
     }
@@ -507,10 +553,16 @@ describe('(j) a YAML config file applied by openBroker', () => {
     const { mkdir, writeFile } = await import('node:fs/promises')
     const { join } = await import('node:path')
     const { openBroker } = await import('../../src/index.ts')
-    const fileHome = await makeHome({ SF_CONSUMER_KEY: org.connectedApp('ServerToServer').consumerKey })
+    const fileHome = await makeHome({
+      SF_CONSUMER_KEY: org.connectedApp('ServerToServer').consumerKey,
+    })
     try {
       await mkdir(join(fileHome.dir, 'keys'))
-      await writeFile(join(fileHome.dir, 'keys', 'sf.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 })
+      await writeFile(
+        join(fileHome.dir, 'keys', 'sf.key'),
+        privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        { mode: 0o600 },
+      )
       const file = join(fileHome.dir, 'callout.yaml')
       await writeFile(
         file,
@@ -539,9 +591,16 @@ describe('(j) a YAML config file applied by openBroker', () => {
         ].join('\n'),
       )
       // (the emulator's clock was advanced in (g): keep the broker's clock in step)
-      const fromFile = await openBroker({ home: fileHome.dir, env: fileHome.env, config: file, clock })
+      const fromFile = await openBroker({
+        home: fileHome.dir,
+        env: fileHome.env,
+        config: file,
+        clock,
+      })
       try {
-        const res = await fromFile.fetch(`callout:Salesforce/services/data/${V}/query?q=SELECT+Id+FROM+Account`)
+        const res = await fromFile.fetch(
+          `callout:Salesforce/services/data/${V}/query?q=SELECT+Id+FROM+Account`,
+        )
         expect(res.status).toBe(200)
         expect((await json(res)).totalSize).toBe(3)
       } finally {

@@ -34,7 +34,9 @@ beforeAll(async () => {
         ],
         queryBatchSize: 200,
         records: {
-          Account: Array.from({ length: 450 }, (_, i) => ({ Name: `Account ${String(i).padStart(3, '0')}` })),
+          Account: Array.from({ length: 450 }, (_, i) => ({
+            Name: `Account ${String(i).padStart(3, '0')}`,
+          })),
         },
       },
     ],
@@ -46,7 +48,11 @@ beforeAll(async () => {
     parseConfig(
       {
         authProviders: {
-          Target: { type: 'salesforce', loginUrl: org.loginUrl, consumerKey: org.connectedApp('Callout').consumerKey },
+          Target: {
+            type: 'salesforce',
+            loginUrl: org.loginUrl,
+            consumerKey: org.connectedApp('Callout').consumerKey,
+          },
         },
         externalCredentials: {
           TargetAuth: {
@@ -57,7 +63,9 @@ beforeAll(async () => {
               Integration: {
                 type: 'named',
                 parameters: { username: USERNAME },
-                secrets: { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
+                secrets: {
+                  privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+                },
               },
             },
           },
@@ -99,7 +107,9 @@ describe('broker.jsforce', () => {
     emulator.faults.expireSessions()
     const before = emulator.requestLog.tokenRequests()
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => conn.query<{ Name: string }>("SELECT Name FROM Account WHERE Name = 'Account 007'")),
+      Array.from({ length: 5 }, () =>
+        conn.query<{ Name: string }>("SELECT Name FROM Account WHERE Name = 'Account 007'"),
+      ),
     )
     for (const r of results) expect(r.records[0]?.Name).toBe('Account 007')
     expect(emulator.requestLog.tokenRequests() - before).toBe(1)
@@ -119,12 +129,14 @@ describe('broker.jsforce', () => {
       (e: unknown) => e as Error,
     )
     expect(error).toBeInstanceOf(Error)
-    expect(error?.message).toContain('REFRESH_LOOP'.length > 0 ? 'refreshing again cannot help' : '')
+    expect(error?.message).toMatch(/^Unable to refresh session due to: .*refreshing again cannot help/)
+      'REFRESH_LOOP'.length > 0 ? 'refreshing again cannot help' : '',
+    )
     // One refresh happened; the loop guard refused the second.
     expect(emulator.requestLog.tokenRequests() - before).toBe(1)
   })
 
-  it('refuses a credential that is not oauth2 with INVALID_ARGUMENT', async () => {
+  it('refuses an unknown credential with CREDENTIAL_NOT_FOUND', async () => {
     await expect(broker.jsforce('Nope')).rejects.toMatchObject({ code: 'CREDENTIAL_NOT_FOUND' })
   })
 })

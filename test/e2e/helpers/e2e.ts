@@ -139,7 +139,10 @@ export function bearerOf(req: IncomingMessage): string | undefined {
 export class Browser {
   readonly #cookies = new Map<string, string>()
 
-  async #send(url: string, init: RequestInit): Promise<{ status: number; location?: string; html: string }> {
+  async #send(
+    url: string,
+    init: RequestInit,
+  ): Promise<{ status: number; location?: string; html: string }> {
     const headers = new Headers(init.headers)
     const cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ')
     if (cookie !== '') headers.set('cookie', cookie)
@@ -150,7 +153,11 @@ export class Browser {
       if (eq > 0) this.#cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
     }
     const location = res.headers.get('location')
-    return { status: res.status, html: await res.text(), ...(location === null ? {} : { location }) }
+    return {
+      status: res.status,
+      html: await res.text(),
+      ...(location === null ? {} : { location }),
+    }
   }
 
   get(url: string) {
@@ -202,7 +209,9 @@ export async function salesforceAuthorize(
     }
   }
   if (page.status !== 302 || page.location === undefined) {
-    throw new Error(`authorize did not redirect back (status ${page.status}): ${page.html.slice(0, 300)}`)
+    throw new Error(
+      `authorize did not redirect back (status ${page.status}): ${page.html.slice(0, 300)}`,
+    )
   }
   return page.location
 }
@@ -265,9 +274,16 @@ export class TokenStub {
       case 'empty-access-token':
         return sendJson(res, 200, { access_token: '', token_type: 'Bearer' })
       case 'invalid-client':
-        return sendJson(res, 401, { error: 'invalid_client', error_description: 'invalid client credentials' })
+        return sendJson(res, 401, {
+          error: 'invalid_client',
+          error_description: 'invalid client credentials',
+        })
       case 'crlf-token':
-        return sendJson(res, 200, { access_token: 'abc\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 })
+        return sendJson(res, 200, {
+          access_token: 'abc\r\nX-Injected: 1',
+          token_type: 'Bearer',
+          expires_in: 3600,
+        })
       case 'ok':
       case 'lowercase-bearer':
         break
@@ -277,13 +293,20 @@ export class TokenStub {
       return sendJson(res, 400, { error: 'invalid_grant', error_description: 'bad code' })
     }
     if (grant === 'refresh_token' && !this.refreshTokens.has(form.get('refresh_token') ?? '')) {
-      return sendJson(res, 400, { error: 'invalid_grant', error_description: 'expired access/refresh token' })
+      return sendJson(res, 400, {
+        error: 'invalid_grant',
+        error_description: 'expired access/refresh token',
+      })
     }
     this.#n++
     const accessToken = `stub-at-${this.#n}-${randomBytes(8).toString('hex')}`
     this.issued.push(accessToken)
     const tokenType = this.mode === 'lowercase-bearer' ? 'bearer' : 'Bearer'
-    const body: Record<string, unknown> = { access_token: accessToken, token_type: tokenType, expires_in: 3600 }
+    const body: Record<string, unknown> = {
+      access_token: accessToken,
+      token_type: tokenType,
+      expires_in: 3600,
+    }
     if (grant === 'authorization_code') {
       const rt = `stub-rt-${this.#n}-${randomBytes(8).toString('hex')}`
       this.refreshTokens.add(rt)
