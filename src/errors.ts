@@ -65,7 +65,8 @@ export const ERROR_CATALOGUE = {
   },
   REFRESH_LOOP: {
     status: 502,
-    summary: 'The upstream rejected a token that was refreshed moments ago; Callout stops refreshing.',
+    summary:
+      'The upstream rejected a token that was refreshed moments ago; Callout stops refreshing.',
   },
   SESSION_NOT_VALID_FOR_API: {
     status: 403,
@@ -130,7 +131,11 @@ export class CalloutError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[BRAND] === true
+    )
   }
 
   /** The JSON body the proxy and admin API send: code, message and details, never the cause. */

@@ -64,7 +64,6 @@ export async function fetchIdentity(
     return known
   }
   const str = (v: unknown): string | undefined =>
-    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     typeof v === 'string' && v !== '' && v.length <= 512 && !/[\x00-\x1f\x7f]/.test(v)
       ? v
       : undefined

@@ -442,7 +442,6 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
 }
 
 function safeUrl(value: string): URL | undefined {
-  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (value.length > 2048 || /[\x00-\x20\x7f\\]/.test(value)) return undefined
   try {
     return new URL(value)

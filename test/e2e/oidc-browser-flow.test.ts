@@ -168,6 +168,15 @@ describe('oidc browser flow end to end', () => {
       code: 'AUTHORIZATION_FAILED',
     })
     expect(idp.tokenRequests).toBe(1)
+    // a mix-up: the callback claims another issuer (RFC 9207)
+    const mixed = await broker.authorizeUrl('Api', { redirectUri: REDIRECT, prompt: 'consent' })
+    const mixedCallback = await idp.authorize(mixed.url, { login: 'alice' })
+    expect(mixedCallback.searchParams.get('iss')).toBe(idp.issuer)
+    mixedCallback.searchParams.set('iss', 'http://127.0.0.1:1')
+    await expect(broker.completeAuthorization(mixedCallback.href)).rejects.toMatchObject({
+      code: 'AUTHORIZATION_FAILED',
+    })
+    expect(idp.tokenRequests).toBe(1)
     // denial at the provider
     const denied = await broker.authorizeUrl('Api', { redirectUri: REDIRECT })
     const deniedCallback = await idp.authorize(denied.url, { deny: true })

@@ -171,7 +171,7 @@ describe('refresh storm in one broker', () => {
 })
 
 describe('failure storms', () => {
-  it('1,000 concurrent callouts while the token endpoint fails once: one token request, all fail typed', async () => {
+  it('500 concurrent callouts while the token endpoint fails once: one token request, all fail typed', async () => {
     const home = await newHome()
     const broker = await openTestBroker(home, config())
     try {
@@ -180,7 +180,7 @@ describe('failure storms', () => {
       const before = tokens()
       org.faults.expireSessions()
       org.faults.failNext(1, { status: 500, scope: 'token' })
-      const outcomes = await stormOutcomes(broker, 'Target', 1000)
+      const outcomes = await stormOutcomes(broker, 'Target', 500)
       expect(outcomes).toContain('TOKEN_ENDPOINT_ERROR')
       expect(
         outcomes.filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN'),
@@ -207,8 +207,8 @@ describe('failure storms', () => {
       org.faults.expireSessions()
       org.faults.failNext(1, { status: 500, scope: 'token' })
       const [oa, ob] = await Promise.all([
-        stormOutcomes(a, 'Target', 250),
-        stormOutcomes(b, 'Target', 250),
+        stormOutcomes(a, 'Target', 100),
+        stormOutcomes(b, 'Target', 100),
       ])
       expect(
         [...oa, ...ob].filter((o) => o !== 'TOKEN_ENDPOINT_ERROR' && o !== 'REFRESH_COOLDOWN'),
@@ -220,7 +220,7 @@ describe('failure storms', () => {
     }
   })
 
-  it('two brokers, a revoked refresh token, 2 × 250 callouts: one refresh in total, one needs-reauth event, all NEEDS_REAUTH', async () => {
+  it('two brokers, a revoked refresh token, 2 × 100 callouts: one refresh in total, one needs-reauth event, all NEEDS_REAUTH', async () => {
     const home = await newHome()
     const a = await openTestBroker(home, config())
     const b = await openBroker({
@@ -241,8 +241,8 @@ describe('failure storms', () => {
       org.faults.revokeRefreshTokens()
       org.faults.expireSessions()
       const [oa, ob] = await Promise.all([
-        stormOutcomes(a, 'TargetAsAdmin', 250),
-        stormOutcomes(b, 'TargetAsAdmin', 250),
+        stormOutcomes(a, 'TargetAsAdmin', 100),
+        stormOutcomes(b, 'TargetAsAdmin', 100),
       ])
       expect([...oa, ...ob].filter((o) => o !== 'NEEDS_REAUTH')).toEqual([])
       expect(tokens('refresh_token') - before).toBe(1)
@@ -278,7 +278,7 @@ describe('refresh storm across two brokers on one SQLite home', () => {
     }
   })
 
-  it('browser flow with rotation: 2 × 500 callouts → exactly one refresh, the rotated token is stored', async () => {
+  it('browser flow with rotation: 2 × 250 callouts → exactly one refresh, the rotated token is stored', async () => {
     const home = await newHome()
     const a = await openTestBroker(home, config())
     const b = await openBroker({
@@ -297,8 +297,8 @@ describe('refresh storm across two brokers on one SQLite home', () => {
       const before = tokens('refresh_token')
       org.faults.expireSessions()
       const [sa, sb] = await Promise.all([
-        storm(a, 'TargetAsAdmin', 500),
-        storm(b, 'TargetAsAdmin', 500),
+        storm(a, 'TargetAsAdmin', 250),
+        storm(b, 'TargetAsAdmin', 250),
       ])
       expect([...sa, ...sb].filter((s) => s !== 200)).toEqual([])
       expect(tokens('refresh_token') - before).toBe(1)
