@@ -87,6 +87,10 @@ export const ERROR_CATALOGUE = {
     summary: 'A streamed request body cannot be sent twice (retry after refresh, 307/308).',
   },
   // everything else
+  BROKER_CLOSED: {
+    status: 503,
+    summary: 'The broker was closed; open a new one.',
+  },
   INVALID_ARGUMENT: { status: 400, summary: 'An argument to a Callout API is invalid.' },
   INTERNAL: { status: 500, summary: 'An unexpected internal failure.' },
 } as const satisfies Record<string, { status: number; summary: string }>

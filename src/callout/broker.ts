@@ -299,7 +299,7 @@ export class Broker {
 
 function closedError(): CalloutError {
   return new CalloutError(
-    'INVALID_ARGUMENT',
+    'BROKER_CLOSED',
     'This broker has been closed (broker.close()); open a new one with openBroker().',
   )
 }

@@ -83,7 +83,10 @@ export function normalizeHeaders(input: CallerHeaders): Record<string, string> {
     }
     const v = String(value)
     if (BAD_HEADER_VALUE.test(v)) {
-      throw invalid(`The value of request header ${name} contains CR, LF or NUL.`)
+      throw new CalloutError(
+        'HEADER_INJECTION',
+        `The value of request header ${name} contains CR, LF or NUL; nothing was sent.`,
+      )
     }
     const key = name.toLowerCase()
     const existing = out[key]
