@@ -13,6 +13,8 @@ export interface MultiStormResult {
   readonly callouts: number
   /** From `go` to the last process's `done`. */
   readonly drainMs: number
+  /** Each process's own drain time (its burst, measured inside it). */
+  readonly perProcessDrainMs: readonly number[]
   readonly ok: number
   readonly failures: number
   readonly firstFailure?: string
@@ -119,6 +121,7 @@ export async function multiProcessStorm(options: {
       processes,
       callouts,
       drainMs,
+      perProcessDrainMs: results.map((r) => r.drainMs),
       ok: results.reduce((n, r) => n + r.ok, 0),
       failures: results.reduce((n, r) => n + r.failures, 0),
       ...(firstFailure === undefined ? {} : { firstFailure }),

@@ -104,7 +104,7 @@ try {
     concurrency: Number(args.concurrency),
     durationMs: Number(args.duration),
   })
-  console.log(JSON.stringify({ side, ...result }, null, 2))
+  console.log(JSON.stringify({ side, ...result, upstream: await upstream.stats() }, null, 2))
 } finally {
   await close()
   await noIo.close()

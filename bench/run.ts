@@ -4,7 +4,7 @@
  *
  *   npm run bench                      # table on stdout, progress on stderr
  *   npm run bench -- --json            # machine-readable results on stdout
- *   npm run bench -- --quick           # 3 rounds of 500 ms (a smoke run)
+ *   npm run bench -- --quick           # 3 rounds of 300 ms (a smoke run)
  *   npm run bench -- --only request,storm --rounds 7 --duration 2000
  *
  * Exit code 0 even when a target is missed (benchmarks inform, they do not gate); 1 when the
@@ -45,8 +45,8 @@ const { values: args } = parseArgs({
   },
 })
 
-const rounds = Number(args.rounds ?? (args.quick ? 3 : 5))
-const durationMs = Number(args.duration ?? (args.quick ? 500 : 1000))
+const rounds = Number(args.rounds ?? (args.quick ? 3 : 10))
+const durationMs = Number(args.duration ?? (args.quick ? 300 : 500))
 const warmupMs = args.quick ? 500 : 1500
 const stormCallouts = Number(args['storm-callouts'])
 const only = new Set<Scenario>(

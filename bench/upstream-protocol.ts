@@ -16,6 +16,8 @@ export interface UpstreamStats {
   readonly tokenRequests: number
   readonly api2xx: number
   readonly api401: number
+  /** TCP connections accepted (keep-alive: stays near the concurrency). */
+  readonly connections: number
 }
 
 /** A reply to an {@link UpstreamCommand}. */

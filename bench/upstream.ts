@@ -36,6 +36,7 @@ let generation = 0
 let tokenRequests = 0
 let api2xx = 0
 let api401 = 0
+let connections = 0
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -102,6 +103,7 @@ const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   }
   json(res, 404, { error: 'not_found' })
 })
+server.on('connection', () => connections++)
 server.headersTimeout = 60_000
 server.requestTimeout = 0
 
@@ -112,11 +114,12 @@ function reply(message: UpstreamReply): void {
 process.on('message', (command: UpstreamCommand) => {
   switch (command.type) {
     case 'stats':
-      return reply({ id: command.id, stats: { tokenRequests, api2xx, api401 } })
+      return reply({ id: command.id, stats: { tokenRequests, api2xx, api401, connections } })
     case 'reset':
       tokenRequests = 0
       api2xx = 0
       api401 = 0
+      connections = 0
       return reply({ id: command.id })
     case 'revoke':
       current = null
