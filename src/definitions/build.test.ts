@@ -357,6 +357,34 @@ describe('cross-references and protocol rules', () => {
     )
   })
 
+  it('protocol jwt needs a privateKey for RS256/ES256 and a sharedSecret of ≥ 32 bytes for HS256', () => {
+    const ec = (jwt: object | undefined, secrets: Record<string, string>) => ({
+      externalCredentials: {
+        J: {
+          protocol: 'jwt',
+          ...(jwt === undefined ? {} : { jwt }),
+          principals: { P: { type: 'named', secrets } },
+        },
+      },
+    })
+    expect(
+      issueAt(ec(undefined, {}), 'externalCredentials.J.principals.P.secrets.privateKey'),
+    ).toContain('for protocol jwt')
+    const hs = { algorithm: 'HS256' }
+    const { issues } = invalid(ec(hs, { privateKey: PEM }))
+    expect(issues.map((i) => i.path)).toEqual([
+      'externalCredentials.J.principals.P.secrets.sharedSecret',
+    ])
+    expect(
+      issueAt(
+        ec(hs, { sharedSecret: 'x'.repeat(31) }),
+        'externalCredentials.J.principals.P.secrets.sharedSecret',
+      ),
+    ).toContain('32 bytes')
+    const ok = parse(ec(hs, { sharedSecret: 'é'.repeat(16) })) // 32 UTF-8 bytes
+    expect(ok.externalCredentials.get('J')?.jwt?.algorithm).toBe('HS256')
+    expect(ok.externalCredentials.get('J')?.principals[0]?.secrets.privateKey).toBeUndefined()
+  })
   it('basic needs username and password on a named principal', () => {
     const doc = {
       externalCredentials: { B: { protocol: 'basic', principals: { P: { type: 'named' } } } },

@@ -58,6 +58,9 @@ const ENDPOINT_FIELDS = [
   'introspectUrl',
 ] as const
 
+/** Shortest HS256 `sharedSecret` accepted for the `jwt` protocol (RFC 7518 §3.2; as `src/auth`). */
+const MIN_HS256_SHARED_SECRET_BYTES = 32
+
 const HOST_PATTERN =
   /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/
 
@@ -443,7 +446,27 @@ function buildExternalCredential(
         )
       }
     }
-    if (protocol === 'jwt') needSecret('privateKey', 'for protocol jwt')
+    if (protocol === 'jwt') {
+      // HS256 signs with a shared secret (jwt-protocol.ts reads `sharedSecret`), RS256/ES256
+      // with a PEM private key.
+      if ((entry.jwt?.algorithm ?? DEFAULTS.jwtAlgorithm) === 'HS256') {
+        needSecret('sharedSecret', 'for protocol jwt with algorithm HS256')
+        const shared = secrets.sharedSecret
+        if (
+          shared !== undefined &&
+          Buffer.byteLength(shared.reveal(), 'utf8') < MIN_HS256_SHARED_SECRET_BYTES
+        ) {
+          issues.push(
+            issue(
+              pat('secrets', 'sharedSecret'),
+              `is shorter than ${MIN_HS256_SHARED_SECRET_BYTES} bytes — HS256 needs a random secret of at least ${MIN_HS256_SHARED_SECRET_BYTES} bytes (RFC 7518 §3.2)`,
+            ),
+          )
+        }
+      } else {
+        needSecret('privateKey', 'for protocol jwt')
+      }
+    }
     if (protocol === 'aws-sigv4' && named) {
       if (parameters.accessKeyId === undefined && secrets.accessKeyId === undefined)
         needParam('accessKeyId', 'for protocol aws-sigv4')

@@ -28,6 +28,21 @@ describe('translateUpstreamError', () => {
     expect(e.cause).toBe(original)
   })
 
+  it('a closed https connection names the mutual TLS cause (TLS 1.3 client certificate refusal)', () => {
+    for (const raw of ['UND_ERR_SOCKET', 'ECONNRESET']) {
+      const tls = translateUpstreamError(withCode(raw), ctx) as CalloutError
+      expect(tls.code).toBe('UPSTREAM_UNREACHABLE')
+      expect(tls.message).toContain('check the clientCertificate of Api')
+      const plain = translateUpstreamError(withCode(raw), {
+        ...ctx,
+        origin: 'http://127.0.0.1:8080',
+      }) as CalloutError
+      expect(plain.message).not.toContain('clientCertificate')
+    }
+    const refused = translateUpstreamError(withCode('ECONNREFUSED'), ctx) as CalloutError
+    expect(refused.message).not.toContain('clientCertificate')
+  })
+
   it('finds a code on a nested cause (fetch-style TypeError)', () => {
     const e = translateUpstreamError(
       new TypeError('fetch failed', { cause: withCode('ECONNREFUSED') }),

@@ -69,9 +69,18 @@ export function translateUpstreamError(
     )
   }
   if (codes.some((c) => UNREACHABLE_CODES.has(c))) {
+    const code = codes.find((c) => UNREACHABLE_CODES.has(c))
+    // Under TLS 1.3 a server that requires a client certificate finishes the handshake and then
+    // closes the connection when the certificate is missing or untrusted: the client only sees
+    // the socket close, never a TLS error. Say so, since "check the network" would mislead.
+    const closedAfterTls =
+      context.origin.startsWith('https:') && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')
+    const hint = closedAfterTls
+      ? `; the server closed the connection without answering — if it requires a client certificate (mutual TLS), it refused the one ${context.target} presented or got none: check the clientCertificate of ${context.target}`
+      : ''
     return new CalloutError(
       'UPSTREAM_UNREACHABLE',
-      `${context.origin} could not be reached (${codes.find((c) => UNREACHABLE_CODES.has(c))}); check the Named Credential URL of ${context.target} and the network.`,
+      `${context.origin} could not be reached (${code})${hint}; check the Named Credential URL of ${context.target} and the network.`,
       { cause: error, details },
     )
   }
