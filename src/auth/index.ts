@@ -81,3 +81,4 @@ export {
 export { clientCertificateDispatcher } from './mtls.ts'
 export { importPrivateKeyPem, type AsymmetricAlg } from './private-key.ts'
 export { isAcceptableServerUrl, isLoopbackUrl, mayUseInsecureHttp } from './url-safety.ts'
+export { checkFormulas } from './formula-check.ts'

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { AuthDeps } from '../auth/deps.ts'
 import { systemClock, type Clock } from '../clock.ts'
+import { checkFormulas } from '../auth/formula-check.ts'
 import { loadConfigFile } from '../definitions/config-file.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import {
@@ -94,7 +95,9 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
   }
   try {
     if (options.config !== undefined) {
-      await store.applyDefinitions(await loadConfigFile(options.config, { env }))
+      const defs = await loadConfigFile(options.config, { env })
+      checkFormulas(defs)
+      await store.applyDefinitions(defs)
     }
     const definitions = await store.loadDefinitions()
     const authDeps: AuthDeps = {

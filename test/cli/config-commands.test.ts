@@ -194,6 +194,23 @@ describe('callout apply, list, status, export, migrate', () => {
     expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toEqual([])
   })
 
+  it('a header formula that does not parse is CONFIG_INVALID at apply time, and writes nothing', async () => {
+    const bad = await writeText(
+      t.dir,
+      'headers.yaml',
+      CONFIG.replace(
+        'Api: { url: https://api.example.com/v1, externalCredential: ApiAuth }',
+        'Api: { url: https://api.example.com/v1, externalCredential: ApiAuth, headers: { Accept: application/json } }',
+      ),
+    )
+    const run = await runCli(['apply', '-f', bad], env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^error CONFIG_INVALID: /)
+    expect(run.stderr).toContain('namedCredentials.Api.headers[0] (Accept)')
+    expect(run.stderr).toContain('quote it, e.g. "\'application/json\'"')
+    expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toEqual([])
+  })
+
   it('a YAML syntax error is CONFIG_INVALID', async () => {
     const bad = await writeText(t.dir, 'syntax.yaml', 'namedCredentials:\n  Api: { url: [\n')
     const run = await runCli(['apply', '-f', bad], env)

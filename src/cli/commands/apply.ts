@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { checkFormulas } from '../../auth/formula-check.ts'
 import { loadConfigFile } from '../../definitions/index.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
@@ -24,6 +25,7 @@ export interface ApplyCommandOptions {
 export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Promise<void> {
   const path = resolve(io.cwd, options.file)
   const defs = await loadConfigFile(path, { env: io.env })
+  checkFormulas(defs)
   const count = defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
   if (options.dryRun === true) {
     println(io, `${path}: valid (${count} definitions); nothing written (--dry-run)`)
