@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { AuthDeps } from '../auth/deps.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import { checkFormulas } from '../auth/formula-check.ts'
+import { loggerFromEnv } from './env-logger.ts'
 import { loadConfigFile } from '../definitions/config-file.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import {
@@ -37,7 +38,7 @@ export interface OpenBrokerOptions {
   /** The master key (or its base64 text). Default: `CALLOUT_MASTER_KEY`, else `<home>/master.key`. */
   readonly masterKey?: MasterKey | string
   readonly clock?: Clock
-  /** A pino-compatible logger. Default: silent. */
+  /** A pino-compatible logger. Default: pino on stderr at `CALLOUT_LOG_LEVEL`, else silent. */
   readonly logger?: Logger
   /** A config file (YAML or JSON) to apply when opening. */
   readonly config?: string
@@ -72,7 +73,7 @@ export interface OpenBrokerOptions {
 export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broker> {
   const env = options.env ?? process.env
   const clock = options.clock ?? systemClock
-  const logger = options.logger ?? silentLogger
+  const logger = options.logger ?? loggerFromEnv(env) ?? silentLogger
   let store: Store
   let ownsStore: boolean
   if (typeof options.store === 'object') {
