@@ -449,3 +449,86 @@ describe('merge fields and formula headers', () => {
     expect(await (await broker.fetch('callout:Api/h')).text()).toBe('undefined')
   })
 })
+
+describe('the fast path: resolved targets and tokens cached per call', () => {
+  it('a callout after apply or reload resolves against the new definitions', async () => {
+    const { broker, store } = await setup()
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/api/x'])
+    const defs = await store.loadDefinitions()
+    const moved = namedCredential({ url: `${other.origin}/v2` })
+    await broker.apply({ ...defs, namedCredentials: new Map([['Api', moved]]) })
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(other.seen.map((r) => r.url)).toEqual(['/v2/x'])
+    // Another process changed the store; reload() picks it up the same way.
+    await store.putNamedCredential(namedCredential({ url: `${other.origin}/v3` }))
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(other.seen.map((r) => r.url)).toEqual(['/v2/x', '/v2/x'])
+    await broker.reload()
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(other.seen.map((r) => r.url)).toEqual(['/v2/x', '/v2/x', '/v3/x'])
+    // A credential disabled by a reload fails at once, even for an input resolved before.
+    await store.putNamedCredential(namedCredential({ url: `${other.origin}/v3`, enabled: false }))
+    await broker.reload()
+    expect(await codeOf(broker.request('callout:Api/x'))).toBe('CREDENTIAL_DISABLED')
+  })
+
+  it("keys cached targets and tokens by user: each user's calls carry their own token", async () => {
+    const { broker } = await setup({
+      ec: { principals: [principal({ type: 'per-user', name: 'PerUser' })] },
+      nc: { url: `${other.origin}/api` },
+    })
+    for (const user of ['alice', 'bob', 'alice', 'bob']) {
+      await (await broker.request('callout:Api/me', { user })).body.dump()
+    }
+    expect(await codeOf(broker.request('callout:Api/me'))).toBe('USER_REQUIRED')
+    const [alice1, bob1, alice2, bob2] = other.seen.map((r) => r.authorization)
+    expect(tokens.requests).toBe(2)
+    expect(alice1).toMatch(/^Bearer /)
+    expect(alice2).toBe(alice1)
+    expect(bob2).toBe(bob1)
+    expect(bob1).not.toBe(alice1)
+  })
+
+  it('never sends a cached token past its refresh time (injected clock, broker.request)', async () => {
+    const clock = new ManualClock()
+    tokens.expiresIn = 100 // a 100 s token: refreshed 10 s (10%) before expiry
+    const { broker } = await setup({ clock })
+    await (await broker.request('callout:Api/x')).body.dump()
+    const first = upstream.seen[0]?.authorization
+    clock.advance(89_999)
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(upstream.seen[1]?.authorization).toBe(first)
+    expect(tokens.requests).toBe(1)
+    clock.advance(1) // exactly at the refresh time
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(tokens.requests).toBe(2)
+    expect(upstream.seen[2]?.authorization).not.toBe(first)
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/api/x', '/api/x', '/api/x']) // no 401 retry
+    clock.advance(200_000) // long past the second token's expiry
+    await (await broker.request('callout:Api/x')).body.dump()
+    expect(tokens.requests).toBe(3)
+    expect(upstream.seen[3]?.authorization).not.toBe(upstream.seen[2]?.authorization)
+  })
+
+  it('still validates caller input on every call (no cache for malformed input or headers)', async () => {
+    const { broker } = await setup()
+    for (let i = 0; i < 2; i++) {
+      expect(await codeOf(broker.request('callout:Api/../admin'))).toBe('CALLOUT_URL_MALFORMED')
+      expect(await codeOf(broker.request('callout:Api/x', { headers: { 'x-a': 'b\r\nc' } }))).toBe(
+        'HEADER_INJECTION',
+      )
+      expect(await codeOf(broker.request('https://example.com/'))).toBe('CALLOUT_URL_MALFORMED')
+    }
+    expect(upstream.seen).toEqual([])
+    const res = await broker.request('callout:Api/x', {
+      method: 'post',
+      headers: { authorization: 'Bearer mine', 'content-type': 'application/json' },
+      body: new Blob(['{"a":1}']),
+    })
+    await res.body.dump()
+    expect(upstream.seen[0]?.method).toBe('POST')
+    expect(upstream.seen[0]?.body).toBe('{"a":1}')
+    expect(upstream.seen[0]?.authorization).not.toBe('Bearer mine')
+  })
+})

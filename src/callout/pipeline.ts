@@ -5,16 +5,17 @@ import type { Secret } from '../secrets/secret.ts'
 import type { ActiveCredential, GrantContext } from '../tokens/types.ts'
 import type { Dispatchers } from './dispatchers.ts'
 import { apiOrigin, needsInstanceOrigin } from './steps/api-origin.ts'
-import { authenticate, type Authenticators } from './steps/authenticate.ts'
-import { checkAccess, type AccessPolicy } from './steps/check-access.ts'
+import { authenticate, authenticateNow, type Authenticators } from './steps/authenticate.ts'
+import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
 import { redirectDecision, type RedirectTrust } from './steps/redirects.ts'
-import { ADVICE_HEADER, refreshVerdict } from './steps/refresh-trigger.ts'
-import { resolveTarget } from './steps/resolve-target.ts'
-import { send } from './steps/send.ts'
+import { ADVICE_HEADER, refreshVerdict, refreshVerdictNow } from './steps/refresh-trigger.ts'
+import { ResolvedTargets } from './steps/resolve-target.ts'
+import { send, type SendOptions } from './steps/send.ts'
 import { stripCallerAuth } from './steps/strip-caller-auth.ts'
 import type {
   CalloutOptions,
   CalloutResponse,
+  CalloutTarget,
   CredentialTarget,
   OutboundBody,
   OutboundRequest,
@@ -23,6 +24,12 @@ import type {
 /** The token operations the pipeline needs (a `TokenManager` satisfies it). */
 export interface PipelineTokens {
   getToken(ctx: GrantContext): Promise<ActiveCredential>
+  /**
+   * Optional: the credential `getToken` would return at once from its cache (same freshness
+   * rule), or `undefined`; lets a callout on a cached token skip a promise. See
+   * `TokenManager.peekToken`.
+   */
+  peekToken?(ctx: GrantContext): ActiveCredential | undefined
   invalidate(ctx: GrantContext, rejectedToken: Secret): Promise<ActiveCredential>
 }
 
@@ -52,6 +59,37 @@ const BODY_HEADERS = [
   'content-location',
 ]
 
+/** A resolved target with what the pipeline derives from it once per definitions snapshot. */
+interface Prepared {
+  readonly target: CalloutTarget
+  /** The token manager's context (oauth2 credentials only). */
+  readonly ctx: GrantContext | undefined
+  readonly sendOptions: SendOptions
+}
+
+function prepare(target: CalloutTarget): Prepared {
+  if (target.kind === 'plain') {
+    return {
+      target,
+      ctx: undefined,
+      sendOptions: { timeoutMs: DEFAULTS.timeoutMs, target: target.url.origin },
+    }
+  }
+  const nc = target.namedCredential
+  const ec = target.externalCredential
+  const ctx: GrantContext | undefined =
+    ec.protocol === 'oauth2'
+      ? {
+          ec,
+          principal: target.principal,
+          userId: target.userId,
+          namedCredential: nc.name,
+          ...(target.provider === undefined ? {} : { provider: target.provider }),
+        }
+      : undefined
+  return { target, ctx, sendOptions: { timeoutMs: nc.timeoutMs, target: nc.name } }
+}
+
 function isStream(body: OutboundBody): boolean {
   return typeof body === 'object' && !(body instanceof Uint8Array)
 }
@@ -75,69 +113,73 @@ function notReplayable(target: string, why: string): CalloutError {
  */
 export class CalloutPipeline {
   readonly #deps: PipelineDeps
+  /** Resolved targets per definitions snapshot (invalidated when the snapshot is replaced). */
+  readonly #targets = new ResolvedTargets(prepare)
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps
   }
 
-  async run(
+  // Not `async`, and the steps are called through their synchronous forms where they have
+  // nothing to wait for (access policy, cached token, authentication, refresh verdict): each
+  // `await` of a value that is already there still costs a promise and a microtask turn.
+  // Failures are still delivered as rejections, never thrown.
+  run(
     input: string | URL,
     request: PipelineRequest,
     options: CalloutOptions = {},
   ): Promise<CalloutResponse> {
-    const target = resolveTarget(this.#deps.definitions(), input, options)
-    await checkAccess(target, this.#deps.access, options.client)
-    const headers = stripCallerAuth(request.headers)
+    try {
+      const prepared = this.#targets.get(this.#deps.definitions(), input, options)
+      const pending = checkAccessNow(prepared.target, this.#deps.access, options.client)
+      if (pending !== undefined) return pending.then(() => this.#dispatch(prepared, request))
+      return this.#dispatch(prepared, request)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  #dispatch(prepared: Prepared, request: PipelineRequest): Promise<CalloutResponse> {
+    stripCallerAuth(request.headers) // mutates the pipeline's own (normalised) headers
+    const target = prepared.target
     if (target.kind === 'plain') {
       return send(
         this.#deps.dispatchers.for(undefined),
-        {
-          method: request.method,
-          url: target.url,
-          headers,
-          body: request.body,
-          ...signalOf(request),
-        },
-        { timeoutMs: DEFAULTS.timeoutMs, target: target.url.origin },
+        outboundOf(request, request.method, target.url, request.headers, request.body),
+        prepared.sendOptions,
       )
     }
-    return this.#runCredential(target, { ...request, headers })
+    return this.#runCredential(target, prepared, request)
   }
 
   async #runCredential(
     target: CredentialTarget,
+    prepared: Prepared,
     request: PipelineRequest,
   ): Promise<CalloutResponse> {
     const nc = target.namedCredential
-    const ec = target.externalCredential
     const tokens = this.#deps.tokens
-    const ctx: GrantContext | undefined =
-      ec.protocol === 'oauth2'
-        ? {
-            ec,
-            principal: target.principal,
-            userId: target.userId,
-            namedCredential: nc.name,
-            ...(target.provider === undefined ? {} : { provider: target.provider }),
-          }
-        : undefined
-    let credential = ctx === undefined ? undefined : await tokens.getToken(ctx)
+    const ctx = prepared.ctx
+    let credential =
+      ctx === undefined ? undefined : (tokens.peekToken?.(ctx) ?? (await tokens.getToken(ctx)))
     let url = apiOrigin(target.url, nc, target.provider, credential?.instanceUrl)
     const dispatcher = this.#deps.dispatchers.for(nc)
-    const sendOptions = { timeoutMs: nc.timeoutMs, target: nc.name }
+    const sendOptions = prepared.sendOptions
+    const authenticators = this.#deps.authenticators
     let method = request.method
     let headers = request.headers
     let body = request.body
     let refreshed = false
     for (let hop = 0; ; hop++) {
-      const outbound: OutboundRequest = { method, url, headers, body, ...signalOf(request) }
+      const outbound = outboundOf(request, method, url, headers, body)
       let res = await send(
         dispatcher,
-        await authenticate(target, outbound, credential, this.#deps.authenticators),
+        authenticateNow(target, outbound, credential, authenticators) ??
+          (await authenticate(target, outbound, credential, authenticators)),
         sendOptions,
       )
       if (ctx !== undefined && credential !== undefined && !refreshed) {
-        const verdict = await refreshVerdict(res, target)
+        const verdict = refreshVerdictNow(res, target) ?? (await refreshVerdict(res, target))
         res = verdict.response
         if (verdict.action === 'advise' && verdict.advice !== undefined) {
           return withHeader(res, ADVICE_HEADER, verdict.advice)
@@ -153,7 +195,7 @@ export class CalloutPipeline {
           const retry: OutboundRequest = { ...outbound, url }
           res = await send(
             dispatcher,
-            await authenticate(target, retry, credential, this.#deps.authenticators),
+            await authenticate(target, retry, credential, authenticators),
             sendOptions,
           )
         }
@@ -219,8 +261,17 @@ export class CalloutPipeline {
   }
 }
 
-function signalOf(request: PipelineRequest): { signal?: AbortSignal } {
-  return request.signal === undefined ? {} : { signal: request.signal }
+function outboundOf(
+  request: PipelineRequest,
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body: OutboundBody,
+): OutboundRequest {
+  const signal = request.signal
+  return signal === undefined
+    ? { method, url, headers, body }
+    : { method, url, headers, body, signal }
 }
 
 function withHeader(res: CalloutResponse, name: string, value: string): CalloutResponse {

@@ -312,3 +312,71 @@ describe('TokenManager.invalidate', () => {
     expect(grants.refreshes).toBe(0)
   })
 })
+
+describe('TokenManager.peekToken (the cache hit without a promise)', () => {
+  it('returns what getToken would return at once, and nothing once the token is due (injected clock)', async () => {
+    const { tokens, ctx, grants, clock } = setup()
+    grants.expiresInMs = 100_000 // refresh due 10 s (10%) before expiry
+    expect(tokens.peekToken(ctx)).toBeUndefined() // nothing obtained yet: never obtains
+    expect(grants.mints).toBe(0)
+    const first = await tokens.getToken(ctx)
+    expect(tokens.peekToken(ctx)).toBe(first)
+    clock.advance(89_999)
+    expect(tokens.peekToken(ctx)).toBe(first)
+    clock.advance(1) // exactly the refresh time
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    clock.advance(50_000) // past expiry
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    const second = await tokens.getToken(ctx)
+    expect(second.accessToken.reveal()).toBe('access-2')
+    expect(tokens.peekToken(ctx)).toBe(second)
+    expect(grants.mints).toBe(2)
+  })
+
+  it('applies the session timeout of tokens without expires_in', async () => {
+    const { tokens, ctx, clock, store } = setup('browser', 7_200)
+    await seedBrowser(store, clock)
+    const old = await tokens.getToken(ctx)
+    expect(tokens.peekToken(ctx)).toBe(old)
+    clock.advance(7_200_000 - 30_000) // inside the 60 s margin before the session ends
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+  })
+
+  it('serves nothing after forget, a rejected token or a failed refresh', async () => {
+    const { tokens, ctx, grants } = setup()
+    const first = await tokens.getToken(ctx)
+    tokens.forget()
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-1') // re-read
+    expect(tokens.peekToken(ctx)?.accessToken.reveal()).toBe('access-1')
+    grants.failWith = new CalloutError('TOKEN_ENDPOINT_ERROR', 'down')
+    await expect(tokens.invalidate(ctx, first.accessToken)).rejects.toMatchObject({
+      code: 'TOKEN_ENDPOINT_ERROR',
+    })
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
+  })
+
+  it('keys by user, requires one for per-user principals, and re-keys a changed context', async () => {
+    const { store, grants, clock } = setup()
+    const ec = externalCredential({ principals: [principal({ type: 'per-user' })] })
+    const tokens = new TokenManager({ store, grants, clock })
+    const base = { ec, principal: ec.principals[0]! }
+    expect(() => tokens.peekToken({ ...base, userId: '' })).toThrow(
+      expect.objectContaining({ code: 'USER_REQUIRED' }),
+    )
+    const alice = await tokens.getToken({ ...base, userId: 'alice' })
+    expect(tokens.peekToken({ ...base, userId: 'alice' })).toBe(alice)
+    expect(tokens.peekToken({ ...base, userId: 'bob' })).toBeUndefined()
+    // One context object reused, then changed (a caller's mutable object): never alice's token for bob.
+    const ctx = { ...base, userId: 'alice' }
+    expect(tokens.peekToken(ctx)).toBe(alice)
+    ctx.userId = 'bob'
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    const bob = await tokens.getToken(ctx)
+    expect(bob.userId).toBe('bob')
+    expect(tokens.peekToken(ctx)).toBe(bob)
+    ctx.userId = ''
+    expect(() => tokens.peekToken(ctx)).toThrow(expect.objectContaining({ code: 'USER_REQUIRED' }))
+  })
+})

@@ -71,7 +71,7 @@ export class TokenManager {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #holderId: string
-  readonly #refreshMarginMs: number
+  readonly #margin: { readonly refreshMarginMs: number }
   readonly #cooldownMs: number
   readonly #leaseOptions: LeaseOptions
   readonly #cache = new CredentialCache()
@@ -85,7 +85,9 @@ export class TokenManager {
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
     this.#holderId = options.holderId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-    this.#refreshMarginMs = options.refreshMarginMs ?? EXPIRY_DEFAULTS.refreshMarginMs
+    this.#margin = Object.freeze({
+      refreshMarginMs: options.refreshMarginMs ?? EXPIRY_DEFAULTS.refreshMarginMs,
+    })
     this.#cooldownMs = options.cooldownMs ?? TOKEN_MANAGER_DEFAULTS.cooldownMs
     this.#leaseOptions = { ...LEASE_DEFAULTS, ...options.lease, logger: this.#logger }
     this.#events = new TypedEvents<TokenEvents>((error) =>
@@ -107,11 +109,33 @@ export class TokenManager {
    *   `REFRESH_COOLDOWN`, `USER_REQUIRED`, or the grant's error.
    */
   async getToken(ctx: GrantContext): Promise<ActiveCredential> {
+    const k = keyStringOf(ctx)
+    const cached = this.#fresh(k, ctx)
+    if (cached !== undefined) return cached
     const key = keyOf(ctx)
-    const k = credentialKeyString(key)
-    const cached = this.#cache.get(k)
-    if (cached !== undefined && !this.#isDue(cached, ctx, this.#clock.now())) return cached
     return this.#flights.run(k, () => this.#obtain(ctx, key, undefined))
+  }
+
+  /**
+   * The cache hit of {@link TokenManager.getToken} without a promise: the cached credential when
+   * `getToken` would return it at once — the same freshness rule (not due for refresh by the
+   * clock, the refresh margin and the expiry) — else `undefined`, and the caller calls `getToken`,
+   * which reads the store, refreshes, honours cooldowns and `needs-reauth`. Only credentials that
+   * were obtained or read as `authenticated` are ever cached; a failed refresh evicts the entry.
+   * Never obtains anything and never waits. Throws `USER_REQUIRED` like `getToken` rejects.
+   *
+   * @example
+   * const credential = tokens.peekToken(ctx) ?? (await tokens.getToken(ctx))
+   */
+  peekToken(ctx: GrantContext): ActiveCredential | undefined {
+    return this.#fresh(keyStringOf(ctx), ctx)
+  }
+
+  /** The cached credential for `k` if it is not due for refresh now. */
+  #fresh(k: string, ctx: GrantContext): ActiveCredential | undefined {
+    const cached = this.#cache.get(k)
+    if (cached === undefined || this.#isDue(cached, ctx, this.#clock.now())) return undefined
+    return cached
   }
 
   /**
@@ -159,9 +183,7 @@ export class TokenManager {
   }
 
   #isDue(credential: PrincipalCredential, ctx: GrantContext, now: number): boolean {
-    const due = refreshDueAt(credential, sessionTimeoutFor(ctx.ec, ctx.provider), {
-      refreshMarginMs: this.#refreshMarginMs,
-    })
+    const due = refreshDueAt(credential, sessionTimeoutFor(ctx.ec, ctx.provider), this.#margin)
     return due !== undefined && now >= due
   }
 
@@ -486,6 +508,44 @@ function keyOf(ctx: GrantContext): CredentialKey {
     principal: ctx.principal.name,
     userId: ctx.principal.type === 'per-user' ? ctx.userId : '',
   }
+}
+
+const keyStrings = new WeakMap<
+  GrantContext,
+  {
+    readonly ec: string
+    readonly principal: string
+    readonly type: string
+    readonly userId: string
+    readonly k: string
+  }
+>()
+
+/**
+ * `credentialKeyString(keyOf(ctx))`, remembered per context object (the pipeline reuses one per
+ * resolved target) and re-checked against the fields it is made of on every use, so a context
+ * changed after its first use never yields a stale key. Throws `USER_REQUIRED` like `keyOf`.
+ */
+function keyStringOf(ctx: GrantContext): string {
+  const memo = keyStrings.get(ctx)
+  if (
+    memo !== undefined &&
+    memo.ec === ctx.ec.name &&
+    memo.principal === ctx.principal.name &&
+    memo.type === ctx.principal.type &&
+    memo.userId === ctx.userId
+  ) {
+    return memo.k
+  }
+  const k = credentialKeyString(keyOf(ctx))
+  keyStrings.set(ctx, {
+    ec: ctx.ec.name,
+    principal: ctx.principal.name,
+    type: ctx.principal.type,
+    userId: ctx.userId,
+    k,
+  })
+  return k
 }
 
 function keyDetails(key: CredentialKey): Record<string, string> {

@@ -14,6 +14,20 @@ export function needsInstanceOrigin(
   provider: AuthProvider | undefined,
 ): boolean {
   if (provider?.type !== 'salesforce') return false
+  // A pure function of two immutable definition objects: computed once per pair.
+  const memo = needsInstanceMemo.get(nc)
+  if (memo?.provider === provider) return memo.value
+  const value = computeNeedsInstanceOrigin(nc, provider)
+  needsInstanceMemo.set(nc, { provider, value })
+  return value
+}
+
+const needsInstanceMemo = new WeakMap<
+  NamedCredential,
+  { readonly provider: AuthProvider; readonly value: boolean }
+>()
+
+function computeNeedsInstanceOrigin(nc: NamedCredential, provider: AuthProvider): boolean {
   const url = new URL(nc.url)
   if (isLoginHost(url) || isLightningHost(url)) return true
   if (provider.loginUrl !== undefined) {

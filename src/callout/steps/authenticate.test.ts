@@ -9,7 +9,7 @@ import { CalloutError } from '../../errors.ts'
 import { Secret } from '../../secrets/secret.ts'
 import { createAuthenticators } from '../auth-helpers.ts'
 import type { CredentialTarget, OutboundRequest } from '../types.ts'
-import { authenticate } from './authenticate.ts'
+import { authenticate, authenticateNow } from './authenticate.ts'
 
 const helpers = createAuthenticators()
 const credential = {
@@ -135,5 +135,42 @@ describe('authenticate', () => {
     })
     const e = await authenticate(t, req(), credential, helpers).catch((x: unknown) => x as Error)
     expect(String((e as Error).message)).not.toContain('pw')
+  })
+})
+
+describe('authenticateNow', () => {
+  it('builds the same request as authenticate for protocols with credentials at hand', async () => {
+    const cases = [
+      target(),
+      target({ ec: { protocol: 'basic' }, p: { parameters: { username: 'u' } } }),
+      target({ ec: { protocol: 'none' } }),
+      target({ nc: { generateAuthorizationHeader: false } }),
+      target({
+        nc: {
+          allowMergeFieldsInHeader: true,
+          headers: [{ name: 'X-B', formula: '"b"', sequence: 2 }],
+        },
+        ec: { authHeaders: [{ name: 'X-A', formula: '$Credential.Api.key', sequence: 1 }] },
+      }),
+    ]
+    for (const t of cases) {
+      const request = req({ 'x-m': '{!$Credential.Api.key}' }, 'body')
+      const now = authenticateNow(t, request, credential, helpers)
+      expect(now).toBeDefined()
+      expect(now).toEqual(await authenticate(t, request, credential, helpers))
+      expect(request.headers).toEqual({ 'x-m': '{!$Credential.Api.key}' }) // not mutated
+    }
+  })
+
+  it('defers to authenticate for jwt and aws-sigv4, and throws what authenticate rejects with', () => {
+    for (const protocol of ['jwt', 'aws-sigv4'] as const) {
+      expect(
+        authenticateNow(target({ ec: { protocol } }), req(), undefined, helpers),
+      ).toBeUndefined()
+    }
+    const missing = target({ ec: { protocol: 'basic' }, p: { parameters: {} } })
+    expect(() => authenticateNow(missing, req(), undefined, helpers)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    )
   })
 })

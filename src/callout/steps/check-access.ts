@@ -29,6 +29,23 @@ export async function checkAccess(
   policy: AccessPolicy,
   client?: string,
 ): Promise<void> {
+  await checkAccessNow(target, policy, client)
+}
+
+/**
+ * {@link checkAccess} for the hot path: decides at once (returns `undefined` or throws) when the
+ * policy answers synchronously — always for {@link allowAll} — and returns a promise only when the
+ * policy does. Same checks, same errors.
+ *
+ * @example
+ * const pending = checkAccessNow(target, policy, client)
+ * if (pending !== undefined) await pending
+ */
+export function checkAccessNow(
+  target: CalloutTarget,
+  policy: AccessPolicy,
+  client?: string,
+): Promise<void> | undefined {
   if (
     target.kind === 'credential' &&
     target.principal.type === 'per-user' &&
@@ -40,15 +57,22 @@ export async function checkAccess(
       { details: { namedCredential: target.namedCredential.name } },
     )
   }
-  if (
-    policy !== allowAll &&
-    !(await policy(client === undefined ? { target } : { client, target }))
-  ) {
-    const name = target.kind === 'credential' ? target.namedCredential.name : target.url.origin
-    throw new CalloutError(
-      'ACCESS_DENIED',
-      `This client may not call ${name}; ask an administrator to grant it access.`,
-      { details: { target: name, ...(client === undefined ? {} : { client }) } },
-    )
+  if (policy === allowAll) return undefined
+  const allowed = policy(client === undefined ? { target } : { client, target })
+  if (typeof allowed === 'boolean') {
+    if (!allowed) throw denied(target, client)
+    return undefined
   }
+  return Promise.resolve(allowed).then((ok) => {
+    if (!ok) throw denied(target, client)
+  })
+}
+
+function denied(target: CalloutTarget, client: string | undefined): CalloutError {
+  const name = target.kind === 'credential' ? target.namedCredential.name : target.url.origin
+  return new CalloutError(
+    'ACCESS_DENIED',
+    `This client may not call ${name}; ask an administrator to grant it access.`,
+    { details: { target: name, ...(client === undefined ? {} : { client }) } },
+  )
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { CalloutError } from '../../errors.ts'
-import { normalizeRequest } from './normalize-request.ts'
+import { normalizeRequest, normalizeRequestSync } from './normalize-request.ts'
 
 async function code(p: Promise<unknown>): Promise<string | undefined> {
   return p.then(
@@ -80,5 +80,35 @@ describe('normalizeRequest', () => {
 
   it('keeps non-standard method case (fetch semantics)', async () => {
     expect((await normalizeRequest({ method: 'propfind' })).method).toBe('propfind')
+  })
+})
+
+describe('normalizeRequestSync', () => {
+  it('gives what normalizeRequest resolves to, at once', async () => {
+    const inits = [
+      {},
+      { method: 'post', headers: { 'Content-Type': 'application/json' }, body: '{}' },
+      { method: 'PUT', headers: [['X-A', '1']] as [string, string][], body: new Uint8Array([1]) },
+      { method: 'POST', body: new URLSearchParams({ a: '1' }) },
+      { headers: new Headers({ accept: 'x' }) },
+    ]
+    for (const init of inits) {
+      expect(normalizeRequestSync(init)).toEqual(await normalizeRequest(init))
+    }
+  })
+
+  it('returns undefined for Blob and FormData bodies (serialised asynchronously)', () => {
+    expect(normalizeRequestSync({ method: 'POST', body: new Blob(['x']) })).toBeUndefined()
+    expect(normalizeRequestSync({ method: 'POST', body: new FormData() })).toBeUndefined()
+  })
+
+  it.each([
+    [{ method: 'GET', body: 'x' }, 'INVALID_ARGUMENT'],
+    [{ method: 'TRACE' }, 'INVALID_ARGUMENT'],
+    [{ headers: { 'x-a': 'b\r\nc' } }, 'HEADER_INJECTION'],
+    [{ method: 'GET', body: new Blob(['x']), headers: { 'x-a': '\0' } }, 'HEADER_INJECTION'],
+  ])('throws what normalizeRequest rejects with: %j → %s', async (init, expected) => {
+    expect(await code(normalizeRequest(init))).toBe(expected)
+    expect(() => normalizeRequestSync(init)).toThrow(expect.objectContaining({ code: expected }))
   })
 })

@@ -7,7 +7,7 @@ import {
 } from '../../../test/helpers/callout-fixtures.ts'
 import { bodyFrom } from '../body.ts'
 import type { CalloutResponse, CredentialTarget } from '../types.ts'
-import { refreshVerdict } from './refresh-trigger.ts'
+import { refreshVerdict, refreshVerdictNow } from './refresh-trigger.ts'
 
 function target(
   type: 'oauth2' | 'salesforce',
@@ -76,5 +76,22 @@ describe('refreshVerdict', () => {
 
   it('never refreshes for protocols without tokens', async () => {
     expect((await refreshVerdict(res(401), target('oauth2', [], 'basic'))).action).toBe('none')
+  })
+})
+
+describe('refreshVerdictNow', () => {
+  it.each([
+    ['oauth2', 200, 'none'],
+    ['oauth2', 401, 'refresh'],
+    ['oauth2', 500, 'none'],
+    ['salesforce', 200, 'none'],
+    ['salesforce', 403, 'none'],
+    ['salesforce', 401, undefined],
+    ['salesforce', 500, undefined],
+  ] as const)('%s %i → %s without reading the body', (type, status, action) => {
+    const response = res(status, 'INVALID_SESSION_ID')
+    const verdict = refreshVerdictNow(response, target(type))
+    expect(verdict?.action).toBe(action)
+    if (verdict !== undefined) expect(verdict.response).toBe(response)
   })
 })

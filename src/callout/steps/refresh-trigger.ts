@@ -34,6 +34,21 @@ export async function refreshVerdict(
   response: CalloutResponse,
   target: CredentialTarget,
 ): Promise<RefreshVerdict> {
+  return refreshVerdictNow(response, target) ?? refreshVerdictFromBody(response, target)
+}
+
+/**
+ * {@link refreshVerdict} for the hot path, without a promise: the verdict when the status alone
+ * decides (every non-Salesforce response, and Salesforce responses other than 401, 500 and the
+ * extra refresh statuses), else `undefined` — the body must be read: call `refreshVerdict`.
+ *
+ * @example
+ * const verdict = refreshVerdictNow(res, target) ?? (await refreshVerdict(res, target))
+ */
+export function refreshVerdictNow(
+  response: CalloutResponse,
+  target: CredentialTarget,
+): RefreshVerdict | undefined {
   const ec = target.externalCredential
   if (ec.protocol !== 'oauth2') return { action: 'none', response }
   const status = response.statusCode
@@ -41,6 +56,17 @@ export async function refreshVerdict(
   const trigger = status === 401 || ec.additionalRefreshStatusCodes.includes(status)
   if (!salesforce) return { action: trigger ? 'refresh' : 'none', response }
   if (!trigger && status !== 500) return { action: 'none', response }
+  return undefined
+}
+
+/** The Salesforce branch: the (capped) body says whether the session was rejected. */
+async function refreshVerdictFromBody(
+  response: CalloutResponse,
+  target: CredentialTarget,
+): Promise<RefreshVerdict> {
+  const ec = target.externalCredential
+  const status = response.statusCode
+  const trigger = status === 401 || ec.additionalRefreshStatusCodes.includes(status)
   const peeked = await peekBody(response.body)
   const rebuilt: CalloutResponse = { ...response, body: peeked.body }
   if (isSessionNotValidForApi(peeked.text)) {

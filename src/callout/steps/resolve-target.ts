@@ -100,3 +100,78 @@ function userRequired(ec: ExternalCredential, principal: Principal): CalloutErro
     { details: { externalCredential: ec.name, principal: principal.name } },
   )
 }
+
+/** Limits of a {@link ResolvedTargets} cache, in one frozen object. */
+export const RESOLVED_TARGETS_DEFAULTS = Object.freeze({
+  /** Entries per definitions snapshot (per map); the map is cleared when it is full. */
+  maxEntries: 1024,
+  /** Longer inputs are resolved on every call and never cached. */
+  maxInputLength: 2048,
+})
+
+interface SnapshotEntries<T> {
+  /** Calls with no user, no principal and no allowPlainUrl: keyed by the input string alone. */
+  readonly bare: Map<string, T>
+  /** Every other call: keyed by the input and every option that affects resolution. */
+  readonly keyed: Map<string, T>
+}
+
+/**
+ * Memoises {@link resolveTarget} (and whatever the caller derives from a target, `prepare`) per
+ * definitions snapshot. Resolution is a pure function of the snapshot, the whole input string and
+ * the options `user`, `principal` and `allowPlainUrl` (`client` only matters to the access check,
+ * which is not cached); the snapshot is immutable and replaced by a new object on apply/reload, so
+ * a `WeakMap` keyed by it drops every entry of an old snapshot. Inputs that fail to resolve are
+ * never cached (the error is thrown on every call). Cached values are shared between calls:
+ * treat them, and the `URL` in a target, as immutable.
+ *
+ * @example
+ * const targets = new ResolvedTargets((target) => target)
+ * targets.get(defs, 'callout:Api/users', { user: 'alice' }) // the same object on every call
+ */
+export class ResolvedTargets<T> {
+  readonly #snapshots = new WeakMap<Definitions, SnapshotEntries<T>>()
+  readonly #prepare: (target: CalloutTarget) => T
+  readonly #maxEntries: number
+  readonly #maxInputLength: number
+
+  constructor(
+    prepare: (target: CalloutTarget) => T,
+    limits: { readonly maxEntries?: number; readonly maxInputLength?: number } = {},
+  ) {
+    this.#prepare = prepare
+    this.#maxEntries = limits.maxEntries ?? RESOLVED_TARGETS_DEFAULTS.maxEntries
+    this.#maxInputLength = limits.maxInputLength ?? RESOLVED_TARGETS_DEFAULTS.maxInputLength
+  }
+
+  /** `prepare(resolveTarget(defs, input, options))`, from the cache when possible. */
+  get(defs: Definitions, input: string | URL, options: CalloutOptions = {}): T {
+    const text = typeof input === 'string' ? input : input instanceof URL ? input.href : undefined
+    const { user, principal } = options
+    if (
+      text === undefined ||
+      text.length > this.#maxInputLength ||
+      (user !== undefined && typeof user !== 'string') ||
+      (principal !== undefined && typeof principal !== 'string')
+    ) {
+      return this.#prepare(resolveTarget(defs, input, options))
+    }
+    let entries = this.#snapshots.get(defs)
+    if (entries === undefined) {
+      entries = { bare: new Map(), keyed: new Map() }
+      this.#snapshots.set(defs, entries)
+    }
+    const plain = options.allowPlainUrl === true
+    const bare = user === undefined && principal === undefined && !plain
+    const map = bare ? entries.bare : entries.keyed
+    // JSON keeps `undefined` (null) apart from '' and cannot be forged by a value containing a separator.
+    const key = bare ? text : JSON.stringify([text, user ?? null, principal ?? null, plain])
+    let value = map.get(key)
+    if (value === undefined) {
+      value = this.#prepare(resolveTarget(defs, text, options))
+      if (map.size >= this.#maxEntries) map.clear()
+      map.set(key, value)
+    }
+    return value
+  }
+}

@@ -28,6 +28,8 @@ export function stripCallerAuth(headers: Record<string, string>): Record<string,
   if (connection !== undefined) {
     for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()]
   }
-  for (const name of DROPPED_REQUEST_HEADERS) delete headers[name]
+  // Visit the caller's few headers rather than deleting all eleven names: `delete` of an absent
+  // key still costs, and an object with nothing to drop keeps its fast shape.
+  for (const name in headers) if (DROPPED_REQUEST_HEADERS.has(name)) delete headers[name]
   return headers
 }
