@@ -22,7 +22,7 @@ import {
 } from './pages.ts'
 import { withResponseParams } from './redirect-uri.ts'
 import { secureEquals } from './secure-compare.ts'
-import { grantsRefreshToken, mintAccessToken, tokenResponse } from './token-response.ts'
+import { issueInteractiveTokens } from './token-response.ts'
 
 /** The path of the page Salesforce shows for errors it cannot redirect. */
 export const REMOTE_ACCESS_ERROR_PATH = '/setup/secur/RemoteAccessErrorPage.apexp'
@@ -183,25 +183,7 @@ function finish(call: Call, tx: AuthorizeTransaction, app: ConnectedApp, user: O
   const { org } = call
   org.sessions.finishTransaction(tx.id)
   if (tx.responseType === 'token') {
-    let refreshToken: string | undefined
-    let familyId: string | undefined
-    if (grantsRefreshToken(tx.scopes)) {
-      const refresh = org.tokens.issueRefreshFamily({
-        userId: user.id,
-        clientId: app.consumerKey,
-        scopes: tx.scopes,
-      })
-      refreshToken = refresh.value
-      familyId = refresh.familyId
-    }
-    const access = mintAccessToken(
-      org,
-      app,
-      user,
-      tx.scopes,
-      familyId === undefined ? {} : { familyId },
-    )
-    const body = tokenResponse(org, app, access, refreshToken === undefined ? {} : { refreshToken })
+    const { body } = issueInteractiveTokens(org, app, user, tx.scopes)
     redirect(call.res, withResponseParams(tx.redirectUri, { ...body, state: tx.state }, true))
     return
   }

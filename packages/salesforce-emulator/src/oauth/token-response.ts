@@ -63,3 +63,39 @@ export function tokenResponse(
   if (options.signed ?? true) body['issued_at'] = issuedAt
   return body
 }
+
+/** What {@link issueInteractiveTokens} issued. */
+export interface InteractiveTokens {
+  /** The token response body. */
+  readonly body: Record<string, string>
+  readonly access: AccessTokenRecord
+  /** The refresh-token family, when a refresh token was issued. */
+  readonly familyId?: string
+}
+
+/**
+ * Issues the tokens of an interactive flow (authorization code, user-agent, device): an access
+ * token, and a refresh token in a new family when `refresh_token`/`offline_access` was granted.
+ */
+export function issueInteractiveTokens(
+  org: OrgState,
+  app: ConnectedApp,
+  user: OrgUser,
+  scopes: string[],
+  from: { code?: string } = {},
+): InteractiveTokens {
+  const refresh = grantsRefreshToken(scopes)
+    ? org.tokens.issueRefreshFamily({ userId: user.id, clientId: app.consumerKey, scopes })
+    : undefined
+  const access = mintAccessToken(org, app, user, scopes, {
+    ...from,
+    ...(refresh === undefined ? {} : { familyId: refresh.familyId }),
+  })
+  const body = tokenResponse(
+    org,
+    app,
+    access,
+    refresh === undefined ? {} : { refreshToken: refresh.value },
+  )
+  return { body, access, ...(refresh === undefined ? {} : { familyId: refresh.familyId }) }
+}

@@ -7,7 +7,7 @@
 import { authenticateClient } from '../client-auth.ts'
 import { OAUTH_ERRORS } from '../oauth-error.ts'
 import { verifyPkce } from '../pkce.ts'
-import { grantsRefreshToken, mintAccessToken, tokenResponse } from '../token-response.ts'
+import { issueInteractiveTokens } from '../token-response.ts'
 import type { GrantHandler } from './grant-context.ts'
 
 /** Handles the authorization code grant. */
@@ -32,22 +32,8 @@ export const authorizationCodeGrant: GrantHandler = ({ org, form, client }) => {
   code.used = true
   const user = org.userById(code.userId)
   if (user === undefined || !user.active) throw OAUTH_ERRORS.inactiveUser()
-  let refreshToken: string | undefined
-  let familyId: string | undefined
-  if (grantsRefreshToken(code.scopes)) {
-    const refresh = org.tokens.issueRefreshFamily({
-      userId: user.id,
-      clientId: app.consumerKey,
-      scopes: code.scopes,
-    })
-    refreshToken = refresh.value
-    familyId = refresh.familyId
-    code.familyId = familyId
-  }
-  const access = mintAccessToken(org, app, user, code.scopes, {
-    code: code.value,
-    ...(familyId === undefined ? {} : { familyId }),
-  })
-  code.accessTokens.push(access.value)
-  return tokenResponse(org, app, access, refreshToken === undefined ? {} : { refreshToken })
+  const issued = issueInteractiveTokens(org, app, user, code.scopes, { code: code.value })
+  if (issued.familyId !== undefined) code.familyId = issued.familyId
+  code.accessTokens.push(issued.access.value)
+  return issued.body
 }

@@ -7,7 +7,7 @@
  */
 import { authenticateClient } from '../client-auth.ts'
 import { OAUTH_ERRORS, OAuthError } from '../oauth-error.ts'
-import { grantsRefreshToken, mintAccessToken, tokenResponse } from '../token-response.ts'
+import { issueInteractiveTokens } from '../token-response.ts'
 import type { GrantHandler } from './grant-context.ts'
 
 /** Handles `response_type=device_code`: issues a device code and a user code. */
@@ -52,23 +52,5 @@ export const deviceGrant: GrantHandler = ({ org, form, client }) => {
   const user = device.userId === undefined ? undefined : org.userById(device.userId)
   if (user === undefined || !user.active) throw OAUTH_ERRORS.inactiveUser()
   device.status = 'consumed'
-  let refreshToken: string | undefined
-  let familyId: string | undefined
-  if (grantsRefreshToken(device.scopes)) {
-    const refresh = org.tokens.issueRefreshFamily({
-      userId: user.id,
-      clientId: app.consumerKey,
-      scopes: device.scopes,
-    })
-    refreshToken = refresh.value
-    familyId = refresh.familyId
-  }
-  const access = mintAccessToken(
-    org,
-    app,
-    user,
-    device.scopes,
-    familyId === undefined ? {} : { familyId },
-  )
-  return tokenResponse(org, app, access, refreshToken === undefined ? {} : { refreshToken })
+  return issueInteractiveTokens(org, app, user, device.scopes).body
 }
