@@ -71,6 +71,17 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     })
 
   program
+    .command('doctor')
+    .description('check the key, the store and each credential; say what is wrong and what to do')
+    .argument('[name]', 'a Named Credential')
+    .option('--online', 'also obtain tokens and call the API (Salesforce: /services/data)')
+    .option('--json', 'print the findings as JSON')
+    .action(async (name: string | undefined, opts: { online?: boolean; json?: boolean }) => {
+      const { doctorCommand } = await import('./commands/doctor.ts')
+      result.code = await doctorCommand(io, { ...(name === undefined ? {} : { name }), ...opts })
+    })
+
+  program
     .command('auth')
     .description(
       'authenticate a credential (browser flow: prints a URL and waits for the callback)',
