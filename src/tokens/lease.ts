@@ -20,12 +20,16 @@ export interface LeaseOptions {
   readonly logger?: Logger
 }
 
-/** Defaults for {@link LeaseOptions}, in one frozen object. */
+/**
+ * Defaults for {@link LeaseOptions}, in one frozen object. The TTL is 1.5× the token request
+ * timeout (10 s): a live holder renews it every 5 s, and a crashed holder blocks the other
+ * processes for at most 15 s. Waiting gives up after the TTL plus one full token request.
+ */
 export const LEASE_DEFAULTS = Object.freeze({
-  ttlMs: 30_000,
-  maxWaitMs: 45_000,
+  ttlMs: 15_000,
+  maxWaitMs: 30_000,
   initialPollMs: 10,
-  maxPollMs: 500,
+  maxPollMs: 250,
 })
 
 /** What {@link withLease} did: ran `fn` under the lease, or saw another holder finish. */
