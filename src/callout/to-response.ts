@@ -1,4 +1,18 @@
-import type { CalloutResponse } from './types.ts'
+import { bodyErrorContext, type BodyErrorContext } from './steps/send.ts'
+import { translateUpstreamError } from './steps/translate-error.ts'
+import type { CalloutResponse, ResponseBody } from './types.ts'
+
+/** Streams `body`, turning a failure mid-body into a typed error (`UPSTREAM_TIMEOUT`, …). */
+async function* translated(
+  body: ResponseBody,
+  context: BodyErrorContext,
+): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of body) yield chunk as Uint8Array
+  } catch (error) {
+    throw translateUpstreamError(error, context)
+  }
+}
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
@@ -22,5 +36,7 @@ export function toResponse(res: CalloutResponse, method: string): Response {
     res.body.dump().catch(() => {})
     return new Response(null, { status, headers })
   }
-  return new Response(res.body as unknown as ReadableStream, { status, headers })
+  const context = bodyErrorContext(res.body)
+  const body = context === undefined ? res.body : translated(res.body, context)
+  return new Response(body as unknown as ReadableStream, { status, headers })
 }

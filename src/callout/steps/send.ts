@@ -2,6 +2,45 @@ import type { Dispatcher } from 'undici'
 import type { CalloutResponse, OutboundRequest } from '../types.ts'
 import { translateUpstreamError } from './translate-error.ts'
 
+/** What a body-read failure is translated with (see {@link translateBodyErrors}). */
+export interface BodyErrorContext {
+  readonly target: string
+  readonly origin: string
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal | undefined
+}
+
+const bodyContexts = new WeakMap<object, BodyErrorContext>()
+
+/** The context `send` recorded for a response body, if any. */
+export function bodyErrorContext(body: object): BodyErrorContext | undefined {
+  return bodyContexts.get(body)
+}
+
+type BodyMixin = 'text' | 'json' | 'arrayBuffer' | 'blob' | 'bytes'
+const MIXINS: readonly BodyMixin[] = ['text', 'json', 'arrayBuffer', 'blob', 'bytes']
+
+/**
+ * Makes the body's read helpers (`text()`, `json()`, `arrayBuffer()`, …) reject with typed
+ * errors: a body that stalls past the timeout is `UPSTREAM_TIMEOUT`, a connection lost mid-body
+ * `UPSTREAM_UNREACHABLE`. Stream consumers (`for await`, `pipe`) see the driver's error; `fetch`
+ * responses are translated in `toResponse`.
+ */
+function translateBodyErrors(body: Record<string, unknown>, context: BodyErrorContext): void {
+  bodyContexts.set(body, context)
+  for (const name of MIXINS) {
+    const read = body[name]
+    if (typeof read !== 'function') continue
+    body[name] = function (this: unknown, ...args: unknown[]) {
+      return (read as (...a: unknown[]) => Promise<unknown>)
+        .apply(this, args)
+        .catch((error: unknown) => {
+          throw translateUpstreamError(error, context)
+        })
+    }
+  }
+}
+
 /** Options for {@link send}. */
 export interface SendOptions {
   readonly timeoutMs: number
@@ -38,6 +77,12 @@ export async function send(
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       ...(request.signal === undefined ? {} : { signal: request.signal }),
+    })
+    translateBodyErrors(res.body as unknown as Record<string, unknown>, {
+      target: options.target,
+      origin: request.url.origin,
+      timeoutMs: options.timeoutMs,
+      signal: request.signal,
     })
     return res as unknown as CalloutResponse
   } catch (error) {
