@@ -25,7 +25,7 @@ import {
   type CallerHeaders,
   type NormalizedRequest,
 } from './steps/normalize-request.ts'
-import { resolveTarget } from './steps/resolve-target.ts'
+import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
 import { jsforceConnection, type JsforceOptions } from './jsforce-connection.ts'
 import { toResponse } from './to-response.ts'
 import type { CalloutOptions, CalloutResponse } from './types.ts'
@@ -185,13 +185,7 @@ export class Broker {
     this.#assertOpen()
     const target = resolveTarget(this.#definitions, `callout:${name}`, options)
     if (target.kind === 'credential' && target.externalCredential.protocol === 'oauth2') {
-      await this.#parts.tokens.getToken({
-        ec: target.externalCredential,
-        principal: target.principal,
-        userId: target.userId,
-        namedCredential: target.namedCredential.name,
-        ...(target.provider === undefined ? {} : { provider: target.provider }),
-      })
+      await this.#parts.tokens.getToken(grantContextFor(target))
     }
     const [report] = await this.status(name)
     return report!

@@ -8,9 +8,8 @@ import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 import type { TokenManager } from '../tokens/token-manager.ts'
-import type { GrantContext } from '../tokens/types.ts'
 import { apiOrigin } from './steps/api-origin.ts'
-import { resolveTarget } from './steps/resolve-target.ts'
+import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
 
 /** Options of `broker.jsforce`. */
 export interface JsforceOptions {
@@ -86,13 +85,7 @@ export async function jsforceConnection(
       { cause },
     )
   }
-  const ctx: GrantContext = {
-    ec: target.externalCredential,
-    principal: target.principal,
-    userId: target.userId,
-    namedCredential: target.namedCredential.name,
-    ...(target.provider === undefined ? {} : { provider: target.provider }),
-  }
+  const ctx = grantContextFor(target)
   const loopGuardMs = options.loopGuardMs ?? 10_000
   const originOf = (instanceUrl: string | undefined): string =>
     apiOrigin(

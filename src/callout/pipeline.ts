@@ -9,7 +9,7 @@ import { authenticate, authenticateNow, type Authenticators } from './steps/auth
 import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
 import { redirectDecision, type RedirectTrust } from './steps/redirects.ts'
 import { ADVICE_HEADER, refreshVerdict, refreshVerdictNow } from './steps/refresh-trigger.ts'
-import { ResolvedTargets } from './steps/resolve-target.ts'
+import { grantContextFor, ResolvedTargets } from './steps/resolve-target.ts'
 import { send, type SendOptions } from './steps/send.ts'
 import { stripCallerAuth } from './steps/strip-caller-auth.ts'
 import type {
@@ -76,17 +76,7 @@ function prepare(target: CalloutTarget): Prepared {
     }
   }
   const nc = target.namedCredential
-  const ec = target.externalCredential
-  const ctx: GrantContext | undefined =
-    ec.protocol === 'oauth2'
-      ? {
-          ec,
-          principal: target.principal,
-          userId: target.userId,
-          namedCredential: nc.name,
-          ...(target.provider === undefined ? {} : { provider: target.provider }),
-        }
-      : undefined
+  const ctx = target.externalCredential.protocol === 'oauth2' ? grantContextFor(target) : undefined
   return { target, ctx, sendOptions: { timeoutMs: nc.timeoutMs, target: nc.name } }
 }
 

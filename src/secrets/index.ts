@@ -7,6 +7,7 @@ export {
   MASTER_KEY_FILE,
   MasterKey,
   createMasterKeyFile,
+  writeMasterKeyFile,
   loadMasterKey,
   masterKeyFingerprint,
   parseMasterKey,

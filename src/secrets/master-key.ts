@@ -203,6 +203,22 @@ export async function createMasterKeyFile(home: string): Promise<{ path: string;
   await mkdir(home, { recursive: true, mode: 0o700 })
   const path = join(home, MASTER_KEY_FILE)
   const key = MasterKey.generate()
+  await writeMasterKeyFile(path, key, 'To change keys, use `callout rotate-key`.')
+  return { path, key }
+}
+
+/**
+ * Writes `key` to a new file at `path`: mode 0600, exclusive create (`wx`), synced. An existing
+ * file is never overwritten: that fails with `INVALID_ARGUMENT` and `ifExists` as the advice.
+ *
+ * @example
+ * await writeMasterKeyFile('/secure/next.key', MasterKey.generate(), 'Choose another path.')
+ */
+export async function writeMasterKeyFile(
+  path: string,
+  key: MasterKey,
+  ifExists: string,
+): Promise<void> {
   let handle
   try {
     handle = await open(path, 'wx', 0o600)
@@ -210,12 +226,11 @@ export async function createMasterKeyFile(home: string): Promise<{ path: string;
     if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new CalloutError(
         'INVALID_ARGUMENT',
-        `A master key already exists at ${path}; Callout never overwrites it. ` +
-          'To change keys, use `callout rotate-key`.',
+        `A key file already exists at ${path}; Callout never overwrites it. ${ifExists}`,
         { details: { path } },
       )
     }
-    throw new CalloutError('INTERNAL', `Cannot create the master key file ${path}.`, {
+    throw new CalloutError('INTERNAL', `Cannot create the key file ${path}.`, {
       cause,
       details: { path },
     })
@@ -226,5 +241,4 @@ export async function createMasterKeyFile(home: string): Promise<{ path: string;
   } finally {
     await handle.close()
   }
-  return { path, key }
 }

@@ -1,7 +1,8 @@
 import type { Definitions, ExternalCredential, Principal } from '../../definitions/model.ts'
 import { CalloutError } from '../../errors.ts'
 import { findNamedCredential, joinCalloutUrl, parseCalloutUrl } from '../callout-url.ts'
-import type { CalloutOptions, CalloutTarget } from '../types.ts'
+import type { GrantContext } from '../../tokens/types.ts'
+import type { CalloutOptions, CalloutTarget, CredentialTarget } from '../types.ts'
 
 /**
  * Pipeline step 1: resolves a callout URL against the definitions — the Named Credential, its
@@ -173,5 +174,22 @@ export class ResolvedTargets<T> {
       map.set(key, value)
     }
     return value
+  }
+}
+
+/**
+ * The token manager's context for a credential target: its ExternalCredential, principal, user,
+ * AuthProvider and Named Credential name.
+ *
+ * @example
+ * const active = await tokens.getToken(grantContextFor(target))
+ */
+export function grantContextFor(target: CredentialTarget): GrantContext {
+  return {
+    ec: target.externalCredential,
+    principal: target.principal,
+    userId: target.userId,
+    namedCredential: target.namedCredential.name,
+    ...(target.provider === undefined ? {} : { provider: target.provider }),
   }
 }

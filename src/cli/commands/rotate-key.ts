@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
+import { rename } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CalloutError } from '../../errors.ts'
-import { MASTER_KEY_FILE, MasterKey, resolveHome } from '../../secrets/index.ts'
+import { MASTER_KEY_FILE, MasterKey, resolveHome, writeMasterKeyFile } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
 import { println, type CliIo } from '../io.ts'
 
@@ -15,25 +15,6 @@ export interface RotateKeyOptions {
   readonly output?: string
   /** Rows per transaction. */
   readonly batchSize?: string
-}
-
-async function writeKeyFile(path: string, key: MasterKey): Promise<void> {
-  let handle
-  try {
-    handle = await open(path, 'wx', 0o600)
-  } catch (cause) {
-    throw new CalloutError(
-      'INVALID_ARGUMENT',
-      `${path} already exists; Callout never overwrites a key file. Move it away or choose another path.`,
-      { cause },
-    )
-  }
-  try {
-    await handle.writeFile(`${key.toBase64()}\n`, 'utf8')
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 /**
@@ -78,7 +59,7 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
   }
   const store = await openStore({ home, env: io.env })
   const next = MasterKey.generate()
-  await writeKeyFile(target, next)
+  await writeMasterKeyFile(target, next, 'Move it away or choose another path.')
   try {
     const result = await store.rotateMasterKey(next, {
       reencrypt: true,
