@@ -14,7 +14,8 @@ import {
   principal,
 } from './helpers/callout-fixtures.ts'
 import { TokenServer, Upstream } from './helpers/callout-servers.ts'
-import { MemoryStore } from './helpers/memory-store.ts'
+import { openMemoryStore, storedCredential } from './helpers/sqlite-memory-store.ts'
+import type { KyselyStore } from '../src/store/kysely-store.ts'
 
 let tokens: TokenServer
 let upstream: Upstream
@@ -54,7 +55,7 @@ interface Setup {
   dispatcher?: Agent
 }
 
-async function setup(options: Setup = {}): Promise<{ broker: Broker; store: MemoryStore }> {
+async function setup(options: Setup = {}): Promise<{ broker: Broker; store: KyselyStore }> {
   const provider = authProvider({
     tokenUrl: tokens.tokenUrl,
     ...(options.providerType === 'salesforce'
@@ -63,9 +64,14 @@ async function setup(options: Setup = {}): Promise<{ broker: Broker; store: Memo
   })
   const ec = externalCredential({ ...options.ec })
   const nc = namedCredential({ url: `${upstream.origin}/api`, ...options.nc })
-  const store = new MemoryStore(
-    definitions({ authProviders: [provider], externalCredentials: [ec], namedCredentials: [nc] }),
-  )
+  const store = await openMemoryStore({
+    definitions: definitions({
+      authProviders: [provider],
+      externalCredentials: [ec],
+      namedCredentials: [nc],
+    }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  })
   if (options.seedBrowser === true) {
     await store.compareAndSetCredential(
       {
@@ -171,7 +177,7 @@ describe('401 handling', () => {
       'Bearer stale-token',
       `Bearer ${tokens.current}`,
     ])
-    expect(store.credentials.get('Api/Default/')?.accessToken?.reveal()).toBe(tokens.current)
+    expect((await storedCredential(store)).accessToken?.reveal()).toBe(tokens.current)
   })
 
   it('returns the second 401 and never loops', async () => {
@@ -283,7 +289,7 @@ describe('token lifecycle through the broker', () => {
       expect(results.filter((s) => s === 200)).toHaveLength(1_000)
       expect(tokens.requests).toBe(1)
       // rotation stored atomically with the access token
-      const stored = store.credentials.get('Api/Default/')!
+      const stored = await storedCredential(store)
       expect(stored.accessToken?.reveal()).toBe(tokens.current)
       expect(stored.refreshToken?.reveal()).toBe([...tokens.validRefreshTokens][0])
       expect(stored.version).toBe(2)
@@ -299,7 +305,7 @@ describe('token lifecycle through the broker', () => {
     broker.on('needs-reauth', (e) => events.push(`${e.namedCredential}:${e.code}`))
     expect(await codeOf(broker.fetch('callout:Api/x'))).toBe('NEEDS_REAUTH')
     expect(events).toEqual(['Api:NEEDS_REAUTH'])
-    expect(store.credentials.get('Api/Default/')?.status).toBe('needs-reauth')
+    expect((await storedCredential(store)).status).toBe('needs-reauth')
     expect(tokens.requests).toBe(1)
     const error = await broker.fetch('callout:Api/x').catch((e: unknown) => e as CalloutError)
     expect(error).toBeInstanceOf(CalloutError)
@@ -333,7 +339,7 @@ describe('token lifecycle through the broker', () => {
     expect(await codeOf(broker.fetch('callout:Api/x'))).toMatch(/TOKEN_ENDPOINT_ERROR|OAUTH_ERROR/)
     expect(await codeOf(broker.fetch('callout:Api/x'))).toBe('REFRESH_COOLDOWN')
     expect(tokens.requests).toBe(1)
-    expect(store.credentials.get('Api/Default/')?.status).toBe('error')
+    expect((await storedCredential(store)).status).toBe('error')
   })
 
   it('says NOT_AUTHENTICATED for a browser credential never authenticated', async () => {

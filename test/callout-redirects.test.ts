@@ -10,7 +10,7 @@ import {
   namedCredential,
 } from './helpers/callout-fixtures.ts'
 import { TokenServer, Upstream } from './helpers/callout-servers.ts'
-import { MemoryStore } from './helpers/memory-store.ts'
+import { openMemoryStore } from './helpers/sqlite-memory-store.ts'
 
 let tokens: TokenServer
 let upstream: Upstream
@@ -49,13 +49,13 @@ function redirect(status: number, location: () => string) {
 }
 
 async function broker(nc: Partial<NamedCredential> = {}): Promise<Broker> {
-  const store = new MemoryStore(
-    definitions({
+  const store = await openMemoryStore({
+    definitions: definitions({
       authProviders: [authProvider({ tokenUrl: tokens.tokenUrl })],
       externalCredentials: [externalCredential()],
       namedCredentials: [namedCredential({ url: `${upstream.origin}/api`, ...nc })],
     }),
-  )
+  })
   const b = await openBroker({ store })
   brokers.push(b)
   return b

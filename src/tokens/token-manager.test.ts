@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { TokenSet } from '../auth/types.ts'
 import { CalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
-import { MemoryStore } from '../../test/helpers/memory-store.ts'
+import type { KyselyStore } from '../store/kysely-store.ts'
+import { openMemoryStore, storedCredential } from '../../test/helpers/sqlite-memory-store.ts'
 import { externalCredential, ManualClock, principal } from '../../test/helpers/callout-fixtures.ts'
 import { TokenManager } from './token-manager.ts'
 import type { GrantContext, TokenEvents, TokenGrants } from './types.ts'
@@ -45,12 +46,12 @@ class FakeGrants implements TokenGrants {
   }
 }
 
-function setup(
+async function setup(
   flow: 'client-credentials' | 'browser' = 'client-credentials',
   sessionTimeoutSeconds?: number,
 ) {
   const clock = new ManualClock()
-  const store = new MemoryStore()
+  const store = await openMemoryStore({ clock })
   const grants = new FakeGrants(clock)
   const ec = externalCredential({
     flow,
@@ -62,7 +63,7 @@ function setup(
   return { clock, store, grants, ec, ctx, tokens, key }
 }
 
-async function seedBrowser(store: MemoryStore, clock: ManualClock, extra: object = {}) {
+async function seedBrowser(store: KyselyStore, clock: ManualClock, extra: object = {}) {
   await store.compareAndSetCredential(
     {
       externalCredential: 'Api',
@@ -81,25 +82,25 @@ async function seedBrowser(store: MemoryStore, clock: ManualClock, extra: object
 
 describe('TokenManager.getToken', () => {
   it('mints lazily on first use for client-credentials and caches the token', async () => {
-    const { tokens, ctx, grants, store } = setup()
+    const { tokens, ctx, grants, store } = await setup()
     const a = await tokens.getToken(ctx)
     const b = await tokens.getToken(ctx)
     expect(a.accessToken.reveal()).toBe('access-1')
     expect(b.accessToken.reveal()).toBe('access-1')
     expect(grants.mints).toBe(1)
     expect(a.version).toBe(1)
-    expect(store.credentials.get('Api/Default/')?.status).toBe('authenticated')
+    expect((await storedCredential(store)).status).toBe('authenticated')
   })
 
   it('mints once for many concurrent first callers', async () => {
-    const { tokens, ctx, grants } = setup()
+    const { tokens, ctx, grants } = await setup()
     const results = await Promise.all(Array.from({ length: 200 }, () => tokens.getToken(ctx)))
     expect(new Set(results.map((r) => r.accessToken.reveal()))).toEqual(new Set(['access-1']))
     expect(grants.mints).toBe(1)
   })
 
   it('says NOT_AUTHENTICATED with the `callout auth` advice for a browser principal without a token', async () => {
-    const { tokens, ctx, grants } = setup('browser')
+    const { tokens, ctx, grants } = await setup('browser')
     const error = await tokens.getToken(ctx).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(CalloutError)
     expect((error as CalloutError).code).toBe('NOT_AUTHENTICATED')
@@ -108,7 +109,7 @@ describe('TokenManager.getToken', () => {
   })
 
   it('requires a user for per-user principals and keys credentials by user', async () => {
-    const { store, grants, clock } = setup()
+    const { store, grants, clock } = await setup()
     const ec = externalCredential({ principals: [principal({ type: 'per-user' })] })
     const tokens = new TokenManager({ store, grants, clock })
     const base = { ec, principal: ec.principals[0]! }
@@ -120,11 +121,11 @@ describe('TokenManager.getToken', () => {
     expect(alice.userId).toBe('alice')
     expect(bob.userId).toBe('bob')
     expect(alice.accessToken.reveal()).not.toBe(bob.accessToken.reveal())
-    expect([...store.credentials.keys()].sort()).toEqual(['Api/Default/alice', 'Api/Default/bob'])
+    expect((await store.listCredentials()).map((c) => c.userId).sort()).toEqual(['alice', 'bob'])
   })
 
   it('refreshes proactively before a known expiry (injected clock)', async () => {
-    const { tokens, ctx, grants, clock } = setup()
+    const { tokens, ctx, grants, clock } = await setup()
     grants.expiresInMs = 3_600_000
     const first = await tokens.getToken(ctx)
     clock.advance(3_600_000 - 61_000)
@@ -136,7 +137,7 @@ describe('TokenManager.getToken', () => {
   })
 
   it('refreshes a Salesforce-style token (no expires_in) after sessionTimeoutSeconds', async () => {
-    const { tokens, ctx, grants, clock, store } = setup('browser', 7_200)
+    const { tokens, ctx, grants, clock, store } = await setup('browser', 7_200)
     await seedBrowser(store, clock)
     expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-old')
     clock.advance(7_200_000 - 30_000)
@@ -147,7 +148,7 @@ describe('TokenManager.getToken', () => {
   })
 
   it('keeps using a not-yet-expired token when the proactive refresh fails', async () => {
-    const { tokens, ctx, grants, clock } = setup()
+    const { tokens, ctx, grants, clock } = await setup()
     grants.expiresInMs = 3_600_000
     await tokens.getToken(ctx)
     clock.advance(3_600_000 - 10_000)
@@ -160,7 +161,7 @@ describe('TokenManager.getToken', () => {
 
 describe('TokenManager.invalidate', () => {
   it('refreshes once for 1,000 concurrent callers holding the rejected token', async () => {
-    const { tokens, ctx, grants, store, clock } = setup('browser')
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
     await seedBrowser(store, clock)
     const old = (await tokens.getToken(ctx)).accessToken
     const results = await Promise.all(
@@ -174,7 +175,7 @@ describe('TokenManager.invalidate', () => {
   })
 
   it('re-mints for client-credentials instead of refreshing', async () => {
-    const { tokens, ctx, grants } = setup()
+    const { tokens, ctx, grants } = await setup()
     const first = await tokens.getToken(ctx)
     const second = await tokens.invalidate(ctx, first.accessToken)
     expect(second.accessToken.reveal()).toBe('access-2')
@@ -183,13 +184,13 @@ describe('TokenManager.invalidate', () => {
   })
 
   it('stores a rotated refresh token with the access token, and keeps the old one otherwise', async () => {
-    const { tokens, ctx, grants, store, clock } = setup('browser')
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
     await seedBrowser(store, clock)
     const first = await tokens.invalidate(ctx, new Secret('access-old'))
     expect(first.refreshToken?.reveal()).toBe('refresh-old')
     grants.rotate = true
     const second = await tokens.invalidate(ctx, first.accessToken)
-    const stored = store.credentials.get('Api/Default/')!
+    const stored = await storedCredential(store)
     expect(stored.accessToken?.reveal()).toBe('access-2')
     expect(stored.refreshToken?.reveal()).toBe('refresh-2')
     expect(stored.version).toBe(3)
@@ -197,16 +198,16 @@ describe('TokenManager.invalidate', () => {
     grants.rotate = false
     await tokens.invalidate(ctx, second.accessToken)
     expect(grants.refreshTokensSeen).toEqual(['refresh-old', 'refresh-old', 'refresh-2'])
-    expect(store.credentials.get('Api/Default/')?.refreshToken?.reveal()).toBe('refresh-2')
-    expect(store.credentials.get('Api/Default/')?.instanceUrl).toBe('https://instance.example.com')
+    expect((await storedCredential(store)).refreshToken?.reveal()).toBe('refresh-2')
+    expect((await storedCredential(store)).instanceUrl).toBe('https://instance.example.com')
   })
 
   it('uses a token another process stored instead of calling the token endpoint (re-read)', async () => {
-    const { tokens, ctx, grants, store, clock } = setup('browser')
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
     await seedBrowser(store, clock)
     const old = (await tokens.getToken(ctx)).accessToken
     // Another process refreshed: the store holds a newer token than our cache.
-    const current = store.credentials.get('Api/Default/')!
+    const current = await storedCredential(store)
     await store.compareAndSetCredential(
       { ...current, accessToken: new Secret('from-elsewhere') },
       1,
@@ -217,7 +218,7 @@ describe('TokenManager.invalidate', () => {
   })
 
   it('refreshes exactly once across two managers sharing a store (lease + re-read)', async () => {
-    const { ctx, grants, store, clock } = setup('browser')
+    const { ctx, grants, store, clock } = await setup('browser')
     await seedBrowser(store, clock)
     let release!: () => void
     grants.gate = new Promise<void>((r) => (release = r))
@@ -232,11 +233,12 @@ describe('TokenManager.invalidate', () => {
     expect(grants.refreshes).toBe(1)
     expect(ra.accessToken.reveal()).toBe('access-1')
     expect(rb.accessToken.reveal()).toBe('access-1')
-    expect(store.leases.size).toBe(0)
+    // Released: a third holder takes the lease at once.
+    expect(await store.acquireLease('token:Api/Default/', 'probe', 1_000)).toBe(true)
   })
 
   it('marks needs-reauth on invalid_grant, emits the event, and then fails fast without a token request', async () => {
-    const { tokens, ctx, grants, store, clock } = setup('browser')
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
     await seedBrowser(store, clock)
     const events: TokenEvents['needs-reauth'][] = []
     tokens.on('needs-reauth', (e) => events.push(e))
@@ -247,8 +249,8 @@ describe('TokenManager.invalidate', () => {
     const error = await tokens.invalidate(ctx, new Secret('access-old')).catch((e: unknown) => e)
     expect((error as CalloutError).code).toBe('NEEDS_REAUTH')
     expect((error as CalloutError).message).toContain('callout auth Api')
-    expect(store.credentials.get('Api/Default/')?.status).toBe('needs-reauth')
-    expect(store.credentials.get('Api/Default/')?.lastError?.code).toBe('NEEDS_REAUTH')
+    expect((await storedCredential(store)).status).toBe('needs-reauth')
+    expect((await storedCredential(store)).lastError?.code).toBe('NEEDS_REAUTH')
     expect(events).toHaveLength(1)
     expect(events[0]?.key).toEqual({ externalCredential: 'Api', principal: 'Default', userId: '' })
     expect(events[0]?.namedCredential).toBe('Api')
@@ -263,13 +265,13 @@ describe('TokenManager.invalidate', () => {
   })
 
   it('records a transient failure, cools down (no token request), then tries again', async () => {
-    const { tokens, ctx, grants, store, clock } = setup()
+    const { tokens, ctx, grants, store, clock } = await setup()
     const events: TokenEvents['refresh-failed'][] = []
     tokens.on('refresh-failed', (e) => events.push(e))
     grants.failWith = new CalloutError('TOKEN_ENDPOINT_ERROR', 'token endpoint answered 503')
     await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'TOKEN_ENDPOINT_ERROR' })
-    expect(store.credentials.get('Api/Default/')?.status).toBe('error')
-    expect(store.credentials.get('Api/Default/')?.lastError?.code).toBe('TOKEN_ENDPOINT_ERROR')
+    expect((await storedCredential(store)).status).toBe('error')
+    expect((await storedCredential(store)).lastError?.code).toBe('TOKEN_ENDPOINT_ERROR')
     expect(events.map((e) => e.code)).toEqual(['TOKEN_ENDPOINT_ERROR'])
     await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'REFRESH_COOLDOWN' })
     const other = new TokenManager({ store, grants, clock })
@@ -279,11 +281,11 @@ describe('TokenManager.invalidate', () => {
     grants.failWith = undefined
     expect((await tokens.getToken(ctx)).status).toBe('authenticated')
     expect(grants.mints).toBe(2)
-    expect(store.credentials.get('Api/Default/')?.lastError).toBeUndefined()
+    expect((await storedCredential(store)).lastError).toBeUndefined()
   })
 
   it('wraps an unexpected grant failure as TOKEN_ENDPOINT_ERROR with a cause', async () => {
-    const { tokens, ctx, grants } = setup()
+    const { tokens, ctx, grants } = await setup()
     grants.failWith = new TypeError('fetch failed') as unknown as CalloutError
     const error = (await tokens.getToken(ctx).catch((e: unknown) => e)) as CalloutError
     expect(error.code).toBe('TOKEN_ENDPOINT_ERROR')
@@ -291,7 +293,7 @@ describe('TokenManager.invalidate', () => {
   })
 
   it('explains a missing refresh token (scope lacks refresh_token)', async () => {
-    const { tokens, ctx, grants, store, clock } = setup('browser')
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
     await store.compareAndSetCredential(
       {
         externalCredential: 'Api',
@@ -315,7 +317,7 @@ describe('TokenManager.invalidate', () => {
 
 describe('TokenManager.peekToken (the cache hit without a promise)', () => {
   it('returns what getToken would return at once, and nothing once the token is due (injected clock)', async () => {
-    const { tokens, ctx, grants, clock } = setup()
+    const { tokens, ctx, grants, clock } = await setup()
     grants.expiresInMs = 100_000 // refresh due 10 s (10%) before expiry
     expect(tokens.peekToken(ctx)).toBeUndefined() // nothing obtained yet: never obtains
     expect(grants.mints).toBe(0)
@@ -334,7 +336,7 @@ describe('TokenManager.peekToken (the cache hit without a promise)', () => {
   })
 
   it('applies the session timeout of tokens without expires_in', async () => {
-    const { tokens, ctx, clock, store } = setup('browser', 7_200)
+    const { tokens, ctx, clock, store } = await setup('browser', 7_200)
     await seedBrowser(store, clock)
     const old = await tokens.getToken(ctx)
     expect(tokens.peekToken(ctx)).toBe(old)
@@ -343,7 +345,7 @@ describe('TokenManager.peekToken (the cache hit without a promise)', () => {
   })
 
   it('serves nothing after forget, a rejected token or a failed refresh', async () => {
-    const { tokens, ctx, grants } = setup()
+    const { tokens, ctx, grants } = await setup()
     const first = await tokens.getToken(ctx)
     tokens.forget()
     expect(tokens.peekToken(ctx)).toBeUndefined()
@@ -358,7 +360,7 @@ describe('TokenManager.peekToken (the cache hit without a promise)', () => {
   })
 
   it('keys by user, requires one for per-user principals, and re-keys a changed context', async () => {
-    const { store, grants, clock } = setup()
+    const { store, grants, clock } = await setup()
     const ec = externalCredential({ principals: [principal({ type: 'per-user' })] })
     const tokens = new TokenManager({ store, grants, clock })
     const base = { ec, principal: ec.principals[0]! }
