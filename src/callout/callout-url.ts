@@ -24,6 +24,8 @@ export type CalloutUrlRule =
   | 'no-encoded-slash'
   | 'no-control-chars'
   | 'no-dot-segments'
+  | 'no-dot-segment-params'
+  | 'bad-utf8-escape'
   | 'no-fragment'
   | 'bad-percent-encoding'
   | 'escapes-base'
@@ -56,7 +58,9 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\s\u2028\u2029\ufeff]/u
 const ENCODED_SLASH = /%(?:25)*(?:2f|5c)/i
 const ENCODED_CONTROL = /%(?:25)*(?:[01][0-9a-f]|7f)/i
 const BAD_PERCENT = /%(?![0-9a-f]{2})/i
-const ENCODED_DOT = /%(?:25)*2e/gi
+const ESCAPE = /%[0-9a-f]{2}/i
+const ESCAPES = /(?:%[0-9a-f]{2})+/gi
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 function malformed(rule: CalloutUrlRule, message: string): CalloutError {
   return new CalloutError('CALLOUT_URL_MALFORMED', `Malformed callout URL (${rule}): ${message}`, {
@@ -138,15 +142,57 @@ function checkPath(path: string): void {
       'encoded slashes (%2F, %5C) are not allowed in the path; they can change the path an upstream sees.',
     )
   }
-  for (const segment of path.split('/')) {
-    const decoded = segment.replace(ENCODED_DOT, '.')
-    if (decoded === '.' || decoded === '..') {
+  for (const segment of path.split('/')) checkSegment(segment)
+}
+
+/**
+ * A path segment must not be, once decoded (every layer of escapes, `%252e` included, and
+ * NFKC-normalised: `．` is a dot), `.` or `..` — nor `.`/`..` followed by a path parameter or
+ * whitespace (`..;`, `.. `), which Tomcat, Spring and others treat as `..`. Escapes must decode
+ * to valid UTF-8: overlong forms such as `%c0%ae` (a `.` to lenient decoders) are refused.
+ */
+function checkSegment(segment: string): void {
+  if (segment === '') return
+  const plain = !segment.includes('%') && /^[\x21-\x7e]*$/.test(segment)
+  if (plain && segment.charCodeAt(0) !== 0x2e) return // cannot be a dot segment: the hot path
+  // Each layer is shorter than the one before, so this ends.
+  for (let layer = segment; ; layer = decodeEscapes(layer)) {
+    checkDotSegment(layer)
+    if (!plain) checkDotSegment(layer.normalize('NFKC'))
+    if (!ESCAPE.test(layer)) return
+  }
+}
+
+function checkDotSegment(decoded: string): void {
+  if (decoded === '.' || decoded === '..') {
+    throw malformed(
+      'no-dot-segments',
+      '"." and ".." path segments are not allowed; write the path from the credential\'s base.',
+    )
+  }
+  // What a lenient server keeps of the segment: the part before a parameter, trimmed.
+  const core = (decoded.split(/[;,]/, 1)[0] ?? '').trim()
+  if (core === '.' || core === '..') {
+    throw malformed(
+      'no-dot-segment-params',
+      '"." or ".." followed by ";", whitespace or another parameter (such as "..;") is not allowed; servers read it as "..". Write the path from the credential\'s base.',
+    )
+  }
+}
+
+/** Decodes one layer of `%XX` escapes; each run of escapes must be valid UTF-8. */
+function decodeEscapes(part: string): string {
+  return part.replace(ESCAPES, (run) => {
+    const bytes = Buffer.from(run.replace(/%/g, ''), 'hex')
+    try {
+      return STRICT_UTF8.decode(bytes)
+    } catch {
       throw malformed(
-        'no-dot-segments',
-        '"." and ".." path segments are not allowed; write the path from the credential\'s base.',
+        'bad-utf8-escape',
+        'percent-escapes in the path must encode valid UTF-8 (overlong forms such as %C0%AE are refused); encode the path as UTF-8.',
       )
     }
-  }
+  })
 }
 
 /** The query may carry encoded slashes (`?url=https%3A%2F%2F…` is ordinary); not controls. */
