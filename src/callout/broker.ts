@@ -170,9 +170,11 @@ export class Broker {
 
   /**
    * Obtains a token now for a Named Credential whose flow needs no browser (client credentials,
-   * JWT bearer, password) — or checks the stored one for the browser flow — and returns its
-   * status. Use it to surface configuration problems before the first callout (`callout auth`).
-   * Protocols without tokens (none, basic, custom, jwt, aws-sigv4) only report their status.
+   * JWT bearer, password) — a real token request, even when a stored token is still valid, so a
+   * wrong secret or key fails here — or checks the stored one for the browser flow, and returns
+   * its status. Use it to surface configuration problems before the first callout (`callout
+   * auth`). `fresh: false` accepts a cached or stored token that is still valid. Protocols without
+   * tokens (none, basic, custom, jwt, aws-sigv4) only report their status.
    *
    * @example
    * const report = await broker.authenticate('Target')
@@ -180,12 +182,13 @@ export class Broker {
    */
   async authenticate(
     name: string,
-    options: { user?: string; principal?: string } = {},
+    options: { user?: string; principal?: string; fresh?: boolean } = {},
   ): Promise<StatusReport> {
     this.#assertOpen()
     const target = resolveTarget(this.#definitions, `callout:${name}`, options)
     if (target.kind === 'credential' && target.externalCredential.protocol === 'oauth2') {
-      await this.#parts.tokens.getToken(grantContextFor(target))
+      const fresh = options.fresh !== false && target.externalCredential.flow !== 'browser'
+      await this.#parts.tokens.getToken(grantContextFor(target), { fresh })
     }
     const [report] = await this.status(name)
     return report!

@@ -325,19 +325,22 @@ describe('credentialFindings', () => {
 })
 
 describe('apiCheckFinding', () => {
-  it('2xx ok, 3xx warn with the Lightning advice', () => {
-    expect(apiCheckFinding('T', 200, '[]')).toEqual({
+  const SF = '/services/data/v61.0/'
+  const sf = { salesforce: true }
+
+  it('2xx ok, 3xx warn with the Lightning advice (Salesforce)', () => {
+    expect(apiCheckFinding('T', SF, 200, '{}', sf)).toEqual({
       level: 'ok',
       subject: 'T',
-      what: 'GET /services/data answered 200',
+      what: 'GET /services/data/v61.0/ answered 200',
     })
-    const redirect = apiCheckFinding('T', 302, '')
+    const redirect = apiCheckFinding('T', SF, 302, '', sf)
     expect(redirect).toMatchObject({ level: 'warn', code: 'HTTP_302' })
     expect(redirect.todo).toContain('my.salesforce.com')
   })
 
   it('401: fail with INVALID_SESSION_ID advice, or the scope advice for "not valid for use with the REST API"', () => {
-    expect(apiCheckFinding('T', 401, '')).toMatchObject({
+    expect(apiCheckFinding('T', SF, 401, '', sf)).toMatchObject({
       level: 'fail',
       code: 'HTTP_401',
       todo: adviceFor('INVALID_SESSION_ID'),
@@ -348,19 +351,31 @@ describe('apiCheckFinding', () => {
         errorCode: 'INVALID_SESSION_ID',
       },
     ])
-    expect(apiCheckFinding('T', 401, body).todo).toBe(adviceFor('SESSION_NOT_VALID_FOR_API'))
+    expect(apiCheckFinding('T', SF, 401, body, sf).todo).toBe(
+      adviceFor('SESSION_NOT_VALID_FOR_API'),
+    )
+  })
+
+  it('another provider gets no Salesforce advice and names its checkPath', () => {
+    const f = apiCheckFinding('T', '/me', 401, 'INVALID_SESSION_ID')
+    expect(f).toMatchObject({ level: 'fail', what: 'GET /me answered 401', code: 'HTTP_401' })
+    expect(f.todo).not.toBe(adviceFor('INVALID_SESSION_ID'))
+    expect(apiCheckFinding('T', '/me', 302, '').todo).not.toContain('salesforce')
   })
 
   it('prefers the broker advice header; never puts the body into the finding', () => {
-    const f = apiCheckFinding('T', 500, 'CANARY-body <script>', 'the broker says so')
+    const f = apiCheckFinding('T', SF, 500, 'CANARY-body <script>', {
+      ...sf,
+      advice: 'the broker says so',
+    })
     expect(f).toEqual({
       level: 'fail',
       subject: 'T',
-      what: 'GET /services/data answered 500',
+      what: 'GET /services/data/v61.0/ answered 500',
       todo: 'the broker says so',
       code: 'HTTP_500',
     })
-    expect(apiCheckFinding('T', 503, 'x'.repeat(1_000_000)).level).toBe('fail')
+    expect(apiCheckFinding('T', SF, 503, 'x'.repeat(1_000_000), sf).level).toBe('fail')
   })
 })
 

@@ -308,34 +308,46 @@ export function credentialFindings(report: StatusReport, defs: Definitions): Fin
 }
 
 /**
- * Interprets the answer to the online `GET callout:<Name>/services/data`: 2xx is `ok`, a redirect
- * is a `warn` with the Lightning advice, 401 and 403 are `fail` with Salesforce's advice, anything
- * else is `fail`. `body` is only inspected for Salesforce error codes, never printed.
+ * Interprets the answer to the online `GET callout:<Name><path>`: 2xx is `ok`, a redirect is a
+ * `warn` (for Salesforce with the Lightning advice), 401 and 403 are `fail` with the upstream's
+ * or Salesforce's advice, anything else is `fail`. `body` is only inspected for Salesforce error
+ * codes, never printed.
  *
  * @example
- * apiCheckFinding('Target', 200, '[]') // { level: 'ok', subject: 'Target', what: 'GET /services/data answered 200' }
+ * apiCheckFinding('Target', '/services/data/v61.0/', 200, '{}', { salesforce: true })
+ * // { level: 'ok', subject: 'Target', what: 'GET /services/data/v61.0/ answered 200' }
  */
 export function apiCheckFinding(
   name: string,
+  path: string,
   status: number,
   body: string,
-  advice?: string,
+  options: { readonly salesforce?: boolean; readonly advice?: string } = {},
 ): Finding {
-  const what = `GET /services/data answered ${status}`
+  const what = `GET ${path} answered ${status}`
   if (status >= 200 && status < 300) return finding('ok', name, what)
+  const salesforce = options.salesforce === true
   if (status >= 300 && status < 400) {
-    return finding('warn', name, what, adviceFor('lightning_redirect'), `HTTP_${status}`)
+    return finding(
+      'warn',
+      name,
+      what,
+      salesforce
+        ? adviceFor('lightning_redirect')
+        : 'check the Named Credential URL and checkPath: the endpoint redirects',
+      `HTTP_${status}`,
+    )
   }
-  const known = isSessionNotValidForApi(body)
-    ? adviceFor('SESSION_NOT_VALID_FOR_API')
-    : status === 401
-      ? adviceFor('INVALID_SESSION_ID')
-      : adviceFor(body.slice(0, 4096))
-  return finding(
-    'fail',
-    name,
-    what,
-    advice ?? known ?? 'check the Named Credential URL and the user’s permissions',
-    `HTTP_${status}`,
-  )
+  const known = !salesforce
+    ? undefined
+    : isSessionNotValidForApi(body)
+      ? adviceFor('SESSION_NOT_VALID_FOR_API')
+      : status === 401
+        ? adviceFor('INVALID_SESSION_ID')
+        : adviceFor(body.slice(0, 4096))
+  const fallback =
+    status === 401
+      ? 'the upstream refused the credential even after a fresh token: check the scopes and the user the token is issued for'
+      : 'check the Named Credential URL, checkPath and the user’s permissions'
+  return finding('fail', name, what, options.advice ?? known ?? fallback, `HTTP_${status}`)
 }

@@ -610,6 +610,7 @@ function buildNamedCredential(
     allowedHosts,
     enabled: entry.enabled ?? DEFAULTS.enabled,
     allowInsecureHttp: insecureOk,
+    ...opt('checkPath', entry.checkPath),
   }
 }
 

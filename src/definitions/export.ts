@@ -211,6 +211,7 @@ function exportNamedCredential(
     allowedHosts: [...nc.allowedHosts],
     enabled: nc.enabled,
     allowInsecureHttp: nc.allowInsecureHttp,
+    checkPath: nc.checkPath,
   })
   const cert = nc.clientCertificate
   if (cert !== undefined) {

@@ -153,6 +153,12 @@ export interface NamedCredential {
   readonly enabled: boolean
   /** Loud, greppable switch: allow an http:// URL on a non-loopback host. Default false. */
   readonly allowInsecureHttp: boolean
+  /**
+   * A path under `url` that answers only with valid credentials (e.g. `/me`): `callout doctor
+   * --online` GETs it to prove the credential is accepted. Salesforce needs none (it uses
+   * `/services/data/v61.0/`).
+   */
+  readonly checkPath?: string
 }
 
 /** A complete, validated set of definitions keyed by name. */

@@ -181,6 +181,13 @@ export const namedCredentialSchema = z.strictObject({
   allowedHosts: z.array(z.string()).max(50).optional(),
   enabled: z.boolean().optional(),
   allowInsecureHttp: z.boolean().optional(),
+  checkPath: z
+    .string()
+    .max(2048)
+    .regex(/^\/[^\s#]*$/, {
+      error: 'is not a path — write a path under the URL that needs the credential, e.g. /me',
+    })
+    .optional(),
   // Legacy shorthand (see legacy.ts).
   identityType: z.enum(['named-principal', 'per-user', 'anonymous']).optional(),
   protocol: z.enum(['none', 'password', 'oauth2', 'jwt', 'jwt-exchange', 'aws-sigv4']).optional(),

@@ -103,16 +103,24 @@ export class TokenManager {
   /**
    * A credential with a usable access token: from the in-process cache, else the store, else
    * obtained (mint for `client-credentials`/`jwt-bearer`/`password`, refresh for `browser`).
-   * Refreshes proactively when the token is within its refresh margin.
+   * Refreshes proactively when the token is within its refresh margin. With `fresh: true` it asks
+   * the authorization server now (mint, or refresh for `browser`) whatever is cached or stored and
+   * whatever cooldown is running: an operator's "check it now" (`callout auth`, `doctor --online`).
    *
    * @throws CalloutError `NOT_AUTHENTICATED` (browser flow never authenticated), `NEEDS_REAUTH`,
    *   `REFRESH_COOLDOWN`, `USER_REQUIRED`, or the grant's error.
    */
-  async getToken(ctx: GrantContext): Promise<ActiveCredential> {
+  async getToken(
+    ctx: GrantContext,
+    options: { readonly fresh?: boolean } = {},
+  ): Promise<ActiveCredential> {
     const k = keyStringOf(ctx)
+    const key = keyOf(ctx)
+    if (options.fresh === true) {
+      return this.#flights.run(k, () => this.#obtainWithLease(ctx, key, undefined, undefined, true))
+    }
     const cached = this.#fresh(k, ctx)
     if (cached !== undefined) return cached
-    const key = keyOf(ctx)
     return this.#flights.run(k, () => this.#obtain(ctx, key, undefined))
   }
 
@@ -242,13 +250,14 @@ export class TokenManager {
     key: CredentialKey,
     rejected: Secret | undefined,
     initial: PrincipalCredential | undefined,
+    fresh = false,
   ): Promise<ActiveCredential> {
     const k = credentialKeyString(key)
     let seen = initial
     for (let round = 0; round < TOKEN_MANAGER_DEFAULTS.maxLeaseRounds; round++) {
-      const usable = this.#acceptable(seen, ctx, rejected)
+      const usable = fresh ? undefined : this.#acceptable(seen, ctx, rejected)
       if (usable !== undefined) return this.#remember(k, usable)
-      this.#assertMayObtain(ctx, seen, k)
+      if (!fresh) this.#assertMayObtain(ctx, seen, k)
       const seenVersion = seen?.version ?? 0
       const outcome = await withLease(
         this.#store,
@@ -257,6 +266,10 @@ export class TokenManager {
         async () => {
           // Re-read after taking the lease: another process may have refreshed meanwhile.
           const current = await this.#read(key)
+          if (fresh) {
+            this.#assertMayObtain(ctx, current, k, true)
+            return this.#callGrant(ctx, key, current, rejected)
+          }
           const accepted = this.#acceptable(current, ctx, rejected)
           if (accepted !== undefined) return accepted
           this.#assertMayObtain(ctx, current, k)
@@ -298,11 +311,16 @@ export class TokenManager {
   }
 
   /** Throws when obtaining a token is pointless or not allowed right now (no token request). */
-  #assertMayObtain(ctx: GrantContext, current: PrincipalCredential | undefined, k: string): void {
+  #assertMayObtain(
+    ctx: GrantContext,
+    current: PrincipalCredential | undefined,
+    k: string,
+    ignoreCooldown = false,
+  ): void {
     const now = this.#clock.now()
     const name = ctx.namedCredential ?? ctx.ec.name
     const key = keyOf(ctx)
-    const cooling = this.#cooldown.active(k, now)
+    const cooling = ignoreCooldown ? undefined : this.#cooldown.active(k, now)
     if (cooling !== undefined) throw this.#coolingError(ctx, cooling.error, cooling.until)
     if (ctx.ec.protocol !== 'oauth2' || ctx.ec.flow === undefined) {
       throw new CalloutError(
@@ -311,7 +329,9 @@ export class TokenManager {
       )
     }
     const recentError =
-      current?.lastError !== undefined && now < current.lastError.at + this.#cooldownMs
+      !ignoreCooldown &&
+      current?.lastError !== undefined &&
+      now < current.lastError.at + this.#cooldownMs
     if (ctx.ec.flow === 'browser') {
       if (current?.status === 'needs-reauth') {
         throw new CalloutError('NEEDS_REAUTH', reauthMessage(name, ctx), {

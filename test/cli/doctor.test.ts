@@ -184,7 +184,7 @@ namedCredentials:
     const found = lines(run.stdout)
     expect(found.every((f) => f.level === 'ok')).toBe(true)
     expect(run.stdout).toContain(`ok   Target: obtained a token now (Authenticated as ${JWT_USER})`)
-    expect(run.stdout).toContain('ok   Target: GET /services/data answered 200')
+    expect(run.stdout).toContain('ok   Target: GET /services/data/v61.0/ answered 200')
     expect(run.stdout).toContain(`ok   Target Integration: Authenticated as ${JWT_USER}`)
     const store = await openStore({ home: t.home, env })
     try {

@@ -19,7 +19,7 @@ import { EXIT, println, type CliIo } from '../io.ts'
 export interface DoctorOptions {
   /** Check one Named Credential; default all. */
   readonly name?: string
-  /** Also obtain tokens and call Salesforce's `/services/data`. */
+  /** Also obtain tokens now and call an endpoint that needs them. */
   readonly online?: boolean
   /** Print the findings as a JSON array. */
   readonly json?: boolean
@@ -71,22 +71,32 @@ async function openChecked(io: CliIo, findings: Finding[]): Promise<KyselyStore 
   return store
 }
 
-/** The online checks of one Named Credential: a token now, and Salesforce's `/services/data`. */
+/** The API version of the Salesforce check: `GET /services/data/v61.0/` needs a valid session. */
+export const SALESFORCE_CHECK_PATH = '/services/data/v61.0/'
+
+/**
+ * The online checks of one Named Credential: a real token request now (flows without a browser),
+ * then a GET of a path that answers only to a valid credential — Salesforce's
+ * `/services/data/v61.0/`, or the Named Credential's `checkPath`.
+ */
 async function onlineFindings(
   broker: Broker,
   report: StatusReport,
   defs: Definitions,
 ): Promise<Finding[]> {
   const name = report.name
+  const nc = defs.namedCredentials.get(name)
   const ec = defs.externalCredentials.get(report.externalCredential)
-  if (!report.enabled || ec === undefined) return []
+  if (!report.enabled || ec === undefined || nc === undefined) return []
   const provider =
     ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
   const salesforce = provider?.type === 'salesforce'
   const out: Finding[] = []
+  const named = ec.principals.some((p) => p.type === 'named')
+  if (!named) return out
   if (ec.protocol === 'oauth2' && ec.flow !== 'browser') {
     try {
-      const fresh = await broker.authenticate(name)
+      const fresh = await broker.authenticate(name, { fresh: true })
       const summary = fresh.principals.map((p) => p.summary).join('; ')
       out.push({ level: 'ok', subject: name, what: `obtained a token now (${summary})` })
     } catch (error) {
@@ -94,19 +104,34 @@ async function onlineFindings(
       return out
     }
   }
-  if (!salesforce) return out
-  const named = ec.principals.some((p) => p.type === 'named')
+  const path = nc.checkPath ?? (salesforce ? SALESFORCE_CHECK_PATH : undefined)
+  if (path === undefined) {
+    out.push({
+      level: 'ok',
+      subject: name,
+      what: 'no endpoint called: the Named Credential has no checkPath',
+      todo: 'set checkPath (a path that needs the credential, e.g. /me) to have doctor --online call it',
+    })
+    return out
+  }
   const usable =
-    ec.flow !== 'browser' || report.principals.some((p) => p.status === 'authenticated')
-  if (!named || !usable) return out
+    ec.protocol !== 'oauth2' ||
+    ec.flow !== 'browser' ||
+    report.principals.some((p) => p.status === 'authenticated')
+  if (!usable) return out
   try {
-    const res = await broker.fetch(`callout:${name}/services/data`)
+    const res = await broker.fetch(`callout:${name}${path}`)
     const body = await res.text()
     out.push(
-      apiCheckFinding(name, res.status, body, res.headers.get('x-callout-advice') ?? undefined),
+      apiCheckFinding(name, path, res.status, body, {
+        salesforce,
+        ...(res.headers.get('callout-advice') === null
+          ? {}
+          : { advice: res.headers.get('callout-advice')! }),
+      }),
     )
   } catch (error) {
-    out.push(errorFinding(name, error, 'GET /services/data failed', true))
+    out.push(errorFinding(name, error, `GET ${path} failed`, salesforce))
   }
   return out
 }
@@ -114,8 +139,9 @@ async function onlineFindings(
 /**
  * `callout doctor [Name] [--online] [--json]`: checks the master key, the store and each Named
  * Credential (or the one named) and prints one line per finding,
- * `ok|warn|fail <subject>: <what> — <what to do>`. Offline by default; `--online` also obtains
- * tokens (non-browser flows) and calls Salesforce's `/services/data`. Returns 0 when nothing
+ * `ok|warn|fail <subject>: <what> — <what to do>`. Offline by default; `--online` also makes a
+ * real token request (non-browser flows) and GETs a path that needs the credential (Salesforce's
+ * `/services/data/v61.0/`, or the Named Credential's `checkPath`). Returns 0 when nothing
  * failed, 1 otherwise. Never prints a secret or a token.
  *
  * @example
