@@ -303,8 +303,14 @@ export function joinCalloutUrl(baseUrl: string, parsed: ParsedCalloutUrl): URL {
   let path = parsed.path
   if (path === '' && parsed.query === undefined) path = base.pathname === '/' ? '/' : ''
   const joined = `${base.origin}${basePath}${path}${parsed.query === undefined ? '' : `?${parsed.query}`}`
-  const url = new URL(joined)
+  let url: URL | undefined
+  try {
+    url = new URL(joined)
+  } catch {
+    url = undefined
+  }
   if (
+    url === undefined ||
     url.origin !== base.origin ||
     url.username !== '' ||
     url.password !== '' ||
