@@ -6,6 +6,7 @@ import type { Definitions, FormulaHeader } from '../definitions/model.ts'
 import { configInvalid, type ConfigIssue } from '../definitions/issues.ts'
 import { isCalloutError } from '../errors.ts'
 import { compileFormula } from './formula.ts'
+import { checkJwtSubjects } from './jwt-subject.ts'
 
 function looksLikeBareLiteral(formula: string): boolean {
   const f = formula.trim()
@@ -35,7 +36,8 @@ function checkHeaders(
 
 /**
  * Compiles every formula header of the definitions (ExternalCredential `authHeaders`, Named
- * Credential `headers`) and throws one `CONFIG_INVALID` listing every header that does not parse.
+ * Credential `headers`) and evaluates every JWT subject (a per-user principal must give two users
+ * two subjects), and throws one `CONFIG_INVALID` listing every problem.
  *
  * @example
  * checkFormulas(await loadConfigFile('callout.yaml')) // throws CONFIG_INVALID for `Accept: application/json`
@@ -44,6 +46,7 @@ export function checkFormulas(defs: Definitions): void {
   const issues: ConfigIssue[] = []
   for (const ec of defs.externalCredentials.values()) {
     checkHeaders(issues, `externalCredentials.${ec.name}.authHeaders`, ec.authHeaders)
+    issues.push(...checkJwtSubjects(ec))
   }
   for (const nc of defs.namedCredentials.values()) {
     checkHeaders(issues, `namedCredentials.${nc.name}.headers`, nc.headers)

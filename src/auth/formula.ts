@@ -16,7 +16,8 @@
  *
  * Merge fields: `$Credential.<ExternalCredential>.<Parameter>` (principal parameters, then
  * secrets), `$Credential.<ExternalCredential>.OAuthToken`, and the legacy
- * `$Credential.OAuthToken`, `$Credential.UserName`, `$Credential.Password`.
+ * `$Credential.OAuthToken`, `$Credential.UserName`, `$Credential.Password`; in a JWT subject,
+ * `$User.Username` (the end user of a per-user principal).
  *
  * Values are text or bytes: `BLOB(text)` gives UTF-8 bytes, `HMAC(alg, data, key)` gives bytes,
  * `BASE64ENCODE`/`HEX`/`TEXT` give text. `&` joins text only.
@@ -65,6 +66,8 @@ export interface FormulaContext {
   readonly secrets: Readonly<Record<string, Secret>>
   /** The current access token, for `$Credential.OAuthToken`. */
   readonly token?: Secret
+  /** The end user of a per-user principal, for `$User.Username` (JWT subjects only). */
+  readonly user?: { readonly username: string }
 }
 
 type Value = string | Uint8Array
@@ -219,6 +222,18 @@ function lookupField(path: readonly string[], ctx: FormulaContext, pos: number):
       `Unknown merge field ${name}. Use $Credential.${ctx.externalCredential}.<Parameter> with a parameter or secret of the principal`,
       pos,
     )
+  if (path[0] === 'User') {
+    if (path.length !== 2 || (path[1] ?? '').toLowerCase() !== 'username') {
+      throw invalid(`Unknown merge field ${name}; the one $User field is $User.Username`, pos)
+    }
+    if (ctx.user === undefined) {
+      throw invalid(
+        `${name} has a value only in jwt.subject of a per-user principal (the user option)`,
+        pos,
+      )
+    }
+    return ctx.user.username
+  }
   if (path[0] !== 'Credential') throw unknown()
   const token = (): string => {
     if (ctx.token === undefined) {

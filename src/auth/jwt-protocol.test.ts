@@ -55,6 +55,20 @@ describe('signCallJwt', () => {
     expect(typeof payload.jti).toBe('string')
   })
 
+  it('names the end user of a per-user principal in sub (jwt.subject with $User.Username)', async () => {
+    const pem = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const ec = { ...base, jwt: { ...base.jwt!, subject: "{!$User.Username & '@acme.test'}" } }
+    const each: Principal = { ...principal({ privateKey: new Secret(pem) }, {}), type: 'per-user' }
+    const subs = await Promise.all(
+      ['alice', 'bob'].map(async (user) => {
+        const jwt = await signCallJwt(ec, each, { clock, user })
+        return (await jwtVerify(jwt, rsa.publicKey, { currentDate: new Date(clock.now()) })).payload
+          .sub
+      }),
+    )
+    expect(subs).toEqual(['alice@acme.test', 'bob@acme.test'])
+  })
+
   it('signs ES256', async () => {
     const pem = ec256.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     const ec = { ...base, jwt: { ...base.jwt!, algorithm: 'ES256' as const } }

@@ -9,6 +9,7 @@ import { systemClock } from '../clock.ts'
 import type { ExternalCredential, Principal } from '../definitions/model.ts'
 import { DEFAULTS } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
 
 /** Smallest HS256 shared secret accepted: 32 bytes (RFC 7518 §3.2). */
@@ -18,7 +19,7 @@ export const MIN_HS256_SECRET_BYTES = 32
  * Signs the per-call JWT of a `jwt` ExternalCredential with jose.
  *
  * Claims: `additionalClaims` first, then `iss` (`jwt.issuer`), `sub` (the principal's `subject`
- * or `username` parameter, else `jwt.subject`), `aud` (`jwt.audience`), `iat`, `exp` = iat +
+ * or `username` parameter, else `jwt.subject` evaluated for `deps.user`, see {@link jwtSubject}), `aud` (`jwt.audience`), `iat`, `exp` = iat +
  * `validitySeconds` (seconds), `jti` (random UUID); registered claims win over additional ones.
  * Keys: RS256/ES256 from the principal's `privateKey` secret (PEM PKCS#8 or PKCS#1); HS256 from
  * its `sharedSecret` secret (≥ 32 bytes). Header: `alg`, `typ: JWT`, `kid` when configured.
@@ -32,7 +33,7 @@ export const MIN_HS256_SECRET_BYTES = 32
 export async function signCallJwt(
   ec: ExternalCredential,
   principal: Principal,
-  deps: { clock?: Clock } = {},
+  deps: { clock?: Clock; user?: string } = {},
 ): Promise<string> {
   const settings = ec.jwt
   const alg = settings?.algorithm ?? 'RS256'
@@ -76,7 +77,7 @@ export async function signCallJwt(
     .setExpirationTime(now + validity)
     .setJti(randomUUID())
   if (settings?.issuer !== undefined) jwt.setIssuer(settings.issuer)
-  const subject = principal.parameters.subject ?? principal.parameters.username ?? settings?.subject
+  const subject = jwtSubject(ec, principal, deps.user ?? '')
   if (subject !== undefined) jwt.setSubject(subject)
   if (settings?.audience !== undefined) {
     jwt.setAudience(

@@ -18,6 +18,7 @@ import type { Secret } from '../secrets/secret.ts'
 import { resolveAuthDeps, type AuthDeps, type ResolvedAuthDeps } from './deps.ts'
 import { SALESFORCE_DEFAULT_LOGIN_URL } from './endpoints.ts'
 import { oauthClientContext, sendAuthRequest, type OAuthClientContext } from './oauth-client.ts'
+import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
 import {
   parseTokenResponse,
@@ -200,7 +201,8 @@ export async function passwordGrant(
 /**
  * JWT bearer grant (RFC 7523 §2.1), the Salesforce server-to-server flow: an assertion signed
  * with the principal's `privateKey` secret (PEM PKCS#8 or PKCS#1), `iss` = consumer key, `sub`
- * = the principal's `username` parameter (or `jwt.subject`), `aud` = `jwt.audience` or, for
+ * = the principal's `subject` or `username` parameter, else `jwt.subject` evaluated for `user`
+ * (the end user of a per-user principal, see {@link jwtSubject}), `aud` = `jwt.audience` or, for
  * Salesforce, the login host origin (`https://login.salesforce.com`, `https://test.salesforce.com`,
  * the My Domain or site URL), `exp` = now + validity in seconds (at most 180 s for Salesforce),
  * `iat`, `jti`. Re-minted, never refreshed. Client authentication is sent only when the provider
@@ -214,6 +216,7 @@ export async function jwtBearerGrant(
   externalCredential: ExternalCredential,
   principal: Principal,
   deps?: AuthDeps,
+  user = '',
 ): Promise<TokenSet> {
   const d = resolveAuthDeps(deps)
   const assertion = await buildJwtBearerAssertion(
@@ -222,6 +225,7 @@ export async function jwtBearerGrant(
     externalCredential,
     principal,
     d,
+    user,
   )
   const method = hasClientCredential(provider) ? provider.clientAuth : 'none'
   const ctx = await oauthClientContext(provider, endpoints, d, method)
@@ -241,8 +245,9 @@ export async function jwtBearerGrant(
 }
 
 /**
- * Builds and signs the RFC 7523 assertion of {@link jwtBearerGrant}. Exported for tests and for
- * `callout doctor` (which may show the claims, never the signature).
+ * Builds and signs the RFC 7523 assertion of {@link jwtBearerGrant} for `user` (`''` for a
+ * named principal). Exported for tests and for `callout doctor` (which may show the claims, never
+ * the signature).
  */
 export async function buildJwtBearerAssertion(
   provider: AuthProvider,
@@ -250,6 +255,7 @@ export async function buildJwtBearerAssertion(
   externalCredential: ExternalCredential,
   principal: Principal,
   deps: Pick<ResolvedAuthDeps, 'clock'>,
+  user = '',
 ): Promise<string> {
   const jwt = externalCredential.jwt
   const alg = jwt?.algorithm ?? 'RS256'
@@ -268,11 +274,11 @@ export async function buildJwtBearerAssertion(
       { details: { externalCredential: externalCredential.name, principal: principal.name } },
     )
   }
-  const subject = principal.parameters.username ?? jwt?.subject
+  const subject = jwtSubject(externalCredential, principal, user)
   if (subject === undefined || subject === '') {
     throw new CalloutError(
       'CONFIG_INVALID',
-      `Principal "${principal.name}" of ExternalCredential "${externalCredential.name}" needs a username parameter (or jwt.subject) for the jwt-bearer flow: it becomes the assertion's sub.`,
+      `Principal "${principal.name}" of ExternalCredential "${externalCredential.name}" needs a username (or subject) parameter, or jwt.subject, for the jwt-bearer flow: it becomes the assertion's sub.`,
       { details: { externalCredential: externalCredential.name, principal: principal.name } },
     )
   }

@@ -48,7 +48,12 @@ export function createAuthenticators(options: { readonly clock?: Clock } = {}): 
     formula: (source, scope) => evaluateFormula(compile(source), formulaContext(scope)),
     merge: (text, scope) => mergeTemplate(text, formulaContext(scope)),
     callJwt: async (scope) =>
-      new Secret(await signCallJwt(scope.externalCredential, scope.principal, { clock })),
+      new Secret(
+        await signCallJwt(scope.externalCredential, scope.principal, {
+          clock,
+          user: scope.userId,
+        }),
+      ),
     sigv4: async (request, scope) => {
       const settings = scope.externalCredential.sigv4
       if (settings === undefined) {

@@ -20,7 +20,7 @@ export interface AuthGrantsOptions extends AuthDeps {
 }
 
 /** The grants that mint a token without a user present, by flow. */
-const MINTING_GRANTS: Partial<Record<OAuthFlow, typeof clientCredentialsGrant>> = {
+const MINTING_GRANTS: Partial<Record<OAuthFlow, typeof jwtBearerGrant>> = {
   'client-credentials': clientCredentialsGrant,
   'jwt-bearer': jwtBearerGrant,
   password: passwordGrant,
@@ -56,7 +56,7 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
       const endpoints = await endpointsFor(ctx)
       const grant = MINTING_GRANTS[ctx.ec.flow ?? 'browser']
       if (grant !== undefined) {
-        const tokenSet = await grant(provider, endpoints, ctx.ec, ctx.principal, deps)
+        const tokenSet = await grant(provider, endpoints, ctx.ec, ctx.principal, deps, ctx.userId)
         return withIdentity(ctx, endpoints, tokenSet, deps)
       }
       throw new CalloutError(
