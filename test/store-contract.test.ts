@@ -1,6 +1,7 @@
 /**
  * The store contract, run against every dialect: SQLite in a temp dir and PostgreSQL at
- * 127.0.0.1:5432 in a schema unique to this run (dropped in afterAll).
+ * `CALLOUT_TEST_POSTGRES_URL` (default 127.0.0.1:5432/test) in a schema unique to this run
+ * (dropped in afterAll).
  */
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -8,7 +9,6 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Clock } from '../src/clock.ts'
 import type {
@@ -23,8 +23,15 @@ import { MasterKey } from '../src/secrets/master-key.ts'
 import { Secret } from '../src/secrets/secret.ts'
 import type { KyselyStore } from '../src/store/kysely-store.ts'
 import { openStore, rotateMasterKey } from '../src/store/open-store.ts'
+import {
+  dropTestSchemas,
+  requirePostgres,
+  testPostgresUrl,
+  testPostgresUrlForDatabase,
+  withPostgres,
+} from './helpers/postgres.ts'
 
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
+const PG_URL = testPostgresUrl()
 const DIALECTS = ['sqlite', 'postgres'] as const
 type Dialect = (typeof DIALECTS)[number]
 const CANARY = 'canary-7f3a9c-secret'
@@ -40,15 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true })
-  if (schemas.length > 0) {
-    const client = new pg.Client({ connectionString: PG_URL })
-    await client.connect()
-    try {
-      for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`)
-    } finally {
-      await client.end()
-    }
-  }
+  await dropTestSchemas(schemas)
 })
 
 /** One fresh database and helpers to open stores on it and poke at its rows directly. */
@@ -98,6 +97,7 @@ async function harness(dialect: Dialect): Promise<Harness> {
       },
     }
   }
+  await requirePostgres()
   const schema = `callout_test_${RUN_ID}_${n}`
   schemas.push(schema)
   return {
@@ -115,21 +115,14 @@ async function harness(dialect: Dialect): Promise<Harness> {
       return store
     },
     async raw(sql, params = []) {
-      const client = new pg.Client({
-        connectionString: PG_URL,
-        options: `-c search_path=${schema}`,
-      })
-      await client.connect()
-      try {
+      return withPostgres(async (client) => {
         let i = 0
         const result = await client.query(
           sql.replace(/\?/g, () => `$${++i}`),
           params,
         )
         return result.rows as Record<string, unknown>[]
-      } finally {
-        await client.end()
-      }
+      }, schema)
     },
     async close() {
       await Promise.all(stores.map((s) => s.close()))
@@ -1204,8 +1197,9 @@ describe('PostgreSQL specifics', () => {
   })
 
   it('a missing database is STORE_ERROR with advice', async () => {
+    await requirePostgres()
     const error = await openStore({
-      url: 'postgres://postgres@127.0.0.1:5432/no_such_db_callout',
+      url: testPostgresUrlForDatabase('no_such_db_callout'),
       home: tmp,
       masterKey: MasterKey.generate(),
     }).catch((e: unknown) => e)
@@ -1221,5 +1215,122 @@ describe('PostgreSQL specifics', () => {
       masterKey: MasterKey.generate(),
     }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
+})
+
+describe('PostgreSQL at rest: no plaintext secret in any column', () => {
+  it('planted secrets and tokens never appear in any column of any table (raw SQL)', async () => {
+    const h = await harness('postgres')
+    const store = await h.open()
+    const planted = {
+      consumerSecret: `${CANARY}-consumer`,
+      password: `${CANARY}-password`,
+      accessToken: `${CANARY}-access`,
+      refreshToken: `${CANARY}-refresh`,
+      codeVerifier: `${CANARY}-verifier`,
+      mtlsKey: `${CANARY}-mtls-key`,
+      passphrase: `${CANARY}-passphrase`,
+    }
+    const nc = named('Salesforce')
+    await store.applyDefinitions(
+      defs({
+        authProviders: [provider('Sf', planted.consumerSecret)],
+        externalCredentials: [external('Ext', planted.password)],
+        namedCredentials: [
+          {
+            ...nc,
+            clientCertificate: {
+              cert: '-----BEGIN CERTIFICATE-----',
+              key: new Secret(planted.mtlsKey),
+              passphrase: new Secret(planted.passphrase),
+            },
+          },
+        ],
+      }),
+    )
+    const stored = await store.compareAndSetCredential(
+      credential({
+        accessToken: new Secret(planted.accessToken),
+        refreshToken: new Secret(planted.refreshToken),
+      }),
+      0,
+    )
+    // A rotation writes both tokens again: scan what the second write left, too.
+    await store.compareAndSetCredential(
+      credential({
+        accessToken: new Secret(`${planted.accessToken}-2`),
+        refreshToken: new Secret(`${planted.refreshToken}-2`),
+      }),
+      stored!.version,
+    )
+    await store.putPendingAuthorization({
+      state: 'st',
+      namedCredential: 'Salesforce',
+      externalCredential: 'Ext',
+      principal: 'Integration',
+      userId: '',
+      codeVerifier: new Secret(planted.codeVerifier),
+      redirectUri: 'http://127.0.0.1/cb',
+      expiresAt: Date.now() + 60_000,
+    })
+    // Each secret really went in: the store gives every one of them back.
+    const loaded = JSON.stringify(deepReveal(await store.loadDefinitions()))
+    for (const secret of [planted.consumerSecret, planted.password, planted.mtlsKey])
+      expect(loaded).toContain(secret)
+    expect((await store.getCredential(KEY))?.refreshToken?.reveal()).toBe(
+      `${planted.refreshToken}-2`,
+    )
+
+    const needles = Object.values(planted).flatMap((secret) => [
+      secret,
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('hex'),
+    ])
+    const tables = await h.raw(
+      'select table_name from information_schema.tables where table_schema = current_schema()',
+    )
+    const names = tables.map((t) => String(t.table_name)).sort()
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'auth_providers',
+        'credentials',
+        'data_keys',
+        'external_credentials',
+        'leases',
+        'named_credentials',
+        'pending_authorizations',
+      ]),
+    )
+    const leaks: string[] = []
+    const rowsPerTable: Record<string, number> = {}
+    for (const table of names) {
+      const rows = await h.raw(`select * from "${table}"`)
+      rowsPerTable[table] = rows.length
+      for (const row of rows) {
+        for (const [column, value] of Object.entries(row)) {
+          if (value === null) continue
+          const bytes = Buffer.isBuffer(value)
+            ? value
+            : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))
+          for (const needle of needles) {
+            if (
+              bytes.includes(Buffer.from(needle)) ||
+              bytes.includes(Buffer.from(needle, 'utf16le'))
+            )
+              leaks.push(`${table}.${column} holds ${needle.slice(0, 24)}…`)
+          }
+        }
+      }
+    }
+    // The scan read the rows that hold the secrets.
+    expect(rowsPerTable).toMatchObject({
+      auth_providers: 1,
+      external_credentials: 1,
+      named_credentials: 1,
+      credentials: 1,
+      pending_authorizations: 1,
+    })
+    expect(leaks).toEqual([])
+    await h.close()
   })
 })
