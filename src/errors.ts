@@ -46,6 +46,11 @@ export const ERROR_CATALOGUE = {
     status: 400,
     summary: 'The browser authorization flow failed (state, redirect URI, denial, provider error).',
   },
+  AUTHORIZATION_USER_MISMATCH: {
+    status: 403,
+    summary:
+      'A per-user browser flow was completed by a different user than the one who started it.',
+  },
   OAUTH_CLIENT_INVALID: {
     status: 502,
     summary: 'The authorization server rejected the client id or secret.',

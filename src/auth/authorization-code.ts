@@ -175,7 +175,8 @@ export function validateCallback(
   return code
 }
 
-function safeEqual(a: string, b: string): boolean {
+/** Compares two strings (a state, a user id) in constant time. */
+export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)

@@ -1,5 +1,3 @@
-import type { AuthDeps } from '../auth/deps.ts'
-import type { EndpointCache } from '../auth/endpoints.ts'
 import { checkFormulas } from '../auth/formula-check.ts'
 import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
@@ -12,6 +10,7 @@ import {
   startAuthorization,
   type AuthorizationCallback,
   type AuthorizeUrlOptions,
+  type CompleteAuthorizationOptions,
 } from './browser-authorization.ts'
 import type { Dispatchers } from './dispatchers.ts'
 import { CalloutPipeline, type PipelineRequest } from './pipeline.ts'
@@ -69,7 +68,6 @@ export interface BrokerParts {
   readonly clock: Clock
   readonly logger: Logger
   readonly access?: AccessPolicy
-  readonly auth?: AuthDeps & { readonly endpointCache?: EndpointCache }
 }
 
 /**
@@ -214,6 +212,9 @@ export class Broker {
 
   /**
    * Starts the browser flow for a Named Credential: returns the authorization URL and its state.
+   * For a per-user principal pass the user of the session that starts it; the flow is bound to
+   * that user. Keep `state` in the caller's session and pass it back to
+   * {@link Broker.completeAuthorization} (RFC 6749 §10.12).
    *
    * @example
    * const { url } = await broker.authorizeUrl('Salesforce', { redirectUri: 'http://localhost:8787/oauth/callback' })
@@ -228,16 +229,26 @@ export class Broker {
 
   /**
    * Completes the browser flow from the callback URL (or its query parameters) and returns the
-   * Named Credential's status.
+   * Named Credential's status. For a per-user principal `options.user` must name the user of the
+   * session that received the callback, and it must be the user who started the flow: otherwise
+   * it fails with `AUTHORIZATION_USER_MISMATCH` and nothing is stored. `options.state` is the
+   * state the session kept from {@link Broker.authorizeUrl}; another state is refused.
    *
    * @example
-   * const report = await broker.completeAuthorization(req.url)
+   * const report = await broker.completeAuthorization(req.url, { user: session.user, state: session.state })
    * console.log(report.principals[0]?.summary)
    */
-  async completeAuthorization(callback: AuthorizationCallback): Promise<StatusReport> {
+  async completeAuthorization(
+    callback: AuthorizationCallback,
+    options: CompleteAuthorizationOptions = {},
+  ): Promise<StatusReport> {
     this.#assertOpen()
-    const done = await completeAuthorization(this.#definitions, callback, this.#authorizationDeps())
-    this.#parts.tokens.forget(done.key)
+    const done = await completeAuthorization(
+      this.#definitions,
+      callback,
+      options,
+      this.#authorizationDeps(),
+    )
     if (done.credential.refreshToken === undefined) {
       this.#parts.logger.warn(
         { namedCredential: done.namedCredential },
@@ -307,7 +318,7 @@ export class Broker {
   }
 
   #authorizationDeps() {
-    return { store: this.#parts.store, clock: this.#parts.clock, auth: this.#parts.auth ?? {} }
+    return { store: this.#parts.store, clock: this.#parts.clock, tokens: this.#parts.tokens }
   }
 }
 

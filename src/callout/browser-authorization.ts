@@ -1,19 +1,11 @@
-import type { AuthDeps } from '../auth/deps.ts'
-import {
-  buildAuthorizationUrl,
-  createAuthorizationRequest,
-  validateCallback,
-} from '../auth/authorization-code.ts'
-import { resolveEndpoints, type EndpointCache } from '../auth/endpoints.ts'
-import { fetchIdentity } from '../auth/identity.ts'
-import { authorizationCodeGrant } from '../auth/oauth2-grants.ts'
+import { safeEqual } from '../auth/authorization-code.ts'
 import type { Clock } from '../clock.ts'
 import type { CredentialKey, Definitions, PrincipalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
-import { Secret } from '../secrets/secret.ts'
-import type { Store } from '../store/types.ts'
+import type { PendingAuthorization, Store } from '../store/types.ts'
+import type { TokenManager } from '../tokens/token-manager.ts'
 import { findNamedCredential } from './callout-url.ts'
-import { resolveTarget } from './steps/resolve-target.ts'
+import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
 import type { CredentialTarget } from './types.ts'
 
 /** How long a pending browser authorization (state + PKCE verifier) stays valid: 10 minutes. */
@@ -23,27 +15,48 @@ export const PENDING_AUTHORIZATION_TTL_MS = 10 * 60 * 1000
 export interface AuthorizeUrlOptions {
   /** Exactly a redirect URI registered with the client (Salesforce: the Connected App callback URL). */
   readonly redirectUri: string
-  /** The end user, for per-user principals. */
+  /**
+   * The end user, for per-user principals: the user of the session that starts the flow. The
+   * flow is bound to this user; completing it needs the same user.
+   */
   readonly user?: string
   /** e.g. `login consent` to force a fresh login when re-authenticating. */
   readonly prompt?: string
   readonly loginHint?: string
 }
 
+/** Options for {@link completeAuthorization}. */
+export interface CompleteAuthorizationOptions {
+  /**
+   * The end user of the session that received the callback. Required for per-user principals,
+   * and it must be the user the flow was started for: otherwise the callback is refused with
+   * `AUTHORIZATION_USER_MISMATCH` and nothing is stored (someone sent their authorize URL to
+   * another user).
+   */
+  readonly user?: string
+  /**
+   * The `state` that this caller's session started the flow with (RFC 6749 §10.12): keep it in
+   * the session when calling `authorizeUrl` and pass it here; a callback with another state is
+   * refused with `AUTHORIZATION_FAILED` before anything else happens.
+   */
+  readonly state?: string
+}
+
 /** What the browser flow needs from the broker. */
 export interface AuthorizationDeps {
   readonly store: Store
   readonly clock: Clock
-  readonly auth: AuthDeps & { readonly endpointCache?: EndpointCache }
+  /** Talks to the authorization server and writes the credential (DESIGN §5). */
+  readonly tokens: TokenManager
 }
 
 function browserTarget(
   defs: Definitions,
   name: string,
-  user: string | undefined,
+  selection: { readonly user?: string; readonly principal?: string },
 ): CredentialTarget {
   const nc = findNamedCredential(defs, name)
-  const target = resolveTarget(defs, `callout:${nc.name}`, user === undefined ? {} : { user })
+  const target = resolveTarget(defs, `callout:${nc.name}`, selection)
   if (target.kind !== 'credential') throw new CalloutError('INTERNAL', 'unreachable: plain target')
   const ec = target.externalCredential
   if (ec.protocol !== 'oauth2' || ec.flow !== 'browser' || target.provider === undefined) {
@@ -57,9 +70,10 @@ function browserTarget(
 }
 
 /**
- * Starts the browser flow (authorization code + PKCE, RFC 6749 §4.1, RFC 7636): creates state,
- * verifier and nonce, stores them as a single-use pending authorization (10 minutes), and returns
- * the URL to open.
+ * Starts the browser flow (authorization code + PKCE, RFC 6749 §4.1, RFC 7636): the token
+ * manager builds the request (state, verifier, nonce); they are stored as a single-use pending
+ * authorization (10 minutes) bound to the principal and, for per-user principals, the user.
+ * Returns the URL to open and the state (keep it in the caller's session, RFC 6749 §10.12).
  *
  * @example
  * const { url, state } = await startAuthorization(defs, 'Salesforce', { redirectUri }, deps)
@@ -71,39 +85,24 @@ export async function startAuthorization(
   options: AuthorizeUrlOptions,
   deps: AuthorizationDeps,
 ): Promise<{ readonly url: string; readonly state: string }> {
-  const target = browserTarget(defs, name, options.user)
-  const provider = target.provider!
-  const { endpointCache, ...authDeps } = deps.auth
-  const endpoints = await resolveEndpoints(provider, {
-    ...authDeps,
-    ...(endpointCache === undefined ? {} : { cache: endpointCache }),
-  })
-  const scope = target.externalCredential.scope ?? provider.defaultScopes ?? ''
-  const oidc = provider.type === 'oidc' || /(?:^|\s)openid(?:\s|$)/.test(scope)
-  const secrets = await createAuthorizationRequest({ oidc })
-  const url = buildAuthorizationUrl({
-    provider,
-    endpoints,
-    externalCredential: target.externalCredential,
+  const target = browserTarget(defs, name, options.user === undefined ? {} : { user: options.user })
+  const request = await deps.tokens.authorizationRequest(grantContextFor(target), {
     redirectUri: options.redirectUri,
-    state: secrets.state,
-    ...(provider.usePkce ? { codeChallenge: secrets.codeChallenge } : {}),
-    ...(secrets.nonce === undefined ? {} : { nonce: secrets.nonce }),
     ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
     ...(options.loginHint === undefined ? {} : { loginHint: options.loginHint }),
   })
   await deps.store.putPendingAuthorization({
-    state: secrets.state,
+    state: request.state,
     namedCredential: target.namedCredential.name,
     externalCredential: target.externalCredential.name,
     principal: target.principal.name,
     userId: target.userId,
     redirectUri: options.redirectUri,
     expiresAt: deps.clock.now() + PENDING_AUTHORIZATION_TTL_MS,
-    ...(provider.usePkce ? { codeVerifier: new Secret(secrets.codeVerifier) } : {}),
-    ...(secrets.nonce === undefined ? {} : { nonce: secrets.nonce }),
+    ...(request.codeVerifier === undefined ? {} : { codeVerifier: request.codeVerifier }),
+    ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
   })
-  return { url: url.href, state: secrets.state }
+  return { url: request.url.href, state: request.state }
 }
 
 /** The callback as the browser delivered it: the full URL, its query, or the parameters. */
@@ -121,20 +120,46 @@ function callbackParams(callback: AuthorizationCallback): URLSearchParams {
 }
 
 /**
+ * Refuses a pending authorization that does not belong to the caller: a per-user flow completes
+ * only for the user who started it (the callback may have reached another user's browser).
+ */
+function assertInitiator(pending: PendingAuthorization, options: CompleteAuthorizationOptions) {
+  if (pending.userId === '') return
+  if (options.user === undefined || options.user === '') {
+    throw new CalloutError(
+      'USER_REQUIRED',
+      `The callback completes a per-user authentication of Named Credential ${pending.namedCredential}: pass the user of the session that received it (completeAuthorization(callback, { user })). Nothing was stored; start the authentication again.`,
+      { details: { namedCredential: pending.namedCredential } },
+    )
+  }
+  if (!safeEqual(options.user, pending.userId)) {
+    throw new CalloutError(
+      'AUTHORIZATION_USER_MISMATCH',
+      `The callback completes an authentication that another user started for Named Credential ${pending.namedCredential}; it was refused and nothing was stored. Each user must start their own authentication (a link someone else sent cannot connect your account).`,
+      { details: { namedCredential: pending.namedCredential, user: options.user } },
+    )
+  }
+}
+
+/**
  * Completes the browser flow: takes the pending authorization by `state` (single use, unexpired),
- * validates the callback, exchanges the code (with the PKCE verifier), fetches the identity, and
- * stores the credential as `authenticated`. Returns the stored credential's key and whether a
- * refresh token was issued.
+ * checks that it belongs to the caller (`options.user` for per-user principals, `options.state`
+ * for the caller's session), then the token manager validates the callback, exchanges the code
+ * (with the PKCE verifier), reads the identity and stores the credential as `authenticated`.
  *
- * @throws CalloutError `AUTHORIZATION_FAILED` for an unknown/expired/reused state or an error
- *   callback; the grant's errors for a failed exchange.
+ * @throws CalloutError `AUTHORIZATION_FAILED` for an unknown/expired/reused state, a state other
+ *   than the session's, or an error callback; `USER_REQUIRED` or `AUTHORIZATION_USER_MISMATCH`
+ *   when a per-user flow is completed without its user or by another user (nothing is stored);
+ *   the grant's errors for a failed exchange.
  * @example
- * const { key } = await completeAuthorization(defs, req.url, deps)
+ * const { key } = await completeAuthorization(defs, req.url, { user: session.user }, deps)
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-10.12
  */
 export async function completeAuthorization(
   defs: Definitions,
   callback: AuthorizationCallback,
+  options: CompleteAuthorizationOptions,
   deps: AuthorizationDeps,
 ): Promise<{
   readonly key: CredentialKey
@@ -146,7 +171,14 @@ export async function completeAuthorization(
   if (state === null || state === '') {
     throw new CalloutError(
       'AUTHORIZATION_FAILED',
-      'The authorization callback has no state; start the authentication again (callout auth <Name>).',
+      'The authorization callback has no state; start the authentication again.',
+    )
+  }
+  if (options.state !== undefined && !safeEqual(state, options.state)) {
+    throw new CalloutError(
+      'AUTHORIZATION_FAILED',
+      "The authorization callback's state is not the one this session started (possible CSRF, or the flow was started in another browser); nothing was stored. Start the authentication again.",
+      { details: { reason: 'session_state_mismatch' } },
     )
   }
   const pending = await deps.store.takePendingAuthorization(state, deps.clock.now())
@@ -156,68 +188,22 @@ export async function completeAuthorization(
       'The authorization callback does not match a pending authentication (unknown, already used, or older than 10 minutes); start the authentication again.',
     )
   }
-  const target = browserTarget(
-    defs,
-    pending.namedCredential,
-    pending.userId === '' ? undefined : pending.userId,
-  )
-  const provider = target.provider!
-  const { endpointCache, ...authDeps } = deps.auth
-  const endpoints = await resolveEndpoints(provider, {
-    ...authDeps,
-    ...(endpointCache === undefined ? {} : { cache: endpointCache }),
+  assertInitiator(pending, options)
+  const target = browserTarget(defs, pending.namedCredential, {
+    principal: pending.principal,
+    ...(pending.userId === '' ? {} : { user: pending.userId }),
   })
-  const code = validateCallback(params, pending.state, {
+  const credential = await deps.tokens.completeAuthorization(grantContextFor(target), {
+    callback: params,
+    state: pending.state,
     redirectUri: pending.redirectUri,
-    ...(endpoints.issuer === undefined || provider.type !== 'oidc'
-      ? {}
-      : { expectedIssuer: endpoints.issuer }),
+    ...(pending.codeVerifier === undefined ? {} : { codeVerifier: pending.codeVerifier }),
+    ...(pending.nonce === undefined ? {} : { nonce: pending.nonce }),
   })
-  const tokenSet = await authorizationCodeGrant(
-    provider,
-    endpoints,
-    target.externalCredential,
-    target.principal,
-    {
-      code,
-      redirectUri: pending.redirectUri,
-      ...(pending.codeVerifier === undefined
-        ? {}
-        : { codeVerifier: pending.codeVerifier.reveal() }),
-      ...(pending.nonce === undefined ? {} : { nonce: pending.nonce }),
-    },
-    authDeps,
-  )
-  const identity = await fetchIdentity(provider, endpoints, tokenSet, authDeps)
   const key: CredentialKey = {
-    externalCredential: target.externalCredential.name,
-    principal: target.principal.name,
-    userId: target.userId,
+    externalCredential: credential.externalCredential,
+    principal: credential.principal,
+    userId: credential.userId,
   }
-  const now = deps.clock.now()
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await deps.store.getCredential(key)
-    const stored = await deps.store.compareAndSetCredential(
-      {
-        ...key,
-        status: 'authenticated',
-        accessToken: tokenSet.accessToken,
-        tokenType: tokenSet.tokenType,
-        issuedAt: tokenSet.issuedAt,
-        lastRefreshAt: now,
-        identity,
-        ...(tokenSet.refreshToken === undefined ? {} : { refreshToken: tokenSet.refreshToken }),
-        ...(tokenSet.expiresAt === undefined ? {} : { expiresAt: tokenSet.expiresAt }),
-        ...(tokenSet.scope === undefined ? {} : { scope: tokenSet.scope }),
-        ...(tokenSet.instanceUrl === undefined ? {} : { instanceUrl: tokenSet.instanceUrl }),
-      },
-      current?.version ?? 0,
-    )
-    if (stored !== undefined)
-      return { key, namedCredential: target.namedCredential.name, credential: stored }
-  }
-  throw new CalloutError(
-    'STORE_CONFLICT',
-    'The credential kept changing while it was stored; authenticate again.',
-  )
+  return { key, namedCredential: target.namedCredential.name, credential }
 }

@@ -124,7 +124,6 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
       ),
       clock,
       logger,
-      auth: authDeps,
       ...(options.access === undefined ? {} : { access: options.access }),
     })
   } catch (error) {

@@ -1,6 +1,12 @@
+import {
+  buildAuthorizationUrl,
+  createAuthorizationRequest,
+  validateCallback,
+} from '../auth/authorization-code.ts'
 import type { AuthDeps } from '../auth/deps.ts'
 import { defaultEndpointCache, resolveEndpoints, type EndpointCache } from '../auth/endpoints.ts'
 import {
+  authorizationCodeGrant,
   clientCredentialsGrant,
   jwtBearerGrant,
   passwordGrant,
@@ -10,8 +16,14 @@ import { fetchIdentity } from '../auth/identity.ts'
 import type { ProviderEndpoints, TokenSet } from '../auth/types.ts'
 import type { OAuthFlow } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
-import type { Secret } from '../secrets/secret.ts'
-import type { GrantContext, TokenGrants } from './types.ts'
+import { Secret } from '../secrets/secret.ts'
+import type {
+  AuthorizationCodeExchange,
+  AuthorizationRequest,
+  AuthorizationRequestOptions,
+  GrantContext,
+  TokenGrants,
+} from './types.ts'
 
 /** Options for {@link createAuthGrants}. */
 export interface AuthGrantsOptions extends AuthDeps {
@@ -40,7 +52,7 @@ function providerOf(ctx: GrantContext): NonNullable<GrantContext['provider']> {
 /**
  * The {@link TokenGrants} the token manager uses, over `src/auth` (oauth4webapi and jose):
  * `mint` runs the client-credentials, jwt-bearer or password grant; `refresh` the refresh-token
- * grant. Endpoints are resolved per provider (Salesforce defaults, OIDC discovery, cached).
+ * grant; `authorizationRequest` and `exchangeCode` the two halves of the browser flow. Endpoints are resolved per provider (Salesforce defaults, OIDC discovery, cached).
  *
  * @example
  * const tokens = new TokenManager({ store, grants: createAuthGrants({ clock }) })
@@ -74,6 +86,60 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
         refreshToken,
         deps,
       )
+    },
+    async authorizationRequest(
+      ctx: GrantContext,
+      options: AuthorizationRequestOptions,
+    ): Promise<AuthorizationRequest> {
+      const provider = providerOf(ctx)
+      const endpoints = await endpointsFor(ctx)
+      const scope = ctx.ec.scope ?? provider.defaultScopes ?? ''
+      const oidc = provider.type === 'oidc' || /(?:^|\s)openid(?:\s|$)/.test(scope)
+      const secrets = await createAuthorizationRequest({ oidc })
+      const url = buildAuthorizationUrl({
+        provider,
+        endpoints,
+        externalCredential: ctx.ec,
+        redirectUri: options.redirectUri,
+        state: secrets.state,
+        ...(provider.usePkce ? { codeChallenge: secrets.codeChallenge } : {}),
+        ...(secrets.nonce === undefined ? {} : { nonce: secrets.nonce }),
+        ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
+        ...(options.loginHint === undefined ? {} : { loginHint: options.loginHint }),
+      })
+      return {
+        url,
+        state: secrets.state,
+        ...(provider.usePkce ? { codeVerifier: new Secret(secrets.codeVerifier) } : {}),
+        ...(secrets.nonce === undefined ? {} : { nonce: secrets.nonce }),
+      }
+    },
+    async exchangeCode(ctx: GrantContext, exchange: AuthorizationCodeExchange): Promise<TokenSet> {
+      const provider = providerOf(ctx)
+      const endpoints = await endpointsFor(ctx)
+      const code = validateCallback(exchange.callback, exchange.state, {
+        redirectUri: exchange.redirectUri,
+        ...(endpoints.issuer === undefined || provider.type !== 'oidc'
+          ? {}
+          : { expectedIssuer: endpoints.issuer }),
+      })
+      const tokenSet = await authorizationCodeGrant(
+        provider,
+        endpoints,
+        ctx.ec,
+        ctx.principal,
+        {
+          code,
+          redirectUri: exchange.redirectUri,
+          ...(exchange.codeVerifier === undefined
+            ? {}
+            : { codeVerifier: exchange.codeVerifier.reveal() }),
+          ...(exchange.nonce === undefined ? {} : { nonce: exchange.nonce }),
+        },
+        deps,
+      )
+      const identity = await fetchIdentity(provider, endpoints, tokenSet, deps)
+      return { ...tokenSet, identity }
     },
   }
 }

@@ -44,6 +44,14 @@ class FakeGrants implements TokenGrants {
     if (this.failWith) throw this.failWith
     return this.#tokenSet(this.mints + this.refreshes)
   }
+
+  authorizationRequest(): Promise<never> {
+    return Promise.reject(new Error('the fake grants have no browser flow'))
+  }
+
+  exchangeCode(): Promise<never> {
+    return Promise.reject(new Error('the fake grants have no browser flow'))
+  }
 }
 
 async function setup(

@@ -19,6 +19,9 @@ import { SingleFlight } from './single-flight.ts'
 import {
   silentLogger,
   type ActiveCredential,
+  type AuthorizationCodeExchange,
+  type AuthorizationRequest,
+  type AuthorizationRequestOptions,
   type GrantContext,
   type Logger,
   type TokenEventName,
@@ -170,6 +173,58 @@ export class TokenManager {
     if (!result.accessToken.equals(rejectedToken)) return result
     // We joined a flight that was not about our rejected token (a plain load); refresh now.
     return this.#flights.run(k, () => this.#obtain(ctx, key, rejectedToken))
+  }
+
+  /**
+   * Builds the authorization request of a `browser`-flow principal (the URL to open, with state,
+   * PKCE verifier and nonce to keep server-side until the callback). Talks to the authorization
+   * server only for discovery.
+   *
+   * @example
+   * const request = await tokens.authorizationRequest(ctx, { redirectUri })
+   * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1
+   */
+  authorizationRequest(
+    ctx: GrantContext,
+    options: AuthorizationRequestOptions,
+  ): Promise<AuthorizationRequest> {
+    keyOf(ctx)
+    assertBrowserFlow(ctx)
+    return this.#grants.authorizationRequest(ctx, options)
+  }
+
+  /**
+   * Completes the browser flow of one principal (and user): under the principal's lease, validates
+   * the callback, exchanges the code, and stores the new token set as `authenticated` (replacing
+   * whatever was stored, including `needs-reauth`), then forgets the principal's cooldown and
+   * cached token. The caller has already checked that the callback belongs to whoever started the
+   * flow (see `completeAuthorization` in `callout/browser-authorization.ts`).
+   *
+   * @throws CalloutError `AUTHORIZATION_FAILED` for a bad callback; the grant's errors for a
+   *   failed exchange (nothing is stored then).
+   * @example
+   * const credential = await tokens.completeAuthorization(ctx, { callback, state, redirectUri, codeVerifier })
+   * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3
+   */
+  async completeAuthorization(
+    ctx: GrantContext,
+    exchange: AuthorizationCodeExchange,
+  ): Promise<ActiveCredential> {
+    const key = keyOf(ctx)
+    const k = credentialKeyString(key)
+    assertBrowserFlow(ctx)
+    const outcome = await withLease(
+      this.#store,
+      `token:${k}`,
+      this.#holderId,
+      async () => {
+        const tokenSet = await this.#grants.exchangeCode(ctx, exchange)
+        return this.#commit(ctx, key, tokenSet, 'replace')
+      },
+      this.#leaseOptions,
+    )
+    if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
+    return outcome.value
   }
 
   /**
@@ -393,7 +448,6 @@ export class TokenManager {
     current: PrincipalCredential | undefined,
     rejected: Secret | undefined,
   ): Promise<ActiveCredential> {
-    const k = credentialKeyString(key)
     let tokenSet: TokenSet
     try {
       if (ctx.ec.flow === 'browser') {
@@ -410,6 +464,26 @@ export class TokenManager {
     } catch (thrown) {
       throw await this.#recordFailure(ctx, key, current, rejected, thrown)
     }
+    return this.#commit(ctx, key, tokenSet, { current, rejected })
+  }
+
+  /**
+   * Stores a token set obtained from the authorization server. After a refresh or a mint the
+   * write is a compare-and-swap on the version of `current` and keeps what the response omits (a
+   * refresh token that was not rotated, scope, instance URL, identity); a new authorization
+   * (`replace`) replaces whatever is stored.
+   */
+  async #commit(
+    ctx: GrantContext,
+    key: CredentialKey,
+    tokenSet: TokenSet,
+    basis:
+      | { readonly current: PrincipalCredential | undefined; readonly rejected: Secret | undefined }
+      | 'replace',
+  ): Promise<ActiveCredential> {
+    const current = basis === 'replace' ? undefined : basis.current
+    const rejected = basis === 'replace' ? undefined : basis.rejected
+    const k = credentialKeyString(key)
     const now = this.#clock.now()
     const next: Omit<PrincipalCredential, 'version'> = {
       ...key,
@@ -424,7 +498,18 @@ export class TokenManager {
       ...optional('instanceUrl', tokenSet.instanceUrl ?? current?.instanceUrl),
       ...optional('identity', tokenSet.identity ?? current?.identity),
     }
-    const stored = await this.#store.compareAndSetCredential(next, current?.version ?? 0)
+    let stored: PrincipalCredential | undefined
+    if (basis === 'replace') {
+      // A new authorization replaces what is stored, whatever its version.
+      for (let attempt = 0; attempt < 5 && stored === undefined; attempt++) {
+        stored = await this.#store.compareAndSetCredential(
+          next,
+          (await this.#read(key))?.version ?? 0,
+        )
+      }
+    } else {
+      stored = await this.#store.compareAndSetCredential(next, current?.version ?? 0)
+    }
     if (stored === undefined) {
       // Another writer won (e.g. our lease expired mid-call). Use theirs if it is usable.
       const theirs = this.#acceptable(await this.#read(key), ctx, rejected)
@@ -436,6 +521,7 @@ export class TokenManager {
       )
     }
     this.#cooldown.clear(k)
+    this.#cache.set(k, stored as ActiveCredential)
     this.#logger.info({ credential: keyDetails(key), flow: ctx.ec.flow }, 'token obtained')
     this.#events.emit('refreshed', {
       key,
@@ -513,6 +599,16 @@ export class TokenManager {
       this.#events.emit('refresh-failed', event)
     }
     return error
+  }
+}
+
+function assertBrowserFlow(ctx: GrantContext): void {
+  if (ctx.ec.protocol !== 'oauth2' || ctx.ec.flow !== 'browser' || ctx.provider === undefined) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `ExternalCredential ${ctx.ec.name} does not use the browser flow (it is ${ctx.ec.protocol}${ctx.ec.flow === undefined ? '' : `/${ctx.ec.flow}`}); it needs no interactive authentication.`,
+      { details: { externalCredential: ctx.ec.name } },
+    )
   }
 }
 

@@ -47,6 +47,48 @@ export interface TokenGrants {
   mint(ctx: GrantContext): Promise<TokenSet>
   /** Exchanges a refresh token (RFC 6749 §6), for the `browser` flow. */
   refresh(ctx: GrantContext, refreshToken: Secret): Promise<TokenSet>
+  /**
+   * Builds the authorization request of the `browser` flow (RFC 6749 §4.1.1 with PKCE): resolves
+   * the provider's endpoints (discovery), creates state, verifier and nonce, returns the URL.
+   */
+  authorizationRequest(
+    ctx: GrantContext,
+    options: AuthorizationRequestOptions,
+  ): Promise<AuthorizationRequest>
+  /**
+   * Completes the `browser` flow: validates the callback (state, error, `iss`), exchanges the
+   * code (RFC 6749 §4.1.3, with the PKCE verifier) and reads the identity.
+   */
+  exchangeCode(ctx: GrantContext, exchange: AuthorizationCodeExchange): Promise<TokenSet>
+}
+
+/** Options of {@link TokenGrants.authorizationRequest}. */
+export interface AuthorizationRequestOptions {
+  /** Exactly a redirect URI registered with the client. */
+  readonly redirectUri: string
+  /** e.g. `login consent` to force a fresh login when re-authenticating. */
+  readonly prompt?: string
+  readonly loginHint?: string
+}
+
+/** A built authorization request and the secrets to keep server-side until the callback. */
+export interface AuthorizationRequest {
+  readonly url: URL
+  readonly state: string
+  /** The PKCE verifier, when the provider uses PKCE. */
+  readonly codeVerifier?: Secret
+  readonly nonce?: string
+}
+
+/** A browser-flow callback and what its authorization request kept server-side. */
+export interface AuthorizationCodeExchange {
+  /** The callback's query parameters, as the browser delivered them. */
+  readonly callback: URLSearchParams
+  /** The state the authorization request was sent with. */
+  readonly state: string
+  readonly redirectUri: string
+  readonly codeVerifier?: Secret
+  readonly nonce?: string
 }
 
 /** The subset of a pino logger the token manager and broker use. */

@@ -488,7 +488,9 @@ describe('(h) per-user principals', () => {
         redirectUri: REDIRECT,
         user: username,
       })
-      await broker.completeAuthorization(await salesforceAuthorize(url, org.user(username)))
+      await broker.completeAuthorization(await salesforceAuthorize(url, org.user(username)), {
+        user: username,
+      })
     }
     const [report] = await broker.status('TargetPerUser')
     expect(report?.principals.map((p) => [p.userId, p.summary]).sort()).toEqual([

@@ -71,7 +71,7 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
       println(io, `waiting for the callback on ${server.redirectUri} …`)
       const callback = await server.next(timeoutSeconds * 1000)
       try {
-        const report = await broker.completeAuthorization(callback.url.href)
+        const report = await broker.completeAuthorization(callback.url.href, user)
         const summary = report.principals.map((p) => p.summary).join('; ')
         callback.respond(
           200,
