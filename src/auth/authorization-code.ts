@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
 import type { AuthProvider, ExternalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import { salesforceAdvice } from '../providers/salesforce-advice.ts'
 import { sanitizeExcerpt } from './token-response.ts'
 import type { ProviderEndpoints } from './types.ts'
 
@@ -206,16 +207,9 @@ function callbackError(
       advice = `The Connected App's (or client's) Callback URL must equal ${options.redirectUri === undefined ? "Callout's redirect URI" : `"${options.redirectUri}"`} exactly — scheme, host, port and path.`
       break
     case 'OAUTH_APP_ACCESS_DENIED':
-      advice =
-        'Salesforce refused the user access to the Connected App. Set "Permitted Users" to "All users may self-authorize", or assign the app to the user\'s profile or permission set.'
-      break
     case 'SAME_ORG_SSO':
-      advice =
-        "The Auth Provider points at its own org: Salesforce cannot sign on into the same org. Point the authorize URL at the target org's My Domain (or test.salesforce.com), log in as the target org's user, and use a private window if you are logged in to the source org."
-      break
     case 'invalid_client_id':
-      advice =
-        'The client id is unknown. A new Salesforce Connected App takes 2–10 minutes to propagate; check the consumer key.'
+      advice = salesforceAdvice(error)
       break
     case 'invalid_scope':
       advice =

@@ -7,14 +7,12 @@ import * as oauth from 'oauth4webapi'
 import type { Clock } from '../clock.ts'
 import type { AuthProvider } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import { SALESFORCE_DEFAULT_LOGIN_URL, salesforceEndpoints } from '../providers/salesforce.ts'
 import { MAX_AUTH_RESPONSE_BYTES, resolveAuthDeps, type AuthDeps } from './deps.ts'
 import { requestOptions, sendAuthRequest } from './oauth-client.ts'
 import { readCappedText } from './token-response.ts'
 import type { ProviderEndpoints } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
-
-/** Salesforce's production login host, the default `loginUrl` of a `salesforce` provider. */
-export const SALESFORCE_DEFAULT_LOGIN_URL = 'https://login.salesforce.com'
 
 /** How long a discovery document is reused: 1 hour. */
 export const DEFAULT_DISCOVERY_TTL_MS = 60 * 60 * 1000
@@ -101,7 +99,7 @@ export async function resolveEndpoints(
 ): Promise<ProviderEndpoints> {
   switch (provider.type) {
     case 'salesforce':
-      return checked(provider, salesforceEndpoints(provider))
+      return checked(provider, salesforceProviderEndpoints(provider))
     case 'oauth2': {
       if (provider.tokenUrl === undefined) {
         throw new CalloutError(
@@ -131,22 +129,13 @@ export async function resolveEndpoints(
   }
 }
 
-function salesforceEndpoints(provider: AuthProvider): ProviderEndpoints {
+function salesforceProviderEndpoints(provider: AuthProvider): ProviderEndpoints {
   const base = parseConfiguredUrl(
     provider,
     'loginUrl',
     provider.loginUrl ?? SALESFORCE_DEFAULT_LOGIN_URL,
   )
-  const root = `${base.origin}${base.pathname}`.replace(/\/+$/, '')
-  return {
-    issuer: base.origin,
-    authorizeUrl: `${root}/services/oauth2/authorize`,
-    tokenUrl: `${root}/services/oauth2/token`,
-    userInfoUrl: `${root}/services/oauth2/userinfo`,
-    revokeUrl: `${root}/services/oauth2/revoke`,
-    introspectUrl: `${root}/services/oauth2/introspect`,
-    ...explicitOverrides(provider),
-  }
+  return { ...salesforceEndpoints(base), ...explicitOverrides(provider) }
 }
 
 function explicitEndpoints(provider: AuthProvider, tokenUrl: string): ProviderEndpoints {

@@ -14,9 +14,9 @@ import * as oauth from 'oauth4webapi'
 import { SignJWT } from 'jose'
 import type { AuthProvider, ExternalCredential, Principal } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import { SALESFORCE_MAX_ASSERTION_SECONDS, salesforceJwtAudience } from '../providers/salesforce.ts'
 import type { Secret } from '../secrets/secret.ts'
 import { resolveAuthDeps, type AuthDeps, type ResolvedAuthDeps } from './deps.ts'
-import { SALESFORCE_DEFAULT_LOGIN_URL } from './endpoints.ts'
 import { oauthClientContext, sendAuthRequest, type OAuthClientContext } from './oauth-client.ts'
 import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
@@ -30,9 +30,6 @@ import type { ProviderEndpoints, TokenSet } from './types.ts'
 
 /** The RFC 7523 grant type. */
 export const JWT_BEARER_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
-
-/** Salesforce refuses JWT bearer assertions that expire more than 3 minutes ahead. */
-export const SALESFORCE_MAX_ASSERTION_SECONDS = 180
 
 /** Inputs of {@link authorizationCodeGrant}. */
 export interface AuthorizationCodeInput {
@@ -314,12 +311,7 @@ export function defaultJwtBearerAudience(
   provider: AuthProvider,
   endpoints: ProviderEndpoints,
 ): string {
-  if (provider.type === 'salesforce') {
-    const login = new URL(provider.loginUrl ?? SALESFORCE_DEFAULT_LOGIN_URL)
-    // A site (Experience Cloud) login URL carries a path that is part of the audience.
-    const path = login.pathname.replace(/\/+$/, '')
-    return `${login.origin}${path}`
-  }
+  if (provider.type === 'salesforce') return salesforceJwtAudience(provider.loginUrl)
   return endpoints.issuer ?? endpoints.tokenUrl
 }
 

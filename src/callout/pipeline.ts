@@ -20,6 +20,7 @@ import type {
   OutboundBody,
   OutboundRequest,
 } from './types.ts'
+import { loginOrUiHostRedirectAdvice } from '../providers/salesforce-advice.ts'
 
 /** The token operations the pipeline needs (a `TokenManager` satisfies it). */
 export interface PipelineTokens {
@@ -243,11 +244,7 @@ export class CalloutPipeline {
   #adviseRedirect(res: CalloutResponse, target: CredentialTarget): CalloutResponse {
     if (res.statusCode < 300 || res.statusCode > 399) return res
     if (!needsInstanceOrigin(target.namedCredential, target.provider)) return res
-    return withHeader(
-      res,
-      ADVICE_HEADER,
-      `Named Credential ${target.namedCredential.name} points at a Salesforce login or Lightning host, which redirects API calls; set its URL to the org's My Domain (https://<domain>.my.salesforce.com).`,
-    )
+    return withHeader(res, ADVICE_HEADER, loginOrUiHostRedirectAdvice(target.namedCredential.name))
   }
 }
 

@@ -4,7 +4,7 @@ import type { PrincipalStatus, StatusReport } from '../callout/status-report.ts'
 import { parseConfig } from '../definitions/config-file.ts'
 import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
-import { adviceFor } from '../providers/salesforce.ts'
+import { adviceFor } from '../providers/salesforce-advice.ts'
 import {
   apiCheckFinding,
   credentialFindings,

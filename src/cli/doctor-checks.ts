@@ -11,13 +11,9 @@ import type {
   NamedCredential,
 } from '../definitions/model.ts'
 import { isCalloutError } from '../errors.ts'
-import {
-  adviceFor,
-  isLightningHost,
-  isLoginHost,
-  isSessionNotValidForApi,
-  scopeLacksRefreshToken,
-} from '../providers/salesforce.ts'
+import { isMyDomainHost, salesforceHostKind } from '../providers/salesforce.ts'
+import { adviceFor, scopeLacksRefreshToken } from '../providers/salesforce-advice.ts'
+import { isSessionNotValidForApi } from '../providers/salesforce-session.ts'
 
 /** How bad a finding is: `fail` makes `callout doctor` exit 1. */
 export type FindingLevel = 'ok' | 'warn' | 'fail'
@@ -116,7 +112,7 @@ function originOf(url: string | undefined): string | undefined {
 function myDomainOf(instanceUrl: string | undefined): string | undefined {
   const origin = originOf(instanceUrl)
   if (origin === undefined) return undefined
-  return new URL(origin).hostname.endsWith('.my.salesforce.com') ? origin : undefined
+  return isMyDomainHost(origin) ? origin : undefined
 }
 
 /**
@@ -138,7 +134,8 @@ export function salesforceUrlFinding(
     instance === undefined
       ? "the token's instance_url (known after the first token)"
       : `the token's instance_url ${instance}`
-  if (isLightningHost(nc.url)) {
+  const kind = salesforceHostKind(nc.url, provider.loginUrl)
+  if (kind === 'ui') {
     const myDomain = myDomainOf(instanceUrl)
     return finding(
       'warn',
@@ -149,8 +146,7 @@ export function salesforceUrlFinding(
         : `set the Named Credential URL to the org's My Domain, ${myDomain} (https://<domain>.my.salesforce.com)`,
     )
   }
-  const loginOrigin = originOf(provider.loginUrl)
-  if (isLoginHost(nc.url) || (loginOrigin !== undefined && loginOrigin === originOf(nc.url))) {
+  if (kind === 'login') {
     return finding(
       'ok',
       nc.name,

@@ -3,6 +3,7 @@
  * {@link DEFAULTS}, the URL rules, Salesforce endpoint defaults, legacy expansion and every
  * cross-reference check. All problems are collected and thrown together as `CONFIG_INVALID`.
  */
+import { salesforceEndpoints } from '../providers/salesforce.ts'
 import type { Secret } from '../secrets/secret.ts'
 import { configInvalid, formatPath, issue } from './issues.ts'
 import type { ConfigIssue, ConfigPath } from './issues.ts'
@@ -40,15 +41,6 @@ export interface BuildOptions {
   /** Names the config file in error messages. */
   readonly source?: string
 }
-
-/** Salesforce OAuth endpoint paths on the login host. */
-export const SALESFORCE_ENDPOINT_PATHS = Object.freeze({
-  authorizeUrl: '/services/oauth2/authorize',
-  tokenUrl: '/services/oauth2/token',
-  userInfoUrl: '/services/oauth2/userinfo',
-  revokeUrl: '/services/oauth2/revoke',
-  introspectUrl: '/services/oauth2/introspect',
-})
 
 const ENDPOINT_FIELDS = [
   'authorizeUrl',
@@ -219,8 +211,8 @@ function buildAuthProvider(
       )
     }
     if (loginUrl !== undefined) {
-      for (const field of ENDPOINT_FIELDS)
-        endpoints[field] ??= `${loginUrl}${SALESFORCE_ENDPOINT_PATHS[field]}`
+      const defaults = salesforceEndpoints(new URL(loginUrl))
+      for (const field of ENDPOINT_FIELDS) endpoints[field] ??= defaults[field]
     }
   } else if (entry.type === 'oidc') {
     if (entry.issuer === undefined)

@@ -3,7 +3,7 @@
  * references, the legacy shorthand and export. The public surface of `src/definitions/`.
  */
 export * from './model.ts'
-export { buildDefinitions, SALESFORCE_ENDPOINT_PATHS } from './build.ts'
+export { buildDefinitions } from './build.ts'
 export type { BuildOptions, ConfigWarning } from './build.ts'
 export { loadConfigFile, parseConfig } from './config-file.ts'
 export type { ConfigFormat, LoadConfigOptions, ParseConfigOptions } from './config-file.ts'

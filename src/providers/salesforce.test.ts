@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
-  adviceFor,
-  apiOriginFor,
-  apiOriginReason,
-  isInvalidSessionBody,
   isLightningHost,
   isLoginHost,
-  isSessionNotValidForApi,
-  scopeLacksRefreshToken,
+  isMyDomainHost,
+  salesforceEndpoints,
+  salesforceHostKind,
+  salesforceJwtAudience,
 } from './salesforce.ts'
 
 describe('hosts', () => {
@@ -32,82 +30,46 @@ describe('hosts', () => {
   ])('isLightningHost(%s) = %s', (url, expected) => expect(isLightningHost(url)).toBe(expected))
 })
 
-describe('apiOriginFor', () => {
-  const inst = 'https://acme.my.salesforce.com'
-  it('uses instance_url for login and Lightning hosts', () => {
-    expect(apiOriginFor('https://login.salesforce.com', inst)).toBe(inst)
-    expect(apiOriginFor('https://acme.lightning.force.com/x', inst)).toBe(inst)
-    expect(apiOriginReason('https://acme.lightning.force.com', inst)).toContain('Lightning')
+describe('salesforceHostKind (which URLs take the token instance_url as API origin)', () => {
+  it.each([
+    ['https://login.salesforce.com', undefined, 'login'],
+    ['https://test.salesforce.com/services', 'https://login.salesforce.com', 'login'],
+    ['https://acme.my.salesforce.com', 'https://acme.my.salesforce.com', 'login'],
+    ['http://127.0.0.1:4000', 'http://127.0.0.1:4000/', 'login'],
+    ['https://acme.lightning.force.com', undefined, 'ui'],
+    ['https://acme.my.site.com/shop', 'https://acme.my.site.com/shop', 'ui'],
+    ['https://acme.my.salesforce.com', 'https://login.salesforce.com', 'api'],
+    ['https://api.example.com', 'not a url', 'api'],
+  ] as const)('%s with loginUrl %s is %s', (url, loginUrl, kind) => {
+    expect(salesforceHostKind(url, loginUrl)).toBe(kind)
   })
-  it('keeps a My Domain or other URL, and the configured origin without instance_url', () => {
-    expect(
-      apiOriginFor('https://acme.my.salesforce.com/services', 'https://other.my.salesforce.com'),
-    ).toBe(inst)
-    expect(apiOriginFor('https://login.salesforce.com', undefined)).toBe(
-      'https://login.salesforce.com',
-    )
-    expect(apiOriginFor('https://login.salesforce.com', 'garbage')).toBe(
-      'https://login.salesforce.com',
-    )
-    expect(apiOriginReason('https://acme.my.salesforce.com', inst)).toBeUndefined()
+
+  it('isMyDomainHost', () => {
+    expect(isMyDomainHost('https://acme.my.salesforce.com')).toBe(true)
+    expect(isMyDomainHost('https://my.salesforce.com')).toBe(false)
+    expect(isMyDomainHost('https://acme.my.salesforce.com.evil.test')).toBe(false)
   })
 })
 
-describe('REST error bodies', () => {
-  const expired = '[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]'
-  const scope =
-    '[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]'
-  const scope2 =
-    '[{"message":"This session is not valid for use with the specified REST API endpoint. One of the following scopes is required: Manage user data via APIs, Full access","errorCode":"INVALID_SESSION_ID"}]'
-  it('recognises an expired session in text, bytes and parsed form', () => {
-    expect(isInvalidSessionBody(expired)).toBe(true)
-    expect(isInvalidSessionBody(Buffer.from(expired))).toBe(true)
-    expect(isInvalidSessionBody(JSON.parse(expired))).toBe(true)
-    expect(isSessionNotValidForApi(expired)).toBe(false)
+describe('login URLs', () => {
+  it('puts the OAuth endpoints below the login URL, a site path included', () => {
+    expect(salesforceEndpoints(new URL('https://acme.my.site.com/partners/'))).toEqual({
+      issuer: 'https://acme.my.site.com',
+      authorizeUrl: 'https://acme.my.site.com/partners/services/oauth2/authorize',
+      tokenUrl: 'https://acme.my.site.com/partners/services/oauth2/token',
+      userInfoUrl: 'https://acme.my.site.com/partners/services/oauth2/userinfo',
+      revokeUrl: 'https://acme.my.site.com/partners/services/oauth2/revoke',
+      introspectUrl: 'https://acme.my.site.com/partners/services/oauth2/introspect',
+    })
   })
-  it('does not treat "not valid for use with the REST API" as expiry', () => {
-    for (const b of [scope, scope2]) {
-      expect(isInvalidSessionBody(b)).toBe(false)
-      expect(isSessionNotValidForApi(b)).toBe(true)
-    }
-  })
-  it.each([
-    ['{"errorCode":"INVALID_SESSION_ID"}'],
-    ['[{"errorCode":"NOT_FOUND","message":"x"}]'],
-    ['not json'],
-    ['[null,1,"x"]'],
-    [''],
-    [`[${'{"a":1},'.repeat(20000)}{}]`],
-  ])('ignores %s', (b) => {
-    expect(isInvalidSessionBody(b)).toBe(false)
-    expect(isSessionNotValidForApi(b)).toBe(false)
-  })
-})
 
-describe('adviceFor', () => {
-  it.each([
-    ['INVALID_SESSION_ID', /My Domain/],
-    ['SAME_ORG_SSO', /own org/],
-    ['redirect_uri_mismatch', /Callback URL/],
-    ['invalid_client_id', /2–10 minutes/],
-    ['invalid_grant', /rotated out/],
-    ['expired access/refresh token', /callout auth/],
-    ['missing_refresh_token', /refresh_token/],
-    ['lightning_redirect', /my\.salesforce\.com/],
-    ['OAUTH_APP_ACCESS_DENIED', /Permitted Users/],
-    [
-      'error=redirect_uri_mismatch&error_description=redirect_uri%20must%20match%20configuration',
-      /Callback URL/,
-    ],
-  ])('%s', (code, pattern) => expect(adviceFor(code)).toMatch(pattern))
-  it('returns undefined for unknown input', () => {
-    expect(adviceFor('something else')).toBeUndefined()
-    expect(adviceFor('toString')).toBeUndefined()
-  })
-  it('scopeLacksRefreshToken', () => {
-    expect(scopeLacksRefreshToken('api full')).toBe(true)
-    expect(scopeLacksRefreshToken('refresh_token api')).toBe(false)
-    expect(scopeLacksRefreshToken('offline_access')).toBe(false)
-    expect(scopeLacksRefreshToken(undefined)).toBe(true)
+  it('the jwt-bearer audience is the login origin (and site path)', () => {
+    expect(salesforceJwtAudience(undefined)).toBe('https://login.salesforce.com')
+    expect(salesforceJwtAudience('https://test.salesforce.com/')).toBe(
+      'https://test.salesforce.com',
+    )
+    expect(salesforceJwtAudience('https://acme.my.site.com/partners/')).toBe(
+      'https://acme.my.site.com/partners',
+    )
   })
 })

@@ -1,5 +1,5 @@
 import type { AuthProvider, NamedCredential } from '../../definitions/model.ts'
-import { isLightningHost, isLoginHost } from '../../providers/salesforce.ts'
+import { salesforceHostKind } from '../../providers/salesforce.ts'
 
 /**
  * True when a Salesforce Named Credential's URL is a login or Lightning/Visualforce host (or the
@@ -28,16 +28,7 @@ const needsInstanceMemo = new WeakMap<
 >()
 
 function computeNeedsInstanceOrigin(nc: NamedCredential, provider: AuthProvider): boolean {
-  const url = new URL(nc.url)
-  if (isLoginHost(url) || isLightningHost(url)) return true
-  if (provider.loginUrl !== undefined) {
-    try {
-      return new URL(provider.loginUrl).origin === url.origin
-    } catch {
-      return false
-    }
-  }
-  return false
+  return salesforceHostKind(nc.url, provider.loginUrl) !== 'api'
 }
 
 /**

@@ -1,4 +1,9 @@
-import { isInvalidSessionBody, isSessionNotValidForApi } from '../../providers/salesforce.ts'
+import { sessionNotValidForApiAdvice } from '../../providers/salesforce-advice.ts'
+import {
+  isInvalidSessionBody,
+  isSessionNotValidForApi,
+  isSoapInvalidSession,
+} from '../../providers/salesforce-session.ts'
 import { peekBody } from '../body.ts'
 import type { CalloutResponse, CredentialTarget } from '../types.ts'
 
@@ -12,11 +17,6 @@ export interface RefreshVerdict {
   /** The response to continue with (its body rebuilt if it was inspected). */
   readonly response: CalloutResponse
   readonly advice?: string
-}
-
-/** Salesforce SOAP faults carry the code as XML text (`<sf:exceptionCode>INVALID_SESSION_ID<…>`). */
-function isSoapInvalidSession(text: string): boolean {
-  return /<(?:\w+:)?exceptionCode>\s*INVALID_SESSION_ID\s*</.test(text)
 }
 
 /**
@@ -73,7 +73,7 @@ async function refreshVerdictFromBody(
     return {
       action: 'advise',
       response: rebuilt,
-      advice: `Salesforce says this session is not valid for the REST API: the token's scope lacks "api" (or "full"); a refresh cannot fix that. Add api to the scope of ExternalCredential ${ec.name}, allow it in the Connected App, then run callout auth ${target.namedCredential.name}.`,
+      advice: sessionNotValidForApiAdvice(ec.name, target.namedCredential.name),
     }
   }
   if (trigger || isInvalidSessionBody(peeked.text) || isSoapInvalidSession(peeked.text))
