@@ -1,5 +1,12 @@
+import { defaultServerConditions } from 'vite'
 import { defineConfig } from 'vitest/config'
 
+/**
+ * `callout-source`: workspace packages (the Salesforce emulator) resolve to their TypeScript
+ * sources in a checkout, so tests never need a build and never see a stale `dist/`. The published
+ * packages resolve to `dist/` (that condition is set nowhere else).
+ */
+const ssr = { resolve: { conditions: ['callout-source', ...defaultServerConditions] } }
 const shared = { testTimeout: 30_000, hookTimeout: 30_000 }
 
 export default defineConfig({
@@ -8,6 +15,7 @@ export default defineConfig({
     reporters: ['default'],
     projects: [
       {
+        ssr,
         test: {
           ...shared,
           name: 'unit',
@@ -15,6 +23,7 @@ export default defineConfig({
         },
       },
       {
+        ssr,
         test: {
           ...shared,
           name: 'integration',

@@ -1,16 +1,22 @@
 #!/usr/bin/env node
-// The `callout` command. Runs the compiled CLI when the package is built, the TypeScript source
-// (through tsx) in a checkout.
+// The `callout` command. The published package runs the compiled dist/ (built on `npm pack`); a
+// checkout (src/ present) runs the TypeScript sources through tsx, a devDependency, with the
+// `callout-source` export condition so that workspace packages (the Salesforce emulator that
+// `callout demo` starts) resolve to their sources too. A checkout never runs a stale dist/.
 import { existsSync } from 'node:fs'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { register as registerHooks } from 'node:module'
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
-if (existsSync(built)) {
-  const { main } = await import(pathToFileURL(built).href)
-  process.exitCode = await main(process.argv.slice(2))
-} else {
+const source = new URL('../src/cli/main.ts', import.meta.url)
+let main
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api')
   register()
-  const { main } = await import('../src/cli/main.ts')
-  process.exitCode = await main(process.argv.slice(2))
+  registerHooks(
+    'data:text/javascript,export function resolve(specifier, context, next) {' +
+      ' return next(specifier, { ...context, conditions: [...context.conditions, "callout-source"] }) }',
+  )
+  ;({ main } = await import('../src/cli/main.ts'))
+} else {
+  ;({ main } = await import('../dist/cli/main.js'))
 }
+process.exitCode = await main(process.argv.slice(2))

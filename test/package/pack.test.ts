@@ -1,22 +1,41 @@
 /**
- * Package smoke test: build the package the way `npm run build` does (tsc -p tsconfig.build.json,
- * into a temp outDir so that no `./dist` appears in the checkout — bin/callout.js prefers `dist`
- * when it exists, and a stale one would shadow `src` in other tests running in parallel), stage a
- * copy of the package, check what `npm pack` would publish, pack it, and load the packed package
- * from a temp project the way a user would: `import('callout')` through its `exports` map and the
- * `callout` bin, with only the production dependencies available (no tsx, no dev dependencies).
+ * Package test: what a user gets from `npm install callout`. From a clean copy of the repository
+ * (the files git tracks or would track — no `dist/`, no Callout home, nothing ignored — so no
+ * prior build), `npm pack` packs `callout` and `@callout/salesforce-emulator`, each building its
+ * `dist/` on `prepack`. Both tarballs are installed with npm into an empty project, from the npm
+ * cache (`--prefer-offline`), and the installed package is used the way a user would: `import` and
+ * `require` through its exports map, its types, and `npx callout init`, `apply`, `get` (against a
+ * local upstream on port 0) and `demo` (which starts the emulator, a dependency of callout).
+ *
+ * better-sqlite3's install script is skipped and the addon this checkout built is copied in (same
+ * version, same Node): compiling SQLite takes minutes on this machine. `.ci/run` installs the
+ * tarballs with native builds under Node 22 and 24.
  */
 import { execFile } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative, sep } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const NPM_ENV = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' }
+const EMULATOR_DIR = 'packages/salesforce-emulator'
+const NPM_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+}
+delete NPM_ENV.CALLOUT_HOME
+delete NPM_ENV.CALLOUT_MASTER_KEY
+delete NPM_ENV.CALLOUT_STORE
+delete NPM_ENV.NODE_OPTIONS
 
 /** Everything `src/index.ts` exports at runtime (types vanish), as documented in the README. */
 const PUBLIC_VALUES = [
@@ -36,124 +55,160 @@ const PUBLIC_VALUES = [
   'systemClock',
 ].sort()
 
+/** `npx` (npm, then node) and `tsc` are slow on a loaded machine. */
+const SLOW_MS = 120_000
+
+interface Packed {
+  filename: string
+  files: string[]
+}
+
 let work: string
-let stage: string
 let project: string
-let installed: string
-let dryRunFiles: string[]
+let callout: Packed
+let emulator: Packed
+
+/** Packs the package in `dir` (its `prepack` builds `dist/`) into `work`. */
+async function pack(dir: string): Promise<Packed> {
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: dir,
+    env: NPM_ENV,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  // Lifecycle output (the prepack build) comes before the JSON report.
+  const [report] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [
+    { filename: string; files: Array<{ path: string }> },
+  ]
+  return { filename: report.filename, files: report.files.map((f) => f.path).sort() }
+}
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'callout-pack-'))
-  stage = join(work, 'stage')
-  await mkdir(stage)
-  // The package as npm sees it: the repository's top-level entries (minus installs and builds)
-  // and a fresh build in dist/. Planted files that must never be published: a Callout home with
-  // a master key and a database, keys, and a test file next to the sources.
-  for (const entry of await readdir(REPO)) {
-    if (['node_modules', '.git', 'dist', 'packages', 'bench'].includes(entry)) continue
-    if (entry.startsWith('.callout')) continue
-    await cp(join(REPO, entry), join(stage, entry), { recursive: true })
+  const clone = join(work, 'clone')
+  const { stdout: listed } = await run(
+    'git',
+    ['ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    { cwd: REPO, maxBuffer: 16 * 1024 * 1024 },
+  )
+  for (const file of listed.split('\0')) {
+    if (file === '' || !existsSync(join(REPO, file))) continue
+    await cp(join(REPO, file), join(clone, file), { recursive: true })
   }
-  await run(
-    process.execPath,
-    [
-      join(REPO, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(REPO, 'tsconfig.build.json'),
-      '--outDir',
-      join(stage, 'dist'),
-    ],
-    { cwd: REPO },
+  expect(existsSync(join(clone, 'dist')) || existsSync(join(clone, EMULATOR_DIR, 'dist'))).toBe(
+    false,
   )
-  await mkdir(join(stage, '.callout'))
-  await writeFile(join(stage, '.callout/master.key'), 'planted-master-key')
-  await writeFile(join(stage, '.callout/callout.db'), 'planted-db')
-  await mkdir(join(stage, 'keys'))
-  await writeFile(join(stage, 'keys/target-jwt.key'), '-----BEGIN PRIVATE KEY-----\nplanted')
+  // Files that must never be published, planted where a careless `files` list would take them.
+  await mkdir(join(clone, '.callout'))
+  await writeFile(join(clone, '.callout/master.key'), 'planted-master-key')
+  await mkdir(join(clone, 'keys'))
+  await writeFile(join(clone, 'keys/target-jwt.key'), '-----BEGIN PRIVATE KEY-----\nplanted')
+  // The build tools (tsc) come from this checkout's install.
+  await symlink(join(REPO, 'node_modules'), join(clone, 'node_modules'), 'dir')
+  ;[callout, emulator] = await Promise.all([pack(clone), pack(join(clone, EMULATOR_DIR))])
 
-  const dry = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
-    cwd: stage,
-    env: NPM_ENV,
-  })
-  const [report] = JSON.parse(dry.stdout) as [{ files: Array<{ path: string }> }]
-  dryRunFiles = report.files.map((f) => f.path).sort()
-
-  const packed = await run(
-    'npm',
-    ['pack', '--json', '--ignore-scripts', '--pack-destination', work],
-    { cwd: stage, env: NPM_ENV },
-  )
-  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }]
-
-  // A user's project: the tarball unpacked as node_modules/callout, beside the production
-  // dependency tree only (each top-level package `npm ls --omit=dev` names, linked from the
-  // checkout; nested ones come with their parent). Installing with npm would rebuild
-  // better-sqlite3 and needs the network; this is the same tree without the download.
   project = join(work, 'project')
-  installed = join(project, 'node_modules/callout')
-  await mkdir(installed, { recursive: true })
-  await run('tar', ['-xzf', join(work, filename), '-C', installed, '--strip-components=1'])
+  await mkdir(project)
   await writeFile(
     join(project, 'package.json'),
-    JSON.stringify({ name: 'smoke', private: true, type: 'module' }),
+    JSON.stringify({ name: 'user-project', private: true, type: 'module' }),
   )
-  const ls = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
-    cwd: REPO,
-    env: NPM_ENV,
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))
-  const modules = join(REPO, 'node_modules')
-  const topLevel = ls.stdout
-    .split('\n')
-    .filter((p) => p.startsWith(modules + sep))
-    .map((p) => relative(modules, p))
-    .filter((p) => !p.includes(`${sep}node_modules${sep}`))
-    .filter((p) => (p.startsWith('@') ? p.split(sep).length === 2 : !p.includes(sep)))
-  for (const name of new Set(topLevel)) {
-    if (name === 'callout') continue
-    await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true })
-    await symlink(join(modules, name), join(project, 'node_modules', name), 'dir')
+  await run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--ignore-scripts',
+      '--no-package-lock',
+      join(work, callout.filename),
+      join(work, emulator.filename),
+    ],
+    { cwd: project, env: NPM_ENV, maxBuffer: 16 * 1024 * 1024 },
+  )
+  const sqlite = 'node_modules/better-sqlite3'
+  const version = async (dir: string): Promise<string> =>
+    (JSON.parse(await readFile(join(dir, sqlite, 'package.json'), 'utf8')) as { version: string })
+      .version
+  if ((await version(project)) === (await version(REPO))) {
+    await mkdir(join(project, sqlite, 'build/Release'), { recursive: true })
+    await cp(
+      join(REPO, sqlite, 'build/Release/better_sqlite3.node'),
+      join(project, sqlite, 'build/Release/better_sqlite3.node'),
+    )
+  } else {
+    await run('npm', ['rebuild', 'better-sqlite3'], { cwd: project, env: NPM_ENV })
   }
-}, 120_000)
+}, 240_000)
 
 afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true })
 })
 
-/** Runs an ES module snippet with node in the temp project. */
-async function node(code: string): Promise<{ stdout: string; stderr: string }> {
-  const file = join(project, `snippet-${Math.random().toString(36).slice(2)}.mjs`)
+/** Runs a snippet with node in the user's project (`.mjs` or `.cjs`). */
+async function node(code: string, ext = 'mjs'): Promise<{ stdout: string; stderr: string }> {
+  const file = join(project, `snippet-${Math.random().toString(36).slice(2)}.${ext}`)
   await writeFile(file, code)
-  return run(process.execPath, [file], { cwd: project })
+  return run(process.execPath, [file], { cwd: project, env: NPM_ENV })
 }
 
-describe('the packed package', () => {
-  it('publishes dist, bin, docs, README and package.json only', () => {
-    const tops = new Set(dryRunFiles.map((p) => p.split('/')[0]))
-    expect([...tops].sort()).toEqual(['README.md', 'bin', 'dist', 'docs', 'package.json'])
-    expect(dryRunFiles).toEqual(
+/** `npx callout …` in the user's project, with its own Callout home. */
+function npx(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return run('npx', ['--no-install', 'callout', ...args], {
+    cwd: project,
+    env: { ...NPM_ENV, CALLOUT_HOME: join(project, '.callout'), ...env },
+    maxBuffer: 16 * 1024 * 1024,
+  })
+}
+
+/** Paths a published package must never contain. */
+function forbidden(files: string[]): string[] {
+  return files.filter(
+    (p) =>
+      p.startsWith('src/') ||
+      p.startsWith('test/') ||
+      /\.test(?:-helper)?\.(?:js|ts|d\.ts)$/.test(p) ||
+      p.includes('.callout') ||
+      /\.(?:key|pem|db|map)$/.test(p) ||
+      p.startsWith('keys/') ||
+      (p.endsWith('.ts') && !p.endsWith('.d.ts')),
+  )
+}
+
+describe('the packed packages', () => {
+  it('callout publishes dist, bin, docs, README, CHANGELOG, LICENSE and package.json only', () => {
+    const tops = new Set(callout.files.map((p) => p.split('/')[0]))
+    expect([...tops].sort()).toEqual([
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'bin',
+      'dist',
+      'docs',
+      'package.json',
+    ])
+    expect(callout.files).toEqual(
       expect.arrayContaining([
-        'README.md',
         'bin/callout.js',
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli/main.js',
         'docs/errors.md',
-        'docs/recipes.md',
-        'package.json',
       ]),
     )
-    const forbidden = dryRunFiles.filter(
-      (p) =>
-        p.startsWith('src/') ||
-        p.startsWith('test/') ||
-        /\.test\.(?:js|ts|d\.ts)/.test(p) ||
-        p.includes('.callout') ||
-        /\.(?:key|pem|db)$/.test(p) ||
-        p.startsWith('keys/') ||
-        (p.endsWith('.ts') && !p.endsWith('.d.ts')),
+    expect(forbidden(callout.files)).toEqual([])
+  })
+
+  it('the emulator publishes its built dist, bin, README, LICENSE and package.json only', () => {
+    const tops = new Set(emulator.files.map((p) => p.split('/')[0]))
+    expect([...tops].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'package.json'])
+    expect(emulator.files).toEqual(
+      expect.arrayContaining([
+        'bin/salesforce-emulator.js',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cli.js',
+      ]),
     )
-    expect(forbidden).toEqual([])
+    expect(forbidden(emulator.files)).toEqual([])
   })
 
   it('exposes exactly the documented public names through its exports map', async () => {
@@ -184,10 +239,20 @@ describe('the packed package', () => {
     })
   })
 
+  it('can be required from CommonJS (Node 20.19+ loads the ES module)', async () => {
+    const { stdout } = await node(
+      `const m = require('callout')
+      const e = new m.CalloutError('CONFIG_INVALID', 'x')
+      console.log(JSON.stringify({ names: Object.keys(m).sort(), is: m.isCalloutError(e, 'CONFIG_INVALID') }))`,
+      'cjs',
+    )
+    expect(JSON.parse(stdout)).toEqual({ names: PUBLIC_VALUES, is: true })
+  })
+
   it('refuses deep imports (nothing but "." and package.json is exported)', async () => {
     const { stdout } = await node(`
       const out = {}
-      for (const spec of ['callout/dist/errors.js', 'callout/dist/index.js', 'callout/src/index.ts', 'callout/bin/callout.js']) {
+      for (const spec of ['callout/dist/errors.js', 'callout/dist/index.js', 'callout/src/index.ts', 'callout/bin/callout.js', '@callout/salesforce-emulator/dist/emulator.js']) {
         try { await import(spec); out[spec] = 'loaded' } catch (e) { out[spec] = e.code }
       }
       const pkg = await import('callout/package.json', { with: { type: 'json' } })
@@ -199,92 +264,154 @@ describe('the packed package', () => {
       'callout/dist/index.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
       'callout/src/index.ts': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
       'callout/bin/callout.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      '@callout/salesforce-emulator/dist/emulator.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
     })
   })
 
-  it('type-checks a consumer against the published declarations (types resolve, not any)', async () => {
-    await writeFile(
-      join(project, 'consumer.ts'),
-      [
-        "import { openBroker, isCalloutError, type Broker, type StatusReport } from 'callout'",
-        "const broker: Broker = await openBroker({ home: '/nonexistent' })",
-        "const res: Response = await broker.fetch('callout:Api/x', { method: 'POST', body: '{}' })",
-        'const reports: StatusReport[] = await broker.status()',
-        'const n: number = res.status + reports.length',
-        "if (isCalloutError(n, 'NEEDS_REAUTH')) console.log(n.code)",
-        '// @ts-expect-error: codes are a union type, so a typo does not compile',
-        "isCalloutError(n, 'NEEDS_REAUTHH')",
-        '',
-      ].join('\n'),
-    )
-    await symlink(join(REPO, 'node_modules/@types'), join(project, 'node_modules/@types'), 'dir')
-    const tsc = await run(
-      process.execPath,
-      [
-        join(REPO, 'node_modules/typescript/bin/tsc'),
-        '--noEmit',
-        '--strict',
-        '--module',
-        'nodenext',
-        '--moduleResolution',
-        'nodenext',
-        '--target',
-        'es2023',
-        '--types',
-        'node',
-        '--skipLibCheck',
-        'consumer.ts',
-      ],
-      { cwd: project },
-    ).catch((error: { stdout?: string }) => ({ stdout: `FAILED\n${error.stdout ?? ''}` }))
-    expect(tsc.stdout).toBe('')
+  it('the emulator loads from its dist through its exports map', async () => {
+    const { stdout } = await node(`
+      import { startEmulator } from '@callout/salesforce-emulator'
+      const emulator = await startEmulator()
+      const res = await fetch(emulator.org().instanceUrl + '/services/data')
+      console.log(JSON.stringify({ status: res.status }))
+      await emulator.close()
+    `)
+    expect(JSON.parse(stdout)).toEqual({ status: 200 })
   })
 
-  it('runs the callout bin from dist, without tsx or any dev dependency', async () => {
-    const { stdout } = await run(process.execPath, [join(installed, 'bin/callout.js'), '--help'], {
-      cwd: project,
-    })
-    expect(stdout).toContain('Usage: callout')
-    expect(stdout).toMatch(/\bapply\b/)
-    const version = await run(process.execPath, [join(installed, 'bin/callout.js'), '--version'], {
-      cwd: project,
-    })
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
-    // tsx is not there to fall back on: the bin really ran dist.
-    const probe = await node(
-      `try { await import('tsx/esm/api'); console.log('present') } catch (e) { console.log(e.code) }`,
-    )
-    expect(probe.stdout.trim()).toBe('ERR_MODULE_NOT_FOUND')
-  })
+  it(
+    'type-checks a consumer against the published declarations (types resolve, not any)',
+    async () => {
+      await writeFile(
+        join(project, 'consumer.ts'),
+        [
+          "import { openBroker, isCalloutError, type Broker, type StatusReport } from 'callout'",
+          "import { startEmulator, type Emulator } from '@callout/salesforce-emulator'",
+          "const broker: Broker = await openBroker({ home: '/nonexistent' })",
+          "const res: Response = await broker.fetch('callout:Api/x', { method: 'POST', body: '{}' })",
+          'const reports: StatusReport[] = await broker.status()',
+          'const n: number = res.status + reports.length',
+          "if (isCalloutError(n, 'NEEDS_REAUTH')) console.log(n.code)",
+          '// @ts-expect-error: codes are a union type, so a typo does not compile',
+          "isCalloutError(n, 'NEEDS_REAUTHH')",
+          'const emulator: Emulator = await startEmulator()',
+          'const url: string = emulator.org().instanceUrl',
+          '// @ts-expect-error: the emulator is typed too',
+          'const wrong: number = emulator.org().instanceUrl',
+          'console.log(url, wrong)',
+          '',
+        ].join('\n'),
+      )
+      await symlink(join(REPO, 'node_modules/@types'), join(project, 'node_modules/@types'), 'dir')
+      const tsc = await run(
+        process.execPath,
+        [
+          join(REPO, 'node_modules/typescript/bin/tsc'),
+          '--noEmit',
+          '--strict',
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--target',
+          'es2023',
+          '--types',
+          'node',
+          '--skipLibCheck',
+          'consumer.ts',
+        ],
+        { cwd: project },
+      ).catch((error: { stdout?: string }) => ({ stdout: `FAILED\n${error.stdout ?? ''}` }))
+      expect(tsc.stdout).toBe('')
+    },
+    SLOW_MS,
+  )
 
-  it('runs a command end to end from the packed build (init, apply, list)', async () => {
-    const home = join(project, 'home')
-    const env: NodeJS.ProcessEnv = { ...process.env, CALLOUT_HOME: home }
-    delete env.CALLOUT_MASTER_KEY
-    delete env.CALLOUT_STORE
-    const bin = join(installed, 'bin/callout.js')
-    await run(process.execPath, [bin, 'init'], { cwd: project, env })
-    await writeFile(
-      join(project, 'callout.yaml'),
-      [
-        'externalCredentials:',
-        '  Open: { protocol: none }',
-        'namedCredentials:',
-        '  Status: { url: https://status.example.com/api, externalCredential: Open }',
-        '',
-      ].join('\n'),
-    )
-    await run(process.execPath, [bin, 'apply', '-f', 'callout.yaml'], { cwd: project, env })
-    const { stdout } = await run(process.execPath, [bin, 'list', '--json'], { cwd: project, env })
-    expect(JSON.parse(stdout)).toEqual([
-      {
-        name: 'Status',
-        url: 'https://status.example.com/api',
-        externalCredential: 'Open',
-        protocol: 'none',
-        enabled: true,
-      },
-    ])
-  })
+  it(
+    'npx callout runs the installed dist, without tsx or any dev dependency',
+    async () => {
+      const { stdout } = await npx(['--help'])
+      expect(stdout).toContain('Usage: callout')
+      expect(stdout).toMatch(/\bdemo\b/)
+      const version = await npx(['--version'])
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+      // tsx is not there to fall back on: the bin really ran dist.
+      const probe = await node(
+        `try { await import('tsx/esm/api'); console.log('present') } catch (e) { console.log(e.code) }`,
+      )
+      expect(probe.stdout.trim()).toBe('ERR_MODULE_NOT_FOUND')
+    },
+    SLOW_MS,
+  )
+
+  it(
+    'npx callout init, apply and get call a local upstream with the credential',
+    async () => {
+      const seen: IncomingHttpHeaders[] = []
+      const upstream: Server = createServer((req, res) => {
+        seen.push(req.headers)
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ path: req.url, ok: true }))
+      })
+      upstream.listen(0, '127.0.0.1')
+      await once(upstream, 'listening')
+      const { port } = upstream.address() as AddressInfo
+      try {
+        const home = join(project, 'home-get')
+        const env = { CALLOUT_HOME: home, UPSTREAM_PASSWORD: 'pack-test-password' }
+        await npx(['init'], env)
+        await writeFile(
+          join(project, 'callout.yaml'),
+          [
+            'externalCredentials:',
+            '  UpstreamAuth:',
+            '    protocol: basic',
+            '    principals:',
+            '      Service:',
+            '        type: named',
+            '        parameters: { username: svc }',
+            "        secrets: { password: '${env:UPSTREAM_PASSWORD}' }",
+            'namedCredentials:',
+            '  Upstream:',
+            `    url: http://127.0.0.1:${port}/api`,
+            '    externalCredential: UpstreamAuth',
+            '    allowInsecureHttp: true',
+            '',
+          ].join('\n'),
+        )
+        await npx(['apply', '-f', 'callout.yaml'], env)
+        const { stdout } = await npx(['get', 'callout:Upstream/things?n=1'], env)
+        expect(JSON.parse(stdout)).toEqual({ path: '/api/things?n=1', ok: true })
+        expect(seen.map((h) => h.authorization)).toEqual([
+          `Basic ${Buffer.from('svc:pack-test-password').toString('base64')}`,
+        ])
+      } finally {
+        upstream.close()
+      }
+    },
+    SLOW_MS,
+  )
+
+  it(
+    'npx callout demo runs the whole story with the installed emulator',
+    async () => {
+      const home = join(project, 'demo-home')
+      const { stdout, stderr } = await npx(['demo', '--home', home])
+      expect(stderr).toBe('')
+      expect(stdout.match(/^\[(\d)\/7\]/gm)).toEqual([
+        '[1/7]',
+        '[2/7]',
+        '[3/7]',
+        '[4/7]',
+        '[5/7]',
+        '[6/7]',
+        '[7/7]',
+      ])
+      expect(stdout).toMatch(/HTTP 200: 3 accounts/)
+      expect(stdout).toMatch(/HTTP 200 after the broker minted 1 new token\(s\) and retried once/)
+      expect(stdout).toContain('done.')
+    },
+    SLOW_MS,
+  )
 })

@@ -162,7 +162,7 @@ async function loadEmulator(): Promise<StartEmulator> {
   } catch (cause) {
     throw new CalloutError(
       'INTERNAL',
-      `callout demo needs ${EMULATOR_PACKAGE}, which ships with the repository (packages/salesforce-emulator), not with the published package: run the demo from a checkout after \`npm install\` (npm run demo).`,
+      `callout demo needs ${EMULATOR_PACKAGE}, a dependency of callout that could not be loaded: reinstall callout (npm install callout) so that its dependencies are installed too.`,
       { cause },
     )
   }
