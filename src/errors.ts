@@ -87,6 +87,10 @@ export const ERROR_CATALOGUE = {
   UPSTREAM_UNREACHABLE: { status: 502, summary: 'The upstream could not be reached.' },
   UPSTREAM_TLS_ERROR: { status: 502, summary: 'TLS with the upstream failed.' },
   TOO_MANY_REDIRECTS: { status: 502, summary: 'More than 5 redirects were followed.' },
+  INSTANCE_URL_UNTRUSTED: {
+    status: 502,
+    summary: "A Salesforce token's instance_url is not in the AuthProvider's trustedInstanceHosts.",
+  },
   BODY_NOT_REPLAYABLE: {
     status: 400,
     summary: 'A streamed request body cannot be sent twice (retry after refresh, 307/308).',

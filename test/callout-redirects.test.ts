@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/callout/broker.ts'
 import { openBroker } from '../src/callout/open-broker.ts'
-import type { NamedCredential } from '../src/definitions/model.ts'
+import type { AuthProvider, NamedCredential } from '../src/definitions/model.ts'
 import { CalloutError } from '../src/errors.ts'
 import {
   authProvider,
@@ -39,6 +39,7 @@ afterEach(async () => {
   await Promise.all(brokers.splice(0).map((b) => b.close()))
   upstream.seen = []
   other.seen = []
+  tokens.instanceUrl = undefined
 })
 
 function redirect(status: number, location: () => string) {
@@ -48,10 +49,13 @@ function redirect(status: number, location: () => string) {
   }
 }
 
-async function broker(nc: Partial<NamedCredential> = {}): Promise<Broker> {
+async function broker(
+  nc: Partial<NamedCredential> = {},
+  provider: Partial<AuthProvider> = {},
+): Promise<Broker> {
   const store = await openMemoryStore({
     definitions: definitions({
-      authProviders: [authProvider({ tokenUrl: tokens.tokenUrl })],
+      authProviders: [authProvider({ tokenUrl: tokens.tokenUrl, ...provider })],
       externalCredentials: [externalCredential()],
       namedCredentials: [namedCredential({ url: `${upstream.origin}/api`, ...nc })],
     }),
@@ -86,6 +90,116 @@ describe('redirect policy', () => {
     expect(res.headers.get('location')).toBe(`${other.origin}/steal`)
     expect(await res.text()).toBe('redirecting')
     expect(other.seen).toHaveLength(0)
+  })
+
+  it('returns a same-origin redirect outside the base path untouched; nothing is sent there', async () => {
+    upstream.routes.set(
+      '/api/out',
+      redirect(302, () => '/admin/secret'),
+    )
+    upstream.routes.set(
+      '/api/sibling',
+      redirect(302, () => '/apix/secret'),
+    )
+    upstream.routes.set(
+      '/api/tomcat',
+      redirect(302, () => '/api/..;/admin/secret'),
+    )
+    const b = await broker()
+    for (const [path, location] of [
+      ['out', '/admin/secret'],
+      ['sibling', '/apix/secret'],
+      ['tomcat', '/api/..;/admin/secret'],
+    ] as const) {
+      const res = await b.fetch(`callout:Api/${path}`)
+      expect(res.status).toBe(302)
+      expect(res.headers.get('location')).toBe(location)
+      await res.arrayBuffer()
+    }
+    expect(upstream.seen.map((s) => s.url)).toEqual(['/api/out', '/api/sibling', '/api/tomcat'])
+  })
+
+  it('follows a same-origin redirect outside the base path with allowRedirectsOutsideBasePath', async () => {
+    upstream.routes.set(
+      '/api/out',
+      redirect(302, () => '/admin/secret'),
+    )
+    const res = await (
+      await broker({ allowRedirectsOutsideBasePath: true })
+    ).fetch('callout:Api/out')
+    expect(res.status).toBe(200) // the upstream's default route answered /admin/secret
+    await res.arrayBuffer()
+    expect(upstream.seen.map((s) => [s.url, s.authorization])).toEqual([
+      ['/api/out', `Bearer ${tokens.current}`],
+      ['/admin/secret', `Bearer ${tokens.current}`],
+    ])
+  })
+
+  it('matches a bare allowedHosts entry on the credential port only', async () => {
+    upstream.routes.set(
+      '/api/port',
+      redirect(302, () => `${other.origin}/files`),
+    )
+    // the same host (127.0.0.1), another port: a bare host means the credential's port
+    const res = await (await broker({ allowedHosts: ['127.0.0.1'] })).fetch('callout:Api/port')
+    expect(res.status).toBe(302)
+    await res.arrayBuffer()
+    expect(other.seen).toHaveLength(0)
+  })
+
+  it("trusts a token's instance_url for redirects only from a Salesforce AuthProvider", async () => {
+    tokens.instanceUrl = other.origin
+    upstream.routes.set(
+      '/api/instance',
+      redirect(302, () => `${other.origin}/api/data`),
+    )
+    const plain = await (await broker()).fetch('callout:Api/instance')
+    expect(plain.status).toBe(302)
+    await plain.arrayBuffer()
+    expect(other.seen).toHaveLength(0)
+
+    const sf = await (await broker({}, { type: 'salesforce' })).fetch('callout:Api/instance')
+    expect(sf.status).toBe(200)
+    await sf.arrayBuffer()
+    expect(other.seen.map((s) => [s.url, s.authorization])).toEqual([
+      ['/api/data', `Bearer ${tokens.current}`],
+    ])
+  })
+
+  it('trustedInstanceHosts limits where a Salesforce instance_url may take the token', async () => {
+    tokens.instanceUrl = other.origin
+    upstream.routes.set(
+      '/api/instance',
+      redirect(302, () => `${other.origin}/api/data`),
+    )
+    const redirected = await (
+      await broker({}, { type: 'salesforce', trustedInstanceHosts: ['*.my.salesforce.com'] })
+    ).fetch('callout:Api/instance')
+    expect(redirected.status).toBe(302)
+    await redirected.arrayBuffer()
+    expect(other.seen).toHaveLength(0)
+
+    // A Named Credential on the login host calls the instance_url origin: refused before sending.
+    const loginHost = { url: upstream.origin }
+    const login = { type: 'salesforce' as const, loginUrl: upstream.origin }
+    const refused = await (
+      await broker(loginHost, { ...login, trustedInstanceHosts: ['*.my.salesforce.com'] })
+    )
+      .fetch('callout:Api/services/data')
+      .catch((e: unknown) => e)
+    expect(refused).toMatchObject({
+      code: 'INSTANCE_URL_UNTRUSTED',
+      details: { instanceHost: new URL(other.origin).host },
+    })
+    expect(other.seen).toHaveLength(0)
+    expect(upstream.seen).toHaveLength(1) // only the earlier redirect
+    const allowed = await (
+      await broker(loginHost, { ...login, trustedInstanceHosts: ['127.0.0.1'] })
+    ).fetch('callout:Api/services/data')
+    await allowed.arrayBuffer()
+    expect(other.seen.map((s) => [s.url, s.authorization])).toEqual([
+      ['/services/data', `Bearer ${tokens.current}`],
+    ])
   })
 
   it('follows to an allowedHosts host with credentials', async () => {

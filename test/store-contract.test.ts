@@ -201,6 +201,7 @@ function named(name: string, url = 'https://example.my.salesforce.com'): NamedCr
     timeoutMs: 10_000,
     redirects: 'follow-trusted',
     allowedHosts: [],
+    allowRedirectsOutsideBasePath: false,
     enabled: true,
     allowInsecureHttp: false,
   }

@@ -195,6 +195,27 @@ function decodeEscapes(part: string): string {
   })
 }
 
+/**
+ * True when `pathname` (a URL's path, already normalised by `URL`) is `basePath` or under it, and
+ * none of its segments is a dot segment in disguise (`..;`, `%c0%ae`, …) that a lenient server
+ * would resolve out of it. `basePath` has no trailing `/`; `''` means the whole origin.
+ *
+ * @example
+ * isWithinBasePath('/api/v1/items', '/api/v1') // true
+ * isWithinBasePath('/api/v1/..;/admin', '/api/v1') // false
+ */
+export function isWithinBasePath(pathname: string, basePath: string): boolean {
+  if (basePath !== '' && pathname !== basePath && !pathname.startsWith(`${basePath}/`)) {
+    return false
+  }
+  try {
+    for (const segment of pathname.split('/')) checkSegment(segment)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The query may carry encoded slashes (`?url=https%3A%2F%2F…` is ordinary); not controls. */
 function checkQuery(query: string): void {
   checkPercentEncoding(query)

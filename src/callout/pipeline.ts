@@ -7,7 +7,8 @@ import type { Dispatchers } from './dispatchers.ts'
 import { apiOrigin, needsInstanceOrigin } from './steps/api-origin.ts'
 import { authenticate, authenticateNow, type Authenticators } from './steps/authenticate.ts'
 import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
-import { redirectDecision, type RedirectTrust } from './steps/redirects.ts'
+import { trustedInstanceOrigin, untrustedInstance } from './steps/instance-trust.ts'
+import { effectivePort, redirectDecision, type RedirectTrust } from './steps/redirects.ts'
 import { ADVICE_HEADER, refreshVerdict, refreshVerdictNow } from './steps/refresh-trigger.ts'
 import { grantContextFor, ResolvedTargets } from './steps/resolve-target.ts'
 import { send, type SendOptions } from './steps/send.ts'
@@ -153,7 +154,7 @@ export class CalloutPipeline {
     const ctx = prepared.ctx
     let credential =
       ctx === undefined ? undefined : (tokens.peekToken?.(ctx) ?? (await tokens.getToken(ctx)))
-    let url = apiOrigin(target.url, nc, target.provider, credential?.instanceUrl)
+    let url = apiUrl(target, credential)
     const dispatcher = this.#deps.dispatchers.for(nc)
     const sendOptions = prepared.sendOptions
     const authenticators = this.#deps.authenticators
@@ -182,7 +183,7 @@ export class CalloutPipeline {
           if (isStream(body))
             throw notReplayable(nc.name, `retry after a ${res.statusCode} and a token refresh`)
           // The refresh may have moved the API origin (Salesforce instance_url).
-          if (hop === 0) url = apiOrigin(target.url, nc, target.provider, credential.instanceUrl)
+          if (hop === 0) url = apiUrl(target, credential)
           const retry: OutboundRequest = { ...outbound, url }
           res = await send(
             dispatcher,
@@ -197,7 +198,7 @@ export class CalloutPipeline {
         res.headers.location,
         url,
         method,
-        this.#trust(target, credential, url),
+        redirectTrust(target, credential),
       )
       if (!decision.follow) return this.#adviseRedirect(res, target)
       if (hop >= DEFAULTS.maxRedirects) {
@@ -221,30 +222,53 @@ export class CalloutPipeline {
     }
   }
 
-  #trust(
-    target: CredentialTarget,
-    credential: ActiveCredential | undefined,
-    url: URL,
-  ): RedirectTrust {
-    const origins = new Set([target.url.origin, url.origin])
-    if (credential?.instanceUrl !== undefined) {
-      try {
-        origins.add(new URL(credential.instanceUrl).origin)
-      } catch {
-        // an unparsable instance URL is simply not trusted
-      }
-    }
-    return {
-      policy: target.namedCredential.redirects,
-      origins,
-      allowedHosts: target.namedCredential.allowedHosts,
-    }
-  }
-
   #adviseRedirect(res: CalloutResponse, target: CredentialTarget): CalloutResponse {
     if (res.statusCode < 300 || res.statusCode > 399) return res
     if (!needsInstanceOrigin(target.namedCredential, target.provider)) return res
     return withHeader(res, ADVICE_HEADER, loginOrUiHostRedirectAdvice(target.namedCredential.name))
+  }
+}
+
+/**
+ * The URL a callout goes to: the resolved URL, on the token's `instance_url` origin when the
+ * Named Credential names a Salesforce login or Lightning host — refused when that instance is not
+ * trusted (`trustedInstanceHosts`).
+ */
+function apiUrl(target: CredentialTarget, credential: ActiveCredential | undefined): URL {
+  const nc = target.namedCredential
+  const instanceUrl = credential?.instanceUrl
+  if (
+    instanceUrl !== undefined &&
+    target.provider !== undefined &&
+    needsInstanceOrigin(nc, target.provider) &&
+    trustedInstanceOrigin(target.provider, instanceUrl) === undefined
+  ) {
+    throw untrustedInstance(nc.name, target.provider, instanceUrl)
+  }
+  return apiOrigin(target.url, nc, target.provider, instanceUrl)
+}
+
+/**
+ * Where a redirect may take the credential (DESIGN §4 step 5): under the Named Credential's base
+ * path on its origin and on a trusted Salesforce `instance_url` origin, and to `allowedHosts`.
+ */
+function redirectTrust(
+  target: CredentialTarget,
+  credential: ActiveCredential | undefined,
+): RedirectTrust {
+  const nc = target.namedCredential
+  const base = new URL(nc.url)
+  const basePath = base.pathname.replace(/\/+$/, '')
+  const places = [{ origin: base.origin, basePath }]
+  const instance = trustedInstanceOrigin(target.provider, credential?.instanceUrl)
+  if (instance !== undefined && instance !== base.origin)
+    places.push({ origin: instance, basePath })
+  return {
+    policy: nc.redirects,
+    places,
+    outsideBasePath: nc.allowRedirectsOutsideBasePath,
+    allowedHosts: nc.allowedHosts,
+    defaultPort: effectivePort(base),
   }
 }
 

@@ -294,6 +294,32 @@ describe('URL rules', () => {
   })
 })
 
+describe('trustedInstanceHosts', () => {
+  it('is checked, lower-cased, and only for type salesforce', () => {
+    const doc = base()
+    doc.authProviders.Sf = {
+      type: 'salesforce',
+      consumerKey: 'client',
+      consumerSecret: 'sec',
+      loginUrl: 'https://login.salesforce.com',
+      trustedInstanceHosts: ['Acme.My.Salesforce.com', '*.force.com', 'https://x.com', 'h:443'],
+    }
+    expect(invalid(doc).issues.map((i) => i.path)).toEqual([
+      'authProviders.Sf.trustedInstanceHosts[2]',
+      'authProviders.Sf.trustedInstanceHosts[3]',
+    ])
+    doc.authProviders.Sf.trustedInstanceHosts = ['Acme.My.Salesforce.com', '*.force.com']
+    expect(parse(doc).authProviders.get('Sf')?.trustedInstanceHosts).toEqual([
+      'acme.my.salesforce.com',
+      '*.force.com',
+    ])
+    doc.authProviders.Idp!.trustedInstanceHosts = ['*.force.com']
+    expect(invalid(doc).issues.map((i) => i.path)).toEqual([
+      'authProviders.Idp.trustedInstanceHosts',
+    ])
+  })
+})
+
 describe('cross-references and protocol rules', () => {
   it('NamedCredential → unknown ExternalCredential', () => {
     const doc = base()

@@ -174,7 +174,7 @@ function buildAuthProvider(
   issues: ConfigIssue[],
   url: UrlCheckFn,
 ): AuthProvider | undefined {
-  const at = (...rest: string[]): ConfigPath => ['authProviders', name, ...rest]
+  const at = (...rest: (string | number)[]): ConfigPath => ['authProviders', name, ...rest]
   const before = issues.length
   const insecureOk = entry.allowInsecureHttp ?? DEFAULTS.allowInsecureHttp
   const endpoints: Partial<Record<(typeof ENDPOINT_FIELDS)[number], string>> = {}
@@ -262,6 +262,7 @@ function buildAuthProvider(
       ),
     )
   }
+  const trustedInstanceHosts = buildTrustedInstanceHosts(entry, at, issues)
   if (issues.length > before) return undefined
   return {
     name,
@@ -280,7 +281,40 @@ function buildAuthProvider(
     usePkce: entry.usePkce ?? DEFAULTS.usePkce,
     clientAuth,
     allowInsecureHttp: insecureOk,
+    ...opt('trustedInstanceHosts', trustedInstanceHosts),
   }
+}
+
+/** `trustedInstanceHosts`: Salesforce only; each a host or `*.` and a domain, lower-cased. */
+function buildTrustedInstanceHosts(
+  entry: RawAuthProvider,
+  at: (...rest: (string | number)[]) => ConfigPath,
+  issues: ConfigIssue[],
+): string[] | undefined {
+  if (entry.trustedInstanceHosts === undefined) return undefined
+  if (entry.type !== 'salesforce') {
+    issues.push(
+      issue(
+        at('trustedInstanceHosts'),
+        'only applies to type salesforce (only Salesforce tokens carry an instance_url that Callout uses) — remove it',
+      ),
+    )
+    return undefined
+  }
+  return entry.trustedInstanceHosts.map((pattern, index) => {
+    const normalised = pattern.trim().toLowerCase()
+    const host = normalised.startsWith('*.') ? normalised.slice(2) : normalised
+    const match = HOST_PATTERN.exec(host)
+    if (match === null || match[1] !== undefined) {
+      issues.push(
+        issue(
+          at('trustedInstanceHosts', index),
+          'is not a host or *.domain — write e.g. acme.my.salesforce.com or *.my.salesforce.com (no scheme, port or path)',
+        ),
+      )
+    }
+    return normalised
+  })
 }
 
 function buildExternalCredential(
@@ -600,6 +634,8 @@ function buildNamedCredential(
     timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
     redirects: entry.redirects ?? DEFAULTS.redirects,
     allowedHosts,
+    allowRedirectsOutsideBasePath:
+      entry.allowRedirectsOutsideBasePath ?? DEFAULTS.allowRedirectsOutsideBasePath,
     enabled: entry.enabled ?? DEFAULTS.enabled,
     allowInsecureHttp: insecureOk,
     ...opt('checkPath', entry.checkPath),

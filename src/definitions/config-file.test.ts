@@ -108,6 +108,7 @@ describe('loadConfigFile', () => {
       timeoutMs: 10_000,
       redirects: 'follow-trusted',
       allowedHosts: [],
+      allowRedirectsOutsideBasePath: false,
       enabled: true,
       allowInsecureHttp: false,
     })

@@ -134,6 +134,8 @@ function exportProvider(name: string, p: AuthProvider, ref: Ref): Record<string,
     usePkce: p.usePkce,
     clientAuth: p.clientAuth,
     allowInsecureHttp: p.allowInsecureHttp,
+    trustedInstanceHosts:
+      p.trustedInstanceHosts === undefined ? undefined : [...p.trustedInstanceHosts],
   })
   const path = `authProviders.${name}`
   if (p.consumerSecret !== undefined) {
@@ -209,6 +211,7 @@ function exportNamedCredential(
     timeoutMs: nc.timeoutMs,
     redirects: nc.redirects,
     allowedHosts: [...nc.allowedHosts],
+    allowRedirectsOutsideBasePath: nc.allowRedirectsOutsideBasePath,
     enabled: nc.enabled,
     allowInsecureHttp: nc.allowInsecureHttp,
     checkPath: nc.checkPath,

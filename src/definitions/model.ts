@@ -43,6 +43,11 @@ export interface AuthProvider {
   readonly clientAuth: ClientAuthMethod
   /** Loud, greppable switch: allow http:// endpoints on non-loopback hosts. Default false. */
   readonly allowInsecureHttp: boolean
+  /**
+   * Salesforce: hosts a token's `instance_url` may name (`acme.my.salesforce.com`, or
+   * `*.my.salesforce.com` for any subdomain). Unset: any https `instance_url` is used.
+   */
+  readonly trustedInstanceHosts?: readonly string[]
 }
 
 /** The authentication protocol of an ExternalCredential. */
@@ -148,8 +153,16 @@ export interface NamedCredential {
   /** Default 10 000, max 120 000. */
   readonly timeoutMs: number
   readonly redirects: RedirectPolicy
-  /** Extra hosts (`host` or `host:port`) a redirect may go to with credentials. */
+  /**
+   * Extra hosts (`host` or `host:port`) a redirect may go to with credentials; a bare host means
+   * the port of `url`.
+   */
   readonly allowedHosts: readonly string[]
+  /**
+   * Loud, greppable switch: follow redirects with credentials anywhere on the credential's origin,
+   * not only under the path of `url`. Default false.
+   */
+  readonly allowRedirectsOutsideBasePath: boolean
   readonly enabled: boolean
   /** Loud, greppable switch: allow an http:// URL on a non-loopback host. Default false. */
   readonly allowInsecureHttp: boolean
@@ -192,6 +205,8 @@ export const DEFAULTS = Object.freeze({
   allowMergeFieldsInBody: false,
   /** NamedCredential `redirects`. */
   redirects: 'follow-trusted' as RedirectPolicy,
+  /** NamedCredential `allowRedirectsOutsideBasePath`. */
+  allowRedirectsOutsideBasePath: false,
   /** NamedCredential `enabled`. */
   enabled: true,
   /** Largest config file Callout reads, and largest file a `${file:…}` reference may name. */

@@ -110,6 +110,7 @@ export const authProviderSchema = z.strictObject({
     .enum(['client_secret_post', 'client_secret_basic', 'private_key_jwt', 'none'])
     .optional(),
   allowInsecureHttp: z.boolean().optional(),
+  trustedInstanceHosts: z.array(z.string()).max(50).optional(),
 })
 
 const principalSchema = z.strictObject({
@@ -179,6 +180,7 @@ export const namedCredentialSchema = z.strictObject({
     .optional(),
   redirects: z.enum(['follow-trusted', 'manual']).optional(),
   allowedHosts: z.array(z.string()).max(50).optional(),
+  allowRedirectsOutsideBasePath: z.boolean().optional(),
   enabled: z.boolean().optional(),
   allowInsecureHttp: z.boolean().optional(),
   checkPath: z

@@ -56,6 +56,7 @@ export function namedCredential(overrides: Partial<NamedCredential> = {}): Named
     timeoutMs: 10_000,
     redirects: 'follow-trusted',
     allowedHosts: [],
+    allowRedirectsOutsideBasePath: false,
     enabled: true,
     allowInsecureHttp: false,
     ...overrides,
