@@ -33,6 +33,15 @@ export const ERROR_CATALOGUE = {
   },
   STORE_ERROR: { status: 500, summary: 'The store failed.' },
   STORE_CONFLICT: { status: 409, summary: 'A concurrent change won; re-read and retry.' },
+  STORE_BUSY: {
+    status: 503,
+    summary: 'The store stayed locked by another connection past the wait deadline; retry.',
+  },
+  STORE_TAMPERED: {
+    status: 500,
+    summary:
+      'A stored row that decides where a secret goes failed its integrity check; nothing was sent.',
+  },
   // authentication
   NOT_AUTHENTICATED: {
     status: 401,

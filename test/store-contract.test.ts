@@ -28,8 +28,8 @@ import {
   requirePostgres,
   testPostgresUrl,
   testPostgresUrlForDatabase,
-  withPostgres,
 } from './helpers/postgres.ts'
+import { rawPostgres, rawSqlite } from './helpers/raw-sql.ts'
 
 const PG_URL = testPostgresUrl()
 const DIALECTS = ['sqlite', 'postgres'] as const
@@ -81,16 +81,7 @@ async function harness(dialect: Dialect): Promise<Harness> {
         return store
       },
       async raw(sql, params = []) {
-        const db = new BetterSqlite3(path)
-        try {
-          db.pragma('busy_timeout = 5000')
-          const stmt = db.prepare(sql)
-          return stmt.reader
-            ? (stmt.all(...params) as Record<string, unknown>[])
-            : (stmt.run(...params), [])
-        } finally {
-          db.close()
-        }
+        return rawSqlite(path, sql, params)
       },
       async close() {
         await Promise.all(stores.map((s) => s.close()))
@@ -114,16 +105,7 @@ async function harness(dialect: Dialect): Promise<Harness> {
       stores.push(store)
       return store
     },
-    async raw(sql, params = []) {
-      return withPostgres(async (client) => {
-        let i = 0
-        const result = await client.query(
-          sql.replace(/\?/g, () => `$${++i}`),
-          params,
-        )
-        return result.rows as Record<string, unknown>[]
-      }, schema)
-    },
+    raw: (sql, params = []) => rawPostgres(schema, sql, params),
     async close() {
       await Promise.all(stores.map((s) => s.close()))
     },
@@ -787,11 +769,11 @@ for (const dialect of DIALECTS) {
           [source?.['refresh_token'], source?.['access_token'], ''],
         )
         expect(await codeOf(store.getCredential(KEY))).toBe('SECRET_CORRUPT')
-        // Another definition's secrets.
+        // Another definition's secrets: the row's integrity tag covers its secrets ciphertext.
         await store.applyDefinitions(defs({ authProviders: [provider('A'), provider('B')] }))
         const [a] = await h.raw('select secrets from auth_providers where name = ?', ['A'])
         await h.raw('update auth_providers set secrets = ? where name = ?', [a?.['secrets'], 'B'])
-        expect(await codeOf(store.loadDefinitions())).toBe('SECRET_CORRUPT')
+        expect(await codeOf(store.loadDefinitions())).toBe('STORE_TAMPERED')
         await h.close()
       })
 
@@ -828,6 +810,181 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    describe('integrity of the rows that decide where a secret goes', () => {
+      const all = () =>
+        defs({
+          authProviders: [provider('Sf')],
+          externalCredentials: [external('Ext')],
+          namedCredentials: [named('Salesforce')],
+        })
+
+      it('refuses a definition or instance_url changed without the key with STORE_TAMPERED', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        await store.applyDefinitions(all())
+        await store.compareAndSetCredential(credential(), 0)
+        const tamper = async (
+          sql: string,
+          params: unknown[],
+          read: () => Promise<unknown>,
+          restore: [string, unknown[]],
+        ) => {
+          await h.raw(sql, params)
+          const error = await read().catch((e: unknown) => e)
+          expect(error, sql).toMatchObject({ code: 'STORE_TAMPERED' })
+          expect((error as Error).message).toMatch(/callout (apply -f|auth)/)
+          await h.raw(...restore)
+          await read()
+        }
+        for (const table of ['auth_providers', 'external_credentials', 'named_credentials']) {
+          const [row] = await h.raw(`select definition, mac from ${table}`)
+          const doc = JSON.parse(String(row?.['definition'])) as Record<string, unknown>
+          await tamper(
+            `update ${table} set definition = ?`,
+            [
+              JSON.stringify({
+                ...doc,
+                url: 'https://attacker.example',
+                tokenUrl: 'https://attacker.example/t',
+              }),
+            ],
+            () => store.loadDefinitions(),
+            [`update ${table} set definition = ?`, [row?.['definition']]],
+          )
+          await tamper(`update ${table} set mac = null`, [], () => store.loadDefinitions(), [
+            `update ${table} set mac = ?`,
+            [row?.['mac']],
+          ])
+        }
+        // A tag copied from another row does not verify: tags are bound to their row.
+        await store.applyDefinitions(
+          defs({
+            authProviders: [provider('Sf')],
+            externalCredentials: [external('Ext')],
+            namedCredentials: [named('Salesforce'), named('Other')],
+          }),
+        )
+        const [other] = await h.raw(
+          'select definition, mac from named_credentials where name = ?',
+          ['Other'],
+        )
+        const [mine] = await h.raw('select definition, mac from named_credentials where name = ?', [
+          'Salesforce',
+        ])
+        await tamper(
+          'update named_credentials set definition = ?, mac = ? where name = ?',
+          [other?.['definition'], other?.['mac'], 'Salesforce'],
+          () => store.loadDefinitions(),
+          [
+            'update named_credentials set definition = ?, mac = ? where name = ?',
+            [mine?.['definition'], mine?.['mac'], 'Salesforce'],
+          ],
+        )
+        const [cred] = await h.raw('select instance_url, mac from credentials')
+        await tamper(
+          'update credentials set instance_url = ?',
+          ['https://attacker.example'],
+          () => store.getCredential(KEY),
+          ['update credentials set instance_url = ?', [cred?.['instance_url']]],
+        )
+        await tamper(
+          'update credentials set instance_url = null',
+          [],
+          () => store.listCredentials(),
+          ['update credentials set instance_url = ?', [cred?.['instance_url']]],
+        )
+        await h.close()
+      })
+
+      it('applies the URL rules again when loading', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        await store.applyDefinitions(all())
+        // Written through the Store API, which does not run the config pipeline.
+        await store.putNamedCredential({ ...named('Plain'), url: 'http://api.example.com' })
+        const error = await store.loadDefinitions().catch((e: unknown) => e)
+        expect(error).toMatchObject({
+          code: 'CONFIG_INVALID',
+          details: { kind: 'namedCredential', name: 'Plain' },
+        })
+        expect((error as Error).message).toContain('callout apply -f')
+        await store.putNamedCredential({ ...named('Plain'), allowedHosts: ['https://x.example/'] })
+        expect(await codeOf(store.loadDefinitions())).toBe('CONFIG_INVALID')
+        await store.putAuthProvider({
+          ...provider('Sf'),
+          tokenUrl: 'https://u:p@login.example.com/t',
+        })
+        await store.putNamedCredential(named('Plain'))
+        expect(await codeOf(store.loadDefinitions())).toBe('CONFIG_INVALID')
+        await store.putAuthProvider(provider('Sf'))
+        expect((await store.loadDefinitions()).namedCredentials.get('Plain')?.url).toBe(
+          'https://example.my.salesforce.com',
+        )
+        await h.close()
+      })
+
+      it('signs the rows of a schema-1 store once, on the first open with the key', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        await store.applyDefinitions(all())
+        await store.compareAndSetCredential(credential(), 0)
+        const before = deepReveal({
+          defs: await store.loadDefinitions(),
+          cred: await store.getCredential(KEY),
+        })
+        await store.close()
+        // Back to schema version 1, as an older Callout left it.
+        for (const table of [
+          'auth_providers',
+          'external_credentials',
+          'named_credentials',
+          'credentials',
+        ])
+          await h.raw(`alter table ${table} drop column mac`)
+        await h.raw("update callout_meta set value = '1' where key = 'schema_version'")
+        const messages: string[] = []
+        const upgraded = await openStore({
+          ...(dialect === 'sqlite'
+            ? {
+                url: `sqlite:${join(tmp, `h${counter}`, 'callout.db')}`,
+                home: join(tmp, `h${counter}`),
+              }
+            : { url: PG_URL, schema: `callout_test_${RUN_ID}_${counter}`, home: tmp }),
+          masterKey: h.masterKey,
+          onMigrationProgress: (m) => messages.push(m),
+        })
+        expect(messages).toContain('Applied migration 0002-integrity: signed the existing rows.')
+        expect(
+          deepReveal({
+            defs: await upgraded.loadDefinitions(),
+            cred: await upgraded.getCredential(KEY),
+          }),
+        ).toEqual(before)
+        // Signed once: a later change without the key is refused.
+        await h.raw('update credentials set instance_url = ?', ['https://attacker.example'])
+        expect(await codeOf(upgraded.getCredential(KEY))).toBe('STORE_TAMPERED')
+        await upgraded.close()
+        await h.close()
+      })
+
+      it('key rotation re-signs every row but leaves a tampered row refused', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        await store.applyDefinitions(all())
+        await store.compareAndSetCredential(credential(), 0)
+        await h.raw('update credentials set instance_url = ?', ['https://attacker.example'])
+        const next = MasterKey.generate()
+        const result = await rotateMasterKey(store, next, { reencrypt: true })
+        expect(result).toMatchObject({ rowsReencrypted: 3, rowsTampered: 1 })
+        const reopened = await h.open({ masterKey: next })
+        expect(await codeOf(reopened.getCredential(KEY))).toBe('STORE_TAMPERED')
+        expect((await reopened.loadDefinitions()).namedCredentials.get('Salesforce')?.url).toBe(
+          'https://example.my.salesforce.com',
+        )
+        await h.close()
+      })
+    })
+
     describe('schema', () => {
       it('migrates idempotently with progress, and refuses a newer schema', async () => {
         const h = await harness(dialect)
@@ -836,15 +993,15 @@ for (const dialect of DIALECTS) {
         await store.migrate((m) => messages.push(m))
         await store.migrate((m) => messages.push(m))
         expect(messages).toEqual([
-          'Schema is up to date (version 1).',
-          'Schema is up to date (version 1).',
+          'Schema is up to date (version 2).',
+          'Schema is up to date (version 2).',
         ])
         await store.close()
         await h.raw("update callout_meta set value = '99' where key = 'schema_version'")
         const error = await h.open().catch((e: unknown) => e)
         expect(error).toMatchObject({
           code: 'STORE_ERROR',
-          details: { schemaVersion: 99, supported: 1 },
+          details: { schemaVersion: 99, supported: 2 },
         })
         expect((error as Error).message).toMatch(/newer/)
         await h.close()
@@ -855,7 +1012,7 @@ for (const dialect of DIALECTS) {
         const stores = await Promise.all([h.open(), h.open(), h.open(), h.open()])
         expect(await h.raw('select id from data_keys')).toHaveLength(1)
         expect(await h.raw("select value from callout_meta where key = 'schema_version'")).toEqual([
-          { value: '1' },
+          { value: '2' },
         ])
         // Each can read what another wrote.
         await stores[0]?.compareAndSetCredential(credential(), 0)
@@ -878,8 +1035,9 @@ for (const dialect of DIALECTS) {
         if (dialect === 'postgres') schemas.push(`callout_test_${RUN_ID}_fresh`)
         await store.close()
         expect(messages).toEqual([
-          'Applying migration 0001-initial (1/1)…',
-          'Schema migrated to version 1.',
+          'Applying migration 0001-initial (1/2)…',
+          'Applying migration 0002-integrity (2/2)…',
+          'Schema migrated to version 2.',
         ])
       })
 
@@ -943,6 +1101,7 @@ for (const dialect of DIALECTS) {
           masterKeyId: next.id,
           dataKeysRewrapped: 1,
           rowsReencrypted: 11,
+          rowsTampered: 0,
         })
         expect(progress).toEqual([
           { done: 0, total: 11 },
@@ -963,6 +1122,15 @@ for (const dialect of DIALECTS) {
           ...(await h.raw('select code_verifier as c from pending_authorizations')),
         ].map((r) => String(r['c']))
         for (const ct of cts) expect(ct.split('.')[1]).toBe(freshId)
+        // Every integrity tag is re-computed under the new data key.
+        const tags = [
+          ...(await h.raw('select mac as c from credentials')),
+          ...(await h.raw('select mac as c from auth_providers')),
+          ...(await h.raw('select mac as c from external_credentials')),
+          ...(await h.raw('select mac as c from named_credentials')),
+        ].map((r) => String(r['c']))
+        expect(tags).toHaveLength(10)
+        for (const tag of tags) expect(tag.split('.')[1]).toBe(freshId)
 
         // The rotating store and a fresh store with the new key read everything.
         expect(
@@ -1144,15 +1312,18 @@ describe('SQLite specifics', () => {
     raw.prepare('update auth_providers set secrets = ?').run(row?.access_token)
     raw.close()
     await collect(store.getCredential(KEY))
-    await collect(store.applyDefinitions(defs({ authProviders: [provider('Sf', CANARY)] })))
     await collect(store.loadDefinitions())
+    // Re-applying the definition rewrites the tampered row.
+    await collect(store.applyDefinitions(defs({ authProviders: [provider('Sf', CANARY)] })))
     expect(errors.map((e) => (isCalloutError(e) ? e.code : e))).toEqual([
       'INVALID_ARGUMENT',
       'CONFIG_INVALID',
       'SECRET_CORRUPT',
-      'SECRET_CORRUPT',
-      'SECRET_CORRUPT',
+      'STORE_TAMPERED',
     ])
+    expect((await store.loadDefinitions()).authProviders.get('Sf')?.consumerSecret?.reveal()).toBe(
+      CANARY,
+    )
     expect(ap?.secrets).toMatch(/^v1\./)
 
     const existing = () => [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f))

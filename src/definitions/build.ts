@@ -25,7 +25,7 @@ import type {
   RawExternalCredential,
   RawNamedCredential,
 } from './schema.ts'
-import { checkUrl } from './url-rules.ts'
+import { checkUrl, isHostAndPort } from './url-rules.ts'
 import type { UrlKind } from './url-rules.ts'
 
 /** A non-fatal finding, e.g. an insecure switch in use or the legacy password flow. */
@@ -52,9 +52,6 @@ const ENDPOINT_FIELDS = [
 
 /** Shortest HS256 `sharedSecret` accepted for the `jwt` protocol (RFC 7518 §3.2; as `src/auth`). */
 const MIN_HS256_SHARED_SECRET_BYTES = 32
-
-const HOST_PATTERN =
-  /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/
 
 /**
  * Builds the model from a schema-valid document.
@@ -588,9 +585,7 @@ function buildNamedCredential(
   const allowedHosts: string[] = []
   ;(entry.allowedHosts ?? []).forEach((host, index) => {
     const normalised = host.trim().toLowerCase()
-    const match = HOST_PATTERN.exec(normalised)
-    const port = match?.[1] === undefined ? undefined : Number(match[1])
-    if (match === null || (port !== undefined && (port < 1 || port > 65_535))) {
+    if (!isHostAndPort(normalised)) {
       issues.push(
         issue(
           at('allowedHosts', index),

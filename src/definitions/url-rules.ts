@@ -29,6 +29,24 @@ export function isLoopbackHost(host: string): boolean {
   return false
 }
 
+const HOST_PATTERN =
+  /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/
+
+/**
+ * True for a lower-case `host` or `host:port` (port 1–65535), the form of an `allowedHosts` entry:
+ * no scheme, no path, no userinfo.
+ *
+ * @example
+ * isHostAndPort('api.example.com:8443') // true
+ * isHostAndPort('https://api.example.com') // false
+ */
+export function isHostAndPort(value: string): boolean {
+  const match = HOST_PATTERN.exec(value)
+  if (match === null) return false
+  const port = match[1] === undefined ? undefined : Number(match[1])
+  return port === undefined || (port >= 1 && port <= 65_535)
+}
+
 /**
  * Checks and normalises a URL from a definition. A trailing `/` is removed from the path
  * (`https://api.example.com/v1/` → `https://api.example.com/v1`, `https://h/` → `https://h`) so

@@ -9,6 +9,8 @@ import { dataKeyAadBytes, open, parseEnvelope, seal, secretAadBytes } from './en
 import type { SecretAad } from './envelope.ts'
 import { KEY_BYTES } from './master-key.ts'
 import type { MasterKey } from './master-key.ts'
+import { computeRowMac, rowMacKey, rowMacKeyId, sameRowMac } from './row-mac.ts'
+import type { RowMacInput } from './row-mac.ts'
 import { Secret } from './secret.ts'
 
 /** Encrypts and decrypts one secret value bound to its table, column and row. */
@@ -93,6 +95,7 @@ export class KeyRing implements SecretCipher {
   #master: MasterKey
   readonly #keys = new Map<string, Buffer>()
   readonly #createdAt = new Map<string, number>()
+  readonly #macKeys = new Map<string, Buffer>()
   #activeId: string | undefined
 
   private constructor(master: MasterKey) {
@@ -176,7 +179,8 @@ export class KeyRing implements SecretCipher {
     this.#master = next
   }
 
-  encrypt(plaintext: string, aad: SecretAad): string {
+  /** The active data key and its id; `INTERNAL` before the store created one. */
+  #active(): [string, Buffer] {
     const id = this.#activeId
     const key = id === undefined ? undefined : this.#keys.get(id)
     if (id === undefined || key === undefined) {
@@ -185,6 +189,11 @@ export class KeyRing implements SecretCipher {
         'The key ring has no active data key; open the store first.',
       )
     }
+    return [id, key]
+  }
+
+  encrypt(plaintext: string, aad: SecretAad): string {
+    const [id, key] = this.#active()
     if (typeof plaintext !== 'string')
       throw new CalloutError('INTERNAL', 'Only strings can be encrypted.')
     return seal(key, id, Buffer.from(plaintext, 'utf8'), secretAadBytes(id, aad))
@@ -210,6 +219,41 @@ export class KeyRing implements SecretCipher {
         cause,
       })
     }
+  }
+
+  /**
+   * The integrity tag of a row under the active data key's MAC subkey (see `row-mac.ts`):
+   * `m1.<dataKeyId>.<tag>`.
+   */
+  sign(input: RowMacInput): string {
+    const [id, key] = this.#active()
+    return computeRowMac(this.#macKey(id, key), id, input)
+  }
+
+  /**
+   * True when `tag` is a genuine tag of `input` under one of the ring's data keys. False for a
+   * missing, malformed or forged tag, or one that names a data key the ring lacks.
+   */
+  verify(tag: string | null | undefined, input: RowMacInput): boolean {
+    if (typeof tag !== 'string') return false
+    const id = rowMacKeyId(tag)
+    const key = id === undefined ? undefined : this.#keys.get(id)
+    if (id === undefined || key === undefined) return false
+    return sameRowMac(tag, computeRowMac(this.#macKey(id, key), id, input))
+  }
+
+  #macKey(id: string, dataKey: Buffer): Buffer {
+    let key = this.#macKeys.get(id)
+    if (key === undefined) {
+      key = rowMacKey(dataKey)
+      this.#macKeys.set(id, key)
+    }
+    return key
+  }
+
+  /** The data key id a row tag names, or undefined if it is malformed. */
+  static keyIdOfTag(tag: string): string | undefined {
+    return rowMacKeyId(tag)
   }
 
   /** The data key id a ciphertext was sealed with, or undefined if it is malformed. */

@@ -28,7 +28,14 @@ import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
 import { DEFINITION_TABLES, toNumber } from './schema.ts'
 import type { CredentialsTable, Database, DefinitionKind, DefinitionTable } from './schema.ts'
 import type { SqlDatabase } from './sql-database.ts'
+import { checkStoredDefinition } from './stored-definition-rules.ts'
 import { toStoreError } from './store-error.ts'
+import {
+  credentialMacInput,
+  definitionMacInput,
+  tamperedCredential,
+  tamperedDefinition,
+} from './row-integrity.ts'
 import type { ApplyResult, PendingAuthorization, Store } from './types.ts'
 
 /** Options for {@link KyselyStore.open}. */
@@ -56,6 +63,8 @@ const STATUSES: ReadonlySet<string> = new Set<CredentialStatus>([
 const MAX_KEY_LENGTH = 255
 const MAX_TTL_MS = 24 * 60 * 60 * 1000
 const SCHEMA_VERSION_KEY = 'schema_version'
+/** The schema version that introduced integrity tags (migration 0002). */
+const INTEGRITY_VERSION = 2
 
 type AnyDefinition = AuthProvider | ExternalCredential | NamedCredential
 /** All three definition tables share one shape; typed through one name. */
@@ -135,6 +144,7 @@ export class KyselyStore implements Store {
     return this.#ring.masterKeyId
   }
 
+  /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are written against Kysely<any> */
   async migrate(onProgress?: (message: string) => void): Promise<void> {
     const report = onProgress ?? (() => undefined)
     await this.#run('migrate the schema', () =>
@@ -153,20 +163,60 @@ export class KyselyStore implements Store {
         }
         for (const migration of MIGRATIONS) {
           if (migration.version <= current) continue
+          if (migration.version === INTEGRITY_VERSION && current >= 1) {
+            // Rows written before integrity tags existed are signed once, now, with the key.
+            await migration.up(trx as Kysely<any>)
+            await this.#signExistingRows(trx)
+            await setSchemaVersion(trx, migration.version)
+            report(`Applied migration ${migration.name}: signed the existing rows.`)
+            continue
+          }
           report(
             `Applying migration ${migration.name} (${migration.version}/${LATEST_SCHEMA_VERSION})…`,
           )
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
           await migration.up(trx as Kysely<any>)
-          await trx
-            .insertInto('callout_meta')
-            .values({ key: SCHEMA_VERSION_KEY, value: String(migration.version) })
-            .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(migration.version) }))
-            .execute()
+          await setSchemaVersion(trx, migration.version)
         }
         report(`Schema migrated to version ${LATEST_SCHEMA_VERSION}.`)
       }),
     )
+  }
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+
+  /**
+   * Signs every definition and credential row of a store upgraded from schema version 1, in the
+   * migration's transaction: those rows were written before integrity tags existed.
+   */
+  async #signExistingRows(trx: Kysely<Database>): Promise<void> {
+    await this.#ensureKeys(trx, [])
+    if (this.#ring.activeKeyId === undefined) {
+      const records = await readDataKeys(trx)
+      if (records.length > 0) this.#ring.load(records)
+      else await insertDataKey(trx, this.#ring.createDataKey(this.#clock.now()))
+    }
+    for (const kind of KINDS) {
+      const table = tableOf(kind)
+      const rows = await trx.selectFrom(table).select(['name', 'definition', 'secrets']).execute()
+      for (const row of rows) {
+        const mac = this.#ring.sign(definitionMacInput(table, row))
+        await trx.updateTable(table).set({ mac }).where('name', '=', row.name).execute()
+      }
+    }
+    const credentials = await trx
+      .selectFrom('credentials')
+      .select(['external_credential', 'principal', 'user_id', 'instance_url'])
+      .execute()
+    for (const row of credentials) {
+      const key = keyOfRow(row)
+      const mac = this.#ring.sign(credentialMacInput(credentialRowId(key), row.instance_url))
+      await trx
+        .updateTable('credentials')
+        .set({ mac })
+        .where('external_credential', '=', key.externalCredential)
+        .where('principal', '=', key.principal)
+        .where('user_id', '=', key.userId)
+        .execute()
+    }
   }
 
   // ---- definitions -------------------------------------------------------------------------
@@ -179,7 +229,7 @@ export class KyselyStore implements Store {
       )
       await this.#ensureKeys(
         db,
-        rows.flat().map((row) => row.secrets),
+        rows.flat().flatMap((row) => [row.secrets, row.mac]),
       )
       const [authProviders, externalCredentials, namedCredentials] = KINDS.map(
         (kind, index) =>
@@ -218,7 +268,7 @@ export class KyselyStore implements Store {
           )
           await this.#ensureKeys(
             trx,
-            [...existing.values()].map((row) => row.secrets),
+            [...existing.values()].flatMap((row) => [row.secrets, row.mac]),
           )
           const wanted = defs[MAP_OF[kind]] as ReadonlyMap<string, AnyDefinition>
           for (const [key, def] of wanted) {
@@ -230,11 +280,7 @@ export class KyselyStore implements Store {
               unchanged.push(label)
               continue
             }
-            const values = {
-              definition: split.document,
-              secrets: this.#encryptSecrets(kind, def.name, split.secrets),
-              updated_at: now,
-            }
+            const values = this.#definitionValues(kind, def.name, split, now)
             if (previous === undefined) {
               await trx
                 .insertInto(table)
@@ -302,7 +348,7 @@ export class KyselyStore implements Store {
         .where('user_id', '=', key.userId)
         .executeTakeFirst()
       if (row === undefined) return undefined
-      await this.#ensureKeys(db, [row.access_token, row.refresh_token])
+      await this.#ensureKeys(db, [row.access_token, row.refresh_token, row.mac])
       return this.#decodeCredential(row)
     })
   }
@@ -325,7 +371,7 @@ export class KyselyStore implements Store {
         .execute()
       await this.#ensureKeys(
         db,
-        rows.flatMap((row) => [row.access_token, row.refresh_token]),
+        rows.flatMap((row) => [row.access_token, row.refresh_token, row.mac]),
       )
       return rows.map((row) => this.#decodeCredential(row))
     })
@@ -362,6 +408,7 @@ export class KyselyStore implements Store {
         expires_at: next.expiresAt ?? null,
         scope: next.scope ?? null,
         instance_url: next.instanceUrl ?? null,
+        mac: this.#ring.sign(credentialMacInput(row, next.instanceUrl ?? null)),
         identity: next.identity === undefined ? null : JSON.stringify(next.identity),
         last_refresh_at: next.lastRefreshAt ?? null,
         last_error: next.lastError === undefined ? null : JSON.stringify(next.lastError),
@@ -624,7 +671,7 @@ export class KyselyStore implements Store {
     let missing = false
     for (const text of ciphertexts) {
       if (text === null || text === undefined) continue
-      const id = KeyRing.keyIdOf(text)
+      const id = KeyRing.keyIdOf(text) ?? KeyRing.keyIdOfTag(text)
       if (id !== undefined && !this.#ring.has(id)) {
         missing = true
         break
@@ -649,18 +696,37 @@ export class KyselyStore implements Store {
     })
   }
 
+  /** The stored columns of a definition: document, encrypted secrets and their integrity tag. */
+  #definitionValues(
+    kind: DefinitionKind,
+    name: string,
+    split: { document: string; secrets: string | undefined },
+    now: number,
+  ): { definition: string; secrets: string | null; mac: string; updated_at: number } {
+    const secrets = this.#encryptSecrets(kind, name, split.secrets)
+    const mac = this.#ring.sign(
+      definitionMacInput(tableOf(kind), { name, definition: split.document, secrets }),
+    )
+    return { definition: split.document, secrets, mac, updated_at: now }
+  }
+
   #sameDefinition(
     kind: DefinitionKind,
     previous: Selectable<DefinitionTable>,
     split: { document: string; secrets: string | undefined },
   ): boolean {
     if (previous.definition !== split.document) return false
+    // A row that fails its integrity check is rewritten (re-applying heals it).
+    if (!this.#ring.verify(previous.mac, definitionMacInput(tableOf(kind), previous))) return false
     const stored = this.#decryptSecrets(kind, previous)
     if (stored === undefined || split.secrets === undefined) return stored === split.secrets
     return stored.equals(new Secret(split.secrets))
   }
 
   #decodeDefinition(kind: DefinitionKind, row: Selectable<DefinitionTable>): AnyDefinition {
+    if (!this.#ring.verify(row.mac, definitionMacInput(tableOf(kind), row))) {
+      throw tamperedDefinition(kind, row.name)
+    }
     const def = joinDefinition<AnyDefinition>(
       row.definition,
       this.#decryptSecrets(kind, row),
@@ -672,6 +738,7 @@ export class KyselyStore implements Store {
         `The stored ${kind} ${row.name} is malformed (its name does not match its row); re-apply it.`,
       )
     }
+    checkStoredDefinition(kind, def)
     return def
   }
 
@@ -679,11 +746,7 @@ export class KyselyStore implements Store {
     assertDefinition(kind, undefined, def)
     const split = splitDefinition(def, `${kind} ${def.name}`)
     await this.#run(`store ${kind} ${def.name}`, async () => {
-      const values = {
-        definition: split.document,
-        secrets: this.#encryptSecrets(kind, def.name, split.secrets),
-        updated_at: this.#clock.now(),
-      }
+      const values = this.#definitionValues(kind, def.name, split, this.#clock.now())
       await this.#database.write((db) =>
         db
           .insertInto(tableOf(kind))
@@ -695,15 +758,12 @@ export class KyselyStore implements Store {
   }
 
   #decodeCredential(row: CredentialRow): PrincipalCredential {
-    const aad = (column: string): SecretAad => ({
-      table: 'credentials',
-      column,
-      row: credentialRowId({
-        externalCredential: row.external_credential,
-        principal: row.principal,
-        userId: row.user_id,
-      }),
-    })
+    const key = keyOfRow(row)
+    const rowId = credentialRowId(key)
+    if (!this.#ring.verify(row.mac, credentialMacInput(rowId, row.instance_url))) {
+      throw tamperedCredential(key, row.version)
+    }
+    const aad = (column: string): SecretAad => ({ table: 'credentials', column, row: rowId })
     return strip<PrincipalCredential>({
       externalCredential: row.external_credential,
       principal: row.principal,
@@ -752,6 +812,26 @@ export async function insertDataKey(db: Kysely<Database>, record: DataKeyRecord)
       created_at: record.createdAt,
     })
     .execute()
+}
+
+async function setSchemaVersion(db: Kysely<Database>, version: number): Promise<void> {
+  await db
+    .insertInto('callout_meta')
+    .values({ key: SCHEMA_VERSION_KEY, value: String(version) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(version) }))
+    .execute()
+}
+
+function keyOfRow(row: {
+  external_credential: string
+  principal: string
+  user_id: string
+}): CredentialKey {
+  return {
+    externalCredential: row.external_credential,
+    principal: row.principal,
+    userId: row.user_id,
+  }
 }
 
 function tableOf(kind: DefinitionKind): DefinitionTableName {

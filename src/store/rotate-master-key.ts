@@ -10,6 +10,8 @@ import { CalloutError } from '../errors.ts'
 import { KeyRing, newDataKeyId, wrapDataKey } from '../secrets/key-ring.ts'
 import { KEY_BYTES } from '../secrets/master-key.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
+import type { RowMacInput } from '../secrets/row-mac.ts'
+import { credentialMacInput, definitionMacInput } from './row-integrity.ts'
 import type { Database } from './schema.ts'
 import type { SqlDatabase } from './sql-database.ts'
 
@@ -35,8 +37,13 @@ export interface RotateResult {
   /** Fingerprint of the new master key. */
   readonly masterKeyId: string
   readonly dataKeysRewrapped: number
-  /** Rows whose secrets were re-encrypted. */
+  /** Rows whose secrets were re-encrypted and integrity tags re-computed. */
   readonly rowsReencrypted: number
+  /**
+   * Rows left as they were because they failed their integrity check (changed outside Callout):
+   * they stay refused (`STORE_TAMPERED`) until re-applied or re-authenticated.
+   */
+  readonly rowsTampered: number
 }
 
 /** The store internals a rotation needs. */
@@ -53,6 +60,12 @@ interface Target {
   readonly columns: readonly string[]
   /** The AAD row id of a row. */
   readonly rowId: (row: Record<string, unknown>) => string
+  /** What the row's integrity tag (`mac`) covers, for tables that have one. */
+  readonly macInput?: (row: Record<string, unknown>) => RowMacInput
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null
 }
 
 const TARGETS: readonly Target[] = [
@@ -62,6 +75,12 @@ const TARGETS: readonly Target[] = [
       key: ['name'],
       columns: ['secrets'],
       rowId: (row) => String(row['name']),
+      macInput: (row) =>
+        definitionMacInput(table, {
+          name: String(row['name']),
+          definition: String(row['definition']),
+          secrets: text(row['secrets']),
+        }),
     }),
   ),
   {
@@ -74,6 +93,15 @@ const TARGETS: readonly Target[] = [
         String(row['principal']),
         String(row['user_id']),
       ]),
+    macInput: (row) =>
+      credentialMacInput(
+        JSON.stringify([
+          String(row['external_credential']),
+          String(row['principal']),
+          String(row['user_id']),
+        ]),
+        text(row['instance_url']),
+      ),
   },
   {
     table: 'pending_authorizations',
@@ -133,7 +161,13 @@ export async function rotateKeys(
   })
   ring.useMasterKey(newKey)
   if (freshRecordId === undefined) {
-    return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, rowsReencrypted: 0 }
+    return {
+      previousMasterKeyId,
+      masterKeyId: newKey.id,
+      dataKeysRewrapped,
+      rowsReencrypted: 0,
+      rowsTampered: 0,
+    }
   }
   // Load the fresh key (now wrapped under the new master key) and make it active.
   const fresh = await database.db
@@ -149,59 +183,80 @@ export async function rotateKeys(
       createdAt: Number(row.created_at),
     })),
   )
-  const rowsReencrypted = await reencryptAll(context, batchSize, options.onProgress)
-  return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, rowsReencrypted }
+  const rows = await reencryptAll(context, batchSize, options.onProgress)
+  return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, ...rows }
 }
 
 async function reencryptAll(
   context: RotationContext,
   batchSize: number,
   onProgress: ((progress: RotateProgress) => void) | undefined,
-): Promise<number> {
+): Promise<{ rowsReencrypted: number; rowsTampered: number }> {
   const { database, ring } = context
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const db = database.db as unknown as Kysely<any>
   const work: { target: Target; key: Record<string, unknown> }[] = []
   for (const target of TARGETS) {
     let query = db.selectFrom(target.table).select([...target.key])
-    query = query.where((eb) => eb.or(target.columns.map((column) => eb(column, 'is not', null))))
+    // Tables with integrity tags: every row is re-signed under the new data key.
+    if (target.macInput === undefined) {
+      query = query.where((eb) => eb.or(target.columns.map((column) => eb(column, 'is not', null))))
+    }
     for (const row of (await query.execute()) as Record<string, unknown>[])
       work.push({ target, key: row })
   }
   const total = work.length
   let done = 0
+  let rowsTampered = 0
   onProgress?.({ done, total })
   for (let start = 0; start < total; start += batchSize) {
     const batch = work.slice(start, start + batchSize)
-    await database.writeTransaction('callout.rotate', async (trx) => {
+    rowsTampered += await database.writeTransaction('callout.rotate', async (trx) => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const tx = trx as unknown as Kysely<any>
+      let tampered = 0
       for (const { target, key } of batch) {
         let select = tx.selectFrom(target.table).selectAll()
         for (const column of target.key) select = select.where(column, '=', key[column])
         const row = (await select.executeTakeFirst()) as Record<string, unknown> | undefined
         if (row === undefined) continue
+        const mac = text(row['mac'])
+        await context.ensureKeys(trx, [...target.columns.map((column) => text(row[column])), mac])
+        // A row changed outside Callout keeps its (failing) tag: re-signing would launder it.
+        if (target.macInput !== undefined && !ring.verify(mac, target.macInput(row))) {
+          tampered++
+          continue
+        }
         const rowId = target.rowId(row)
         const values: Record<string, string> = {}
-        const old: Record<string, string> = {}
+        const old: Record<string, string | null> = {}
         for (const column of target.columns) {
-          const text = row[column]
-          if (typeof text !== 'string' || KeyRing.keyIdOf(text) === ring.activeKeyId) continue
-          await context.ensureKeys(trx, [text])
+          const value = row[column]
+          if (typeof value !== 'string' || KeyRing.keyIdOf(value) === ring.activeKeyId) continue
           const aad = { table: target.table, column, row: rowId }
-          values[column] = ring.encrypt(ring.decrypt(text, aad).reveal(), aad)
-          old[column] = text
+          values[column] = ring.encrypt(ring.decrypt(value, aad).reveal(), aad)
+          old[column] = value
+        }
+        if (
+          target.macInput !== undefined &&
+          (Object.keys(values).length > 0 || KeyRing.keyIdOfTag(mac ?? '') !== ring.activeKeyId)
+        ) {
+          values['mac'] = ring.sign(target.macInput({ ...row, ...values }))
+          old['mac'] = mac
         }
         if (Object.keys(values).length === 0) continue
         let update = tx.updateTable(target.table).set(values)
         for (const column of target.key) update = update.where(column, '=', key[column])
-        // Compare-and-set on the old ciphertexts: a concurrent writer's newer value wins.
-        for (const [column, text] of Object.entries(old)) update = update.where(column, '=', text)
+        // Compare-and-set on the old values: a concurrent writer's newer value wins.
+        for (const [column, value] of Object.entries(old)) {
+          update = update.where(column, value === null ? 'is' : '=', value)
+        }
         await update.execute()
       }
+      return tampered
     })
     done += batch.length
     onProgress?.({ done, total })
   }
-  return total
+  return { rowsReencrypted: total - rowsTampered, rowsTampered }
 }

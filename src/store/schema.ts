@@ -29,6 +29,8 @@ export interface DefinitionTable {
   definition: string
   /** Ciphertext of the JSON list of `[path, value]` secret fields (AAD: table, `secrets`, name). */
   secrets: string | null
+  /** Integrity tag over `definition` and `secrets` (`m1.<dataKeyId>.<tag>`; see `row-integrity.ts`). */
+  mac: string | null
   updated_at: BigIntColumn
 }
 
@@ -50,6 +52,8 @@ export interface CredentialsTable {
   last_error: string | null
   version: Generated<number>
   updated_at: BigIntColumn
+  /** Integrity tag over `instance_url` (`m1.<dataKeyId>.<tag>`; see `row-integrity.ts`). */
+  mac: string | null
 }
 
 /** Pending browser authorizations, keyed by `state`. */

@@ -70,6 +70,13 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
       io,
       `re-wrapped ${result.dataKeysRewrapped} data key(s), re-encrypted ${result.rowsReencrypted} row(s)`,
     )
+    if (result.rowsTampered > 0) {
+      println(
+        io,
+        `warning: ${result.rowsTampered} row(s) failed their integrity check (changed without the master key) and were left as they were; ` +
+          'they stay refused (STORE_TAMPERED): re-apply definitions with `callout apply -f <config file>`, re-authenticate credentials',
+      )
+    }
     if (!fromEnv) {
       await rename(keyFile, `${keyFile}.previous`)
       await rename(target, keyFile)

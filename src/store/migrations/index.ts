@@ -3,6 +3,7 @@
  */
 import type { Kysely } from 'kysely'
 import { up as initial } from './0001-initial.ts'
+import { up as integrity } from './0002-integrity.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -15,6 +16,7 @@ export interface Migration {
 /** Every migration, oldest first. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: '0001-initial', up: initial },
+  { version: 2, name: '0002-integrity', up: integrity },
 ])
 
 /** The schema version this code writes. */
