@@ -10,6 +10,7 @@ import { CalloutError } from '../errors.ts'
 import { SALESFORCE_DEFAULT_LOGIN_URL, salesforceEndpoints } from '../providers/salesforce.ts'
 import { MAX_AUTH_RESPONSE_BYTES, resolveAuthDeps, type AuthDeps } from './deps.ts'
 import { requestOptions, sendAuthRequest } from './oauth-client.ts'
+import { safeCause } from './safe-cause.ts'
 import { readCappedText } from './token-response.ts'
 import type { ProviderEndpoints } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
@@ -242,7 +243,7 @@ async function discover(
       mismatch
         ? `The discovery document of AuthProvider "${provider.name}" names a different issuer than the configured "${issuer}". Set issuer to exactly the value the server publishes.`
         : `The discovery document of AuthProvider "${provider.name}" is not a valid OpenID Connect discovery document. Check the issuer URL.`,
-      { cause, details: { provider: provider.name, stage: 'discovery' } },
+      { cause: safeCause(cause), details: { provider: provider.name, stage: 'discovery' } },
     )
   }
   if (typeof as.token_endpoint !== 'string') {

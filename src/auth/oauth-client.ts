@@ -9,6 +9,7 @@ import type { AuthProvider } from '../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { ResolvedAuthDeps } from './deps.ts'
 import { algorithmForPem, importPrivateKeyPem } from './private-key.ts'
+import { safeCause } from './safe-cause.ts'
 import type { ProviderEndpoints } from './types.ts'
 import { mayUseInsecureHttp } from './url-safety.ts'
 
@@ -159,7 +160,7 @@ export async function sendAuthRequest(
       throw new CalloutError(
         'INSECURE_URL',
         `The ${what} URL of AuthProvider "${providerName}" is plain http:// on a non-loopback host. Use https, or set allowInsecureHttp: true on the AuthProvider if you really mean it.`,
-        { cause: error, details: { provider: providerName } },
+        { cause: safeCause(error), details: { provider: providerName } },
       )
     }
     const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError'
@@ -168,7 +169,7 @@ export async function sendAuthRequest(
       timedOut
         ? `The ${what} of AuthProvider "${providerName}" did not answer in time. Check that the URL is reachable from this host.`
         : `The ${what} of AuthProvider "${providerName}" could not be reached. Check the URL, DNS, proxy and firewall settings.`,
-      { cause: error, details: { provider: providerName, timedOut } },
+      { cause: safeCause(error), details: { provider: providerName, timedOut } },
     )
   }
 }

@@ -20,8 +20,10 @@ import { resolveAuthDeps, type AuthDeps, type ResolvedAuthDeps } from './deps.ts
 import { oauthClientContext, sendAuthRequest, type OAuthClientContext } from './oauth-client.ts'
 import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
+import { safeCause } from './safe-cause.ts'
 import {
   parseTokenResponse,
+  sanitizeExcerpt,
   readTokenResponse,
   type GrantKind,
   type RawTokenResponse,
@@ -409,8 +411,8 @@ async function validateWithOauth4webapi(
   } catch (cause) {
     throw new CalloutError(
       'TOKEN_RESPONSE_INVALID',
-      `The token response of AuthProvider "${provider.name}" failed validation (${(cause as Error).message}). Check the issuer and client id configuration.`,
-      { cause, details: { provider: provider.name, grant } },
+      `The token response of AuthProvider "${provider.name}" failed validation (${sanitizeExcerpt((cause as Error).message, 200)}). Check the issuer and client id configuration.`,
+      { cause: safeCause(cause), details: { provider: provider.name, grant } },
     )
   }
 }

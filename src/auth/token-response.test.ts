@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { isCalloutError, type ErrorCode } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
@@ -149,6 +150,32 @@ describe('parseTokenResponse: generic', () => {
     expect(t.tokenType).toBe('Bearer')
     expect(t.identity).toBeUndefined()
   })
+
+  it.each(['mac', 'DPoP', 'N_A'])(
+    'refuses token_type %s with TOKEN_RESPONSE_INVALID that names the type, never a token',
+    (tokenType) => {
+      const body = {
+        access_token: 'at-canary-1',
+        refresh_token: 'rt-canary-2',
+        token_type: tokenType,
+      }
+      for (const ctx of [generic, sf]) {
+        let error: unknown
+        try {
+          parseTokenResponse(ok(body), ctx)
+        } catch (e) {
+          error = e
+        }
+        expect(error).toMatchObject({
+          code: 'TOKEN_RESPONSE_INVALID',
+          details: { field: 'token_type', tokenType },
+        })
+        const printed = inspect(error, { depth: Infinity, showHidden: true })
+        expect(printed).toContain(tokenType)
+        expect(printed).not.toMatch(/canary/)
+      }
+    },
+  )
 
   it('ignores Salesforce-only fields for other providers', () => {
     const t = parseTokenResponse(

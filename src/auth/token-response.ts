@@ -322,12 +322,22 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
     throw invalid('access_token', 'with an access_token containing spaces or control characters')
   }
 
-  let tokenType = 'Bearer'
+  const tokenType = 'Bearer'
   if (json.token_type !== undefined) {
     if (typeof json.token_type !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(json.token_type)) {
       throw invalid('token_type', 'with a malformed token_type')
     }
-    tokenType = json.token_type.toLowerCase() === 'bearer' ? 'Bearer' : json.token_type
+    if (json.token_type.toLowerCase() !== 'bearer') {
+      // Callout sends every token as a Bearer token (RFC 6750); any other type (DPoP, MAC, N_A)
+      // would be sent wrong or needs a proof Callout does not make.
+      throw new CalloutError(
+        'TOKEN_RESPONSE_INVALID',
+        `The token endpoint of AuthProvider "${ctx.providerName}" issued a token of type "${json.token_type}", which Callout cannot use: it sends Bearer tokens only (RFC 6750). Configure the authorization server to issue Bearer tokens to this client.`,
+        {
+          details: { provider: ctx.providerName, field: 'token_type', tokenType: json.token_type },
+        },
+      )
+    }
   } else if (ctx.providerType !== 'salesforce') {
     throw invalid('token_type', 'without a token_type')
   }

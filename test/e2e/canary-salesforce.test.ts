@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import type { Broker, CredentialKey } from '../../src/index.ts'
 import {
+  errorChainTexts,
   makeHome,
   memoryLogger,
   openTestBroker,
@@ -63,7 +64,7 @@ async function failing(p: Promise<unknown>): Promise<{ code?: string }> {
       throw new Error('expected a failure')
     },
     (e: unknown) => {
-      outputs.push(String(e), JSON.stringify(e), inspect(e, { depth: 10 }))
+      outputs.push(...errorChainTexts(e))
       return e as { code?: string }
     },
   )

@@ -1,9 +1,10 @@
 /**
  * End to end: canary secrets. Plants recognisable client secrets, a private key and a password,
  * captures every token the authorization server issues, runs the whole story (apply, callouts,
- * refresh with rotation, revocation, wrong client secret, a broken token endpoint, hostile URLs)
- * and scans every log line (pino at `trace`), every error (message, JSON, `util.inspect` to depth
- * 10), every event payload, every `status()` output and the SQLite database bytes (with its WAL):
+ * refresh with rotation, revocation, wrong client secret, a broken token endpoint, a token type
+ * Callout cannot use, hostile URLs) and scans every log line (pino at `trace`), every error and
+ * each cause in its chain (message, JSON, `util.inspect` at depth Infinity), every event payload,
+ * every `status()` output and the SQLite database bytes (with its WAL):
  * none may contain a canary or an issued token.
  */
 import { generateKeyPairSync } from 'node:crypto'
@@ -15,6 +16,7 @@ import type { Broker } from '../../src/index.ts'
 import { startOidcServer, type OidcTestServer } from '../helpers/oidc-server.ts'
 import {
   bearerOf,
+  errorChainTexts,
   listen,
   makeHome,
   memoryLogger,
@@ -43,6 +45,8 @@ const PEM_LINES = PRIVATE_PEM.split('\n').filter((l) => l.length >= 40 && !l.sta
 
 let idp: OidcTestServer
 let stub: TokenStub
+/** Issues Bearer-less tokens (`token_type: "mac"`) with canary-shaped access and refresh tokens. */
+let macStub: TokenStub
 let upstream: Listening
 let home: TestHome
 let broker: Broker
@@ -54,11 +58,9 @@ const refused = new Set<string>()
 const outputs: string[] = []
 let basicSeen: string | undefined
 
+/** Captures an error and every cause in its chain: text, JSON and `util.inspect` at any depth. */
 function captureError(error: unknown): unknown {
-  outputs.push(String(error))
-  outputs.push(JSON.stringify(error))
-  outputs.push(inspect(error, { depth: 10 }))
-  if (error instanceof Error) outputs.push(error.message, error.stack ?? '')
+  outputs.push(...errorChainTexts(error))
   return error
 }
 
@@ -137,6 +139,8 @@ beforeAll(async () => {
   }
   stub = await new TokenStub().start()
   stub.mode = 'status-500'
+  macStub = await new TokenStub().start()
+  macStub.mode = 'mac-token-type'
   upstream = await listen((req, res) => {
     void (async () => {
       await readBody(req)
@@ -192,6 +196,12 @@ beforeAll(async () => {
           consumerSecret: '${env:WRONG_SECRET}',
           clientAuth: 'client_secret_basic',
         },
+        MacIssuer: {
+          type: 'oauth2',
+          tokenUrl: macStub.tokenUrl,
+          consumerKey: 'stub-client',
+          consumerSecret: '${env:STUB_SECRET}',
+        },
         Broken: {
           type: 'oauth2',
           tokenUrl: stub.tokenUrl,
@@ -225,6 +235,12 @@ beforeAll(async () => {
           authProvider: 'IdpWrong',
           principals: { Service: { type: 'named' } },
         },
+        MacAuth: {
+          protocol: 'oauth2',
+          flow: 'client-credentials',
+          authProvider: 'MacIssuer',
+          principals: { Service: { type: 'named' } },
+        },
         BrokenAuth: {
           protocol: 'oauth2',
           flow: 'client-credentials',
@@ -248,6 +264,7 @@ beforeAll(async () => {
         UserApi: { url: `${upstream.origin}/api`, externalCredential: 'Human' },
         WrongApi: { url: `${upstream.origin}/api`, externalCredential: 'Wrong' },
         BrokenApi: { url: `${upstream.origin}/api`, externalCredential: 'BrokenAuth' },
+        MacApi: { url: `${upstream.origin}/api`, externalCredential: 'MacAuth' },
         BasicApi: { url: `${upstream.origin}/basic`, externalCredential: 'Basic' },
       },
     },
@@ -260,7 +277,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close()
-  await Promise.all([idp?.close(), stub?.listening.close(), upstream?.close()])
+  await Promise.all([
+    idp?.close(),
+    stub?.listening.close(),
+    macStub?.listening.close(),
+    upstream?.close(),
+  ])
   await home?.cleanup()
 })
 
@@ -340,6 +362,16 @@ async function runStory(): Promise<void> {
   expect(await failing(broker.fetch('callout:BrokenApi/x'))).toMatchObject({
     code: 'REFRESH_COOLDOWN',
   })
+  // a token type Callout cannot use: refused, and the response body (with its tokens) is not
+  // kept in the error, its causes, or the cooldown error that repeats it
+  expect(await failing(broker.fetch('callout:MacApi/x'))).toMatchObject({
+    code: 'TOKEN_RESPONSE_INVALID',
+  })
+  expect(await failing(broker.fetch('callout:MacApi/x'))).toMatchObject({
+    code: 'REFRESH_COOLDOWN',
+  })
+  expect(macStub.issued.length).toBeGreaterThanOrEqual(2)
+  for (const token of macStub.issued) issued.add(token)
   // the stub saw the secret (so it was really sent), the broker must not repeat it anywhere
   expect(stub.forms.some((f) => f.get('client_secret') === CANARY.stubSecret)).toBe(true)
   // hostile URLs and unknown names

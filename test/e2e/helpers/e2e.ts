@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
 import pino from 'pino'
 import { openBroker, parseConfig, type Broker, type OpenBrokerOptions } from '../../../src/index.ts'
 import type { CredentialKey, PrincipalCredential } from '../../../src/definitions/model.ts'
@@ -228,6 +229,8 @@ export type TokenStubMode =
   | 'invalid-client'
   | 'crlf-token'
   | 'lowercase-bearer'
+  /** A 200 with `token_type: "mac"` carrying an access and a refresh token. */
+  | 'mac-token-type'
 
 /**
  * A small OAuth token endpoint (`client_credentials`, `authorization_code` with code
@@ -286,6 +289,7 @@ export class TokenStub {
         })
       case 'ok':
       case 'lowercase-bearer':
+      case 'mac-token-type':
         break
     }
     const grant = form.get('grant_type')
@@ -301,13 +305,18 @@ export class TokenStub {
     this.#n++
     const accessToken = `stub-at-${this.#n}-${randomBytes(8).toString('hex')}`
     this.issued.push(accessToken)
-    const tokenType = this.mode === 'lowercase-bearer' ? 'bearer' : 'Bearer'
+    const tokenType =
+      this.mode === 'lowercase-bearer'
+        ? 'bearer'
+        : this.mode === 'mac-token-type'
+          ? 'mac'
+          : 'Bearer'
     const body: Record<string, unknown> = {
       access_token: accessToken,
       token_type: tokenType,
       expires_in: 3600,
     }
-    if (grant === 'authorization_code') {
+    if (grant === 'authorization_code' || this.mode === 'mac-token-type') {
       const rt = `stub-rt-${this.#n}-${randomBytes(8).toString('hex')}`
       this.refreshTokens.add(rt)
       this.issued.push(rt)
@@ -315,4 +324,18 @@ export class TokenStub {
     }
     sendJson(res, 200, body)
   }
+}
+
+/**
+ * Every printable form of an error and of each cause in its chain — `util.inspect` at depth
+ * Infinity (hidden properties too), `String`, JSON, message and stack — for canary scans.
+ */
+export function errorChainTexts(error: unknown): string[] {
+  const texts = [inspect(error, { depth: Infinity, showHidden: true })]
+  for (let e: unknown = error, n = 0; e !== undefined && e !== null && n < 20; n++) {
+    texts.push(String(e), JSON.stringify(e) ?? '', inspect(e, { depth: Infinity }))
+    if (e instanceof Error) texts.push(e.message, e.stack ?? '')
+    e = (e as { cause?: unknown }).cause
+  }
+  return texts
 }
