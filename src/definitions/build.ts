@@ -25,7 +25,7 @@ import type {
   RawExternalCredential,
   RawNamedCredential,
 } from './schema.ts'
-import { checkUrl, isHostAndPort } from './url-rules.ts'
+import { checkUrl, isHost, isHostAndPort } from './url-rules.ts'
 import type { UrlKind } from './url-rules.ts'
 
 /** A non-fatal finding, e.g. an insecure switch in use or the legacy password flow. */
@@ -301,8 +301,7 @@ function buildTrustedInstanceHosts(
   return entry.trustedInstanceHosts.map((pattern, index) => {
     const normalised = pattern.trim().toLowerCase()
     const host = normalised.startsWith('*.') ? normalised.slice(2) : normalised
-    const match = HOST_PATTERN.exec(host)
-    if (match === null || match[1] !== undefined) {
+    if (!isHost(host)) {
       issues.push(
         issue(
           at('trustedInstanceHosts', index),

@@ -48,6 +48,18 @@ export function isHostAndPort(value: string): boolean {
 }
 
 /**
+ * True for a lower-case host name or bracketed IPv6 address without a port.
+ *
+ * @example
+ * isHost('acme.my.salesforce.com') // true
+ * isHost('acme.my.salesforce.com:443') // false
+ */
+export function isHost(value: string): boolean {
+  const match = HOST_PATTERN.exec(value)
+  return match !== null && match[1] === undefined
+}
+
+/**
  * Checks and normalises a URL from a definition. A trailing `/` is removed from the path
  * (`https://api.example.com/v1/` → `https://api.example.com/v1`, `https://h/` → `https://h`) so
  * that `callout:Name/path` joins the same way whichever form was written.
