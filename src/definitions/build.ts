@@ -4,7 +4,8 @@
  * cross-reference check. All problems are collected and thrown together as `CONFIG_INVALID`.
  */
 import { salesforceEndpoints } from '../providers/salesforce.ts'
-import type { Secret } from '../secrets/secret.ts'
+import { buildExternalCredential } from './build-external-credential.ts'
+import { buildHeaders, freeze, isPemPrivateKey, opt } from './build-fields.ts'
 import { configInvalid, formatPath, issue } from './issues.ts'
 import type { ConfigIssue, ConfigPath } from './issues.ts'
 import { expandLegacy, legacyFieldsOf } from './legacy.ts'
@@ -14,10 +15,7 @@ import type {
   ClientAuthMethod,
   Definitions,
   ExternalCredential,
-  FormulaHeader,
-  JwtSettings,
   NamedCredential,
-  Principal,
 } from './model.ts'
 import type {
   RawAuthProvider,
@@ -49,9 +47,6 @@ const ENDPOINT_FIELDS = [
   'revokeUrl',
   'introspectUrl',
 ] as const
-
-/** Shortest HS256 `sharedSecret` accepted for the `jwt` protocol (RFC 7518 §3.2; as `src/auth`). */
-const MIN_HS256_SHARED_SECRET_BYTES = 32
 
 /**
  * Builds the model from a schema-valid document.
@@ -134,15 +129,12 @@ export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): De
   // ExternalCredentials
   const externalCredentials = new Map<string, ExternalCredential>()
   for (const [name, entry, origin] of rawEcs) {
-    const ec = buildExternalCredential(
-      name,
-      entry,
-      origin,
-      authProviders,
+    const ec = buildExternalCredential(name, entry, origin, {
+      providers: authProviders,
       providerNames,
       issues,
       warn,
-    )
+    })
     if (ec !== undefined) externalCredentials.set(name, freeze(ec))
   }
   const ecNames = new Set(rawEcs.map(([name]) => name))
@@ -313,254 +305,6 @@ function buildTrustedInstanceHosts(
   })
 }
 
-function buildExternalCredential(
-  name: string,
-  entry: RawExternalCredential,
-  origin: ConfigPath,
-  providers: ReadonlyMap<string, AuthProvider>,
-  providerNames: ReadonlySet<string>,
-  issues: ConfigIssue[],
-  warn: (path: ConfigPath, message: string) => void,
-): ExternalCredential | undefined {
-  const at = (...rest: string[]): ConfigPath =>
-    origin[0] === 'externalCredentials'
-      ? [...origin, ...rest]
-      : [`externalCredentials`, `${name} (from ${formatPath(origin)})`, ...rest]
-  const before = issues.length
-  const { protocol, flow } = entry
-  const isJwtBearer = protocol === 'oauth2' && flow === 'jwt-bearer'
-
-  if (protocol === 'oauth2') {
-    if (flow === undefined)
-      issues.push(
-        issue(
-          at('flow'),
-          'is required for protocol oauth2 — one of browser, client-credentials, jwt-bearer, password',
-        ),
-      )
-    if (entry.authProvider === undefined)
-      issues.push(
-        issue(
-          at('authProvider'),
-          'is required for protocol oauth2 — name an entry under authProviders',
-        ),
-      )
-    else if (!providerNames.has(entry.authProvider)) {
-      issues.push(
-        issue(
-          at('authProvider'),
-          `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`,
-        ),
-      )
-    }
-    if (flow === 'password') {
-      warn(
-        at('flow'),
-        'uses the OAuth password flow, which sends a user password to the authorization server and is deprecated (RFC 9700) — prefer jwt-bearer or browser',
-      )
-    }
-  } else {
-    for (const field of ['flow', 'authProvider', 'scope'] as const) {
-      if (entry[field] !== undefined)
-        issues.push(issue(at(field), `only applies to protocol oauth2 — remove it`))
-    }
-  }
-  if (entry.jwt !== undefined && protocol !== 'jwt' && !isJwtBearer) {
-    issues.push(issue(at('jwt'), 'only applies to protocol jwt and flow jwt-bearer — remove it'))
-  }
-  if (protocol === 'aws-sigv4' && entry.sigv4 === undefined) {
-    issues.push(issue(at('sigv4'), 'is required for protocol aws-sigv4 — add { region, service }'))
-  }
-  if (entry.sigv4 !== undefined && protocol !== 'aws-sigv4') {
-    issues.push(issue(at('sigv4'), 'only applies to protocol aws-sigv4 — remove it'))
-  }
-  const provider = entry.authProvider === undefined ? undefined : providers.get(entry.authProvider)
-  if (protocol === 'oauth2' && provider !== undefined) {
-    if (flow === 'browser' && provider.type === 'oauth2' && provider.authorizeUrl === undefined) {
-      issues.push(
-        issue(
-          at('flow'),
-          `browser needs an authorization endpoint, but authProviders.${provider.name} has no authorizeUrl — add it there`,
-        ),
-      )
-    }
-    if (flow === 'client-credentials' && provider.clientAuth === 'none') {
-      issues.push(
-        issue(
-          at('flow'),
-          `client-credentials needs a client credential, but authProviders.${provider.name} has neither consumerSecret nor clientPrivateKey — add one there`,
-        ),
-      )
-    }
-  }
-
-  const principalEntries = Object.entries(entry.principals ?? {})
-  if (protocol !== 'none' && principalEntries.length === 0) {
-    issues.push(
-      issue(
-        at('principals'),
-        `needs at least one principal for protocol ${protocol} — add e.g. principals: { Default: { type: named } }`,
-      ),
-    )
-  }
-  const principals: Principal[] = []
-  principalEntries.forEach(([pname, p], index) => {
-    const pat = (...rest: string[]): ConfigPath => at('principals', pname, ...rest)
-    const parameters = p.parameters ?? {}
-    const secrets: Record<string, Secret> = p.secrets ?? {}
-    for (const key of Object.keys(parameters)) {
-      if (key in secrets)
-        issues.push(
-          issue(
-            pat('secrets', key),
-            `has the same name as parameters.${key} — both are read as {!$Credential.${name}.${key}}; rename one`,
-          ),
-        )
-    }
-    const named = p.type === 'named'
-    const needParam = (key: string, why: string): void => {
-      if (parameters[key] === undefined)
-        issues.push(issue(pat('parameters', key), `is required ${why} — add it`))
-    }
-    const needSecret = (key: string, why: string): void => {
-      if (secrets[key] === undefined)
-        issues.push(
-          issue(
-            pat('secrets', key),
-            `is required ${why} — add it as \${env:NAME} or \${file:path}`,
-          ),
-        )
-    }
-    if (named && (protocol === 'basic' || flow === 'password')) {
-      const why = protocol === 'basic' ? 'for protocol basic' : 'for flow password'
-      needParam('username', why)
-      needSecret('password', why)
-    }
-    if (!named && protocol === 'oauth2' && flow === 'client-credentials') {
-      issues.push(
-        issue(
-          pat('type'),
-          'cannot be per-user with flow client-credentials — the client itself is the identity; use type: named',
-        ),
-      )
-    }
-    if (isJwtBearer) {
-      needSecret('privateKey', 'for flow jwt-bearer')
-      if (
-        named &&
-        parameters.username === undefined &&
-        parameters.subject === undefined &&
-        entry.jwt?.subject === undefined
-      ) {
-        issues.push(
-          issue(
-            pat('parameters', 'username'),
-            'is required for flow jwt-bearer (it is the JWT subject) — add it, or set jwt.subject',
-          ),
-        )
-      }
-      if (!named && entry.jwt?.subject === undefined) {
-        issues.push(
-          issue(
-            pat('type'),
-            'is per-user with flow jwt-bearer, which needs a per-user subject — set jwt.subject to a formula such as {!$User.Username}',
-          ),
-        )
-      }
-    }
-    if (protocol === 'jwt') {
-      // HS256 signs with a shared secret (jwt-protocol.ts reads `sharedSecret`), RS256/ES256
-      // with a PEM private key.
-      if ((entry.jwt?.algorithm ?? DEFAULTS.jwtAlgorithm) === 'HS256') {
-        needSecret('sharedSecret', 'for protocol jwt with algorithm HS256')
-        const shared = secrets.sharedSecret
-        if (
-          shared !== undefined &&
-          Buffer.byteLength(shared.reveal(), 'utf8') < MIN_HS256_SHARED_SECRET_BYTES
-        ) {
-          issues.push(
-            issue(
-              pat('secrets', 'sharedSecret'),
-              `is shorter than ${MIN_HS256_SHARED_SECRET_BYTES} bytes — HS256 needs a random secret of at least ${MIN_HS256_SHARED_SECRET_BYTES} bytes (RFC 7518 §3.2)`,
-            ),
-          )
-        }
-      } else {
-        needSecret('privateKey', 'for protocol jwt')
-      }
-    }
-    if (protocol === 'aws-sigv4' && named) {
-      if (parameters.accessKeyId === undefined && secrets.accessKeyId === undefined)
-        needParam('accessKeyId', 'for protocol aws-sigv4')
-      needSecret('secretAccessKey', 'for protocol aws-sigv4')
-    }
-    const algorithm = entry.jwt?.algorithm ?? DEFAULTS.jwtAlgorithm
-    const key = secrets.privateKey
-    if (
-      (protocol === 'jwt' || isJwtBearer) &&
-      algorithm !== 'HS256' &&
-      key !== undefined &&
-      !isPemPrivateKey(key)
-    ) {
-      issues.push(
-        issue(
-          pat('secrets', 'privateKey'),
-          `is not a PEM private key (${algorithm}) — reference a PKCS#8 PEM file with \${file:path/to/key.pem}`,
-        ),
-      )
-    }
-    principals.push({
-      name: pname,
-      type: p.type,
-      sequence: p.sequence ?? index + 1,
-      parameters: { ...parameters },
-      secrets: { ...secrets },
-    })
-  })
-  principals.sort((a, b) => a.sequence - b.sequence)
-
-  const jwtEntry = entry.jwt
-  let jwt: JwtSettings | undefined
-  if (protocol === 'jwt' || isJwtBearer) {
-    for (const claim of Object.keys(jwtEntry?.additionalClaims ?? {})) {
-      if (['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'].includes(claim)) {
-        issues.push(
-          issue(
-            at('jwt', 'additionalClaims', claim),
-            'is a registered claim set by Callout — use jwt.issuer, jwt.subject, jwt.audience or jwt.validitySeconds instead',
-          ),
-        )
-      }
-    }
-    jwt = {
-      ...opt('issuer', jwtEntry?.issuer),
-      ...opt('subject', jwtEntry?.subject),
-      ...opt('audience', jwtEntry?.audience),
-      validitySeconds: jwtEntry?.validitySeconds ?? DEFAULTS.jwtValiditySeconds,
-      algorithm: jwtEntry?.algorithm ?? DEFAULTS.jwtAlgorithm,
-      ...opt('keyId', jwtEntry?.keyId),
-      ...opt('additionalClaims', jwtEntry?.additionalClaims),
-    }
-  }
-  const authHeaders = buildHeaders(entry.authHeaders ?? [], at('authHeaders'), issues)
-  if (issues.length > before) return undefined
-  return {
-    name,
-    protocol,
-    ...opt('flow', protocol === 'oauth2' ? flow : undefined),
-    ...opt('authProvider', entry.authProvider),
-    ...opt('scope', entry.scope),
-    additionalRefreshStatusCodes: [...new Set(entry.additionalRefreshStatusCodes ?? [])].sort(
-      (a, b) => a - b,
-    ),
-    authHeaders,
-    ...opt('jwt', jwt),
-    ...opt('sigv4', entry.sigv4),
-    ...opt('sessionTimeoutSeconds', entry.sessionTimeoutSeconds),
-    principals,
-  }
-}
-
 function buildNamedCredential(
   name: string,
   entry: RawNamedCredential,
@@ -634,42 +378,4 @@ function buildNamedCredential(
     allowInsecureHttp: insecureOk,
     ...opt('checkPath', entry.checkPath),
   }
-}
-
-function buildHeaders(
-  entries: readonly { name: string; formula: string; sequence?: number | undefined }[],
-  path: ConfigPath,
-  issues: ConfigIssue[],
-): FormulaHeader[] {
-  const seen = new Set<string>()
-  const headers = entries.map((h, index) => {
-    const lower = h.name.toLowerCase()
-    if (seen.has(lower))
-      issues.push(
-        issue([...path, index, 'name'], `repeats the header ${h.name} — give each header once`),
-      )
-    seen.add(lower)
-    return { name: h.name, formula: h.formula, sequence: h.sequence ?? index + 1 }
-  })
-  return headers.sort((a, b) => a.sequence - b.sequence)
-}
-
-function isPemPrivateKey(secret: Secret): boolean {
-  const value = secret.reveal()
-  return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
-}
-
-/** `{ [key]: value }` when value is defined, else `{}` (for exactOptionalPropertyTypes). */
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return value === undefined ? {} : ({ [key]: value } as { [P in K]: V })
-}
-
-/** Freezes a model object and its nested plain objects and arrays (not Secrets). */
-function freeze<T>(value: T): T {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value
-  if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
-    for (const item of Object.values(value)) freeze(item)
-    return Object.freeze(value)
-  }
-  return value
 }
