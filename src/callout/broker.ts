@@ -155,15 +155,19 @@ export class Broker {
 
   /**
    * The status of every Named Credential (or one): protocol, flow and per principal its status,
-   * "Authenticated as <username>", expiry and last error. Never tokens.
+   * "Authenticated as <username>", expiry and last error. Never tokens. `user` narrows per-user
+   * principals to that end user's connection.
    *
    * @example
    * const [sf] = await broker.status('Salesforce')
    * console.log(sf.principals[0]?.summary) // 'Authenticated as admin@acme.example'
    */
-  status(name?: string): Promise<StatusReport[]> {
+  status(name?: string, options: { user?: string } = {}): Promise<StatusReport[]> {
     if (this.#closed) return Promise.reject(closedError())
-    return buildStatusReports(this.#definitions, this.#parts.store, name)
+    return buildStatusReports(this.#definitions, this.#parts.store, name, {
+      now: this.#parts.clock.now(),
+      ...options,
+    })
   }
 
   /**
@@ -188,7 +192,10 @@ export class Broker {
       const fresh = options.fresh !== false && target.externalCredential.flow !== 'browser'
       await this.#parts.tokens.getToken(grantContextFor(target), { fresh })
     }
-    const [report] = await this.status(name)
+    const [report] = await this.status(
+      name,
+      options.user === undefined ? {} : { user: options.user },
+    )
     return report!
   }
 
@@ -255,7 +262,10 @@ export class Broker {
         'no refresh token was issued: the scope lacks refresh_token (or offline_access); the credential stops working when the access token expires',
       )
     }
-    const [report] = await this.status(done.namedCredential)
+    const [report] = await this.status(
+      done.namedCredential,
+      done.key.userId === '' ? {} : { user: done.key.userId },
+    )
     return report!
   }
 

@@ -52,8 +52,18 @@ export interface StatusReport {
   readonly principals: readonly PrincipalStatus[]
 }
 
+/** Options of {@link buildStatusReports}. */
+export interface StatusOptions {
+  /** The time to judge expiry by (ms since epoch); default `Date.now()`. */
+  readonly now?: number
+  /** Show only this end user's connections of per-user principals. */
+  readonly user?: string
+}
+
 /**
- * Builds status reports from definitions and stored credentials (never tokens).
+ * Builds status reports from definitions and stored credentials (never tokens). Each principal's
+ * status is what the next callout meets: an expired browser-flow session with no refresh token is
+ * `needs-reauth`, and only an `authenticated` principal has an `expiresAt`.
  *
  * @example
  * const [report] = await buildStatusReports(defs, store, 'Salesforce')
@@ -62,7 +72,9 @@ export async function buildStatusReports(
   defs: Definitions,
   store: Store,
   name?: string,
+  options: StatusOptions = {},
 ): Promise<StatusReport[]> {
+  const now = options.now ?? Date.now()
   let ncs = [...defs.namedCredentials.values()]
   if (name !== undefined) {
     ncs = ncs.filter((nc) => nc.name === name)
@@ -73,13 +85,15 @@ export async function buildStatusReports(
     }
   }
   ncs.sort((a, b) => a.name.localeCompare(b.name))
-  return Promise.all(ncs.map((nc) => reportFor(nc, defs, store)))
+  return Promise.all(ncs.map((nc) => reportFor(nc, defs, store, now, options.user)))
 }
 
 async function reportFor(
   nc: NamedCredential,
   defs: Definitions,
   store: Store,
+  now: number,
+  user: string | undefined,
 ): Promise<StatusReport> {
   const ec = defs.externalCredentials.get(nc.externalCredential)
   const base = {
@@ -103,7 +117,11 @@ async function reportFor(
       })
       continue
     }
-    const mine = stored.filter((c) => c.principal === p.name)
+    const mine = stored.filter(
+      (c) =>
+        c.principal === p.name &&
+        (user === undefined || p.type !== 'per-user' || c.userId === user),
+    )
     if (mine.length === 0) {
       principals.push({
         principal: p.name,
@@ -120,7 +138,7 @@ async function reportFor(
     }
     const provider =
       ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
-    for (const c of mine) principals.push(principalStatus(c, ec, p.type, provider))
+    for (const c of mine) principals.push(principalStatus(c, ec, p.type, provider, now))
   }
   return {
     ...base,
@@ -135,26 +153,40 @@ function principalStatus(
   ec: ExternalCredential,
   type: 'named' | 'per-user',
   provider: AuthProvider | undefined,
+  now: number,
 ): PrincipalStatus {
-  const expiresAt = effectiveExpiresAt(c, sessionTimeoutFor(ec, provider))
+  const expiry = effectiveExpiresAt(c, sessionTimeoutFor(ec, provider))
+  // What the next callout meets: a browser-flow session that has expired with no refresh token
+  // to renew it fails with NEEDS_REAUTH, whatever the stored status says.
+  const dead =
+    c.status === 'authenticated' &&
+    ec.flow === 'browser' &&
+    c.refreshToken === undefined &&
+    expiry !== undefined &&
+    now >= expiry
+  const status: CredentialStatus = dead ? 'needs-reauth' : c.status
+  const expiresAt = status === 'authenticated' ? expiry : undefined
   const username = c.identity?.username
+  const reason = c.lastError?.code ?? 'invalid_grant'
   const summary =
-    c.status === 'authenticated'
+    status === 'authenticated'
       ? username !== undefined
         ? `Authenticated as ${username}`
         : 'Authenticated'
-      : c.status === 'needs-reauth'
-        ? `Needs re-authentication (${c.lastError?.code ?? 'invalid_grant'})`
-        : c.status === 'error'
-          ? `Error: ${c.lastError?.code ?? 'unknown'}`
-          : c.status === 'pending'
-            ? 'Authentication in progress'
-            : 'Not configured'
+      : dead
+        ? 'Needs re-authentication (the session expired and no refresh token is stored)'
+        : status === 'needs-reauth'
+          ? `Needs re-authentication${reason === 'NEEDS_REAUTH' ? '' : ` (${reason})`}`
+          : status === 'error'
+            ? `Error: ${c.lastError?.code ?? 'unknown'}`
+            : status === 'pending'
+              ? 'Authentication in progress'
+              : 'Not configured'
   return {
     principal: c.principal,
     type,
     ...(type === 'per-user' ? { userId: c.userId } : {}),
-    status: c.status,
+    status,
     summary,
     ...(username === undefined ? {} : { username }),
     ...(c.identity?.orgId === undefined ? {} : { orgId: c.identity.orgId }),

@@ -289,7 +289,9 @@ describe('credentialFindings', () => {
       defs,
     )
     expect(found.map((f) => f.level)).toEqual(['ok', 'ok', 'ok', 'warn'])
-    expect(found[3]?.todo).toBe(adviceFor('missing_refresh_token'))
+    expect(found[3]?.todo).toBe(
+      'add refresh_token to the scope and allow "Perform requests at any time" on the Connected App, then run callout auth Browser',
+    )
   })
 
   it('the scope warning is for Salesforce: a generic provider with scope "api" gets none', () => {

@@ -4,16 +4,12 @@
  * They never see a token or a secret value.
  */
 import type { StatusReport } from '../callout/status-report.ts'
-import type {
-  AuthProvider,
-  Definitions,
-  ExternalCredential,
-  NamedCredential,
-} from '../definitions/model.ts'
+import type { AuthProvider, Definitions, NamedCredential } from '../definitions/model.ts'
 import { isCalloutError } from '../errors.ts'
 import { isMyDomainHost, salesforceHostKind } from '../providers/salesforce.ts'
-import { adviceFor, scopeLacksRefreshToken } from '../providers/salesforce-advice.ts'
+import { adviceFor } from '../providers/salesforce-advice.ts'
 import { isSessionNotValidForApi } from '../providers/salesforce-session.ts'
+import { refreshScopeProblem } from './refresh-scope.ts'
 
 /** How bad a finding is: `fail` makes `callout doctor` exit 1. */
 export type FindingLevel = 'ok' | 'warn' | 'fail'
@@ -156,14 +152,6 @@ export function salesforceUrlFinding(
   return finding('ok', nc.name, `the URL ${nc.url} is the API origin`)
 }
 
-/** The scope a browser flow asks for: the ExternalCredential's, else the provider's default. */
-function requestedScope(
-  ec: ExternalCredential,
-  provider: AuthProvider | undefined,
-): string | undefined {
-  return ec.scope ?? provider?.defaultScopes
-}
-
 /**
  * The offline checks of one Named Credential: enabled, its ExternalCredential, the Salesforce URL,
  * the browser flow's scope, the password flow, and each principal's stored status.
@@ -219,16 +207,9 @@ export function credentialFindings(report: StatusReport, defs: Definitions): Fin
       ),
     )
   }
-  if (ec.flow === 'browser' && salesforce && scopeLacksRefreshToken(requestedScope(ec, provider))) {
-    const scope = requestedScope(ec, provider)
-    out.push(
-      finding(
-        'warn',
-        name,
-        `the scope ${scope === undefined ? '(none)' : JSON.stringify(scope)} lacks refresh_token (or offline_access): no refresh token is issued, so the credential dies when the session times out (often 2 hours)`,
-        adviceFor('missing_refresh_token'),
-      ),
-    )
+  const scopeProblem = refreshScopeProblem(ec, provider, `run callout auth ${name}`)
+  if (scopeProblem !== undefined) {
+    out.push(finding('warn', name, scopeProblem.what, scopeProblem.todo))
   }
   for (const p of report.principals) {
     const subject =
@@ -247,7 +228,7 @@ export function credentialFindings(report: StatusReport, defs: Definitions): Fin
               subject,
               'no refresh token is stored: the credential stops working when the access token expires',
               salesforce
-                ? adviceFor('missing_refresh_token')
+                ? `add refresh_token to the scope and allow "Perform requests at any time" on the Connected App, then ${reauth}`
                 : `add offline_access (or the provider's equivalent) to the scope, then ${reauth}`,
             ),
           )

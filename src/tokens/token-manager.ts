@@ -277,6 +277,7 @@ export class TokenManager {
     try {
       return await this.#obtainWithLease(ctx, key, rejected, seen)
     } catch (error) {
+      await this.#recordDeadSession(ctx, key, rejected, error)
       // A proactive refresh failed, but the current token has not expired yet: keep using it.
       if (
         rejected === undefined &&
@@ -297,6 +298,42 @@ export class TokenManager {
         }
       }
       throw error
+    }
+  }
+
+  /**
+   * A browser-flow token that was rejected or has expired, with no refresh token to renew it:
+   * record `needs-reauth` so that status shows what every callout now meets.
+   */
+  async #recordDeadSession(
+    ctx: GrantContext,
+    key: CredentialKey,
+    rejected: Secret | undefined,
+    error: unknown,
+  ): Promise<void> {
+    if (!isCalloutError(error) || error.details.reason !== 'missing-refresh-token') return
+    try {
+      const current = await this.#read(key)
+      if (current?.status !== 'authenticated' || current.refreshToken !== undefined) return
+      const now = this.#clock.now()
+      const used = rejected !== undefined && current.accessToken?.equals(rejected) === true
+      if (!used && !this.#isExpired(current, ctx, now)) return
+      const lastError = { code: error.code, message: error.message, at: now }
+      const marked = { ...current, status: 'needs-reauth' as const, lastError }
+      await this.#store.compareAndSetCredential(marked, current.version)
+      this.#cache.delete(credentialKeyString(key))
+      this.#events.emit('needs-reauth', {
+        key,
+        code: error.code,
+        message: error.message,
+        at: now,
+        ...optional('namedCredential', ctx.namedCredential),
+      })
+    } catch (failure) {
+      this.#logger.warn(
+        { err: failure, credential: keyDetails(key) },
+        'recording an expired session failed',
+      )
     }
   }
 
@@ -389,7 +426,11 @@ export class TokenManager {
       now < current.lastError.at + this.#cooldownMs
     if (ctx.ec.flow === 'browser') {
       if (current?.status === 'needs-reauth') {
-        throw new CalloutError('NEEDS_REAUTH', reauthMessage(name, ctx), {
+        const message =
+          current.refreshToken === undefined && current.lastError?.code === 'NEEDS_REAUTH'
+            ? current.lastError.message
+            : reauthMessage(name, ctx)
+        throw new CalloutError('NEEDS_REAUTH', message, {
           details: {
             ...keyDetails(key),
             namedCredential: name,

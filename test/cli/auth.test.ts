@@ -8,6 +8,7 @@ import { authorize } from '../../packages/salesforce-emulator/test/helpers/oauth
 import {
   captureIo,
   freePort,
+  printedUrl,
   rsaKeyPair,
   runCli,
   tempHome,
@@ -18,12 +19,6 @@ import {
 
 const USER = { username: 'admin@target.example', password: 'Target-Pass-1' }
 const JWT_USER = 'integration@target.example'
-
-/** The authorization URL `callout auth` printed (the indented line after "open this URL"). */
-function printedUrl(stdout: string): string | undefined {
-  const match = /^ {2}(http\S+)$/m.exec(stdout)
-  return match?.[1]
-}
 
 describe('callout auth', () => {
   let emulator: Emulator

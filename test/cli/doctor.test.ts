@@ -113,7 +113,10 @@ namedCredentials:
     )
     expect((await runCli(['init'], env)).code).toBe(0)
     const applied = await runCli(['apply', '-f', config], env)
-    expect(applied.stderr).toBe('')
+    // Only the browser flow whose scope is "api" gets a warning.
+    expect(applied.stderr).toMatch(
+      /^warning: externalCredentials\.ApiOnly: the scope "api" lacks refresh_token: [^\n]*\n$/,
+    )
     expect(applied.code).toBe(0)
 
     // States that need a browser login are written the way the token manager writes them.

@@ -141,3 +141,8 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 10_000): Pro
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** The authorization URL `callout auth` printed (the indented line after "open this URL"). */
+export function printedUrl(stdout: string): string | undefined {
+  return /^ {2}(http\S+)$/m.exec(stdout)?.[1]
+}

@@ -4,6 +4,7 @@ import { loadConfigFile } from '../../definitions/index.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
 import { println, type CliIo } from '../io.ts'
+import { refreshScopeWarnings } from '../refresh-scope.ts'
 
 /** Options of `callout apply`. */
 export interface ApplyCommandOptions {
@@ -16,7 +17,9 @@ export interface ApplyCommandOptions {
 
 /**
  * `callout apply -f <file>`: validates a config file, resolves its `${env:…}`/`${file:…}`
- * references and writes the definitions in one transaction (all or nothing).
+ * references and writes the definitions in one transaction (all or nothing). Warnings (insecure
+ * switches, the password flow, a browser flow whose scope gets no refresh token) go to stderr as
+ * `warning: <path>: …`.
  *
  * @example
  * // $ callout apply -f callout.yaml
@@ -24,8 +27,12 @@ export interface ApplyCommandOptions {
  */
 export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Promise<void> {
   const path = resolve(io.cwd, options.file)
-  const defs = await loadConfigFile(path, { env: io.env })
+  const defs = await loadConfigFile(path, {
+    env: io.env,
+    onWarning: (w) => io.stderr.write(`warning: ${w.path}: ${w.message}\n`),
+  })
   checkFormulas(defs)
+  for (const line of refreshScopeWarnings(defs)) io.stderr.write(`warning: ${line}\n`)
   const count = defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
   if (options.dryRun === true) {
     println(io, `${path}: valid (${count} definitions); nothing written (--dry-run)`)

@@ -3,6 +3,7 @@ import { CalloutError } from '../../errors.ts'
 import { startCallbackServer } from '../callback-server.ts'
 import { println, type CliIo } from '../io.ts'
 import { openBrowser } from '../open-browser.ts'
+import { refreshScopeProblem } from '../refresh-scope.ts'
 
 /** Options of `callout auth`. */
 export interface AuthCommandOptions {
@@ -58,6 +59,18 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
       for (const p of report.principals) println(io, `${report.name} ${p.principal}: ${p.summary}`)
       return
     }
+    const ec = broker.definitions.externalCredentials.get(current.externalCredential)
+    const provider =
+      ec?.authProvider === undefined
+        ? undefined
+        : broker.definitions.authProviders.get(ec.authProvider)
+    const scopeProblem =
+      ec === undefined
+        ? undefined
+        : refreshScopeProblem(ec, provider, `run callout auth ${options.name}`)
+    if (scopeProblem !== undefined) {
+      io.stderr.write(`warning: ${scopeProblem.what} — ${scopeProblem.todo}\n`)
+    }
     const server = await startCallbackServer(options.redirectUri)
     try {
       const { url } = await broker.authorizeUrl(options.name, {
@@ -78,6 +91,14 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
           page('Callout: authenticated', `${options.name}: ${summary}. You can close this window.`),
         )
         println(io, `${options.name}: ${summary}`)
+        if (
+          scopeProblem === undefined &&
+          report.principals.some((p) => p.hasRefreshToken === false)
+        ) {
+          io.stderr.write(
+            `warning: no refresh token was issued: the credential stops working when the access token expires — add ${provider?.type === 'salesforce' ? 'refresh_token' : 'offline_access'} to the scope (and allow it on the app), then run callout auth ${options.name}\n`,
+          )
+        }
       } catch (error) {
         const code = error instanceof CalloutError ? error.code : 'INTERNAL'
         callback.respond(

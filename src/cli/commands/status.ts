@@ -17,9 +17,14 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
     for (const p of r.principals) {
       const who = p.userId === undefined ? p.principal : `${p.principal} [${p.userId}]`
       const extra: string[] = []
-      if (p.expiresAt !== undefined) {
+      if (p.status === 'authenticated' && p.expiresAt !== undefined) {
         const minutes = Math.round((p.expiresAt - now) / 60_000)
-        extra.push(minutes >= 0 ? `expires in ${minutes} min` : `expired ${-minutes} min ago`)
+        const noRefresh = r.flow === 'browser' && p.hasRefreshToken === false
+        extra.push(
+          minutes >= 0
+            ? `expires in ${minutes} min${noRefresh ? ', no refresh token: re-authenticate then' : ''}`
+            : `expired ${-minutes} min ago`,
+        )
       }
       if (p.instanceUrl !== undefined) extra.push(`instance ${p.instanceUrl}`)
       if (p.lastError !== undefined && p.status !== 'authenticated') {
