@@ -120,6 +120,14 @@ function checkProtocolFields(
   if (entry.jwt !== undefined && !signsJwt(entry)) {
     issues.push(issue(at('jwt'), 'only applies to protocol jwt and flow jwt-bearer — remove it'))
   }
+  if (protocol === 'oauth2' && flow === 'jwt-bearer' && entry.jwt?.algorithm === 'HS256') {
+    issues.push(
+      issue(
+        at('jwt', 'algorithm'),
+        'is HS256, but flow jwt-bearer signs with a private key — use RS256 (Salesforce) or ES256',
+      ),
+    )
+  }
   if (protocol === 'aws-sigv4' && entry.sigv4 === undefined) {
     issues.push(issue(at('sigv4'), 'is required for protocol aws-sigv4 — add { region, service }'))
   }

@@ -383,6 +383,16 @@ describe('cross-references and protocol rules', () => {
     )
   })
 
+  it('jwt-bearer refuses HS256: it signs with a private key', () => {
+    const doc = base()
+    doc.externalCredentials.ApiAuth!.flow = 'jwt-bearer'
+    doc.externalCredentials.ApiAuth!.jwt = { algorithm: 'HS256' }
+    doc.externalCredentials.ApiAuth!.principals = {
+      Service: { type: 'named', parameters: { username: 'u@x' }, secrets: { privateKey: PEM } },
+    }
+    expect(issueAt(doc, 'externalCredentials.ApiAuth.jwt.algorithm')).toContain('RS256')
+  })
+
   it('protocol jwt needs a privateKey for RS256/ES256 and a sharedSecret of ≥ 32 bytes for HS256', () => {
     const ec = (jwt: object | undefined, secrets: Record<string, string>) => ({
       externalCredentials: {
