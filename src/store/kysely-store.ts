@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
-import { CalloutError, isCalloutError } from '../errors.ts'
+import { CalloutError } from '../errors.ts'
 import { NAME_PATTERN } from '../definitions/model.ts'
 import type {
   AuthProvider,
@@ -980,14 +980,4 @@ function assertLease(name: unknown, holder: unknown, ttlMs: unknown): void {
       `ttlMs must be a positive integer of at most ${MAX_TTL_MS}.`,
     )
   }
-}
-
-/** True when `error` is a store failure worth retrying (busy, serialization, deadlock). */
-export function isRetryableStoreError(error: unknown): boolean {
-  if (!isCalloutError(error, 'STORE_ERROR')) return false
-  const code = error.details['driverCode']
-  return (
-    typeof code === 'string' &&
-    ['SQLITE_BUSY', 'SQLITE_LOCKED', '40001', '40P01'].some((c) => code.startsWith(c))
-  )
 }

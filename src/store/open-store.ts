@@ -1,6 +1,6 @@
 /**
  * Opens the configured store: `CALLOUT_STORE` (or `url`) selects SQLite or PostgreSQL; the
- * default is SQLite at `<home>/callout.db` (WAL, busy_timeout).
+ * default is SQLite at `<home>/callout.db` (WAL; lock waits never block the event loop).
  */
 import { join } from 'node:path'
 import type { Clock } from '../clock.ts'
@@ -33,7 +33,7 @@ export interface OpenStoreOptions {
   readonly env?: CalloutEnv
   /** PostgreSQL only: a schema to use (created if missing), e.g. one per test run. */
   readonly schema?: string
-  /** SQLite only: how long a writer waits for another process's lock. Default 5 000 ms. */
+  /** SQLite only: how long a writer waits (asynchronously) for another process's lock. Default 5 000 ms. */
   readonly busyTimeoutMs?: number
   /** Migration progress messages. */
   readonly onMigrationProgress?: (message: string) => void

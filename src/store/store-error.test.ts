@@ -4,8 +4,6 @@ import { toStoreError } from './store-error.ts'
 
 describe('toStoreError', () => {
   it.each([
-    ['SQLITE_BUSY', /locked by another process/],
-    ['SQLITE_BUSY_SNAPSHOT', /locked by another process/],
     ['SQLITE_READONLY', /read-only/],
     ['ECONNREFUSED', /PostgreSQL is running/],
     ['28P01', /password authentication failed/],
@@ -22,6 +20,24 @@ describe('toStoreError', () => {
     expect(error.message).toContain('postgres://app@db/callout')
     expect(error.message).not.toContain('driver text')
     expect(error.cause).toBe(cause)
+  })
+
+  it.each([
+    ['SQLITE_BUSY', /locked by another process/],
+    ['SQLITE_BUSY_SNAPSHOT', /locked by another process/],
+    ['SQLITE_LOCKED', /locked/],
+    ['40001', /serialization failure/],
+    ['40P01', /deadlock/],
+    ['55P03', /lock was not available/],
+  ])('%s is STORE_BUSY, retryable', (code, advice) => {
+    const cause = Object.assign(new Error('driver text'), { code })
+    const error = toStoreError(cause, 'write a credential', '/srv/callout.db')
+    expect(error).toMatchObject({
+      code: 'STORE_BUSY',
+      details: { driverCode: code, retryable: true, operation: 'write a credential' },
+    })
+    expect(error.message).toMatch(advice)
+    expect(error.message).not.toContain('driver text')
   })
 
   it('finds the code inside an AggregateError', () => {

@@ -1,5 +1,6 @@
 /**
- * Translates driver errors (better-sqlite3, pg, Kysely) into `STORE_ERROR` at the store boundary,
+ * Translates driver errors (better-sqlite3, pg, Kysely) into `STORE_ERROR` at the store boundary
+ * (`STORE_BUSY`, retryable, when the failure is a lock or serialization conflict),
  * with a message that names the store (never a password) and says what to do. The driver error is
  * kept as `cause`; its text is never copied into the message.
  */
@@ -7,8 +8,8 @@ import { CalloutError, isCalloutError } from '../errors.ts'
 
 const ADVICE: Readonly<Record<string, string>> = Object.freeze({
   SQLITE_BUSY:
-    'the database is locked by another process for longer than busy_timeout; retry, and check ' +
-    'for a process holding a long write transaction',
+    'the database stayed locked by another process past the wait deadline and nothing was ' +
+    'written; retry, and check for a process holding a long write transaction',
   SQLITE_LOCKED: 'the database is locked; retry',
   SQLITE_READONLY:
     'the database file is read-only; check its permissions and those of its directory',
@@ -33,10 +34,15 @@ const ADVICE: Readonly<Record<string, string>> = Object.freeze({
   '57P01': 'the server is shutting down; retry',
   '40001': 'a serialization failure; retry',
   '40P01': 'a deadlock was detected; retry',
+  '55P03': 'a lock was not available; retry',
 })
 
+/** Driver codes of a lock or serialization conflict: the operation did nothing and may be retried. */
+const BUSY_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', '40001', '40P01', '55P03']
+
 /**
- * Wraps any non-Callout error as `STORE_ERROR`. Callout errors pass through unchanged.
+ * Wraps any non-Callout error as `STORE_ERROR`, or as `STORE_BUSY` (with `details.retryable:
+ * true`) for a lock or serialization conflict. Callout errors pass through unchanged.
  *
  * @example
  * try { await db.selectFrom('leases').execute() } catch (e) { throw toStoreError(e, 'read leases', location) }
@@ -49,12 +55,18 @@ export function toStoreError(error: unknown, operation: string, location: string
       ? undefined
       : (ADVICE[code] ?? ADVICE[code.split('_').slice(0, 2).join('_')])) ??
     'see the cause for the driver error, and check that the store is reachable and writable'
+  const busy = code !== undefined && BUSY_CODES.some((prefix) => code.startsWith(prefix))
   return new CalloutError(
-    'STORE_ERROR',
+    busy ? 'STORE_BUSY' : 'STORE_ERROR',
     `The store at ${location} failed to ${operation}: ${advice}.`,
     {
       cause: error,
-      details: { operation, store: location, ...(code === undefined ? {} : { driverCode: code }) },
+      details: {
+        operation,
+        store: location,
+        ...(code === undefined ? {} : { driverCode: code }),
+        ...(busy ? { retryable: true } : {}),
+      },
     },
   )
 }
