@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import type { TokenSet } from '../auth/types.ts'
 import { systemClock, type Clock } from '../clock.ts'
@@ -41,6 +42,12 @@ export interface TokenManagerOptions {
   readonly refreshMarginMs?: number
   /** How long to fail fast after a failed refresh. Default 30 s. */
   readonly cooldownMs?: number
+  /**
+   * How long to keep retrying the store write of a token set just obtained from the authorization
+   * server, while holding (and renewing) the lease. After that the token set is kept in memory,
+   * used, and persisted as soon as the store answers. Default 10 s.
+   */
+  readonly commitRetryMs?: number
   readonly lease?: Partial<Omit<LeaseOptions, 'otherHolderDone' | 'logger'>>
 }
 
@@ -49,7 +56,22 @@ export const TOKEN_MANAGER_DEFAULTS = Object.freeze({
   cooldownMs: 30_000,
   /** Rounds of "another holder finished, re-check" before giving up. */
   maxLeaseRounds: 3,
+  commitRetryMs: 10_000,
+  /** First pause between store write attempts; doubles up to `maxStoreRetryPauseMs`. */
+  storeRetryPauseMs: 50,
+  maxStoreRetryPauseMs: 1_000,
+  /** Background persistence of a token set kept in memory: first pause, and the longest. */
+  persistPauseMs: 250,
+  maxPersistPauseMs: 5_000,
 })
+
+/** A token set the authorization server issued that the store has not accepted yet. */
+interface UnsavedCredential {
+  readonly key: CredentialKey
+  readonly credential: Omit<PrincipalCredential, 'version'>
+  /** The stored version it replaces. */
+  readonly expectedVersion: number
+}
 
 const MINT_FLOWS = new Set(['client-credentials', 'jwt-bearer', 'password'])
 
@@ -76,6 +98,9 @@ export class TokenManager {
   readonly #holderId: string
   readonly #margin: { readonly refreshMarginMs: number }
   readonly #cooldownMs: number
+  readonly #commitRetryMs: number
+  readonly #unsaved = new Map<string, UnsavedCredential>()
+  readonly #persisting = new Map<string, Promise<void>>()
   readonly #leaseOptions: LeaseOptions
   readonly #cache = new CredentialCache()
   readonly #cooldown = new Cooldown()
@@ -92,6 +117,7 @@ export class TokenManager {
       refreshMarginMs: options.refreshMarginMs ?? EXPIRY_DEFAULTS.refreshMarginMs,
     })
     this.#cooldownMs = options.cooldownMs ?? TOKEN_MANAGER_DEFAULTS.cooldownMs
+    this.#commitRetryMs = options.commitRetryMs ?? TOKEN_MANAGER_DEFAULTS.commitRetryMs
     this.#leaseOptions = { ...LEASE_DEFAULTS, ...options.lease, logger: this.#logger }
     this.#events = new TypedEvents<TokenEvents>((error) =>
       this.#logger.error({ err: error }, 'a token event listener threw'),
@@ -382,7 +408,17 @@ export class TokenManager {
     )
   }
 
+  /**
+   * The stored credential — or, while a token set obtained from the authorization server waits
+   * in memory for the store, that token set (after one more attempt to persist it).
+   */
   async #read(key: CredentialKey): Promise<PrincipalCredential | undefined> {
+    const k = credentialKeyString(key)
+    if (this.#unsaved.has(k)) {
+      await this.#persist(k).catch(() => undefined)
+      const unsaved = this.#unsaved.get(k)
+      if (unsaved !== undefined) return { ...unsaved.credential, version: unsaved.expectedVersion }
+    }
     try {
       return await this.#store.getCredential(key)
     } catch (error) {
@@ -540,16 +576,34 @@ export class TokenManager {
       ...optional('identity', tokenSet.identity ?? current?.identity),
     }
     let stored: PrincipalCredential | undefined
-    if (basis === 'replace') {
-      // A new authorization replaces what is stored, whatever its version.
-      for (let attempt = 0; attempt < 5 && stored === undefined; attempt++) {
-        stored = await this.#store.compareAndSetCredential(
-          next,
-          (await this.#read(key))?.version ?? 0,
+    try {
+      if (basis === 'replace') {
+        // A new authorization replaces what is stored, whatever its version.
+        for (let attempt = 0; attempt < 5 && stored === undefined; attempt++) {
+          stored = await this.#retryingStore(async () =>
+            this.#store.compareAndSetCredential(next, (await this.#read(key))?.version ?? 0),
+          )
+        }
+      } else {
+        stored = await this.#retryingStore(() =>
+          this.#store.compareAndSetCredential(next, current?.version ?? 0),
         )
       }
-    } else {
-      stored = await this.#store.compareAndSetCredential(next, current?.version ?? 0)
+    } catch (error) {
+      if (!isTransientStoreError(error)) throw error
+      // The authorization server has issued this token set (and may have rotated the refresh
+      // token away): never drop it. Use it now and persist it as soon as the store answers.
+      const expectedVersion =
+        basis === 'replace'
+          ? ((await this.#read(key).catch(() => undefined))?.version ?? 0)
+          : (current?.version ?? 0)
+      this.#unsaved.set(k, { key, credential: next, expectedVersion })
+      this.#schedulePersist(k, TOKEN_MANAGER_DEFAULTS.persistPauseMs)
+      this.#logger.warn(
+        { credential: keyDetails(key), code: isCalloutError(error) ? error.code : undefined },
+        'the store did not accept the new token set; it is used from memory and stored as soon as the store answers',
+      )
+      stored = { ...next, version: expectedVersion }
     }
     if (stored === undefined) {
       // Another writer won (e.g. our lease expired mid-call). Use theirs if it is usable.
@@ -570,6 +624,66 @@ export class TokenManager {
       ...optional('namedCredential', ctx.namedCredential),
     })
     return stored as ActiveCredential
+  }
+
+  /** Runs a store write, retrying transient store failures for up to `commitRetryMs`. */
+  async #retryingStore<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#commitRetryMs
+    let pause: number = TOKEN_MANAGER_DEFAULTS.storeRetryPauseMs
+    for (;;) {
+      try {
+        return await write()
+      } catch (error) {
+        if (!isTransientStoreError(error) || Date.now() + pause > deadline) throw error
+        this.#logger.warn(
+          { code: isCalloutError(error) ? error.code : undefined, retryInMs: pause },
+          'storing the new token set failed; retrying while the lease is held',
+        )
+        await sleep(pause)
+        pause = Math.min(pause * 2, TOKEN_MANAGER_DEFAULTS.maxStoreRetryPauseMs)
+      }
+    }
+  }
+
+  /**
+   * Writes the token set kept in memory for `k` (one attempt, shared by concurrent callers). If
+   * another writer stored a newer authenticated credential meanwhile, that one wins.
+   */
+  #persist(k: string): Promise<void> {
+    const running = this.#persisting.get(k)
+    if (running !== undefined) return running
+    const attempt = (async () => {
+      const unsaved = this.#unsaved.get(k)
+      if (unsaved === undefined) return
+      const stored = await this.#store.getCredential(unsaved.key)
+      const version = stored?.version ?? 0
+      const theirsIsNewer =
+        version !== unsaved.expectedVersion &&
+        stored?.status === 'authenticated' &&
+        (stored.lastRefreshAt ?? 0) >= (unsaved.credential.lastRefreshAt ?? 0)
+      if (!theirsIsNewer) {
+        const written = await this.#store.compareAndSetCredential(unsaved.credential, version)
+        if (written === undefined) throw new CalloutError('STORE_CONFLICT', 'changed meanwhile')
+        if (this.#cache.get(k)?.accessToken.equals(unsaved.credential.accessToken as Secret)) {
+          this.#cache.set(k, written as ActiveCredential)
+        }
+      }
+      this.#unsaved.delete(k)
+      this.#logger.info({ credential: keyDetails(unsaved.key) }, 'the new token set is stored')
+    })().finally(() => this.#persisting.delete(k))
+    this.#persisting.set(k, attempt)
+    return attempt
+  }
+
+  /** Retries {@link TokenManager.#persist} in the background until the store accepts it. */
+  #schedulePersist(k: string, pauseMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.#unsaved.has(k)) return
+      this.#persist(k).catch(() =>
+        this.#schedulePersist(k, Math.min(pauseMs * 2, TOKEN_MANAGER_DEFAULTS.maxPersistPauseMs)),
+      )
+    }, pauseMs)
+    timer.unref()
   }
 
   async #recordFailure(
@@ -641,6 +755,12 @@ export class TokenManager {
     }
     return error
   }
+}
+
+/** A store failure that may pass (a lock, a lost connection) — not a conflict or tampering. */
+function isTransientStoreError(error: unknown): boolean {
+  if (!isCalloutError(error)) return false
+  return error.code === 'STORE_BUSY' || error.code === 'STORE_ERROR'
 }
 
 function assertBrowserFlow(ctx: GrantContext): void {
