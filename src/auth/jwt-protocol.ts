@@ -8,12 +8,10 @@ import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
 import type { ExternalCredential, Principal } from '../definitions/model.ts'
 import { DEFAULTS } from '../definitions/model.ts'
+import { MIN_HS256_SHARED_SECRET_BYTES } from '../definitions/principal-requirements.ts'
 import { CalloutError } from '../errors.ts'
 import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
-
-/** Smallest HS256 shared secret accepted: 32 bytes (RFC 7518 §3.2). */
-export const MIN_HS256_SECRET_BYTES = 32
 
 /**
  * Signs the per-call JWT of a `jwt` ExternalCredential with jose.
@@ -47,10 +45,10 @@ export async function signCallJwt(
       })
     }
     key = Buffer.from(shared.reveal(), 'utf8')
-    if (key.byteLength < MIN_HS256_SECRET_BYTES) {
+    if (key.byteLength < MIN_HS256_SHARED_SECRET_BYTES) {
       throw new CalloutError(
         'CONFIG_INVALID',
-        `The HS256 sharedSecret of ${where} is shorter than ${MIN_HS256_SECRET_BYTES} bytes; use a longer random secret.`,
+        `The HS256 sharedSecret of ${where} is shorter than ${MIN_HS256_SHARED_SECRET_BYTES} bytes; use a longer random secret.`,
         { details: { externalCredential: ec.name, principal: principal.name } },
       )
     }

@@ -142,9 +142,9 @@ export function parseTokenResponse(raw: RawTokenResponse, ctx: TokenResponseCont
 
 /**
  * Classifies a raw response and parses its JSON object; throws for anything that is not a JSON
- * object (5xx, HTML, invalid JSON, redirects). Exported for the token manager's diagnostics.
+ * object (5xx, HTML, invalid JSON, redirects).
  */
-export function parseTokenJson(
+function parseTokenJson(
   raw: RawTokenResponse,
   ctx: Pick<TokenResponseContext, 'providerName'>,
 ): Record<string, unknown> {

@@ -13,7 +13,7 @@ import { isPemPrivateKey } from './build-fields.ts'
 
 type JwtAlgorithm = JwtSettings['algorithm']
 
-/** Shortest HS256 `sharedSecret` accepted for the `jwt` protocol (RFC 7518 §3.2; as `src/auth`). */
+/** Shortest HS256 `sharedSecret` accepted for the `jwt` protocol (RFC 7518 §3.2). */
 export const MIN_HS256_SHARED_SECRET_BYTES = 32
 
 /** One thing a principal must carry. */

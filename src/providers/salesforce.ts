@@ -9,7 +9,7 @@
 export const SALESFORCE_DEFAULT_LOGIN_URL = 'https://login.salesforce.com'
 
 /** Salesforce's shared login hosts. */
-export const SALESFORCE_LOGIN_HOSTS: readonly string[] = [
+const SALESFORCE_LOGIN_HOSTS: readonly string[] = [
   'login.salesforce.com',
   'test.salesforce.com',
 ]

@@ -1,7 +1,7 @@
 /**
  * Secrets: the {@link Secret} wrapper, the master key, envelope encryption and the key ring.
  */
-export { Secret, secretOrUndefined } from './secret.ts'
+export { Secret } from './secret.ts'
 export {
   KEY_BYTES,
   MASTER_KEY_FILE,

@@ -55,8 +55,3 @@ function timingSafeEqualBuffers(a: Buffer, b: Buffer): boolean {
   for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
   return diff === 0
 }
-
-/** Wraps a string as a {@link Secret}; passes `undefined` through. */
-export function secretOrUndefined(value: string | undefined): Secret | undefined {
-  return value === undefined ? undefined : new Secret(value)
-}
