@@ -5,6 +5,7 @@ import type { Secret } from '../secrets/secret.ts'
 import type { ActiveCredential, GrantContext } from '../tokens/types.ts'
 import type { Dispatchers } from './dispatchers.ts'
 import { apiOrigin, needsInstanceOrigin } from './steps/api-origin.ts'
+import { startDeadline } from './steps/deadline.ts'
 import { authenticate, authenticateNow, type Authenticators } from './steps/authenticate.ts'
 import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
 import { trustedInstanceOrigin, untrustedInstance } from './steps/instance-trust.ts'
@@ -82,6 +83,15 @@ function prepare(target: CalloutTarget): Prepared {
   return { target, ctx, sendOptions: { timeoutMs: nc.timeoutMs, target: nc.name } }
 }
 
+/** The send options of one run: the prepared ones, with the total deadline when one applies. */
+function withDeadline(prepared: Prepared, options: CalloutOptions): SendOptions {
+  const target = prepared.target
+  const definitionMs = target.kind === 'plain' ? undefined : target.namedCredential.deadlineMs
+  if (definitionMs === undefined && options.deadlineMs === undefined) return prepared.sendOptions
+  const deadline = startDeadline(definitionMs, options.deadlineMs)
+  return deadline === undefined ? prepared.sendOptions : { ...prepared.sendOptions, deadline }
+}
+
 function isStream(body: OutboundBody): boolean {
   return typeof body === 'object' && !(body instanceof Uint8Array)
 }
@@ -123,30 +133,38 @@ export class CalloutPipeline {
   ): Promise<CalloutResponse> {
     try {
       const prepared = this.#targets.get(this.#deps.definitions(), input, options)
+      const sendOptions = withDeadline(prepared, options)
       const pending = checkAccessNow(prepared.target, this.#deps.access, options.client)
-      if (pending !== undefined) return pending.then(() => this.#dispatch(prepared, request))
-      return this.#dispatch(prepared, request)
+      if (pending !== undefined) {
+        return pending.then(() => this.#dispatch(prepared, sendOptions, request))
+      }
+      return this.#dispatch(prepared, sendOptions, request)
     } catch (error) {
       return Promise.reject(error as Error)
     }
   }
 
-  #dispatch(prepared: Prepared, request: PipelineRequest): Promise<CalloutResponse> {
+  #dispatch(
+    prepared: Prepared,
+    sendOptions: SendOptions,
+    request: PipelineRequest,
+  ): Promise<CalloutResponse> {
     stripCallerAuth(request.headers) // mutates the pipeline's own (normalised) headers
     const target = prepared.target
     if (target.kind === 'plain') {
       return send(
         this.#deps.dispatchers.for(undefined),
         outboundOf(request, request.method, target.url, request.headers, request.body),
-        prepared.sendOptions,
+        sendOptions,
       )
     }
-    return this.#runCredential(target, prepared, request)
+    return this.#runCredential(target, prepared, sendOptions, request)
   }
 
   async #runCredential(
     target: CredentialTarget,
     prepared: Prepared,
+    sendOptions: SendOptions,
     request: PipelineRequest,
   ): Promise<CalloutResponse> {
     const nc = target.namedCredential
@@ -156,7 +174,6 @@ export class CalloutPipeline {
       ctx === undefined ? undefined : (tokens.peekToken?.(ctx) ?? (await tokens.getToken(ctx)))
     let url = apiUrl(target, credential)
     const dispatcher = this.#deps.dispatchers.for(nc)
-    const sendOptions = prepared.sendOptions
     const authenticators = this.#deps.authenticators
     let method = request.method
     let headers = request.headers

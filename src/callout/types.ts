@@ -90,4 +90,10 @@ export interface CalloutOptions {
   readonly allowPlainUrl?: boolean
   /** The calling client (proxy client key id), for the access check. */
   readonly client?: string
+  /**
+   * Total deadline of this callout in ms, until the last byte of the body; with the Named
+   * Credential's `deadlineMs` the shorter one applies. `UPSTREAM_TIMEOUT` with
+   * `details.timeout: 'deadline'` when it passes.
+   */
+  readonly deadlineMs?: number
 }

@@ -126,10 +126,17 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('--user <id>', 'the end user, for per-user principals')
     .option('--plain', 'allow a plain https:// URL (no credential)')
+    .option('--deadline <seconds>', 'give up after this long in total, body included')
     .action(
       async (
         url: string,
-        opts: { include?: boolean; header?: string[]; user?: string; plain?: boolean },
+        opts: {
+          include?: boolean
+          header?: string[]
+          user?: string
+          plain?: boolean
+          deadline?: string
+        },
       ) => {
         const { requestCommand } = await import('./commands/request.ts')
         result.code = await requestCommand(io, {
@@ -151,10 +158,12 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('-i, --include', 'print the status line and headers first')
     .option('--user <id>', 'the end user, for per-user principals')
     .option('--plain', 'allow a plain https:// URL (no credential)')
+    .option('--deadline <seconds>', 'give up after this long in total, body included')
     .action(
       async (
         url: string,
         opts: {
+          deadline?: string
           request?: string
           header?: string[]
           data?: string
@@ -204,15 +213,17 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   return program
 }
 
-function strip(opts: { include?: boolean; user?: string; plain?: boolean }): {
+function strip(opts: { include?: boolean; user?: string; plain?: boolean; deadline?: string }): {
   include?: boolean
   user?: string
   plain?: boolean
+  deadline?: string
 } {
   return {
     ...(opts.include === undefined ? {} : { include: opts.include }),
     ...(opts.user === undefined ? {} : { user: opts.user }),
     ...(opts.plain === undefined ? {} : { plain: opts.plain }),
+    ...(opts.deadline === undefined ? {} : { deadline: opts.deadline }),
   }
 }
 

@@ -370,6 +370,7 @@ function buildNamedCredential(
           },
     ),
     timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
+    ...opt('deadlineMs', entry.deadlineMs),
     redirects: entry.redirects ?? DEFAULTS.redirects,
     allowedHosts,
     allowRedirectsOutsideBasePath:

@@ -209,6 +209,7 @@ function exportNamedCredential(
     allowMergeFieldsInBody: nc.allowMergeFieldsInBody,
     headers: headers(nc.headers),
     timeoutMs: nc.timeoutMs,
+    deadlineMs: nc.deadlineMs,
     redirects: nc.redirects,
     allowedHosts: [...nc.allowedHosts],
     allowRedirectsOutsideBasePath: nc.allowRedirectsOutsideBasePath,

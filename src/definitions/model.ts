@@ -150,8 +150,14 @@ export interface NamedCredential {
   /** Custom headers, formulas allowed; sent after the ExternalCredential's auth headers. */
   readonly headers: readonly FormulaHeader[]
   readonly clientCertificate?: ClientCertificate
-  /** Default 10 000, max 120 000. */
+  /** Idle timeout: for the response headers, and between body chunks. Default 10 000, max 120 000. */
   readonly timeoutMs: number
+  /**
+   * Total deadline of a callout, from the call until the last byte of the body (redirects and a
+   * retry included); `UPSTREAM_TIMEOUT` with `details.timeout: 'deadline'` when it passes. Unset:
+   * no total deadline, only `timeoutMs`.
+   */
+  readonly deadlineMs?: number
   readonly redirects: RedirectPolicy
   /**
    * Extra hosts (`host` or `host:port`) a redirect may go to with credentials; a bare host means
@@ -185,6 +191,8 @@ export interface Definitions {
 export const DEFAULTS = Object.freeze({
   timeoutMs: 10_000,
   maxTimeoutMs: 120_000,
+  /** Longest NamedCredential `deadlineMs` (24 hours). */
+  maxDeadlineMs: 86_400_000,
   maxRedirects: 5,
   jwtValiditySeconds: 300,
   /** Salesforce's default session timeout (2 hours), used when none is configured. */

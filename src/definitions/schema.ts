@@ -178,6 +178,14 @@ export const namedCredentialSchema = z.strictObject({
       error: `must be at most ${DEFAULTS.maxTimeoutMs} ms (2 minutes)`,
     })
     .optional(),
+  deadlineMs: z
+    .number()
+    .int()
+    .min(1, { error: 'must be at least 1 ms' })
+    .max(DEFAULTS.maxDeadlineMs, {
+      error: `must be at most ${DEFAULTS.maxDeadlineMs} ms (24 hours)`,
+    })
+    .optional(),
   redirects: z.enum(['follow-trusted', 'manual']).optional(),
   allowedHosts: z.array(z.string()).max(50).optional(),
   allowRedirectsOutsideBasePath: z.boolean().optional(),

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici'
 import type { CalloutResponse, OutboundRequest } from '../types.ts'
+import { requestSignal, type Deadline } from './deadline.ts'
 import { translateUpstreamError } from './translate-error.ts'
 
 /** What a body-read failure is translated with (see {@link translateBodyErrors}). */
@@ -8,6 +9,7 @@ export interface BodyErrorContext {
   readonly origin: string
   readonly timeoutMs: number
   readonly signal?: AbortSignal | undefined
+  readonly deadline?: Deadline | undefined
 }
 
 const bodyContexts = new WeakMap<object, BodyErrorContext>()
@@ -46,12 +48,14 @@ export interface SendOptions {
   readonly timeoutMs: number
   /** For error messages: the Named Credential name, or the origin for plain URLs. */
   readonly target: string
+  /** The callout's total deadline (headers and body), if any. */
+  readonly deadline?: Deadline | undefined
 }
 
 /**
  * Pipeline step 3: sends one request with undici (`dispatcher.request`, keep-alive pools), with
- * the Named Credential's timeout as `headersTimeout` and `bodyTimeout`, and the caller's abort
- * signal. Transport failures become typed errors. Never follows redirects (a later step does).
+ * the Named Credential's timeout as `headersTimeout` and `bodyTimeout` (idle), the callout's
+ * total deadline, and the caller's abort signal (the deadline and the signal also end the body). Transport failures become typed errors. Never follows redirects (a later step does).
  *
  * @example
  * const res = await send(dispatchers.for(nc), request, { timeoutMs: nc.timeoutMs, target: nc.name })
@@ -62,6 +66,14 @@ export async function send(
   options: SendOptions,
 ): Promise<CalloutResponse> {
   const body = request.body
+  const signal = requestSignal(request.signal, options.deadline)
+  const context: BodyErrorContext = {
+    target: options.target,
+    origin: request.url.origin,
+    timeoutMs: options.timeoutMs,
+    signal: request.signal,
+    deadline: options.deadline,
+  }
   try {
     const res = await dispatcher.request({
       origin: request.url.origin,
@@ -76,21 +88,11 @@ export async function send(
             : (body.stream as never),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      ...(request.signal === undefined ? {} : { signal: request.signal }),
+      ...(signal === undefined ? {} : { signal }),
     })
-    translateBodyErrors(res.body as unknown as Record<string, unknown>, {
-      target: options.target,
-      origin: request.url.origin,
-      timeoutMs: options.timeoutMs,
-      signal: request.signal,
-    })
+    translateBodyErrors(res.body as unknown as Record<string, unknown>, context)
     return res as unknown as CalloutResponse
   } catch (error) {
-    throw translateUpstreamError(error, {
-      target: options.target,
-      origin: request.url.origin,
-      timeoutMs: options.timeoutMs,
-      signal: request.signal,
-    })
+    throw translateUpstreamError(error, context)
   }
 }

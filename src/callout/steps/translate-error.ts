@@ -1,4 +1,5 @@
 import { CalloutError, isCalloutError } from '../../errors.ts'
+import { deadlineError, type Deadline } from './deadline.ts'
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
@@ -48,17 +49,21 @@ export function translateUpstreamError(
     readonly origin: string
     readonly timeoutMs: number
     readonly signal?: AbortSignal | undefined
+    /** The callout's total deadline, if any. */
+    readonly deadline?: Deadline | undefined
   },
 ): unknown {
   if (isCalloutError(error)) return error
   if (context.signal?.aborted === true) return context.signal.reason ?? error
+  if (context.deadline?.signal.aborted === true)
+    return deadlineError(context.deadline, context, error)
   const codes = codesOf(error)
   const details = { target: context.target, origin: context.origin, cause: codes[0] ?? 'unknown' }
   if (codes.some((c) => TIMEOUT_CODES.has(c))) {
     return new CalloutError(
       'UPSTREAM_TIMEOUT',
       `${context.origin} did not answer within ${context.timeoutMs} ms (${context.target}); raise timeoutMs on the Named Credential (max 120000) or check the upstream.`,
-      { cause: error, details },
+      { cause: error, details: { ...details, timeout: 'idle', timeoutMs: context.timeoutMs } },
     )
   }
   if (codes.some((c) => TLS_CODE.test(c))) {

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { text as readAll } from 'node:stream/consumers'
@@ -19,6 +20,8 @@ export interface RequestCommandOptions {
   readonly user?: string
   /** Accept a plain https:// URL called without any credential. */
   readonly plain?: boolean
+  /** `--deadline <seconds>`: the total deadline, body included. */
+  readonly deadline?: string
 }
 
 const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
@@ -49,7 +52,10 @@ export function parseHeaderArgs(args: readonly string[]): [string, string][] {
   })
 }
 
-/** Rephrases library advice (`{ allowPlainUrl: true }`) as the CLI option (`--plain`). */
+/**
+ * Rephrases library advice as CLI options: `{ allowPlainUrl: true }` as `--plain`, the call's
+ * `deadlineMs` as `--deadline`.
+ */
 function withCliAdvice(error: unknown): unknown {
   if (
     isCalloutError(error) &&
@@ -62,7 +68,40 @@ function withCliAdvice(error: unknown): unknown {
       { cause: error, details: error.details },
     )
   }
+  if (
+    isCalloutError(error) &&
+    error.code === 'UPSTREAM_TIMEOUT' &&
+    error.details.deadlineSource === 'option'
+  ) {
+    const seconds = Number(error.details.deadlineMs) / 1000
+    return new CalloutError(
+      'UPSTREAM_TIMEOUT',
+      `${String(error.details.origin)} did not finish within --deadline ${seconds} (${String(error.details.target)}); pass a larger --deadline, or check the upstream.`,
+      { cause: error, details: error.details },
+    )
+  }
   return error
+}
+
+/** `--deadline <seconds>` in ms; `INVALID_ARGUMENT` unless a positive number. */
+function deadlineMsOf(deadline: string | undefined): number | undefined {
+  if (deadline === undefined) return undefined
+  const seconds = Number(deadline)
+  if (!/^\d+(?:\.\d+)?$/.test(deadline.trim()) || !(seconds > 0) || seconds > 86_400) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--deadline ${JSON.stringify(deadline)} is not a number of seconds between 0 and 86400 (e.g. --deadline 30 or --deadline 2.5).`,
+    )
+  }
+  return Math.max(1, Math.round(seconds * 1000))
+}
+
+/** Writes the body to stdout as it arrives (never all of it in memory), honouring backpressure. */
+async function streamBody(io: CliIo, body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body === null) return
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    if (!io.stdout.write(chunk)) await once(io.stdout, 'drain')
+  }
 }
 
 async function readBody(
@@ -96,6 +135,7 @@ async function readBody(
 export async function requestCommand(io: CliIo, options: RequestCommandOptions): Promise<number> {
   const headers = parseHeaderArgs(options.headers ?? [])
   const body = await readBody(io, options.data)
+  const deadlineMs = deadlineMsOf(options.deadline)
   const method = (options.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
   if (!TOKEN_RE.test(method)) {
     throw new CalloutError(
@@ -112,6 +152,7 @@ export async function requestCommand(io: CliIo, options: RequestCommandOptions):
         ...(body === undefined ? {} : { body }),
         ...(options.user === undefined ? {} : { user: options.user }),
         ...(options.plain === true ? { allowPlainUrl: true } : {}),
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
       })
       .catch((error: unknown) => {
         throw withCliAdvice(error)
@@ -121,8 +162,9 @@ export async function requestCommand(io: CliIo, options: RequestCommandOptions):
       response.headers.forEach((value, name) => println(io, `${name}: ${value}`))
       println(io)
     }
-    const bytes = new Uint8Array(await response.arrayBuffer())
-    io.stdout.write(bytes)
+    await streamBody(io, response.body).catch((error: unknown) => {
+      throw withCliAdvice(error)
+    })
     if (response.status >= 200 && response.status < 300) return EXIT.ok
     const advice = response.headers.get('x-callout-advice')
     io.stderr.write(
