@@ -393,6 +393,19 @@ describe('the packed packages', () => {
     SLOW_MS,
   )
 
+  it('installs the emulator as a dependency of callout (npm install callout brings it)', async () => {
+    const { stdout } = await run('npm', ['ls', '--json', '--all', '@callout/salesforce-emulator'], {
+      cwd: project,
+      env: NPM_ENV,
+    })
+    const tree = JSON.parse(stdout) as {
+      dependencies: { callout: { dependencies?: Record<string, { version: string }> } }
+    }
+    expect(tree.dependencies.callout.dependencies?.['@callout/salesforce-emulator']?.version).toBe(
+      '0.1.0',
+    )
+  })
+
   it(
     'npx callout demo runs the whole story with the installed emulator',
     async () => {
