@@ -3,7 +3,7 @@
  * (Salesforce's "JWT" Named Credential protocol).
  */
 import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
+import { SignJWT, type CryptoKey } from 'jose'
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
 import type { ExternalCredential, Principal } from '../definitions/model.ts'

@@ -59,7 +59,7 @@ export function requestOptions(
       deps.fetch(input, {
         method: init.method,
         headers: init.headers,
-        body: init.body as BodyInit | null,
+        body: init.body as NonNullable<RequestInit['body']> | null,
         redirect: init.redirect,
         signal: AbortSignal.timeout(deps.timeoutMs),
       }),

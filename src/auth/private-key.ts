@@ -5,7 +5,7 @@
  * PKCS#8 with node:crypto and imported with jose as non-extractable WebCrypto keys.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto'
-import { importPKCS8 } from 'jose'
+import { importPKCS8, type CryptoKey } from 'jose'
 import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 

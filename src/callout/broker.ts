@@ -37,7 +37,7 @@ import type { CalloutOptions, CalloutResponse } from './types.ts'
  */
 export type CalloutRequestInit = Omit<RequestInit, 'body' | 'headers'> & {
   readonly body?: CallerBody
-  readonly headers?: CallerHeaders | HeadersInit
+  readonly headers?: CallerHeaders | RequestInit['headers']
 } & CalloutOptions
 
 /**

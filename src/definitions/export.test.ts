@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from './config-file.ts'
 import { exportDefinitions, exportSecrets, upperSnake } from './export.ts'
-import { comparable } from './test-comparable.ts'
+import { comparable } from './comparable.test-helper.ts'
 
 const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .privateKey.export({ format: 'pem', type: 'pkcs8' })

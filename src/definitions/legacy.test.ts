@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { isCalloutError } from '../errors.ts'
 import type { CalloutError } from '../errors.ts'
 import { parseConfig } from './config-file.ts'
-import { comparable } from './test-comparable.ts'
+import { comparable } from './comparable.test-helper.ts'
 
 const ENV = {
   SF_SECRET: 'sf-secret',

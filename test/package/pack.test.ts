@@ -118,7 +118,6 @@ beforeAll(async () => {
       'install',
       '--prefer-offline',
       '--ignore-scripts',
-      '--no-package-lock',
       join(work, callout.filename),
       join(work, emulator.filename),
     ],
@@ -341,6 +340,11 @@ describe('the packed packages', () => {
         `try { await import('tsx/esm/api'); console.log('present') } catch (e) { console.log(e.code) }`,
       )
       expect(probe.stdout.trim()).toBe('ERR_MODULE_NOT_FOUND')
+      // jsforce is an optional peer dependency: installed only by users of broker.jsforce().
+      const jsforce = await node(
+        `try { await import('jsforce'); console.log('present') } catch (e) { console.log(e.code) }`,
+      )
+      expect(jsforce.stdout.trim()).toBe('ERR_MODULE_NOT_FOUND')
     },
     SLOW_MS,
   )

@@ -59,7 +59,7 @@ export async function normalizeRequest(init: CallerRequest): Promise<NormalizedR
 /** The method, headers and body a caller passes to `broker.fetch` or `broker.request`. */
 export interface CallerRequest {
   readonly method?: string | undefined
-  readonly headers?: CallerHeaders | HeadersInit | undefined
+  readonly headers?: CallerHeaders | RequestInit['headers']
   readonly body?: CallerBody | undefined
 }
 

@@ -58,7 +58,7 @@ export async function handleTokenRequest(call: Call): Promise<void> {
     const body = await handler({ org: call.org, form, client: presentedClient(call.req, form) })
     if (format === 'urlencoded') {
       const text = new URLSearchParams(
-        Object.entries(body).map(([k, v]) => [k, String(v)]),
+        Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]),
       ).toString()
       call.res.statusCode = 200
       for (const [k, v] of Object.entries(NO_STORE)) call.res.setHeader(k, v)
