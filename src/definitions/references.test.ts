@@ -1,4 +1,5 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -6,6 +7,7 @@ import { isCalloutError } from '../errors.ts'
 import type { CalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
 import { parseConfig } from './config-file.ts'
+import { DEFAULTS } from './model.ts'
 import { isSecretPath, resolveReferences } from './references.ts'
 
 let dir: string
@@ -91,6 +93,50 @@ describe('resolveReferences', () => {
     expect((error.details.references as { path: string }[]).map((r) => r.path)).toEqual(['a', 'b'])
     expect(error.message).toContain('does not exist')
     expect(error.message).toContain('directory')
+  })
+
+  it('reads regular files only: a device or a FIFO is CONFIG_INVALID, without reading or hanging', () => {
+    const fifo = join(dir, 'a.fifo')
+    execFileSync('mkfifo', [fifo])
+    for (const file of ['/dev/zero', '/dev/urandom', fifo]) {
+      const error = thrown(() =>
+        resolveReferences(provider(`\${file:${file}}`), { env: {}, baseDir: dir }),
+      )
+      expect(error.code, file).toBe('CONFIG_INVALID')
+      expect(error.message).toContain(`references ${file}, which is not a regular file`)
+    }
+  })
+
+  it('follows a symlink to a regular file and refuses one to a device', () => {
+    symlinkSync(join(dir, 'secret.txt'), join(dir, 'link.txt'))
+    symlinkSync('/dev/zero', join(dir, 'zero-link'))
+    const out = resolveReferences(provider('${file:link.txt}'), { env: {}, baseDir: dir }) as {
+      authProviders: { Idp: { consumerSecret: Secret } }
+    }
+    expect(out.authProviders.Idp.consumerSecret.reveal()).toBe('from-file')
+    expect(
+      thrown(() => resolveReferences(provider('${file:zero-link}'), { env: {}, baseDir: dir }))
+        .code,
+    ).toBe('CONFIG_INVALID')
+  })
+
+  it('caps a file at maxConfigBytes while reading, whatever its size reports', () => {
+    writeFileSync(join(dir, 'big.txt'), 'x'.repeat(DEFAULTS.maxConfigBytes + 1))
+    writeFileSync(join(dir, 'max.txt'), 'y'.repeat(DEFAULTS.maxConfigBytes))
+    const error = thrown(() =>
+      resolveReferences({ a: '${file:big.txt}' }, { env: {}, baseDir: dir }),
+    )
+    expect(error.code).toBe('CONFIG_INVALID')
+    expect(error.message).toContain('larger than')
+    expect(resolveReferences({ a: '${file:max.txt}' }, { env: {}, baseDir: dir })).toEqual({
+      a: 'y'.repeat(DEFAULTS.maxConfigBytes),
+    })
+    // /proc files report a size of 0 and still have contents: they are read to the end.
+    expect(statSync('/proc/self/status').size).toBe(0)
+    const status = resolveReferences({ a: '${file:/proc/self/status}' }, { env: {} }) as {
+      a: string
+    }
+    expect(status.a).toMatch(/^Name:/)
   })
 
   it('refuses inline secrets unless allowInlineSecrets', () => {

@@ -3,7 +3,7 @@
  * schema sees the document. Secret fields become {@link Secret}s right here, so no later step
  * (schema messages, cross-checks, errors) can print their values.
  */
-import { readFileSync, statSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { isAbsolute, resolve as resolvePath } from 'node:path'
 import { CalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
@@ -76,7 +76,8 @@ export function isSecretPath(path: ConfigPath): boolean {
 /**
  * Resolves every `${env:NAME}` and `${file:path}` reference in a parsed config document and
  * wraps secret fields (see {@link isSecretPath}) in {@link Secret}. `$${` writes a literal `${`.
- * Files are read as UTF-8, relative to `baseDir`, with trailing newlines trimmed.
+ * Files are read as UTF-8, relative to `baseDir`, with trailing newlines trimmed: regular files
+ * only (symlinks followed), at most `DEFAULTS.maxConfigBytes` bytes.
  *
  * @throws CalloutError `CONFIG_INVALID` for malformed references and for inline secrets (unless
  *   `allowInlineSecrets`); `CONFIG_REFERENCE_MISSING` for unset variables and unreadable files.
@@ -138,11 +139,18 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
         const file = isAbsolute(arg) ? arg : resolvePath(baseDir, arg)
         const read = readReferencedFile(file)
         if (typeof read === 'object') {
-          if (read.tooLarge)
+          if (read.refused === 'too-large')
             issues.push(
               issue(
                 path,
                 `references ${file}, which is larger than ${DEFAULTS.maxConfigBytes} bytes — reference a smaller file`,
+              ),
+            )
+          else if (read.refused === 'not-regular')
+            issues.push(
+              issue(
+                path,
+                `references ${file}, which is not a regular file (a device, FIFO or socket) — reference a regular file`,
               ),
             )
           else
@@ -201,18 +209,40 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
   return result
 }
 
-function readReferencedFile(file: string): string | { reason: string; tooLarge?: true } {
+/** Why a referenced file was refused as a configuration error (not a missing reference). */
+type FileRefusal = 'too-large' | 'not-regular'
+
+/**
+ * Reads a `${file:…}` reference: a regular file only (symlinks are followed to their target, which
+ * must be one), at most {@link DEFAULTS.maxConfigBytes} bytes, counted while reading — a device or
+ * a file whose size changes is never trusted to report its size. Opened non-blocking, so a FIFO
+ * cannot stall the read.
+ */
+function readReferencedFile(file: string): string | { reason: string; refused?: FileRefusal } {
+  let fd: number | undefined
   try {
-    const stat = statSync(file)
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    const stat = fstatSync(fd)
     if (stat.isDirectory()) return { reason: 'the path is a directory, not a file' }
-    if (stat.size > DEFAULTS.maxConfigBytes) return { reason: 'too large', tooLarge: true }
-    return readFileSync(file, 'utf8').replace(/(\r?\n)+$/, '')
+    if (!stat.isFile()) return { reason: 'not a regular file', refused: 'not-regular' }
+    const cap = DEFAULTS.maxConfigBytes
+    const buffer = Buffer.alloc(cap + 1)
+    let length = 0
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null)
+      if (read === 0) break
+      length += read
+    }
+    if (length > cap) return { reason: 'too large', refused: 'too-large' }
+    return buffer.toString('utf8', 0, length).replace(/(\r?\n)+$/, '')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return { reason: 'the file does not exist' }
     if (code === 'EACCES' || code === 'EPERM')
       return { reason: 'the file cannot be read (permission denied)' }
     return { reason: `the file cannot be read (${code ?? 'unknown error'})` }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 
