@@ -110,6 +110,10 @@ export const ERROR_CATALOGUE = {
     summary: 'The broker was closed; open a new one.',
   },
   INVALID_ARGUMENT: { status: 400, summary: 'An argument to a Callout API is invalid.' },
+  DEPENDENCY_MISSING: {
+    status: 501,
+    summary: 'An optional package the feature needs (jsforce) is not installed.',
+  },
   INTERNAL: { status: 500, summary: 'An unexpected internal failure.' },
 } as const satisfies Record<string, { status: number; summary: string }>
 

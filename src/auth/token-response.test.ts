@@ -264,8 +264,11 @@ describe('parseTokenResponse: failures', () => {
     } catch (e) {
       expect(isCalloutError(e, 'NEEDS_REAUTH')).toBe(true)
       const err = e as { details: Record<string, unknown>; message: string }
-      expect(err.message).toContain('callout auth SfApi')
-      expect(err.message).toContain('Authenticate')
+      // The token manager adds how to re-authenticate, naming the Named Credential: this layer
+      // only knows the ExternalCredential, which `callout auth` does not take.
+      expect(err.message).toContain('the principal must re-authenticate')
+      expect(err.message).not.toContain('callout auth SfApi')
+      expect(err.message).not.toContain('console')
       expect(err.message).toContain('rotated out')
       expect(err.details).toMatchObject({
         error: 'invalid_grant',

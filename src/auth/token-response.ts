@@ -264,7 +264,7 @@ function oauthErrorFor(
       : ''
     return new CalloutError(
       'NEEDS_REAUTH',
-      `The authorization server rejected the stored grant of ExternalCredential "${ctx.externalCredential}" (${said}). Re-authenticate: run \`callout auth ${ctx.externalCredential}\` or use the console's Authenticate button.${hint}`,
+      `The authorization server rejected the stored grant of ExternalCredential "${ctx.externalCredential}" (${said}); the principal must re-authenticate.${hint}`,
       { details },
     )
   }

@@ -9,6 +9,7 @@ import {
   type NamedCredential,
 } from '../definitions/model.ts'
 import { isLoopbackHost } from '../definitions/url-rules.ts'
+import { closest } from '../definitions/issues.ts'
 import { CalloutError } from '../errors.ts'
 
 /** The rule a malformed callout URL broke, reported as `details.rule`. */
@@ -269,6 +270,27 @@ function parsePlainUrl(input: string, options: ParseCalloutUrlOptions): PlainUrl
 }
 
 /**
+ * `CREDENTIAL_NOT_FOUND` for `name`, suggesting the closest known name (names are case-sensitive:
+ * `callout:target` does not find `Target`).
+ *
+ * @example
+ * credentialNotFound('target', ['Target']).message
+ * // 'No Named Credential is called "target" — did you mean "Target"? (names are case-sensitive) …'
+ */
+export function credentialNotFound(name: string, known: Iterable<string>): CalloutError {
+  const suggestion = closest(name, [...known])
+  const hint =
+    suggestion === undefined
+      ? ''
+      : ` — did you mean ${JSON.stringify(suggestion)}?${suggestion.toLowerCase() === name.toLowerCase() ? ' (names are case-sensitive)' : ''}`
+  return new CalloutError(
+    'CREDENTIAL_NOT_FOUND',
+    `No Named Credential is called ${JSON.stringify(name)}${hint}. List the names with \`callout list\`.`,
+    { details: { namedCredential: name, ...(suggestion === undefined ? {} : { suggestion }) } },
+  )
+}
+
+/**
  * Finds the Named Credential a parsed URL names: the exact name first, else the name without a
  * `ns__` namespace prefix. Throws `CREDENTIAL_NOT_FOUND` or `CREDENTIAL_DISABLED`.
  *
@@ -281,13 +303,7 @@ export function findNamedCredential(defs: Definitions, name: string): NamedCrede
     const sep = name.indexOf('__')
     if (sep > 0) nc = defs.namedCredentials.get(name.slice(sep + 2))
   }
-  if (nc === undefined) {
-    throw new CalloutError(
-      'CREDENTIAL_NOT_FOUND',
-      `No Named Credential is called "${name}". Check the name, or list them with \`callout status\`.`,
-      { details: { namedCredential: name } },
-    )
-  }
+  if (nc === undefined) throw credentialNotFound(name, defs.namedCredentials.keys())
   if (!nc.enabled) {
     throw new CalloutError(
       'CREDENTIAL_DISABLED',

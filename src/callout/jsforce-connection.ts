@@ -80,8 +80,8 @@ export async function jsforceConnection(
     Connection = found
   } catch (cause) {
     throw new CalloutError(
-      'INVALID_ARGUMENT',
-      'broker.jsforce needs the jsforce package: run `npm install jsforce@3.10.16` (later 3.10.x need Node 22).',
+      'DEPENDENCY_MISSING',
+      'broker.jsforce needs the optional jsforce package, which is not installed: run `npm install jsforce@3.10.16` (later 3.10.x need Node 22).',
       { cause },
     )
   }

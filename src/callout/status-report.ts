@@ -8,7 +8,7 @@ import type {
   PrincipalCredential,
   Protocol,
 } from '../definitions/model.ts'
-import { CalloutError } from '../errors.ts'
+import { credentialNotFound } from './callout-url.ts'
 import type { Store } from '../store/types.ts'
 import { effectiveExpiresAt, sessionTimeoutFor } from '../tokens/expiry.ts'
 
@@ -78,11 +78,7 @@ export async function buildStatusReports(
   let ncs = [...defs.namedCredentials.values()]
   if (name !== undefined) {
     ncs = ncs.filter((nc) => nc.name === name)
-    if (ncs.length === 0) {
-      throw new CalloutError('CREDENTIAL_NOT_FOUND', `No Named Credential is called "${name}".`, {
-        details: { namedCredential: name },
-      })
-    }
+    if (ncs.length === 0) throw credentialNotFound(name, defs.namedCredentials.keys())
   }
   ncs.sort((a, b) => a.name.localeCompare(b.name))
   return Promise.all(ncs.map((nc) => reportFor(nc, defs, store, now, options.user)))

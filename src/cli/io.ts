@@ -2,6 +2,7 @@
  * What a CLI command reads and writes, injected so commands run in-process in tests.
  */
 import { isCalloutError } from '../errors.ts'
+import { cliMessage } from './cli-advice.ts'
 
 /** Streams and environment a command uses. */
 export interface CliIo {
@@ -38,12 +39,13 @@ export const EXIT = Object.freeze({
 })
 
 /**
- * Writes an error as `error <CODE>: <message>` on stderr and returns the exit status. Unknown
+ * Writes an error as `error <CODE>: <message>` on stderr, with advice in CLI terms (flags, not
+ * library options), and returns the exit status. Unknown
  * failures print `error INTERNAL: …` with the message only, never a stack or a secret.
  */
 export function reportError(io: CliIo, error: unknown): number {
   if (isCalloutError(error)) {
-    io.stderr.write(`error ${error.code}: ${error.message}\n`)
+    io.stderr.write(`error ${error.code}: ${cliMessage(error)}\n`)
     return EXIT.error
   }
   const message = error instanceof Error ? error.message : String(error)

@@ -841,8 +841,8 @@ function describe(ctx: GrantContext): string {
 function connectAdvice(name: string, ctx: GrantContext, lower = false): string {
   const advice =
     ctx.principal.type === 'per-user'
-      ? `Send user ${ctx.userId} a connect link (broker.authorizeUrl('${name}', { user: '${ctx.userId}', … })) or have them use the console's Authenticate button.`
-      : `Run \`callout auth ${name}\` or use the console's "Authenticate" button.`
+      ? `Send user ${ctx.userId} a connect link (broker.authorizeUrl('${name}', { user: '${ctx.userId}', … })).`
+      : `Run \`callout auth ${name}\`.`
   return lower ? advice.charAt(0).toLowerCase() + advice.slice(1) : advice
 }
 

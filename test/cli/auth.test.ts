@@ -268,6 +268,9 @@ namedCredentials:
     const status = await runCli(['status', 'Target'], env)
     expect(status.code).toBe(1)
     expect(status.stdout).toContain('Admin: Needs re-authentication')
+    // Advice names the Named Credential (what callout auth takes), never the ExternalCredential.
+    expect(status.stdout).not.toContain('callout auth BrowserAuth')
+    expect(status.stdout).not.toContain('console')
   })
 
   it('jwt-bearer: obtains a token now and prints the principal status', async () => {

@@ -161,7 +161,7 @@ async function loadEmulator(): Promise<StartEmulator> {
     return mod.startEmulator
   } catch (cause) {
     throw new CalloutError(
-      'INTERNAL',
+      'DEPENDENCY_MISSING',
       `callout demo needs ${EMULATOR_PACKAGE}, a dependency of callout that could not be loaded: reinstall callout (npm install callout) so that its dependencies are installed too.`,
       { cause },
     )

@@ -1,8 +1,8 @@
 import type { Broker } from '../../callout/broker.ts'
+import { credentialNotFound } from '../../callout/callout-url.ts'
 import { openBroker } from '../../callout/open-broker.ts'
 import { buildStatusReports, type StatusReport } from '../../callout/status-report.ts'
 import type { Definitions } from '../../definitions/model.ts'
-import { CalloutError } from '../../errors.ts'
 import { loadMasterKey, resolveHome, type MasterKey } from '../../secrets/index.ts'
 import { LATEST_SCHEMA_VERSION, openStore, type KyselyStore } from '../../store/index.ts'
 import {
@@ -156,11 +156,7 @@ export async function doctorCommand(io: CliIo, options: DoctorOptions): Promise<
     try {
       const defs = await store.loadDefinitions()
       if (options.name !== undefined && !defs.namedCredentials.has(options.name)) {
-        throw new CalloutError(
-          'CREDENTIAL_NOT_FOUND',
-          `No Named Credential is called "${options.name}": run callout list to see the names.`,
-          { details: { namedCredential: options.name } },
-        )
+        throw credentialNotFound(options.name, defs.namedCredentials.keys())
       }
       if (defs.namedCredentials.size === 0) {
         findings.push({
