@@ -104,6 +104,35 @@ export const ERROR_CATALOGUE = {
     status: 400,
     summary: 'A streamed request body cannot be sent twice (retry after refresh, 307/308).',
   },
+  // the proxy (`callout serve`)
+  CLIENT_KEY_MISSING: {
+    status: 401,
+    summary: 'A proxy request carried no client key (Proxy-Authorization: Bearer ck_…).',
+  },
+  CLIENT_KEY_INVALID: {
+    status: 401,
+    summary: 'The client key is malformed or unknown, or its secret does not match.',
+  },
+  CLIENT_KEY_EXPIRED: { status: 401, summary: 'The client key has expired.' },
+  CLIENT_KEY_REVOKED: { status: 401, summary: 'The client key was revoked.' },
+  PROXY_LOOP: {
+    status: 508,
+    summary: 'The request already passed through this proxy (its Via header names it).',
+  },
+  REQUEST_TOO_LARGE: { status: 413, summary: 'The request body exceeds the proxy limit.' },
+  REQUEST_HEADERS_TOO_LARGE: {
+    status: 431,
+    summary: 'The request headers exceed the proxy limit.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    summary: 'The client did not send its request (headers or body) in time.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    summary: 'The proxy does not forward this method (CONNECT, TRACE, TRACK).',
+  },
+  ROUTE_NOT_FOUND: { status: 404, summary: 'The proxy serves no such path.' },
   // everything else
   BROKER_CLOSED: {
     status: 503,

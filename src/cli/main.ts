@@ -203,6 +203,53 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
 
   program
+    .command('serve')
+    .description('run the egress proxy: /callout/<Name>/<path> for any language')
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--port <port>', 'the port to listen on', '7070')
+    .option('--no-auth-unsafe-loopback', 'UNSAFE: serve every local process without client keys')
+    .option('--max-body-bytes <n>', 'refuse larger request bodies (413)')
+    .option('--max-header-bytes <n>', 'refuse larger request headers (431)')
+    .option('--client-timeout-ms <n>', 'the client must send its whole request within this')
+    .option('--total-timeout-ms <n>', 'each exchange must finish within this (504)')
+    .option('--shutdown-timeout-ms <n>', 'on SIGTERM, wait this long for in-flight requests')
+    .option('--reload-interval-ms <n>', 'check for applied definitions this often (0: never)')
+    .option('--key-cache-ms <n>', 'trust a verified client key this long (revocation delay)')
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const { serveCommand } = await import('./commands/serve.ts')
+      // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`
+      const { authUnsafeLoopback, ...rest } = opts
+      await serveCommand(io, {
+        ...(rest as Record<string, string>),
+        noAuthUnsafeLoopback: authUnsafeLoopback === false,
+      })
+    })
+
+  const keys = program.command('keys').description('client keys of callout serve')
+  keys
+    .command('create')
+    .description('create a client key and print it once')
+    .requiredOption('--allow <rules>', 'Name[:METHODS[:/path/prefix*]], comma-separated')
+    .option('--any-user', 'may act for end users (Callout-User header)')
+    .option('--expires <duration>', 'e.g. 90m, 12h, 30d, 2w')
+    .option('--name <name>', 'a label, e.g. ci-bot')
+    .action(async (opts: { allow: string; anyUser?: boolean; expires?: string; name?: string }) =>
+      (await import('./commands/keys.ts')).keysCreateCommand(io, opts),
+    )
+  keys
+    .command('list')
+    .description('list client keys (never the keys themselves)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/keys.ts')).keysListCommand(io, opts),
+    )
+  keys
+    .command('revoke')
+    .description('revoke a client key')
+    .argument('<id>', 'the key id shown by `callout keys list`')
+    .action(async (id: string) => (await import('./commands/keys.ts')).keysRevokeCommand(io, id))
+
+  program
     .command('demo')
     .description('run the org-to-org demo against a local Salesforce emulator')
     .option('--home <dir>', 'the demo home (recreated)', '.callout-demo')

@@ -21,6 +21,7 @@ import { KeyRing } from '../secrets/key-ring.ts'
 import type { DataKeyRecord } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
 import { Secret } from '../secrets/secret.ts'
+import { KyselyClientKeys, definitionsStamp, type ClientKeyStore } from './client-keys.ts'
 import { joinDefinition, splitDefinition } from './definition-codec.ts'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.ts'
 import { rotateKeys } from './rotate-master-key.ts'
@@ -87,6 +88,7 @@ export class KyselyStore implements Store {
   readonly #database: SqlDatabase
   readonly #clock: Clock
   #ring: KeyRing
+  #clientKeys: ClientKeyStore | undefined
 
   private constructor(database: SqlDatabase, ring: KeyRing, clock: Clock) {
     this.#database = database
@@ -142,6 +144,16 @@ export class KyselyStore implements Store {
   /** The fingerprint of the master key in use. */
   get masterKeyId(): string {
     return this.#ring.masterKeyId
+  }
+
+  /** The proxy's client keys (`callout keys`, `callout serve`). */
+  get clientKeys(): ClientKeyStore {
+    return (this.#clientKeys ??= new KyselyClientKeys(this.#database, this.#clock))
+  }
+
+  /** A cheap stamp that changes whenever definitions change (see `definitionsStamp`). */
+  definitionsStamp(): Promise<string> {
+    return this.#run('read the definitions stamp', () => definitionsStamp(this.#database.db))
   }
 
   /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are written against Kysely<any> */

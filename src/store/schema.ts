@@ -77,6 +77,20 @@ export interface LeasesTable {
   expires_at: BigIntColumn
 }
 
+/** Proxy client keys (`ck_…`): only the SHA-256 of each key. */
+export interface ClientKeysTable {
+  id: string
+  name: string
+  /** JSON array of rules in `--allow` syntax. */
+  rules: string
+  /** 1 when the key may act for end users (`Callout-User`). */
+  any_user: number
+  key_hash: string
+  created_at: BigIntColumn
+  expires_at: BigIntColumn | null
+  revoked_at: BigIntColumn | null
+}
+
 /** The whole database. */
 export interface Database {
   callout_meta: MetaTable
@@ -87,6 +101,7 @@ export interface Database {
   credentials: CredentialsTable
   pending_authorizations: PendingAuthorizationsTable
   leases: LeasesTable
+  client_keys: ClientKeysTable
 }
 
 /** The tables that hold definitions, by definition kind. */

@@ -1,0 +1,327 @@
+/**
+ * The app factory of `callout serve` (built apart from `listen()`, which only the CLI calls):
+ * API mode under `/callout/<Name>/<path>`, `/healthz`, `/readyz` and `/metrics`.
+ */
+import { randomBytes } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { systemClock } from '../clock.ts'
+import { CalloutError, isCalloutError } from '../errors.ts'
+import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
+import { errorAnswer } from './error-body.ts'
+import { forward, type ForwardContext, type RequestFacts } from './forward.ts'
+import { ProxyMetrics } from './metrics.ts'
+import { SERVER_DEFAULTS, type ServerOptions } from './server-options.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Facts for the access log and metrics. */
+    facts: RequestFacts
+  }
+}
+
+/** A built, unstarted server. */
+export interface CalloutServer {
+  readonly app: FastifyInstance
+  readonly metrics: ProxyMetrics
+  /** This instance's name in `Via`. */
+  readonly pseudonym: string
+  /** Re-reads the definitions and forgets cached client keys (SIGHUP, `apply` elsewhere). */
+  reload(): Promise<void>
+  /** Authenticates a request's client (a verified key, or everyone without keys). */
+  clientOf(request: FastifyRequest): Promise<Client>
+  /** Forwarding context shared with credential ports. */
+  readonly forwardContext: ForwardContext
+}
+
+const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
+const KEY_CODES = new Set([
+  'CLIENT_KEY_MISSING',
+  'CLIENT_KEY_INVALID',
+  'CLIENT_KEY_EXPIRED',
+  'CLIENT_KEY_REVOKED',
+  'ACCESS_DENIED',
+])
+
+/**
+ * Builds the server. Nothing listens until the caller calls `app.listen()`.
+ *
+ * @example
+ * const { app } = buildServer({ broker, keys: store.clientKeys })
+ * await app.listen({ host: '127.0.0.1', port: 7070 })
+ */
+export function buildServer(options: ServerOptions): CalloutServer {
+  if (options.keys === undefined && options.noAuthUnsafeLoopback !== true) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      'callout serve needs client keys (the store) or the explicit --no-auth-unsafe-loopback switch.',
+    )
+  }
+  const settings = { ...SERVER_DEFAULTS, ...definedOf(options) }
+  const broker = options.broker
+  const logger = options.logger
+  const metrics = new ProxyMetrics(
+    options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics },
+  )
+  const pseudonym = `callout-${randomBytes(4).toString('hex')}`
+  const authenticator =
+    options.keys === undefined
+      ? undefined
+      : new ClientAuthenticator({
+          keys: options.keys,
+          clock: options.clock ?? systemClock,
+          cacheMs: settings.keyCacheMs,
+        })
+  const forwardContext: ForwardContext = {
+    broker,
+    pseudonym,
+    limits: {
+      maxBodyBytes: settings.maxBodyBytes,
+      replayableBodyBytes: settings.replayableBodyBytes,
+    },
+    totalTimeoutMs: settings.totalTimeoutMs,
+  }
+  broker.on('refreshed', (e) => metrics.refreshed(e.namedCredential ?? e.key.externalCredential))
+  broker.on('refresh-failed', (e) =>
+    metrics.refreshFailed(e.namedCredential ?? e.key.externalCredential, e.code),
+  )
+  broker.on('needs-reauth', (e) =>
+    metrics.refreshFailed(e.namedCredential ?? e.key.externalCredential, e.code),
+  )
+
+  const app = Fastify({
+    logger: false,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: settings.clientTimeoutMs,
+    keepAliveTimeout: settings.keepAliveTimeoutMs,
+    http: { maxHeaderSize: settings.maxHeaderBytes, headersTimeout: settings.headersTimeoutMs },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket),
+    frameworkErrors: (error, _request, reply) => {
+      const bad =
+        error.code === 'FST_ERR_BAD_URL'
+          ? new CalloutError(
+              'CALLOUT_URL_MALFORMED',
+              'Malformed callout URL (bad-percent-encoding): "%" must start a %XX escape; write a literal % as %25.',
+              { details: { rule: 'bad-percent-encoding' } },
+            )
+          : new CalloutError('INVALID_ARGUMENT', `The request is malformed: ${error.message}`)
+      const answer = errorAnswer(bad)
+      const raw = reply.raw as import('node:http').ServerResponse
+      raw.writeHead(answer.status, { 'content-type': 'application/json' })
+      raw.end(JSON.stringify(answer.body))
+    },
+  })
+  app.server.on('connect', (_req, socket: Socket) => {
+    writeRaw(
+      socket,
+      new CalloutError(
+        'METHOD_NOT_ALLOWED',
+        'callout serve is not a forward proxy and does not accept CONNECT; send requests to /callout/<Name>/<path> or to a credential port.',
+      ),
+    )
+  })
+  app.decorateRequest('facts', null as unknown as RequestFacts)
+  app.removeAllContentTypeParsers()
+  // Bodies are streamed by the route itself (never buffered by Fastify).
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null))
+
+  app.addHook('onRequest', async (request) => {
+    request.facts = { start: performance.now() }
+    const url = request.raw.url ?? ''
+    if (!url.startsWith('/')) {
+      throw new CalloutError(
+        'CALLOUT_URL_MALFORMED',
+        'Malformed request target: callout serve accepts origin-form targets (/callout/<Name>/<path>), not absolute URLs; it is not a forward proxy.',
+        { details: { rule: 'bad-scheme' } },
+      )
+    }
+  })
+  // Graceful shutdown: answers still in flight when close() starts end their connection, so that
+  // draining finishes as soon as they are done instead of waiting for keep-alive timeouts.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const facts = request.facts
+    const seconds = (performance.now() - facts.start) / 1000
+    if (facts.credential !== undefined) {
+      metrics.observe(facts.credential, reply.statusCode, seconds)
+    }
+    logger?.info(
+      {
+        method: request.raw.method,
+        path: pathOnly(request.raw.url),
+        status: reply.statusCode,
+        ms: Math.round(seconds * 10_000) / 10,
+        ...(facts.credential === undefined ? {} : { credential: facts.credential }),
+        ...(facts.key === undefined ? {} : { key: facts.key }),
+        ...(facts.code === undefined ? {} : { code: facts.code }),
+      },
+      'request',
+    )
+  })
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const callout = isCalloutError(error) ? error : fastifyClientError(error)
+    const answer = errorAnswer(callout)
+    const facts = request.facts ?? { start: performance.now() }
+    facts.code = answer.code
+    if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
+    if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
+      metrics.cooldown(facts.credential)
+    }
+    if (answer.code === 'INTERNAL') {
+      logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
+    }
+    if (reply.sent || reply.raw.headersSent) return
+    // An unread request body would be taken for the next request on this connection: close it.
+    if (!request.raw.complete) reply.header('connection', 'close')
+    return reply.code(answer.status).header('content-type', 'application/json').send(answer.body)
+  })
+  app.setNotFoundHandler(async (request) => {
+    const method = request.raw.method ?? ''
+    if (method === 'TRACE' || method === 'TRACK') {
+      throw new CalloutError('METHOD_NOT_ALLOWED', `callout serve does not forward ${method}.`)
+    }
+    throw new CalloutError(
+      'ROUTE_NOT_FOUND',
+      `callout serve has no ${pathOnly(request.raw.url)}: API mode is /callout/<Name>/<path>; operations are /healthz, /readyz and /metrics.`,
+    )
+  })
+
+  const clientOf = async (request: FastifyRequest): Promise<Client> => {
+    if (authenticator === undefined) return ANONYMOUS
+    const client = await authenticator.authenticate(presentedKey(request.raw.headers))
+    request.facts.key = client.id
+    return client
+  }
+
+  app.route({
+    method: [...PROXIED_METHODS],
+    url: '/callout/*',
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const client = await clientOf(request)
+      metrics.keyRequest(client.id)
+      const target = (request.raw.url ?? '').slice('/callout/'.length)
+      return forward(forwardContext, request, reply, client, target, request.facts)
+    },
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await options.ready?.()
+      await broker.status().then(() => undefined)
+    } catch (error) {
+      const answer = errorAnswer(
+        isCalloutError(error)
+          ? error
+          : new CalloutError('STORE_ERROR', 'The store is not reachable.'),
+      )
+      return reply.code(503).send({ status: 'not ready', ...answer.body })
+    }
+    return {
+      status: 'ready',
+      auth: authenticator === undefined ? 'none (unsafe loopback)' : 'client keys',
+    }
+  })
+  app.get('/metrics', async (request, reply) => {
+    if (!isLoopbackAddress(request.raw.socket.remoteAddress)) {
+      throw new CalloutError('ACCESS_DENIED', '/metrics is served to loopback clients only.')
+    }
+    const text = await metrics.registry.metrics()
+    return reply.header('content-type', metrics.registry.contentType).send(text)
+  })
+
+  return {
+    app,
+    metrics,
+    pseudonym,
+    forwardContext,
+    clientOf,
+    reload: async () => {
+      await broker.reload()
+      authenticator?.clear()
+    },
+  }
+}
+
+/** The option values that are set (so that `undefined` never hides a default). */
+function definedOf(options: ServerOptions): Partial<typeof SERVER_DEFAULTS> {
+  const out: Record<string, number> = {}
+  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
+    const value = (options as unknown as Record<string, unknown>)[key]
+    if (typeof value === 'number') out[key] = value
+  }
+  return out
+}
+
+/** The path of a request target without its query (queries may carry tokens). */
+function pathOnly(url: string | undefined): string {
+  const value = url ?? ''
+  const q = value.indexOf('?')
+  return q === -1 ? value : value.slice(0, q)
+}
+
+function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** Fastify's own client errors (bad content length, aborted body) as `INVALID_ARGUMENT`. */
+function fastifyClientError(error: unknown): CalloutError | unknown {
+  const status = (error as { statusCode?: number }).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new CalloutError(
+      'INVALID_ARGUMENT',
+      `The request is malformed: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+  return error
+}
+
+/** Errors Node raises before a request reaches Fastify (header overflow, timeouts, bad syntax). */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const code = error.code ?? ''
+  const callout =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? new CalloutError(
+          'REQUEST_HEADERS_TOO_LARGE',
+          'The request headers are larger than this proxy accepts; send fewer or smaller headers, or raise --max-header-bytes on callout serve.',
+        )
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new CalloutError(
+            'REQUEST_TIMEOUT',
+            'The request was not received in time; send it promptly, or raise --client-timeout-ms on callout serve.',
+          )
+        : new CalloutError(
+            'INVALID_ARGUMENT',
+            `The request is not valid HTTP/1.1 (${code || 'parse error'}); check the request line and headers.`,
+          )
+  writeRaw(socket, callout)
+}
+
+/** Answers on a raw socket (before or outside Fastify) and closes it. */
+function writeRaw(socket: Socket, error: CalloutError): void {
+  const { status, body } = errorAnswer(error)
+  const json = JSON.stringify(body)
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'content-type: application/json\r\n' +
+      `content-length: ${Buffer.byteLength(json)}\r\n` +
+      'connection: close\r\n\r\n' +
+      json,
+  )
+}

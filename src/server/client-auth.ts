@@ -1,0 +1,200 @@
+/**
+ * Client authentication for `callout serve`: finds the client key in a request, verifies it
+ * against the stored hash (constant time), checks expiry and revocation, and decides whether its
+ * rules allow a method and path on a Named Credential. Verified keys are cached briefly.
+ */
+import type { Clock } from '../clock.ts'
+import { CalloutError } from '../errors.ts'
+import type { ClientKeyRecord, ClientKeyStore } from '../store/client-keys.ts'
+import { clientKeyId, keyFromBearer, verifyClientKey } from './client-key.ts'
+import { parseKeyRule, ruleAllows, type KeyRule } from './key-rules.ts'
+
+/** The caller of a proxied request: a verified key, or everyone (unsafe loopback mode). */
+export interface Client {
+  /** The key's public id, or `'anonymous'` without keys. */
+  readonly id: string
+  readonly name: string
+  readonly anyUser: boolean
+  /** `undefined` allows everything (unsafe loopback mode only). */
+  readonly rules: readonly KeyRule[] | undefined
+}
+
+/** Everyone, when `callout serve` runs with `--no-auth-unsafe-loopback`. */
+export const ANONYMOUS: Client = Object.freeze({
+  id: 'anonymous',
+  name: 'anonymous',
+  anyUser: true,
+  rules: undefined,
+})
+
+interface CacheEntry {
+  readonly hash: string
+  readonly client: Client
+  readonly record: ClientKeyRecord
+  readonly until: number
+}
+
+/** Options for {@link ClientAuthenticator}. */
+export interface ClientAuthenticatorOptions {
+  readonly keys: ClientKeyStore
+  readonly clock: Clock
+  /** How long a verified key is trusted without re-reading it (revocation delay). Default 5 000. */
+  readonly cacheMs?: number
+}
+
+/**
+ * Verifies client keys against a {@link ClientKeyStore}.
+ *
+ * @example
+ * const auth = new ClientAuthenticator({ keys: store.clientKeys, clock: systemClock })
+ * const client = await auth.authenticate(req.headers)
+ */
+export class ClientAuthenticator {
+  readonly #keys: ClientKeyStore
+  readonly #clock: Clock
+  readonly #cacheMs: number
+  readonly #cache = new Map<string, CacheEntry>()
+
+  constructor(options: ClientAuthenticatorOptions) {
+    this.#keys = options.keys
+    this.#clock = options.clock
+    this.#cacheMs = options.cacheMs ?? 5_000
+  }
+
+  /** Forgets cached keys (on reload), so that revocations take effect at once. */
+  clear(): void {
+    this.#cache.clear()
+  }
+
+  /**
+   * The client a key belongs to. Throws `CLIENT_KEY_MISSING`, `CLIENT_KEY_INVALID`,
+   * `CLIENT_KEY_EXPIRED` or `CLIENT_KEY_REVOKED` (401).
+   */
+  async authenticate(key: string | undefined): Promise<Client> {
+    if (key === undefined) {
+      throw new CalloutError(
+        'CLIENT_KEY_MISSING',
+        'This proxy needs a client key: send Proxy-Authorization: Bearer ck_… (or Authorization: Bearer ck_…). Create one with `callout keys create --allow <Name>`.',
+      )
+    }
+    const id = clientKeyId(key)
+    if (id === undefined) throw invalidKey()
+    const now = this.#clock.now()
+    const cached = this.#cache.get(id)
+    if (cached !== undefined && cached.until > now) {
+      if (!verifyClientKey(key, cached.hash)) throw invalidKey(id)
+      checkLive(cached.record, now)
+      return cached.client
+    }
+    const record = await this.#keys.getClientKey(id)
+    if (record === undefined || !verifyClientKey(key, record.keyHash)) throw invalidKey(id)
+    checkLive(record, now)
+    const client: Client = {
+      id: record.id,
+      name: record.name,
+      anyUser: record.anyUser,
+      rules: record.rules.map(parseKeyRule),
+    }
+    if (this.#cacheMs > 0) {
+      if (this.#cache.size > 10_000) this.#cache.clear()
+      this.#cache.set(id, { hash: record.keyHash, client, record, until: now + this.#cacheMs })
+    }
+    return client
+  }
+}
+
+function invalidKey(id?: string): CalloutError {
+  return new CalloutError(
+    'CLIENT_KEY_INVALID',
+    'The client key is not valid: copy the whole ck_… key printed by `callout keys create`; `callout keys list` shows the keys that exist.',
+    id === undefined ? {} : { details: { key: id } },
+  )
+}
+
+function checkLive(record: ClientKeyRecord, now: number): void {
+  if (record.revokedAt !== undefined) {
+    throw new CalloutError(
+      'CLIENT_KEY_REVOKED',
+      `Client key ${record.id} (${record.name}) was revoked; create a new one with \`callout keys create\`.`,
+      { details: { key: record.id } },
+    )
+  }
+  if (record.expiresAt !== undefined && record.expiresAt <= now) {
+    throw new CalloutError(
+      'CLIENT_KEY_EXPIRED',
+      `Client key ${record.id} (${record.name}) expired on ${new Date(record.expiresAt).toISOString()}; create a new one with \`callout keys create\`.`,
+      { details: { key: record.id } },
+    )
+  }
+}
+
+/** Header values as Node reports them. */
+type IncomingHeaders = Record<string, string | string[] | undefined>
+
+/**
+ * The client key a request carries: `Proxy-Authorization: Bearer ck_…` first, else
+ * `Authorization: Bearer ck_…` (or a placeholder token embedding the key, as credential ports
+ * hand out; also in `X-SFDC-Session`).
+ *
+ * @example
+ * presentedKey({ 'proxy-authorization': 'Bearer ck_…' }) // 'ck_…'
+ */
+export function presentedKey(headers: IncomingHeaders): string | undefined {
+  for (const name of ['proxy-authorization', 'authorization', 'x-sfdc-session']) {
+    const value = headers[name]
+    const key = keyFromBearer(Array.isArray(value) ? value[0] : value)
+    if (key !== undefined) return key
+  }
+  const proxy = headers['proxy-authorization']
+  // A Proxy-Authorization that is not a client key is still a (wrong) key, not a missing one.
+  if (proxy !== undefined) return String(proxy)
+  return undefined
+}
+
+/**
+ * Throws `ACCESS_DENIED` (403) unless one of the client's rules allows `method` on `path`
+ * (relative to the credential URL) of `credential`.
+ *
+ * @example
+ * authorize(client, 'Target', 'GET', '/services/data/v61.0/query')
+ */
+export function authorize(client: Client, credential: string, method: string, path: string): void {
+  const rules = client.rules
+  if (rules === undefined) return
+  for (const rule of rules) if (ruleAllows(rule, credential, method, path)) return
+  const named = rules.some((rule) => rule.credential === credential)
+  throw new CalloutError(
+    'ACCESS_DENIED',
+    named
+      ? `Client key ${client.id} (${client.name}) may not ${method} ${path || '/'} on ${credential}: its rules allow other methods or paths. Create a key whose --allow rule covers it.`
+      : `Client key ${client.id} (${client.name}) may not call ${credential}. Create a key with --allow ${credential}.`,
+    { details: { key: client.id, namedCredential: credential, method } },
+  )
+}
+
+/**
+ * The end user of a request (`Callout-User`), honoured only for clients allowed to act for users.
+ * Throws `ACCESS_DENIED` when a client without that right names a user.
+ *
+ * @example
+ * userOf(client, req.headers) // 'alice' or undefined
+ */
+export function userOf(client: Client, headers: IncomingHeaders): string | undefined {
+  const value = headers['callout-user']
+  if (value === undefined) return undefined
+  const user = Array.isArray(value) ? value[0] : value
+  if (!client.anyUser) {
+    throw new CalloutError(
+      'ACCESS_DENIED',
+      `Client key ${client.id} (${client.name}) may not act for end users (Callout-User); create a key with --any-user.`,
+      { details: { key: client.id, reason: 'callout-user' } },
+    )
+  }
+  if (user === undefined || user === '') {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      'The Callout-User header is empty; name the end user.',
+    )
+  }
+  return user
+}

@@ -1,0 +1,135 @@
+/**
+ * Forwarding one client request through the broker's pipeline (`broker.request`: URL rules,
+ * refresh once and retry once, trusted redirects, typed errors) and streaming the answer back,
+ * with hop-by-hop headers removed both ways, `Via` added and loops refused.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Broker } from '../callout/broker.ts'
+import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
+import { CalloutError, isCalloutError } from '../errors.ts'
+import { authorize, userOf, type Client } from './client-auth.ts'
+import { appendVia, viaNames, withoutHopByHop } from './hop-by-hop.ts'
+import { requestBody, type BodyLimits } from './request-body.ts'
+
+/** What forwarding needs from the server. */
+export interface ForwardContext {
+  readonly broker: Broker
+  /** This instance's name in `Via` (`callout-<random>`): a request naming it is a loop. */
+  readonly pseudonym: string
+  readonly limits: BodyLimits
+  /** The whole exchange (request, upstream, response body) must finish within this. */
+  readonly totalTimeoutMs: number
+}
+
+/** Per-request facts for the access log and metrics (never a secret). */
+export interface RequestFacts {
+  readonly start: number
+  credential?: string
+  key?: string
+  code?: string
+}
+
+/** Request headers the client's and ours only: never forwarded upstream. */
+const DROP_REQUEST: ReadonlySet<string> = new Set([
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'x-sfdc-session',
+  'callout-user',
+  'content-length',
+  'via',
+])
+const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
+const ENCODED_DOT = /%(?:25)*2e/gi
+
+/**
+ * A path segment such as `..;jsessionid` is a dot segment to servlet containers (Tomcat strips
+ * `;…` before resolving); refuse it like `..`.
+ */
+function checkMatrixDotSegments(path: string): void {
+  for (const segment of path.split('/')) {
+    const semi = segment.indexOf(';')
+    if (semi === -1) continue
+    const bare = segment.slice(0, semi).replace(ENCODED_DOT, '.')
+    if (bare === '.' || bare === '..') {
+      throw new CalloutError(
+        'CALLOUT_URL_MALFORMED',
+        'Malformed callout URL (no-dot-segments): a path segment like "..;" is a dot segment to some servers; write the path from the credential\'s base.',
+        { details: { rule: 'no-dot-segments' } },
+      )
+    }
+  }
+}
+
+/**
+ * Forwards `request` to `callout:<target>` for `client` and streams the upstream answer into
+ * `reply`. `target` is `Name/path?query` exactly as the client sent it (still percent-encoded).
+ * Throws `CalloutError`s before the answer starts; after that, a failing upstream body aborts
+ * the client's response.
+ *
+ * @example
+ * await forward(ctx, request, reply, client, 'Target/services/data/v61.0/', facts)
+ */
+export async function forward(
+  ctx: ForwardContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  client: Client,
+  target: string,
+  facts: RequestFacts,
+): Promise<FastifyReply> {
+  const raw = request.raw
+  const headers = raw.headers
+  if (viaNames(headers.via, ctx.pseudonym)) {
+    throw new CalloutError(
+      'PROXY_LOOP',
+      'This request already passed through this proxy (its Via header names it): a Named Credential URL points back at callout serve. Point it at the real upstream.',
+    )
+  }
+  const input = `callout:${target}`
+  const parsed = parseCalloutUrl(input)
+  if (parsed.kind !== 'callout') throw new CalloutError('INTERNAL', 'unreachable: plain URL')
+  checkMatrixDotSegments(parsed.path)
+  const nc = findNamedCredential(ctx.broker.definitions, parsed.name)
+  facts.credential = nc.name
+  const method = raw.method ?? 'GET'
+  authorize(client, nc.name, method, parsed.path)
+  const user = userOf(client, headers)
+
+  const outbound = withoutHopByHop(headers, DROP_REQUEST)
+  outbound.via = appendVia(headers.via, `1.1 ${ctx.pseudonym}`)
+  const body = await requestBody(raw, ctx.limits)
+
+  const aborted = new AbortController()
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) aborted.abort(new Error('the client went away'))
+  }
+  reply.raw.once('close', onClose)
+  const total = AbortSignal.timeout(ctx.totalTimeoutMs)
+  const signal = AbortSignal.any([aborted.signal, total])
+  let res
+  try {
+    res = await ctx.broker.request(input, {
+      method,
+      headers: outbound,
+      ...(body === undefined ? {} : { body }),
+      signal,
+      client: client.id,
+      ...(user === undefined ? {} : { user }),
+    })
+  } catch (error) {
+    reply.raw.off('close', onClose)
+    if (total.aborted && !isCalloutError(error)) {
+      throw new CalloutError(
+        'UPSTREAM_TIMEOUT',
+        `The request to ${nc.name} did not complete within ${ctx.totalTimeoutMs} ms, this proxy's total timeout; raise --total-timeout-ms on callout serve or check the upstream.`,
+        { details: { namedCredential: nc.name, totalTimeoutMs: ctx.totalTimeoutMs } },
+      )
+    }
+    throw error
+  }
+  const answer = withoutHopByHop(res.headers, DROP_RESPONSE)
+  answer.via = appendVia(res.headers.via, `1.1 ${ctx.pseudonym}`)
+  reply.raw.once('finish', () => reply.raw.off('close', onClose))
+  return reply.code(res.statusCode).headers(answer).send(res.body)
+}

@@ -1,0 +1,96 @@
+/**
+ * Prometheus metrics of `callout serve` (prom-client, one registry per server): per Named
+ * Credential requests by status class, latency, token refreshes, refresh failures and cooldowns;
+ * per client key requests and denials.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * The proxy's metrics.
+ *
+ * @example
+ * const metrics = new ProxyMetrics()
+ * metrics.observe('Target', 200, 0.012)
+ * const text = await metrics.registry.metrics()
+ */
+export class ProxyMetrics {
+  readonly registry = new Registry()
+  readonly #requests = new Counter({
+    name: 'callout_proxy_requests_total',
+    help: 'Proxied requests by Named Credential and status class (2xx, 4xx, …).',
+    labelNames: ['credential', 'status_class'],
+    registers: [this.registry],
+  })
+  readonly #latency = new Histogram({
+    name: 'callout_proxy_request_duration_seconds',
+    help: 'Time to the response headers of proxied requests, by Named Credential.',
+    labelNames: ['credential'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  })
+  readonly #refreshes = new Counter({
+    name: 'callout_token_refreshes_total',
+    help: 'Access tokens obtained (minted or refreshed), by Named Credential.',
+    labelNames: ['credential'],
+    registers: [this.registry],
+  })
+  readonly #refreshFailures = new Counter({
+    name: 'callout_token_refresh_failures_total',
+    help: 'Failed token requests, by Named Credential and error code.',
+    labelNames: ['credential', 'code'],
+    registers: [this.registry],
+  })
+  readonly #cooldowns = new Counter({
+    name: 'callout_token_cooldowns_total',
+    help: 'Requests refused because a recent token request failed (REFRESH_COOLDOWN).',
+    labelNames: ['credential'],
+    registers: [this.registry],
+  })
+  readonly #keyRequests = new Counter({
+    name: 'callout_client_key_requests_total',
+    help: 'Requests by client key id (anonymous without keys).',
+    labelNames: ['key'],
+    registers: [this.registry],
+  })
+  readonly #keyDenials = new Counter({
+    name: 'callout_client_key_denials_total',
+    help: 'Requests refused for a client key problem, by key id (or "none") and error code.',
+    labelNames: ['key', 'code'],
+    registers: [this.registry],
+  })
+
+  constructor(options: { readonly processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** One proxied request answered with `status` after `seconds`. */
+  observe(credential: string, status: number, seconds: number): void {
+    this.#requests.inc({ credential, status_class: `${Math.floor(status / 100)}xx` })
+    this.#latency.observe({ credential }, seconds)
+  }
+
+  /** A token was obtained for `credential`. */
+  refreshed(credential: string): void {
+    this.#refreshes.inc({ credential })
+  }
+
+  /** A token request for `credential` failed with `code`. */
+  refreshFailed(credential: string, code: string): void {
+    this.#refreshFailures.inc({ credential, code })
+  }
+
+  /** A request was refused because `credential` is cooling down. */
+  cooldown(credential: string): void {
+    this.#cooldowns.inc({ credential })
+  }
+
+  /** A request by client key `key`. */
+  keyRequest(key: string): void {
+    this.#keyRequests.inc({ key })
+  }
+
+  /** A request refused for key problem `code` (missing, invalid, expired, revoked, denied). */
+  keyDenied(key: string, code: string): void {
+    this.#keyDenials.inc({ key, code })
+  }
+}

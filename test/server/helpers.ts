@@ -1,0 +1,239 @@
+/**
+ * Real parts for the proxy tests: a Callout home on SQLite, a token endpoint, an upstream with
+ * hostile behaviours, and `callout serve`'s app listening on 127.0.0.1 port 0.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { openBroker, type Broker } from '../../src/index.ts'
+import type { KyselyStore } from '../../src/store/kysely-store.ts'
+import { generateClientKey } from '../../src/server/client-key.ts'
+import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
+import type { ServerOptions } from '../../src/server/server-options.ts'
+import { Secret } from '../../src/secrets/secret.ts'
+import {
+  authProvider,
+  definitions,
+  externalCredential,
+  namedCredential,
+  principal,
+} from '../helpers/callout-fixtures.ts'
+import { listen, TokenServer, type Listening } from '../helpers/callout-servers.ts'
+import { memoryLogger, type MemoryLog } from '../e2e/helpers/e2e.ts'
+
+export const CLIENT_SECRET = 'proxy-test-client-secret'
+
+/** The upstream: checks the bearer token, echoes requests, and misbehaves on some paths. */
+export class HostileUpstream {
+  listening!: Listening
+  seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = []
+  constructor(private readonly tokens: TokenServer) {}
+
+  async start(): Promise<this> {
+    this.listening = await listen((req, res) => {
+      this.#handle(req, res).catch(() => res.destroy())
+    })
+    return this
+  }
+
+  get origin(): string {
+    return this.listening.origin
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x')
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
+    if (url.pathname === '/api/hang') return // never answers
+    if (url.pathname === '/api/reset') return void req.socket.destroy()
+    if (url.pathname === '/api/garbage') {
+      req.socket.end('HTTP/1.1 2OO NOT-HTTP\r\n\r\nxx')
+      return
+    }
+    if (url.pathname === '/api/redirect-off') {
+      res.writeHead(302, {
+        location: `${url.searchParams.get('to') ?? 'http://127.0.0.1:9'}/steal`,
+      })
+      return void res.end()
+    }
+    if (req.headers.authorization !== `Bearer ${this.tokens.current}`) {
+      req.resume()
+      res.writeHead(401, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify({ error: 'unauthorized' }))
+    }
+    if (url.pathname === '/api/upload') {
+      let bytes = 0
+      for await (const chunk of req) bytes += (chunk as Buffer).length
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify({ bytes }))
+    }
+    if (url.pathname === '/api/download') {
+      const total = Number(url.searchParams.get('bytes') ?? '0')
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total })
+      const chunk = Buffer.alloc(64 * 1024, 97)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < total) {
+          const n = Math.min(chunk.length, total - sent)
+          sent += n
+          if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end()
+      }
+      return pump()
+    }
+    if (url.pathname === '/api/hop') {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        connection: 'x-upstream-hop',
+        'x-upstream-hop': 'secret-of-the-hop',
+        'keep-alive': 'timeout=5',
+        'proxy-authenticate': 'Basic',
+        'x-kept': 'yes',
+      })
+      return void res.end('{}')
+    }
+    let body = ''
+    for await (const chunk of req) body += String(chunk)
+    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] })
+    res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }))
+  }
+}
+
+/** A running proxy with its parts. */
+export interface ProxyRig {
+  readonly home: string
+  readonly env: Record<string, string>
+  readonly broker: Broker
+  readonly store: KyselyStore
+  readonly tokens: TokenServer
+  readonly upstream: HostileUpstream
+  readonly server: CalloutServer
+  readonly origin: string
+  readonly log: MemoryLog
+  /** Creates a key with these rules and returns it. */
+  key(
+    rules: string[],
+    extra?: { anyUser?: boolean; expiresAt?: number; name?: string },
+  ): Promise<string>
+  close(): Promise<void>
+}
+
+/** Starts the token endpoint, the upstream, a broker on SQLite and the proxy. */
+export async function startRig(options: Partial<ServerOptions> = {}): Promise<ProxyRig> {
+  const home = await mkdtemp(join(tmpdir(), 'callout-proxy-'))
+  const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
+  const tokens = await new TokenServer().start()
+  const upstream = await new HostileUpstream(tokens).start()
+  const broker = await openBroker({ home, env })
+  await broker.apply(
+    definitions({
+      authProviders: [
+        authProvider({ tokenUrl: tokens.tokenUrl, consumerSecret: new Secret(CLIENT_SECRET) }),
+      ],
+      externalCredentials: [
+        externalCredential({ name: 'Api' }),
+        externalCredential({
+          name: 'PerUser',
+          principals: [principal({ name: 'EachUser', type: 'per-user' })],
+        }),
+      ],
+      namedCredentials: [
+        namedCredential({ name: 'Api', url: `${upstream.origin}/api`, timeoutMs: 1_000 }),
+        namedCredential({ name: 'Other', url: `${upstream.origin}/api` }),
+        namedCredential({
+          name: 'Users',
+          url: `${upstream.origin}/api`,
+          externalCredential: 'PerUser',
+        }),
+      ],
+    }),
+  )
+  const store = broker.store as KyselyStore
+  const log = memoryLogger()
+  const server = buildServer({
+    broker,
+    keys: store.clientKeys,
+    logger: log.logger,
+    keyCacheMs: 0,
+    processMetrics: false,
+    ...options,
+  })
+  await server.app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.app.server.address() as AddressInfo
+  return {
+    home,
+    env,
+    broker,
+    store,
+    tokens,
+    upstream,
+    server,
+    origin: `http://127.0.0.1:${port}`,
+    log,
+    key: async (rules, extra = {}) => {
+      const { id, key, hash } = generateClientKey()
+      await store.clientKeys.createClientKey({
+        id,
+        name: extra.name ?? 'test',
+        rules,
+        anyUser: extra.anyUser ?? false,
+        keyHash: hash,
+        createdAt: Date.now(),
+        ...(extra.expiresAt === undefined ? {} : { expiresAt: extra.expiresAt }),
+      })
+      return key
+    },
+    close: async () => {
+      await server.app.close()
+      await broker.close()
+      await tokens.listening.close()
+      await upstream.listening.close()
+      await rm(home, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A response read off a raw socket. */
+export interface RawResponse {
+  readonly status: number
+  readonly head: string
+  readonly body: string
+}
+
+/**
+ * Sends `text` as-is on a new TCP connection (for requests no HTTP client would send) and reads
+ * until the server closes or `timeoutMs` passes.
+ */
+export async function rawRequest(
+  origin: string,
+  text: string,
+  timeoutMs = 5_000,
+): Promise<RawResponse> {
+  const { port } = new URL(origin)
+  const net = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1')
+    const chunks: Buffer[] = []
+    const timer = setTimeout(() => socket.destroy(), timeoutMs)
+    socket.on('data', (c) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('close', () => {
+      clearTimeout(timer)
+      const all = Buffer.concat(chunks).toString('latin1')
+      const split = all.indexOf('\r\n\r\n')
+      const head = split === -1 ? all : all.slice(0, split)
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        head,
+        body: split === -1 ? '' : all.slice(split + 4),
+      })
+    })
+    socket.write(text)
+  })
+}

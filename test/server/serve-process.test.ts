@@ -1,0 +1,167 @@
+/**
+ * `callout serve` as a real process: keys created, listed and revoked with the CLI, reload on
+ * SIGHUP and when `callout apply` changes the store, graceful shutdown on SIGTERM that drains an
+ * in-flight request, and the unsafe no-key switch refused off loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BIN, runCli, tempHome, waitFor, writeText, type TempHome } from '../cli/helpers.ts'
+import { listen, TokenServer, type Listening } from '../helpers/callout-servers.ts'
+
+let home: TempHome
+let tokens: TokenServer
+let upstream: Listening
+let child: ChildProcess
+let origin = ''
+let stdout = ''
+let stderr = ''
+let exitCode: number | null | undefined
+
+function config(names: string[]): string {
+  return JSON.stringify({
+    authProviders: {
+      Provider: {
+        type: 'oauth2',
+        consumerKey: 'client-id',
+        consumerSecret: '${env:PROXY_SECRET}',
+        tokenUrl: tokens.tokenUrl,
+      },
+    },
+    externalCredentials: {
+      Api: {
+        protocol: 'oauth2',
+        flow: 'client-credentials',
+        authProvider: 'Provider',
+        principals: { Default: { type: 'named' } },
+      },
+    },
+    namedCredentials: Object.fromEntries(
+      names.map((n) => [n, { url: `${upstream.origin}/api`, externalCredential: 'Api' }]),
+    ),
+  })
+}
+
+beforeAll(async () => {
+  tokens = await new TokenServer().start()
+  upstream = await listen((req, res) => {
+    const ok = req.headers.authorization === `Bearer ${tokens.current}`
+    const delay = req.url?.includes('slow') === true ? 1_500 : 0
+    setTimeout(() => {
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ url: req.url }))
+    }, delay)
+  })
+  home = await tempHome({
+    CALLOUT_MASTER_KEY: randomBytes(32).toString('base64'),
+    PROXY_SECRET: 'serve-process-secret',
+  })
+  const file = await writeText(home.dir, 'callout.json', config(['Api']))
+  expect((await runCli(['apply', '-f', file], home.env)).code).toBe(0)
+})
+
+afterAll(async () => {
+  if (child !== undefined && exitCode === undefined) child.kill('SIGKILL')
+  await tokens?.listening.close()
+  await upstream?.close()
+  await home?.remove()
+})
+
+async function get(path: string, key?: string): Promise<{ status: number; text: string }> {
+  const res = await request(`${origin}${path}`, {
+    headers: key === undefined ? {} : { 'proxy-authorization': `Bearer ${key}` },
+  })
+  return { status: res.statusCode, text: await res.body.text() }
+}
+
+describe('callout serve (a real process)', () => {
+  let key = ''
+
+  it('creates and lists keys with the CLI; the key is printed once and never listed', async () => {
+    const created = await runCli(
+      ['keys', 'create', '--allow', 'Api,Fresh:GET', '--name', 'ci-bot', '--expires', '30d'],
+      home.env,
+    )
+    expect(created.code).toBe(0)
+    key = created.stdout.trim()
+    expect(key).toMatch(/^ck_[0-9a-f]{12}_[0-9a-f]{64}$/)
+    const listed = await runCli(['keys', 'list'], home.env)
+    expect(listed.stdout).toContain('ci-bot')
+    expect(listed.stdout).toContain('Api,Fresh:GET')
+    expect(listed.stdout).not.toContain(key.slice(16))
+    const bad = await runCli(['keys', 'create', '--allow', 'Api:GET:no-slash'], home.env)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('error INVALID_ARGUMENT')
+  })
+
+  it('refuses --no-auth-unsafe-loopback off loopback', async () => {
+    const run = await runCli(['serve', '--host', '0.0.0.0', '--no-auth-unsafe-loopback'], home.env)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('only on a loopback host')
+  })
+
+  it('starts, serves API mode with the key', async () => {
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries(home.env)) if (v !== undefined) env[k] = v
+    child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--reload-interval-ms', '200', '--key-cache-ms', '0'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('exit', (code) => (exitCode = code))
+    await waitFor(() => /listening on (http:\S+)/.test(stderr) || exitCode !== undefined, 20_000)
+    origin = /listening on (http:\S+)/.exec(stderr)?.[1] ?? ''
+    expect(origin).not.toBe('')
+    const res = await get('/callout/Api/hello', key)
+    expect(res.status).toBe(200)
+    expect(res.text).toContain('/api/hello')
+    expect((await get('/callout/Api/hello')).status).toBe(401)
+  })
+
+  it('picks up `callout apply` from another process without a restart', async () => {
+    expect((await get('/callout/Fresh/x', key)).status).toBe(404)
+    const file = await writeText(home.dir, 'callout2.json', config(['Api', 'Fresh']))
+    expect((await runCli(['apply', '-f', file], home.env)).code).toBe(0)
+    await waitFor(() => stdout.includes('definitions reloaded'), 10_000)
+    expect((await get('/callout/Fresh/x', key)).status).toBe(200)
+  })
+
+  it('refuses a revoked key after SIGHUP', async () => {
+    const id = key.slice(3, 15)
+    expect((await runCli(['keys', 'revoke', id], home.env)).code).toBe(0)
+    child.kill('SIGHUP')
+    await waitFor(() => stdout.includes('"why":"SIGHUP"'), 10_000)
+    const res = await get('/callout/Api/hello', key)
+    expect(res.status).toBe(401)
+    expect(res.text).toContain('CLIENT_KEY_REVOKED')
+  })
+
+  it('drains an in-flight request on SIGTERM, then exits 0; the log holds no secret', async () => {
+    const fresh = (await runCli(['keys', 'create', '--allow', 'Api'], home.env)).stdout.trim()
+    const inFlight = get('/callout/Api/slow', fresh)
+    await new Promise((r) => setTimeout(r, 300))
+    child.kill('SIGTERM')
+    const res = await inFlight
+    expect(res.status).toBe(200)
+    await waitFor(() => exitCode !== undefined, 15_000)
+    expect(exitCode).toBe(0)
+    expect(stderr).toContain('callout serve: stopped')
+    expect(stderr).not.toContain('drain deadline')
+    for (const secret of [
+      fresh,
+      key,
+      tokens.current,
+      'serve-process-secret',
+      home.env.CALLOUT_MASTER_KEY!,
+    ]) {
+      expect(stdout + stderr).not.toContain(secret)
+    }
+    expect(stdout).toContain('"path":"/callout/Api/slow"')
+  })
+})
