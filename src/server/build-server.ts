@@ -110,8 +110,12 @@ export function buildServer(options: ServerOptions): CalloutServer {
           : new CalloutError('INVALID_ARGUMENT', `The request is malformed: ${error.message}`)
       const answer = errorAnswer(bad)
       const raw = reply.raw as import('node:http').ServerResponse
-      raw.writeHead(answer.status, { 'content-type': 'application/json' })
-      raw.end(JSON.stringify(answer.body))
+      const json = JSON.stringify(answer.body)
+      raw.writeHead(answer.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(json),
+      })
+      raw.end(json)
     },
   })
   app.server.on('connect', (_req, socket: Socket) => {

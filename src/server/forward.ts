@@ -40,27 +40,6 @@ const DROP_REQUEST: ReadonlySet<string> = new Set([
   'via',
 ])
 const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
-const ENCODED_DOT = /%(?:25)*2e/gi
-
-/**
- * A path segment such as `..;jsessionid` is a dot segment to servlet containers (Tomcat strips
- * `;…` before resolving); refuse it like `..`.
- */
-function checkMatrixDotSegments(path: string): void {
-  for (const segment of path.split('/')) {
-    const semi = segment.indexOf(';')
-    if (semi === -1) continue
-    const bare = segment.slice(0, semi).replace(ENCODED_DOT, '.')
-    if (bare === '.' || bare === '..') {
-      throw new CalloutError(
-        'CALLOUT_URL_MALFORMED',
-        'Malformed callout URL (no-dot-segments): a path segment like "..;" is a dot segment to some servers; write the path from the credential\'s base.',
-        { details: { rule: 'no-dot-segments' } },
-      )
-    }
-  }
-}
-
 /**
  * Forwards `request` to `callout:<target>` for `client` and streams the upstream answer into
  * `reply`. `target` is `Name/path?query` exactly as the client sent it (still percent-encoded).
@@ -89,7 +68,6 @@ export async function forward(
   const input = `callout:${target}`
   const parsed = parseCalloutUrl(input)
   if (parsed.kind !== 'callout') throw new CalloutError('INTERNAL', 'unreachable: plain URL')
-  checkMatrixDotSegments(parsed.path)
   const nc = findNamedCredential(ctx.broker.definitions, parsed.name)
   facts.credential = nc.name
   const method = raw.method ?? 'GET'

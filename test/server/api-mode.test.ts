@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLIENT_SECRET, rawRequest, startRig, type ProxyRig } from './helpers.ts'
 
@@ -119,6 +119,59 @@ describe('API mode', () => {
     const body = JSON.parse(stdout) as { method: string; url: string; body: string }
     expect(body).toMatchObject({ method: 'PATCH', url: '/api/curl?x=1', body: 'from curl' })
   })
+
+  it('works from Python (urllib), as any language would', async () => {
+    const script = [
+      'import json, sys, urllib.request',
+      'req = urllib.request.Request(sys.argv[1] + "/callout/Api/py?lang=python", data=b"from python", method="POST")',
+      'req.add_header("Proxy-Authorization", "Bearer " + sys.argv[2])',
+      'req.add_header("Content-Type", "text/plain")',
+      'with urllib.request.urlopen(req) as res:',
+      '    body = json.load(res)',
+      'print(json.dumps({"status": res.status, "method": body["method"], "url": body["url"], "body": body["body"]}))',
+      'try:',
+      '    urllib.request.urlopen(sys.argv[1] + "/callout/Nope/x")',
+      'except urllib.error.HTTPError as e:',
+      '    print(json.dumps({"status": e.code, "code": json.load(e)["error"]["code"]}))',
+    ].join('\n')
+    const { stdout } = await run('python3', ['-c', script, rig.origin, key])
+    const [ok, denied] = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(ok).toEqual({
+      status: 200,
+      method: 'POST',
+      url: '/api/py?lang=python',
+      body: 'from python',
+    })
+    expect(denied).toEqual({ status: 401, code: 'CLIENT_KEY_MISSING' })
+  })
+
+  it('a refresh storm: 1,000 concurrent requests on a rejected token make exactly 1 token request', async () => {
+    const pool = new Agent({ connections: 1_000 })
+    try {
+      await request(`${rig.origin}/callout/Api/warm`, {
+        headers: { 'proxy-authorization': `Bearer ${key}` },
+      }).then((r) => r.body.dump())
+      const before = rig.tokens.requests
+      rig.tokens.current = 'rotated-for-the-storm'
+      const statuses = await Promise.all(
+        Array.from({ length: 1_000 }, async (_, i) => {
+          const res = await request(`${rig.origin}/callout/Api/storm/${i}`, {
+            headers: { 'proxy-authorization': `Bearer ${key}` },
+            dispatcher: pool,
+          })
+          await res.body.dump()
+          return res.statusCode
+        }),
+      )
+      expect(statuses.filter((s) => s !== 200)).toEqual([])
+      expect(rig.tokens.requests - before).toBe(1)
+    } finally {
+      await pool.close()
+    }
+  }, 120_000)
 
   it('serves /healthz, /readyz and /metrics, and logs without secrets', async () => {
     expect((await request(`${rig.origin}/healthz`)).statusCode).toBe(200)

@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempHome, waitFor, writeText, type TempHome } from '../cli/helpers.ts'
@@ -18,6 +20,15 @@ let origin = ''
 let stdout = ''
 let stderr = ''
 let exitCode: number | null | undefined
+/** 200 MiB, a multiple of 64 KiB. */
+const BIG = 200 * 1024 * 1024
+
+/** Resident set size and its peak (kB) of a process, from /proc. */
+async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+}
 
 function config(names: string[]): string {
   return JSON.stringify({
@@ -47,6 +58,25 @@ beforeAll(async () => {
   tokens = await new TokenServer().start()
   upstream = await listen((req, res) => {
     const ok = req.headers.authorization === `Bearer ${tokens.current}`
+    if (ok && req.url === '/api/upload') {
+      let bytes = 0
+      req.on('data', (c: Buffer) => (bytes += c.length))
+      req.on('end', () => res.end(JSON.stringify({ bytes })))
+      return
+    }
+    if (ok && req.url === '/api/download') {
+      res.writeHead(200, { 'content-length': BIG })
+      const chunk = Buffer.alloc(64 * 1024, 98)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < BIG) {
+          sent += chunk.length
+          if (!res.write(chunk)) return void res.once('drain', pump)
+        }
+        res.end()
+      }
+      return pump()
+    }
     const delay = req.url?.includes('slow') === true ? 1_500 : 0
     setTimeout(() => {
       res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
@@ -141,6 +171,36 @@ describe('callout serve (a real process)', () => {
     expect(res.status).toBe(401)
     expect(res.text).toContain('CLIENT_KEY_REVOKED')
   })
+
+  it('streams a 200 MiB upload and a 200 MiB download with flat memory', async () => {
+    const streamKey = (await runCli(['keys', 'create', '--allow', 'Api'], home.env)).stdout.trim()
+    const auth = { 'proxy-authorization': `Bearer ${streamKey}` }
+    await get('/callout/Api/warm', streamKey)
+    const before = await memoryOf(child.pid!)
+    const chunk = Buffer.alloc(1024 * 1024, 97)
+    const up = await request(`${origin}/callout/Api/upload`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: Readable.from(
+        (function* () {
+          for (let i = 0; i < BIG / chunk.length; i++) yield chunk
+        })(),
+      ),
+    })
+    expect(up.statusCode).toBe(200)
+    expect(await up.body.json()).toEqual({ bytes: BIG })
+    const down = await request(`${origin}/callout/Api/download`, { headers: auth })
+    expect(down.statusCode).toBe(200)
+    let received = 0
+    for await (const c of down.body) received += (c as Buffer).length
+    expect(received).toBe(BIG)
+    const after = await memoryOf(child.pid!)
+    const growthMb = (after.peak - before.rss) / 1024
+    console.log(
+      `proxy RSS before ${Math.round(before.rss / 1024)} MB, peak during 2×200 MiB ${Math.round(after.peak / 1024)} MB (+${Math.round(growthMb)} MB)`,
+    )
+    expect(growthMb).toBeLessThan(64)
+  }, 120_000)
 
   it('drains an in-flight request on SIGTERM, then exits 0; the log holds no secret', async () => {
     const fresh = (await runCli(['keys', 'create', '--allow', 'Api'], home.env)).stdout.trim()
