@@ -215,12 +215,17 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--shutdown-timeout-ms <n>', 'on SIGTERM, wait this long for in-flight requests')
     .option('--reload-interval-ms <n>', 'check for applied definitions this often (0: never)')
     .option('--key-cache-ms <n>', 'trust a verified client key this long (revocation delay)')
+    .option(
+      '--credential-port <name=port>',
+      'serve a Named Credential as a bare origin on its own port, for SDKs (repeatable)',
+      collect,
+    )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const { serveCommand } = await import('./commands/serve.ts')
       // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`
       const { authUnsafeLoopback, ...rest } = opts
       await serveCommand(io, {
-        ...(rest as Record<string, string>),
+        ...(rest as Record<string, string> & { credentialPort?: string[] }),
         noAuthUnsafeLoopback: authUnsafeLoopback === false,
       })
     })

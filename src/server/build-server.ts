@@ -3,14 +3,20 @@
  * API mode under `/callout/<Name>/<path>`, `/healthz`, `/readyz` and `/metrics`.
  */
 import { randomBytes } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyHttpOptions,
+} from 'fastify'
 import { systemClock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
 import { errorAnswer } from './error-body.ts'
 import { forward, type ForwardContext, type RequestFacts } from './forward.ts'
+import { registerJsforceProxy } from './jsforce-proxy.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { SERVER_DEFAULTS, type ServerOptions } from './server-options.ts'
 
@@ -31,6 +37,12 @@ export interface CalloutServer {
   reload(): Promise<void>
   /** Authenticates a request's client (a verified key, or everyone without keys). */
   clientOf(request: FastifyRequest): Promise<Client>
+  /** Authenticates a client key (`undefined`: none presented). */
+  authenticate(key: string | undefined): Promise<Client>
+  /** Installs the shared hooks (facts, access log, metrics, errors, drain) on another app. */
+  installHooks(app: FastifyInstance): void
+  /** Fastify options shared by every listening app (limits, timeouts, client errors). */
+  readonly fastifyOptions: FastifyHttpOptions<Server>
   /** Forwarding context shared with credential ports. */
   readonly forwardContext: ForwardContext
 }
@@ -90,7 +102,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
     metrics.refreshFailed(e.namedCredential ?? e.key.externalCredential, e.code),
   )
 
-  const app = Fastify({
+  const fastifyOptions: FastifyHttpOptions<Server> = {
     logger: false,
     exposeHeadRoutes: false,
     return503OnClosing: true,
@@ -117,92 +129,98 @@ export function buildServer(options: ServerOptions): CalloutServer {
       })
       raw.end(json)
     },
-  })
-  app.server.on('connect', (_req, socket: Socket) => {
-    writeRaw(
-      socket,
-      new CalloutError(
-        'METHOD_NOT_ALLOWED',
-        'callout serve is not a forward proxy and does not accept CONNECT; send requests to /callout/<Name>/<path> or to a credential port.',
-      ),
-    )
-  })
-  app.decorateRequest('facts', null as unknown as RequestFacts)
-  app.removeAllContentTypeParsers()
-  // Bodies are streamed by the route itself (never buffered by Fastify).
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null))
+  }
 
-  app.addHook('onRequest', async (request) => {
-    request.facts = { start: performance.now() }
-    const url = request.raw.url ?? ''
-    if (!url.startsWith('/')) {
-      throw new CalloutError(
-        'CALLOUT_URL_MALFORMED',
-        'Malformed request target: callout serve accepts origin-form targets (/callout/<Name>/<path>), not absolute URLs; it is not a forward proxy.',
-        { details: { rule: 'bad-scheme' } },
+  const installHooks = (target: FastifyInstance): void => {
+    target.server.on('connect', (_req, socket: Socket) => {
+      writeRaw(
+        socket,
+        new CalloutError(
+          'METHOD_NOT_ALLOWED',
+          'callout serve is not a forward proxy and does not accept CONNECT; send requests to /callout/<Name>/<path> or to a credential port.',
+        ),
       )
-    }
-  })
-  // Graceful shutdown: answers still in flight when close() starts end their connection, so that
-  // draining finishes as soon as they are done instead of waiting for keep-alive timeouts.
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
-  })
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close')
-  })
-  app.addHook('onResponse', async (request, reply) => {
-    const facts = request.facts
-    const seconds = (performance.now() - facts.start) / 1000
-    if (facts.credential !== undefined) {
-      metrics.observe(facts.credential, reply.statusCode, seconds)
-    }
-    logger?.info(
-      {
-        method: request.raw.method,
-        path: pathOnly(request.raw.url),
-        status: reply.statusCode,
-        ms: Math.round(seconds * 10_000) / 10,
-        ...(facts.credential === undefined ? {} : { credential: facts.credential }),
-        ...(facts.key === undefined ? {} : { key: facts.key }),
-        ...(facts.code === undefined ? {} : { code: facts.code }),
-      },
-      'request',
-    )
-  })
+    })
+    target.decorateRequest('facts', null as unknown as RequestFacts)
+    target.removeAllContentTypeParsers()
+    // Bodies are streamed by the route itself (never buffered by Fastify).
+    target.addContentTypeParser('*', (_request, _payload, done) => done(null))
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const callout = isCalloutError(error) ? error : fastifyClientError(error)
-    const answer = errorAnswer(callout)
-    const facts = request.facts ?? { start: performance.now() }
-    facts.code = answer.code
-    if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
-    if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
-      metrics.cooldown(facts.credential)
-    }
-    if (answer.code === 'INTERNAL') {
-      logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
-    }
-    if (reply.sent || reply.raw.headersSent) return
-    // An unread request body would be taken for the next request on this connection: close it.
-    if (!request.raw.complete) reply.header('connection', 'close')
-    return reply.code(answer.status).header('content-type', 'application/json').send(answer.body)
-  })
-  app.setNotFoundHandler(async (request) => {
-    const method = request.raw.method ?? ''
-    if (method === 'TRACE' || method === 'TRACK') {
-      throw new CalloutError('METHOD_NOT_ALLOWED', `callout serve does not forward ${method}.`)
-    }
-    throw new CalloutError(
-      'ROUTE_NOT_FOUND',
-      `callout serve has no ${pathOnly(request.raw.url)}: API mode is /callout/<Name>/<path>; operations are /healthz, /readyz and /metrics.`,
-    )
-  })
+    target.addHook('onRequest', async (request) => {
+      request.facts = { start: performance.now() }
+      const url = request.raw.url ?? ''
+      if (!url.startsWith('/')) {
+        throw new CalloutError(
+          'CALLOUT_URL_MALFORMED',
+          'Malformed request target: callout serve accepts origin-form targets (/callout/<Name>/<path>), not absolute URLs; it is not a forward proxy.',
+          { details: { rule: 'bad-scheme' } },
+        )
+      }
+    })
+    // Graceful shutdown: answers still in flight when close() starts end their connection, so that
+    // draining finishes as soon as they are done instead of waiting for keep-alive timeouts.
+    let closing = false
+    target.addHook('preClose', async () => {
+      closing = true
+    })
+    target.addHook('onSend', async (_request, reply) => {
+      if (closing) reply.header('connection', 'close')
+    })
+    target.addHook('onResponse', async (request, reply) => {
+      const facts = request.facts
+      const seconds = (performance.now() - facts.start) / 1000
+      if (facts.credential !== undefined) {
+        metrics.observe(facts.credential, reply.statusCode, seconds)
+      }
+      logger?.info(
+        {
+          method: request.raw.method,
+          path: pathOnly(request.raw.url),
+          status: reply.statusCode,
+          ms: Math.round(seconds * 10_000) / 10,
+          ...(facts.credential === undefined ? {} : { credential: facts.credential }),
+          ...(facts.key === undefined ? {} : { key: facts.key }),
+          ...(facts.code === undefined ? {} : { code: facts.code }),
+        },
+        'request',
+      )
+    })
 
+    target.setErrorHandler(async (error, request, reply) => {
+      const callout = isCalloutError(error) ? error : fastifyClientError(error)
+      const answer = errorAnswer(callout)
+      const facts = request.facts ?? { start: performance.now() }
+      facts.code = answer.code
+      if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
+      if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
+        metrics.cooldown(facts.credential)
+      }
+      if (answer.code === 'INTERNAL') {
+        logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
+      }
+      if (reply.sent || reply.raw.headersSent) return
+      // An unread request body would be taken for the next request on this connection: close it.
+      if (!request.raw.complete) reply.header('connection', 'close')
+      return reply.code(answer.status).header('content-type', 'application/json').send(answer.body)
+    })
+    target.setNotFoundHandler(async (request) => {
+      const method = request.raw.method ?? ''
+      if (method === 'TRACE' || method === 'TRACK') {
+        throw new CalloutError('METHOD_NOT_ALLOWED', `callout serve does not forward ${method}.`)
+      }
+      throw new CalloutError(
+        'ROUTE_NOT_FOUND',
+        `callout serve has no ${pathOnly(request.raw.url)}: API mode is /callout/<Name>/<path>; operations are /healthz, /readyz and /metrics.`,
+      )
+    })
+  }
+  const app = Fastify(fastifyOptions)
+  installHooks(app)
+
+  const authenticate = async (key: string | undefined): Promise<Client> =>
+    authenticator === undefined ? ANONYMOUS : authenticator.authenticate(key)
   const clientOf = async (request: FastifyRequest): Promise<Client> => {
-    if (authenticator === undefined) return ANONYMOUS
-    const client = await authenticator.authenticate(presentedKey(request.raw.headers))
+    const client = await authenticate(presentedKey(request.raw.headers))
     request.facts.key = client.id
     return client
   }
@@ -244,17 +262,22 @@ export function buildServer(options: ServerOptions): CalloutServer {
     return reply.header('content-type', metrics.registry.contentType).send(text)
   })
 
-  return {
+  const server: CalloutServer = {
     app,
     metrics,
     pseudonym,
     forwardContext,
     clientOf,
+    authenticate,
+    installHooks,
+    fastifyOptions,
     reload: async () => {
       await broker.reload()
       authenticator?.clear()
     },
   }
+  registerJsforceProxy(server, app)
+  return server
 }
 
 /** The option values that are set (so that `undefined` never hides a default). */

@@ -9,7 +9,15 @@ import { readFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN, runCli, tempHome, waitFor, writeText, type TempHome } from '../cli/helpers.ts'
+import {
+  BIN,
+  freePort,
+  runCli,
+  tempHome,
+  waitFor,
+  writeText,
+  type TempHome,
+} from '../cli/helpers.ts'
 import { listen, TokenServer, type Listening } from '../helpers/callout-servers.ts'
 
 let home: TempHome
@@ -20,6 +28,7 @@ let origin = ''
 let stdout = ''
 let stderr = ''
 let exitCode: number | null | undefined
+let portNumber = 0
 /** 200 MiB, a multiple of 64 KiB. */
 const BIG = 200 * 1024 * 1024
 
@@ -134,9 +143,21 @@ describe('callout serve (a real process)', () => {
   it('starts, serves API mode with the key', async () => {
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries(home.env)) if (v !== undefined) env[k] = v
+    portNumber = await freePort()
     child = spawn(
       process.execPath,
-      [BIN, 'serve', '--port', '0', '--reload-interval-ms', '200', '--key-cache-ms', '0'],
+      [
+        BIN,
+        'serve',
+        '--port',
+        '0',
+        '--reload-interval-ms',
+        '200',
+        '--key-cache-ms',
+        '0',
+        '--credential-port',
+        `Api=${portNumber}`,
+      ],
       {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -152,6 +173,23 @@ describe('callout serve (a real process)', () => {
     expect(res.status).toBe(200)
     expect(res.text).toContain('/api/hello')
     expect((await get('/callout/Api/hello')).status).toBe(401)
+  })
+
+  it('serves a credential port: a local token answer with a placeholder, then requests with it', async () => {
+    const port = `http://127.0.0.1:${portNumber}`
+    const login = await request(`${port}/services/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=password&username=x&password=${key}`,
+    })
+    const token = (await login.body.json()) as { access_token: string; instance_url: string }
+    expect(token.instance_url).toBe(port)
+    expect(token.access_token).toBe(`00D000000000000!${key}`)
+    const res = await request(`${port}/hello?x=1`, {
+      headers: { authorization: `Bearer ${token.access_token}` },
+    })
+    expect(res.statusCode).toBe(200)
+    expect(await res.body.text()).toContain('/api/hello?x=1')
   })
 
   it('picks up `callout apply` from another process without a restart', async () => {

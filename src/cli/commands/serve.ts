@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { openBroker } from '../../callout/open-broker.ts'
@@ -5,6 +6,8 @@ import { isLoopbackHost } from '../../definitions/url-rules.ts'
 import { CalloutError } from '../../errors.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { buildServer } from '../../server/build-server.ts'
+import { buildCredentialPort, parseCredentialPort } from '../../server/credential-port.ts'
+import { findNamedCredential } from '../../callout/callout-url.ts'
 import { SERVER_DEFAULTS } from '../../server/server-options.ts'
 import { openStore } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
@@ -25,6 +28,8 @@ export interface ServeOptions {
   readonly reloadIntervalMs?: string
   /** How long a verified client key is trusted before it is read again. */
   readonly keyCacheMs?: string
+  /** `Name=port`: serve a Named Credential as a bare origin on its own port (repeatable). */
+  readonly credentialPort?: readonly string[]
 }
 
 /** Signals the command listens to (the process, or an emitter in tests). */
@@ -70,6 +75,7 @@ export async function serveCommand(
   }
   const shutdownTimeoutMs = integer('--shutdown-timeout-ms', options.shutdownTimeoutMs, 10_000)
   const reloadIntervalMs = integer('--reload-interval-ms', options.reloadIntervalMs, 2_000)
+  const ports = (options.credentialPort ?? []).map(parseCredentialPort)
   const logger = pino({ base: { service: 'callout' } }, io.stdout as pino.DestinationStream)
   const home = resolveHome(io.env)
   const store = await openStore({ home, env: io.env })
@@ -118,6 +124,16 @@ export async function serveCommand(
         : `callout serve: listening on ${origin} (client keys required)\n`,
     )
 
+    const portApps: FastifyInstance[] = []
+    for (const { name, port: portNumber } of ports) {
+      findNamedCredential(broker.definitions, name)
+      const portOrigin = `http://${host.includes(':') ? `[${host}]` : host}:${portNumber}`
+      const portApp = buildCredentialPort(server, name, () => portOrigin)
+      await portApp.listen({ host, port: portNumber })
+      portApps.push(portApp)
+      io.stderr.write(`callout serve: ${name} as a bare origin on ${portOrigin}\n`)
+    }
+
     let stamp = await store.definitionsStamp()
     const reload = async (why: string): Promise<void> => {
       try {
@@ -153,8 +169,7 @@ export async function serveCommand(
           )
           server.app.server.closeAllConnections()
         }, shutdownTimeoutMs)
-        void server.app
-          .close()
+        void Promise.all([server.app.close(), ...portApps.map((a) => a.close())])
           .finally(() => clearTimeout(deadline))
           .then(() => broker.close())
           .finally(() => resolve())

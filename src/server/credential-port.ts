@@ -1,0 +1,103 @@
+/**
+ * Credential ports: one loopback port per Named Credential serving it as a bare origin
+ * (`http://127.0.0.1:7071/<path>` is `callout:Target/<path>`), for SDKs that need an origin
+ * without a path (jsforce Bulk 2.0, @salesforce/core). `POST /services/oauth2/token` is answered
+ * locally with a placeholder; `/services/oauth2/revoke` is a local no-op.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { CalloutError, isCalloutError } from '../errors.ts'
+import type { CalloutServer } from './build-server.ts'
+import { forward } from './forward.ts'
+import { keyInTokenRequest, placeholderToken, readTokenForm, tokenAnswer } from './local-token.ts'
+
+const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
+
+/**
+ * Answers an SDK's OAuth token request locally: authenticates the client key found in the
+ * request (any grant) and returns a placeholder token whose `instance_url` is `instanceUrl`.
+ * Errors are OAuth-shaped (`invalid_client`), as SDKs expect from a token endpoint.
+ */
+export async function answerTokenRequest(
+  server: CalloutServer,
+  raw: import('node:http').IncomingMessage,
+  credential: string,
+  instanceUrl: string,
+): Promise<{ status: number; body: Record<string, string> }> {
+  const form = await readTokenForm(raw)
+  const key = keyInTokenRequest(form, raw.headers)
+  try {
+    const client = await server.authenticate(key)
+    return {
+      status: 200,
+      body: tokenAnswer(
+        instanceUrl,
+        placeholderToken(client.rules === undefined ? undefined : key, credential),
+      ),
+    }
+  } catch (error) {
+    if (!isCalloutError(error)) throw error
+    return {
+      status: 400,
+      body: {
+        error: 'invalid_client',
+        error_description: `${error.code}: ${error.message} Pass the client key as the password or client secret.`,
+      },
+    }
+  }
+}
+
+/**
+ * Builds the app of one credential port (unstarted). `origin()` is the port's own origin, known
+ * once it listens.
+ *
+ * @example
+ * const port = buildCredentialPort(server, 'Target', () => 'http://127.0.0.1:7071')
+ * await port.listen({ host: '127.0.0.1', port: 7071 })
+ */
+export function buildCredentialPort(
+  server: CalloutServer,
+  credential: string,
+  origin: () => string,
+): FastifyInstance {
+  const app = Fastify(server.fastifyOptions)
+  server.installHooks(app)
+  app.post('/services/oauth2/token', async (request, reply) => {
+    const answer = await answerTokenRequest(server, request.raw, credential, origin())
+    return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body)
+  })
+  app.post('/services/oauth2/revoke', async (request, reply) => {
+    request.raw.resume()
+    return reply.code(200).send('')
+  })
+  app.route({
+    method: [...METHODS],
+    url: '/*',
+    handler: async (request, reply) => {
+      const client = await server.clientOf(request)
+      server.metrics.keyRequest(client.id)
+      const url = request.raw.url ?? '/'
+      return forward(
+        server.forwardContext,
+        request,
+        reply,
+        client,
+        `${credential}${url}`,
+        request.facts,
+      )
+    },
+  })
+  return app
+}
+
+/** Parses `Name=port` (`--credential-port Target=7071`). */
+export function parseCredentialPort(text: string): { name: string; port: number } {
+  const match = /^([A-Za-z][A-Za-z0-9_]*)=(\d{1,5})$/.exec(text.trim())
+  const port = Number(match?.[2])
+  if (match === null || port < 1 || port > 65_535) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--credential-port ${JSON.stringify(text)}: write <NamedCredential>=<port>, e.g. --credential-port Target=7071.`,
+    )
+  }
+  return { name: match[1]!, port }
+}
