@@ -941,6 +941,7 @@ for (const dialect of DIALECTS) {
           'credentials',
         ])
           await h.raw(`alter table ${table} drop column mac`)
+        await h.raw('drop table client_keys')
         await h.raw("update callout_meta set value = '1' where key = 'schema_version'")
         const messages: string[] = []
         const upgraded = await openStore({
@@ -993,15 +994,15 @@ for (const dialect of DIALECTS) {
         await store.migrate((m) => messages.push(m))
         await store.migrate((m) => messages.push(m))
         expect(messages).toEqual([
-          'Schema is up to date (version 2).',
-          'Schema is up to date (version 2).',
+          'Schema is up to date (version 3).',
+          'Schema is up to date (version 3).',
         ])
         await store.close()
         await h.raw("update callout_meta set value = '99' where key = 'schema_version'")
         const error = await h.open().catch((e: unknown) => e)
         expect(error).toMatchObject({
           code: 'STORE_ERROR',
-          details: { schemaVersion: 99, supported: 2 },
+          details: { schemaVersion: 99, supported: 3 },
         })
         expect((error as Error).message).toMatch(/newer/)
         await h.close()
@@ -1012,7 +1013,7 @@ for (const dialect of DIALECTS) {
         const stores = await Promise.all([h.open(), h.open(), h.open(), h.open()])
         expect(await h.raw('select id from data_keys')).toHaveLength(1)
         expect(await h.raw("select value from callout_meta where key = 'schema_version'")).toEqual([
-          { value: '2' },
+          { value: '3' },
         ])
         // Each can read what another wrote.
         await stores[0]?.compareAndSetCredential(credential(), 0)
@@ -1035,9 +1036,10 @@ for (const dialect of DIALECTS) {
         if (dialect === 'postgres') schemas.push(`callout_test_${RUN_ID}_fresh`)
         await store.close()
         expect(messages).toEqual([
-          'Applying migration 0001-initial (1/2)…',
-          'Applying migration 0002-integrity (2/2)…',
-          'Schema migrated to version 2.',
+          'Applying migration 0001-initial (1/3)…',
+          'Applying migration 0002-integrity (2/3)…',
+          'Applying migration 0003-client-keys (3/3)…',
+          'Schema migrated to version 3.',
         ])
       })
 
