@@ -6,19 +6,16 @@
  * `clientCertificate` supplies the chain, the key (a `${file:…}` reference, stored encrypted) and
  * the CA that the upstream's certificate is checked against.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isCalloutError, type Broker, type CalloutError } from '../../src/index.ts'
+import { createTestPki, type TestPki } from '../helpers/certificates.ts'
 import { makeHome, openTestBroker, type TestHome } from '../e2e/helpers/e2e.ts'
 
-let dir: string
+let pki: TestPki
 let pem: Record<'ca' | 'otherCa' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>
 let server: Server
 let origin: string
@@ -26,51 +23,20 @@ const seen: Array<{ cn: string | undefined; authorized: boolean; authorization?:
 let home: TestHome
 let broker: Broker
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
-}
-
-async function makeCa(name: string, cn: string): Promise<void> {
-  openssl(
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ) // prettier-ignore
-}
-
-async function makeLeaf(name: string, cn: string, ca: string, ext: string): Promise<void> {
-  await writeFile(join(dir, `${name}.ext`), ext)
-  openssl(
-    'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`,
-  ) // prettier-ignore
-  openssl(
-    'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
-    '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`,
-  ) // prettier-ignore
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'callout-mtls-'))
-  await makeCa('ca', 'Callout Test CA')
-  await makeCa('other-ca', 'Some Other CA')
-  await makeLeaf(
-    'server',
-    'localhost',
-    'ca',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-  )
-  await makeLeaf('client', 'callout-client', 'ca', 'extendedKeyUsage=clientAuth\n')
-  await makeLeaf('stranger', 'stranger-client', 'other-ca', 'extendedKeyUsage=clientAuth\n')
-  const read = (file: string) => readFile(join(dir, file), 'utf8')
+  pki = await createTestPki()
+  const ca = await pki.ca('ca', 'Callout Test CA')
+  const otherCa = await pki.ca('other-ca', 'Some Other CA')
+  const serverPem = await pki.leaf('server', 'localhost', 'ca', 'server')
+  const client = await pki.leaf('client', 'callout-client', 'ca', 'client')
+  await pki.leaf('stranger', 'stranger-client', 'other-ca', 'client')
   pem = {
-    ca: await read('ca.crt'),
-    otherCa: await read('other-ca.crt'),
-    serverCert: await read('server.crt'),
-    serverKey: await read('server.key'),
-    clientCert: await read('client.crt'),
-    clientKey: await read('client.key'),
+    ca: ca.cert,
+    otherCa: otherCa.cert,
+    serverCert: serverPem.cert,
+    serverKey: serverPem.key,
+    clientCert: client.cert,
+    clientKey: client.key,
   }
 
   server = createServer(
@@ -100,9 +66,9 @@ beforeAll(async () => {
 
   home = await makeHome()
   const clientCertificate = (ca: string) => ({
-    cert: `\${file:${join(dir, 'client.crt')}}`,
-    key: `\${file:${join(dir, 'client.key')}}`,
-    ca: `\${file:${join(dir, ca)}}`,
+    cert: `\${file:${pki.path('client.crt')}}`,
+    key: `\${file:${pki.path('client.key')}}`,
+    ca: `\${file:${pki.path(ca)}}`,
   })
   broker = await openTestBroker(home, {
     externalCredentials: { Anon: { protocol: 'none' } },
@@ -122,9 +88,9 @@ beforeAll(async () => {
         url: `${origin}/api`,
         externalCredential: 'Anon',
         clientCertificate: {
-          cert: `\${file:${join(dir, 'stranger.crt')}}`,
-          key: `\${file:${join(dir, 'stranger.key')}}`,
-          ca: `\${file:${join(dir, 'ca.crt')}}`,
+          cert: `\${file:${pki.path('stranger.crt')}}`,
+          key: `\${file:${pki.path('stranger.key')}}`,
+          ca: `\${file:${pki.path('ca.crt')}}`,
         },
       },
     },
@@ -138,7 +104,7 @@ afterAll(async () => {
     server === undefined ? resolve() : server.close(() => resolve()),
   )
   await home?.cleanup()
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  await pki?.cleanup()
 })
 
 async function failure(promise: Promise<Response>): Promise<CalloutError> {
