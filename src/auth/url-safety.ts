@@ -3,14 +3,11 @@
  * oauth4webapi talk plain http (its loud `allowInsecureRequests` switch).
  */
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+import { isLoopbackHost } from '../definitions/url-rules.ts'
 
-/** True when `url` points at this machine (`localhost`, `127.0.0.0/8`, `[::1]`). */
+/** True when `url` points at this machine: `localhost`, `127.0.0.0/8`, `[::1]` (see `isLoopbackHost`). */
 export function isLoopbackUrl(url: URL): boolean {
-  const host = url.hostname.toLowerCase()
-  return (
-    LOOPBACK_HOSTS.has(host) || /^127(?:\.\d{1,3}){3}$/.test(host) || host.endsWith('.localhost')
-  )
+  return isLoopbackHost(url.hostname)
 }
 
 /**

@@ -167,12 +167,19 @@ describe('plain URLs', () => {
   it.each([
     ['https://user:pw@api.example.com/', 'no-userinfo'],
     ['http://api.example.com/', 'plain-url-invalid'],
+    ['http://api.localhost:8080/', 'plain-url-invalid'],
+    ['http://127.0.0.1.nip.io/', 'plain-url-invalid'],
     ['https://', 'plain-url-invalid'],
   ])('%s breaks %s even when allowed', (input, rule) => {
     expect(ruleOf(() => parseCalloutUrl(input, { allowPlainUrl: true }))).toBe(rule)
   })
-  it('allow http:// for loopback hosts', () => {
-    expect(parseCalloutUrl('http://127.0.0.1:8080/x', { allowPlainUrl: true }).kind).toBe('plain')
+  it.each([
+    'http://127.0.0.1:8080/x',
+    'http://127.1.2.3/x',
+    'http://[::1]:3000/x',
+    'http://localhost/x',
+  ])('allow http:// for the literal loopback host of %s', (url) => {
+    expect(parseCalloutUrl(url, { allowPlainUrl: true }).kind).toBe('plain')
   })
 })
 

@@ -294,6 +294,19 @@ describe('URL rules', () => {
   })
 })
 
+describe('plain http', () => {
+  it('is allowed for literal loopback hosts and localhost, not for *.localhost', () => {
+    for (const url of ['http://127.0.0.1:8080', 'http://[::1]:8080', 'http://localhost:8080']) {
+      const doc = base()
+      doc.namedCredentials.Api!.url = url
+      expect(parse(doc).namedCredentials.get('Api')?.url).toBe(url)
+    }
+    const doc = base()
+    doc.namedCredentials.Api!.url = 'http://api.localhost:8080'
+    expect(invalid(doc).issues.map((i) => i.path)).toEqual(['namedCredentials.Api.url'])
+  })
+})
+
 describe('trustedInstanceHosts', () => {
   it('is checked, lower-cased, and only for type salesforce', () => {
     const doc = base()

@@ -13,17 +13,20 @@ export type UrlCheck =
   | { readonly ok: false; readonly problems: readonly string[] }
 
 /**
- * True for hosts that never leave the machine: `localhost` (and `*.localhost`), 127.0.0.0/8 and
- * `::1`. `host` is a URL hostname (IPv6 in brackets).
+ * True for hosts that never leave the machine, where plain http is allowed: the literal loopback
+ * addresses 127.0.0.0/8 and `::1`, and the name `localhost` itself (RFC 6761; resolved from the
+ * hosts file, which only root can change). Subdomains such as `api.localhost` are not: a resolver
+ * may send them anywhere. `host` is a URL hostname (IPv6 in brackets).
  *
  * @example
- * isLoopbackHost('127.0.0.1') // true
- * isLoopbackHost('[::1]')     // true
- * isLoopbackHost('10.0.0.1')  // false
+ * isLoopbackHost('127.0.0.1')     // true
+ * isLoopbackHost('[::1]')         // true
+ * isLoopbackHost('api.localhost') // false
+ * isLoopbackHost('10.0.0.1')      // false
  */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  if (h === 'localhost' || h.endsWith('.localhost')) return true
+  if (h === 'localhost') return true
   if (isIP(h) === 4) return h.startsWith('127.')
   if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1'
   return false

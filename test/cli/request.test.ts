@@ -172,6 +172,20 @@ namedCredentials:
     expect(run.stderr).toMatch(/^error HTTP_400: /)
   })
 
+  it("a non-2xx response prints Callout's advice (callout-advice) after the status", async () => {
+    emulator.faults.setBlockedSession(true)
+    try {
+      const run = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)
+      expect(run.code).toBe(22)
+      expect(run.stderr).toMatch(
+        /^error HTTP_401: the upstream answered 401.* — Salesforce says this session is not valid for the REST API/,
+      )
+      expect(run.stderr).toContain('callout auth Target')
+    } finally {
+      emulator.faults.setBlockedSession(false)
+    }
+  })
+
   it('recovers from expired sessions (401 → new token → retry)', async () => {
     emulator.faults.expireSessions()
     const run = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)

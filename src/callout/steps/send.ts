@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { CalloutResponse, OutboundRequest } from '../types.ts'
 import { requestSignal, type Deadline } from './deadline.ts'
+import { ADVICE_HEADER } from './refresh-trigger.ts'
 import { translateUpstreamError } from './translate-error.ts'
 
 /** What a body-read failure is translated with (see {@link translateBodyErrors}). */
@@ -55,7 +56,8 @@ export interface SendOptions {
 /**
  * Pipeline step 3: sends one request with undici (`dispatcher.request`, keep-alive pools), with
  * the Named Credential's timeout as `headersTimeout` and `bodyTimeout` (idle), the callout's
- * total deadline, and the caller's abort signal (the deadline and the signal also end the body). Transport failures become typed errors. Never follows redirects (a later step does).
+ * total deadline, and the caller's abort signal (the deadline and the signal also end the body).
+ * An upstream `callout-advice` header is dropped: that header carries only Callout's advice. Transport failures become typed errors. Never follows redirects (a later step does).
  *
  * @example
  * const res = await send(dispatchers.for(nc), request, { timeoutMs: nc.timeoutMs, target: nc.name })
@@ -91,6 +93,8 @@ export async function send(
       ...(signal === undefined ? {} : { signal }),
     })
     translateBodyErrors(res.body as unknown as Record<string, unknown>, context)
+    // Only Callout writes advice: an upstream's own `callout-advice` never reaches the caller.
+    if (res.headers[ADVICE_HEADER] !== undefined) delete res.headers[ADVICE_HEADER]
     return res as unknown as CalloutResponse
   } catch (error) {
     throw translateUpstreamError(error, context)

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { text as readAll } from 'node:stream/consumers'
 import { openBroker } from '../../callout/open-broker.ts'
+import { ADVICE_HEADER } from '../../callout/steps/refresh-trigger.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
 import { EXIT, println, type CliIo } from '../io.ts'
 
@@ -166,7 +167,7 @@ export async function requestCommand(io: CliIo, options: RequestCommandOptions):
       throw withCliAdvice(error)
     })
     if (response.status >= 200 && response.status < 300) return EXIT.ok
-    const advice = response.headers.get('x-callout-advice')
+    const advice = response.headers.get(ADVICE_HEADER)
     io.stderr.write(
       `error HTTP_${response.status}: the upstream answered ${response.status}` +
         `${response.statusText === '' ? '' : ` ${response.statusText}`}` +
