@@ -198,7 +198,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       'where to write the new key when CALLOUT_MASTER_KEY holds the current one',
     )
     .option('--batch-size <n>', 'rows per transaction', '100')
-    .action(async (opts: { output?: string; batchSize: string }) =>
+    .option(
+      '--resume',
+      'finish an interrupted rotation (the new key in master.key.next, or CALLOUT_MASTER_KEY)',
+    )
+    .action(async (opts: { output?: string; batchSize: string; resume?: boolean }) =>
       (await import('./commands/rotate-key.ts')).rotateKeyCommand(io, opts),
     )
 

@@ -78,7 +78,9 @@ export function wrongMasterKey(): CalloutError {
     'MASTER_KEY_INVALID',
     'The master key does not match the one this store was created with. Set CALLOUT_MASTER_KEY ' +
       '(or <home>/master.key) to the original key; if the key was rotated with `callout rotate-key`, ' +
-      'use the new key and restart.',
+      'use the new key and restart. If a `callout rotate-key` was interrupted, finish it with ' +
+      '`callout rotate-key --resume`: it takes the new key from <home>/master.key.next (with ' +
+      'CALLOUT_MASTER_KEY, set it to the key in the --output file first).',
   )
 }
 

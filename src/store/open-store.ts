@@ -2,10 +2,11 @@
  * Opens the configured store: `CALLOUT_STORE` (or `url`) selects SQLite or PostgreSQL; the
  * default is SQLite at `<home>/callout.db` (WAL; lock waits never block the event loop).
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock } from '../clock.ts'
-import { CalloutError } from '../errors.ts'
-import { loadMasterKey } from '../secrets/master-key.ts'
+import { CalloutError, isCalloutError } from '../errors.ts'
+import { MASTER_KEY_FILE, loadMasterKey } from '../secrets/master-key.ts'
 import type { CalloutEnv, MasterKey } from '../secrets/master-key.ts'
 import { KyselyStore } from './kysely-store.ts'
 import { openPostgres, redactStoreUrl } from './postgres.ts'
@@ -114,6 +115,8 @@ export async function openStore(options: OpenStoreOptions): Promise<KyselyStore>
   } catch (error) {
     throw toStoreError(error, 'open', where)
   }
+  const fromKeyFile =
+    options.masterKey === undefined && (env.CALLOUT_MASTER_KEY ?? '').trim() === ''
   return KyselyStore.open({
     database,
     masterKey,
@@ -121,7 +124,28 @@ export async function openStore(options: OpenStoreOptions): Promise<KyselyStore>
     ...(options.onMigrationProgress === undefined
       ? {}
       : { onMigrationProgress: options.onMigrationProgress }),
+  }).catch((error: unknown) => {
+    throw fromKeyFile ? interruptedRotation(error, options.home) : error
   })
+}
+
+/**
+ * A wrong master key from `<home>/master.key` while `master.key.next` exists means a
+ * `callout rotate-key` stopped after re-wrapping the data keys: say how to finish it.
+ */
+function interruptedRotation(error: unknown, home: string): unknown {
+  const keyFile = join(home, MASTER_KEY_FILE)
+  const next = `${keyFile}.next`
+  if (!isCalloutError(error, 'MASTER_KEY_INVALID') || !existsSync(next)) return error
+  return new CalloutError(
+    'MASTER_KEY_INVALID',
+    `The master key in ${keyFile} does not open this store, and ${next} exists: a ` +
+      '`callout rotate-key` was interrupted after it re-wrapped the data keys under the new key. ' +
+      'Finish it with `callout rotate-key --resume` (it opens the store with master.key.next, ' +
+      're-encrypts every secret, then moves master.key to master.key.previous and ' +
+      'master.key.next to master.key). Do not delete master.key.next.',
+    { cause: error, details: { path: keyFile, next } },
+  )
 }
 
 /**

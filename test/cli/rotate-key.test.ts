@@ -3,7 +3,11 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
+import { spawn } from 'node:child_process'
+import { MasterKey, parseMasterKey } from '../../src/secrets/master-key.ts'
+import { Secret } from '../../src/secrets/secret.ts'
+import { openStore } from '../../src/store/open-store.ts'
+import { BIN, rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
 
 const USERNAME = 'integration@target.example'
 
@@ -134,6 +138,96 @@ namedCredentials:
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(/^error INVALID_ARGUMENT: .*already exists/)
     expect((await readFile(out, 'utf8')).trim()).toBe(next)
+  })
+
+  it('killed mid-run: MASTER_KEY_INVALID names master.key.next and `callout rotate-key --resume`, which finishes it', async () => {
+    await setUp(t.env)
+    const keyPath = join(t.home, 'master.key')
+    const old = (await readFile(keyPath, 'utf8')).trim()
+    // Enough rows that a rotation in batches of one is still running when it is killed.
+    const store = await openStore({ home: t.home, masterKey: parseMasterKey(old) })
+    for (let i = 0; i < 300; i++) {
+      await store.compareAndSetCredential(
+        {
+          externalCredential: 'TargetAuth',
+          principal: 'Integration',
+          userId: `user-${i}`,
+          status: 'authenticated',
+          accessToken: new Secret(`at-${i}`),
+        },
+        0,
+      )
+    }
+    await store.close()
+
+    const child = spawn(process.execPath, [BIN, 'rotate-key', '--batch-size', '1'], {
+      env: t.env as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) =>
+        reject(new Error(`rotate-key exited (${code}) before it was killed:\n${out}`)),
+      )
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8')
+        if (/^re-encrypted [1-9]\d*\/\d+ rows$/m.test(out)) {
+          child.removeAllListeners('exit')
+          child.once('exit', () => resolve())
+          child.kill('SIGKILL')
+        }
+      })
+    })
+    expect(out).not.toContain('rotated:')
+    expect(existsSync(`${keyPath}.next`)).toBe(true)
+    expect((await readFile(keyPath, 'utf8')).trim()).toBe(old)
+
+    const stuck = await runCli(['status'], t.env)
+    expect(stuck.code).toBe(1)
+    expect(stuck.stderr).toMatch(/^error MASTER_KEY_INVALID: /)
+    expect(stuck.stderr).toContain(`${keyPath}.next`)
+    expect(stuck.stderr).toContain('`callout rotate-key --resume`')
+
+    const next = (await readFile(`${keyPath}.next`, 'utf8')).trim()
+    const resumed = await runCli(['rotate-key', '--resume'], t.env)
+    expect(resumed.stderr).toBe('')
+    expect(resumed.code).toBe(0)
+    expect(resumed.stdout).toMatch(/^rotation finished: master key \S+ in /m)
+    expect((await readFile(keyPath, 'utf8')).trim()).toBe(next)
+    expect((await readFile(`${keyPath}.previous`, 'utf8')).trim()).toBe(old)
+    expect(existsSync(`${keyPath}.next`)).toBe(false)
+    const reopened = await openStore({ home: t.home, masterKey: parseMasterKey(next) })
+    expect(
+      (
+        await reopened.getCredential({
+          externalCredential: 'TargetAuth',
+          principal: 'Integration',
+          userId: 'user-299',
+        })
+      )?.accessToken?.reveal(),
+    ).toBe('at-299')
+    await reopened.close()
+    const call = await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)
+    expect(call.stderr).toBe('')
+    expect(call.code).toBe(0)
+  })
+
+  it('--resume after a rotation killed before it re-wrapped anything rotates to master.key.next', async () => {
+    await setUp(t.env)
+    const keyPath = join(t.home, 'master.key')
+    const pending = MasterKey.generate()
+    await writeFile(`${keyPath}.next`, `${pending.toBase64()}\n`, { mode: 0o600 })
+    const again = await runCli(['rotate-key'], t.env)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('`callout rotate-key --resume`')
+    const resumed = await runCli(['rotate-key', '--resume'], t.env)
+    expect(resumed.stderr).toBe('')
+    expect(resumed.code).toBe(0)
+    expect((await readFile(keyPath, 'utf8')).trim()).toBe(pending.toBase64())
+    expect((await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)).code).toBe(0)
+    const nothing = await runCli(['rotate-key', '--resume'], t.env)
+    expect(nothing.code).toBe(1)
+    expect(nothing.stderr).toMatch(/^error INVALID_ARGUMENT: There is no interrupted rotation/)
   })
 
   it('without any key: MASTER_KEY_MISSING telling to run callout init', async () => {
