@@ -77,7 +77,7 @@ describe('keys', () => {
       401,
       'CLIENT_KEY_INVALID',
     ],
-  ])('%s → %i %s', async (_name, headers, status, code) => {
+  ])('%s', async (_name, headers, status, code) => {
     const res = await call('/callout/Api/x', { headers })
     expect(res.status).toBe(status)
     expect(res.body.error.code).toBe(code)
