@@ -16,6 +16,7 @@ import pg from 'pg'
 import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici'
 import { multiProcessStorm, type MultiStormResult } from './multi-process-storm.ts'
 import { measurePair, pairFailures, pairRows, type PairResult } from './pair.ts'
+import { proxyBench } from './proxy.ts'
 import { renderTable, type ResultRow } from './report.ts'
 import {
   CALLOUT_URL,
@@ -27,7 +28,7 @@ import {
 import { refreshStorm, stormDrain, type StormRound } from './storm.ts'
 import { startUpstream, type Upstream } from './upstream-process.ts'
 
-const SCENARIOS = ['request', 'fetch', 'storm', 'multi'] as const
+const SCENARIOS = ['request', 'fetch', 'storm', 'multi', 'proxy'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const { values: args } = parseArgs({
@@ -359,6 +360,17 @@ async function main(): Promise<number> {
   const home = await createBenchHome(upstream.origin)
   try {
     await measureAll(upstream, home, rows, failures, raw)
+    if (only.has('proxy')) {
+      await upstream.reset()
+      rows.push(
+        ...(await proxyBench({ upstream, home, seconds: args.quick ? 2 : 5, progress }).catch(
+          (error: unknown) => {
+            failures.push(`proxy: ${error instanceof Error ? error.message : String(error)}`)
+            return []
+          },
+        )),
+      )
+    }
   } finally {
     await upstream.close()
     await home.remove()

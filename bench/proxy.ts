@@ -1,0 +1,299 @@
+/**
+ * `callout serve` against the barest Node pass-through and nginx (one worker, a static
+ * Authorization header) on one local upstream: wrk throughput at 64 connections, added p50/p99
+ * latency at a fixed 1,000 requests/s, and the proxy's RSS with 1,000 keep-alive connections.
+ * nginx and wrk are optional: their rows are SKIP when absent.
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { Agent, Pool, request } from 'undici'
+import type { ResultRow } from './report.ts'
+import type { BenchHome } from './setup.ts'
+import type { Upstream } from './upstream-process.ts'
+
+const run = promisify(execFile)
+const BIN = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
+
+async function has(command: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${command}`])
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function wrk(url: string, header: string | undefined, seconds: number): Promise<number> {
+  const args = [
+    '-t2',
+    '-c64',
+    `-d${seconds}s`,
+    ...(header === undefined ? [] : ['-H', header]),
+    url,
+  ]
+  const { stdout } = await run('wrk', args)
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]
+  if (/Non-2xx/.test(stdout) || rps === undefined) throw new Error(`wrk against ${url}: ${stdout}`)
+  return Number(rps)
+}
+
+/** Latencies (ms) of requests sent at a fixed rate (open loop) for `seconds`. */
+async function fixedRate(
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+): Promise<number[]> {
+  const pool = new Pool(new URL(url).origin, { connections: 64 })
+  const path = new URL(url).pathname
+  const latencies: number[] = []
+  const pending: Promise<void>[] = []
+  const start = performance.now()
+  for (let i = 0; i < rate * seconds; i++) {
+    const due = start + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    pending.push(
+      pool.request({ path, method: 'GET', headers }).then(async (res) => {
+        await res.body.dump()
+        if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${url}`)
+        latencies.push(performance.now() - due)
+      }),
+    )
+  }
+  await Promise.all(pending)
+  await pool.close()
+  return latencies.sort((a, b) => a - b)
+}
+
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024
+}
+
+function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}: ${text}`)),
+      timeoutMs,
+    )
+    child.stderr?.on('data', (c: Buffer) => {
+      text += c.toString()
+      const m = pattern.exec(text)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve(m)
+      }
+    })
+  })
+}
+
+/**
+ * Runs the proxy comparison and returns its rows.
+ *
+ * @example
+ * rows.push(...(await proxyBench({ upstream, home, seconds: 5, progress })))
+ */
+export async function proxyBench(options: {
+  readonly upstream: Upstream
+  readonly home: BenchHome
+  readonly seconds: number
+  readonly progress: (message: string) => void
+}): Promise<ResultRow[]> {
+  const { upstream, home, seconds, progress } = options
+  const env = {
+    ...process.env,
+    ...home.env,
+    CALLOUT_HOME: home.home,
+    CALLOUT_MASTER_KEY: home.masterKey,
+  }
+  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
+  const key = (
+    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'bench'], {
+      env,
+    })
+  ).stdout.trim()
+  const children: ChildProcess[] = []
+  const rows: ResultRow[] = []
+  const cleanup: (() => Promise<void>)[] = []
+  try {
+    progress('proxy: starting callout serve')
+    const serve = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--key-cache-ms', '60000'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    children.push(serve)
+    const origin = (await waitForOutput(serve, /listening on (http:\S+)/, 60_000))[1]!
+    const auth = `Proxy-Authorization: Bearer ${key}`
+    const proxyUrl = `${origin}/callout/Api/x`
+    const warm = await request(proxyUrl, { headers: { 'proxy-authorization': `Bearer ${key}` } })
+    await warm.body.dump()
+    if (warm.statusCode !== 200) throw new Error(`proxy warm-up: HTTP ${warm.statusCode}`)
+    const token = await upstream.current()
+
+    const bare = fork(
+      fileURLToPath(new URL('./proxy-passthrough.ts', import.meta.url)),
+      [upstream.origin, token ?? ''],
+      {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      },
+    )
+    children.push(bare)
+    const barePort = await new Promise<number>((resolve) =>
+      bare.once('message', (m: { port: number }) => resolve(m.port)),
+    )
+    const bareUrl = `http://127.0.0.1:${barePort}/callout/Api/x`
+
+    let nginxUrl: string | undefined
+    if (await has('nginx')) {
+      const dir = await mkdtemp(join(tmpdir(), 'callout-nginx-'))
+      cleanup.push(() => rm(dir, { recursive: true, force: true }))
+      const port = 20_000 + Math.floor(Math.random() * 20_000)
+      await writeFile(
+        join(dir, 'nginx.conf'),
+        `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off; upstream up { server ${new URL(upstream.origin).host}; keepalive 128; }
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${port}; location /callout/Api/ { proxy_http_version 1.1; proxy_set_header Connection "";
+    proxy_set_header Authorization "Bearer ${token}"; proxy_pass http://up/api/; } } }\n`,
+      )
+      const nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' })
+      children.push(nginx)
+      await new Promise((r) => setTimeout(r, 500))
+      nginxUrl = `http://127.0.0.1:${port}/callout/Api/x`
+    }
+
+    if (await has('wrk')) {
+      progress(`proxy: wrk, 64 connections, ${seconds} s each (bare Node, nginx, callout serve)`)
+      const bareRps = await wrk(bareUrl, undefined, seconds)
+      const proxyRps = await wrk(proxyUrl, auth, seconds)
+      rows.push({
+        scenario: 'callout serve vs bare Node pass-through, c=64 (wrk)',
+        metric: 'throughput',
+        unit: 'req/s',
+        baseline: bareRps,
+        broker: proxyRps,
+        ratio: proxyRps / bareRps,
+        compare: 'ratio',
+        target: '≥ 0.80×',
+        verdict: proxyRps / bareRps >= 0.8 ? 'PASS' : 'MISS',
+      })
+      if (nginxUrl !== undefined) {
+        const nginxRps = await wrk(nginxUrl, undefined, seconds)
+        rows.push({
+          scenario: 'callout serve vs nginx (1 worker, static header), c=64 (wrk)',
+          metric: 'throughput',
+          unit: 'req/s',
+          baseline: nginxRps,
+          broker: proxyRps,
+          ratio: proxyRps / nginxRps,
+          compare: 'ratio',
+          target: '≥ 0.53×',
+          verdict: proxyRps / nginxRps >= 0.53 ? 'PASS' : 'MISS',
+        })
+      } else {
+        rows.push({
+          scenario: 'callout serve vs nginx',
+          metric: 'throughput',
+          unit: 'req/s',
+          baseline: null,
+          broker: null,
+          ratio: null,
+          compare: 'none',
+          target: '≥ 0.53×',
+          verdict: 'SKIP',
+          note: 'nginx not installed (apt-get install nginx)',
+        })
+      }
+    } else {
+      rows.push({
+        scenario: 'callout serve throughput',
+        metric: 'throughput',
+        unit: 'req/s',
+        baseline: null,
+        broker: null,
+        ratio: null,
+        compare: 'none',
+        target: '≥ 0.80×',
+        verdict: 'SKIP',
+        note: 'wrk not installed (apt-get install wrk)',
+      })
+    }
+
+    progress(`proxy: fixed 1,000 req/s for ${seconds} s, direct then through the proxy`)
+    const direct = await fixedRate(
+      `${upstream.origin}/api/x`,
+      { authorization: `Bearer ${token}` },
+      1000,
+      seconds,
+    )
+    const proxied = await fixedRate(
+      proxyUrl,
+      { 'proxy-authorization': `Bearer ${key}` },
+      1000,
+      seconds,
+    )
+    for (const [metric, p, limit] of [
+      ['p50 added latency', 0.5, 0.5],
+      ['p99 added latency', 0.99, undefined],
+    ] as const) {
+      const added = pct(proxied, p) - pct(direct, p)
+      rows.push({
+        scenario: 'callout serve vs direct, fixed 1,000 req/s',
+        metric,
+        unit: 'ms',
+        baseline: pct(direct, p),
+        broker: pct(proxied, p),
+        ratio: added,
+        compare: 'added',
+        target: limit === undefined ? '—' : `≤ ${limit} ms`,
+        verdict: limit === undefined ? 'INFO' : added <= limit ? 'PASS' : 'MISS',
+      })
+    }
+
+    progress('proxy: 1,000 keep-alive connections')
+    const agent = new Agent({ connections: 1000, keepAliveTimeout: 60_000 })
+    await Promise.all(
+      Array.from({ length: 1000 }, async () => {
+        const res = await request(proxyUrl, {
+          dispatcher: agent,
+          headers: { 'proxy-authorization': `Bearer ${key}` },
+        })
+        await res.body.dump()
+      }),
+    )
+    const rss = await rssMb(serve.pid!)
+    await agent.close()
+    rows.push({
+      scenario: 'callout serve, 1,000 keep-alive connections',
+      metric: 'RSS',
+      unit: 'MB',
+      baseline: null,
+      broker: Math.round(rss),
+      ratio: null,
+      compare: 'none',
+      target: '≤ 150 MB',
+      verdict: rss <= 150 ? 'PASS' : 'MISS',
+      note: 'the CLI runs from TypeScript through tsx unless dist/ is built (npm run build)',
+    })
+  } finally {
+    for (const child of children) child.kill('SIGTERM')
+    for (const fn of cleanup) await fn()
+  }
+  return rows
+}
