@@ -49,7 +49,7 @@ export interface OpenBrokerOptions {
   /** Token manager tuning (refresh margin, cooldown, lease). */
   readonly tokens?: Pick<
     TokenManagerOptions,
-    'refreshMarginMs' | 'cooldownMs' | 'lease' | 'holderId' | 'commitRetryMs'
+    'refreshMarginMs' | 'cooldownMs' | 'lease' | 'holderId' | 'commitRetryMs' | 'rejectionRefresh'
   >
   /** Advanced: a dispatcher for all callouts instead of Callout's keep-alive agent. */
   readonly dispatcher?: Dispatcher

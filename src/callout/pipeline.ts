@@ -34,6 +34,13 @@ export interface PipelineTokens {
    */
   peekToken?(ctx: GrantContext): ActiveCredential | undefined
   invalidate(ctx: GrantContext, rejectedToken: Secret): Promise<ActiveCredential>
+  /**
+   * Optional: advice when a rejected token should not be refreshed (see
+   * `TokenManager.refreshAdvice`); the response is then returned with that advice.
+   */
+  refreshAdvice?(ctx: GrantContext, rejectedToken: Secret): string | undefined
+  /** Optional: the token a refresh just obtained was rejected too (see `refreshAdvice`). */
+  refreshWasted?(ctx: GrantContext, token: Secret): void
 }
 
 /** What the pipeline is built from. */
@@ -193,6 +200,11 @@ export class CalloutPipeline {
         if (verdict.action === 'advise' && verdict.advice !== undefined) {
           return withHeader(res, ADVICE_HEADER, verdict.advice)
         }
+        const declined =
+          verdict.action === 'refresh'
+            ? tokens.refreshAdvice?.(ctx, credential.accessToken)
+            : undefined
+        if (declined !== undefined) return withHeader(res, ADVICE_HEADER, declined)
         if (verdict.action === 'refresh') {
           refreshed = true
           await res.body.dump()
@@ -207,6 +219,7 @@ export class CalloutPipeline {
             await authenticate(target, retry, credential, authenticators),
             sendOptions,
           )
+          if (refreshRejected(res, target)) tokens.refreshWasted?.(ctx, credential.accessToken)
         }
       }
       if (res.statusCode < 300 || res.statusCode > 399) return res
@@ -304,4 +317,10 @@ function outboundOf(
 
 function withHeader(res: CalloutResponse, name: string, value: string): CalloutResponse {
   return { ...res, headers: { ...res.headers, [name]: value } }
+}
+
+/** The retried response rejects the new token too (by status: 401 or an extra refresh status). */
+function refreshRejected(res: CalloutResponse, target: CredentialTarget): boolean {
+  const status = res.statusCode
+  return status === 401 || target.externalCredential.additionalRefreshStatusCodes.includes(status)
 }

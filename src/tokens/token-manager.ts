@@ -48,7 +48,22 @@ export interface TokenManagerOptions {
    * used, and persisted as soon as the store answers. Default 10 s.
    */
   readonly commitRetryMs?: number
+  /**
+   * Limits on refreshes caused by an upstream rejecting a token (401), so that a path that always
+   * answers 401 cannot drive the credential into the authorization server's rate limits. A
+   * rejected token obtained by such a refresh less than `freshMs` ago is not refreshed again, and
+   * at most `budget` such refreshes happen per credential in `windowMs`; the 401 is returned with
+   * advice instead. Defaults: 10 s, 5, 5 minutes.
+   */
+  readonly rejectionRefresh?: Partial<RejectionRefreshOptions>
   readonly lease?: Partial<Omit<LeaseOptions, 'otherHolderDone' | 'logger'>>
+}
+
+/** See {@link TokenManagerOptions.rejectionRefresh}. */
+export interface RejectionRefreshOptions {
+  readonly freshMs: number
+  readonly budget: number
+  readonly windowMs: number
 }
 
 /** Defaults for {@link TokenManagerOptions}, in one frozen object. */
@@ -57,6 +72,7 @@ export const TOKEN_MANAGER_DEFAULTS = Object.freeze({
   /** Rounds of "another holder finished, re-check" before giving up. */
   maxLeaseRounds: 3,
   commitRetryMs: 10_000,
+  rejectionRefresh: Object.freeze({ freshMs: 10_000, budget: 5, windowMs: 5 * 60_000 }),
   /** First pause between store write attempts; doubles up to `maxStoreRetryPauseMs`. */
   storeRetryPauseMs: 50,
   maxStoreRetryPauseMs: 1_000,
@@ -100,6 +116,12 @@ export class TokenManager {
   readonly #cooldownMs: number
   readonly #commitRetryMs: number
   readonly #unsaved = new Map<string, UnsavedCredential>()
+  readonly #rejectionRefresh: RejectionRefreshOptions
+  /**
+   * Per credential key: when (clock ms) a token obtained because of a rejection was rejected too,
+   * and the last such token.
+   */
+  readonly #wasted = new Map<string, { times: number[]; token: Secret }>()
   readonly #persisting = new Map<string, Promise<void>>()
   readonly #leaseOptions: LeaseOptions
   readonly #cache = new CredentialCache()
@@ -118,6 +140,10 @@ export class TokenManager {
     })
     this.#cooldownMs = options.cooldownMs ?? TOKEN_MANAGER_DEFAULTS.cooldownMs
     this.#commitRetryMs = options.commitRetryMs ?? TOKEN_MANAGER_DEFAULTS.commitRetryMs
+    this.#rejectionRefresh = Object.freeze({
+      ...TOKEN_MANAGER_DEFAULTS.rejectionRefresh,
+      ...options.rejectionRefresh,
+    })
     this.#leaseOptions = { ...LEASE_DEFAULTS, ...options.lease, logger: this.#logger }
     this.#events = new TypedEvents<TokenEvents>((error) =>
       this.#logger.error({ err: error }, 'a token event listener threw'),
@@ -182,6 +208,52 @@ export class TokenManager {
    * @example
    * if (res.status === 401) cred = await tokens.invalidate(ctx, cred.accessToken)
    */
+  /**
+   * Whether an upstream's rejection of `rejectedToken` should be answered with a new token. Returns
+   * advice (for the `callout-advice` header) when it should not: the rejected token was obtained
+   * because of a rejection and was rejected at once as well, less than `freshMs` ago (a new one
+   * would be rejected too), or the credential has wasted its budget of such refreshes in the
+   * window (see {@link TokenManagerOptions.rejectionRefresh}). Undefined when a refresh may go
+   * ahead.
+   *
+   * @example
+   * const advice = tokens.refreshAdvice(ctx, cred.accessToken)
+   * if (advice === undefined) cred = await tokens.invalidate(ctx, cred.accessToken)
+   */
+  refreshAdvice(ctx: GrantContext, rejectedToken: Secret): string | undefined {
+    const k = keyStringOf(ctx)
+    const wasted = this.#wasted.get(k)
+    if (wasted === undefined) return undefined
+    const now = this.#clock.now()
+    const { freshMs, budget, windowMs } = this.#rejectionRefresh
+    wasted.times = wasted.times.filter((t) => t > now - windowMs)
+    const last = wasted.times.at(-1)
+    const name = ctx.namedCredential ?? ctx.ec.name
+    if (last !== undefined && now - last < freshMs && wasted.token.equals(rejectedToken)) {
+      return `The upstream rejected a token of ${name} that Callout had just obtained because an earlier token was rejected; a new token would most likely be rejected too, so Callout did not ask for one. Check that the token's scope and the user's permissions allow this request.`
+    }
+    if (wasted.times.length >= budget) {
+      const retryAt = new Date((wasted.times[0] ?? now) + windowMs).toISOString()
+      return `The upstream keeps rejecting the tokens of ${name}: ${wasted.times.length} new tokens obtained after a rejection were rejected too in the last ${Math.round(windowMs / 1000)} s, and Callout asks for no more until ${retryAt}. Check that the token's scope and the user's permissions allow this request.`
+    }
+    return undefined
+  }
+
+  /**
+   * Records that the upstream also rejected the token obtained by {@link TokenManager.invalidate}
+   * (the retry got a 401 too): the refresh was wasted. Feeds {@link TokenManager.refreshAdvice}.
+   *
+   * @example
+   * if (retry.statusCode === 401) tokens.refreshWasted(ctx, fresh.accessToken)
+   */
+  refreshWasted(ctx: GrantContext, token: Secret): void {
+    const k = keyStringOf(ctx)
+    const wasted = this.#wasted.get(k) ?? { times: [], token }
+    wasted.times.push(this.#clock.now())
+    wasted.token = token
+    this.#wasted.set(k, wasted)
+  }
+
   async invalidate(ctx: GrantContext, rejectedToken: Secret): Promise<ActiveCredential> {
     const key = keyOf(ctx)
     const k = credentialKeyString(key)
