@@ -109,7 +109,12 @@ export function buildServer(options: ServerOptions): CalloutServer {
     forceCloseConnections: 'idle',
     requestTimeout: settings.clientTimeoutMs,
     keepAliveTimeout: settings.keepAliveTimeoutMs,
-    http: { maxHeaderSize: settings.maxHeaderBytes, headersTimeout: settings.headersTimeoutMs },
+    http: {
+      maxHeaderSize: settings.maxHeaderBytes,
+      headersTimeout: settings.headersTimeoutMs,
+      // Node checks the header and request timeouts on this interval (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, settings.headersTimeoutMs),
+    },
     clientErrorHandler: (error, socket) => answerClientError(error, socket),
     frameworkErrors: (error, _request, reply) => {
       const bad =
