@@ -40,6 +40,12 @@ export function cliMessage(error: CalloutError): string {
       if (name === undefined || at < 0) return error.message
       return `${error.message.slice(0, at)} Run \`${authCommand(name, str(details.userId))}\`.`
     }
+    case 'MASTER_KEY_MISSING': {
+      const path = str(details.path)
+      // With a cause the file exists but cannot be read: that message is right as it is.
+      if (path === undefined || error.cause !== undefined) return error.message
+      return `No master key: CALLOUT_MASTER_KEY is not set and ${path} does not exist. If this project's home is elsewhere, pass --home <dir> or set CALLOUT_HOME (without either, callout uses the nearest .callout/ folder from the current folder up). To create a new home here, run \`callout init\`; to use a key you have, set CALLOUT_MASTER_KEY.`
+    }
     default:
       return error.message
   }

@@ -9,6 +9,7 @@ import { isCalloutError } from '../errors.ts'
 import { isMyDomainHost, salesforceHostKind } from '../providers/salesforce.ts'
 import { adviceFor } from '../providers/salesforce-advice.ts'
 import { isSessionNotValidForApi } from '../providers/salesforce-session.ts'
+import { cliMessage } from './cli-advice.ts'
 import { refreshScopeProblem } from './refresh-scope.ts'
 
 /** How bad a finding is: `fail` makes `callout doctor` exit 1. */
@@ -78,7 +79,11 @@ export function errorFinding(
   salesforce = false,
 ): Finding {
   const code = isCalloutError(error) ? error.code : 'INTERNAL'
-  const message = error instanceof Error ? error.message : String(error)
+  const message = isCalloutError(error)
+    ? cliMessage(error)
+    : error instanceof Error
+      ? error.message
+      : String(error)
   const advice = salesforce ? salesforceAdvice(code, message) : undefined
   return finding('fail', subject, `${what}: ${code}: ${message}`, advice, code)
 }

@@ -2,7 +2,21 @@
  * The `callout` command line: the only place that listens on a port or exits the process.
  */
 import { Command, CommanderError, Option } from 'commander'
+import { homeIo } from './home.ts'
 import { EXIT, processIo, reportError, type CliIo } from './io.ts'
+
+const HOME_HELP =
+  'the Callout home (default: CALLOUT_HOME, else the nearest .callout/ folder from here up)'
+
+const ENVIRONMENT_HELP = `
+Environment:
+  CALLOUT_HOME        the Callout home (master.key, callout.db); --home overrides it. Without
+                      either, callout uses the nearest .callout/ folder from the current folder
+                      up (as git finds .git/), else ./.callout, where \`callout init\` makes one.
+  CALLOUT_MASTER_KEY  the master key (base64), instead of <home>/master.key
+  CALLOUT_STORE       postgres://… to use PostgreSQL instead of <home>/callout.db
+  CALLOUT_LOG_LEVEL   pino log level on stderr (secrets redacted)
+`
 
 const collect = (value: string, previous: string[] | undefined): string[] => [
   ...(previous ?? []),
@@ -28,11 +42,20 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       writeErr: (text) => io.stderr.write(text),
     })
     .showHelpAfterError('(run `callout --help` for usage)')
+    .addHelpText('after', ENVIRONMENT_HELP)
+  // Every command but demo (which makes its own home) runs in the home --home, CALLOUT_HOME or
+  // the nearest .callout/ names; the hook resolves it before the action runs.
+  let commandIo = io
+  program.hook('preAction', (_program, action) => {
+    const home = (action.opts() as { home?: unknown }).home
+    commandIo =
+      action.name() === 'demo' ? io : homeIo(io, typeof home === 'string' ? home : undefined)
+  })
 
   program
     .command('init')
     .description('create the Callout home, a master key (0600) and the store')
-    .action(async () => (await import('./commands/init.ts')).initCommand(io))
+    .action(async () => (await import('./commands/init.ts')).initCommand(commandIo))
 
   program
     .command('apply')
@@ -41,7 +64,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--prune', 'delete definitions that are not in the file')
     .option('--dry-run', 'validate and resolve references only')
     .action(async (opts: { file: string; prune?: boolean; dryRun?: boolean }) =>
-      (await import('./commands/apply.ts')).applyCommand(io, opts),
+      (await import('./commands/apply.ts')).applyCommand(commandIo, opts),
     )
 
   program
@@ -49,7 +72,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('write the definitions as YAML without secrets (${env:…} references instead)')
     .option('-o, --output <path>', 'write to a file instead of stdout')
     .action(async (opts: { output?: string }) =>
-      (await import('./commands/export.ts')).exportCommand(io, opts),
+      (await import('./commands/export.ts')).exportCommand(commandIo, opts),
     )
 
   program
@@ -57,7 +80,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('list the Named Credentials')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) =>
-      (await import('./commands/list.ts')).listCommand(io, opts),
+      (await import('./commands/list.ts')).listCommand(commandIo, opts),
     )
 
   program
@@ -67,18 +90,27 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const { statusCommand } = await import('./commands/status.ts')
-      result.code = await statusCommand(io, { ...(name === undefined ? {} : { name }), ...opts })
+      result.code = await statusCommand(commandIo, {
+        ...(name === undefined ? {} : { name }),
+        ...opts,
+      })
     })
 
   program
     .command('doctor')
     .description('check the key, the store and each credential; say what is wrong and what to do')
     .argument('[name]', 'a Named Credential')
-    .option('--online', 'also obtain tokens and call the API (Salesforce: /services/data)')
+    .option(
+      '--online',
+      'also make a real token request, then GET a path that needs it (Salesforce: /services/data/v61.0/, others: checkPath)',
+    )
     .option('--json', 'print the findings as JSON')
     .action(async (name: string | undefined, opts: { online?: boolean; json?: boolean }) => {
       const { doctorCommand } = await import('./commands/doctor.ts')
-      result.code = await doctorCommand(io, { ...(name === undefined ? {} : { name }), ...opts })
+      result.code = await doctorCommand(commandIo, {
+        ...(name === undefined ? {} : { name }),
+        ...opts,
+      })
     })
 
   program
@@ -114,7 +146,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         },
       ) => {
         const { authCommand } = await import('./commands/auth.ts')
-        await authCommand(io, { name, ...opts })
+        await authCommand(commandIo, { name, ...opts })
       },
     )
 
@@ -139,7 +171,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         },
       ) => {
         const { requestCommand } = await import('./commands/request.ts')
-        result.code = await requestCommand(io, {
+        result.code = await requestCommand(commandIo, {
           url,
           method: 'GET',
           headers: opts.header ?? [],
@@ -173,7 +205,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         },
       ) => {
         const { requestCommand } = await import('./commands/request.ts')
-        result.code = await requestCommand(io, {
+        result.code = await requestCommand(commandIo, {
           url,
           headers: opts.header ?? [],
           ...(opts.request === undefined ? {} : { method: opts.request }),
@@ -186,7 +218,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('migrate')
     .description("bring the store's schema up to date")
-    .action(async () => (await import('./commands/migrate.ts')).migrateCommand(io))
+    .action(async () => (await import('./commands/migrate.ts')).migrateCommand(commandIo))
 
   program
     .command('rotate-key')
@@ -203,7 +235,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       'finish an interrupted rotation (the new key in master.key.next, or CALLOUT_MASTER_KEY)',
     )
     .action(async (opts: { output?: string; batchSize: string; resume?: boolean }) =>
-      (await import('./commands/rotate-key.ts')).rotateKeyCommand(io, opts),
+      (await import('./commands/rotate-key.ts')).rotateKeyCommand(commandIo, opts),
     )
 
   program
@@ -228,7 +260,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       const { serveCommand } = await import('./commands/serve.ts')
       // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`
       const { authUnsafeLoopback, ...rest } = opts
-      await serveCommand(io, {
+      await serveCommand(commandIo, {
         ...(rest as Record<string, string> & { credentialPort?: string[] }),
         noAuthUnsafeLoopback: authUnsafeLoopback === false,
       })
@@ -243,20 +275,22 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--expires <duration>', 'e.g. 90m, 12h, 30d, 2w')
     .option('--name <name>', 'a label, e.g. ci-bot')
     .action(async (opts: { allow: string; anyUser?: boolean; expires?: string; name?: string }) =>
-      (await import('./commands/keys.ts')).keysCreateCommand(io, opts),
+      (await import('./commands/keys.ts')).keysCreateCommand(commandIo, opts),
     )
   keys
     .command('list')
     .description('list client keys (never the keys themselves)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) =>
-      (await import('./commands/keys.ts')).keysListCommand(io, opts),
+      (await import('./commands/keys.ts')).keysListCommand(commandIo, opts),
     )
   keys
     .command('revoke')
     .description('revoke a client key')
     .argument('<id>', 'the key id shown by `callout keys list`')
-    .action(async (id: string) => (await import('./commands/keys.ts')).keysRevokeCommand(io, id))
+    .action(async (id: string) =>
+      (await import('./commands/keys.ts')).keysRevokeCommand(commandIo, id),
+    )
 
   program
     .command('demo')
@@ -266,6 +300,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       (await import('./commands/demo.ts')).demoCommand(io, opts),
     )
 
+  const leaves = (command: Command): Command[] =>
+    command.commands.length === 0 ? [command] : command.commands.flatMap(leaves)
+  for (const command of program.commands.flatMap(leaves)) {
+    if (command.name() !== 'demo') command.option('--home <dir>', HOME_HELP)
+  }
   return program
 }
 

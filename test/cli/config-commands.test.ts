@@ -343,10 +343,10 @@ describe('callout apply, list, status, export, migrate', () => {
     expect(run.stdout).toMatch(/^schema version \d+ \(up to date\)$/m)
   })
 
-  it('writes nothing but the key and the store into the home', async () => {
+  it('writes nothing but the key, the store and its .gitignore into the home', async () => {
     await runCli(['apply', '-f', config], env)
     const files = (await readdir(t.home)).filter((f) => !f.startsWith('callout.db'))
-    expect(files).toEqual(['master.key'])
+    expect(files.sort()).toEqual(['.gitignore', 'master.key'])
   })
 })
 

@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMasterKeyFile, MASTER_KEY_FILE, resolveHome } from '../../secrets/index.ts'
 import { openStore, parseStoreUrl, redactStoreUrl } from '../../store/index.ts'
 import { println, type CliIo } from '../io.ts'
 
+/** The home's `.gitignore`: nothing in it (master key, SQLite store) belongs in a repository. */
+const GITIGNORE =
+  '# Written by `callout init`: the master key and the store never belong in git.\n*\n'
+
 /**
  * `callout init`: creates the Callout home (0700), a master key file (0600) unless
- * `CALLOUT_MASTER_KEY` is set or a key file exists, and the store with its schema.
+ * `CALLOUT_MASTER_KEY` is set or a key file exists, the store with its schema, and a `.gitignore`
+ * in the home so that git never commits the key.
  *
  * @example
  * // $ callout init
@@ -37,6 +43,11 @@ export async function initCommand(io: CliIo): Promise<void> {
   })
   await store.close()
   println(io, `store: ${where} (ready)`)
+  const ignore = join(home, '.gitignore')
+  if (!existsSync(ignore)) {
+    await writeFile(ignore, GITIGNORE, { mode: 0o644 })
+    println(io, `created ${ignore}: git ignores everything in the home, the master key included`)
+  }
   println(
     io,
     'next: write callout.yaml (see docs/configuration.md), then `callout apply -f callout.yaml`',

@@ -70,6 +70,7 @@ export async function rotateKeyCommand(io: CliIo, options: RotateKeyOptions): Pr
       throw new CalloutError(
         'MASTER_KEY_MISSING',
         `No master key at ${keyFile}: run \`callout init\` first.`,
+        { details: { path: keyFile } },
       )
     }
     target = `${keyFile}.next`
