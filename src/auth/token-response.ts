@@ -249,9 +249,17 @@ function oauthErrorFor(
   const salesforce = ctx.providerType === 'salesforce'
 
   if (error === 'invalid_client' || error === 'invalid_client_id') {
-    const hint = salesforce
-      ? ' A new Connected App takes 2–10 minutes to propagate; check the consumer key (and secret) of the Connected App.'
-      : ' Check the client id and secret (or signing key) of the AuthProvider.'
+    const jwtKey =
+      ctx.grant === 'jwt_bearer' && error === 'invalid_client'
+        ? salesforce
+          ? " For the JWT bearer flow this usually means the assertion's signature does not verify: the principal's privateKey must belong to the certificate uploaded to the Connected App (\"Use digital signatures\"); upload the matching certificate or configure the matching key. Also check the consumer key (the assertion's issuer)."
+          : " For the JWT bearer flow this usually means the assertion's signature does not verify: the principal's privateKey must match the public key or certificate registered for the client. Also check the client id (the assertion's issuer)."
+        : undefined
+    const hint =
+      jwtKey ??
+      (salesforce
+        ? ' A new Connected App takes 2–10 minutes to propagate; check the consumer key (and secret) of the Connected App.'
+        : ' Check the client id and secret (or signing key) of the AuthProvider.')
     return new CalloutError(
       'OAUTH_CLIENT_INVALID',
       `The authorization server rejected the client of AuthProvider "${ctx.providerName}" (${said}).${hint}`,
@@ -287,6 +295,9 @@ function adviceForGrantError(
     }
     if (d.includes('audience')) {
       return ' Set the JWT audience to the login host (https://login.salesforce.com, https://test.salesforce.com or the site URL).'
+    }
+    if (ctx.grant === 'jwt_bearer' && d.includes('invalid assertion')) {
+      return " The assertion was refused: check that the principal's privateKey belongs to the certificate uploaded to the Connected App, that the username (sub) exists, and that the clocks agree (exp)."
     }
     if (d.includes('client credentials user')) {
       return ' Enable the Client Credentials Flow on the Connected App and set its Run As user.'
