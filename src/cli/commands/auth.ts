@@ -80,7 +80,8 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
       })
       println(io, `open this URL to authenticate ${options.name}:`)
       println(io, `  ${url}`)
-      if (options.open && io.interactive && openBrowser(url)) println(io, '(opening your browser)')
+      if (options.open && io.interactive && openBrowser(url, io.env))
+        println(io, '(opening your browser)')
       println(io, `waiting for the callback on ${server.redirectUri} …`)
       const callback = await server.next(timeoutSeconds * 1000)
       try {
