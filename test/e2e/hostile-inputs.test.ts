@@ -434,7 +434,7 @@ describe('hostile caller requests', () => {
     await closedHome.cleanup()
   })
 
-  it.each([200, 401, 302])(
+  it.each([200, 403, 302])(
     "an upstream's own callout-advice header never reaches the caller (%i)",
     async (status) => {
       stub.mode = 'ok'
