@@ -88,7 +88,7 @@ export async function readCappedText(
     throw tooLarge(what, response.status, maxBytes)
   }
   if (response.body === null) return ''
-  const reader = response.body.getReader()
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
   const chunks: Uint8Array[] = []
   let total = 0
   try {

@@ -53,7 +53,10 @@ const formulaHeaderSchema = z.strictObject({
 const headersSchema = z.preprocess(
   (value) =>
     value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? Object.entries(value).map(([name, formula]) => ({ name, formula }))
+      ? Object.entries(value as Record<string, unknown>).map(([name, formula]) => ({
+          name,
+          formula,
+        }))
       : value,
   z.array(formulaHeaderSchema).max(50),
 )

@@ -308,7 +308,7 @@ function isLoopbackAddress(address: string | undefined): boolean {
 }
 
 /** Fastify's own client errors (bad content length, aborted body) as `INVALID_ARGUMENT`. */
-function fastifyClientError(error: unknown): CalloutError | unknown {
+function fastifyClientError(error: unknown): unknown {
   const status = (error as { statusCode?: number }).statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new CalloutError(

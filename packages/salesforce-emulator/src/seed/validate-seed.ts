@@ -294,7 +294,7 @@ function org(v: unknown, path: string, readFile?: (file: string) => string): Org
     const l = o[key]
     if (l === undefined || l === null) return undefined
     if (!Array.isArray(l)) throw new SeedError(`${path}.${key}`, 'expected a list')
-    return l
+    return l as unknown[]
   }
   set(
     'users',

@@ -89,6 +89,11 @@ function valueOf(ctx: RequestContext, rec: StoredRecord, r: Resolved): unknown {
 function literalRange(lit: Literal, now: number): [number, number] | undefined {
   const today = startOfDay(now)
   switch (lit.kind) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+      return undefined
     case 'date': {
       const ms = parseDate(lit.value)
       return ms === undefined ? undefined : [ms, ms + ONE_DAY_MS]
