@@ -22,6 +22,8 @@ const JWT_USER = 'integration@storm.example'
 const WEB_USER = 'admin@storm.example'
 const V = 'v61.0'
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+/** A storm of 1,000 callouts takes seconds, and longer on a busy machine. */
+const STORM_TIMEOUT_MS = 90_000
 
 let emulator: Emulator
 let org: EmulatedOrg
@@ -150,7 +152,7 @@ afterAll(async () => {
   await Promise.all(homes.map((h) => h.cleanup()))
 })
 
-describe('refresh storm in one broker', () => {
+describe('refresh storm in one broker', { timeout: STORM_TIMEOUT_MS }, () => {
   it('1,000 concurrent callouts on an expired jwt-bearer token: one token request, all succeed', async () => {
     const home = await newHome()
     const broker = await openTestBroker(home, config())
@@ -168,7 +170,7 @@ describe('refresh storm in one broker', () => {
   })
 })
 
-describe('failure storms', () => {
+describe('failure storms', { timeout: STORM_TIMEOUT_MS }, () => {
   it('500 concurrent callouts while the token endpoint fails once: one token request, all fail typed', async () => {
     const home = await newHome()
     const broker = await openTestBroker(home, config())
@@ -190,31 +192,35 @@ describe('failure storms', () => {
   })
 })
 
-describe('refresh storm with refresh-token rotation in one broker', () => {
-  it('browser flow: 1,000 callouts after expiry → exactly one refresh, the rotated token is stored and works', async () => {
-    const home = await newHome()
-    const broker = await openTestBroker(home, config())
-    try {
-      const { url } = await broker.authorizeUrl('TargetAsAdmin', { redirectUri: REDIRECT })
-      await broker.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
-      await warm(broker, 'TargetAsAdmin')
-      const key = { externalCredential: 'SfWeb', principal: 'Admin', userId: '' }
-      const first = await readCredential(home, key)
-      emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
-      const before = tokens('refresh_token')
-      org.faults.expireSessions()
-      const statuses = await storm(broker, 'TargetAsAdmin', 1000)
-      expect(statuses.filter((s) => s !== 200)).toEqual([])
-      expect(tokens('refresh_token') - before).toBe(1)
-      expect(tokens()).toBe(1)
-      const second = await readCredential(home, key)
-      expect(second?.refreshToken?.reveal()).not.toBe(first?.refreshToken?.reveal())
-      // the stored rotated token works: a second expiry refreshes again
-      org.faults.expireSessions()
-      await warm(broker, 'TargetAsAdmin')
-      expect(tokens('refresh_token') - before).toBe(2)
-    } finally {
-      await broker.close()
-    }
-  })
-})
+describe(
+  'refresh storm with refresh-token rotation in one broker',
+  { timeout: STORM_TIMEOUT_MS },
+  () => {
+    it('browser flow: 1,000 callouts after expiry → exactly one refresh, the rotated token is stored and works', async () => {
+      const home = await newHome()
+      const broker = await openTestBroker(home, config())
+      try {
+        const { url } = await broker.authorizeUrl('TargetAsAdmin', { redirectUri: REDIRECT })
+        await broker.completeAuthorization(await salesforceAuthorize(url, org.user(WEB_USER)))
+        await warm(broker, 'TargetAsAdmin')
+        const key = { externalCredential: 'SfWeb', principal: 'Admin', userId: '' }
+        const first = await readCredential(home, key)
+        emulator.requestLog.clear() // the log is bounded (10,000 entries): count from empty
+        const before = tokens('refresh_token')
+        org.faults.expireSessions()
+        const statuses = await storm(broker, 'TargetAsAdmin', 1000)
+        expect(statuses.filter((s) => s !== 200)).toEqual([])
+        expect(tokens('refresh_token') - before).toBe(1)
+        expect(tokens()).toBe(1)
+        const second = await readCredential(home, key)
+        expect(second?.refreshToken?.reveal()).not.toBe(first?.refreshToken?.reveal())
+        // the stored rotated token works: a second expiry refreshes again
+        org.faults.expireSessions()
+        await warm(broker, 'TargetAsAdmin')
+        expect(tokens('refresh_token') - before).toBe(2)
+      } finally {
+        await broker.close()
+      }
+    })
+  },
+)
