@@ -9,10 +9,7 @@
 export const SALESFORCE_DEFAULT_LOGIN_URL = 'https://login.salesforce.com'
 
 /** Salesforce's shared login hosts. */
-const SALESFORCE_LOGIN_HOSTS: readonly string[] = [
-  'login.salesforce.com',
-  'test.salesforce.com',
-]
+const SALESFORCE_LOGIN_HOSTS: readonly string[] = ['login.salesforce.com', 'test.salesforce.com']
 
 /** Salesforce OAuth endpoint paths below a login URL (login host, My Domain or site URL). */
 export const SALESFORCE_ENDPOINT_PATHS = Object.freeze({

@@ -82,6 +82,8 @@ async function pack(dir: string): Promise<Packed> {
   return { filename: report.filename, files: report.files.map((f) => f.path).sort() }
 }
 
+// Two builds, an install and a native addon copy: about a minute on an idle two-core machine,
+// several on a loaded one.
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'callout-pack-'))
   const clone = join(work, 'clone')
@@ -136,7 +138,7 @@ beforeAll(async () => {
   } else {
     await run('npm', ['rebuild', 'better-sqlite3'], { cwd: project, env: NPM_ENV })
   }
-}, 240_000)
+}, 600_000)
 
 afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true })
