@@ -217,8 +217,11 @@ async function discover(
   const issuerUrl = parseConfiguredUrl(provider, 'issuer', issuer)
   const deps = resolveAuthDeps(options)
   const reqOptions = requestOptions(issuer, provider.allowInsecureHttp, deps)
-  const response = await sendAuthRequest(provider.name, 'discovery document', () =>
-    oauth.discoveryRequest(issuerUrl, reqOptions),
+  const response = await sendAuthRequest(
+    provider.name,
+    'discovery document',
+    discoveryUrlOf(issuerUrl),
+    () => oauth.discoveryRequest(issuerUrl, reqOptions),
   )
   const body = await readCappedText(response, MAX_AUTH_RESPONSE_BYTES, 'discovery document')
   const contentType = response.headers.get('content-type') ?? ''
@@ -266,4 +269,9 @@ async function discover(
     Object.entries(found).filter(([, v]) => v !== undefined),
   ) as unknown as ProviderEndpoints
   return checked(provider, endpoints)
+}
+
+/** The discovery document URL of an issuer (RFC 8414 §3 / OIDC Discovery §4), for messages. */
+function discoveryUrlOf(issuer: URL): string {
+  return `${issuer.href.replace(/\/+$/, '')}/.well-known/openid-configuration`
 }

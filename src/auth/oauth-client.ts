@@ -142,15 +142,18 @@ export async function oauthClientContext(
 }
 
 /**
- * Runs an oauth4webapi request function and turns transport failures into CalloutErrors:
+ * Runs an oauth4webapi request function against `url` (named in the messages) and turns
+ * transport failures into CalloutErrors:
  * network errors and timeouts → `TOKEN_ENDPOINT_ERROR` (with the cause), a refused plain-http
  * URL → `INSECURE_URL`.
  */
 export async function sendAuthRequest(
   providerName: string,
   what: string,
+  url: string,
   send: () => Promise<Response>,
 ): Promise<Response> {
+  const tried = printableUrl(url)
   try {
     return await send()
   } catch (error) {
@@ -167,9 +170,19 @@ export async function sendAuthRequest(
     throw new CalloutError(
       'TOKEN_ENDPOINT_ERROR',
       timedOut
-        ? `The ${what} of AuthProvider "${providerName}" did not answer in time. Check that the URL is reachable from this host.`
-        : `The ${what} of AuthProvider "${providerName}" could not be reached. Check the URL, DNS, proxy and firewall settings.`,
-      { cause: safeCause(error), details: { provider: providerName, timedOut } },
+        ? `The ${what} of AuthProvider "${providerName}" (${tried}) did not answer in time. Check that the URL is reachable from this host.`
+        : `The ${what} of AuthProvider "${providerName}" (${tried}) could not be reached. Check the URL, DNS, proxy and firewall settings.`,
+      { cause: safeCause(error), details: { provider: providerName, url: tried, timedOut } },
     )
+  }
+}
+
+/** A URL for messages: origin and path only (never userinfo or query). */
+function printableUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return 'an invalid URL'
   }
 }

@@ -62,7 +62,7 @@ export async function clientCredentialsGrant(
   const d = resolveAuthDeps(deps)
   const ctx = await oauthClientContext(provider, endpoints, d)
   const params = scopeParams(provider, externalCredential)
-  const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
+  const response = await sendAuthRequest(provider.name, 'token endpoint', endpoints.tokenUrl, () =>
     oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, ctx.clientAuth, params, ctx.options),
   )
   return processGrantResponse(provider, externalCredential, ctx, 'client_credentials', response, d)
@@ -84,7 +84,7 @@ export async function refreshTokenGrant(
 ): Promise<TokenSet> {
   const d = resolveAuthDeps(deps)
   const ctx = await oauthClientContext(provider, endpoints, d)
-  const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
+  const response = await sendAuthRequest(provider.name, 'token endpoint', endpoints.tokenUrl, () =>
     oauth.refreshTokenGrantRequest(
       ctx.as,
       ctx.client,
@@ -128,7 +128,7 @@ export async function authorizationCodeGrant(
     oauth.skipStateCheck,
   )
   const verifier = input.codeVerifier ?? oauth.nopkce
-  const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
+  const response = await sendAuthRequest(provider.name, 'token endpoint', endpoints.tokenUrl, () =>
     oauth.authorizationCodeGrantRequest(
       ctx.as,
       ctx.client,
@@ -184,7 +184,7 @@ export async function passwordGrant(
   const ctx = await oauthClientContext(provider, endpoints, d)
   const params = new URLSearchParams({ username, password: password.reveal() + token })
   for (const [k, v] of scopeParams(provider, externalCredential)) params.set(k, v)
-  const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
+  const response = await sendAuthRequest(provider.name, 'token endpoint', endpoints.tokenUrl, () =>
     oauth.genericTokenEndpointRequest(
       ctx.as,
       ctx.client,
@@ -230,7 +230,7 @@ export async function jwtBearerGrant(
   const ctx = await oauthClientContext(provider, endpoints, d, method)
   const params = new URLSearchParams({ assertion })
   for (const [k, v] of scopeParams(provider, externalCredential)) params.set(k, v)
-  const response = await sendAuthRequest(provider.name, 'token endpoint', () =>
+  const response = await sendAuthRequest(provider.name, 'token endpoint', endpoints.tokenUrl, () =>
     oauth.genericTokenEndpointRequest(
       ctx.as,
       ctx.client,

@@ -280,6 +280,14 @@ export class Broker {
     checkFormulas(defs)
     const result = await this.#parts.store.applyDefinitions(defs, options)
     await this.reload()
+    // A fixed configuration is tried at once: clear the cooldowns and last errors it may fix.
+    const changed = new Set([...result.created, ...result.updated])
+    const affected = [...this.#definitions.externalCredentials.values()].filter(
+      (ec) =>
+        changed.has(`externalCredential:${ec.name}`) ||
+        (ec.authProvider !== undefined && changed.has(`authProvider:${ec.authProvider}`)),
+    )
+    if (affected.length > 0) await this.#parts.tokens.definitionsChanged(affected)
     return result
   }
 

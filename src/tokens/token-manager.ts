@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../clock.ts'
 import {
   credentialKeyString,
   type CredentialKey,
+  type ExternalCredential,
   type PrincipalCredential,
 } from '../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
@@ -323,6 +324,42 @@ export class TokenManager {
     )
     if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
     return outcome.value
+  }
+
+  /**
+   * Called after the definitions of these ExternalCredentials (or their AuthProviders) changed:
+   * forgets their cached tokens and cooldowns, and clears the stored last error (and the `error`
+   * status; `needs-reauth` too for flows that mint without a user), so that the fixed
+   * configuration is tried at once instead of failing with the old error until the cooldown ends.
+   * Credentials of the browser flow that need re-authentication keep that status.
+   *
+   * @example
+   * await tokens.definitionsChanged([defs.externalCredentials.get('Api')!])
+   */
+  async definitionsChanged(ecs: readonly ExternalCredential[]): Promise<void> {
+    for (const ec of ecs) {
+      this.forget({ externalCredential: ec.name })
+      for (const credential of await this.#store.listCredentials({ externalCredential: ec.name })) {
+        if (credential.lastError === undefined) continue
+        const keepReauth = credential.status === 'needs-reauth' && ec.flow === 'browser'
+        if (keepReauth) continue
+        const { lastError: _lastError, version, ...rest } = credential
+        const status =
+          credential.status === 'error' || credential.status === 'needs-reauth'
+            ? credential.accessToken === undefined
+              ? 'not-configured'
+              : 'authenticated'
+            : credential.status
+        await this.#store
+          .compareAndSetCredential({ ...rest, status }, version)
+          .catch((error: unknown) =>
+            this.#logger.warn(
+              { err: safeLogError(error), credential: keyDetails(credential) },
+              'clearing the last error after a definition change failed',
+            ),
+          )
+      }
+    }
   }
 
   /**
@@ -827,6 +864,10 @@ export class TokenManager {
     }
     return error
   }
+}
+
+function safeLogError(error: unknown): unknown {
+  return isCalloutError(error) ? { code: error.code, message: error.message } : undefined
 }
 
 /** A store failure that may pass (a lock, a lost connection) — not a conflict or tampering. */

@@ -104,7 +104,11 @@ beforeAll(async () => {
     })()
   })
   home = await makeHome({ STUB_SECRET: 'stub-secret-77e1' })
-  broker = await openTestBroker(home, config(), { tokens: { cooldownMs: 0 } })
+  // Every failure is exercised again and again here: no cooldown and no limit on refreshes after
+  // a rejection (test/e2e/unauthorized-storm.test.ts covers that limit).
+  broker = await openTestBroker(home, config(), {
+    tokens: { cooldownMs: 0, rejectionRefresh: { freshMs: 0, budget: Infinity } },
+  })
 })
 
 afterAll(async () => {
