@@ -2,9 +2,9 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 /**
- * The layers of src/ (CONTRIBUTING.md, "How the code is layered"): each folder may import the folders listed
- * here and, through them, what those may import. `errors.ts` and `clock.ts` are open to all and
- * import nothing; `index.ts` (the public surface) may import anything.
+ * The layers of src/ (docs/architecture.md): each folder may import the folders listed here and,
+ * through them, what those may import, plus `errors.ts` and `clock.ts` (providers/: `errors.ts`
+ * only), which import nothing; `index.ts` (the public surface) may import anything but cli/.
  */
 const LAYERS = {
   providers: [],
@@ -31,15 +31,22 @@ const EMULATOR = {
   message: 'The broker never imports the emulator (only tests and `callout demo` may).',
 }
 
+/** Production code never imports tests, benchmarks or the emulator's files. */
+const OUTSIDE_SRC = {
+  regex: '^(\\.\\./)+(test|bench|packages)/',
+  message: 'Code in src/ never imports test/, bench/ or packages/.',
+}
+
 /** no-restricted-imports for production code in `files`, refusing the `forbidden` layers. */
 function layerRule(files, forbidden, who) {
   const patterns =
     forbidden.length === 0
-      ? []
+      ? [OUTSIDE_SRC]
       : [
+          OUTSIDE_SRC,
           {
             regex: `^(\\.\\.?/)+(${forbidden.join('|')})(/|$)`,
-            message: `${who} may not import ${forbidden.join(', ')} (CONTRIBUTING.md lists what each layer may import).`,
+            message: `${who} may not import ${forbidden.join(', ').replaceAll('\\', '')} (docs/architecture.md lists what each layer may import).`,
           },
         ]
   return {
@@ -126,12 +133,20 @@ export default tseslint.config(
   ...ALL.map((layer) =>
     layerRule(
       [`src/${layer}/**/*.ts`],
-      ALL.filter((other) => other !== layer && !reachable(layer).has(other)),
+      [
+        ...ALL.filter((other) => other !== layer && !reachable(layer).has(other)),
+        // providers/ is the leaf above errors.ts: not even the clock.
+        ...(layer === 'providers' ? ['clock\\.ts'] : []),
+      ],
       `src/${layer}`,
     ),
   ),
-  layerRule(['src/errors.ts', 'src/clock.ts'], ALL, 'src/errors.ts and src/clock.ts'),
-  layerRule(['src/index.ts'], [], 'src/index.ts'),
+  layerRule(
+    ['src/errors.ts', 'src/clock.ts'],
+    [...ALL, 'errors\\.ts', 'clock\\.ts'],
+    'src/errors.ts and src/clock.ts',
+  ),
+  layerRule(['src/index.ts'], ['cli'], 'src/index.ts'),
   // The emulator is a package of its own: it never imports the broker.
   {
     files: ['packages/salesforce-emulator/**/*.ts'],
