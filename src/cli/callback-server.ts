@@ -1,6 +1,7 @@
 /**
  * The loopback HTTP server `callout auth` listens on for the OAuth redirect (RFC 8252 §7.3).
  */
+import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { CalloutError } from '../errors.ts'
 
@@ -12,8 +13,33 @@ export interface CallbackServer {
    * Resolves with the full callback URL of the first request to the redirect path that carries
    * `state` and either `code` or `error`; rejects after `timeoutMs`.
    */
-  next(timeoutMs: number): Promise<{ url: URL; respond(status: number, html: string): void }>
+  next(
+    timeoutMs: number,
+    options?: CallbackWaitOptions,
+  ): Promise<{ url: URL; respond(status: number, html: string): void }>
   close(): Promise<void>
+}
+
+/** How {@link CallbackServer.next} tells the real callback from a stray request. */
+export interface CallbackWaitOptions {
+  /**
+   * The `state` of the authorization request. A callback with another `state` (any web page can
+   * send one to the loopback port) is answered 400 and the server keeps waiting.
+   */
+  readonly state?: string
+  /** Told about each stray callback (to print a note on the terminal). */
+  readonly onStray?: () => void
+}
+
+const STRAY_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>Callout: not this login</title>' +
+  '<body style="font-family:system-ui;margin:3rem"><h1>Callout: not this login</h1>' +
+  '<p>This callback does not belong to the login Callout is waiting for; it was ignored.</p></body>'
+
+function sameState(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -58,6 +84,7 @@ export function parseLoopbackRedirectUri(value: string): URL {
 export async function startCallbackServer(redirectUri: string): Promise<CallbackServer> {
   const target = parseLoopbackRedirectUri(redirectUri)
   let deliver: ((value: { url: URL; res: ServerResponse }) => void) | undefined
+  let waitOptions: CallbackWaitOptions = {}
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', `http://${target.host}`)
     const isCallback =
@@ -67,6 +94,14 @@ export async function startCallbackServer(redirectUri: string): Promise<Callback
       (url.searchParams.has('code') || url.searchParams.has('error'))
     if (!isCallback || deliver === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n')
+      return
+    }
+    const expected = waitOptions.state
+    if (expected !== undefined && !sameState(url.searchParams.get('state') ?? '', expected)) {
+      res
+        .writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(STRAY_PAGE)
+      waitOptions.onStray?.()
       return
     }
     const handler = deliver
@@ -101,7 +136,8 @@ export async function startCallbackServer(redirectUri: string): Promise<Callback
 
   return {
     redirectUri: actual.href,
-    next(timeoutMs) {
+    next(timeoutMs, options = {}) {
+      waitOptions = options
       return new Promise((resolveNext, reject) => {
         const timer = setTimeout(() => {
           deliver = undefined

@@ -73,7 +73,7 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
     }
     const server = await startCallbackServer(options.redirectUri)
     try {
-      const { url } = await broker.authorizeUrl(options.name, {
+      const { url, state } = await broker.authorizeUrl(options.name, {
         redirectUri: server.redirectUri,
         ...user,
         ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
@@ -83,7 +83,13 @@ export async function authCommand(io: CliIo, options: AuthCommandOptions): Promi
       if (options.open && io.interactive && openBrowser(url, io.env))
         println(io, '(opening your browser)')
       println(io, `waiting for the callback on ${server.redirectUri} …`)
-      const callback = await server.next(timeoutSeconds * 1000)
+      const callback = await server.next(timeoutSeconds * 1000, {
+        state,
+        onStray: () =>
+          io.stderr.write(
+            'note: ignored a request to the callback URL whose state does not match this login (another page or an old login); still waiting\n',
+          ),
+      })
       try {
         const report = await broker.completeAuthorization(callback.url.href, user)
         const summary = report.principals.map((p) => p.summary).join('; ')
