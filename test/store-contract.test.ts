@@ -625,24 +625,42 @@ for (const dialect of DIALECTS) {
 
       it('expires, is taken over, renews only for its holder and releases', async () => {
         const h = await harness(dialect)
-        const clock = fakeClock()
-        const a = await h.open({ clock })
-        const b = await h.open({ clock })
-        expect(await a.acquireLease('L', 'A', 1_000)).toBe(true)
-        expect(await a.acquireLease('L', 'A', 1_000)).toBe(true) // re-entrant for its holder
-        clock.advance(500)
-        expect(await b.acquireLease('L', 'B', 1_000)).toBe(false)
-        expect(await a.renewLease('L', 'A', 1_000)).toBe(true) // now expires at +1500
-        clock.advance(999)
-        expect(await b.acquireLease('L', 'B', 1_000)).toBe(false)
-        clock.advance(1)
-        expect(await b.acquireLease('L', 'B', 1_000)).toBe(true) // expired: taken over
+        const a = await h.open()
+        const b = await h.open()
+        expect(await a.acquireLease('L', 'A', 2_000)).toBe(true)
+        expect(await a.acquireLease('L', 'A', 2_000)).toBe(true) // re-entrant for its holder
+        expect(await b.acquireLease('L', 'B', 2_000)).toBe(false)
+        expect(await a.renewLease('L', 'A', 2_000)).toBe(true)
+        await new Promise((resolve) => setTimeout(resolve, 2_500))
+        expect(await b.acquireLease('L', 'B', 60_000)).toBe(true) // expired: taken over
         expect(await a.renewLease('L', 'A', 1_000)).toBe(false)
         await a.releaseLease('L', 'A') // no-op: not the holder
         expect(await a.acquireLease('L', 'A', 1_000)).toBe(false)
         await b.releaseLease('L', 'B')
         expect(await a.acquireLease('L', 'A', 1_000)).toBe(true)
         expect(await b.renewLease('missing', 'B', 1_000)).toBe(false)
+        await h.close()
+      })
+
+      it('expire by the database clock: a process whose clock is minutes off cannot take a held lease', async () => {
+        const h = await harness(dialect)
+        const honest = await h.open()
+        const ahead = await h.open({ clock: fakeClock(Date.now() + 10 * 60_000) })
+        const behind = await h.open({ clock: fakeClock(Date.now() - 10 * 60_000) })
+        expect(await honest.acquireLease('L', 'honest', 60_000)).toBe(true)
+        // Ten minutes ahead, the lease looks long expired to the process; the database says no.
+        expect(await ahead.acquireLease('L', 'ahead', 60_000)).toBe(false)
+        expect(await ahead.renewLease('L', 'ahead', 60_000)).toBe(false)
+        await honest.releaseLease('L', 'honest')
+        expect(await ahead.acquireLease('L', 'ahead', 300)).toBe(true)
+        // Ten minutes behind, an expired lease still looks valid to the process; the database
+        // lets it be taken over.
+        await new Promise((resolve) => setTimeout(resolve, 600))
+        expect(await behind.acquireLease('L', 'behind', 60_000)).toBe(true)
+        expect(await honest.acquireLease('L', 'honest', 60_000)).toBe(false)
+        const [row] = await h.raw('select holder, expires_at from leases where name = ?', ['L'])
+        expect(row?.['holder']).toBe('behind')
+        expect(Math.abs(Number(row?.['expires_at']) - (Date.now() + 60_000))).toBeLessThan(10_000)
         await h.close()
       })
 

@@ -2,6 +2,7 @@
  * The {@link Store} over Kysely: one implementation for SQLite and PostgreSQL. Secret fields are
  * encrypted with the key ring (AAD = table, column, row); driver errors become `STORE_ERROR`.
  */
+import { sql } from 'kysely'
 import type { Kysely, Selectable } from 'kysely'
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
@@ -559,8 +560,9 @@ export class KyselyStore implements Store {
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     assertLease(name, holder, ttlMs)
     return this.#run('acquire a lease', async () => {
-      const now = this.#clock.now()
-      const expiresAt = now + ttlMs
+      // Expiry by the database's clock: hosts sharing a store may disagree about the time.
+      const now = this.#database.nowMs()
+      const expiresAt = sql<number>`${now} + ${ttlMs}`
       // One statement: insert, or take over an expired lease (or extend our own). Exactly one
       // concurrent caller gets a row back.
       const row = await this.#database.write((db) =>
@@ -585,7 +587,7 @@ export class KyselyStore implements Store {
   async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     assertLease(name, holder, ttlMs)
     return this.#run('renew a lease', async () => {
-      const expiresAt = this.#clock.now() + ttlMs
+      const expiresAt = sql<number>`${this.#database.nowMs()} + ${ttlMs}`
       const result = await this.#database.write((db) =>
         db
           .updateTable('leases')

@@ -7,6 +7,7 @@
  * `pg.Client` that listens on a channel and calls back into the store); not implemented yet.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { RawBuilder } from 'kysely'
 import pg from 'pg'
 import { CalloutError } from '../errors.ts'
 import type { Database } from './schema.ts'
@@ -93,6 +94,9 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     },
     write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
       return fn(db)
+    },
+    nowMs(): RawBuilder<number> {
+      return sql<number>`(extract(epoch from now()) * 1000)::bigint`
     },
     async tableExists(db: Kysely<Database>, name: string): Promise<boolean> {
       const result = await sql<{

@@ -3,7 +3,7 @@
  * that serialises writers across processes, and a table probe. `sqlite.ts` and `postgres.ts`
  * implement it; nothing else in Callout sees a driver.
  */
-import type { Kysely } from 'kysely'
+import type { Kysely, RawBuilder } from 'kysely'
 import type { Database } from './schema.ts'
 
 /** One opened database. */
@@ -23,6 +23,12 @@ export interface SqlDatabase {
    * on the same file, so that no statement busy-waits on a lock held across an `await`.
    */
   write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>
+  /**
+   * The database's clock in ms since epoch, as an SQL expression (PostgreSQL `now()`, SQLite
+   * `julianday('now')`): lease expiry is computed by the one clock every instance shares, not by
+   * hosts whose clocks may be skewed.
+   */
+  nowMs(): RawBuilder<number>
   /** True when the table exists (in the current schema), queried through `db` (a transaction or the pool). */
   tableExists(db: Kysely<Database>, name: string): Promise<boolean>
   close(): Promise<void>

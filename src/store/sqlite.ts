@@ -12,6 +12,7 @@ import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { RawBuilder } from 'kysely'
 import type { Database } from './schema.ts'
 import type { SqlDatabase } from './sql-database.ts'
 
@@ -115,6 +116,9 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
     write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
       // A transaction too: the lock is then only ever waited for at BEGIN, where a retry is safe.
       return immediate(fn)
+    },
+    nowMs(): RawBuilder<number> {
+      return sql<number>`cast(round((julianday('now') - 2440587.5) * 86400000) as integer)`
     },
     async tableExists(db: Kysely<Database>, name: string): Promise<boolean> {
       const row = await sql<{
