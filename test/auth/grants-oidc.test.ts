@@ -225,7 +225,10 @@ describe('authorization code + PKCE, refresh with rotation', () => {
       first.refreshToken!,
     ).catch((e: unknown) => e)
     expect(isCalloutError(err, 'NEEDS_REAUTH')).toBe(true)
-    expect((err as Error).message).toContain('callout auth IdpApi')
+    // The grant layer knows only the ExternalCredential; the token manager adds the command
+    // for the Named Credential the caller used (`callout auth <Name>`).
+    expect((err as Error).message).toContain('ExternalCredential "IdpApi"')
+    expect((err as Error).message).toContain('must re-authenticate')
     expect((err as Error).message).not.toContain(first.refreshToken!.reveal())
   })
 
