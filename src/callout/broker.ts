@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
+import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
 import type { TokenManager } from '../tokens/token-manager.ts'
 import type { Logger, TokenEventName, TokenEvents } from '../tokens/types.ts'
 import {
@@ -281,11 +282,9 @@ export class Broker {
     const result = await this.#parts.store.applyDefinitions(defs, options)
     await this.reload()
     // A fixed configuration is tried at once: clear the cooldowns and last errors it may fix.
-    const changed = new Set([...result.created, ...result.updated])
-    const affected = [...this.#definitions.externalCredentials.values()].filter(
-      (ec) =>
-        changed.has(`externalCredential:${ec.name}`) ||
-        (ec.authProvider !== undefined && changed.has(`authProvider:${ec.authProvider}`)),
+    const affected = externalCredentialsChangedBy(
+      this.#definitions.externalCredentials.values(),
+      result,
     )
     if (affected.length > 0) await this.#parts.tokens.definitionsChanged(affected)
     return result

@@ -14,6 +14,7 @@ import type { Secret } from '../secrets/secret.ts'
 import type { Store } from '../store/types.ts'
 import { CredentialCache } from './cache.ts'
 import { Cooldown } from './cooldown.ts'
+import { clearStoredErrors } from './definitions-changed.ts'
 import { TypedEvents } from './events.ts'
 import { effectiveExpiresAt, EXPIRY_DEFAULTS, refreshDueAt, sessionTimeoutFor } from './expiry.ts'
 import { LEASE_DEFAULTS, withLease, type LeaseOptions } from './lease.ts'
@@ -337,29 +338,13 @@ export class TokenManager {
    * await tokens.definitionsChanged([defs.externalCredentials.get('Api')!])
    */
   async definitionsChanged(ecs: readonly ExternalCredential[]): Promise<void> {
-    for (const ec of ecs) {
-      this.forget({ externalCredential: ec.name })
-      for (const credential of await this.#store.listCredentials({ externalCredential: ec.name })) {
-        if (credential.lastError === undefined) continue
-        const keepReauth = credential.status === 'needs-reauth' && ec.flow === 'browser'
-        if (keepReauth) continue
-        const { lastError: _lastError, version, ...rest } = credential
-        const status =
-          credential.status === 'error' || credential.status === 'needs-reauth'
-            ? credential.accessToken === undefined
-              ? 'not-configured'
-              : 'authenticated'
-            : credential.status
-        await this.#store
-          .compareAndSetCredential({ ...rest, status }, version)
-          .catch((error: unknown) =>
-            this.#logger.warn(
-              { err: safeLogError(error), credential: keyDetails(credential) },
-              'clearing the last error after a definition change failed',
-            ),
-          )
-      }
-    }
+    for (const ec of ecs) this.forget({ externalCredential: ec.name })
+    await clearStoredErrors(this.#store, ecs, (error, credential) =>
+      this.#logger.warn(
+        { err: safeLogError(error), credential: keyDetails(credential) },
+        'clearing the last error after a definition change failed',
+      ),
+    )
   }
 
   /**

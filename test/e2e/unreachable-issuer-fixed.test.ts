@@ -3,7 +3,9 @@
  * names the URL it tried, and cools down; fixing the definition and applying it again clears the
  * cooldown and the stored last error at once.
  */
+import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig, type Broker } from '../../src/index.ts'
 import {
@@ -15,6 +17,7 @@ import {
   type Listening,
   type TestHome,
 } from './helpers/e2e.ts'
+import { runCli } from '../cli/helpers.ts'
 
 let stub: TokenStub
 let upstream: Listening
@@ -87,5 +90,34 @@ describe('an unreachable token endpoint, fixed and applied again', () => {
     const [after] = await broker.status('Api')
     expect(after?.principals[0]?.status).toBe('authenticated')
     expect(after?.principals[0]?.lastError).toBeUndefined()
+  })
+})
+
+describe('the same fix applied with the CLI', () => {
+  it('callout apply clears the stored error and the cooldown for every process', async () => {
+    const cliHome = await makeHome({ STUB_SECRET: 'stub-secret' })
+    const file = join(cliHome.dir, 'callout.json')
+    try {
+      await writeFile(file, JSON.stringify(config(deadUrl)))
+      expect((await runCli(['apply', '-f', file], cliHome.env)).code).toBe(0)
+      const failed = await runCli(['get', 'callout:Api/x'], cliHome.env)
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).toContain('TOKEN_ENDPOINT_ERROR')
+      // The stored error makes the next process cool down too.
+      const cooling = await runCli(['get', 'callout:Api/x'], cliHome.env)
+      expect(cooling.stderr).toContain('REFRESH_COOLDOWN')
+
+      await writeFile(file, JSON.stringify(config(stub.tokenUrl)))
+      expect((await runCli(['apply', '-f', file], cliHome.env)).code).toBe(0)
+      const before = stub.requests
+      const fixed = await runCli(['get', 'callout:Api/x'], cliHome.env)
+      expect(fixed.stderr).toBe('')
+      expect(fixed.code).toBe(0)
+      expect(stub.requests).toBe(before + 1)
+      const status = await runCli(['status', 'Api', '--json'], cliHome.env)
+      expect(status.stdout).not.toContain('TOKEN_ENDPOINT_ERROR')
+    } finally {
+      await cliHome.cleanup()
+    }
   })
 })

@@ -3,6 +3,10 @@ import { checkFormulas } from '../../auth/formula-check.ts'
 import { loadConfigFile } from '../../definitions/index.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
+import {
+  clearStoredErrors,
+  externalCredentialsChangedBy,
+} from '../../tokens/definitions-changed.ts'
 import { println, type CliIo } from '../io.ts'
 import { refreshScopeWarnings } from '../refresh-scope.ts'
 
@@ -41,6 +45,15 @@ export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Pro
   const store = await openStore({ home: resolveHome(io.env), env: io.env })
   try {
     const result = await store.applyDefinitions(defs, { prune: options.prune === true })
+    // A fixed configuration is tried at once, by every process: clear the stored errors it may fix.
+    await clearStoredErrors(
+      store,
+      externalCredentialsChangedBy(defs.externalCredentials.values(), result),
+      (error, credential) =>
+        io.stderr.write(
+          `warning: could not clear the last error of ${credential.externalCredential}/${credential.principal}: ${error instanceof Error ? error.message : String(error)}\n`,
+        ),
+    )
     for (const name of result.created) println(io, `created ${name}`)
     for (const name of result.updated) println(io, `updated ${name}`)
     for (const name of result.deleted) println(io, `deleted ${name}`)
