@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Agent, Pool, request } from 'undici'
-import type { ResultRow } from './report.ts'
+import { skippedRow, type ResultRow } from './report.ts'
 import type { BenchHome } from './setup.ts'
 import type { Upstream } from './upstream-process.ts'
 
@@ -207,32 +207,26 @@ http { access_log off; upstream up { server ${new URL(upstream.origin).host}; ke
           verdict: proxyRps / nginxRps >= 0.53 ? 'PASS' : 'MISS',
         })
       } else {
-        rows.push({
-          scenario: 'callout serve vs nginx',
-          metric: 'throughput',
-          unit: 'req/s',
-          baseline: null,
-          broker: null,
-          ratio: null,
-          compare: 'none',
-          target: '≥ 0.53×',
-          verdict: 'SKIP',
-          note: 'nginx not installed (apt-get install nginx)',
-        })
+        rows.push(
+          skippedRow(
+            'callout serve vs nginx',
+            'throughput',
+            'req/s',
+            '≥ 0.53×',
+            'nginx not installed (apt-get install nginx)',
+          ),
+        )
       }
     } else {
-      rows.push({
-        scenario: 'callout serve throughput',
-        metric: 'throughput',
-        unit: 'req/s',
-        baseline: null,
-        broker: null,
-        ratio: null,
-        compare: 'none',
-        target: '≥ 0.80×',
-        verdict: 'SKIP',
-        note: 'wrk not installed (apt-get install wrk)',
-      })
+      rows.push(
+        skippedRow(
+          'callout serve throughput',
+          'throughput',
+          'req/s',
+          '≥ 0.80×',
+          'wrk not installed (apt-get install wrk)',
+        ),
+      )
     }
 
     progress(`proxy: fixed 1,000 req/s for ${seconds} s, direct then through the proxy`)
@@ -289,7 +283,7 @@ http { access_log off; upstream up { server ${new URL(upstream.origin).host}; ke
       compare: 'none',
       target: '≤ 150 MB',
       verdict: rss <= 150 ? 'PASS' : 'MISS',
-      note: 'the CLI runs from TypeScript through tsx unless dist/ is built (npm run build)',
+      note: 'in a checkout the CLI runs from TypeScript through tsx: the figure includes tsx and its loader',
     })
   } finally {
     for (const child of children) child.kill('SIGTERM')

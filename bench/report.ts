@@ -26,6 +26,35 @@ export interface ResultRow {
   readonly note?: string
 }
 
+/**
+ * A row for a scenario that could not run here (a tool is missing, a setup failed): no figures,
+ * verdict SKIP, and the reason as its note.
+ *
+ * @example
+ * rows.push(skippedRow('callout serve vs nginx', 'throughput', 'req/s', '≥ 0.53×', 'nginx not installed'))
+ */
+export function skippedRow(
+  scenario: string,
+  metric: string,
+  unit: string,
+  target: string,
+  note: string,
+  compare: ResultRow['compare'] = 'none',
+): ResultRow {
+  return {
+    scenario,
+    metric,
+    unit,
+    baseline: null,
+    broker: null,
+    ratio: null,
+    compare,
+    target,
+    verdict: 'SKIP',
+    note,
+  }
+}
+
 function fmt(value: number | null, unit: string): string {
   if (value === null || Number.isNaN(value)) return '—'
   if (unit === 'req/s') return Math.round(value).toLocaleString('en-US')

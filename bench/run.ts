@@ -17,7 +17,7 @@ import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici'
 import { multiProcessStorm, type MultiStormResult } from './multi-process-storm.ts'
 import { measurePair, pairFailures, pairRows, type PairResult } from './pair.ts'
 import { proxyBench } from './proxy.ts'
-import { renderTable, type ResultRow } from './report.ts'
+import { renderTable, skippedRow, type ResultRow } from './report.ts'
 import {
   CALLOUT_URL,
   DIRECT_PATH,
@@ -134,20 +134,7 @@ function stormRows(rounds: readonly StormRound[], callouts: number): ResultRow[]
 
 function multiRows(label: string, result: MultiStormResult | string): ResultRow[] {
   if (typeof result === 'string') {
-    return [
-      {
-        scenario: label,
-        metric: 'token requests',
-        unit: '',
-        baseline: null,
-        broker: null,
-        ratio: null,
-        compare: 'count',
-        target: '= 1',
-        verdict: 'SKIP',
-        note: result,
-      },
-    ]
+    return [skippedRow(label, 'token requests', '', '= 1', result, 'count')]
   }
   const ok = result.ok === result.callouts && result.failures === 0
   return [
