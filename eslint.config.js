@@ -58,6 +58,73 @@ function layerRule(files, forbidden, who) {
 
 const ALL = Object.keys(LAYERS)
 
+/**
+ * The layers of the emulator's src/ (packages/salesforce-emulator/README.md, "Source map"): each
+ * folder may import the folders listed here and, through them, what those may import. The API
+ * families (oauth/, rest/, apex/, admin/, …) sit side by side over http/, org/, seed/ and data/
+ * and never import each other; server/ routes to them; the top-level files may import anything.
+ */
+const EMULATOR_LAYERS = {
+  data: [],
+  seed: ['data'],
+  org: ['seed'],
+  http: ['org'],
+  oauth: ['http'],
+  rest: ['http'],
+  apex: ['http'],
+  admin: ['http'],
+  server: ['oauth', 'rest', 'apex', 'admin'],
+}
+const EMULATOR_ALL = Object.keys(EMULATOR_LAYERS)
+const EMULATOR_TOP = ['emulator\\.ts', 'emulated-org\\.ts', 'index\\.ts', 'cli\\.ts']
+
+/** The emulator layers `layer` may import, directly or through the layers it may import. */
+function emulatorReachable(layer, seen = new Set()) {
+  for (const next of EMULATOR_LAYERS[layer]) {
+    if (!seen.has(next)) emulatorReachable(next, seen.add(next))
+  }
+  return seen
+}
+
+/** The emulator never imports the broker: neither the package nor its files. */
+const EMULATOR_NO_BROKER = {
+  paths: [{ name: 'callout', message: 'The emulator never imports the broker.' }],
+  patterns: [
+    {
+      regex: `^(\\.\\./)+(\\.\\./)src/(errors\\.ts|clock\\.ts|index\\.ts|(${ALL.join('|')})/)`,
+      message: 'The emulator never imports the broker.',
+    },
+  ],
+}
+
+/** no-restricted-imports for the emulator's src/<layer>/: no broker, no upward or sideways import. */
+function emulatorLayerRule(layer) {
+  const allowed = emulatorReachable(layer)
+  const forbidden = [
+    ...EMULATOR_ALL.filter((other) => other !== layer && !allowed.has(other)),
+    ...EMULATOR_TOP,
+  ]
+  return {
+    files: [`packages/salesforce-emulator/src/${layer}/**/*.ts`],
+    ignores: ['**/*.test.ts', '**/*.test-helper.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: EMULATOR_NO_BROKER.paths,
+          patterns: [
+            ...EMULATOR_NO_BROKER.patterns,
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})(/|$)`,
+              message: `The emulator's ${layer}/ may not import ${forbidden.join(', ').replaceAll('\\', '')} (packages/salesforce-emulator/README.md, "Source map").`,
+            },
+          ],
+        },
+      ],
+    },
+  }
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -150,19 +217,8 @@ export default tseslint.config(
   // The emulator is a package of its own: it never imports the broker.
   {
     files: ['packages/salesforce-emulator/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: 'callout', message: 'The emulator never imports the broker.' }],
-          patterns: [
-            {
-              regex: `^(\\.\\./)+(\\.\\./)src/(errors\\.ts|clock\\.ts|index\\.ts|(${ALL.join('|')})/)`,
-              message: 'The emulator never imports the broker.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: { 'no-restricted-imports': ['error', EMULATOR_NO_BROKER] },
   },
+  // The layers of the emulator's src/.
+  ...EMULATOR_ALL.map(emulatorLayerRule),
 )

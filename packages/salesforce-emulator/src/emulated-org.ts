@@ -2,12 +2,12 @@
  * The public handle of one emulated org: its URLs, users, connected apps, data, Apex routes and
  * fault switches, plus helpers that mint tokens without HTTP.
  */
-import type { OrgData } from './data/index.ts'
-import type { FaultSwitches } from './faults/fault-switches.ts'
+import type { OrgData } from './data/org-data.ts'
+import type { FaultSwitches } from './org/fault-switches.ts'
 import { grantsRefreshToken, mintAccessToken, tokenResponse } from './oauth/token-response.ts'
 import type { OrgState } from './org/org-state.ts'
 import type { ConnectedApp, OrgUser } from './org/principals.ts'
-import type { ApexHandler } from './rest/apex-routes.ts'
+import type { ApexHandler } from './org/apex-routes.ts'
 import type { ConnectedAppSeed, UserSeed } from './seed/seed-types.ts'
 
 /** A user of an emulated org, with its login password. */

@@ -9,10 +9,10 @@
  * // … org.instanceUrl, org.user().username, org.connectedApp().consumerKey …
  * await emulator.close()
  */
-import { OrgData } from './data/index.ts'
+import { OrgData } from './data/org-data.ts'
 import { EmulatedOrg } from './emulated-org.ts'
-import type { FaultScope, FaultSwitches, LatencySettings } from './faults/fault-switches.ts'
-import { RequestLog } from './http/request-log.ts'
+import type { FaultScope, FaultSwitches, LatencySettings } from './org/fault-switches.ts'
+import { RequestLog } from './org/request-log.ts'
 import { Clock } from './org/clock.ts'
 import { OrgState } from './org/org-state.ts'
 import { loadSeedFile } from './seed/load-seed-file.ts'

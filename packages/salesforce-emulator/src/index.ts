@@ -13,10 +13,10 @@ export { startEmulator, DEFAULT_MAX_BODY_BYTES } from './emulator.ts'
 export type { Emulator, StartOptions } from './emulator.ts'
 export { EmulatedOrg } from './emulated-org.ts'
 export type { EmulatedConnectedApp, EmulatedUser, IssuedTokens } from './emulated-org.ts'
-export type { FaultScope, FaultSwitches, LatencySettings } from './faults/fault-switches.ts'
-export { RequestLog } from './http/request-log.ts'
-export type { RequestLogEntry, RequestLogFilter } from './http/request-log.ts'
-export type { ApexHandler, ApexRequest, ApexResponse } from './rest/apex-routes.ts'
+export type { FaultScope, FaultSwitches, LatencySettings } from './org/fault-switches.ts'
+export { RequestLog } from './org/request-log.ts'
+export type { RequestLogEntry, RequestLogFilter } from './org/request-log.ts'
+export type { ApexHandler, ApexRequest, ApexResponse } from './org/apex-routes.ts'
 export { apiVersions, MAX_API_VERSION, MIN_API_VERSION } from './rest/api-versions.ts'
 export type { ApiVersion } from './rest/api-versions.ts'
 export type {
@@ -30,12 +30,8 @@ export { SeedError } from './seed/seed-error.ts'
 export { validateSeed } from './seed/validate-seed.ts'
 export { loadSeedFile } from './seed/load-seed-file.ts'
 export { tokenSignature } from './oauth/token-response.ts'
-export { MAX_APPROVALS_PER_APP } from './oauth/token-store.ts'
-export { OrgData } from './data/index.ts'
-export type {
-  CustomObjectDef,
-  DataRequest,
-  DataResponse,
-  DataUser,
-  OrgDataOptions,
-} from './data/index.ts'
+export { MAX_APPROVALS_PER_APP } from './org/token-store.ts'
+export { OrgData } from './data/org-data.ts'
+export type { CustomObjectDef, DataUser, OrgDataOptions } from './data/org-data.ts'
+export { handleDataRequest } from './rest/data-api.ts'
+export type { DataRequest, DataResponse } from './rest/data-api.ts'

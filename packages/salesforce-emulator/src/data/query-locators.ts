@@ -10,6 +10,11 @@
 import { invalidQueryLocator } from './errors.ts'
 import { KEY_PREFIXES, makeId } from './ids.ts'
 
+/** Salesforce's batch size bounds for `Sforce-Query-Options: batchSize=N`. */
+export const BATCH_SIZE_MIN = 200
+/** Upper bound (and Salesforce's default) batch size. */
+export const BATCH_SIZE_MAX = 2000
+
 /** Idle lifetime of a locator. */
 export const QUERY_LOCATOR_IDLE_MS = 15 * 60 * 1000
 

@@ -2,8 +2,9 @@
  * Test helper (not a test file): a small org and a request function.
  */
 
-import { OrgData, type DataResponse, type OrgDataOptions } from './index.ts'
+import { handleDataRequest, type DataResponse } from '../rest/data-api.ts'
 import { makeId } from './ids.ts'
+import { OrgData, type OrgDataOptions } from './org-data.ts'
 
 /** The acting user of test requests. */
 export const USER_ID = makeId('005', 1)
@@ -44,7 +45,8 @@ export function requester(org: OrgData, version = '61.0') {
     headers?: Record<string, string>,
   ): DataResponse & { errorCode?: string } => {
     const [path = '', qs = ''] = pathAndQuery.split('?')
-    const res = org.handle(
+    const res = handleDataRequest(
+      org,
       {
         method,
         path,

@@ -12,7 +12,7 @@ import { readCookie, setCookie } from '../http/cookies.ts'
 import { redirect, sendHtml } from '../http/respond.ts'
 import type { ConnectedApp, OrgUser } from '../org/principals.ts'
 import type { OrgState } from '../org/org-state.ts'
-import type { AuthorizeTransaction } from './login-sessions.ts'
+import type { AuthorizeTransaction } from '../org/login-sessions.ts'
 import {
   approvalPage,
   LOGIN_FAILED_MESSAGE,

@@ -11,7 +11,7 @@ import { sendJson, sendText } from '../http/respond.ts'
 import { toId18 } from '../data/ids.ts'
 import type { OrgUser } from '../org/principals.ts'
 import type { OrgState } from '../org/org-state.ts'
-import type { AccessTokenRecord } from './token-store.ts'
+import type { AccessTokenRecord } from '../org/token-store.ts'
 
 function presentedToken(call: Call): string | undefined {
   return bearerToken(call.req) ?? call.query.get('oauth_token') ?? undefined

@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto'
 import type { ConnectedApp, OrgUser } from '../org/principals.ts'
 import type { OrgState } from '../org/org-state.ts'
-import type { AccessTokenRecord } from './token-store.ts'
+import type { AccessTokenRecord } from '../org/token-store.ts'
 
 /** Scopes that make the server issue a refresh token. */
 export function grantsRefreshToken(scopes: readonly string[]): boolean {

@@ -2,13 +2,13 @@
  * One emulated org at run time: its identity, users, connected apps, OAuth state, data, Apex
  * routes and fault switches. The HTTP layer reads and mutates it; nothing here does I/O.
  */
-import type { CustomObjectDef, DataUser, OrgData } from '../data/index.ts'
+import type { CustomObjectDef, DataUser, OrgData } from '../data/org-data.ts'
 import { makeId } from '../data/ids.ts'
-import type { RequestLog } from '../http/request-log.ts'
-import { OrgFaults } from '../faults/org-faults.ts'
-import { LoginSessions } from '../oauth/login-sessions.ts'
-import { TokenStore } from '../oauth/token-store.ts'
-import { ApexRoutes, type ApexHandler } from '../rest/apex-routes.ts'
+import type { RequestLog } from './request-log.ts'
+import { OrgFaults } from './org-faults.ts'
+import { LoginSessions } from './login-sessions.ts'
+import { TokenStore } from './token-store.ts'
+import { ApexRoutes, type ApexHandler } from './apex-routes.ts'
 import type { ConnectedAppSeed, OrgSeed, UserSeed } from '../seed/seed-types.ts'
 import type { Clock } from './clock.ts'
 import {

@@ -3,7 +3,7 @@
  * and seed records. Written as JSON/YAML (see the package README) or passed programmatically to
  * `startEmulator`. Everything but names is optional; missing parts get working defaults.
  */
-import type { CustomObjectDef } from '../data/index.ts'
+import type { CustomObjectDef } from '../data/org-data.ts'
 
 /**
  * A connected app's refresh-token policy (Setup → Manage Connected Apps → Refresh Token Policy).

@@ -2,7 +2,7 @@
  * Validates an untrusted seed (parsed JSON/YAML or a programmatic object) once, at the edge, and
  * returns it typed. Every error names its path and what to write instead.
  */
-import type { CustomObjectDef } from '../data/index.ts'
+import type { CustomObjectDef } from '../data/org-data.ts'
 import { SeedError } from './seed-error.ts'
 import type {
   ConnectedAppSeed,

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { handleAdmin } from '../faults/admin-routes.ts'
+import { handleAdmin } from '../admin/admin-routes.ts'
 import { BodyTooLargeError } from '../http/body.ts'
 import { Call } from '../http/call.ts'
 import { normalizePath } from '../http/paths.ts'
@@ -22,8 +22,8 @@ import { handleIntrospect } from '../oauth/introspect-endpoint.ts'
 import { handleRevoke } from '../oauth/revoke-endpoint.ts'
 import { handleTokenRequest } from '../oauth/token-endpoint.ts'
 import type { OrgState } from '../org/org-state.ts'
-import { handleRest } from '../rest/rest-router.ts'
-import { sendUnknownException } from '../rest/rest-errors.ts'
+import { handleApi } from './api-gateway.ts'
+import { sendUnknownException } from './rest-errors.ts'
 
 /** Splits a raw request target into a normalised path and the raw query string. */
 export function splitTarget(rawUrl: string | undefined): { path: string; search: string } {
@@ -57,7 +57,7 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
     path === '/services/apexrest' ||
     path.startsWith('/services/apexrest/')
   ) {
-    return { handler: handleRest, kind: 'rest' }
+    return { handler: handleApi, kind: 'rest' }
   }
   if (path === '/_emulator' || path.startsWith('/_emulator/'))
     return { handler: handleAdmin, kind: 'other' }

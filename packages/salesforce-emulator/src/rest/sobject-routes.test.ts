@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { requester, testOrg, USER_ID } from './test-org.test-helper.ts'
+import { requester, testOrg, USER_ID } from '../data/test-org.test-helper.ts'
+import { handleDataRequest } from './data-api.ts'
 
 describe('sObject routes', () => {
   it('creates, reads, updates and deletes a record', () => {
@@ -263,9 +264,10 @@ describe('sObject routes', () => {
     expect(info.recentItems).toEqual([])
   })
 
-  it('never lets an exception escape handle', () => {
+  it('never lets an exception escape handleDataRequest', () => {
     const org = testOrg()
-    const res = org.handle(
+    const res = handleDataRequest(
+      org,
       {
         method: 'GET',
         path: '/sobjects',
@@ -276,7 +278,8 @@ describe('sObject routes', () => {
       { userId: USER_ID },
     )
     expect(res.status).toBeGreaterThanOrEqual(200)
-    const bad = org.handle(
+    const bad = handleDataRequest(
+      org,
       {
         method: 'POST',
         path: '/sobjects/Account',

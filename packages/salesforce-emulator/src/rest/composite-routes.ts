@@ -8,19 +8,24 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite.htm
  */
 
-import type { RequestContext } from './context.ts'
+import type { RequestContext } from '../data/context.ts'
 import {
   DataApiError,
   isDataApiError,
   jsonParserError,
   malformedId,
   unknownException,
-} from './errors.ts'
-import { isValidId, toId18 } from './ids.ts'
-import { createRecord, deleteRecord, requireObjectBody, updateRecord } from './record-writes.ts'
-import type { StoredRecord } from './records.ts'
-import type { Route, RouteRequest, RouteResponse } from './route-types.ts'
-import { toApiRecord } from './serialize.ts'
+} from '../data/errors.ts'
+import { isValidId, toId18 } from '../data/ids.ts'
+import {
+  createRecord,
+  deleteRecord,
+  requireObjectBody,
+  updateRecord,
+} from '../data/record-writes.ts'
+import type { StoredRecord } from '../data/records.ts'
+import type { Route, RouteRequest, RouteResponse } from '../http/route-types.ts'
+import { toApiRecord } from '../data/serialize.ts'
 import {
   externalIdField,
   findByExternalId,

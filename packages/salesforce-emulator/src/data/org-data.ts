@@ -1,50 +1,18 @@
 /**
- * The data half of the Salesforce org emulator: sObjects, describe, SOQL, query locators and
- * composite resources, answered from an in-memory record store. Pure and synchronous: the HTTP
- * server strips `/services/data/vNN.0`, authenticates the caller and hands the rest to
- * {@link OrgData.handle}.
+ * The data of one emulated org: its schema, in-memory record store and query cursors. Pure and
+ * synchronous; every API family (REST, Bulk, search) reads and writes records through the
+ * {@link OrgContext} this holds.
  *
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
  */
 
-import { compositeRoutes, splitPath } from './composite-routes.ts'
 import type { OrgContext, RequestContext } from './context.ts'
-import { notFound, toErrorResponse, unknownException } from './errors.ts'
+import { notFound } from './errors.ts'
 import { makeId, toId18 } from './ids.ts'
-import { BATCH_SIZE_MAX, QUERY_ROUTES } from './query-routes.ts'
-import { QueryLocatorStore } from './query-locators.ts'
+import { BATCH_SIZE_MAX, QueryLocatorStore } from './query-locators.ts'
 import { createRecord } from './record-writes.ts'
 import { RecordStore } from './records.ts'
-import type { Route } from './route-types.ts'
-import { routeSafely } from './router.ts'
 import { Schema } from './schema.ts'
-import { SOBJECT_ROUTES } from './sobject-routes.ts'
-
-/** One REST data request, already authenticated, with the `/services/data/vNN.0` prefix removed. */
-export interface DataRequest {
-  /** HTTP method, any case. */
-  method: string
-  /** The part after `/services/data/vNN.0`, e.g. `/sobjects/Account/001…` or `/query`. */
-  path: string
-  /** The decoded query string. */
-  query: URLSearchParams
-  /** The parsed JSON body, or undefined when the request had none. */
-  body: unknown
-  /** The API version of the request, e.g. `'61.0'`. */
-  version: string
-  /** Optional request headers (lower-case names); only `sforce-query-options` is read. */
-  headers?: Record<string, string | undefined>
-}
-
-/** The answer to a {@link DataRequest}. */
-export interface DataResponse {
-  /** HTTP status code. */
-  status: number
-  /** JSON-serialisable body; undefined means no body (204). */
-  body?: unknown
-  /** Extra response headers, e.g. `Location`. */
-  headers?: Record<string, string>
-}
 
 /** A user of the emulated org; becomes a `User` record. */
 export interface DataUser {
@@ -117,24 +85,17 @@ function requireId(id: string, keyPrefix: string, what: string): string {
   return id18
 }
 
-function lowerCaseHeaders(headers: DataRequest['headers']): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {}
-  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v
-  return out
-}
-
 /**
- * The records, schema and query cursors of one emulated org, and the REST data routes over them.
+ * The records, schema and query cursors of one emulated org.
  *
  * @example
  * const org = new OrgData({ orgId: makeId('00D', 1), orgName: 'Acme', instanceUrl: 'http://127.0.0.1:7070',
  *   users: [{ id: makeId('005', 1), username: 'a@acme.test', name: 'Ada Admin', email: 'a@acme.test' }] })
- * org.handle({ method: 'GET', path: '/query', query: new URLSearchParams({ q: 'SELECT Name FROM Organization' }),
- *   body: undefined, version: '61.0' }, { userId: makeId('005', 1) })
+ * const id = org.insert('Account', { Name: 'Acme' })
+ * org.get('Account', id) // { Id: '001…', Name: 'Acme', … }
  */
 export class OrgData {
   readonly #org: OrgContext
-  readonly #routes: Route[]
   readonly #systemUserId: string
 
   /**
@@ -157,8 +118,6 @@ export class OrgData {
       now,
       defaultBatchSize: batch,
     })
-    this.#routes = [...SOBJECT_ROUTES, ...QUERY_ROUTES]
-    this.#routes.push(...compositeRoutes((ctx, req) => routeSafely(this.#routes, ctx, req)))
     const firstUser = options.users[0]
     this.#systemUserId =
       firstUser === undefined ? makeId('005', 0) : requireId(firstUser.id, '005', 'user id')
@@ -179,37 +138,6 @@ export class OrgData {
   }
 
   /**
-   * Handles one REST data request for the acting user. Never throws: bad input answers a
-   * Salesforce error array, anything unexpected 500 `UNKNOWN_EXCEPTION`.
-   */
-  handle(req: DataRequest, ctx: { userId: string }): DataResponse {
-    try {
-      let method = req.method.toUpperCase()
-      const override = req.query.get('_HttpMethod')
-      if (method === 'POST' && override !== null) method = override.toUpperCase()
-      const rctx: RequestContext = {
-        org: this.#org,
-        version: req.version.replace(/^v/i, ''),
-        userId: toId18(ctx.userId) ?? ctx.userId,
-        headers: lowerCaseHeaders(req.headers),
-      }
-      const res = routeSafely(this.#routes, rctx, {
-        method,
-        segments: splitPath(req.path),
-        query: req.query,
-        body: req.body,
-      })
-      const out: DataResponse = { status: res.status }
-      if (res.body !== undefined) out.body = res.body
-      if (res.headers !== undefined && Object.keys(res.headers).length > 0)
-        out.headers = res.headers
-      return out
-    } catch (err) {
-      return toErrorResponse(unknownException(err))
-    }
-  }
-
-  /**
    * Inserts a record directly, as seeding does: every known field may be set (including `Id`,
    * `CreatedDate`, `OwnerId`), values are coerced, required-field checks are skipped.
    *
@@ -218,6 +146,11 @@ export class OrgData {
    */
   insert(type: string, fields: Record<string, unknown>): string {
     return this.#trustedInsert(type, fields)
+  }
+
+  /** The schema, store and cursors the API families work on. */
+  get context(): OrgContext {
+    return this.#org
   }
 
   /** A copy of the stored fields of a record (deleted ones included), or undefined. */
@@ -258,7 +191,3 @@ export class OrgData {
     return createRecord(ctx, def, fields, 'trusted').id
   }
 }
-
-export * from './ids.ts'
-export { DataApiError, isDataApiError } from './errors.ts'
-export type { DataErrorCode, SalesforceErrorItem } from './errors.ts'

@@ -1,8 +1,9 @@
 /**
- * Types shared by the data routes: a request after routing and the handler signature.
+ * Route tables of the JSON API families (REST data resources and those built on them): a request
+ * after routing and the handler signature.
  */
 
-import type { RequestContext } from './context.ts'
+import type { RequestContext } from '../data/context.ts'
 
 /** A data request after method normalisation and path splitting. */
 export interface RouteRequest {

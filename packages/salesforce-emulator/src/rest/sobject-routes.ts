@@ -6,15 +6,15 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm
  */
 
-import { coerceFieldValue } from './coerce.ts'
-import type { RequestContext } from './context.ts'
-import { describeGlobal, describeSObject, sObjectBasicInfo } from './describe.ts'
-import { externalIdFieldNotFound, noSuchColumnOnEntity, notFound } from './errors.ts'
-import { createRecord, deleteRecord, findLiveRecord, updateRecord } from './record-writes.ts'
-import type { StoredRecord } from './records.ts'
-import type { Route, RouteRequest, RouteResponse } from './route-types.ts'
-import type { FieldDef, SObjectDef } from './schema.ts'
-import { recordUrl, toApiRecord } from './serialize.ts'
+import { coerceFieldValue } from '../data/coerce.ts'
+import type { RequestContext } from '../data/context.ts'
+import { describeGlobal, describeSObject, sObjectBasicInfo } from '../data/describe.ts'
+import { externalIdFieldNotFound, noSuchColumnOnEntity, notFound } from '../data/errors.ts'
+import { createRecord, deleteRecord, findLiveRecord, updateRecord } from '../data/record-writes.ts'
+import type { StoredRecord } from '../data/records.ts'
+import type { Route, RouteRequest, RouteResponse } from '../http/route-types.ts'
+import type { FieldDef, SObjectDef } from '../data/schema.ts'
+import { recordUrl, toApiRecord } from '../data/serialize.ts'
 
 /** The sObject named by a path segment (any case), or 404 `NOT_FOUND`. */
 export function objectOrNotFound(ctx: RequestContext, name: string): SObjectDef {

@@ -24,9 +24,9 @@
 import { BodyTooLargeError } from '../http/body.ts'
 import type { Call } from '../http/call.ts'
 import { isLoopback } from '../http/loopback.ts'
-import type { RequestLogFilter } from '../http/request-log.ts'
+import type { RequestLogFilter } from '../org/request-log.ts'
 import { sendErrors, sendJson } from '../http/respond.ts'
-import type { FaultScope } from './fault-switches.ts'
+import type { FaultScope } from '../org/fault-switches.ts'
 
 type Body = Record<string, unknown>
 

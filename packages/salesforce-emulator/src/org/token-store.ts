@@ -6,8 +6,8 @@
  * @see https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_request_approve.htm&type=5
  */
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../org/clock.ts'
-import { randomAlnum } from '../org/principals.ts'
+import type { Clock } from './clock.ts'
+import { randomAlnum } from './principals.ts'
 
 /** An access token (a Salesforce session). */
 export interface AccessTokenRecord {

@@ -3,14 +3,14 @@
  * pattern without a handler for the method is 405 `METHOD_NOT_ALLOWED`; no pattern is 404.
  */
 
-import type { RequestContext } from './context.ts'
+import type { RequestContext } from '../data/context.ts'
 import {
   isDataApiError,
   methodNotAllowed,
   notFound,
   toErrorResponse,
   unknownException,
-} from './errors.ts'
+} from '../data/errors.ts'
 import type { Route, RouteRequest, RouteResponse } from './route-types.ts'
 
 function match(pattern: readonly string[], segments: readonly string[]): string[] | undefined {

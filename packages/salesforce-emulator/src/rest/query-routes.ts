@@ -4,16 +4,12 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
  */
 
-import type { RequestContext } from './context.ts'
-import { malformedQuery } from './errors.ts'
-import type { Route, RouteRequest, RouteResponse } from './route-types.ts'
-import { evaluateSoql } from './soql/evaluate.ts'
-import { parseSoql } from './soql/parser.ts'
-
-/** Salesforce's batch size bounds for `Sforce-Query-Options: batchSize=N`. */
-export const BATCH_SIZE_MIN = 200
-/** Upper bound (and Salesforce's default) batch size. */
-export const BATCH_SIZE_MAX = 2000
+import type { RequestContext } from '../data/context.ts'
+import { malformedQuery } from '../data/errors.ts'
+import { BATCH_SIZE_MAX, BATCH_SIZE_MIN } from '../data/query-locators.ts'
+import type { Route, RouteRequest, RouteResponse } from '../http/route-types.ts'
+import { evaluateSoql } from '../data/soql/evaluate.ts'
+import { parseSoql } from '../data/soql/parser.ts'
 
 /** The batch size for a request: the header's value clamped to 200..2000, else the org default. */
 export function batchSizeFor(ctx: RequestContext): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { requester, testOrg } from './test-org.test-helper.ts'
+import { requester, testOrg } from '../data/test-org.test-helper.ts'
 
 type Result = { id?: string; success: boolean; errors: { statusCode: string }[]; created?: boolean }
 

@@ -1,6 +1,6 @@
 /** The fault switches and fault state of one org. */
-import type { ConnectedApp } from '../org/principals.ts'
-import type { TokenStore } from '../oauth/token-store.ts'
+import type { ConnectedApp } from './principals.ts'
+import type { TokenStore } from './token-store.ts'
 import type { FaultScope, FaultSwitches, LatencySettings } from './fault-switches.ts'
 
 /** A pending injected failure. */

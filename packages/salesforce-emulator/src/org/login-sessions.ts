@@ -4,7 +4,7 @@
  * server-side while the login and approval pages are shown). Both are bounded.
  */
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../org/clock.ts'
+import type { Clock } from './clock.ts'
 
 /** The parameters of one authorization request in progress. */
 export interface AuthorizeTransaction {
