@@ -47,7 +47,7 @@ const BRAND = Symbol.for('callout.salesforce-emulator.DataApiError')
 
 /**
  * A failure that maps to one Salesforce error response. Thrown inside the data layer and caught
- * at the {@link OrgData.handle} boundary. Match on `errorCode`, not on the message.
+ * at the `handleDataRequest` boundary (rest/data-api.ts). Match on `errorCode`, not on the message.
  */
 export class DataApiError extends Error {
   /** HTTP status of the response. */

@@ -26,12 +26,8 @@ import {
 import type { StoredRecord } from '../data/records.ts'
 import type { Route, RouteRequest, RouteResponse } from '../http/route-types.ts'
 import { toApiRecord } from '../data/serialize.ts'
-import {
-  externalIdField,
-  findByExternalId,
-  objectOrNotFound,
-  selectedFields,
-} from './sobject-routes.ts'
+import { externalIdField, findByExternalId, objectOrNotFound } from '../data/lookups.ts'
+import { selectedFields } from './sobject-routes.ts'
 
 /** Most records in one collection request. */
 export const COLLECTION_MAX_RECORDS = 200

@@ -6,22 +6,15 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm
  */
 
-import { coerceFieldValue } from '../data/coerce.ts'
 import type { RequestContext } from '../data/context.ts'
 import { describeGlobal, describeSObject, sObjectBasicInfo } from '../data/describe.ts'
-import { externalIdFieldNotFound, noSuchColumnOnEntity, notFound } from '../data/errors.ts'
+import { noSuchColumnOnEntity, notFound } from '../data/errors.ts'
+import { externalIdField, findByExternalId, objectOrNotFound } from '../data/lookups.ts'
 import { createRecord, deleteRecord, findLiveRecord, updateRecord } from '../data/record-writes.ts'
 import type { StoredRecord } from '../data/records.ts'
 import type { Route, RouteRequest, RouteResponse } from '../http/route-types.ts'
 import type { FieldDef, SObjectDef } from '../data/schema.ts'
 import { recordUrl, toApiRecord } from '../data/serialize.ts'
-
-/** The sObject named by a path segment (any case), or 404 `NOT_FOUND`. */
-export function objectOrNotFound(ctx: RequestContext, name: string): SObjectDef {
-  const def = ctx.org.schema.object(name)
-  if (def === undefined) throw notFound()
-  return def
-}
 
 /** Parses a `fields=A,B` list (not necessarily URL-encoded) into field definitions. */
 export function selectedFields(
@@ -53,29 +46,6 @@ export function created(
     body: { id: rec.id, success: true, errors: [], ...extra },
     headers: { Location: recordUrl(ctx.version, rec.type, rec.id) },
   }
-}
-
-/**
- * Live records of `def` whose `field` equals `value` (text compared case-insensitively, as
- * Salesforce external ids are by default).
- */
-export function findByExternalId(
-  ctx: RequestContext,
-  def: SObjectDef,
-  field: FieldDef,
-  value: unknown,
-): StoredRecord[] {
-  const wanted = coerceFieldValue(field, value)
-  if (wanted === null) return []
-  const norm = (v: unknown): unknown => (typeof v === 'string' ? v.toLowerCase() : v)
-  return ctx.org.store.all(def.name).filter((r) => norm(r.fields[field.name]) === norm(wanted))
-}
-
-/** The field usable as an upsert key (`Id` or an external id field), or 404 `NOT_FOUND`. */
-export function externalIdField(ctx: RequestContext, def: SObjectDef, name: string): FieldDef {
-  const f = ctx.org.schema.field(def, name)
-  if (f === undefined || !(f.name === 'Id' || f.externalId)) throw externalIdFieldNotFound(name)
-  return f
 }
 
 function multipleChoices(ctx: RequestContext, matches: readonly StoredRecord[]): RouteResponse {
