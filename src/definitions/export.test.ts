@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from './config-file.ts'
@@ -151,5 +154,147 @@ describe('exportDefinitions', () => {
     expect(comparable(parseConfig(stringify(exportDefinitions(defs)), { format: 'yaml' }))).toEqual(
       comparable(defs),
     )
+  })
+})
+
+describe('exportDefinitions keeps the references the definitions were applied from', () => {
+  const REFERENCED = `
+authProviders:
+  Idp:
+    type: oauth2
+    tokenUrl: https://idp.example.com/token
+    consumerKey: client-1
+    consumerSecret: \${env:API_CLIENT_SECRET}
+externalCredentials:
+  Basic:
+    protocol: basic
+    principals:
+      Main:
+        type: named
+        parameters: { username: u }
+        secrets: { password: '\${file:secrets/pw.txt}' }
+      Mixed:
+        type: named
+        sequence: 7
+        parameters: { username: v }
+        secrets: { password: 'pre-\${env:API_CLIENT_SECRET}' }
+namedCredentials:
+  Api: { url: https://api.example.com, externalCredential: Basic }
+`
+  const ENV = { API_CLIENT_SECRET: 'the-client-secret' }
+
+  it('writes ${env:…} as written, ${file:…} relative to the export, and generates only for the rest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'callout-export-'))
+    try {
+      mkdirSync(join(dir, 'secrets'))
+      writeFileSync(join(dir, 'secrets', 'pw.txt'), 'file-password\n')
+      const defs = parseConfig(REFERENCED, { env: ENV, baseDir: dir })
+      const exported = exportDefinitions(defs, { baseDir: dir })
+      expect(exported.authProviders.Idp?.consumerSecret).toBe('${env:API_CLIENT_SECRET}')
+      const principals = exported.externalCredentials.Basic?.principals as Record<
+        string,
+        { secrets: { password: string } }
+      >
+      expect(principals.Main?.secrets.password).toBe('${file:secrets/pw.txt}')
+      // A value assembled from text and a reference names no single variable: one is generated.
+      expect(principals.Mixed?.secrets.password).toBe(
+        '${env:CALLOUT_EXTERNAL_CREDENTIAL_BASIC_MIXED_PASSWORD}',
+      )
+      expect(exportSecrets(defs, { baseDir: dir }).map((s) => [s.reference, s.generated])).toEqual([
+        ['${env:API_CLIENT_SECRET}', false],
+        ['${file:secrets/pw.txt}', false],
+        ['${env:CALLOUT_EXTERNAL_CREDENTIAL_BASIC_MIXED_PASSWORD}', true],
+      ])
+      // From elsewhere, the file is named by its absolute path, so the export still resolves.
+      const elsewhere = exportDefinitions(defs, {
+        baseDir: '/nonexistent',
+      })
+      expect(
+        (elsewhere.externalCredentials.Basic?.principals as typeof principals).Main?.secrets
+          .password,
+      ).toBe(`\${file:${join(dir, 'secrets', 'pw.txt')}}`)
+      // Parsing the export in the same environment gives the same definitions.
+      const env = {
+        ...ENV,
+        CALLOUT_EXTERNAL_CREDENTIAL_BASIC_MIXED_PASSWORD: 'pre-the-client-secret',
+      }
+      const again = parseConfig(stringify(exported), { env, baseDir: dir })
+      expect(comparable(again)).toEqual(comparable(defs))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('never takes a name the config already uses for a generated one', () => {
+    const defs = parseConfig(
+      {
+        authProviders: {
+          A: {
+            type: 'oauth2',
+            tokenUrl: 'https://a.example.com/token',
+            consumerKey: 'k',
+            consumerSecret: '${env:CALLOUT_AUTH_PROVIDER_B_CONSUMER_SECRET}',
+          },
+          B: {
+            type: 'oauth2',
+            tokenUrl: 'https://b.example.com/token',
+            consumerKey: 'k',
+            consumerSecret: 'inline',
+          },
+        },
+      },
+      { env: { CALLOUT_AUTH_PROVIDER_B_CONSUMER_SECRET: 'a-secret' }, allowInlineSecrets: true },
+    )
+    expect(exportSecrets(defs).map((s) => s.reference)).toEqual([
+      '${env:CALLOUT_AUTH_PROVIDER_B_CONSUMER_SECRET}',
+      '${env:CALLOUT_AUTH_PROVIDER_B_CONSUMER_SECRET_2}',
+    ])
+  })
+
+  it('leaves out every field at its default, and keeps the ones that are not', () => {
+    const defs = parseConfig(SOURCE, { allowInlineSecrets: true })
+    const exported = exportDefinitions(defs)
+    expect(exported.authProviders.SfTarget).toEqual({
+      type: 'salesforce',
+      loginUrl: 'https://login.salesforce.com',
+      consumerKey: '3MVG9',
+      consumerSecret: '${env:CALLOUT_AUTH_PROVIDER_SF_TARGET_CONSUMER_SECRET}',
+      defaultScopes: 'api refresh_token',
+    })
+    expect(exported.namedCredentials.Local).toEqual({
+      url: 'http://127.0.0.1:8080',
+      externalCredential: 'Legacy_Auth',
+      enabled: false,
+      redirects: 'manual',
+    })
+    expect(exported.namedCredentials.Sf).toEqual({
+      label: 'Salesforce',
+      url: 'https://acme.my.salesforce.com',
+      externalCredential: 'SfAuth',
+      timeoutMs: 30_000,
+      allowedHosts: ['acme.my.salesforce.com'],
+    })
+    expect(exported.externalCredentials.SfAuth?.jwt).toEqual({
+      audience: ['https://login.salesforce.com'],
+      validitySeconds: 120,
+    })
+    expect(exported.externalCredentials.Keyed?.principals).toEqual({
+      Default: {
+        type: 'named',
+        secrets: { apiKey: '${env:CALLOUT_EXTERNAL_CREDENTIAL_KEYED_DEFAULT_API_KEY}' },
+      },
+      Users: { type: 'per-user', sequence: 9 },
+    })
+    expect(exported.externalCredentials.Keyed?.authHeaders).toEqual([
+      { name: 'X-Api-Key', formula: '{!$Credential.Keyed.apiKey}' },
+    ])
+    const text = stringify(exported)
+    for (const fallback of [
+      'usePkce',
+      'allowInsecureHttp',
+      'generateAuthorizationHeader',
+      'tokenUrl',
+    ])
+      expect(text).not.toContain(fallback)
   })
 })

@@ -1,9 +1,15 @@
 /**
- * `callout export`: definitions as a plain, YAML-serialisable config document with every secret
- * replaced by an `${env:CALLOUT_<KIND>_<NAME>_<FIELD>}` reference, so a definition moves between
- * environments and its secrets follow through the environment.
+ * `callout export`: definitions as a plain, YAML-serialisable config document that applies back to
+ * the same definitions. Each secret is written as the reference it was applied from
+ * (`${env:API_CLIENT_SECRET}`, `${file:keys/jwt.pem}`); a secret stored without one (applied
+ * before Callout kept reference names, inline through the library, or assembled from several
+ * parts) gets a generated `${env:CALLOUT_<KIND>_<NAME>_<FIELD>}`. Fields at their default value are
+ * left out.
  */
+import { isAbsolute, relative, sep } from 'node:path'
+import { salesforceEndpoints } from '../providers/salesforce.ts'
 import type { Secret } from '../secrets/secret.ts'
+import { DEFAULTS } from './model.ts'
 import type {
   Definitions,
   ExternalCredential,
@@ -12,13 +18,30 @@ import type {
   AuthProvider,
 } from './model.ts'
 
-/** One secret of an export: the variable that must hold it, where it sits, and the value. */
+/** One secret of an export: the reference written for it, where it sits, and the value. */
 export interface ExportedSecret {
-  /** e.g. `CALLOUT_AUTH_PROVIDER_SF_TARGET_CONSUMER_SECRET`. */
-  readonly env: string
+  /** The reference written, e.g. `${env:API_CLIENT_SECRET}` or `${file:keys/jwt.pem}`. */
+  readonly reference: string
+  /** The environment variable that must hold the value, for `${env:…}` references. */
+  readonly env?: string
+  /**
+   * True when the reference was generated (`CALLOUT_…`) because the definition stored none: the
+   * variable is new to the target environment and must be set before the file applies.
+   */
+  readonly generated: boolean
   /** e.g. `authProviders.SfTarget.consumerSecret`. */
   readonly path: string
   readonly secret: Secret
+}
+
+/** Options for {@link exportDefinitions} and {@link exportSecrets}. */
+export interface ExportOptions {
+  /**
+   * The directory the exported file is read from (its folder, or the working directory for
+   * standard output): `${file:…}` references to files under it are written relative to it,
+   * others as absolute paths. Default: the working directory.
+   */
+  readonly baseDir?: string
 }
 
 /** A config document as {@link exportDefinitions} writes it. */
@@ -50,16 +73,28 @@ interface Plan {
   readonly secrets: ExportedSecret[]
 }
 
-function plan(defs: Definitions): Plan {
+function plan(defs: Definitions, options: ExportOptions): Plan {
+  const baseDir = options.baseDir ?? process.cwd()
   const secrets: ExportedSecret[] = []
+  // Kept names first, so a generated name never takes a variable the config already uses.
   const used = new Set<string>()
+  forEachSecret(defs, (secret) => {
+    const env = /^\$\{env:(.*)\}$/.exec(secret.reference ?? '')?.[1]
+    if (env !== undefined) used.add(env)
+  })
   const ref = (kind: string, parts: readonly string[], path: string, secret: Secret): string => {
+    const kept = keptReference(secret.reference, baseDir)
+    if (kept !== undefined) {
+      secrets.push({ ...kept, generated: false, path, secret })
+      return new SecretRef(kept.reference) as unknown as string
+    }
     const base = ['CALLOUT', kind, ...parts.map(upperSnake)].join('_')
     let env = base
     for (let n = 2; used.has(env); n++) env = `${base}_${n}`
     used.add(env)
-    secrets.push({ env, path, secret })
-    return new SecretRef(`\${env:${env}}`) as unknown as string
+    const reference = `\${env:${env}}`
+    secrets.push({ reference, env, generated: true, path, secret })
+    return new SecretRef(reference) as unknown as string
   }
 
   const authProviders: Record<string, Record<string, unknown>> = {}
@@ -72,6 +107,41 @@ function plan(defs: Definitions): Plan {
     namedCredentials[name] = exportNamedCredential(name, nc, ref)
   const config = finish({ version: 1, authProviders, externalCredentials, namedCredentials })
   return { config: config as ExportedConfig, secrets }
+}
+
+/** Calls `visit` with every secret of the definitions. */
+function forEachSecret(defs: Definitions, visit: (secret: Secret) => void): void {
+  for (const p of defs.authProviders.values()) {
+    if (p.consumerSecret !== undefined) visit(p.consumerSecret)
+    if (p.clientPrivateKey !== undefined) visit(p.clientPrivateKey)
+  }
+  for (const ec of defs.externalCredentials.values())
+    for (const principal of ec.principals) Object.values(principal.secrets).forEach(visit)
+  for (const nc of defs.namedCredentials.values()) {
+    if (nc.clientCertificate !== undefined) visit(nc.clientCertificate.key)
+    if (nc.clientCertificate?.passphrase !== undefined) visit(nc.clientCertificate.passphrase)
+  }
+}
+
+/**
+ * A stored reference as the export writes it: `${env:NAME}` as is; `${file:/abs/path}` relative
+ * to `baseDir` when the file is under it. Undefined for anything else (nothing is kept then).
+ */
+function keptReference(
+  stored: string | undefined,
+  baseDir: string,
+): { reference: string; env?: string } | undefined {
+  const match = /^\$\{(env|file):(.+)\}$/.exec(stored ?? '')
+  const [, kind, arg] = match ?? []
+  if (kind === 'env' && arg !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(arg))
+    return { reference: `\${env:${arg}}`, env: arg }
+  if (kind === 'file' && arg !== undefined && isAbsolute(arg)) {
+    const under = relative(baseDir, arg)
+    const inside =
+      under !== '' && !under.startsWith(`..${sep}`) && under !== '..' && !isAbsolute(under)
+    return { reference: `\${file:${inside ? under.split(sep).join('/') : arg}}` }
+  }
+  return undefined
 }
 
 /** A `${env:…}` reference to a secret, kept apart from strings until {@link finish} escapes them. */
@@ -94,24 +164,26 @@ type Ref = (kind: string, parts: readonly string[], path: string, secret: Secret
 
 /**
  * The definitions as a plain config document (no Maps, no Secrets), ready for `yaml.stringify`.
- * Secrets become `${env:CALLOUT_…}` references (see {@link exportSecrets} for the names and
- * values); literal `${` in other strings is escaped as `$${`. Parsing the result with those
- * variables set gives back equal definitions.
+ * Each secret becomes the reference it was applied from, or a generated `${env:CALLOUT_…}` one
+ * when it has none (see {@link exportSecrets}); fields at their default are left out; literal
+ * `${` in other strings is escaped as `$${`. Parsing the result in the environment the
+ * definitions were applied from gives back equal definitions.
  *
  * @example
- * exportDefinitions(defs).authProviders.SfTarget.consumerSecret
- * // '${env:CALLOUT_AUTH_PROVIDER_SF_TARGET_CONSUMER_SECRET}'
+ * // applied from `consumerSecret: ${env:SF_SECRET}`
+ * exportDefinitions(defs).authProviders.SfTarget.consumerSecret // '${env:SF_SECRET}'
  */
-export function exportDefinitions(defs: Definitions): ExportedConfig {
-  return plan(defs).config
+export function exportDefinitions(defs: Definitions, options: ExportOptions = {}): ExportedConfig {
+  return plan(defs, options).config
 }
 
 /**
- * The secrets {@link exportDefinitions} refers to, in the same order and with the same variable
- * names: what an operator must set in the target environment (e.g. to write a `.env` file).
+ * The secrets {@link exportDefinitions} refers to, in the same order and with the same references:
+ * what an operator must provide in the target environment (e.g. to write a `.env` file). Those
+ * marked `generated` are named by the export and are not set anywhere yet.
  */
-export function exportSecrets(defs: Definitions): ExportedSecret[] {
-  return plan(defs).secrets
+export function exportSecrets(defs: Definitions, options: ExportOptions = {}): ExportedSecret[] {
+  return plan(defs, options).secrets
 }
 
 /** A plain object of the defined fields. */
@@ -119,21 +191,45 @@ function clean(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
 }
 
+/** `value`, or undefined when it equals the default the config file would give it. */
+function unlessDefault<T>(value: T, fallback: T): T | undefined {
+  return value === fallback ? undefined : value
+}
+
+/** A list, or undefined when it is empty (the default of every list field). */
+function unlessEmpty<T>(list: readonly T[]): T[] | undefined {
+  return list.length === 0 ? undefined : [...list]
+}
+
+/** The clientAuth the build derives when none is written (see `build.ts`). */
+function derivedClientAuth(p: AuthProvider): AuthProvider['clientAuth'] {
+  if (p.consumerSecret !== undefined) return 'client_secret_post'
+  if (p.clientPrivateKey !== undefined) return 'private_key_jwt'
+  return 'none'
+}
+
 function exportProvider(name: string, p: AuthProvider, ref: Ref): Record<string, unknown> {
+  // Salesforce endpoints equal to the ones derived from loginUrl are left to the derivation.
+  const derived =
+    p.type === 'salesforce' && p.loginUrl !== undefined
+      ? salesforceEndpoints(new URL(p.loginUrl))
+      : undefined
+  const endpoint = (field: Endpoint): string | undefined =>
+    derived !== undefined && p[field] === derived[field] ? undefined : p[field]
   const out = clean({
     type: p.type,
     consumerKey: p.consumerKey,
     loginUrl: p.loginUrl,
     issuer: p.issuer,
-    authorizeUrl: p.authorizeUrl,
-    tokenUrl: p.tokenUrl,
-    userInfoUrl: p.userInfoUrl,
-    revokeUrl: p.revokeUrl,
-    introspectUrl: p.introspectUrl,
+    authorizeUrl: endpoint('authorizeUrl'),
+    tokenUrl: endpoint('tokenUrl'),
+    userInfoUrl: endpoint('userInfoUrl'),
+    revokeUrl: endpoint('revokeUrl'),
+    introspectUrl: endpoint('introspectUrl'),
     defaultScopes: p.defaultScopes,
-    usePkce: p.usePkce,
-    clientAuth: p.clientAuth,
-    allowInsecureHttp: p.allowInsecureHttp,
+    usePkce: unlessDefault(p.usePkce, DEFAULTS.usePkce),
+    clientAuth: unlessDefault(p.clientAuth, derivedClientAuth(p)),
+    allowInsecureHttp: unlessDefault(p.allowInsecureHttp, DEFAULTS.allowInsecureHttp),
     trustedInstanceHosts:
       p.trustedInstanceHosts === undefined ? undefined : [...p.trustedInstanceHosts],
   })
@@ -157,8 +253,17 @@ function exportProvider(name: string, p: AuthProvider, ref: Ref): Record<string,
   return out
 }
 
-function headers(list: readonly FormulaHeader[]): Record<string, unknown>[] {
-  return list.map((h) => clean({ name: h.name, formula: h.formula, sequence: h.sequence }))
+type Endpoint = 'authorizeUrl' | 'tokenUrl' | 'userInfoUrl' | 'revokeUrl' | 'introspectUrl'
+
+/**
+ * Formula headers in their (sorted) order; a `sequence` equal to the one its position gives
+ * (`index + 1`) is left out. Undefined when there are none.
+ */
+function headers(list: readonly FormulaHeader[]): Record<string, unknown>[] | undefined {
+  if (list.length === 0) return undefined
+  return list.map((h, index) =>
+    clean({ name: h.name, formula: h.formula, sequence: unlessDefault(h.sequence, index + 1) }),
+  )
 }
 
 function exportExternalCredential(
@@ -167,29 +272,44 @@ function exportExternalCredential(
   ref: Ref,
 ): Record<string, unknown> {
   const principals: Record<string, unknown> = {}
-  for (const p of ec.principals) {
+  // Principals are in sequence order; a sequence equal to its position's default is left out.
+  ec.principals.forEach((p, index) => {
     const secrets: Record<string, string> = {}
     for (const [key, secret] of Object.entries(p.secrets)) {
       const path = `externalCredentials.${name}.principals.${p.name}.secrets.${key}`
       secrets[key] = ref('EXTERNAL_CREDENTIAL', [name, p.name, key], path, secret)
     }
-    principals[p.name] = {
-      ...clean({ type: p.type, sequence: p.sequence, parameters: { ...p.parameters } }),
-      secrets,
-    }
-  }
-  return { ...exportEcBase(ec), principals }
+    principals[p.name] = clean({
+      type: p.type,
+      sequence: unlessDefault(p.sequence, index + 1),
+      parameters: Object.keys(p.parameters).length === 0 ? undefined : { ...p.parameters },
+      secrets: Object.keys(secrets).length === 0 ? undefined : secrets,
+    })
+  })
+  return clean({
+    ...exportEcBase(ec),
+    principals: ec.principals.length === 0 ? undefined : principals,
+  })
 }
 
 function exportEcBase(ec: ExternalCredential): Record<string, unknown> {
+  const jwt =
+    ec.jwt === undefined
+      ? undefined
+      : clean({
+          ...ec.jwt,
+          validitySeconds: unlessDefault(ec.jwt.validitySeconds, DEFAULTS.jwtValiditySeconds),
+          algorithm: unlessDefault(ec.jwt.algorithm, DEFAULTS.jwtAlgorithm),
+        })
   return clean({
     protocol: ec.protocol,
     flow: ec.flow,
     authProvider: ec.authProvider,
     scope: ec.scope,
-    additionalRefreshStatusCodes: [...ec.additionalRefreshStatusCodes],
+    additionalRefreshStatusCodes: unlessEmpty(ec.additionalRefreshStatusCodes),
     authHeaders: headers(ec.authHeaders),
-    jwt: ec.jwt === undefined ? undefined : clean({ ...ec.jwt }),
+    // The build fills jwt for every credential that signs one: an all-default jwt is left out.
+    jwt: jwt === undefined || Object.keys(jwt).length === 0 ? undefined : jwt,
     sigv4: ec.sigv4 === undefined ? undefined : { ...ec.sigv4 },
     sessionTimeoutSeconds: ec.sessionTimeoutSeconds,
   })
@@ -201,20 +321,32 @@ function exportNamedCredential(
   ref: Ref,
 ): Record<string, unknown> {
   const out = clean({
-    label: nc.label,
+    label: unlessDefault(nc.label, name),
     url: nc.url,
     externalCredential: nc.externalCredential,
-    generateAuthorizationHeader: nc.generateAuthorizationHeader,
-    allowMergeFieldsInHeader: nc.allowMergeFieldsInHeader,
-    allowMergeFieldsInBody: nc.allowMergeFieldsInBody,
+    generateAuthorizationHeader: unlessDefault(
+      nc.generateAuthorizationHeader,
+      DEFAULTS.generateAuthorizationHeader,
+    ),
+    allowMergeFieldsInHeader: unlessDefault(
+      nc.allowMergeFieldsInHeader,
+      DEFAULTS.allowMergeFieldsInHeader,
+    ),
+    allowMergeFieldsInBody: unlessDefault(
+      nc.allowMergeFieldsInBody,
+      DEFAULTS.allowMergeFieldsInBody,
+    ),
     headers: headers(nc.headers),
-    timeoutMs: nc.timeoutMs,
+    timeoutMs: unlessDefault(nc.timeoutMs, DEFAULTS.timeoutMs),
     deadlineMs: nc.deadlineMs,
-    redirects: nc.redirects,
-    allowedHosts: [...nc.allowedHosts],
-    allowRedirectsOutsideBasePath: nc.allowRedirectsOutsideBasePath,
-    enabled: nc.enabled,
-    allowInsecureHttp: nc.allowInsecureHttp,
+    redirects: unlessDefault(nc.redirects, DEFAULTS.redirects),
+    allowedHosts: unlessEmpty(nc.allowedHosts),
+    allowRedirectsOutsideBasePath: unlessDefault(
+      nc.allowRedirectsOutsideBasePath,
+      DEFAULTS.allowRedirectsOutsideBasePath,
+    ),
+    enabled: unlessDefault(nc.enabled, DEFAULTS.enabled),
+    allowInsecureHttp: unlessDefault(nc.allowInsecureHttp, DEFAULTS.allowInsecureHttp),
     checkPath: nc.checkPath,
   })
   const cert = nc.clientCertificate

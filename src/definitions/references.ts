@@ -38,6 +38,8 @@ export interface MissingReference {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const TOKEN = /\$\$\{|\$\{([^}]*)\}?/g
+/** A value that is one reference and nothing else. */
+const TOKEN_ONLY = /^\$\{[^}]*\}$/
 const MAX_DEPTH = 32
 
 /**
@@ -76,6 +78,8 @@ export function isSecretPath(path: ConfigPath): boolean {
 /**
  * Resolves every `${env:NAME}` and `${file:path}` reference in a parsed config document and
  * wraps secret fields (see {@link isSecretPath}) in {@link Secret}. `$${` writes a literal `${`.
+ * A secret field that is exactly one reference keeps it as {@link Secret.reference}
+ * (`${env:NAME}`, or `${file:<absolute path>}`), so `callout export` can write it back.
  * Files are read as UTF-8, relative to `baseDir`, with trailing newlines trimmed: regular files
  * only (symlinks followed), at most `DEFAULTS.maxConfigBytes` bytes.
  *
@@ -93,8 +97,12 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
   const issues: ConfigIssue[] = []
   const missing: MissingReference[] = []
 
-  const resolveString = (value: string, path: ConfigPath): { text: string; references: number } => {
+  const resolveString = (
+    value: string,
+    path: ConfigPath,
+  ): { text: string; references: number; canonical: string | undefined } => {
     let references = 0
+    let canonical: string | undefined
     const text = value.replace(TOKEN, (match: string, body: string | undefined) => {
       if (match === '$${') return '${'
       if (!match.endsWith('}')) {
@@ -129,6 +137,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
           })
           return ''
         }
+        canonical = `\${env:${arg}}`
         return resolved
       }
       if (kind === 'file') {
@@ -157,6 +166,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
             missing.push({ reference, path: formatPath(path), reason: `${read.reason} (${file})` })
           return ''
         }
+        canonical = `\${file:${file}}`
         return read
       }
       const hint =
@@ -166,7 +176,9 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       issues.push(issue(path, `has the unknown reference ${shown}${hint}`))
       return ''
     })
-    return { text, references }
+    // The reference is kept only when it is the whole value: then it names the secret exactly.
+    const whole = references === 1 && TOKEN_ONLY.test(value) ? canonical : undefined
+    return { text, references, canonical: whole }
   }
 
   const walk = (value: unknown, path: ConfigPath): unknown => {
@@ -177,7 +189,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       return undefined
     }
     if (typeof value === 'string') {
-      const { text, references } = resolveString(value, path)
+      const { text, references, canonical } = resolveString(value, path)
       if (!isSecretPath(path)) return text
       if (references === 0 && options.allowInlineSecrets !== true) {
         issues.push(
@@ -187,7 +199,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
           ),
         )
       }
-      return new Secret(text)
+      return new Secret(text, canonical === undefined ? {} : { reference: canonical })
     }
     if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index]))
     if (value !== null && typeof value === 'object' && !(value instanceof Secret)) {

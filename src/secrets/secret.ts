@@ -18,10 +18,18 @@ const BRAND = Symbol.for('callout.secret')
 export class Secret {
   readonly #value: string
   readonly [BRAND] = true
+  /**
+   * Where the value was read from, as a configuration reference (`${env:API_CLIENT_SECRET}`,
+   * `${file:/etc/callout/key.pem}`), when it came from exactly one. Never the value itself: it is
+   * stored beside the definition in plaintext so that `callout export` writes the same reference
+   * back. Undefined for tokens, inline secrets and values assembled from several parts.
+   */
+  readonly reference: string | undefined
 
-  constructor(value: string) {
+  constructor(value: string, options: { readonly reference?: string } = {}) {
     if (typeof value !== 'string') throw new TypeError('Secret value must be a string')
     this.#value = value
+    this.reference = options.reference
   }
 
   /** The plaintext. Call only where the value is sent or encrypted. */

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isCalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
-import { joinDefinition, splitDefinition } from './definition-codec.ts'
+import { joinDefinition, REFERENCES_KEY, splitDefinition } from './definition-codec.ts'
 
 describe('splitDefinition / joinDefinition', () => {
   it('moves secrets out of the document and back, at any depth', () => {
@@ -103,6 +103,52 @@ describe('splitDefinition / joinDefinition', () => {
           'canary',
         )
       }
+    }
+  })
+
+  it("keeps each secret's reference name in the document (never its value) and restores it", () => {
+    const def = {
+      name: 'Ext',
+      consumerSecret: new Secret('canary-value-1', { reference: '${env:API_CLIENT_SECRET}' }),
+      principals: [
+        { secrets: { key: new Secret('canary-value-2', { reference: '${file:/k.pem}' }) } },
+      ],
+      plain: new Secret('canary-value-3'),
+    }
+    const split = splitDefinition(def, 'x')
+    expect(split.document).not.toContain('canary')
+    expect(JSON.parse(split.document)).toEqual({
+      name: 'Ext',
+      principals: [{ secrets: {} }],
+      [REFERENCES_KEY]: [
+        [['consumerSecret'], '${env:API_CLIENT_SECRET}'],
+        [['principals', 0, 'secrets', 'key'], '${file:/k.pem}'],
+      ],
+    })
+    const joined = joinDefinition<typeof def>(split.document, new Secret(split.secrets ?? ''), 'x')
+    expect(REFERENCES_KEY in joined).toBe(false)
+    expect(joined.consumerSecret.reference).toBe('${env:API_CLIENT_SECRET}')
+    expect(joined.consumerSecret.reveal()).toBe('canary-value-1')
+    expect(joined.principals[0]?.secrets.key.reference).toBe('${file:/k.pem}')
+    expect(joined.plain.reference).toBeUndefined()
+    // A document written before references were kept loads its secrets without one.
+    const old = joinDefinition<typeof def>(
+      JSON.stringify({ name: 'Ext' }),
+      new Secret(split.secrets ?? ''),
+      'x',
+    )
+    expect(old.consumerSecret.reference).toBeUndefined()
+    expect(old.consumerSecret.reveal()).toBe('canary-value-1')
+  })
+
+  it('refuses a definition that carries the reserved references key, and malformed references', () => {
+    expect(() => splitDefinition({ name: 'A', [REFERENCES_KEY]: [] }, 'x')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    )
+    for (const references of ['"x"', '[1]', '[[["a"]]]', '[[["a"],1]]', '[["a","b"]]']) {
+      expect(() =>
+        joinDefinition(`{"${REFERENCES_KEY}":${references}}`, new Secret('[[["a"],"v"]]'), 'x'),
+      ).toThrow(expect.objectContaining({ code: 'STORE_ERROR' }))
     }
   })
 })

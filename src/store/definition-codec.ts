@@ -9,9 +9,20 @@ import { Secret } from '../secrets/secret.ts'
 /** A path from the definition's root to a secret field: object keys and array indexes. */
 export type SecretPath = readonly (string | number)[]
 
+/**
+ * The key of the document that lists `[path, reference]` for each secret read from a
+ * configuration reference (see {@link Secret.reference}): names such as `${env:API_SECRET}`, never
+ * values. Inside the document, so the row's integrity tag covers it. Documents written before it
+ * existed have none; their secrets load without a reference.
+ */
+export const REFERENCES_KEY = '$references'
+
 /** A definition split for storage. */
 export interface SplitDefinition {
-  /** Canonical JSON (sorted keys, no `undefined`) of the definition without secret fields. */
+  /**
+   * Canonical JSON (sorted keys, no `undefined`) of the definition without secret fields, plus
+   * {@link REFERENCES_KEY} when a secret has a reference.
+   */
   readonly document: string
   /** Canonical JSON of `[path, plaintext][]`, or undefined when the definition has no secrets. */
   readonly secrets: string | undefined
@@ -30,11 +41,13 @@ const MAX_DEPTH = 32
  */
 export function splitDefinition(definition: object, label: string): SplitDefinition {
   const secrets: [SecretPath, string][] = []
+  const references: [SecretPath, string][] = []
   const seen = new Set<object>()
 
   function visit(value: unknown, path: (string | number)[]): unknown {
     if (value instanceof Secret) {
       secrets.push([[...path], value.reveal()])
+      if (value.reference !== undefined) references.push([[...path], value.reference])
       return undefined
     }
     if (value === undefined) return undefined
@@ -74,7 +87,10 @@ export function splitDefinition(definition: object, label: string): SplitDefinit
     }
   }
 
-  const document = visit(definition, [])
+  if (Object.hasOwn(definition, REFERENCES_KEY))
+    throw invalid(label, [REFERENCES_KEY], 'is a reserved key')
+  const document = visit(definition, []) as Record<string, unknown>
+  if (references.length > 0) document[REFERENCES_KEY] = references
   return {
     document: JSON.stringify(document),
     secrets: secrets.length === 0 ? undefined : JSON.stringify(secrets),
@@ -100,10 +116,13 @@ export function joinDefinition<T>(document: string, secrets: Secret | undefined,
     throw corruptRow(label)
   }
   if (typeof root !== 'object' || root === null || !Array.isArray(list)) throw corruptRow(label)
+  const references = takeReferences(root as Record<string, unknown>, label)
   for (const entry of list) {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[1] !== 'string')
       throw corruptRow(label)
     const [path, value] = entry as [unknown, string]
+    const reference = Array.isArray(path) ? references.get(JSON.stringify(path)) : undefined
+    const secret = new Secret(value, reference === undefined ? {} : { reference })
     if (!Array.isArray(path) || path.length === 0) throw corruptRow(label)
     let parent: unknown = root
     for (let i = 0; i < path.length; i++) {
@@ -112,7 +131,7 @@ export function joinDefinition<T>(document: string, secrets: Secret | undefined,
       if (typeof parent !== 'object' || parent === null) throw corruptRow(label)
       if (i === path.length - 1) {
         Object.defineProperty(parent, key, {
-          value: new Secret(value),
+          value: secret,
           enumerable: true,
           writable: true,
           configurable: true,
@@ -138,6 +157,22 @@ export function joinDefinition<T>(document: string, secrets: Secret | undefined,
     }
   }
   return root as T
+}
+
+/** Removes {@link REFERENCES_KEY} from a parsed document: the references by JSON path. */
+function takeReferences(root: Record<string, unknown>, label: string): Map<string, string> {
+  const references = new Map<string, string>()
+  if (!Object.hasOwn(root, REFERENCES_KEY)) return references
+  const list = root[REFERENCES_KEY]
+  delete root[REFERENCES_KEY]
+  if (!Array.isArray(list)) throw corruptRow(label)
+  for (const entry of list) {
+    if (!Array.isArray(entry) || entry.length !== 2) throw corruptRow(label)
+    const [path, reference] = entry as [unknown, unknown]
+    if (!Array.isArray(path) || typeof reference !== 'string') throw corruptRow(label)
+    references.set(JSON.stringify(path), reference)
+  }
+  return references
 }
 
 function invalid(label: string, path: readonly (string | number)[], problem: string): CalloutError {
