@@ -8,7 +8,14 @@ import { grantsRefreshToken, mintAccessToken, tokenResponse } from './oauth/toke
 import type { OrgState } from './org/org-state.ts'
 import type { ConnectedApp, OrgUser } from './org/principals.ts'
 import type { ApexHandler } from './org/apex-routes.ts'
+import type { CustomFieldDef, CustomObjectDef } from './data/org-data.ts'
 import type { ConnectedAppSeed, UserSeed } from './seed/seed-types.ts'
+import {
+  createConnectedApp,
+  createCustomField,
+  createCustomObject,
+  createUser,
+} from './setup/org-setup.ts'
 
 /** A user of an emulated org, with its login password. */
 export interface EmulatedUser {
@@ -136,14 +143,50 @@ export class EmulatedOrg {
     return publicApp(app)
   }
 
-  /** Adds a user. */
+  /**
+   * Adds a user at run time (also a `User` record), validated like a seed entry.
+   *
+   * @example org.addUser({ username: 'ops@acme.example', password: 'S3cret!' })
+   * @throws {SeedError} `INVALID_SEED` naming the bad property, or `DUPLICATE_DEFINITION` for a
+   *   username the org already has.
+   */
   addUser(seed: UserSeed): EmulatedUser {
-    return publicUser(this.#state.addUser(seed))
+    return publicUser(createUser(this.#state, seed, 'user'))
   }
 
-  /** Adds a connected app. */
+  /**
+   * Adds a connected app at run time, validated like a seed entry: consumer key and secret
+   * (generated when omitted), callback URLs, scopes, a certificate for the JWT bearer flow, the
+   * refresh-token policy and the other seed options.
+   *
+   * @example org.addConnectedApp({ name: 'Sync', callbackUrls: ['https://app.example/cb'], refreshTokenPolicy: { kind: 'expire-after', seconds: 3600 } })
+   * @throws {SeedError} `INVALID_SEED` naming the bad property (or an unknown
+   *   `clientCredentialsUser`), or `DUPLICATE_DEFINITION` for a name or key the org already has.
+   */
   addConnectedApp(seed: ConnectedAppSeed): EmulatedConnectedApp {
-    return publicApp(this.#state.addConnectedApp(seed))
+    return publicApp(createConnectedApp(this.#state, seed, 'connectedApp'))
+  }
+
+  /**
+   * Adds a custom field to an sObject at run time, standard objects included; returns its
+   * describe entry. Existing records read the new field as null.
+   *
+   * @example org.addCustomField('Account', { name: 'External_Id__c', type: 'string', externalId: true, unique: true })
+   * @throws {SeedError} `INVALID_SEED` for a bad definition or an unknown sObject,
+   *   `DUPLICATE_DEFINITION` for a field the object already has.
+   */
+  addCustomField(sobject: string, field: CustomFieldDef): Record<string, unknown> {
+    return createCustomField(this.#state, sobject, field, 'customField')
+  }
+
+  /**
+   * Adds a custom object (`Foo__c`) at run time; returns its describe-global summary.
+   *
+   * @throws {SeedError} `INVALID_SEED` for a bad definition, `DUPLICATE_DEFINITION` for an
+   *   sObject the org already has.
+   */
+  addCustomObject(object: CustomObjectDef): Record<string, unknown> {
+    return createCustomObject(this.#state, object, 'customObject')
   }
 
   /** Activates or deactivates a user (inactive users get `inactive_user`). */

@@ -145,6 +145,7 @@ export async function startEmulator(
         instanceUrl: instanceOrigin,
         users: state.users.map((u) => state.dataUser(u)),
         customObjects: state.customObjects,
+        customFields: state.customFields,
         records: state.seedRecords,
         isSandbox: state.isSandbox,
         defaultBatchSize: state.queryBatchSize,

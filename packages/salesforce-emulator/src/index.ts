@@ -32,6 +32,12 @@ export { loadSeedFile } from './seed/load-seed-file.ts'
 export { tokenSignature } from './oauth/token-response.ts'
 export { MAX_APPROVALS_PER_APP } from './org/token-store.ts'
 export { OrgData } from './data/org-data.ts'
-export type { CustomObjectDef, DataUser, OrgDataOptions } from './data/org-data.ts'
+export type {
+  CustomFieldDef,
+  CustomFieldType,
+  CustomObjectDef,
+  DataUser,
+  OrgDataOptions,
+} from './data/org-data.ts'
 export { handleDataRequest } from './rest/data-api.ts'
 export type { DataRequest, DataResponse } from './rest/data-api.ts'

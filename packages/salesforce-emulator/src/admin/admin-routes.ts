@@ -20,12 +20,16 @@
  * | `GET /_emulator/requests` (`?grantType=&method=&path=`) | | `{ count, entries }` |
  * | `DELETE /_emulator/requests` | | clear the log |
  * | `POST /_emulator/clock/advance` | `{ ms }` | move the clock forward |
+ *
+ * Connected apps, users, custom objects and custom fields are created at run time through the
+ * Setup routes (`setup/setup-routes.ts`) under the same prefix.
  */
 import { BodyTooLargeError } from '../http/body.ts'
 import type { Call } from '../http/call.ts'
 import { isLoopback } from '../http/loopback.ts'
 import type { RequestLogFilter } from '../org/request-log.ts'
 import { sendErrors, sendJson } from '../http/respond.ts'
+import { connectedAppView, handleSetup, userView } from '../setup/setup-routes.ts'
 import type { FaultScope } from '../org/fault-switches.ts'
 
 type Body = Record<string, unknown>
@@ -120,19 +124,11 @@ export async function handleAdmin(call: Call): Promise<void> {
         name: org.name,
         orgId: org.orgId,
         ...org.origins,
-        users: org.users.map((u) => ({
-          username: u.username,
-          userId: u.id,
-          ...(secrets ? { password: u.password } : {}),
-        })),
-        connectedApps: org.apps.map((a) => ({
-          name: a.name,
-          consumerKey: a.consumerKey,
-          callbackUrls: a.callbackUrls,
-          ...(secrets ? { consumerSecret: a.consumerSecret } : {}),
-        })),
+        users: org.users.map((u) => userView(u, secrets)),
+        connectedApps: org.apps.map((a) => connectedAppView(a, secrets)),
       })
     }
+    if (await handleSetup(call, sub, () => jsonBody(call))) return
     if (sub === '/requests') {
       if (call.method === 'DELETE') {
         org.requestLog.clear()

@@ -82,7 +82,8 @@ const SOAP_TYPES: Record<string, string> = {
   datetime: 'xsd:dateTime',
 }
 
-function describeField(f: FieldDef): Record<string, unknown> {
+/** The describe entry of one field. */
+export function describeField(f: FieldDef): Record<string, unknown> {
   const numeric = ['double', 'currency', 'percent'].includes(f.type)
   return {
     aggregatable: f.type !== 'textarea',
@@ -118,7 +119,7 @@ function describeField(f: FieldDef): Record<string, unknown> {
     soapType: SOAP_TYPES[f.type] ?? 'xsd:string',
     sortable: f.type !== 'textarea',
     type: f.type,
-    unique: false,
+    unique: f.unique,
     updateable: f.updateable,
   }
 }

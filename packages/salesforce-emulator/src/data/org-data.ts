@@ -7,12 +7,13 @@
  */
 
 import type { OrgContext, RequestContext } from './context.ts'
+import { describeField, sObjectSummary } from './describe.ts'
 import { notFound } from './errors.ts'
 import { makeId, toId18 } from './ids.ts'
 import { BATCH_SIZE_MAX, QueryLocatorStore } from './query-locators.ts'
 import { createRecord } from './record-writes.ts'
 import { RecordStore } from './records.ts'
-import { Schema } from './schema.ts'
+import { Schema, type CustomFieldInput, type FieldType } from './schema.ts'
 
 /** A user of the emulated org; becomes a `User` record. */
 export interface DataUser {
@@ -23,33 +24,18 @@ export interface DataUser {
   profileName?: string
 }
 
-/** Field types a custom object field may have (Salesforce describe `type` names). */
-export type CustomFieldType =
-  | 'string'
-  | 'double'
-  | 'boolean'
-  | 'date'
-  | 'datetime'
-  | 'reference'
-  | 'id'
-  | 'picklist'
-  | 'textarea'
-  | 'email'
-  | 'currency'
-  | 'int'
+/** Field types a custom field may have (Salesforce describe `type` names). */
+export type CustomFieldType = FieldType
+
+/** A custom field (`Foo__c`) on a custom or standard object. */
+export type CustomFieldDef = CustomFieldInput
 
 /** A custom object (`Foo__c`) the org should know, with its custom fields. */
 export interface CustomObjectDef {
   /** API name ending in `__c`, e.g. `'Invoice__c'`. */
   name: string
   label?: string
-  fields: {
-    name: string
-    type: CustomFieldType
-    externalId?: boolean
-    referenceTo?: string
-    required?: boolean
-  }[]
+  fields: CustomFieldDef[]
 }
 
 /** Options of {@link OrgData}. */
@@ -60,6 +46,8 @@ export interface OrgDataOptions {
   instanceUrl: string
   users: DataUser[]
   customObjects?: CustomObjectDef[]
+  /** Custom fields on any object, standard ones included, by object name. */
+  customFields?: Record<string, CustomFieldDef[]>
   /** Seed records by sObject type. */
   records?: Record<string, Record<string, unknown>[]>
   isSandbox?: boolean
@@ -112,7 +100,7 @@ export class OrgData {
       )
     }
     this.#org = Object.freeze({
-      schema: new Schema(options.customObjects ?? []),
+      schema: new Schema(options.customObjects ?? [], options.customFields ?? {}),
       store: new RecordStore(),
       locators: new QueryLocatorStore(now),
       now,
@@ -161,6 +149,31 @@ export class OrgData {
     return def === undefined || rec === undefined || rec.type !== def.name
       ? undefined
       : { ...rec.fields }
+  }
+
+  /**
+   * Adds a custom field to an object at run time (standard objects included) and returns its
+   * describe entry. Existing records read the new field as null.
+   *
+   * @example org.addCustomField('Account', { name: 'External_Id__c', type: 'string', externalId: true, unique: true })
+   * @throws {Error} naming the fix for an unknown object, a bad or duplicate name.
+   */
+  addCustomField(sobject: string, def: CustomFieldDef): Record<string, unknown> {
+    return describeField(this.#org.schema.addCustomField(sobject, def))
+  }
+
+  /**
+   * Adds a custom object at run time and returns its describe-global summary.
+   *
+   * @throws {Error} naming the fix for a bad or duplicate name or an unknown reference target.
+   */
+  addCustomObject(def: CustomObjectDef): Record<string, unknown> {
+    return sObjectSummary('61.0', this.#org.schema.addCustomObject(def))
+  }
+
+  /** The canonical field names of an sObject (any case), or undefined for an unknown one. */
+  fieldNames(sobject: string): string[] | undefined {
+    return this.#org.schema.object(sobject)?.fields.map((f) => f.name)
   }
 
   /** Adds a user as a `User` record with the user's own id. */

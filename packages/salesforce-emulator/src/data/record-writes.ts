@@ -105,6 +105,34 @@ export function prepareFields(
   return out
 }
 
+/**
+ * Refuses a value of a `unique` field that another live record of the type already holds (text
+ * compared case-insensitively, Salesforce's default for unique text fields).
+ */
+function checkUnique(
+  ctx: RequestContext,
+  def: SObjectDef,
+  values: Record<string, unknown>,
+  selfId: string | undefined,
+): void {
+  const norm = (v: unknown): unknown => (typeof v === 'string' ? v.toLowerCase() : v)
+  for (const f of def.fields) {
+    const value = values[f.name]
+    if (!f.unique || value === null || value === undefined) continue
+    const other = ctx.org.store
+      .all(def.name)
+      .find((r) => r.id !== selfId && norm(r.fields[f.name]) === norm(value))
+    if (other !== undefined) {
+      throw new DataApiError(
+        400,
+        'DUPLICATE_VALUE',
+        `duplicate value found: ${f.name} duplicates value on record with id: ${other.id}`,
+        [],
+      )
+    }
+  }
+}
+
 /** Recomputes formula-like fields (Contact.Name, Opportunity.IsClosed, …) after a write. */
 function derive(ctx: RequestContext, rec: StoredRecord): void {
   const f = rec.fields
@@ -146,6 +174,7 @@ export function createRecord(
 ): StoredRecord {
   if (mode === 'api' && !def.createable) throw methodNotAllowed('POST', ['GET', 'HEAD'])
   const values = prepareFields(ctx, def, body, 'create', mode)
+  checkUnique(ctx, def, values, undefined)
   const givenId = values['Id']
   if (
     typeof givenId === 'string' &&
@@ -185,6 +214,7 @@ export function updateRecord(
 ): void {
   if (!def.updateable) throw methodNotAllowed('PATCH', ['GET', 'HEAD'])
   const values = prepareFields(ctx, def, body, 'update', 'api')
+  checkUnique(ctx, def, values, rec.id)
   const now = formatDateTime(ctx.org.now())
   Object.assign(rec.fields, values)
   if ('LastModifiedDate' in rec.fields) {

@@ -39,6 +39,8 @@ export interface FieldDef {
   /** Must be given on create (and may not be set to null on update). */
   readonly required: boolean
   readonly externalId: boolean
+  /** No two live records may hold the same value (`DUPLICATE_VALUE`). */
+  readonly unique: boolean
   /** Object names a reference field points to. */
   readonly referenceTo: readonly string[]
   /** Name of the parent relationship for reference fields (`Account`, `Owner`, `Foo__r`). */
@@ -76,9 +78,19 @@ const TEXT_LENGTH: Partial<Record<FieldType, number>> = {
   url: 255,
 }
 
+/**
+ * The label Salesforce shows for a field named `name` when none is set: custom fields keep their
+ * words (`External_Id__c` → "External Id"); standard names split at capitals with `Id` written
+ * "ID" (`CreatedById` → "Created By ID").
+ */
+function defaultLabel(name: string): string {
+  if (name.endsWith('__c')) return name.slice(0, -3).replace(/_/g, ' ')
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/\bId$/, 'ID')
+}
+
 /** Builds a {@link FieldDef} with Salesforce's defaults for the type. */
 export function field(spec: FieldSpec): FieldDef {
-  const label = spec.label ?? spec.name.replace(/__c$/, '').replace(/Id$/, ' ID').replace(/_/g, ' ')
+  const label = spec.label ?? defaultLabel(spec.name)
   const createable = spec.createable ?? true
   return Object.freeze({
     ...spec,
@@ -89,6 +101,7 @@ export function field(spec: FieldSpec): FieldDef {
     updateable: spec.updateable ?? createable,
     required: spec.required ?? false,
     externalId: spec.externalId ?? false,
+    unique: spec.unique ?? false,
     referenceTo: Object.freeze([...(spec.referenceTo ?? [])]),
     relationshipName: spec.relationshipName ?? null,
   })
@@ -96,8 +109,8 @@ export function field(spec: FieldSpec): FieldDef {
 
 const ro = { createable: false, updateable: false } as const
 
-function systemFields(opts: { owner: boolean; isDeleted: boolean }): FieldDef[] {
-  const out = [field({ name: 'Id', type: 'id', ...ro, nillable: false })]
+function systemFields(opts: { label: string; owner: boolean; isDeleted: boolean }): FieldDef[] {
+  const out = [field({ name: 'Id', type: 'id', ...ro, nillable: false, label: `${opts.label} ID` })]
   if (opts.isDeleted)
     out.push(field({ name: 'IsDeleted', type: 'boolean', ...ro, label: 'Deleted' }))
   if (opts.owner) {
@@ -184,7 +197,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       custom: false,
     },
     [
-      ...systemFields({ owner: true, isDeleted: true }),
+      ...systemFields({ label: 'Account', owner: true, isDeleted: true }),
       field({ name: 'Name', type: 'string', label: 'Account Name', required: true }),
       field({
         name: 'Type',
@@ -223,7 +236,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       custom: false,
     },
     [
-      ...systemFields({ owner: true, isDeleted: true }),
+      ...systemFields({ label: 'Contact', owner: true, isDeleted: true }),
       field({
         name: 'AccountId',
         type: 'reference',
@@ -249,7 +262,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       custom: false,
     },
     [
-      ...systemFields({ owner: true, isDeleted: true }),
+      ...systemFields({ label: 'Opportunity', owner: true, isDeleted: true }),
       field({
         name: 'AccountId',
         type: 'reference',
@@ -276,7 +289,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
   sobject(
     { name: 'Case', label: 'Case', labelPlural: 'Cases', keyPrefix: prefix('Case'), custom: false },
     [
-      ...systemFields({ owner: true, isDeleted: true }),
+      ...systemFields({ label: 'Case', owner: true, isDeleted: true }),
       field({ name: 'CaseNumber', type: 'string', label: 'Case Number', length: 30, ...ro }),
       field({
         name: 'AccountId',
@@ -327,7 +340,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       deletable: false,
     },
     [
-      ...systemFields({ owner: false, isDeleted: false }),
+      ...systemFields({ label: 'User', owner: false, isDeleted: false }),
       field({ name: 'Username', type: 'string', length: 80, required: true, ...ro }),
       field({ name: 'FirstName', type: 'string', label: 'First Name', length: 40 }),
       field({ name: 'LastName', type: 'string', label: 'Last Name', length: 80 }),
@@ -351,7 +364,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       deletable: false,
     },
     [
-      ...systemFields({ owner: false, isDeleted: false }),
+      ...systemFields({ label: 'Organization', owner: false, isDeleted: false }),
       field({ name: 'Name', type: 'string', length: 80, ...ro }),
       field({ name: 'InstanceName', type: 'string', label: 'Instance Name', length: 5, ...ro }),
       field({ name: 'IsSandbox', type: 'boolean', label: 'Is Sandbox', ...ro }),
@@ -374,21 +387,64 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
   ),
 ])
 
+/** A custom field (`Foo__c`) on a custom or standard object (`CustomFieldDef` in `index.ts`). */
+export interface CustomFieldInput {
+  /** API name ending in `__c`, e.g. `'External_Id__c'`. */
+  name: string
+  type: FieldType
+  /** Describe label; derived from the name when omitted (`External_Id__c` → "External Id"). */
+  label?: string
+  /** Maximum length of a text field; the type's default (255 for `string`) when omitted. */
+  length?: number
+  /** Usable as an upsert key (`PATCH sobjects/<T>/<field>/<value>`). */
+  externalId?: boolean
+  /** No two live records may share a value: a second one is 400 `DUPLICATE_VALUE`. */
+  unique?: boolean
+  /** The sObject a `reference` field points to. */
+  referenceTo?: string
+  required?: boolean
+  /** Values of a `picklist` field. */
+  picklistValues?: string[]
+}
+
 /** Input shape of a custom object (same as `CustomObjectDef` in `index.ts`). */
 export interface CustomObjectInput {
   name: string
   label?: string
-  fields: {
-    name: string
-    type: FieldType | 'id'
-    externalId?: boolean
-    referenceTo?: string
-    required?: boolean
-  }[]
+  fields: CustomFieldInput[]
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 const API_NAME_RE = /^[A-Za-z][A-Za-z0-9_]*__c$/
+
+/**
+ * Builds the definition of a custom field of `objectName`. Throws a plain `Error` naming the fix
+ * for invalid configuration.
+ */
+export function customField(objectName: string, f: CustomFieldInput): FieldDef {
+  if (!API_NAME_RE.test(f.name)) {
+    throw new Error(
+      `invalid custom field name '${objectName}.${f.name}': use an API name ending in '__c'`,
+    )
+  }
+  if (f.type === 'reference' && f.referenceTo === undefined) {
+    throw new Error(`custom field '${objectName}.${f.name}' is a reference: set referenceTo`)
+  }
+  return field({
+    name: f.name,
+    type: f.type,
+    required: f.required ?? false,
+    externalId: f.externalId ?? false,
+    unique: f.unique ?? false,
+    ...(f.label !== undefined ? { label: f.label } : {}),
+    ...(f.length !== undefined ? { length: f.length } : {}),
+    ...(f.picklistValues !== undefined ? { picklistValues: [...f.picklistValues] } : {}),
+    ...(f.type === 'reference' && f.referenceTo !== undefined
+      ? { referenceTo: [f.referenceTo], relationshipName: f.name.replace(/__c$/, '__r') }
+      : {}),
+    ...(f.type === 'id' ? ro : {}),
+  })
+}
 
 /**
  * Builds the definition of a custom object; the n-th custom object gets key prefix `a0<n>`.
@@ -402,31 +458,10 @@ export function customObject(input: CustomObjectInput, index: number): SObjectDe
   if (c === undefined) throw new Error('at most 62 custom objects are supported')
   const label = input.label ?? input.name.slice(0, -3).replace(/_/g, ' ')
   const fields = [
-    ...systemFields({ owner: true, isDeleted: true }),
+    ...systemFields({ label: 'Record', owner: true, isDeleted: true }),
     field({ name: 'Name', type: 'string', label: `${label} Name`, length: 80 }),
+    ...input.fields.map((f) => customField(input.name, f)),
   ]
-  for (const f of input.fields) {
-    if (!API_NAME_RE.test(f.name)) {
-      throw new Error(
-        `invalid custom field name '${input.name}.${f.name}': use an API name ending in '__c'`,
-      )
-    }
-    if (f.type === 'reference' && f.referenceTo === undefined) {
-      throw new Error(`custom field '${input.name}.${f.name}' is a reference: set referenceTo`)
-    }
-    fields.push(
-      field({
-        name: f.name,
-        type: f.type,
-        required: f.required ?? false,
-        externalId: f.externalId ?? false,
-        ...(f.type === 'reference' && f.referenceTo !== undefined
-          ? { referenceTo: [f.referenceTo], relationshipName: f.name.replace(/__c$/, '__r') }
-          : {}),
-        ...(f.type === 'id' ? ro : {}),
-      }),
-    )
-  }
   return sobject(
     { name: input.name, label, labelPlural: label + 's', keyPrefix: 'a0' + c, custom: true },
     fields,
@@ -438,24 +473,85 @@ export class Schema {
   readonly #byName = new Map<string, SObjectDef>()
   readonly #byPrefix = new Map<string, SObjectDef>()
   readonly #fields = new Map<SObjectDef, Map<string, FieldDef>>()
+  #customCount = 0
 
-  /** Standard objects plus the given custom objects. */
-  constructor(custom: readonly CustomObjectInput[] = []) {
-    const all = [...STANDARD_OBJECTS, ...custom.map((c, i) => customObject(c, i))]
-    for (const def of all) {
-      if (this.#byName.has(def.name.toLowerCase()))
-        throw new Error(`duplicate sObject '${def.name}'`)
-      this.#byName.set(def.name.toLowerCase(), def)
-      this.#byPrefix.set(def.keyPrefix, def)
-      this.#fields.set(def, new Map(def.fields.map((f) => [f.name.toLowerCase(), f])))
+  /**
+   * Standard objects plus the given custom objects, then custom fields added to any object
+   * (standard ones included), keyed by object name.
+   */
+  constructor(
+    custom: readonly CustomObjectInput[] = [],
+    customFields: Readonly<Record<string, readonly CustomFieldInput[]>> = {},
+  ) {
+    for (const def of STANDARD_OBJECTS) this.#put(def)
+    for (const c of custom) this.#addObject(c)
+    for (const [objectName, fields] of Object.entries(customFields)) {
+      for (const f of fields) this.#addField(objectName, f)
     }
-    for (const def of all) {
-      for (const f of def.fields) {
-        for (const target of f.referenceTo) {
-          if (!this.#byName.has(target.toLowerCase())) {
-            throw new Error(`field '${def.name}.${f.name}' refers to unknown sObject '${target}'`)
-          }
-        }
+    for (const def of this.#byName.values()) {
+      for (const f of def.fields) this.#checkReference(def, f)
+    }
+  }
+
+  /**
+   * Adds a custom object at run time.
+   *
+   * @throws {Error} naming the fix for a bad name, a duplicate or an unknown reference target.
+   */
+  addCustomObject(input: CustomObjectInput): SObjectDef {
+    const def = customObject(input, this.#customCount)
+    for (const f of def.fields) this.#checkReference(def, f)
+    return this.#addObject(input, def)
+  }
+
+  /**
+   * Adds a custom field to an object (standard or custom) at run time.
+   *
+   * @throws {Error} naming the fix for an unknown object, a bad or duplicate name, or an unknown
+   *   reference target.
+   */
+  addCustomField(objectName: string, input: CustomFieldInput): FieldDef {
+    const f = customField(objectName, input)
+    const def = this.object(objectName)
+    if (def !== undefined) this.#checkReference(def, f)
+    return this.#addField(objectName, input, f)
+  }
+
+  #addObject(input: CustomObjectInput, built?: SObjectDef): SObjectDef {
+    const def = built ?? customObject(input, this.#customCount)
+    if (this.#byName.has(def.name.toLowerCase()))
+      throw new Error(`duplicate sObject '${def.name}': choose another API name`)
+    this.#customCount++
+    this.#put(def)
+    return def
+  }
+
+  #addField(objectName: string, input: CustomFieldInput, built?: FieldDef): FieldDef {
+    const def = this.object(objectName)
+    if (def === undefined) {
+      throw new Error(`unknown sObject '${objectName}' for custom field '${input.name}'`)
+    }
+    const f = built ?? customField(def.name, input)
+    if (this.field(def, f.name) !== undefined) {
+      throw new Error(`duplicate field '${def.name}.${f.name}': choose another API name`)
+    }
+    const next = sobject(def, [...def.fields, f])
+    this.#fields.delete(def)
+    this.#put(next)
+    return f
+  }
+
+  #put(def: SObjectDef): void {
+    this.#byName.set(def.name.toLowerCase(), def)
+    this.#byPrefix.set(def.keyPrefix, def)
+    this.#fields.set(def, new Map(def.fields.map((f) => [f.name.toLowerCase(), f])))
+  }
+
+  #checkReference(def: SObjectDef, f: FieldDef): void {
+    for (const target of f.referenceTo) {
+      const known = this.#byName.has(target.toLowerCase())
+      if (!known && target.toLowerCase() !== def.name.toLowerCase()) {
+        throw new Error(`field '${def.name}.${f.name}' refers to unknown sObject '${target}'`)
       }
     }
   }

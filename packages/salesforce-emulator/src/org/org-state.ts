@@ -2,7 +2,7 @@
  * One emulated org at run time: its identity, users, connected apps, OAuth state, data, Apex
  * routes and fault switches. The HTTP layer reads and mutates it; nothing here does I/O.
  */
-import type { CustomObjectDef, DataUser, OrgData } from '../data/org-data.ts'
+import type { CustomFieldDef, CustomObjectDef, DataUser, OrgData } from '../data/org-data.ts'
 import { makeId } from '../data/ids.ts'
 import type { RequestLog } from './request-log.ts'
 import { OrgFaults } from './org-faults.ts'
@@ -93,6 +93,7 @@ export class OrgState {
   readonly dailyApiLimit: number
   readonly queryBatchSize: number
   readonly customObjects: CustomObjectDef[]
+  readonly customFields: Record<string, CustomFieldDef[]>
   readonly seedRecords: Record<string, Record<string, unknown>[]>
   readonly users: OrgUser[]
   readonly apps: ConnectedApp[]
@@ -120,6 +121,7 @@ export class OrgState {
     this.dailyApiLimit = seed.dailyApiLimit ?? 15_000
     this.queryBatchSize = seed.queryBatchSize ?? 2000
     this.customObjects = seed.customObjects ?? []
+    this.customFields = seed.customFields ?? {}
     this.seedRecords = seed.records ?? {}
     this.clock = clock
     this.maxBodyBytes = maxBodyBytes

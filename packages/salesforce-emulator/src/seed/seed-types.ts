@@ -3,7 +3,7 @@
  * and seed records. Written as JSON/YAML (see the package README) or passed programmatically to
  * `startEmulator`. Everything but names is optional; missing parts get working defaults.
  */
-import type { CustomObjectDef } from '../data/org-data.ts'
+import type { CustomFieldDef, CustomObjectDef } from '../data/org-data.ts'
 
 /**
  * A connected app's refresh-token policy (Setup → Manage Connected Apps → Refresh Token Policy).
@@ -91,6 +91,11 @@ export interface OrgSeed {
   connectedApps?: ConnectedAppSeed[]
   /** Custom objects (`Foo__c`). */
   customObjects?: CustomObjectDef[]
+  /**
+   * Custom fields on existing objects, standard ones included, by object name, e.g.
+   * `{ Account: [{ name: 'External_Id__c', type: 'string', externalId: true, unique: true }] }`.
+   */
+  customFields?: Record<string, CustomFieldDef[]>
   /** Seed records by sObject type. */
   records?: Record<string, Record<string, unknown>[]>
 }

@@ -2,7 +2,7 @@
  * Validates an untrusted seed (parsed JSON/YAML or a programmatic object) once, at the edge, and
  * returns it typed. Every error names its path and what to write instead.
  */
-import type { CustomObjectDef } from '../data/org-data.ts'
+import type { CustomFieldDef, CustomObjectDef } from '../data/org-data.ts'
 import { SeedError } from './seed-error.ts'
 import type {
   ConnectedAppSeed,
@@ -27,7 +27,15 @@ const FIELD_TYPES = new Set([
   'email',
   'currency',
   'int',
+  'percent',
+  'phone',
+  'url',
 ])
+
+const API_NAME = /^[A-Za-z][A-Za-z0-9_]*__c$/
+
+/** Field types Salesforce allows as external ids. */
+const EXTERNAL_ID_TYPES = new Set(['string', 'email', 'int', 'double'])
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -123,7 +131,12 @@ function pem(v: string, path: string): string {
   return v
 }
 
-function user(v: unknown, path: string): UserSeed {
+/**
+ * Validates a user definition (seed entry or run-time `addUser`).
+ *
+ * @throws {SeedError} naming the path of the first problem.
+ */
+export function validateUserSeed(v: unknown, path: string): UserSeed {
   const o = obj(v, path)
   allowKeys(o, path, ['username', 'password', 'name', 'email', 'profile', 'active'])
   const out: UserSeed = { username: str(o, 'username', path, true) }
@@ -146,7 +159,17 @@ function user(v: unknown, path: string): UserSeed {
   return out
 }
 
-function app(v: unknown, path: string, readFile?: (file: string) => string): ConnectedAppSeed {
+/**
+ * Validates a connected-app definition (seed entry or run-time `addConnectedApp`). `readFile`
+ * resolves `certificateFile` (seed files only).
+ *
+ * @throws {SeedError} naming the path of the first problem.
+ */
+export function validateConnectedAppSeed(
+  v: unknown,
+  path: string,
+  readFile?: (file: string) => string,
+): ConnectedAppSeed {
   const o = obj(v, path)
   allowKeys(o, path, [
     'name',
@@ -211,11 +234,76 @@ function app(v: unknown, path: string, readFile?: (file: string) => string): Con
   return out
 }
 
-function customObject(v: unknown, path: string): CustomObjectDef {
+/**
+ * Validates a custom field definition (seed entry or run-time `addCustomField`).
+ *
+ * @throws {SeedError} naming the path of the first problem.
+ */
+export function validateCustomField(v: unknown, path: string): CustomFieldDef {
+  const fo = obj(v, path)
+  allowKeys(fo, path, [
+    'name',
+    'type',
+    'label',
+    'length',
+    'externalId',
+    'unique',
+    'referenceTo',
+    'required',
+    'picklistValues',
+  ])
+  const name = str(fo, 'name', path, true)
+  if (!API_NAME.test(name)) {
+    throw new SeedError(
+      `${path}.name`,
+      'expected a custom field API name ending in __c, e.g. External_Id__c',
+    )
+  }
+  const type = str(fo, 'type', path, true)
+  if (!FIELD_TYPES.has(type))
+    throw new SeedError(`${path}.type`, `expected one of ${[...FIELD_TYPES].join(', ')}`)
+  const field: CustomFieldDef = { name, type: type as CustomFieldDef['type'] }
+  const set = <K extends keyof CustomFieldDef>(
+    k: K,
+    value: CustomFieldDef[K] | undefined,
+  ): void => {
+    if (value !== undefined) field[k] = value
+  }
+  set('label', str(fo, 'label', path))
+  set('length', int(fo, 'length', path, 1, 131_072))
+  set('externalId', bool(fo, 'externalId', path))
+  set('unique', bool(fo, 'unique', path))
+  set('required', bool(fo, 'required', path))
+  set('referenceTo', str(fo, 'referenceTo', path))
+  set('picklistValues', strList(fo, 'picklistValues', path, false))
+  if (field.type === 'reference' && field.referenceTo === undefined)
+    throw new SeedError(
+      `${path}.referenceTo`,
+      'is required for a reference field (an sObject name)',
+    )
+  if (field.type !== 'reference' && field.referenceTo !== undefined)
+    throw new SeedError(`${path}.referenceTo`, 'only a reference field may have referenceTo')
+  if (field.type !== 'picklist' && field.picklistValues !== undefined)
+    throw new SeedError(`${path}.picklistValues`, 'only a picklist field may have picklistValues')
+  if (field.externalId === true && !EXTERNAL_ID_TYPES.has(field.type)) {
+    throw new SeedError(
+      `${path}.externalId`,
+      `only ${[...EXTERNAL_ID_TYPES].join(', ')} fields can be external ids`,
+    )
+  }
+  return field
+}
+
+/**
+ * Validates a custom object definition (seed entry or run-time `addCustomObject`).
+ *
+ * @throws {SeedError} naming the path of the first problem.
+ */
+export function validateCustomObject(v: unknown, path: string): CustomObjectDef {
   const o = obj(v, path)
   allowKeys(o, path, ['name', 'label', 'fields'])
   const name = str(o, 'name', path, true)
-  if (!/^[A-Za-z][A-Za-z0-9_]*__c$/.test(name)) {
+  if (!API_NAME.test(name)) {
     throw new SeedError(
       `${path}.name`,
       'expected a custom object API name ending in __c, e.g. Invoice__c',
@@ -223,28 +311,27 @@ function customObject(v: unknown, path: string): CustomObjectDef {
   }
   const fieldsRaw = o['fields'] ?? []
   if (!Array.isArray(fieldsRaw)) throw new SeedError(`${path}.fields`, 'expected a list')
-  const fields = fieldsRaw.map((f, i) => {
-    const fp = `${path}.fields[${i}]`
-    const fo = obj(f, fp)
-    allowKeys(fo, fp, ['name', 'type', 'externalId', 'referenceTo', 'required'])
-    const type = str(fo, 'type', fp, true)
-    if (!FIELD_TYPES.has(type))
-      throw new SeedError(`${fp}.type`, `expected one of ${[...FIELD_TYPES].join(', ')}`)
-    const field: CustomObjectDef['fields'][number] = {
-      name: str(fo, 'name', fp, true),
-      type: type as CustomObjectDef['fields'][number]['type'],
-    }
-    const externalId = bool(fo, 'externalId', fp)
-    if (externalId !== undefined) field.externalId = externalId
-    const referenceTo = str(fo, 'referenceTo', fp)
-    if (referenceTo !== undefined) field.referenceTo = referenceTo
-    const required = bool(fo, 'required', fp)
-    if (required !== undefined) field.required = required
-    return field
-  })
+  const fields = fieldsRaw.map((f, i) => validateCustomField(f, `${path}.fields[${i}]`))
+  const names = new Set<string>()
+  for (const [i, f] of fields.entries()) {
+    if (names.has(f.name.toLowerCase()))
+      throw new SeedError(`${path}.fields[${i}].name`, `duplicate field name ${f.name}`)
+    names.add(f.name.toLowerCase())
+  }
   const out: CustomObjectDef = { name, fields }
   const label = str(o, 'label', path)
   if (label !== undefined) out.label = label
+  return out
+}
+
+function customFields(v: unknown, path: string): Record<string, CustomFieldDef[]> | undefined {
+  if (v === undefined || v === null) return undefined
+  const o = obj(v, path)
+  const out: Record<string, CustomFieldDef[]> = {}
+  for (const [type, list] of Object.entries(o)) {
+    if (!Array.isArray(list)) throw new SeedError(`${path}.${type}`, 'expected a list of fields')
+    out[type] = list.map((f, i) => validateCustomField(f, `${path}.${type}[${i}]`))
+  }
   return out
 }
 
@@ -276,6 +363,7 @@ function org(v: unknown, path: string, readFile?: (file: string) => string): Org
     'users',
     'connectedApps',
     'customObjects',
+    'customFields',
     'records',
   ])
   const out: OrgSeed = { name: str(o, 'name', path, true) }
@@ -298,16 +386,19 @@ function org(v: unknown, path: string, readFile?: (file: string) => string): Org
   }
   set(
     'users',
-    list('users')?.map((u, i) => user(u, `${path}.users[${i}]`)),
+    list('users')?.map((u, i) => validateUserSeed(u, `${path}.users[${i}]`)),
   )
   set(
     'connectedApps',
-    list('connectedApps')?.map((a, i) => app(a, `${path}.connectedApps[${i}]`, readFile)),
+    list('connectedApps')?.map((a, i) =>
+      validateConnectedAppSeed(a, `${path}.connectedApps[${i}]`, readFile),
+    ),
   )
   set(
     'customObjects',
-    list('customObjects')?.map((c, i) => customObject(c, `${path}.customObjects[${i}]`)),
+    list('customObjects')?.map((c, i) => validateCustomObject(c, `${path}.customObjects[${i}]`)),
   )
+  set('customFields', customFields(o['customFields'], `${path}.customFields`))
   set('records', records(o['records'], `${path}.records`))
   const usernames = new Set<string>()
   for (const [i, u] of (out.users ?? []).entries()) {
