@@ -15,7 +15,7 @@ import {
   createCustomField,
   createCustomObject,
   createUser,
-} from './setup/org-setup.ts'
+} from './org/org-setup.ts'
 
 /** A user of an emulated org, with its login password. */
 export interface EmulatedUser {

@@ -22,14 +22,14 @@
  * | `POST /_emulator/clock/advance` | `{ ms }` | move the clock forward |
  *
  * Connected apps, users, custom objects and custom fields are created at run time through the
- * Setup routes (`setup/setup-routes.ts`) under the same prefix.
+ * Setup routes (`setup-routes.ts`) under the same prefix.
  */
 import { BodyTooLargeError } from '../http/body.ts'
 import type { Call } from '../http/call.ts'
 import { isLoopback } from '../http/loopback.ts'
 import type { RequestLogFilter } from '../org/request-log.ts'
 import { sendErrors, sendJson } from '../http/respond.ts'
-import { connectedAppView, handleSetup, userView } from '../setup/setup-routes.ts'
+import { connectedAppView, handleSetup, userView } from './setup-routes.ts'
 import type { FaultScope } from '../org/fault-switches.ts'
 
 type Body = Record<string, unknown>

@@ -3,9 +3,9 @@
  * start, with the same validation as the seed. Both the programmatic API (`EmulatedOrg.add…`) and
  * the `/_emulator` HTTP routes go through these functions, so both answer the same errors.
  */
-import type { CustomFieldDef, CustomObjectDef } from '../data/index.ts'
-import type { OrgState } from '../org/org-state.ts'
-import type { ConnectedApp, OrgUser } from '../org/principals.ts'
+import type { CustomFieldDef, CustomObjectDef } from '../data/org-data.ts'
+import type { OrgState } from './org-state.ts'
+import type { ConnectedApp, OrgUser } from './principals.ts'
 import { SeedError } from '../seed/seed-error.ts'
 import {
   validateConnectedAppSeed,

@@ -23,7 +23,7 @@ import {
   createCustomField,
   createCustomObject,
   createUser,
-} from './org-setup.ts'
+} from '../org/org-setup.ts'
 
 /** The JSON view of a connected app; the secret only when asked for. */
 export function connectedAppView(app: ConnectedApp, showSecrets: boolean): Record<string, unknown> {
