@@ -133,6 +133,10 @@ export const ERROR_CATALOGUE = {
     summary: 'The proxy does not forward this method (CONNECT, TRACE, TRACK).',
   },
   ROUTE_NOT_FOUND: { status: 404, summary: 'The proxy serves no such path.' },
+  METRICS_TOKEN_INVALID: {
+    status: 401,
+    summary: '/metrics needs the metrics token (Authorization: Bearer …); it was missing or wrong.',
+  },
   // everything else
   BROKER_CLOSED: {
     status: 503,

@@ -241,8 +241,12 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('serve')
     .description('run the egress proxy: /callout/<Name>/<path> for any language')
-    .option('--host <host>', 'the address to listen on', '127.0.0.1')
-    .option('--port <port>', 'the port to listen on', '7070')
+    .option(
+      '-f, --file <path>',
+      'a config file whose serve: section sets these options (flags override it)',
+    )
+    .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
+    .option('--port <port>', 'the port to listen on (default: 7070)')
     .option('--no-auth-unsafe-loopback', 'UNSAFE: serve every local process without client keys')
     .option('--max-body-bytes <n>', 'refuse larger request bodies (413)')
     .option('--max-header-bytes <n>', 'refuse larger request headers (431)')
@@ -255,6 +259,10 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       '--credential-port <name=port>',
       'serve a Named Credential as a bare origin on its own port, for SDKs (repeatable)',
       collect,
+    )
+    .option(
+      '--metrics-token-file <path>',
+      'require the token in this file as Authorization: Bearer on /metrics',
     )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const { serveCommand } = await import('./commands/serve.ts')

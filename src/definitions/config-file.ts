@@ -52,12 +52,20 @@ export function parseConfig(input: string | object, options: ParseConfigOptions 
   const source = options.source
   let document: unknown = input
   if (typeof input === 'string') {
-    const bytes = Buffer.byteLength(input, 'utf8')
-    if (bytes > DEFAULTS.maxConfigBytes) throw tooLarge(bytes, source)
-    document =
-      (options.format ?? 'yaml') === 'json' ? parseJson(input, source) : parseYaml(input, source)
+    document = parseConfigText(input, options.format ?? 'yaml', source)
   }
   if (document === null || document === undefined) document = {}
+  // The `serve` section is read by `callout serve -f` (serve-config.ts), not stored: its
+  // references are not resolved here, so applying a file never needs the server's secrets.
+  if (
+    typeof document === 'object' &&
+    document !== null &&
+    !Array.isArray(document) &&
+    'serve' in document
+  ) {
+    const { serve: _serve, ...definitionsOnly } = document as Record<string, unknown>
+    document = definitionsOnly
+  }
   const resolved = resolveReferences(document, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
@@ -87,8 +95,29 @@ export async function loadConfigFile(
   path: string,
   options: LoadConfigOptions = {},
 ): Promise<Definitions> {
+  const { file, text } = await readConfigText(path)
+  return parseConfig(text, {
+    ...options,
+    format: formatOf(file),
+    baseDir: dirname(file),
+    source: file,
+  })
+}
+
+/** The format a config file is read in: `.json` files as JSON, anything else as YAML. */
+export function formatOf(file: string): ConfigFormat {
+  return extname(file).toLowerCase() === '.json' ? 'json' : 'yaml'
+}
+
+/**
+ * Reads a config file's text (at most 1 MiB; not a directory).
+ *
+ * @throws CalloutError `CONFIG_INVALID` for a missing, unreadable, directory or oversized file.
+ * @example
+ * const { file, text } = await readConfigText('./callout.yaml')
+ */
+export async function readConfigText(path: string): Promise<{ file: string; text: string }> {
   const file = resolvePath(path)
-  let text: string
   try {
     const info = await stat(file)
     if (info.isDirectory()) {
@@ -101,7 +130,7 @@ export async function loadConfigFile(
       )
     }
     if (info.size > DEFAULTS.maxConfigBytes) throw tooLarge(info.size, file)
-    text = await readFile(file, 'utf8')
+    return { file, text: await readFile(file, 'utf8') }
   } catch (error) {
     if (error instanceof CalloutError) throw error
     const code = (error as NodeJS.ErrnoException).code
@@ -116,12 +145,20 @@ export async function loadConfigFile(
       details: { source: file, issues: [{ path: '(file)', message: reason }] },
     })
   }
-  return parseConfig(text, {
-    ...options,
-    format: extname(file).toLowerCase() === '.json' ? 'json' : 'yaml',
-    baseDir: dirname(file),
-    source: file,
-  })
+}
+
+/**
+ * Parses config text (YAML or JSON) into a document, with the size limit, duplicate keys refused
+ * and YAML aliases limited. Nothing is resolved or validated.
+ *
+ * @throws CalloutError `CONFIG_INVALID` with the line and column of a syntax error.
+ * @example
+ * parseConfigText('serve: { port: 7070 }', 'yaml') // { serve: { port: 7070 } }
+ */
+export function parseConfigText(text: string, format: ConfigFormat, source?: string): unknown {
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > DEFAULTS.maxConfigBytes) throw tooLarge(bytes, source)
+  return format === 'json' ? parseJson(text, source) : parseYaml(text, source)
 }
 
 function tooLarge(bytes: number, source: string | undefined): CalloutError {

@@ -45,7 +45,8 @@ const MAX_DEPTH = 32
 /**
  * True when the value at `path` is a secret: AuthProvider `consumerSecret` and
  * `clientPrivateKey`, principal `secrets.*`, NamedCredential `clientCertificate.key` and
- * `.passphrase`, and the legacy shorthand's `password`, `privateKey` and `secretAccessKey`.
+ * `.passphrase`, the legacy shorthand's `password`, `privateKey` and `secretAccessKey`, and
+ * `serve.metricsToken`.
  *
  * @example
  * isSecretPath(['authProviders', 'Idp', 'consumerSecret']) // true
@@ -72,6 +73,7 @@ export function isSecretPath(path: ConfigPath): boolean {
       (field === 'password' || field === 'privateKey' || field === 'secretAccessKey')
     )
   }
+  if (kind === 'serve') return path.length === 2 && path[1] === 'metricsToken'
   return false
 }
 

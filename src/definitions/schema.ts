@@ -216,12 +216,51 @@ export const namedCredentialSchema = z.strictObject({
   secretAccessKey: secretSchema.optional(),
 })
 
+const whole = (what: string, min: number, max: number) =>
+  z
+    .number()
+    .int({ error: `must be a whole number (${what})` })
+    .min(min, { error: `must be at least ${min} (${what})` })
+    .max(max, { error: `must be at most ${max} (${what})` })
+
+/** A TCP port a credential port listens on. */
+const credentialPortSchema = whole('a TCP port, 1–65535', 1, 65_535)
+
+/**
+ * The `serve` section: options of `callout serve`, read by `callout serve -f <file>` (flags
+ * override it). `callout apply` ignores this section; it is not stored.
+ */
+export const serveSchema = z.strictObject({
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_-]+$/, {
+      error: 'is not a host — write an IP address or a host name, e.g. 127.0.0.1',
+    })
+    .optional(),
+  port: whole('a TCP port, 0–65535; 0 picks a free one', 0, 65_535).optional(),
+  credentialPorts: z.record(nameSchema, credentialPortSchema).nullish(),
+  metricsToken: secretSchema
+    .refine((value) => value.reveal().length >= 16, {
+      error: 'is shorter than 16 characters — use a long random token, e.g. openssl rand -hex 32',
+    })
+    .optional(),
+  noAuthUnsafeLoopback: z.boolean().optional(),
+  maxBodyBytes: whole('bytes', 1, Number.MAX_SAFE_INTEGER).optional(),
+  maxHeaderBytes: whole('bytes', 1024, 1024 * 1024).optional(),
+  clientTimeoutMs: whole('milliseconds', 1, 86_400_000).optional(),
+  totalTimeoutMs: whole('milliseconds', 1, 86_400_000).optional(),
+  shutdownTimeoutMs: whole('milliseconds', 0, 3_600_000).optional(),
+  reloadIntervalMs: whole('milliseconds; 0 turns polling off', 0, 86_400_000).optional(),
+  keyCacheMs: whole('milliseconds', 0, 3_600_000).optional(),
+})
+
 /** The whole configuration document. */
 export const configSchema = z.strictObject({
   version: z.literal(1).optional(),
   authProviders: z.record(nameSchema, authProviderSchema).nullish(),
   externalCredentials: z.record(nameSchema, externalCredentialSchema).nullish(),
   namedCredentials: z.record(nameSchema, namedCredentialSchema).nullish(),
+  serve: serveSchema.nullish(),
 })
 
 /** The validated document, before defaults, URL rules, cross-checks and legacy expansion. */
@@ -232,6 +271,8 @@ export type RawAuthProvider = z.output<typeof authProviderSchema>
 export type RawExternalCredential = z.output<typeof externalCredentialSchema>
 /** One raw NamedCredential entry. */
 export type RawNamedCredential = z.output<typeof namedCredentialSchema>
+/** The raw `serve` section. */
+export type RawServe = z.output<typeof serveSchema>
 
 /**
  * Validates a resolved document against {@link configSchema}.
@@ -261,6 +302,7 @@ const EXPECTED: Record<string, string> = {
   array: 'a list',
   string: 'a string',
   number: 'a number',
+  int: 'a whole number',
   boolean: 'true or false',
 }
 

@@ -18,6 +18,7 @@ import { errorAnswer } from './error-body.ts'
 import { forward, type ForwardContext, type RequestFacts } from './forward.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
 import { ProxyMetrics } from './metrics.ts'
+import { registerMetricsRoute } from './metrics-route.ts'
 import { SERVER_DEFAULTS, type ServerOptions } from './server-options.ts'
 
 declare module 'fastify' {
@@ -259,13 +260,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
       auth: authenticator === undefined ? 'none (unsafe loopback)' : 'client keys',
     }
   })
-  app.get('/metrics', async (request, reply) => {
-    if (!isLoopbackAddress(request.raw.socket.remoteAddress)) {
-      throw new CalloutError('ACCESS_DENIED', '/metrics is served to loopback clients only.')
-    }
-    const text = await metrics.registry.metrics()
-    return reply.header('content-type', metrics.registry.contentType).send(text)
-  })
+  registerMetricsRoute(app, metrics, options.metrics ?? 'loopback')
 
   const server: CalloutServer = {
     app,
@@ -300,11 +295,6 @@ function pathOnly(url: string | undefined): string {
   const value = url ?? ''
   const q = value.indexOf('?')
   return q === -1 ? value : value.slice(0, q)
-}
-
-function isLoopbackAddress(address: string | undefined): boolean {
-  if (address === undefined) return false
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
 /** Fastify's own client errors (bad content length, aborted body) as `INVALID_ARGUMENT`. */

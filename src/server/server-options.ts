@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Broker } from '../callout/broker.ts'
 import type { Clock } from '../clock.ts'
 import type { ClientKeyStore } from '../store/client-keys.ts'
+import type { MetricsAccess } from './metrics-route.ts'
 
 /** Defaults of {@link ServerOptions}. */
 export const SERVER_DEFAULTS = Object.freeze({
@@ -46,6 +47,8 @@ export interface ServerOptions {
   readonly clock?: Clock
   /** Readiness probe (the store reachable); throws when not ready. */
   readonly ready?: () => Promise<void>
+  /** Who may read `/metrics` (default `'loopback'`). */
+  readonly metrics?: MetricsAccess
   /** Include Node process metrics (default true). */
   readonly processMetrics?: boolean
   readonly maxBodyBytes?: number

@@ -1,6 +1,7 @@
 /**
  * The configuration snippets in the README and the recipes are real configurations: each YAML
- * block that declares definitions parses, validates and compiles its formula headers.
+ * block that declares definitions parses, validates and compiles its formula headers, and its
+ * `serve` section (if any) is a valid one.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkFormulas } from '../../src/auth/formula-check.ts'
-import { parseConfig } from '../../src/definitions/index.ts'
+import { parseConfig, parseServeConfig } from '../../src/definitions/index.ts'
 
 const DOCS = [
   'README.md',
@@ -65,6 +66,9 @@ describe('documentation snippets', async () => {
         defs.namedCredentials.size + defs.externalCredentials.size + defs.authProviders.size,
       ).toBeGreaterThan(0)
       checkFormulas(defs)
+      if (/^serve:/m.test(block.text)) {
+        expect(parseServeConfig(block.text, { baseDir, env }).credentialPorts).toBeDefined()
+      }
     },
   )
 })

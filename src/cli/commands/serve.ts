@@ -1,35 +1,26 @@
 import type { FastifyInstance } from 'fastify'
+import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
 import pino from 'pino'
+import type { Broker } from '../../callout/broker.ts'
 import { openBroker } from '../../callout/open-broker.ts'
-import { isLoopbackHost } from '../../definitions/url-rules.ts'
+import { loadServeConfig } from '../../definitions/serve-config.ts'
 import { CalloutError } from '../../errors.ts'
 import { resolveHome } from '../../secrets/index.ts'
+import { Secret } from '../../secrets/secret.ts'
 import { buildServer } from '../../server/build-server.ts'
-import { buildCredentialPort, parseCredentialPort } from '../../server/credential-port.ts'
-import { findNamedCredential } from '../../callout/callout-url.ts'
-import { SERVER_DEFAULTS } from '../../server/server-options.ts'
+import { buildCredentialPort } from '../../server/credential-port.ts'
 import { openStore } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
+import { checkCredentialPortNames, serveSettings, type ServeFlags } from '../serve-settings.ts'
 
 /** Options of `callout serve` (numbers as the CLI passes them: strings). */
-export interface ServeOptions {
-  readonly host?: string
-  readonly port?: string
-  /** Serve without client keys: every local process may use every credential. Loopback only. */
-  readonly noAuthUnsafeLoopback?: boolean
-  readonly maxBodyBytes?: string
-  readonly maxHeaderBytes?: string
-  readonly clientTimeoutMs?: string
-  readonly totalTimeoutMs?: string
-  /** How long SIGTERM waits for in-flight requests before closing their connections. */
-  readonly shutdownTimeoutMs?: string
-  /** How often to check whether `apply` changed the definitions (0: never). */
-  readonly reloadIntervalMs?: string
-  /** How long a verified client key is trusted before it is read again. */
-  readonly keyCacheMs?: string
-  /** `Name=port`: serve a Named Credential as a bare origin on its own port (repeatable). */
-  readonly credentialPort?: readonly string[]
+export interface ServeOptions extends ServeFlags {
+  /** A config file whose `serve` section gives the defaults of these flags. */
+  readonly file?: string
+  /** A file holding the token `/metrics` requires as `Authorization: Bearer`. */
+  readonly metricsTokenFile?: string
 }
 
 /** Signals the command listens to (the process, or an emitter in tests). */
@@ -38,22 +29,39 @@ export interface SignalSource {
   off(event: 'SIGTERM' | 'SIGINT' | 'SIGHUP', listener: () => void): unknown
 }
 
-function integer(name: string, value: string | undefined, fallback: number, min = 0): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < min) {
+/** Reads `--metrics-token-file` (trailing newlines trimmed; at least 16 characters). */
+async function readMetricsToken(io: CliIo, path: string): Promise<Secret> {
+  const file = resolve(io.cwd, path)
+  let text: string
+  try {
+    text = (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '')
+  } catch (error) {
     throw new CalloutError(
       'INVALID_ARGUMENT',
-      `${name} must be a whole number ≥ ${min}, not ${JSON.stringify(value)}.`,
+      `--metrics-token-file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      { cause: error },
     )
   }
-  return n
+  if (text.length < 16 || /\s/.test(text)) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--metrics-token-file ${file} must hold one token of at least 16 characters without spaces (e.g. from \`openssl rand -hex 32\`).`,
+    )
+  }
+  return new Secret(text)
+}
+
+/** `http://host:port` of a listening app. */
+function originOf(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }
 
 /**
- * `callout serve [--host 127.0.0.1] [--port 7070]`: the egress proxy. Runs until SIGTERM or
- * SIGINT (stops accepting, drains in-flight requests up to `--shutdown-timeout-ms`); SIGHUP and
- * `callout apply` against the same store reload the definitions. The access log is JSON on stdout.
+ * `callout serve [-f callout.yaml] [--host 127.0.0.1] [--port 7070]`: the egress proxy. Flags
+ * override the `serve` section of `-f`. Runs until SIGTERM or SIGINT (stops accepting, drains
+ * in-flight requests up to `--shutdown-timeout-ms`); SIGHUP and `callout apply` against the same
+ * store reload the definitions. The access log is JSON on stdout.
  *
  * @example
  * // $ callout serve --port 7070
@@ -64,24 +72,28 @@ export async function serveCommand(
   options: ServeOptions,
   signals: SignalSource = process,
 ): Promise<void> {
-  const host = options.host ?? SERVER_DEFAULTS.host
-  const port = integer('--port', options.port, SERVER_DEFAULTS.port)
-  const noAuth = options.noAuthUnsafeLoopback === true
-  if (noAuth && !isLoopbackHost(host)) {
-    throw new CalloutError(
-      'INVALID_ARGUMENT',
-      `--no-auth-unsafe-loopback is allowed only on a loopback host (127.0.0.1, ::1, localhost), not ${host}; create client keys with \`callout keys create\` instead.`,
-    )
-  }
-  const shutdownTimeoutMs = integer('--shutdown-timeout-ms', options.shutdownTimeoutMs, 10_000)
-  const reloadIntervalMs = integer('--reload-interval-ms', options.reloadIntervalMs, 2_000)
-  const ports = (options.credentialPort ?? []).map(parseCredentialPort)
+  const file =
+    options.file === undefined
+      ? undefined
+      : await loadServeConfig(resolve(io.cwd, options.file), { env: io.env })
+  const settings = serveSettings(
+    options,
+    file,
+    options.metricsTokenFile === undefined
+      ? undefined
+      : await readMetricsToken(io, options.metricsTokenFile),
+  )
+  const { host, port, shutdownTimeoutMs, reloadIntervalMs } = settings
+  const noAuth = settings.noAuthUnsafeLoopback
   const logger = pino({ base: { service: 'callout' } }, io.stdout as pino.DestinationStream)
   const home = resolveHome(io.env)
   const store = await openStore({ home, env: io.env })
   let closed = false
+  const portApps: FastifyInstance[] = []
+  let broker: Broker | undefined
   try {
-    const broker = await openBroker({ store, env: io.env, home, logger })
+    broker = await openBroker({ store, env: io.env, home, logger })
+    checkCredentialPortNames(settings.credentialPorts, broker.definitions.namedCredentials.keys())
     const server = buildServer({
       broker,
       logger,
@@ -89,48 +101,33 @@ export async function serveCommand(
       ready: async () => {
         await store.definitionsStamp()
       },
-      maxBodyBytes: integer(
-        '--max-body-bytes',
-        options.maxBodyBytes,
-        SERVER_DEFAULTS.maxBodyBytes,
-        1,
-      ),
-      maxHeaderBytes: integer(
-        '--max-header-bytes',
-        options.maxHeaderBytes,
-        SERVER_DEFAULTS.maxHeaderBytes,
-        1024,
-      ),
-      clientTimeoutMs: integer(
-        '--client-timeout-ms',
-        options.clientTimeoutMs,
-        SERVER_DEFAULTS.clientTimeoutMs,
-        1,
-      ),
-      keyCacheMs: integer('--key-cache-ms', options.keyCacheMs, SERVER_DEFAULTS.keyCacheMs),
-      totalTimeoutMs: integer(
-        '--total-timeout-ms',
-        options.totalTimeoutMs,
-        SERVER_DEFAULTS.totalTimeoutMs,
-        1,
-      ),
+      metrics: settings.metrics,
+      maxBodyBytes: settings.maxBodyBytes,
+      maxHeaderBytes: settings.maxHeaderBytes,
+      clientTimeoutMs: settings.clientTimeoutMs,
+      keyCacheMs: settings.keyCacheMs,
+      totalTimeoutMs: settings.totalTimeoutMs,
     })
     await server.app.listen({ host, port })
-    const address = server.app.server.address() as AddressInfo
-    const origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    portApps.push(server.app)
+    const origin = originOf(server.app)
     io.stderr.write(
       noAuth
         ? `callout serve: listening on ${origin} WITHOUT CLIENT KEYS (--no-auth-unsafe-loopback): every local process may use every credential\n`
         : `callout serve: listening on ${origin} (client keys required)\n`,
     )
+    if (settings.metrics === 'off') {
+      io.stderr.write(
+        'callout serve: /metrics is off (a non-loopback address without a metrics token; set --metrics-token-file or serve.metricsToken)\n',
+      )
+    }
 
-    const portApps: FastifyInstance[] = []
-    for (const { name, port: portNumber } of ports) {
-      findNamedCredential(broker.definitions, name)
-      const portOrigin = `http://${host.includes(':') ? `[${host}]` : host}:${portNumber}`
+    for (const { name, port: portNumber } of settings.credentialPorts) {
+      let portOrigin = ''
       const portApp = buildCredentialPort(server, name, () => portOrigin)
       await portApp.listen({ host, port: portNumber })
       portApps.push(portApp)
+      portOrigin = originOf(portApp)
       io.stderr.write(`callout serve: ${name} as a bare origin on ${portOrigin}\n`)
     }
 
@@ -167,11 +164,11 @@ export async function serveCommand(
           io.stderr.write(
             `callout serve: drain deadline (${shutdownTimeoutMs} ms) passed; closing connections\n`,
           )
-          server.app.server.closeAllConnections()
+          for (const a of portApps) a.server.closeAllConnections()
         }, shutdownTimeoutMs)
-        void Promise.all([server.app.close(), ...portApps.map((a) => a.close())])
+        void Promise.all(portApps.map((a) => a.close()))
           .finally(() => clearTimeout(deadline))
-          .then(() => broker.close())
+          .then(() => broker?.close())
           .finally(() => resolve())
       }
       signals.on('SIGTERM', onStop)
@@ -180,6 +177,11 @@ export async function serveCommand(
     })
     closed = true
   } finally {
+    // A failed start (a port in use, an unknown credential) closes what already listens.
+    if (!closed) {
+      await Promise.allSettled(portApps.map((a) => a.close()))
+      await broker?.close()
+    }
     await store.close()
     if (closed) io.stderr.write('callout serve: stopped\n')
   }
