@@ -2,13 +2,10 @@
  * The client keys repository: proxy keys (`ck_…`) stored as SHA-256 hashes with their rules.
  * Only the `callout keys` commands write it; `callout serve` reads it.
  */
-import type { Kysely, Selectable } from 'kysely'
-import type { Clock } from '../clock.ts'
-import { CalloutError } from '../errors.ts'
+import type { Selectable } from 'kysely'
+import type { RepositoryContext } from './repository-context.ts'
 import { toNumber } from './schema.ts'
-import type { ClientKeysTable, Database } from './schema.ts'
-import type { SqlDatabase } from './sql-database.ts'
-import { toStoreError } from './store-error.ts'
+import type { ClientKeysTable } from './schema.ts'
 
 /** One stored client key. Never the key itself: `keyHash` is its SHA-256. */
 export interface ClientKeyRecord {
@@ -62,20 +59,18 @@ function fromRow(row: Row): ClientKeyRecord {
  * {@link ClientKeyStore} over the store's database (SQLite or PostgreSQL).
  *
  * @example
- * const keys = new KyselyClientKeys(database, systemClock)
+ * const keys = new KyselyClientKeys(context)
  */
 export class KyselyClientKeys implements ClientKeyStore {
-  readonly #database: SqlDatabase
-  readonly #clock: Clock
+  readonly #context: RepositoryContext
 
-  constructor(database: SqlDatabase, clock: Clock) {
-    this.#database = database
-    this.#clock = clock
+  constructor(context: RepositoryContext) {
+    this.#context = context
   }
 
   createClientKey(record: ClientKeyRecord): Promise<void> {
-    return this.#run('store a client key', async () => {
-      await this.#database.write((db) =>
+    return this.#context.run('store a client key', async () => {
+      await this.#context.database.write((db) =>
         db
           .insertInto('client_keys')
           .values({
@@ -94,8 +89,8 @@ export class KyselyClientKeys implements ClientKeyStore {
   }
 
   getClientKey(id: string): Promise<ClientKeyRecord | undefined> {
-    return this.#run('read a client key', async () => {
-      const row = await this.#database.db
+    return this.#context.run('read a client key', async () => {
+      const row = await this.#context.database.db
         .selectFrom('client_keys')
         .selectAll()
         .where('id', '=', id)
@@ -105,8 +100,8 @@ export class KyselyClientKeys implements ClientKeyStore {
   }
 
   listClientKeys(): Promise<ClientKeyRecord[]> {
-    return this.#run('list client keys', async () => {
-      const rows = await this.#database.db
+    return this.#context.run('list client keys', async () => {
+      const rows = await this.#context.database.db
         .selectFrom('client_keys')
         .selectAll()
         .orderBy('created_at', 'desc')
@@ -117,11 +112,11 @@ export class KyselyClientKeys implements ClientKeyStore {
   }
 
   revokeClientKey(id: string): Promise<boolean> {
-    return this.#run('revoke a client key', async () => {
-      const result = await this.#database.write((db) =>
+    return this.#context.run('revoke a client key', async () => {
+      const result = await this.#context.database.write((db) =>
         db
           .updateTable('client_keys')
-          .set({ revoked_at: this.#clock.now() })
+          .set({ revoked_at: this.#context.clock.now() })
           .where('id', '=', id)
           .where('revoked_at', 'is', null)
           .executeTakeFirst(),
@@ -129,33 +124,4 @@ export class KyselyClientKeys implements ClientKeyStore {
       return Number(result.numUpdatedRows) > 0
     })
   }
-
-  async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (error) {
-      if (error instanceof CalloutError) throw error
-      throw toStoreError(error, operation, this.#database.location)
-    }
-  }
-}
-
-/**
- * A cheap stamp of the definitions: row count and latest `updated_at` of each definition table.
- * It changes whenever `apply` (from any process) writes or deletes a definition, so a long-running
- * `callout serve` can poll it and reload.
- *
- * @example
- * const before = await definitionsStamp(db)
- */
-export async function definitionsStamp(db: Kysely<Database>): Promise<string> {
-  const parts: string[] = []
-  for (const table of ['auth_providers', 'external_credentials', 'named_credentials'] as const) {
-    const row = await db
-      .selectFrom(table)
-      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('latest')])
-      .executeTakeFirst()
-    parts.push(`${String(row?.n ?? 0)}@${String(row?.latest ?? 0)}`)
-  }
-  return parts.join(',')
 }

@@ -2,7 +2,8 @@
  * The store: the {@link Store} contract and its Kysely implementation over SQLite and PostgreSQL.
  */
 export type { ApplyResult, LeaseStore, PendingAuthorization, Store } from './types.ts'
-export { KyselyStore, credentialRowId } from './kysely-store.ts'
+export { KyselyStore } from './kysely-store.ts'
+export { credentialRowId } from './credentials-repository.ts'
 export type { KyselyStoreOptions } from './kysely-store.ts'
 export { DEFAULT_DATABASE_FILE, openStore, parseStoreUrl, rotateMasterKey } from './open-store.ts'
 export type { OpenStoreOptions, StoreLocation } from './open-store.ts'

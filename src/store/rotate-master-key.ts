@@ -5,15 +5,16 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { Clock } from '../clock.ts'
 import { CalloutError } from '../errors.ts'
 import { KeyRing, newDataKeyId, wrapDataKey } from '../secrets/key-ring.ts'
 import { KEY_BYTES } from '../secrets/master-key.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
 import type { RowMacInput } from '../secrets/row-mac.ts'
+import { credentialRowId } from './credentials-repository.ts'
+import { insertDataKey, readDataKeys } from './repository-context.ts'
+import type { RepositoryContext } from './repository-context.ts'
 import { credentialMacInput, definitionMacInput } from './row-integrity.ts'
 import type { Database } from './schema.ts'
-import type { SqlDatabase } from './sql-database.ts'
 
 /** Progress of a re-encryption: rows done out of rows holding secrets. */
 export interface RotateProgress {
@@ -46,14 +47,6 @@ export interface RotateResult {
   readonly rowsTampered: number
 }
 
-/** The store internals a rotation needs. */
-export interface RotationContext {
-  readonly database: SqlDatabase
-  readonly ring: KeyRing
-  readonly clock: Clock
-  readonly ensureKeys: (db: Kysely<Database>, ciphertexts: Iterable<string | null>) => Promise<void>
-}
-
 interface Target {
   readonly table: keyof Database
   readonly key: readonly string[]
@@ -62,6 +55,14 @@ interface Target {
   readonly rowId: (row: Record<string, unknown>) => string
   /** What the row's integrity tag (`mac`) covers, for tables that have one. */
   readonly macInput?: (row: Record<string, unknown>) => RowMacInput
+}
+
+function credentialRowIdOf(row: Record<string, unknown>): string {
+  return credentialRowId({
+    externalCredential: String(row['external_credential']),
+    principal: String(row['principal']),
+    userId: String(row['user_id']),
+  })
 }
 
 function text(value: unknown): string | null {
@@ -87,21 +88,8 @@ const TARGETS: readonly Target[] = [
     table: 'credentials',
     key: ['external_credential', 'principal', 'user_id'],
     columns: ['access_token', 'refresh_token'],
-    rowId: (row) =>
-      JSON.stringify([
-        String(row['external_credential']),
-        String(row['principal']),
-        String(row['user_id']),
-      ]),
-    macInput: (row) =>
-      credentialMacInput(
-        JSON.stringify([
-          String(row['external_credential']),
-          String(row['principal']),
-          String(row['user_id']),
-        ]),
-        text(row['instance_url']),
-      ),
+    rowId: credentialRowIdOf,
+    macInput: (row) => credentialMacInput(credentialRowIdOf(row), text(row['instance_url'])),
   },
   {
     table: 'pending_authorizations',
@@ -116,7 +104,7 @@ const TARGETS: readonly Target[] = [
  * `rotateMasterKey(store, ...)` from `open-store.ts`.
  */
 export async function rotateKeys(
-  context: RotationContext,
+  context: RepositoryContext,
   newKey: MasterKey,
   options: RotateOptions,
 ): Promise<RotateResult> {
@@ -128,13 +116,7 @@ export async function rotateKeys(
   const previousMasterKeyId = ring.masterKeyId
   let freshRecordId: string | undefined
   const dataKeysRewrapped = await database.writeTransaction('callout.data_keys', async (trx) => {
-    const rows = await trx.selectFrom('data_keys').selectAll().execute()
-    const records = rows.map((row) => ({
-      id: row.id,
-      masterKeyId: row.master_key_id,
-      wrappedKey: row.wrapped_key,
-      createdAt: Number(row.created_at),
-    }))
+    const records = await readDataKeys(trx)
     ring.load(records.filter((record) => !ring.has(record.id)))
     for (const record of ring.rewrapAll(newKey, records)) {
       await trx
@@ -146,15 +128,7 @@ export async function rotateKeys(
     if (options.reencrypt === true) {
       const createdAt = Math.max(clock.now(), ...records.map((record) => record.createdAt + 1))
       const fresh = wrapDataKey(newKey, newDataKeyId(), randomBytes(KEY_BYTES), createdAt)
-      await trx
-        .insertInto('data_keys')
-        .values({
-          id: fresh.id,
-          master_key_id: fresh.masterKeyId,
-          wrapped_key: fresh.wrappedKey,
-          created_at: fresh.createdAt,
-        })
-        .execute()
+      await insertDataKey(trx, fresh)
       freshRecordId = fresh.id
     }
     return records.length
@@ -170,25 +144,13 @@ export async function rotateKeys(
     }
   }
   // Load the fresh key (now wrapped under the new master key) and make it active.
-  const fresh = await database.db
-    .selectFrom('data_keys')
-    .selectAll()
-    .where('id', '=', freshRecordId)
-    .execute()
-  ring.load(
-    fresh.map((row) => ({
-      id: row.id,
-      masterKeyId: row.master_key_id,
-      wrappedKey: row.wrapped_key,
-      createdAt: Number(row.created_at),
-    })),
-  )
+  ring.load((await readDataKeys(database.db)).filter((record) => record.id === freshRecordId))
   const rows = await reencryptAll(context, batchSize, options.onProgress)
   return { previousMasterKeyId, masterKeyId: newKey.id, dataKeysRewrapped, ...rows }
 }
 
 async function reencryptAll(
-  context: RotationContext,
+  context: RepositoryContext,
   batchSize: number,
   onProgress: ((progress: RotateProgress) => void) | undefined,
 ): Promise<{ rowsReencrypted: number; rowsTampered: number }> {

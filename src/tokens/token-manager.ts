@@ -11,7 +11,6 @@ import {
 } from '../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
-import type { Store } from '../store/types.ts'
 import { CredentialCache } from './cache.ts'
 import { Cooldown } from './cooldown.ts'
 import { clearStoredErrors } from './definitions-changed.ts'
@@ -30,11 +29,13 @@ import {
   type TokenEventName,
   type TokenEvents,
   type TokenGrants,
+  type TokenStore,
 } from './types.ts'
 
 /** Options for {@link TokenManager}. */
 export interface TokenManagerOptions {
-  readonly store: Store
+  /** The credentials and leases (any `Store`). */
+  readonly store: TokenStore
   readonly grants: TokenGrants
   readonly clock?: Clock
   readonly logger?: Logger
@@ -109,7 +110,7 @@ const MINT_FLOWS = new Set(['client-credentials', 'jwt-bearer', 'password'])
  * const fresh = await tokens.invalidate({ ec, principal, userId: '', provider }, accessToken)
  */
 export class TokenManager {
-  readonly #store: Store
+  readonly #store: TokenStore
   readonly #grants: TokenGrants
   readonly #clock: Clock
   readonly #logger: Logger
