@@ -64,10 +64,12 @@ describe('refresh tokens, rotation, policies, revoke, introspect, identity', () 
     const issued = org.issueTokens({ app: 'Plain' })
     const res = await refresh('Plain', issued.refreshToken ?? '')
     expect(res.status).toBe(200)
+    // The default scopes include openid: Salesforce adds an id_token to the refresh response.
     expect(Object.keys(res.body)).toEqual([
       'access_token',
       'signature',
       'scope',
+      'id_token',
       'instance_url',
       'id',
       'token_type',

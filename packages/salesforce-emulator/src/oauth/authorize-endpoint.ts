@@ -78,7 +78,9 @@ export async function handleAuthorize(call: Call): Promise<void> {
     return errorPageRedirect(call, 'redirect_uri_mismatch', 'redirect_uri must match configuration')
   }
   const state = query.get('state') ?? undefined
-  const responseType = query.get('response_type') ?? ''
+  const requestedType = (query.get('response_type') ?? '').trim().split(/\s+/).sort().join(' ')
+  // `token id_token` is the user-agent flow with an id_token (added whenever openid is granted).
+  const responseType = requestedType === 'id_token token' ? 'token' : requestedType
   const fragment = responseType === 'token'
   if (responseType !== 'code' && responseType !== 'token') {
     return redirectError(
@@ -141,6 +143,7 @@ export async function handleAuthorize(call: Call): Promise<void> {
     scopes: requested.length > 0 ? requested : [...app.scopes],
     state,
     codeChallenge: challenge,
+    nonce: query.get('nonce') ?? undefined,
     forceLogin: prompt.includes('login'),
     forceConsent: prompt.includes('consent'),
     loginHint: query.get('login_hint') ?? undefined,
@@ -183,7 +186,13 @@ function finish(call: Call, tx: AuthorizeTransaction, app: ConnectedApp, user: O
   const { org } = call
   org.sessions.finishTransaction(tx.id)
   if (tx.responseType === 'token') {
-    const { body } = issueInteractiveTokens(org, app, user, tx.scopes)
+    const { body } = issueInteractiveTokens(
+      org,
+      app,
+      user,
+      tx.scopes,
+      tx.nonce === undefined ? {} : { nonce: tx.nonce },
+    )
     redirect(call.res, withResponseParams(tx.redirectUri, { ...body, state: tx.state }, true))
     return
   }
@@ -193,6 +202,7 @@ function finish(call: Call, tx: AuthorizeTransaction, app: ConnectedApp, user: O
     redirectUri: tx.redirectUri,
     scopes: tx.scopes,
     codeChallenge: tx.codeChallenge,
+    nonce: tx.nonce,
   })
   redirect(call.res, withResponseParams(tx.redirectUri, { code: code.value, state: tx.state }))
 }

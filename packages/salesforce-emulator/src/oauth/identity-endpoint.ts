@@ -11,6 +11,7 @@ import { sendJson, sendText } from '../http/respond.ts'
 import { toId18 } from '../data/ids.ts'
 import type { OrgUser } from '../org/principals.ts'
 import type { OrgState } from '../org/org-state.ts'
+import { profileClaims, profilePhotos, splitName } from './user-claims.ts'
 import type { AccessTokenRecord } from '../org/token-store.ts'
 
 function presentedToken(call: Call): string | undefined {
@@ -55,13 +56,6 @@ function urls(org: OrgState, user: OrgUser, version: string | null): Record<stri
   }
 }
 
-function splitName(name: string): { first: string; last: string } {
-  const parts = name.split(' ')
-  return parts.length > 1
-    ? { first: parts.slice(0, -1).join(' '), last: parts.at(-1) ?? '' }
-    : { first: '', last: name }
-}
-
 /** Answers `GET /id/<orgId>/<userId>`. */
 export function handleIdentity(call: Call, orgIdParam: string, userIdParam: string): void {
   const access = authenticate(call)
@@ -86,10 +80,7 @@ export function handleIdentity(call: Call, orgIdParam: string, userIdParam: stri
     first_name: first,
     last_name: last,
     timezone: 'America/Los_Angeles',
-    photos: {
-      picture: `${org.origins.instanceUrl}/profilephoto/005/F`,
-      thumbnail: `${org.origins.instanceUrl}/profilephoto/005/T`,
-    },
+    photos: profilePhotos(org),
     addr_street: null,
     addr_city: null,
     addr_state: null,
@@ -120,25 +111,13 @@ export function handleUserinfo(call: Call): void {
     sendText(call.res, 403, 'Bad_OAuth_Token')
     return
   }
-  const { first, last } = splitName(user.name)
   sendJson(call.res, 200, {
     sub: org.identityUrl(user.id),
-    user_id: user.id,
-    organization_id: org.orgId,
-    preferred_username: user.username,
-    nickname: user.username.split('@')[0],
-    name: user.name,
-    email: user.email,
-    email_verified: true,
-    given_name: first,
-    family_name: last,
-    zoneinfo: 'America/Los_Angeles',
-    profile: `${org.origins.instanceUrl}/${user.id}`,
+    ...profileClaims(org, user),
     urls: urls(org, user, null),
     active: user.active,
     user_type: 'STANDARD',
     language: 'en_US',
-    locale: 'en_US',
     utcOffset: -28800000,
     updated_at: '2024-01-01T00:00:00Z',
     is_app_installed: true,

@@ -1,13 +1,14 @@
 /**
  * Salesforce's token response: `access_token`, `refresh_token` (only when one was issued),
- * `signature`, `scope`, `instance_url`, `id`, `token_type`, `issued_at` (ms, as a string) and
- * **no `expires_in`**. JWT bearer responses carry no `signature` or `issued_at`.
+ * `signature`, `scope`, `id_token` (when `openid` is granted), `instance_url`, `id`, `token_type`,
+ * `issued_at` (ms, as a string) and **no `expires_in`**. JWT bearer responses carry no `signature` or `issued_at`.
  *
  * @see https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm&type=5
  */
 import { createHmac } from 'node:crypto'
 import type { ConnectedApp, OrgUser } from '../org/principals.ts'
 import type { OrgState } from '../org/org-state.ts'
+import { idToken } from './id-token.ts'
 import type { AccessTokenRecord } from '../org/token-store.ts'
 
 /** Scopes that make the server issue a refresh token. */
@@ -44,23 +45,40 @@ export function mintAccessToken(
   })
 }
 
+/** Options of {@link tokenResponse}. */
+export interface TokenResponseOptions {
+  /** The refresh token to return, when one was issued. */
+  refreshToken?: string
+  /** `signature` and `issued_at` (default true; JWT bearer responses have neither). */
+  signed?: boolean
+  /** An `id_token` when `openid` is granted (default: same as `signed`). */
+  idToken?: boolean
+  /** The authorize request's `nonce`, echoed in the `id_token`. */
+  nonce?: string
+}
+
 /** Builds the JSON token response for a minted access token. */
 export function tokenResponse(
   org: OrgState,
   app: ConnectedApp,
   access: AccessTokenRecord,
-  options: { refreshToken?: string; signed?: boolean } = {},
+  options: TokenResponseOptions = {},
 ): Record<string, string> {
   const id = org.identityUrl(access.userId)
   const issuedAt = String(access.issuedAt)
+  const signed = options.signed ?? true
   const body: Record<string, string> = { access_token: access.value }
   if (options.refreshToken !== undefined) body['refresh_token'] = options.refreshToken
-  if (options.signed ?? true) body['signature'] = tokenSignature(app.consumerSecret, id, issuedAt)
+  if (signed) body['signature'] = tokenSignature(app.consumerSecret, id, issuedAt)
   body['scope'] = access.scopes.join(' ')
+  const user = org.userById(access.userId)
+  if ((options.idToken ?? signed) && access.scopes.includes('openid') && user !== undefined) {
+    body['id_token'] = idToken(org, app, user, access, options.nonce)
+  }
   body['instance_url'] = org.tokenInstanceUrl()
   body['id'] = id
   body['token_type'] = 'Bearer'
-  if (options.signed ?? true) body['issued_at'] = issuedAt
+  if (signed) body['issued_at'] = issuedAt
   return body
 }
 
@@ -82,20 +100,18 @@ export function issueInteractiveTokens(
   app: ConnectedApp,
   user: OrgUser,
   scopes: string[],
-  from: { code?: string } = {},
+  from: { code?: string; nonce?: string } = {},
 ): InteractiveTokens {
   const refresh = grantsRefreshToken(scopes)
     ? org.tokens.issueRefreshFamily({ userId: user.id, clientId: app.consumerKey, scopes })
     : undefined
   const access = mintAccessToken(org, app, user, scopes, {
-    ...from,
+    ...(from.code === undefined ? {} : { code: from.code }),
     ...(refresh === undefined ? {} : { familyId: refresh.familyId }),
   })
-  const body = tokenResponse(
-    org,
-    app,
-    access,
-    refresh === undefined ? {} : { refreshToken: refresh.value },
-  )
+  const body = tokenResponse(org, app, access, {
+    ...(refresh === undefined ? {} : { refreshToken: refresh.value }),
+    ...(from.nonce === undefined ? {} : { nonce: from.nonce }),
+  })
   return { body, access, ...(refresh === undefined ? {} : { familyId: refresh.familyId }) }
 }

@@ -11,10 +11,13 @@ export interface AuthorizeTransaction {
   id: string
   clientId: string
   redirectUri: string
+  /** `code` (web server flow) or `token` (user-agent flow; `token id_token` too). */
   responseType: 'code' | 'token'
   scopes: string[]
   state: string | undefined
   codeChallenge: string | undefined
+  /** OpenID Connect `nonce`, echoed in the `id_token`. */
+  nonce: string | undefined
   forceLogin: boolean
   forceConsent: boolean
   loginHint: string | undefined

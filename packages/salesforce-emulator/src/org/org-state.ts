@@ -11,6 +11,7 @@ import { TokenStore } from './token-store.ts'
 import { ApexRoutes, type ApexHandler } from './apex-routes.ts'
 import type { ConnectedAppSeed, OrgSeed, UserSeed } from '../seed/seed-types.ts'
 import type { Clock } from './clock.ts'
+import { SigningKey } from './signing-key.ts'
 import {
   DEFAULT_CALLBACK_URLS,
   DEFAULT_SCOPES,
@@ -102,6 +103,8 @@ export class OrgState {
   readonly sessions: LoginSessions
   readonly apex = new ApexRoutes()
   readonly clock: Clock
+  /** The key that signs `id_token`s; its public half is served at `/id/keys`. */
+  readonly signingKey = new SigningKey()
   readonly maxBodyBytes: number
   /** API requests counted against the daily limit. */
   apiUsage = 0

@@ -54,6 +54,8 @@ export interface AuthorizationCode {
   redirectUri: string
   scopes: string[]
   codeChallenge: string | undefined
+  /** The authorize request's OpenID Connect `nonce`, echoed in the `id_token`. */
+  nonce: string | undefined
   expiresAt: number
   used: boolean
   /** Access tokens and refresh family minted from it (revoked on replay). */

@@ -17,6 +17,7 @@ import {
 } from '../oauth/authorize-endpoint.ts'
 import { handleDevicePage } from '../oauth/device-page.ts'
 import { handleDiscovery } from '../oauth/discovery.ts'
+import { handleJwks } from '../oauth/jwks-endpoint.ts'
 import { handleIdentity, handleUserinfo } from '../oauth/identity-endpoint.ts'
 import { handleIntrospect } from '../oauth/introspect-endpoint.ts'
 import { handleRevoke } from '../oauth/revoke-endpoint.ts'
@@ -43,6 +44,7 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
   if (path === '/services/oauth2/userinfo') return { handler: handleUserinfo, kind: 'token' }
   if (path === '/.well-known/openid-configuration')
     return { handler: handleDiscovery, kind: 'other' }
+  if (path === '/id/keys') return { handler: handleJwks, kind: 'other' }
   if (path === REMOTE_ACCESS_ERROR_PATH)
     return { handler: handleRemoteAccessErrorPage, kind: 'other' }
   if (path === '/setup/connect') return { handler: handleDevicePage, kind: 'other' }

@@ -32,7 +32,10 @@ export const authorizationCodeGrant: GrantHandler = ({ org, form, client }) => {
   code.used = true
   const user = org.userById(code.userId)
   if (user === undefined || !user.active) throw OAUTH_ERRORS.inactiveUser()
-  const issued = issueInteractiveTokens(org, app, user, code.scopes, { code: code.value })
+  const issued = issueInteractiveTokens(org, app, user, code.scopes, {
+    code: code.value,
+    ...(code.nonce === undefined ? {} : { nonce: code.nonce }),
+  })
   if (issued.familyId !== undefined) code.familyId = issued.familyId
   code.accessTokens.push(issued.access.value)
   return issued.body

@@ -23,5 +23,5 @@ export const clientCredentialsGrant: GrantHandler = ({ org, form, client }) => {
   if (!user.active) throw OAUTH_ERRORS.inactiveUser()
   const scopes = withoutRefreshScopes(app.scopes).filter((s) => s !== 'web')
   const access = mintAccessToken(org, app, user, scopes)
-  return tokenResponse(org, app, access)
+  return tokenResponse(org, app, access, { idToken: false })
 }

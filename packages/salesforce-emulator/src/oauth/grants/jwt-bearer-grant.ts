@@ -1,7 +1,7 @@
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523): an RS256 assertion signed
  * with the key whose certificate is uploaded to the connected app; `iss` = consumer key,
- * `sub` = username, `aud` = login.salesforce.com, test.salesforce.com or the org's own origin.
+ * `prn` or `sub` = username (`prn` wins when both are present, as in Salesforce), `aud` = login.salesforce.com, test.salesforce.com or the org's own origin.
  * `exp` in milliseconds is tolerated (some clients send it). No refresh token; the response has
  * no `signature` or `issued_at`.
  *
@@ -70,7 +70,10 @@ export const jwtBearerGrant: GrantHandler = async ({ org, form }) => {
   if (typeof claims.exp !== 'number') throw OAUTH_ERRORS.invalidAssertion()
   const expMs = claims.exp > 1e11 ? claims.exp : claims.exp * 1000
   if (expMs <= org.clock.now()) throw OAUTH_ERRORS.invalidAssertion()
-  const user = typeof claims.sub === 'string' ? org.userByUsername(claims.sub) : undefined
+  // Salesforce reads the username from `prn` (the older JWT profile's principal) before `sub`.
+  const username = typeof claims['prn'] === 'string' ? claims['prn'] : claims.sub
+  if (typeof username !== 'string' || username === '') throw OAUTH_ERRORS.invalidAssertion()
+  const user = org.userByUsername(username)
   if (user === undefined) throw OAUTH_ERRORS.notApproved()
   if (!user.active) throw OAUTH_ERRORS.inactiveUser()
   if (!app.adminPreAuthorized && !org.tokens.hasApproved(user.id, app.consumerKey))

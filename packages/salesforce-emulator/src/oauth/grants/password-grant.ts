@@ -20,5 +20,5 @@ export const passwordGrant: GrantHandler = ({ org, form, client }) => {
   }
   if (!user.active) throw OAUTH_ERRORS.inactiveUser()
   const access = mintAccessToken(org, app, user, withoutRefreshScopes(app.scopes))
-  return tokenResponse(org, app, access)
+  return tokenResponse(org, app, access, { idToken: false })
 }
