@@ -325,6 +325,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#parts.tokens.close()
     await this.#parts.dispatchers.close()
     if (this.#parts.ownsStore) await this.#parts.store.close()
   }

@@ -36,6 +36,8 @@ export interface CalloutServer {
   readonly pseudonym: string
   /** Re-reads the definitions and forgets cached client keys (SIGHUP, `apply` elsewhere). */
   reload(): Promise<void>
+  /** Forgets one cached client key, or all (another instance revoked it). */
+  forgetClientKey(id?: string): void
   /** Authenticates a request's client (a verified key, or everyone without keys). */
   clientOf(request: FastifyRequest): Promise<Client>
   /** Authenticates a client key (`undefined`: none presented). */
@@ -275,6 +277,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
       await broker.reload()
       authenticator?.clear()
     },
+    forgetClientKey: (id?: string) => authenticator?.clear(id),
   }
   registerJsforceProxy(server, app)
   return server

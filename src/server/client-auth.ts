@@ -61,9 +61,10 @@ export class ClientAuthenticator {
     this.#cacheMs = options.cacheMs ?? 5_000
   }
 
-  /** Forgets cached keys (on reload), so that revocations take effect at once. */
-  clear(): void {
-    this.#cache.clear()
+  /** Forgets one cached key, or all (on reload), so that revocations take effect at once. */
+  clear(id?: string): void {
+    if (id === undefined) this.#cache.clear()
+    else this.#cache.delete(id)
   }
 
   /**

@@ -15,3 +15,10 @@ export type { PostgresOptions } from './postgres.ts'
 export type { SqlDatabase } from './sql-database.ts'
 export { LATEST_SCHEMA_VERSION } from './migrations/index.ts'
 export { toStoreError } from './store-error.ts'
+export {
+  NOTIFICATION_DEFAULTS,
+  PostgresNotifications,
+  noNotifications,
+  parseStoreEvent,
+} from './notifications.ts'
+export type { NotificationState, StoreEvent, StoreNotifications } from './notifications.ts'

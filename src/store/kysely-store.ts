@@ -23,6 +23,7 @@ import { LeasesRepository } from './leases-repository.ts'
 import { PendingAuthorizationsRepository } from './pending-authorizations-repository.ts'
 import { insertDataKey, readDataKeys, repositoryContext } from './repository-context.ts'
 import type { RepositoryContext } from './repository-context.ts'
+import { noNotifications, type StoreNotifications } from './notifications.ts'
 import { rotateKeys } from './rotate-master-key.ts'
 import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
 import type { Database, DefinitionKind } from './schema.ts'
@@ -109,6 +110,11 @@ export class KyselyStore implements Store {
   /** Where the store is (file path or URL without password), for messages. */
   get location(): string {
     return this.#context.database.location
+  }
+
+  /** The store's change channel (see {@link Store.notifications}). */
+  get notifications(): StoreNotifications {
+    return this.#context.database.notifications ?? noNotifications
   }
 
   /** The fingerprint of the master key in use. */

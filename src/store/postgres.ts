@@ -3,13 +3,14 @@
  * An optional `schema` (created if missing) isolates a store inside a shared database, e.g. one
  * per test run; every pooled connection gets it as its `search_path`.
  *
- * Scale-out seam: LISTEN/NOTIFY for cross-instance cache invalidation belongs here (a dedicated
- * `pg.Client` that listens on a channel and calls back into the store); not implemented yet.
+ * Scale-out: the store's change channel (LISTEN/NOTIFY on a dedicated connection, see
+ * `notifications.ts`) is opened here, lazily, on its first subscriber.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { RawBuilder } from 'kysely'
 import pg from 'pg'
 import { CalloutError } from '../errors.ts'
+import { PostgresNotifications } from './notifications.ts'
 import type { Database } from './schema.ts'
 import type { SqlDatabase } from './sql-database.ts'
 
@@ -82,10 +83,15 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     throw error
   }
   let closed = false
+  const notifications = new PostgresNotifications({
+    url: options.url,
+    ...(schema === undefined ? {} : { schema }),
+  })
   return {
     dialect: 'postgres',
     db,
     location,
+    notifications,
     writeTransaction<T>(lock: string, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
       return db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(hashtext(${lock} || current_schema()))`.execute(trx)
@@ -107,6 +113,7 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     async close(): Promise<void> {
       if (closed) return
       closed = true
+      await notifications.close()
       await db.destroy()
     },
   }

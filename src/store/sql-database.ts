@@ -4,6 +4,7 @@
  * implement it; nothing else in Callout sees a driver.
  */
 import type { Kysely, RawBuilder } from 'kysely'
+import type { StoreNotifications } from './notifications.ts'
 import type { Database } from './schema.ts'
 
 /** One opened database. */
@@ -29,6 +30,8 @@ export interface SqlDatabase {
    * hosts whose clocks may be skewed.
    */
   nowMs(): RawBuilder<number>
+  /** The change channel (PostgreSQL LISTEN/NOTIFY); absent where the dialect has none (SQLite). */
+  readonly notifications?: StoreNotifications
   /** True when the table exists (in the current schema), queried through `db` (a transaction or the pool). */
   tableExists(db: Kysely<Database>, name: string): Promise<boolean>
   close(): Promise<void>

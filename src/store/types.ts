@@ -11,6 +11,7 @@ import type {
   NamedCredential,
   PrincipalCredential,
 } from '../definitions/model.ts'
+import type { StoreNotifications } from './notifications.ts'
 
 /** What {@link Store.applyDefinitions} changed, by kind and name. */
 export interface ApplyResult {
@@ -49,6 +50,11 @@ export interface LeaseStore {
 export interface Store extends LeaseStore {
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres'
+  /**
+   * What other instances changed, as it happens (PostgreSQL LISTEN/NOTIFY). Absent, or
+   * `unsupported`, where the store cannot notify: callers then rely on bounded cache lifetimes.
+   */
+  readonly notifications?: StoreNotifications
 
   /** Runs pending migrations, reporting progress. Idempotent. */
   migrate(onProgress?: (message: string) => void): Promise<void>

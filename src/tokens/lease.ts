@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CalloutError } from '../errors.ts'
 import type { LeaseStore } from '../store/types.ts'
+import type { ArmedWait } from './change-waiters.ts'
 import { silentLogger, type Logger } from './types.ts'
 
 /** Options for {@link withLease}. */
@@ -17,6 +18,12 @@ export interface LeaseOptions {
    * changed), so waiting can stop without taking the lease.
    */
   readonly otherHolderDone?: () => Promise<boolean>
+  /**
+   * Arms a wake-up for the next change of what the lease guards (the store's notification that
+   * the other holder wrote its result or released the lease): a waiter then retries at once
+   * instead of at its next poll. Polling stays, as the fallback for a missed notification.
+   */
+  readonly nextChange?: () => ArmedWait
   readonly logger?: Logger
 }
 
@@ -57,19 +64,27 @@ export async function withLease<T>(
   const logger = options.logger ?? silentLogger
   const started = Date.now()
   let pollMs = options.initialPollMs
-  while (!(await leases.acquireLease(name, holder, options.ttlMs))) {
-    if (options.otherHolderDone !== undefined && (await options.otherHolderDone())) {
-      return { acquired: false }
+  // Armed before each attempt, so that a notification between the attempt and the wait counts.
+  let change = options.nextChange?.()
+  try {
+    while (!(await leases.acquireLease(name, holder, options.ttlMs))) {
+      if (options.otherHolderDone !== undefined && (await options.otherHolderDone())) {
+        return { acquired: false }
+      }
+      if (Date.now() - started > options.maxWaitMs) {
+        throw new CalloutError(
+          'STORE_CONFLICT',
+          `Another process has held the refresh lease "${name}" for over ${options.maxWaitMs} ms; retry the call, and check the other Callout instances if this repeats.`,
+          { details: { lease: name } },
+        )
+      }
+      await (change === undefined ? sleep(pollMs) : pause(pollMs, change.changed))
+      change?.cancel()
+      change = options.nextChange?.()
+      pollMs = Math.min(pollMs * 2, options.maxPollMs)
     }
-    if (Date.now() - started > options.maxWaitMs) {
-      throw new CalloutError(
-        'STORE_CONFLICT',
-        `Another process has held the refresh lease "${name}" for over ${options.maxWaitMs} ms; retry the call, and check the other Callout instances if this repeats.`,
-        { details: { lease: name } },
-      )
-    }
-    await sleep(pollMs)
-    pollMs = Math.min(pollMs * 2, options.maxPollMs)
+  } finally {
+    change?.cancel()
   }
   const renewal = setInterval(
     () => {
@@ -95,4 +110,15 @@ export async function withLease<T>(
       )
     })
   }
+}
+
+/** Resolves after `ms`, or as soon as `changed` resolves (the timer is then cleared). */
+function pause(ms: number, changed: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    void changed.then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }

@@ -325,7 +325,9 @@ describe('TokenManager.invalidate', () => {
 
 describe('TokenManager.peekToken (the cache hit without a promise)', () => {
   it('returns what getToken would return at once, and nothing once the token is due (injected clock)', async () => {
-    const { tokens, ctx, grants, clock } = await setup()
+    const { ctx, grants, clock, store } = await setup()
+    // A cache lifetime beyond the refresh time: this test is about the refresh time alone.
+    const tokens = new TokenManager({ store, grants, clock, cacheTtlMs: 1_000_000 })
     grants.expiresInMs = 100_000 // refresh due 10 s (10%) before expiry
     expect(tokens.peekToken(ctx)).toBeUndefined() // nothing obtained yet: never obtains
     expect(grants.mints).toBe(0)
@@ -341,6 +343,32 @@ describe('TokenManager.peekToken (the cache hit without a promise)', () => {
     expect(second.accessToken.reveal()).toBe('access-2')
     expect(tokens.peekToken(ctx)).toBe(second)
     expect(grants.mints).toBe(2)
+  })
+
+  it('re-reads a cached credential from the store after cacheTtlMs: another writer wins without a token request; an unreachable store keeps the cached token', async () => {
+    const { ctx, grants, clock, store } = await setup()
+    const tokens = new TokenManager({ store, grants, clock, cacheTtlMs: 5_000 })
+    grants.expiresInMs = 3_600_000
+    const first = await tokens.getToken(ctx)
+    // Another instance refreshes; this one missed the notification (none on SQLite).
+    const theirs = await store.compareAndSetCredential(
+      { ...first, accessToken: new Secret('theirs') },
+      first.version,
+    )
+    clock.advance(4_999)
+    expect(tokens.peekToken(ctx)).toBe(first)
+    clock.advance(1)
+    expect(tokens.peekToken(ctx)).toBeUndefined()
+    const read = await tokens.getToken(ctx)
+    expect(read.accessToken.reveal()).toBe('theirs')
+    expect(read.version).toBe(theirs?.version)
+    expect(grants.mints).toBe(1)
+    clock.advance(5_000)
+    await store.close()
+    const kept = await tokens.getToken(ctx)
+    expect(kept.accessToken.reveal()).toBe('theirs')
+    expect(tokens.peekToken(ctx)).toBe(kept)
+    expect(grants.mints).toBe(1)
   })
 
   it('applies the session timeout of tokens without expires_in', async () => {

@@ -11,7 +11,9 @@ import {
 } from '../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
+import type { StoreEvent } from '../store/notifications.ts'
 import { CredentialCache } from './cache.ts'
+import { ChangeWaiters } from './change-waiters.ts'
 import { Cooldown } from './cooldown.ts'
 import { clearStoredErrors } from './definitions-changed.ts'
 import { TypedEvents } from './events.ts'
@@ -59,7 +61,14 @@ export interface TokenManagerOptions {
    * advice instead. Defaults: 10 s, 5, 5 minutes.
    */
   readonly rejectionRefresh?: Partial<RejectionRefreshOptions>
-  readonly lease?: Partial<Omit<LeaseOptions, 'otherHolderDone' | 'logger'>>
+  readonly lease?: Partial<Omit<LeaseOptions, 'otherHolderDone' | 'nextChange' | 'logger'>>
+  /**
+   * How long a cached credential is used before it is read from the store again (a cheap read, no
+   * token request unless it is due). Other instances' refreshes and re-authentications arrive at
+   * once through the store's notifications; this bounds how long one missed notification can
+   * last. Default 30 s.
+   */
+  readonly cacheTtlMs?: number
 }
 
 /** See {@link TokenManagerOptions.rejectionRefresh}. */
@@ -72,6 +81,7 @@ export interface RejectionRefreshOptions {
 /** Defaults for {@link TokenManagerOptions}, in one frozen object. */
 export const TOKEN_MANAGER_DEFAULTS = Object.freeze({
   cooldownMs: 30_000,
+  cacheTtlMs: 30_000,
   /** Rounds of "another holder finished, re-check" before giving up. */
   maxLeaseRounds: 3,
   commitRetryMs: 10_000,
@@ -91,6 +101,9 @@ interface UnsavedCredential {
   /** The stored version it replaces. */
   readonly expectedVersion: number
 }
+
+/** Refresh leases are named `token:<credential key>`. */
+const LEASE_PREFIX = 'token:'
 
 const MINT_FLOWS = new Set(['client-credentials', 'jwt-bearer', 'password'])
 
@@ -128,6 +141,9 @@ export class TokenManager {
   readonly #persisting = new Map<string, Promise<void>>()
   readonly #leaseOptions: LeaseOptions
   readonly #cache = new CredentialCache()
+  readonly #cacheTtlMs: number
+  readonly #waiters = new ChangeWaiters()
+  readonly #unsubscribe: () => void
   readonly #cooldown = new Cooldown()
   readonly #flights = new SingleFlight<string, ActiveCredential>()
   readonly #events: TypedEvents<TokenEvents>
@@ -151,6 +167,35 @@ export class TokenManager {
     this.#events = new TypedEvents<TokenEvents>((error) =>
       this.#logger.error({ err: error }, 'a token event listener threw'),
     )
+    this.#cacheTtlMs = options.cacheTtlMs ?? TOKEN_MANAGER_DEFAULTS.cacheTtlMs
+    this.#unsubscribe =
+      options.store.notifications?.subscribe((event) => this.#onStoreEvent(event)) ??
+      (() => undefined)
+  }
+
+  /** Stops listening to the store's notifications (the broker calls it on close). */
+  close(): void {
+    this.#unsubscribe()
+    this.#waiters.wakeAll()
+  }
+
+  /**
+   * Another instance (or this one) changed the store: drop a cached credential whose stored
+   * version moved on, and wake whoever waits for that credential's refresh or lease.
+   */
+  #onStoreEvent(event: StoreEvent): void {
+    if (event.kind === 'credential') {
+      const k = credentialKeyString(event.key)
+      const cached = this.#cache.get(k)
+      if (cached !== undefined && cached.version !== event.version) this.#cache.delete(k)
+      this.#waiters.wake(k)
+    } else if (event.kind === 'lease-released') {
+      if (event.name.startsWith(LEASE_PREFIX))
+        this.#waiters.wake(event.name.slice(LEASE_PREFIX.length))
+    } else if (event.kind === 'resync') {
+      this.#cache.clear()
+      this.#waiters.wakeAll()
+    }
   }
 
   /** Adds an event listener; returns a function that removes it. */
@@ -179,7 +224,40 @@ export class TokenManager {
     }
     const cached = this.#fresh(k, ctx)
     if (cached !== undefined) return cached
+    const aged = this.#cache.get(k)
+    if (aged !== undefined && !this.#isDue(aged, ctx, this.#clock.now())) {
+      return this.#flights.run(k, () => this.#revalidate(ctx, key, k, aged))
+    }
     return this.#flights.run(k, () => this.#obtain(ctx, key, undefined))
+  }
+
+  /**
+   * A cached credential outlived `cacheTtlMs` but is not due: read the store again (another
+   * instance may have refreshed or re-authenticated it). When the store cannot be reached, keep
+   * using the cached token: callouts on a valid token never depend on the store.
+   */
+  async #revalidate(
+    ctx: GrantContext,
+    key: CredentialKey,
+    k: string,
+    aged: ActiveCredential,
+  ): Promise<ActiveCredential> {
+    let stored: PrincipalCredential | undefined
+    try {
+      stored = await this.#read(key)
+    } catch (error) {
+      if (!isTransientStoreError(error)) throw error
+      this.#logger.warn(
+        { credential: keyDetails(key), code: isCalloutError(error) ? error.code : undefined },
+        'the store is not reachable; using the cached token until it is due',
+      )
+      return this.#remember(k, aged)
+    }
+    if (stored?.version === aged.version) return this.#remember(k, aged)
+    const usable = this.#acceptable(stored, ctx, undefined)
+    if (usable !== undefined) return this.#remember(k, usable)
+    this.#cache.delete(k)
+    return this.#obtain(ctx, key, undefined)
   }
 
   /**
@@ -199,9 +277,13 @@ export class TokenManager {
 
   /** The cached credential for `k` if it is not due for refresh now. */
   #fresh(k: string, ctx: GrantContext): ActiveCredential | undefined {
-    const cached = this.#cache.get(k)
-    if (cached === undefined || this.#isDue(cached, ctx, this.#clock.now())) return undefined
-    return cached
+    const entry = this.#cache.entry(k)
+    if (entry === undefined) return undefined
+    const now = this.#clock.now()
+    if (now - entry.at >= this.#cacheTtlMs || this.#isDue(entry.credential, ctx, now)) {
+      return undefined
+    }
+    return entry.credential
   }
 
   /**
@@ -316,13 +398,13 @@ export class TokenManager {
     assertBrowserFlow(ctx)
     const outcome = await withLease(
       this.#store,
-      `token:${k}`,
+      `${LEASE_PREFIX}${k}`,
       this.#holderId,
       async () => {
         const tokenSet = await this.#grants.exchangeCode(ctx, exchange)
         return this.#commit(ctx, key, tokenSet, 'replace')
       },
-      this.#leaseOptions,
+      { ...this.#leaseOptions, nextChange: () => this.#waiters.arm(k) },
     )
     if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
     return outcome.value
@@ -474,7 +556,7 @@ export class TokenManager {
       const seenVersion = seen?.version ?? 0
       const outcome = await withLease(
         this.#store,
-        `token:${k}`,
+        `${LEASE_PREFIX}${k}`,
         this.#holderId,
         async () => {
           // Re-read after taking the lease: another process may have refreshed meanwhile.
@@ -491,6 +573,7 @@ export class TokenManager {
         {
           ...this.#leaseOptions,
           otherHolderDone: async () => ((await this.#read(key))?.version ?? 0) !== seenVersion,
+          nextChange: () => this.#waiters.arm(k),
         },
       )
       if (outcome.acquired) return this.#remember(k, outcome.value)
@@ -529,7 +612,7 @@ export class TokenManager {
   }
 
   #remember(k: string, credential: ActiveCredential): ActiveCredential {
-    this.#cache.set(k, credential)
+    this.#cache.set(k, credential, this.#clock.now())
     return credential
   }
 
@@ -711,7 +794,7 @@ export class TokenManager {
       )
     }
     this.#cooldown.clear(k)
-    this.#cache.set(k, stored as ActiveCredential)
+    this.#cache.set(k, stored as ActiveCredential, this.#clock.now())
     this.#logger.info({ credential: keyDetails(key), flow: ctx.ec.flow }, 'token obtained')
     this.#events.emit('refreshed', {
       key,
@@ -760,7 +843,7 @@ export class TokenManager {
         const written = await this.#store.compareAndSetCredential(unsaved.credential, version)
         if (written === undefined) throw new CalloutError('STORE_CONFLICT', 'changed meanwhile')
         if (this.#cache.get(k)?.accessToken.equals(unsaved.credential.accessToken as Secret)) {
-          this.#cache.set(k, written as ActiveCredential)
+          this.#cache.set(k, written as ActiveCredential, this.#clock.now())
         }
       }
       this.#unsaved.delete(k)

@@ -16,14 +16,15 @@ import type { LeaseStore, Store } from '../store/types.ts'
 
 /**
  * The store methods the token manager uses, and nothing else: reading, listing and
- * compare-and-swapping credentials, and the leases that serialise refreshes across processes.
- * Any `Store` satisfies it; a test may pass a narrower fake.
+ * compare-and-swapping credentials, the leases that serialise refreshes across processes, and
+ * (optionally) the change channel that tells of other instances' writes. Any `Store` satisfies
+ * it; a test may pass a narrower fake.
  *
  * @example
  * const tokens = new TokenManager({ store: await openStore({ home }), grants })
  */
 export type TokenStore = LeaseStore &
-  Pick<Store, 'getCredential' | 'listCredentials' | 'compareAndSetCredential'>
+  Pick<Store, 'getCredential' | 'listCredentials' | 'compareAndSetCredential' | 'notifications'>
 
 /**
  * Everything a grant needs to obtain a token for one principal (and, for per-user principals,

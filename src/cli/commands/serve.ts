@@ -11,6 +11,7 @@ import { resolveHome } from '../../secrets/index.ts'
 import { Secret } from '../../secrets/secret.ts'
 import { buildServer } from '../../server/build-server.ts'
 import { buildCredentialPort } from '../../server/credential-port.ts'
+import { followStore } from '../../server/follow-store.ts'
 import { openStore } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
 import { checkCredentialPortNames, serveSettings, type ServeFlags } from '../serve-settings.ts'
@@ -131,34 +132,21 @@ export async function serveCommand(
       io.stderr.write(`callout serve: ${name} as a bare origin on ${portOrigin}\n`)
     }
 
-    let stamp = await store.definitionsStamp()
-    const reload = async (why: string): Promise<void> => {
-      try {
-        await server.reload()
-        stamp = await store.definitionsStamp()
-        logger.info({ why }, 'definitions reloaded')
-      } catch (error) {
-        logger.error({ why, code: (error as { code?: string }).code }, 'reload failed')
-      }
-    }
-    const poll =
-      reloadIntervalMs === 0
-        ? undefined
-        : setInterval(() => {
-            void store.definitionsStamp().then(
-              (now) => (now !== stamp ? reload('definitions changed') : undefined),
-              () => undefined,
-            )
-          }, reloadIntervalMs)
-    poll?.unref()
+    const following = followStore(server, store, {
+      reloadIntervalMs,
+      onReload: (why, error) => {
+        if (error === undefined) logger.info({ why }, 'definitions reloaded')
+        else logger.error({ why, code: (error as { code?: string }).code }, 'reload failed')
+      },
+    })
 
     await new Promise<void>((resolve) => {
-      const onHup = (): void => void reload('SIGHUP')
+      const onHup = (): void => void following.reload('SIGHUP')
       const onStop = (): void => {
         signals.off('SIGTERM', onStop)
         signals.off('SIGINT', onStop)
         signals.off('SIGHUP', onHup)
-        if (poll !== undefined) clearInterval(poll)
+        following.stop()
         io.stderr.write('callout serve: shutting down, draining in-flight requests\n')
         const deadline = setTimeout(() => {
           io.stderr.write(

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely'
 import { up as initial } from './0001-initial.ts'
 import { up as integrity } from './0002-integrity.ts'
 import { up as clientKeys } from './0003-client-keys.ts'
+import { up as notifications } from './0004-notifications.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: '0001-initial', up: initial },
   { version: 2, name: '0002-integrity', up: integrity },
   { version: 3, name: '0003-client-keys', up: clientKeys },
+  { version: 4, name: '0004-notifications', up: notifications },
 ])
 
 /** The schema version this code writes. */
