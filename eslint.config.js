@@ -61,7 +61,7 @@ const ALL = Object.keys(LAYERS)
 /**
  * The layers of the emulator's src/ (packages/salesforce-emulator/README.md, "Source map"): each
  * folder may import the folders listed here and, through them, what those may import. The API
- * families (oauth/, rest/, apex/, admin/, …) sit side by side over http/, org/, seed/ and data/
+ * families (oauth/, rest/, apex/, bulk/, admin/, …) sit side by side over http/, org/, seed/ and data/
  * and never import each other; server/ routes to them; the top-level files may import anything.
  */
 const EMULATOR_LAYERS = {
@@ -73,7 +73,8 @@ const EMULATOR_LAYERS = {
   rest: ['http'],
   apex: ['http'],
   admin: ['http'],
-  server: ['oauth', 'rest', 'apex', 'admin'],
+  bulk: ['http'],
+  server: ['oauth', 'rest', 'apex', 'admin', 'bulk'],
 }
 const EMULATOR_ALL = Object.keys(EMULATOR_LAYERS)
 const EMULATOR_TOP = ['emulator\\.ts', 'emulated-org\\.ts', 'index\\.ts', 'cli\\.ts']

@@ -17,8 +17,8 @@ export type { FaultScope, FaultSwitches, LatencySettings } from './org/fault-swi
 export { RequestLog } from './org/request-log.ts'
 export type { RequestLogEntry, RequestLogFilter } from './org/request-log.ts'
 export type { ApexHandler, ApexRequest, ApexResponse } from './org/apex-routes.ts'
-export { apiVersions, MAX_API_VERSION, MIN_API_VERSION } from './rest/api-versions.ts'
-export type { ApiVersion } from './rest/api-versions.ts'
+export { apiVersions, MAX_API_VERSION, MIN_API_VERSION } from './http/api-versions.ts'
+export type { ApiVersion } from './http/api-versions.ts'
 export type {
   ConnectedAppSeed,
   EmulatorSeed,

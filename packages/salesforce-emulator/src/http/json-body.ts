@@ -8,6 +8,17 @@ import { BodyTooLargeError, mediaType } from './body.ts'
 import type { Call } from './call.ts'
 import { sendErrors } from './respond.ts'
 
+/** A body problem: the status, Salesforce `errorCode` and message to answer with. */
+export interface BodyProblem {
+  status: number
+  errorCode: 'JSON_PARSER_ERROR' | 'UNSUPPORTED_MEDIA_TYPE'
+  message: string
+}
+
+/** The parsed body, or the problem with it. */
+export type JsonBody =
+  { ok: true; body: unknown; text: string | undefined } | { ok: false; problem: BodyProblem }
+
 /** The parsed body, or `ok: false` when the error answer has been sent. */
 export type ParsedBody = { ok: true; body: unknown; text: string | undefined } | { ok: false }
 
@@ -17,13 +28,24 @@ export async function readJsonBody(
   headers: Record<string, string>,
   acceptText: boolean,
 ): Promise<ParsedBody> {
+  const parsed = await parseJsonBody(call, acceptText)
+  if (parsed.ok) return parsed
+  const { status, errorCode, message } = parsed.problem
+  sendErrors(call.res, status, errorCode, message, headers)
+  return { ok: false }
+}
+
+/** Reads and parses the body of `call` without answering. */
+export async function parseJsonBody(call: Call, acceptText: boolean): Promise<JsonBody> {
   let raw: Buffer
   try {
     raw = await call.body()
   } catch (err) {
     if (err instanceof BodyTooLargeError) {
-      sendErrors(call.res, 413, 'JSON_PARSER_ERROR', err.message, headers)
-      return { ok: false }
+      return {
+        ok: false,
+        problem: { status: 413, errorCode: 'JSON_PARSER_ERROR', message: err.message },
+      }
     }
     throw err
   }
@@ -32,27 +54,27 @@ export async function readJsonBody(
   const type = mediaType(call.req.headers['content-type'])
   if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) {
     if (acceptText) return { ok: true, body: text, text }
-    sendErrors(
-      call.res,
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `Content type '${type}' is not supported; use application/json`,
-      headers,
-    )
-    return { ok: false }
+    return {
+      ok: false,
+      problem: {
+        status: 415,
+        errorCode: 'UNSUPPORTED_MEDIA_TYPE',
+        message: `Content type '${type}' is not supported; use application/json`,
+      },
+    }
   }
   try {
     return { ok: true, body: JSON.parse(text) as unknown, text }
   } catch (err) {
     const position =
       err instanceof SyntaxError ? (/position (\d+)/.exec(err.message)?.[1] ?? '0') : '0'
-    sendErrors(
-      call.res,
-      400,
-      'JSON_PARSER_ERROR',
-      `Unexpected character in JSON input at [line:1, column:${Number(position) + 1}]`,
-      headers,
-    )
-    return { ok: false }
+    return {
+      ok: false,
+      problem: {
+        status: 400,
+        errorCode: 'JSON_PARSER_ERROR',
+        message: `Unexpected character in JSON input at [line:1, column:${Number(position) + 1}]`,
+      },
+    }
   }
 }

@@ -93,6 +93,10 @@ export class OrgState {
   readonly deviceIntervalMs: number
   readonly dailyApiLimit: number
   readonly queryBatchSize: number
+  /** Largest Bulk API 2.0 CSV upload, in bytes. */
+  readonly bulkUploadMaxBytes: number
+  /** Rows per Bulk API 2.0 query result page when the request names none. */
+  readonly bulkQueryPageSize: number
   readonly customObjects: CustomObjectDef[]
   readonly customFields: Record<string, CustomFieldDef[]>
   readonly seedRecords: Record<string, Record<string, unknown>[]>
@@ -123,6 +127,8 @@ export class OrgState {
     this.deviceIntervalMs = (seed.deviceFlowIntervalSeconds ?? 5) * 1000
     this.dailyApiLimit = seed.dailyApiLimit ?? 15_000
     this.queryBatchSize = seed.queryBatchSize ?? 2000
+    this.bulkUploadMaxBytes = seed.bulkUploadMaxBytes ?? 100 * 1024 * 1024
+    this.bulkQueryPageSize = seed.bulkQueryPageSize ?? 50_000
     this.customObjects = seed.customObjects ?? []
     this.customFields = seed.customFields ?? {}
     this.seedRecords = seed.records ?? {}

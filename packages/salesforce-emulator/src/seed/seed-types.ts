@@ -85,6 +85,10 @@ export interface OrgSeed {
   deviceFlowIntervalSeconds?: number
   /** Query page size when the request names none. Default 2000. */
   queryBatchSize?: number
+  /** Largest Bulk API 2.0 CSV upload, in bytes. Default 100 MB (104,857,600), Salesforce's limit. */
+  bulkUploadMaxBytes?: number
+  /** Rows per Bulk API 2.0 query result page when the request names no `maxRecords`. Default 50000. */
+  bulkQueryPageSize?: number
   /** Users; a default admin user is created when empty. */
   users?: UserSeed[]
   /** Connected apps; a default app is created when empty. */

@@ -360,6 +360,8 @@ function org(v: unknown, path: string, readFile?: (file: string) => string): Org
     'dailyApiLimit',
     'deviceFlowIntervalSeconds',
     'queryBatchSize',
+    'bulkUploadMaxBytes',
+    'bulkQueryPageSize',
     'users',
     'connectedApps',
     'customObjects',
@@ -378,6 +380,8 @@ function org(v: unknown, path: string, readFile?: (file: string) => string): Org
   set('dailyApiLimit', int(o, 'dailyApiLimit', path, 1, 1e9))
   set('deviceFlowIntervalSeconds', int(o, 'deviceFlowIntervalSeconds', path, 0, 3600))
   set('queryBatchSize', int(o, 'queryBatchSize', path, 1, 2000))
+  set('bulkUploadMaxBytes', int(o, 'bulkUploadMaxBytes', path, 1, 150 * 1024 * 1024))
+  set('bulkQueryPageSize', int(o, 'bulkQueryPageSize', path, 1, 1_000_000))
   const list = (key: string): unknown[] | undefined => {
     const l = o[key]
     if (l === undefined || l === null) return undefined

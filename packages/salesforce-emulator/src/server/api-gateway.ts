@@ -2,16 +2,17 @@
  * The API gateway in front of every API family: `/services/data` (versions, no authentication),
  * then for everything else under `/services/data/vNN.0` and `/services/apexrest`: fault
  * switches, authentication (401 `INVALID_SESSION_ID` only for a bad token) and API limits, then
- * dispatch to the family (Apex REST, the REST resources). Every answer after the versions list
+ * dispatch to the family (Apex REST, Bulk API 2.0, the REST resources). Every answer after the versions list
  * carries `Sforce-Limit-Info`.
  *
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
  */
 import { handleApex } from '../apex/apex-endpoint.ts'
+import { handleBulk, isBulkPath } from '../bulk/bulk-endpoint.ts'
 import { bearerToken } from '../http/bearer.ts'
 import type { Call } from '../http/call.ts'
 import { redirect, sendErrors, sendJson } from '../http/respond.ts'
-import { apiVersions } from '../rest/api-versions.ts'
+import { apiVersions } from '../http/api-versions.ts'
 import { handleRestResource } from '../rest/rest-endpoint.ts'
 import {
   BLOCKED_SESSION_MESSAGE,
@@ -64,5 +65,6 @@ export async function handleApi(call: Call): Promise<void> {
     )
   }
   if (call.path.startsWith('/services/apexrest')) return handleApex(call, access, limitHeader())
+  if (isBulkPath(call.path)) return handleBulk(call, access, limitHeader())
   return handleRestResource(call, access, limitHeader())
 }
