@@ -6,6 +6,7 @@
  *   npm run bench -- --json            # machine-readable results on stdout
  *   npm run bench -- --quick           # 3 rounds of 300 ms (a smoke run)
  *   npm run bench -- --only request,storm --rounds 7 --duration 2000
+ *   npm run bench -- --only proxy --proxy-from src   # the proxy through tsx, not compiled
  *
  * Exit code 0 even when a target is missed (benchmarks inform, they do not gate); 1 when the
  * bench itself fails: a non-2xx response, a token count other than the expected one, a crash.
@@ -16,7 +17,7 @@ import pg from 'pg'
 import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici'
 import { multiProcessStorm, type MultiStormResult } from './multi-process-storm.ts'
 import { measurePair, pairFailures, pairRows, type PairResult } from './pair.ts'
-import { proxyBench } from './proxy.ts'
+import { proxyBench, type ProxyFrom } from './proxy.ts'
 import { renderTable, skippedRow, type ResultRow } from './report.ts'
 import {
   CALLOUT_URL,
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
       default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
     'storm-callouts': { type: 'string', default: '1000' },
+    'proxy-from': { type: 'string', default: 'dist' },
   },
 })
 
@@ -58,6 +60,11 @@ for (const s of only) {
     console.error(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}`)
     process.exit(2)
   }
+}
+const proxyFrom = args['proxy-from'] as ProxyFrom
+if (proxyFrom !== 'dist' && proxyFrom !== 'src') {
+  console.error('--proxy-from must be dist (the compiled package, default) or src (through tsx)')
+  process.exit(2)
 }
 for (const [name, value] of [
   ['rounds', rounds],
@@ -349,14 +356,20 @@ async function main(): Promise<number> {
     await measureAll(upstream, home, rows, failures, raw)
     if (only.has('proxy')) {
       await upstream.reset()
-      rows.push(
-        ...(await proxyBench({ upstream, home, seconds: args.quick ? 2 : 5, progress }).catch(
-          (error: unknown) => {
-            failures.push(`proxy: ${error instanceof Error ? error.message : String(error)}`)
-            return []
-          },
-        )),
-      )
+      const proxyRows = await proxyBench({
+        upstream,
+        home,
+        seconds: args.quick ? 2 : 5,
+        progress,
+        from: proxyFrom,
+      }).catch((error: unknown) => {
+        failures.push(`proxy: ${error instanceof Error ? error.message : String(error)}`)
+        return []
+      })
+      rows.push(...proxyRows)
+      for (const row of proxyRows) {
+        if (row.verdict === 'FAIL') failures.push(`${row.scenario}: ${row.note ?? row.metric}`)
+      }
     }
   } finally {
     await upstream.close()

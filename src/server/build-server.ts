@@ -154,27 +154,34 @@ export function buildServer(options: ServerOptions): CalloutServer {
     // Bodies are streamed by the route itself (never buffered by Fastify).
     target.addContentTypeParser('*', (_request, _payload, done) => done(null))
 
-    target.addHook('onRequest', async (request) => {
+    // Callback-style hooks: an `async` hook costs a promise and a microtask turn per request.
+    target.addHook('onRequest', (request, _reply, done) => {
       request.facts = { start: performance.now() }
       const url = request.raw.url ?? ''
       if (!url.startsWith('/')) {
-        throw new CalloutError(
-          'CALLOUT_URL_MALFORMED',
-          'Malformed request target: callout serve accepts origin-form targets (/callout/<Name>/<path>), not absolute URLs; it is not a forward proxy.',
-          { details: { rule: 'bad-scheme' } },
+        done(
+          new CalloutError(
+            'CALLOUT_URL_MALFORMED',
+            'Malformed request target: callout serve accepts origin-form targets (/callout/<Name>/<path>), not absolute URLs; it is not a forward proxy.',
+            { details: { rule: 'bad-scheme' } },
+          ),
         )
+        return
       }
+      done()
     })
     // Graceful shutdown: answers still in flight when close() starts end their connection, so that
     // draining finishes as soon as they are done instead of waiting for keep-alive timeouts.
     let closing = false
-    target.addHook('preClose', async () => {
+    target.addHook('preClose', (done) => {
       closing = true
+      done()
     })
-    target.addHook('onSend', async (_request, reply) => {
+    target.addHook('onSend', (_request, reply, payload, done) => {
       if (closing) reply.header('connection', 'close')
+      done(null, payload)
     })
-    target.addHook('onResponse', async (request, reply) => {
+    target.addHook('onResponse', (request, reply, done) => {
       const facts = request.facts
       const seconds = (performance.now() - facts.start) / 1000
       if (facts.credential !== undefined) {
@@ -192,6 +199,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
         },
         'request',
       )
+      done()
     })
 
     target.setErrorHandler(async (error, request, reply) => {

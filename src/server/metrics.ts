@@ -59,14 +59,28 @@ export class ProxyMetrics {
     registers: [this.registry],
   })
 
+  /** Label-bound children per credential / key (prom-client hashes the labels on every call). */
+  readonly #perCredential = new Map<string, CredentialSeries>()
+  readonly #perKey = new Map<string, Counter.Internal>()
+
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 
   /** One proxied request answered with `status` after `seconds`. */
   observe(credential: string, status: number, seconds: number): void {
-    this.#requests.inc({ credential, status_class: `${Math.floor(status / 100)}xx` })
-    this.#latency.observe({ credential }, seconds)
+    let series = this.#perCredential.get(credential)
+    if (series === undefined) {
+      series = { byClass: [], latency: this.#latency.labels({ credential }) }
+      bounded(this.#perCredential).set(credential, series)
+    }
+    const statusClass = Math.min(9, Math.max(0, Math.floor(status / 100)))
+    const requests = (series.byClass[statusClass] ??= this.#requests.labels({
+      credential,
+      status_class: `${statusClass}xx`,
+    }))
+    requests.inc()
+    series.latency.observe(seconds)
   }
 
   /** A token was obtained for `credential`. */
@@ -86,11 +100,28 @@ export class ProxyMetrics {
 
   /** A request by client key `key`. */
   keyRequest(key: string): void {
-    this.#keyRequests.inc({ key })
+    let counter = this.#perKey.get(key)
+    if (counter === undefined) {
+      counter = this.#keyRequests.labels({ key })
+      bounded(this.#perKey).set(key, counter)
+    }
+    counter.inc()
   }
 
   /** A request refused for key problem `code` (missing, invalid, expired, revoked, denied). */
   keyDenied(key: string, code: string): void {
     this.#keyDenials.inc({ key, code })
   }
+}
+
+interface CredentialSeries {
+  /** Request counters by status class (index 2 is `2xx`). */
+  readonly byClass: Counter.Internal[]
+  readonly latency: Histogram.Internal<string>
+}
+
+/** The map, emptied first when it holds 1,024 entries (the series themselves stay registered). */
+function bounded<K, V>(map: Map<K, V>): Map<K, V> {
+  if (map.size >= 1024) map.clear()
+  return map
 }

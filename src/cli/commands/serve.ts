@@ -86,7 +86,8 @@ export async function serveCommand(
   )
   const { host, port, shutdownTimeoutMs, reloadIntervalMs } = settings
   const noAuth = settings.noAuthUnsafeLoopback
-  const logger = pino({ base: { service: 'callout' } }, io.stdout as pino.DestinationStream)
+  const log = accessLogDestination(io)
+  const logger = pino({ base: { service: 'callout' } }, log.stream)
   const home = resolveHome(io.env)
   const store = await openStore({ home, env: io.env })
   let closed = false
@@ -170,7 +171,31 @@ export async function serveCommand(
       await Promise.allSettled(portApps.map((a) => a.close()))
       await broker?.close()
     }
+    log.flush()
     await store.close()
     if (closed) io.stderr.write('callout serve: stopped\n')
   }
+}
+
+/**
+ * Where the access log goes: the process's stdout through an asynchronous, buffering writer
+ * (sonic-boom, pino's own): lines that arrive while a write is in flight are written together by
+ * the next one, so the event loop never blocks on a slow stdout. `flush()` writes what is still
+ * buffered, synchronously (on shutdown). Another stream (in-process tests) is written directly.
+ */
+function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flush(): void } {
+  if (io.stdout !== process.stdout) {
+    return { stream: io.stdout as pino.DestinationStream, flush: () => undefined }
+  }
+  const destination = pino.destination({ dest: 1, sync: false })
+  const flush = (): void => {
+    try {
+      destination.flushSync()
+    } catch {
+      // Nothing was ever written (not ready yet), or stdout is gone: nothing to save.
+    }
+  }
+  // A crash or process.exit() elsewhere still gets the buffered lines out.
+  process.once('exit', flush)
+  return { stream: destination, flush }
 }

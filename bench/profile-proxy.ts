@@ -1,0 +1,115 @@
+/**
+ * A profiling harness for `callout serve`, not part of `npm run bench`: starts the bench upstream
+ * and the proxy (compiled, or `--from src` through tsx; or the bare Node pass-through, `--target bare`) with extra Node flags (e.g.
+ * `--cpu-prof`), drives it with wrk for a fixed time, prints its CPU time per request, then stops
+ * it with SIGTERM so that Node writes the profile.
+ *
+ *   node --import tsx bench/profile-proxy.ts --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p
+ *   node --import tsx bench/profile-summary.ts /tmp/p/<file>.cpuprofile
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { request } from 'undici'
+import { calloutCommand, type ProxyFrom } from './proxy.ts'
+import { createBenchHome } from './setup.ts'
+import { startUpstream } from './upstream-process.ts'
+
+const run = promisify(execFile)
+const BIN = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    target: { type: 'string', default: 'proxy' },
+    from: { type: 'string', default: 'dist' },
+    connections: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '5' },
+  },
+})
+
+/** User and system CPU time of a process, in ms (100 clock ticks per second). */
+async function cpu(pid: number): Promise<{ user: number; system: number }> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
+}
+
+const upstream = await startUpstream()
+const home = await createBenchHome(upstream.origin)
+const env = {
+  ...process.env,
+  ...home.env,
+  CALLOUT_HOME: home.home,
+  CALLOUT_MASTER_KEY: home.masterKey,
+}
+let child: ChildProcess | undefined
+try {
+  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
+  const key = (
+    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'bench'], {
+      env,
+    })
+  ).stdout.trim()
+  const callout = await calloutCommand(args.from as ProxyFrom, (m) => console.error(m))
+  const serve = spawn(process.execPath, [...args['node-arg'], ...callout, 'serve', '--port', '0'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  child = serve
+  const origin = await new Promise<string>((resolve) => {
+    let text = ''
+    serve.stderr.on('data', (c: Buffer) => {
+      text += c.toString()
+      const m = /listening on (http:\S+)/.exec(text)
+      if (m?.[1] !== undefined) resolve(m[1])
+    })
+  })
+  let url = `${origin}/callout/Api/x`
+  const warm = await request(url, { headers: { 'proxy-authorization': `Bearer ${key}` } })
+  await warm.body.dump()
+  let pid = serve.pid!
+  if (args.target === 'bare') {
+    const bare = fork(
+      fileURLToPath(new URL('./proxy-passthrough.ts', import.meta.url)),
+      [upstream.origin, (await upstream.current()) ?? ''],
+      {
+        execArgv: ['--import', 'tsx', ...args['node-arg']],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      },
+    )
+    serve.kill('SIGTERM')
+    child = bare
+    const port = await new Promise<number>((resolve) =>
+      bare.once('message', (m: { port: number }) => resolve(m.port)),
+    )
+    url = `http://127.0.0.1:${port}/callout/Api/x`
+    pid = bare.pid!
+  }
+  await upstream.reset()
+  const cpu0 = await cpu(pid)
+  const { stdout } = await run('wrk', [
+    '-t2',
+    `-c${args.connections}`,
+    `-d${args.seconds}s`,
+    '--latency',
+    '-H',
+    `Proxy-Authorization: Bearer ${key}`,
+    url,
+  ])
+  const cpu1 = await cpu(pid)
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN)
+  const per = (ms: number): string => ((ms * 1000) / requests).toFixed(1)
+  console.log(stdout)
+  console.log(
+    `${args.target} CPU per request: ${per(cpu1.user - cpu0.user)} µs user, ${per(cpu1.system - cpu0.system)} µs system`,
+  )
+  console.log(`upstream: ${JSON.stringify(await upstream.stats())}`)
+} finally {
+  if (child !== undefined && child.exitCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  await upstream.close()
+  await home.remove()
+}
