@@ -125,23 +125,16 @@ export function describeField(f: FieldDef): Record<string, unknown> {
 }
 
 function childRelationships(schema: Schema, def: SObjectDef): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = []
-  for (const child of schema.list()) {
-    for (const f of child.fields) {
-      if (!f.referenceTo.includes(def.name) || !f.createable) continue
-      out.push({
-        cascadeDelete: false,
-        childSObject: child.name,
-        deprecatedAndHidden: false,
-        field: f.name,
-        relationshipName: child.custom
-          ? child.labelPlural.replace(/\W/g, '_') + '__r'
-          : child.labelPlural,
-        restrictedDelete: false,
-      })
-    }
-  }
-  return out
+  return schema.childRelationships(def).map((r) => ({
+    cascadeDelete: false,
+    childSObject: r.child.name,
+    deprecatedAndHidden: false,
+    field: r.field.name,
+    junctionIdListNames: [],
+    junctionReferenceTo: [],
+    relationshipName: r.name,
+    restrictedDelete: false,
+  }))
 }
 
 /** `GET /sobjects/{T}/describe`: the DescribeSObjectResult. */

@@ -45,6 +45,8 @@ export interface FieldDef {
   readonly referenceTo: readonly string[]
   /** Name of the parent relationship for reference fields (`Account`, `Owner`, `Foo__r`). */
   readonly relationshipName: string | null
+  /** Name of the child relationship on the parent, when not the default (`ChildAccounts`). */
+  readonly childRelationshipName?: string
   /** Value used on create when the body has none. */
   readonly defaultValue?: unknown
   readonly picklistValues?: readonly string[]
@@ -210,6 +212,7 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
         type: 'reference',
         referenceTo: ['Account'],
         relationshipName: 'Parent',
+        childRelationshipName: 'ChildAccounts',
         label: 'Parent Account ID',
       }),
       field({
@@ -468,6 +471,15 @@ export function customObject(input: CustomObjectInput, index: number): SObjectDe
   )
 }
 
+/** A parent-to-child relationship: `Account.Contacts` is Contact's `AccountId`. */
+export interface ChildRelationship {
+  /** The name subqueries use (`Contacts`, `ChildAccounts`, `Invoices__r`). */
+  readonly name: string
+  readonly child: SObjectDef
+  /** The child's reference field that points to the parent. */
+  readonly field: FieldDef
+}
+
 /** The set of sObject types of one org, with case-insensitive lookups. */
 export class Schema {
   readonly #byName = new Map<string, SObjectDef>()
@@ -574,6 +586,30 @@ export class Schema {
   /** The field `name` (any case) of `def`, or undefined. */
   field(def: SObjectDef, name: string): FieldDef | undefined {
     return this.#fields.get(def)?.get(name.toLowerCase())
+  }
+
+  /**
+   * The child relationships of `def`: one per writable reference field of any object pointing to
+   * it, named like Salesforce (the child's plural label; `__r` after it for custom fields).
+   */
+  childRelationships(def: SObjectDef): ChildRelationship[] {
+    const out: ChildRelationship[] = []
+    for (const child of this.#byName.values()) {
+      for (const f of child.fields) {
+        if (!f.referenceTo.includes(def.name) || !f.createable) continue
+        const plural = child.labelPlural.replace(/\W/g, '_')
+        const name =
+          f.childRelationshipName ?? (f.name.endsWith('__c') ? `${plural}__r` : child.labelPlural)
+        out.push({ name, child, field: f })
+      }
+    }
+    return out
+  }
+
+  /** The child relationship of `def` named `name` (any case), or undefined. */
+  childRelationship(def: SObjectDef, name: string): ChildRelationship | undefined {
+    const lower = name.toLowerCase()
+    return this.childRelationships(def).find((r) => r.name.toLowerCase() === lower)
   }
 
   /** The reference field of `def` whose relationship name is `name` (any case), or undefined. */

@@ -1,26 +1,40 @@
 /**
  * SOQL parser: a recursive-descent parser over {@link lex} tokens producing a {@link SoqlQuery}.
- * Keywords are case-insensitive. Supported: SELECT fields (with parent paths), COUNT(),
- * COUNT(field), FIELDS(ALL|STANDARD|CUSTOM); FROM one object; WHERE with comparison, LIKE,
- * [NOT] IN, AND/OR/NOT and parentheses; ORDER BY … ASC|DESC NULLS FIRST|LAST; LIMIT; OFFSET.
+ * Keywords are case-insensitive. Supported: SELECT fields (with parent paths and, in aggregate
+ * queries, aliases), aggregate functions (COUNT(), COUNT, COUNT_DISTINCT, SUM, MIN, MAX, AVG, with
+ * aliases), FIELDS(ALL|STANDARD|CUSTOM) and parent-to-child subqueries (`(SELECT … FROM Contacts)`);
+ * FROM one object; WHERE with comparison, LIKE, [NOT] IN, AND/OR/NOT and parentheses; GROUP BY;
+ * HAVING (aggregates or grouped fields); ORDER BY … ASC|DESC NULLS FIRST|LAST; LIMIT; OFFSET.
  *
  * @see https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select.htm
  */
 
 import { lex, soqlError, type Token } from './lexer.ts'
 
-/** A field reference such as `Name` or `Account.Owner.Name`. */
+/** A field reference such as `Name` or `Account.Owner.Name` (an alias only in aggregate queries). */
 export interface FieldPath {
   readonly kind: 'field'
   readonly path: readonly string[]
   readonly offset: number
+  readonly alias?: string
 }
 
-/** `COUNT()` (no argument) or `COUNT(field) [alias]`. */
-export interface CountItem {
-  readonly kind: 'count'
+/** Aggregate functions. */
+export type AggregateFn = 'COUNT' | 'COUNT_DISTINCT' | 'SUM' | 'MIN' | 'MAX' | 'AVG'
+
+/** `COUNT()` (no argument) or `FN(field) [alias]`. */
+export interface AggregateItem {
+  readonly kind: 'aggregate'
+  readonly fn: AggregateFn
   readonly arg?: FieldPath
   readonly alias?: string
+  readonly offset: number
+}
+
+/** A parent-to-child subquery `(SELECT … FROM <relationship> …)`; `query.from` names the relationship. */
+export interface SubqueryItem {
+  readonly kind: 'subquery'
+  readonly query: SoqlQuery
   readonly offset: number
 }
 
@@ -32,7 +46,7 @@ export interface FieldsItem {
 }
 
 /** One item of the SELECT list. */
-export type SelectItem = FieldPath | CountItem | FieldsItem
+export type SelectItem = FieldPath | AggregateItem | FieldsItem | SubqueryItem
 
 /** Relative date literals (`TODAY`, `LAST_N_DAYS:7`, …). */
 export type DateLiteralName =
@@ -63,6 +77,13 @@ export type Condition =
       readonly value: Literal
     }
   | {
+      /** `FN(field) op literal`: HAVING only. */
+      readonly kind: 'aggregateCompare'
+      readonly aggregate: AggregateItem
+      readonly op: CompareOp
+      readonly value: Literal
+    }
+  | {
       readonly kind: 'in'
       readonly field: FieldPath
       readonly negated: boolean
@@ -71,7 +92,7 @@ export type Condition =
 
 /** One ORDER BY item. */
 export interface OrderItem {
-  readonly field: FieldPath
+  readonly field: FieldPath | AggregateItem
   readonly descending: boolean
   readonly nullsLast: boolean
 }
@@ -82,6 +103,8 @@ export interface SoqlQuery {
   readonly select: readonly SelectItem[]
   readonly from: { readonly name: string; readonly offset: number }
   readonly where?: Condition
+  readonly groupBy: readonly FieldPath[]
+  readonly having?: Condition
   readonly orderBy: readonly OrderItem[]
   readonly limit?: number
   readonly offset?: number
@@ -116,16 +139,9 @@ const RESERVED = new Set([
   'TYPEOF',
 ])
 
-const UNSUPPORTED_CLAUSES = new Set([
-  'GROUP',
-  'HAVING',
-  'WITH',
-  'FOR',
-  'USING',
-  'TYPEOF',
-  'INCLUDES',
-  'EXCLUDES',
-])
+const AGGREGATE_FNS = new Set<string>(['COUNT', 'COUNT_DISTINCT', 'SUM', 'MIN', 'MAX', 'AVG'])
+
+const UNSUPPORTED_CLAUSES = new Set(['WITH', 'FOR', 'USING', 'TYPEOF', 'INCLUDES', 'EXCLUDES'])
 
 const RELATIVE_DATES = new Set<string>([
   'TODAY',
@@ -140,6 +156,8 @@ class Parser {
   readonly #soql: string
   readonly #tokens: Token[]
   #pos = 0
+  /** Depth of subquery nesting: subqueries may not nest. */
+  #depth = 0
 
   constructor(soql: string) {
     this.#soql = soql
@@ -147,6 +165,22 @@ class Parser {
   }
 
   parse(): SoqlQuery {
+    const q = this.#query()
+    const end = this.#peek()
+    if (end.kind !== 'eof') {
+      if (end.kind === 'ident' && UNSUPPORTED_CLAUSES.has(end.value.toUpperCase())) {
+        throw soqlError(
+          this.#soql,
+          end.offset,
+          `${end.value.toUpperCase()} is not supported by the Salesforce emulator`,
+        )
+      }
+      throw this.#unexpected(end)
+    }
+    return q
+  }
+
+  #query(): SoqlQuery {
     this.#expectKeyword('SELECT')
     const select = this.#selectList()
     this.#expectKeyword('FROM')
@@ -158,6 +192,20 @@ class Parser {
     if (this.#isKeyword('WHERE')) {
       this.#next()
       where = this.#conditionExpr()
+    }
+    const groupBy: FieldPath[] = []
+    if (this.#isKeyword('GROUP')) {
+      this.#next()
+      this.#expectKeyword('BY')
+      do {
+        if (groupBy.length > 0) this.#next()
+        groupBy.push(this.#fieldPath())
+      } while (this.#peek().kind === 'comma')
+    }
+    let having: Condition | undefined
+    if (this.#isKeyword('HAVING')) {
+      this.#next()
+      having = this.#conditionExpr()
     }
     const orderBy: OrderItem[] = []
     if (this.#isKeyword('ORDER')) {
@@ -178,22 +226,13 @@ class Parser {
       this.#next()
       offset = this.#nonNegativeInt()
     }
-    const end = this.#peek()
-    if (end.kind !== 'eof') {
-      if (end.kind === 'ident' && UNSUPPORTED_CLAUSES.has(end.value.toUpperCase())) {
-        throw soqlError(
-          this.#soql,
-          end.offset,
-          `${end.value.toUpperCase()} is not supported by the Salesforce emulator`,
-        )
-      }
-      throw this.#unexpected(end)
-    }
     return {
       soql: this.#soql,
       select,
       from,
       ...(where !== undefined ? { where } : {}),
+      groupBy,
+      ...(having !== undefined ? { having } : {}),
       orderBy,
       ...(limit !== undefined ? { limit } : {}),
       ...(offset !== undefined ? { offset } : {}),
@@ -212,43 +251,30 @@ class Parser {
   #selectItem(): SelectItem {
     const tok = this.#peek()
     if (tok.kind === 'lparen') {
-      throw soqlError(
-        this.#soql,
-        tok.offset,
-        'child relationship subqueries are not supported by the Salesforce emulator',
-      )
+      if (this.#depth > 0) throw this.#unexpected(tok)
+      this.#next()
+      this.#depth++
+      const query = this.#query()
+      this.#depth--
+      this.#expect('rparen')
+      return { kind: 'subquery', query, offset: tok.offset }
     }
     if (tok.kind !== 'ident' || RESERVED.has(tok.value.toUpperCase())) throw this.#unexpected(tok)
     const upper = tok.value.toUpperCase()
-    if ((upper === 'COUNT' || upper === 'FIELDS') && this.#peek(1).kind === 'lparen') {
+    if (upper === 'FIELDS' && this.#peek(1).kind === 'lparen') {
       this.#next()
       this.#next()
-      if (upper === 'FIELDS') {
-        const scope = this.#next()
-        const s = scope.value.toUpperCase()
-        if (scope.kind !== 'ident' || (s !== 'ALL' && s !== 'STANDARD' && s !== 'CUSTOM'))
-          throw this.#unexpected(scope)
-        this.#expect('rparen')
-        return { kind: 'fields', scope: s, offset: tok.offset }
-      }
-      let arg: FieldPath | undefined
-      if (this.#peek().kind !== 'rparen') arg = this.#fieldPath()
+      const scope = this.#next()
+      const s = scope.value.toUpperCase()
+      if (scope.kind !== 'ident' || (s !== 'ALL' && s !== 'STANDARD' && s !== 'CUSTOM'))
+        throw this.#unexpected(scope)
       this.#expect('rparen')
-      const aliasTok = this.#peek()
-      let alias: string | undefined
-      if (
-        arg !== undefined &&
-        aliasTok.kind === 'ident' &&
-        !RESERVED.has(aliasTok.value.toUpperCase())
-      ) {
-        alias = this.#next().value
-      }
-      return {
-        kind: 'count',
-        offset: tok.offset,
-        ...(arg !== undefined ? { arg } : {}),
-        ...(alias !== undefined ? { alias } : {}),
-      }
+      return { kind: 'fields', scope: s, offset: tok.offset }
+    }
+    if (AGGREGATE_FNS.has(upper) && this.#peek(1).kind === 'lparen') {
+      const agg = this.#aggregate()
+      const alias = agg.arg === undefined ? undefined : this.#alias()
+      return alias === undefined ? agg : { ...agg, alias }
     }
     if (this.#peek(1).kind === 'lparen') {
       throw soqlError(
@@ -257,7 +283,35 @@ class Parser {
         `function ${tok.value} is not supported by the Salesforce emulator`,
       )
     }
-    return this.#fieldPath()
+    const field = this.#fieldPath()
+    const alias = this.#alias()
+    return alias === undefined ? field : { ...field, alias }
+  }
+
+  /** `FN(field)` or `COUNT()`, the function name being the next token. */
+  #aggregate(): AggregateItem {
+    const tok = this.#next()
+    const fn = tok.value.toUpperCase() as AggregateFn
+    this.#expect('lparen')
+    let arg: FieldPath | undefined
+    if (this.#peek().kind !== 'rparen' || fn !== 'COUNT') arg = this.#fieldPath()
+    this.#expect('rparen')
+    return { kind: 'aggregate', fn, offset: tok.offset, ...(arg !== undefined ? { arg } : {}) }
+  }
+
+  /**
+   * An alias: a non-reserved identifier right after a select item and before `,`, `FROM` or `)`
+   * (so that `SELECT Id FORM Account` still reports the misspelt keyword).
+   */
+  #alias(): string | undefined {
+    const next = this.#peek()
+    if (next.kind !== 'ident' || RESERVED.has(next.value.toUpperCase())) return undefined
+    const after = this.#peek(1)
+    const ends =
+      after.kind === 'comma' ||
+      after.kind === 'rparen' ||
+      (after.kind === 'ident' && after.value.toUpperCase() === 'FROM')
+    return ends ? this.#next().value : undefined
   }
 
   #fieldPath(): FieldPath {
@@ -305,6 +359,17 @@ class Parser {
 
   #simpleCondition(): Condition {
     const tok = this.#peek()
+    if (
+      tok.kind === 'ident' &&
+      AGGREGATE_FNS.has(tok.value.toUpperCase()) &&
+      this.#peek(1).kind === 'lparen'
+    ) {
+      const aggregate = this.#aggregate()
+      const opTok = this.#next()
+      if (opTok.kind !== 'op') throw this.#unexpected(opTok)
+      const op = opTok.value === '<>' ? '!=' : (opTok.value as CompareOp)
+      return { kind: 'aggregateCompare', aggregate, op, value: this.#literal() }
+    }
     if (tok.kind === 'ident' && this.#peek(1).kind === 'lparen') {
       throw soqlError(
         this.#soql,
@@ -393,7 +458,13 @@ class Parser {
   }
 
   #orderItem(): OrderItem {
-    const field = this.#fieldPath()
+    const tok = this.#peek()
+    const field =
+      tok.kind === 'ident' &&
+      AGGREGATE_FNS.has(tok.value.toUpperCase()) &&
+      this.#peek(1).kind === 'lparen'
+        ? this.#aggregate()
+        : this.#fieldPath()
     let descending = false
     if (this.#isKeyword('ASC') || this.#isKeyword('DESC'))
       descending = this.#next().value.toUpperCase() === 'DESC'

@@ -71,7 +71,15 @@ describe('SOQL lexer and parser', () => {
     ],
     ["SELECT Id FROM Account WHERE Name = 'abc", "expecting '''"],
     ['SELECT Id FROM Account WHERE Name = :name', 'Bind variables only allowed in Apex code'],
-    ['SELECT Id FROM Account GROUP BY Name', 'not supported by the Salesforce emulator'],
+    ['SELECT Id FROM Account WITH SECURITY_ENFORCED', 'not supported by the Salesforce emulator'],
+    [
+      'SELECT Id, (SELECT Id, (SELECT Id FROM Cases) FROM Contacts) FROM Account',
+      "unexpected token: '('",
+    ],
+    ['SELECT Id, (SELECT Id FROM Contacts FROM Account', "unexpected token: 'FROM'"],
+    ['SELECT SUM() FROM Account', "unexpected token: ')'"],
+    ['SELECT Industry FROM Account GROUP BY', "unexpected token: '<EOF>'"],
+    ['SELECT Industry FROM Account GROUP BY Industry HAVING', "unexpected token: '<EOF>'"],
     ['SELECT Id FROM Account LIMIT -1', "unexpected token: '-1'"],
   ])('rejects %s', (soql, message) => {
     try {
@@ -126,6 +134,9 @@ describe('SOQL lexer and parser', () => {
       'BY',
       '.',
       'COUNT',
+      'SUM',
+      'GROUP',
+      'HAVING',
       'LIKE',
       'null',
       ':',
@@ -347,6 +358,273 @@ describe('SOQL evaluation', () => {
       Name: expect.stringMatching(/^a00/),
     })
     expect(inv).not.toHaveProperty('Total__c')
+  })
+})
+
+describe('parent-to-child subqueries', () => {
+  it('nests { totalSize, done, records } per parent, or null without children', () => {
+    const { req, acme, globex, initech } = seeded()
+    const res = req(
+      'GET',
+      q(
+        "SELECT Name, (SELECT LastName, Account.Name FROM Contacts WHERE LastName != 'x' ORDER BY LastName), Id FROM Account ORDER BY Name",
+      ),
+    )
+    expect(res.status).toBe(200)
+    const [a, g, i] = rows(res)
+    expect(Object.keys(a ?? {})).toEqual(['attributes', 'Name', 'Contacts', 'Id'])
+    expect(a?.['Contacts']).toEqual({
+      totalSize: 1,
+      done: true,
+      records: [
+        {
+          attributes: {
+            type: 'Contact',
+            url: expect.stringMatching(/^\/services\/data\/v61.0\/sobjects\/Contact\/003/),
+          },
+          LastName: 'Smith',
+          Account: {
+            attributes: { type: 'Account', url: `/services/data/v61.0/sobjects/Account/${acme}` },
+            Name: 'Acme',
+          },
+        },
+      ],
+    })
+    expect(g?.['Id']).toBe(globex)
+    expect((g?.['Contacts'] as { records: { LastName: string }[] }).records[0]?.LastName).toBe(
+      "O'Brien",
+    )
+    expect(i?.['Id']).toBe(initech)
+    expect(i?.['Contacts']).toBeNull()
+  })
+
+  it('filters, orders and limits children, and resolves relationship names in any case', () => {
+    const { org, req, acme } = seeded()
+    org.insert('Contact', { LastName: 'Adams', AccountId: acme })
+    org.insert('Contact', { LastName: 'Young', AccountId: acme })
+    const res = req(
+      'GET',
+      q(
+        `SELECT (SELECT LastName FROM contacts ORDER BY LastName DESC LIMIT 2), (SELECT Name FROM Opportunities) FROM Account WHERE Id = '${acme}'`,
+      ),
+    )
+    const [only] = rows(res)
+    const contacts = only?.['Contacts'] as { totalSize: number; records: { LastName: string }[] }
+    expect(contacts.totalSize).toBe(2)
+    expect(contacts.records.map((r) => r.LastName)).toEqual(['Young', 'Smith'])
+    expect((only?.['Opportunities'] as { records: { Name: string }[] }).records).toEqual([
+      expect.objectContaining({ Name: 'Big' }),
+    ])
+  })
+
+  it('answers an unknown relationship with INVALID_TYPE and a misplaced aggregate with MALFORMED_QUERY', () => {
+    const { req } = seeded()
+    const bad = req('GET', q('SELECT Id, (SELECT Id FROM Contact) FROM Account'))
+    expect(bad.status).toBe(400)
+    expect(bad.errorCode).toBe('INVALID_TYPE')
+    expect((bad.body as { message: string }[])[0]?.message).toBe(
+      "\nSELECT Id, (SELECT Id FROM Contact) FROM Account\n                           ^\nERROR at Row:1:Column:28\nDidn't understand relationship 'Contact' in FROM part of query call. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names.",
+    )
+    const field = req('GET', q('SELECT Id, (SELECT Nope FROM Contacts) FROM Account'))
+    expect(field.errorCode).toBe('INVALID_FIELD')
+    expect((field.body as { message: string }[])[0]?.message).toContain(
+      "No such column 'Nope' on entity 'Contact'",
+    )
+    const agg = req('GET', q('SELECT Id, (SELECT COUNT(Id) FROM Contacts) FROM Account'))
+    expect(agg.errorCode).toBe('MALFORMED_QUERY')
+    expect((agg.body as { message: string }[])[0]?.message).toContain(
+      'Only root queries support aggregate expressions',
+    )
+    const dup = req(
+      'GET',
+      q('SELECT (SELECT Id FROM Contacts), (SELECT Id FROM Contacts) FROM Account'),
+    )
+    expect(dup.errorCode).toBe('MALFORMED_QUERY')
+  })
+
+  it('names custom child relationships with __r and ParentId children ChildAccounts', () => {
+    const { org, req, acme } = seeded()
+    org.insert('Invoice__c', { Number__c: 'INV-1', Account__c: acme })
+    org.insert('Account', { Name: 'Acme EU', ParentId: acme })
+    const res = req(
+      'GET',
+      q(
+        `SELECT (SELECT Number__c FROM Invoices__r), (SELECT Name FROM ChildAccounts) FROM Account WHERE Id = '${acme}'`,
+      ),
+    )
+    const [only] = rows(res)
+    expect((only?.['Invoices__r'] as { records: unknown[] }).records).toEqual([
+      expect.objectContaining({ Number__c: 'INV-1' }),
+    ])
+    expect((only?.['ChildAccounts'] as { records: unknown[] }).records).toEqual([
+      expect.objectContaining({ Name: 'Acme EU' }),
+    ])
+  })
+})
+
+describe('aggregate queries', () => {
+  function sales() {
+    const { org, req, acme, globex } = seeded()
+    for (const [name, amount, account] of [
+      ['A1', 30, acme],
+      ['G1', 7, globex],
+      ['G2', 3, globex],
+      ['N1', null, null],
+    ] as const) {
+      org.insert('Opportunity', {
+        Name: name,
+        StageName: 'Prospecting',
+        CloseDate: '2026-03-01',
+        Amount: amount,
+        AccountId: account,
+      })
+    }
+    return { org, req, acme, globex }
+  }
+
+  it('groups with COUNT, SUM, MIN, MAX, AVG, aliases and expr0…', () => {
+    const { req } = sales()
+    const res = req(
+      'GET',
+      q(
+        'SELECT Account.Name, COUNT(Id), SUM(Amount) total, MIN(Amount), MAX(CloseDate) latest, AVG(Amount) FROM Opportunity GROUP BY Account.Name ORDER BY Account.Name NULLS LAST',
+      ),
+    )
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({
+      totalSize: 3,
+      done: true,
+      records: [
+        {
+          attributes: { type: 'AggregateResult' },
+          Name: 'Acme',
+          expr0: 2,
+          total: 40,
+          expr1: 10,
+          latest: '2026-11-29',
+          expr2: 20,
+        },
+        {
+          attributes: { type: 'AggregateResult' },
+          Name: 'Globex',
+          expr0: 2,
+          total: 10,
+          expr1: 3,
+          latest: '2026-03-01',
+          expr2: 5,
+        },
+        {
+          attributes: { type: 'AggregateResult' },
+          Name: null,
+          expr0: 2,
+          total: 5,
+          expr1: 5,
+          latest: '2026-03-01',
+          expr2: 5,
+        },
+      ],
+    })
+  })
+
+  it('filters groups with HAVING and orders by an aggregate', () => {
+    const { req } = sales()
+    const res = req(
+      'GET',
+      q(
+        'SELECT StageName, COUNT(Id) n FROM Opportunity GROUP BY StageName HAVING COUNT(Id) > 1 ORDER BY COUNT(Id) DESC',
+      ),
+    )
+    expect(rows(res)).toEqual([
+      { attributes: { type: 'AggregateResult' }, StageName: 'Prospecting', n: 5 },
+    ])
+    const byField = req(
+      'GET',
+      q("SELECT StageName s FROM Opportunity GROUP BY StageName HAVING StageName != 'Prospecting'"),
+    )
+    expect(rows(byField)).toEqual([{ attributes: { type: 'AggregateResult' }, s: 'Closed Won' }])
+  })
+
+  it('answers one row without GROUP BY, even over no records', () => {
+    const { req } = sales()
+    expect(
+      rows(
+        req(
+          'GET',
+          q(
+            "SELECT COUNT(Id), SUM(Amount), COUNT_DISTINCT(AccountId) FROM Opportunity WHERE Name LIKE 'G%'",
+          ),
+        ),
+      ),
+    ).toEqual([{ attributes: { type: 'AggregateResult' }, expr0: 2, expr1: 10, expr2: 1 }])
+    expect(
+      rows(req('GET', q("SELECT COUNT(Id), MAX(Amount) FROM Opportunity WHERE Name = 'none'"))),
+    ).toEqual([{ attributes: { type: 'AggregateResult' }, expr0: 0, expr1: null }])
+    expect(req('GET', q('SELECT COUNT() FROM Opportunity LIMIT 3 OFFSET 4')).body).toEqual({
+      totalSize: 2,
+      done: true,
+      records: [],
+    })
+  })
+
+  it.each([
+    ['SELECT Name, COUNT(Id) FROM Opportunity', 'Field must be grouped or aggregated: Name'],
+    [
+      'SELECT Name FROM Opportunity GROUP BY StageName',
+      'Field must be grouped or aggregated: Name',
+    ],
+    [
+      'SELECT StageName, COUNT(Id) FROM Opportunity GROUP BY StageName ORDER BY Name',
+      'Field must be grouped or aggregated: Name',
+    ],
+    [
+      "SELECT StageName FROM Opportunity GROUP BY StageName HAVING Name = 'x'",
+      'Field must be grouped or aggregated: Name',
+    ],
+    [
+      'SELECT FIELDS(STANDARD) FROM Opportunity GROUP BY Name',
+      'Field must be grouped or aggregated: FIELDS(STANDARD)',
+    ],
+    ['SELECT SUM(Name) FROM Opportunity', 'field Name does not support aggregate operator SUM'],
+    ['SELECT MAX(IsWon) FROM Opportunity', 'field IsWon does not support aggregate operator MAX'],
+    [
+      'SELECT COUNT(Description) FROM Opportunity',
+      'field Description does not support aggregate operator COUNT',
+    ],
+    [
+      'SELECT Amount FROM Opportunity GROUP BY Amount',
+      "field 'Amount' can not be grouped in a query call",
+    ],
+    [
+      'SELECT COUNT(), COUNT(Id) FROM Opportunity',
+      'COUNT() cannot be combined with other aggregate functions',
+    ],
+    [
+      'SELECT Id FROM Opportunity WHERE COUNT(Id) > 1',
+      'Aggregate functions are only allowed in HAVING',
+    ],
+    ['SELECT Name n FROM Opportunity', 'Only aggregate expressions use field aliasing'],
+    [
+      "SELECT StageName FROM Opportunity GROUP BY StageName HAVING COUNT(Id) > 'x'",
+      'must be of type double',
+    ],
+    ['SELECT StageName, (SELECT Id FROM Cases) FROM Account GROUP BY StageName', 'No such column'],
+  ])('rejects %s', (soql, message) => {
+    const { req } = sales()
+    const res = req('GET', q(soql))
+    expect(res.status).toBe(400)
+    expect((res.body as { message: string }[])[0]?.message).toContain(message)
+  })
+
+  it('refuses a subquery in an aggregate query', () => {
+    const { req } = sales()
+    const res = req(
+      'GET',
+      q('SELECT Industry, (SELECT Id FROM Contacts) FROM Account GROUP BY Industry'),
+    )
+    expect(res.errorCode).toBe('MALFORMED_QUERY')
+    expect((res.body as { message: string }[])[0]?.message).toContain(
+      'Aggregate queries do not support subqueries',
+    )
   })
 })
 
