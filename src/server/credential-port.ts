@@ -2,13 +2,16 @@
  * Credential ports: one loopback port per Named Credential serving it as a bare origin
  * (`http://127.0.0.1:7071/<path>` is `callout:Target/<path>`), for SDKs that need an origin
  * without a path (jsforce Bulk 2.0, @salesforce/core). `POST /services/oauth2/token` is answered
- * locally with a placeholder; `/services/oauth2/revoke` is a local no-op.
+ * locally with a placeholder; `/services/oauth2/revoke` is a local no-op. Answers keep the SDK on
+ * the port: `Location` and the URLs SDKs follow are rewritten from the upstream to the port
+ * (`port-answer.ts`), and the placeholder never reaches the upstream in a query.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { CalloutServer } from './build-server.ts'
-import { forward } from './forward.ts'
+import { forward, type ForwardContext } from './forward.ts'
 import { keyInTokenRequest, placeholderToken, readTokenForm, tokenAnswer } from './local-token.ts'
+import { portAnswer, withoutPlaceholderToken } from './port-answer.ts'
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
 
@@ -61,6 +64,10 @@ export function buildCredentialPort(
 ): FastifyInstance {
   const app = Fastify(server.fastifyOptions)
   server.installHooks(app)
+  const context: ForwardContext = {
+    ...server.forwardContext,
+    adjustAnswer: portAnswer(server.forwardContext.broker, credential, origin),
+  }
   app.post('/services/oauth2/token', async (request, reply) => {
     const answer = await answerTokenRequest(server, request.raw, credential, origin())
     return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body)
@@ -75,15 +82,8 @@ export function buildCredentialPort(
     handler: async (request, reply) => {
       const client = await server.clientOf(request)
       server.metrics.keyRequest(client.id)
-      const url = request.raw.url ?? '/'
-      return forward(
-        server.forwardContext,
-        request,
-        reply,
-        client,
-        `${credential}${url}`,
-        request.facts,
-      )
+      const url = withoutPlaceholderToken(request.raw.url ?? '/')
+      return forward(context, request, reply, client, `${credential}${url}`, request.facts)
     },
   })
   return app

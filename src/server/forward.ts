@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
+import type { CalloutResponse } from '../callout/types.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
@@ -19,6 +20,15 @@ export interface ForwardContext {
   readonly limits: BodyLimits
   /** The whole exchange (request, upstream, response body) must finish within this. */
   readonly totalTimeoutMs: number
+  /**
+   * Credential ports: adjusts an upstream answer's headers in place and returns the body to send
+   * (URLs that point at the upstream rewritten to the port).
+   */
+  readonly adjustAnswer?: (
+    res: CalloutResponse,
+    headers: Record<string, string | string[]>,
+    request: FastifyRequest,
+  ) => Promise<unknown>
 }
 
 /** Per-request facts for the access log and metrics (never a secret). */
@@ -114,5 +124,7 @@ export async function forward(
   }
   const answer = withoutHopByHop(res.headers, DROP_RESPONSE)
   answer.via = appendVia(res.headers.via, `1.1 ${ctx.pseudonym}`)
-  return reply.code(res.statusCode).headers(answer).send(res.body)
+  const sent =
+    ctx.adjustAnswer === undefined ? res.body : await ctx.adjustAnswer(res, answer, request)
+  return reply.code(res.statusCode).headers(answer).send(sent)
 }

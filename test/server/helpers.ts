@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import type { AddressInfo } from 'node:net'
 import { openBroker, type Broker } from '../../src/index.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
@@ -97,6 +98,27 @@ export class HostileUpstream {
         'x-kept': 'yes',
       })
       return void res.end('{}')
+    }
+    if (url.pathname === '/api/created') {
+      const location = url.searchParams.has('relative')
+        ? '/api/items/42'
+        : `${this.origin}/api/items/42`
+      res.writeHead(201, { 'content-type': 'application/json', location })
+      return void res.end('{"id":"42"}')
+    }
+    if (url.pathname === '/api/services/data/v61.0') {
+      const json = JSON.stringify({
+        identity: `${this.origin}/api/id/00D/005`,
+        sobjects: '/services/data/v61.0/sobjects',
+        outsideBasePath: `${this.origin}/elsewhere`,
+        otherOrigin: 'https://example.com/api/id/00D/005',
+      })
+      const gzip = url.searchParams.has('gzip')
+      res.writeHead(200, {
+        'content-type': 'application/json;charset=UTF-8',
+        ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      })
+      return void res.end(gzip ? gzipSync(json) : json)
     }
     let body = ''
     for await (const chunk of req) body += String(chunk)

@@ -1,0 +1,138 @@
+/**
+ * What a credential port changes in an upstream answer so that SDKs stay on the port: the
+ * `Location` header, and the absolute URLs of the few small JSON answers that SDKs follow (the
+ * `identity` of `GET /services/data/vNN.0`, and the identity answers themselves). Every other
+ * answer streams through untouched.
+ */
+import { Readable } from 'node:stream'
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
+import type { Broker } from '../callout/broker.ts'
+import type { CalloutResponse } from '../callout/types.ts'
+import type { ForwardContext } from './forward.ts'
+import { PLACEHOLDER_ORG } from './local-token.ts'
+import { portJson, portLocation, upstreamPlaces } from './port-urls.ts'
+
+/** Answers whose JSON body may carry URLs an SDK follows (versioned root, identity, userinfo). */
+const URL_BEARING_PATHS =
+  /^\/(?:services\/data\/v\d+\.\d+\/?|id\/[^?]*|services\/oauth2\/userinfo)$/
+/** Larger answers are streamed unchanged. */
+const MAX_REWRITE_BYTES = 1024 * 1024
+
+const DECODERS: Record<string, (b: Buffer) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+}
+
+/**
+ * The `adjustAnswer` of a credential port for `credential`, whose origin is `portOrigin()`.
+ * Never throws: when the upstream places cannot be read, the answer passes unchanged.
+ *
+ * @example
+ * const ctx = { ...server.forwardContext, adjustAnswer: portAnswer(broker, 'Target', () => origin) }
+ */
+export function portAnswer(
+  broker: Broker,
+  credential: string,
+  portOrigin: () => string,
+): NonNullable<ForwardContext['adjustAnswer']> {
+  return async (res, headers, request) => {
+    const location = headers.location
+    const rewriteBody =
+      request.raw.method === 'GET' &&
+      res.statusCode === 200 &&
+      URL_BEARING_PATHS.test(pathOf(request.raw.url)) &&
+      /json/i.test(String(headers['content-type'] ?? ''))
+    if (typeof location !== 'string' && !rewriteBody) return res.body
+    let places
+    try {
+      const user = request.raw.headers['callout-user']
+      places = await upstreamPlaces(broker, credential, typeof user === 'string' ? user : undefined)
+    } catch {
+      return res.body
+    }
+    if (typeof location === 'string')
+      headers.location = portLocation(location, places, portOrigin())
+    if (!rewriteBody) return res.body
+    return rewriteJson(res.body, headers, (value) => portJson(value, places, portOrigin()))
+  }
+}
+
+/**
+ * A credential port's request target without the placeholder token jsforce repeats in the query
+ * (`?oauth_token=00D000000000000!ck_…`, `conn.identity()`): the client key never reaches the
+ * upstream. Other parameters keep their exact spelling.
+ *
+ * @example
+ * withoutPlaceholderToken('/id/00D/005?format=json&oauth_token=00D000000000000!ck_1') // '/id/00D/005?format=json'
+ */
+export function withoutPlaceholderToken(url: string): string {
+  const q = url.indexOf('?')
+  if (q === -1 || !url.includes('oauth_token=', q)) return url
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter((part) => {
+      const eq = part.indexOf('=')
+      if (part.slice(0, eq) !== 'oauth_token') return true
+      let value = part.slice(eq + 1)
+      try {
+        value = decodeURIComponent(value.replace(/\+/g, ' '))
+      } catch {
+        return true
+      }
+      return !value.startsWith(`${PLACEHOLDER_ORG}!`)
+    })
+  return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join('&')}`
+}
+
+function pathOf(url: string | undefined): string {
+  const value = url ?? '/'
+  const q = value.indexOf('?')
+  return q === -1 ? value : value.slice(0, q)
+}
+
+/** Reads a small JSON body, decodes it, rewrites it; anything unexpected passes unchanged. */
+async function rewriteJson(
+  body: CalloutResponse['body'],
+  headers: Record<string, string | string[]>,
+  rewrite: (value: unknown) => unknown,
+): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+  for (;;) {
+    const next = await iterator.next()
+    if (next.done === true) break
+    chunks.push(next.value)
+    size += next.value.length
+    if (size > MAX_REWRITE_BYTES) return Readable.from(rest(chunks, iterator))
+  }
+  const original = Buffer.concat(chunks)
+  const encoding = String(headers['content-encoding'] ?? '').toLowerCase()
+  let text: string
+  try {
+    const decode = encoding === '' || encoding === 'identity' ? undefined : DECODERS[encoding]
+    if (encoding !== '' && encoding !== 'identity' && decode === undefined) return original
+    text = JSON.stringify(rewrite(JSON.parse((decode?.(original) ?? original).toString('utf8'))))
+  } catch {
+    return original
+  }
+  delete headers['content-encoding']
+  delete headers.etag
+  headers['content-length'] = String(Buffer.byteLength(text))
+  return text
+}
+
+async function* rest(
+  read: readonly Buffer[],
+  iterator: AsyncIterator<Buffer>,
+): AsyncGenerator<Buffer> {
+  yield* read
+  for (;;) {
+    const next = await iterator.next()
+    if (next.done === true) return
+    yield next.value
+  }
+}
