@@ -54,6 +54,19 @@ const ENDPOINT_FIELDS = [
  * @throws CalloutError `CONFIG_INVALID` listing every problem.
  */
 export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): Definitions {
+  const built = collectDefinitions(raw, options)
+  if (built.issues.length > 0) throw configInvalid(built.issues, options.source)
+  return built.definitions
+}
+
+/**
+ * {@link buildDefinitions} without throwing: the definitions that built, and every problem found.
+ * The definitions are complete only when there are no issues.
+ */
+export function collectDefinitions(
+  raw: RawConfig,
+  options: BuildOptions = {},
+): { definitions: Definitions; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = []
   const warn = (path: ConfigPath, message: string): void => {
     const warning = { path: formatPath(path), message }
@@ -146,8 +159,10 @@ export function buildDefinitions(raw: RawConfig, options: BuildOptions = {}): De
     if (nc !== undefined) namedCredentials.set(name, freeze(nc))
   }
 
-  if (issues.length > 0) throw configInvalid(issues, options.source)
-  return Object.freeze({ authProviders, externalCredentials, namedCredentials })
+  return {
+    definitions: Object.freeze({ authProviders, externalCredentials, namedCredentials }),
+    issues,
+  }
 }
 
 type UrlCheckFn = (

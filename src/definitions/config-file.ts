@@ -6,13 +6,12 @@ import { readFile, stat } from 'node:fs/promises'
 import { dirname, extname, resolve as resolvePath } from 'node:path'
 import { parseDocument } from 'yaml'
 import { CalloutError } from '../errors.ts'
-import { buildDefinitions } from './build.ts'
 import type { ConfigWarning } from './build.ts'
-import { configInvalid } from './issues.ts'
+import { checkDocument } from './check-document.ts'
+import { lineLocator } from './issue-lines.ts'
+import type { ConfigPath } from './issues.ts'
 import { DEFAULTS } from './model.ts'
 import type { Definitions } from './model.ts'
-import { resolveReferences } from './references.ts'
-import { validateDocument } from './schema.ts'
 
 /** The text formats a configuration can be written in. */
 export type ConfigFormat = 'yaml' | 'json'
@@ -40,7 +39,9 @@ export type LoadConfigOptions = Omit<ParseConfigOptions, 'format' | 'baseDir' | 
  * Parses a configuration given as text (YAML or JSON) or as an already-parsed object.
  *
  * @throws CalloutError `CONFIG_INVALID` (syntax with line and column, size, schema, URL rules,
- *   cross-references, inline secrets) or `CONFIG_REFERENCE_MISSING`.
+ *   cross-references, inline secrets), listing every problem of the document at once with its
+ *   path (and line, for text); `CONFIG_REFERENCE_MISSING` when unresolvable references are the
+ *   only problem.
  * @example
  * const defs = parseConfig(
  *   'namedCredentials: { Api: { url: "https://api.example.com", identityType: anonymous } }',
@@ -66,19 +67,22 @@ export function parseConfig(input: string | object, options: ParseConfigOptions 
     const { serve: _serve, ...definitionsOnly } = document as Record<string, unknown>
     document = definitionsOnly
   }
-  const resolved = resolveReferences(document, {
+  // Lines are looked up only when there is a problem to report.
+  let locate: ((path: ConfigPath) => number | undefined) | undefined
+  return checkDocument(document, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
     ...(options.allowInlineSecrets === undefined
       ? {}
       : { allowInlineSecrets: options.allowInlineSecrets }),
     ...(source === undefined ? {} : { source }),
-  })
-  const validated = validateDocument(resolved)
-  if (!validated.ok) throw configInvalid(validated.issues, source)
-  return buildDefinitions(validated.config, {
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
-    ...(source === undefined ? {} : { source }),
+    ...(typeof input === 'string'
+      ? {
+          locate: (path: ConfigPath) =>
+            (locate ??= lineLocator(input, options.format ?? 'yaml'))(path),
+        }
+      : {}),
   })
 }
 

@@ -12,6 +12,10 @@ export interface ConfigIssue {
   /** Dotted path, e.g. `namedCredentials.Api.url` or `externalCredentials.E.authHeaders[0].name`. */
   readonly path: string
   readonly message: string
+  /** The path as segments, for locating the issue in the file (not part of error details). */
+  readonly at?: ConfigPath
+  /** The 1-based line of the file the issue is on, when the configuration came from text. */
+  readonly line?: number
 }
 
 const PLAIN_SEGMENT = /^[A-Za-z_$][A-Za-z0-9_$-]*$/
@@ -34,21 +38,32 @@ export function formatPath(path: ConfigPath): string {
 
 /** Builds a {@link ConfigIssue}. */
 export function issue(path: ConfigPath, message: string): ConfigIssue {
-  return { path: formatPath(path), message }
+  return { path: formatPath(path), message, at: path }
 }
 
 /**
- * The `CONFIG_INVALID` error for a list of issues: one line per issue (`path: problem — fix`),
- * and `details.issues` with the same list. `source` names the file when there is one.
+ * The `CONFIG_INVALID` error for a list of issues: one line per issue (`path (line n): problem —
+ * fix`), and `details.issues` with the same list. `source` names the file when there is one.
  */
-export function configInvalid(issues: readonly ConfigIssue[], source?: string): CalloutError {
+export function configInvalid(
+  issues: readonly ConfigIssue[],
+  source?: string,
+  extraDetails: Readonly<Record<string, unknown>> = {},
+): CalloutError {
   const where = source === undefined ? 'The configuration' : `The configuration in ${source}`
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`
-  const lines = issues.map((i) => `  ${i.path}: ${i.message}`)
+  const lines = issues.map(
+    (i) => `  ${i.path}${i.line === undefined ? '' : ` (line ${i.line})`}: ${i.message}`,
+  )
   return new CalloutError('CONFIG_INVALID', `${where} has ${count}:\n${lines.join('\n')}`, {
     details: {
       ...(source === undefined ? {} : { source }),
-      issues: issues.map((i) => ({ path: i.path, message: i.message })),
+      ...extraDetails,
+      issues: issues.map((i) => ({
+        path: i.path,
+        message: i.message,
+        ...(i.line === undefined ? {} : { line: i.line }),
+      })),
     },
   })
 }

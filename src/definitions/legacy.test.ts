@@ -115,6 +115,7 @@ namedCredentials:
       {
         path: 'namedCredentials.X.protocol',
         message: expect.stringContaining('jwt-bearer') as string,
+        line: 3,
       },
     ])
   })

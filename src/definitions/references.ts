@@ -94,10 +94,40 @@ export function isSecretPath(path: ConfigPath): boolean {
  * // { authProviders: { Idp: { consumerSecret: Secret([redacted]) } } }
  */
 export function resolveReferences(document: unknown, options: ReferenceOptions = {}): unknown {
+  const scan = scanReferences(document, options)
+  if (scan.issues.length > 0) throw configInvalid(scan.issues, options.source)
+  if (scan.missing.length > 0) throw referenceMissing(scan.missing, options.source)
+  return scan.value
+}
+
+/** A {@link MissingReference} with the path as segments. */
+export interface LocatedMissingReference extends MissingReference {
+  readonly at: ConfigPath
+}
+
+/** What {@link scanReferences} found: the resolved document and every problem, none thrown. */
+export interface ReferenceScan {
+  /**
+   * The document with references resolved; an unresolvable or malformed reference is left as
+   * written, so the checks of the rest of the document still run (a problem at a path whose
+   * reference failed is a consequence, not news).
+   */
+  readonly value: unknown
+  /** Malformed references, inline secrets, unreadable (device, oversized) files. */
+  readonly issues: readonly ConfigIssue[]
+  /** Unset variables and missing files. */
+  readonly missing: readonly LocatedMissingReference[]
+}
+
+/**
+ * {@link resolveReferences} without throwing: every problem of the document is returned, so that a
+ * config file's reference problems can be reported together with its other problems.
+ */
+export function scanReferences(document: unknown, options: ReferenceOptions = {}): ReferenceScan {
   const env = options.env ?? process.env
   const baseDir = options.baseDir ?? process.cwd()
   const issues: ConfigIssue[] = []
-  const missing: MissingReference[] = []
+  const missing: LocatedMissingReference[] = []
 
   const resolveString = (
     value: string,
@@ -111,7 +141,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
         issues.push(
           issue(path, 'has an unterminated ${ — close it with } (write $${ for a literal ${)'),
         )
-        return ''
+        return match
       }
       references++
       const reference = match
@@ -128,16 +158,17 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
               `has the malformed reference ${shown} — write \${env:NAME} with NAME made of letters, digits and _`,
             ),
           )
-          return ''
+          return match
         }
         const resolved = env[arg]
         if (resolved === undefined) {
           missing.push({
             reference,
             path: formatPath(path),
+            at: path,
             reason: `the environment variable ${arg} is not set — set it before loading the configuration`,
           })
-          return ''
+          return match
         }
         canonical = `\${env:${arg}}`
         return resolved
@@ -145,7 +176,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
       if (kind === 'file') {
         if (arg === '') {
           issues.push(issue(path, `has the malformed reference ${shown} — write \${file:path}`))
-          return ''
+          return match
         }
         const file = isAbsolute(arg) ? arg : resolvePath(baseDir, arg)
         const read = readReferencedFile(file)
@@ -165,8 +196,13 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
               ),
             )
           else
-            missing.push({ reference, path: formatPath(path), reason: `${read.reason} (${file})` })
-          return ''
+            missing.push({
+              reference,
+              path: formatPath(path),
+              at: path,
+              reason: `${read.reason} (${file})`,
+            })
+          return match
         }
         canonical = `\${file:${file}}`
         return read
@@ -176,7 +212,7 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
           ? ` — did you mean \${env:${(body ?? '').trim()}}?`
           : ' — write ${env:NAME} or ${file:path} (or $${ for a literal ${)'
       issues.push(issue(path, `has the unknown reference ${shown}${hint}`))
-      return ''
+      return match
     })
     // The reference is kept only when it is the whole value: then it names the secret exactly.
     const whole = references === 1 && TOKEN_ONLY.test(value) ? canonical : undefined
@@ -217,10 +253,8 @@ export function resolveReferences(document: unknown, options: ReferenceOptions =
     return value
   }
 
-  const result = walk(document, [])
-  if (issues.length > 0) throw configInvalid(issues, options.source)
-  if (missing.length > 0) throw referenceMissing(missing, options.source)
-  return result
+  const value = walk(document, [])
+  return { value, issues, missing }
 }
 
 /** Why a referenced file was refused as a configuration error (not a missing reference). */
@@ -260,19 +294,34 @@ function readReferencedFile(file: string): string | { reason: string; refused?: 
   }
 }
 
-function referenceMissing(missing: readonly MissingReference[], source?: string): CalloutError {
+/**
+ * `CONFIG_REFERENCE_MISSING` listing every unresolvable reference (`details.references`), with
+ * the same list as `details.issues`.
+ */
+export function referenceMissing(
+  missing: readonly (MissingReference & { readonly line?: number })[],
+  source?: string,
+): CalloutError {
   const where = source === undefined ? 'the configuration' : source
-  const lines = missing.map((m) => `  ${m.path}: ${m.reference} cannot be resolved: ${m.reason}`)
+  const lines = missing.map(
+    (m) =>
+      `  ${m.path}${m.line === undefined ? '' : ` (line ${m.line})`}: ${m.reference} cannot be resolved: ${m.reason}`,
+  )
   return new CalloutError(
     'CONFIG_REFERENCE_MISSING',
     `${missing.length === 1 ? 'A reference' : `${missing.length} references`} in ${where} cannot be resolved:\n${lines.join('\n')}`,
     {
       details: {
         ...(source === undefined ? {} : { source }),
-        references: missing.map((m) => ({ ...m })),
+        references: missing.map((m) => ({
+          reference: m.reference,
+          path: m.path,
+          reason: m.reason,
+        })),
         issues: missing.map((m) => ({
           path: m.path,
           message: `${m.reference} cannot be resolved: ${m.reason}`,
+          ...(m.line === undefined ? {} : { line: m.line }),
         })),
       },
     },

@@ -281,10 +281,17 @@ export type RawServe = z.output<typeof serveSchema>
  */
 export function validateDocument(
   document: unknown,
-): { ok: true; config: RawConfig } | { ok: false; issues: ConfigIssue[] } {
+):
+  | { ok: true; config: RawConfig }
+  | { ok: false; issues: ConfigIssue[]; unknownKeys: (string | number)[][] } {
   const result = configSchema.safeParse(document, { reportInput: true })
   if (result.success) return { ok: true, config: result.data }
-  return { ok: false, issues: result.error.issues.flatMap(toIssues) }
+  const unknownKeys = result.error.issues.flatMap((zodIssue) => {
+    if (zodIssue.code !== 'unrecognized_keys') return []
+    const path = zodIssue.path.filter((s): s is string | number => typeof s !== 'symbol')
+    return zodIssue.keys.map((key) => [...path, key])
+  })
+  return { ok: false, issues: result.error.issues.flatMap(toIssues), unknownKeys }
 }
 
 function describe(value: unknown): string {

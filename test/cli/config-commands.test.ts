@@ -238,6 +238,36 @@ describe('callout apply, list, status, export, migrate', () => {
     expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toEqual([])
   })
 
+  it('a missing ${env:X}, a key typo and an undefined ExternalCredential are reported together, with lines', async () => {
+    const bad = await writeText(
+      t.dir,
+      'three-problems.yaml',
+      CONFIG.replace(
+        '    flow: client-credentials\n',
+        '    flow: client-credentials\n    scpoe: api\n',
+      ).replace('externalCredential: WeatherAuth', 'externalCredential: WeatherAuht'),
+    )
+    const run = await runCli(['apply', '-f', bad], { ...env, WEATHER_PASSWORD: undefined })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(
+      /^error CONFIG_INVALID: The configuration in \S+three-problems\.yaml has 3 problems:\n/,
+    )
+    const lines = run.stderr.split('\n').filter((line) => line.startsWith('  '))
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^ {2}externalCredentials\.ApiAuth\.scpoe \(line 12\): is not a known key — did you mean "scope"\?/,
+      ),
+      expect.stringMatching(
+        /^ {2}externalCredentials\.WeatherAuth\.principals\.Main\.secrets\.password \(line 22\): \$\{env:WEATHER_PASSWORD\} cannot be resolved/,
+      ),
+      expect.stringMatching(
+        /^ {2}namedCredentials\.Weather\.externalCredential \(line 25\): names the ExternalCredential WeatherAuht, which is not defined/,
+      ),
+    ])
+    expect(run.stderr).not.toContain('idp-secret-value-1')
+    expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toEqual([])
+  })
+
   it('a missing config file is an error that names the file', async () => {
     const run = await runCli(['apply', '-f', join(t.dir, 'nope.yaml')], env)
     expect(run.code).toBe(1)
