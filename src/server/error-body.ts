@@ -38,6 +38,8 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   UPSTREAM_UNREACHABLE: 'Check that the upstream is up and the Named Credential URL is right.',
   REQUEST_TOO_LARGE: 'Send a smaller body, or raise --max-body-bytes on callout serve.',
   PROXY_LOOP: 'Point the Named Credential URL at the real upstream, not at this proxy.',
+  STORE_TAMPERED:
+    'A stored row was changed outside Callout and nothing was forwarded: an administrator must check who can write the database and follow the message (a client key: revoke it with `callout keys revoke <id>` and create a new one).',
   BODY_NOT_REPLAYABLE:
     'Send the request again: the token was refreshed; bodies sent with a Content-Length up to the replay limit are retried automatically.',
 }

@@ -1,11 +1,16 @@
 /**
- * The client keys repository: proxy keys (`ck_…`) stored as SHA-256 hashes with their rules.
- * Only the `callout keys` commands write it; `callout serve` reads it.
+ * The client keys repository: proxy keys (`ck_…`) stored as SHA-256 hashes with their rules, each
+ * row tagged (see `row-integrity.ts`) so that write access to the database without the master key
+ * cannot widen a key's rules, extend its expiry, undo its revocation or plant a key. Only the
+ * `callout keys` commands write it; `callout serve` reads it.
  */
-import type { Selectable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
+import { CalloutError } from '../errors.ts'
 import type { RepositoryContext } from './repository-context.ts'
+import { clientKeyMacInput, tamperedClientKeys } from './row-integrity.ts'
 import { toNumber } from './schema.ts'
-import type { ClientKeysTable } from './schema.ts'
+import type { ClientKeysTable, Database } from './schema.ts'
+import { MAX_KEY_LENGTH, assertKeyPart } from './store-validation.ts'
 
 /** One stored client key. Never the key itself: `keyHash` is its SHA-256. */
 export interface ClientKeyRecord {
@@ -31,8 +36,9 @@ export interface ClientKeyRecord {
  */
 export interface ClientKeyStore {
   createClientKey(record: ClientKeyRecord): Promise<void>
+  /** One key; `STORE_TAMPERED` when its row fails its integrity check. */
   getClientKey(id: string): Promise<ClientKeyRecord | undefined>
-  /** Every key, newest first, revoked ones included. */
+  /** Every key, newest first, revoked ones included; `STORE_TAMPERED` names any tampered row. */
   listClientKeys(): Promise<ClientKeyRecord[]>
   /** Marks a key revoked; false when no such key exists or it was already revoked. */
   revokeClientKey(id: string): Promise<boolean>
@@ -55,6 +61,9 @@ function fromRow(row: Row): ClientKeyRecord {
   }
 }
 
+/** How often a revocation re-reads a row that a concurrent writer (a rotation) re-tagged. */
+const REVOKE_ATTEMPTS = 3
+
 /**
  * {@link ClientKeyStore} over the store's database (SQLite or PostgreSQL).
  *
@@ -68,60 +77,135 @@ export class KyselyClientKeys implements ClientKeyStore {
     this.#context = context
   }
 
-  createClientKey(record: ClientKeyRecord): Promise<void> {
-    return this.#context.run('store a client key', async () => {
-      await this.#context.database.write((db) =>
+  async createClientKey(record: ClientKeyRecord): Promise<void> {
+    assertClientKey(record)
+    const { database, ring } = this.#context
+    await this.#context.run('store a client key', async () => {
+      const row = {
+        id: record.id,
+        name: record.name,
+        rules: JSON.stringify(record.rules),
+        any_user: record.anyUser ? 1 : 0,
+        key_hash: record.keyHash,
+        created_at: record.createdAt,
+        expires_at: record.expiresAt ?? null,
+        revoked_at: record.revokedAt ?? null,
+      }
+      await database.write((db) =>
         db
           .insertInto('client_keys')
-          .values({
-            id: record.id,
-            name: record.name,
-            rules: JSON.stringify(record.rules),
-            any_user: record.anyUser ? 1 : 0,
-            key_hash: record.keyHash,
-            created_at: record.createdAt,
-            expires_at: record.expiresAt ?? null,
-            revoked_at: record.revokedAt ?? null,
-          })
+          .values({ ...row, mac: ring.sign(clientKeyMacInput(row)) })
           .execute(),
       )
     })
   }
 
-  getClientKey(id: string): Promise<ClientKeyRecord | undefined> {
+  async getClientKey(id: string): Promise<ClientKeyRecord | undefined> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_KEY_LENGTH) return undefined
     return this.#context.run('read a client key', async () => {
-      const row = await this.#context.database.db
+      const db = this.#context.database.db
+      const row = await db
         .selectFrom('client_keys')
         .selectAll()
         .where('id', '=', id)
         .executeTakeFirst()
-      return row === undefined ? undefined : fromRow(row)
+      if (row === undefined) return undefined
+      return (await this.#verified(db, [row]))[0]
     })
   }
 
   listClientKeys(): Promise<ClientKeyRecord[]> {
     return this.#context.run('list client keys', async () => {
-      const rows = await this.#context.database.db
+      const db = this.#context.database.db
+      const rows = await db
         .selectFrom('client_keys')
         .selectAll()
         .orderBy('created_at', 'desc')
         .orderBy('id')
         .execute()
-      return rows.map(fromRow)
+      return this.#verified(db, rows)
     })
   }
 
-  revokeClientKey(id: string): Promise<boolean> {
+  /**
+   * Marks a key revoked and tags the revoked row. A row that failed its check is tagged too: a
+   * revoked key is refused whatever its other columns say, and un-revoking it breaks the tag.
+   */
+  async revokeClientKey(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_KEY_LENGTH) return false
+    const { database, ring, clock } = this.#context
     return this.#context.run('revoke a client key', async () => {
-      const result = await this.#context.database.write((db) =>
-        db
-          .updateTable('client_keys')
-          .set({ revoked_at: this.#context.clock.now() })
+      for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt++) {
+        const row = await database.db
+          .selectFrom('client_keys')
+          .selectAll()
           .where('id', '=', id)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst(),
+          .executeTakeFirst()
+        if (row === undefined || row.revoked_at !== null) return false
+        const revokedAt = clock.now()
+        const mac = ring.sign(clientKeyMacInput({ ...row, revoked_at: revokedAt }))
+        const result = await database.write((db) =>
+          db
+            .updateTable('client_keys')
+            .set({ revoked_at: revokedAt, mac })
+            .where('id', '=', id)
+            .where('revoked_at', 'is', null)
+            // Compare-and-set on the whole row's tag: a concurrent change is re-read first.
+            .where('mac', row.mac === null ? 'is' : '=', row.mac)
+            .executeTakeFirst(),
+        )
+        if (Number(result.numUpdatedRows) > 0) return true
+      }
+      throw new CalloutError(
+        'STORE_CONFLICT',
+        `Client key ${id} kept changing while it was being revoked; run \`callout keys revoke ${id}\` again.`,
       )
-      return Number(result.numUpdatedRows) > 0
     })
+  }
+
+  /**
+   * Tags every client key row, in the caller's transaction: for keys created before client keys
+   * carried integrity tags (migration 0005). Returns how many rows it tagged.
+   */
+  async signAll(trx: Kysely<Database>): Promise<number> {
+    const rows = await trx.selectFrom('client_keys').selectAll().execute()
+    for (const row of rows) {
+      const mac = this.#context.ring.sign(clientKeyMacInput(row))
+      await trx.updateTable('client_keys').set({ mac }).where('id', '=', row.id).execute()
+    }
+    return rows.length
+  }
+
+  /** The records of rows whose tags verify; `STORE_TAMPERED` naming every row that fails. */
+  async #verified(db: Kysely<Database>, rows: readonly Row[]): Promise<ClientKeyRecord[]> {
+    const { ring, ensureKeys } = this.#context
+    await ensureKeys(
+      db,
+      rows.map((row) => row.mac),
+    )
+    const tampered = rows.filter((row) => !ring.verify(row.mac, clientKeyMacInput(row)))
+    if (tampered.length > 0) throw tamperedClientKeys(tampered.map((row) => row.id))
+    return rows.map(fromRow)
+  }
+}
+
+function assertClientKey(record: ClientKeyRecord): void {
+  if (typeof record !== 'object' || record === null) {
+    throw new CalloutError('INVALID_ARGUMENT', 'A client key record must be an object.')
+  }
+  assertKeyPart(record.id, 'id', false)
+  assertKeyPart(record.name, 'name', false)
+  assertKeyPart(record.keyHash, 'keyHash', false)
+  if (!Array.isArray(record.rules) || !record.rules.every((rule) => typeof rule === 'string')) {
+    throw new CalloutError('INVALID_ARGUMENT', 'rules must be a list of strings.')
+  }
+  if (typeof record.anyUser !== 'boolean') {
+    throw new CalloutError('INVALID_ARGUMENT', 'anyUser must be true or false.')
+  }
+  for (const field of ['createdAt', 'expiresAt', 'revokedAt'] as const) {
+    const value: unknown = record[field]
+    if ((field === 'createdAt' || value !== undefined) && !Number.isSafeInteger(value)) {
+      throw new CalloutError('INVALID_ARGUMENT', `${field} must be an integer (ms since epoch).`)
+    }
   }
 }

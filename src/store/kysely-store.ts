@@ -28,6 +28,7 @@ import { rotateKeys } from './rotate-master-key.ts'
 import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
 import type { Database, DefinitionKind } from './schema.ts'
 import { migrateSchema, readSchemaVersion, refuseNewerSchema } from './schema-migrations.ts'
+import type { ExistingRowsStep } from './schema-migrations.ts'
 import type { SqlDatabase } from './sql-database.ts'
 import type { ApplyResult, PendingAuthorization, Store } from './types.ts'
 
@@ -42,6 +43,8 @@ export interface KyselyStoreOptions {
 
 /** The schema version that introduced integrity tags (migration 0002). */
 const INTEGRITY_VERSION = 2
+/** The schema version that added integrity tags to client keys (migration 0005). */
+const CLIENT_KEY_INTEGRITY_VERSION = 5
 
 /**
  * The store over Kysely. Open it with {@link KyselyStore.open} (or `openStore`), which migrates
@@ -56,7 +59,7 @@ export class KyselyStore implements Store {
   readonly #credentials: CredentialsRepository
   readonly #pending: PendingAuthorizationsRepository
   readonly #leases: LeasesRepository
-  #clientKeys: ClientKeyStore | undefined
+  readonly #clientKeys: KyselyClientKeys
 
   private constructor(context: RepositoryContext) {
     this.#context = context
@@ -64,6 +67,7 @@ export class KyselyStore implements Store {
     this.#credentials = new CredentialsRepository(context)
     this.#pending = new PendingAuthorizationsRepository(context)
     this.#leases = new LeasesRepository(context)
+    this.#clientKeys = new KyselyClientKeys(context)
   }
 
   /**
@@ -124,7 +128,7 @@ export class KyselyStore implements Store {
 
   /** The proxy's client keys (`callout keys`, `callout serve`). */
   get clientKeys(): ClientKeyStore {
-    return (this.#clientKeys ??= new KyselyClientKeys(this.#context))
+    return this.#clientKeys
   }
 
   /** A cheap stamp that changes whenever definitions change (see `definitionsStamp`). */
@@ -133,7 +137,10 @@ export class KyselyStore implements Store {
   }
 
   async migrate(onProgress?: (message: string) => void): Promise<void> {
-    const steps = new Map([[INTEGRITY_VERSION, (trx: Kysely<Database>) => this.#signRows(trx)]])
+    const steps = new Map<number, ExistingRowsStep>([
+      [INTEGRITY_VERSION, (trx) => this.#signRows(trx)],
+      [CLIENT_KEY_INTEGRITY_VERSION, (trx) => this.#signClientKeys(trx)],
+    ])
     await this.#context.run('migrate the schema', () =>
       migrateSchema(this.#context.database, onProgress ?? (() => undefined), steps),
     )
@@ -144,15 +151,26 @@ export class KyselyStore implements Store {
    * migration's transaction: those rows were written before integrity tags existed.
    */
   async #signRows(trx: Kysely<Database>): Promise<string> {
-    const { ring, clock } = this.#context
-    if (ring.activeKeyId === undefined) {
-      const records = await readDataKeys(trx)
-      if (records.length > 0) ring.load(records)
-      else await insertDataKey(trx, ring.createDataKey(clock.now()))
-    }
+    await this.#ensureActiveKey(trx)
     await this.#definitions.signAll(trx)
     await this.#credentials.signAll(trx)
     return 'signed the existing rows'
+  }
+
+  /** Tags the client keys of a store upgraded from before migration 0005, in its transaction. */
+  async #signClientKeys(trx: Kysely<Database>): Promise<string> {
+    await this.#ensureActiveKey(trx)
+    const count = await this.#clientKeys.signAll(trx)
+    return `signed ${count} existing client key${count === 1 ? '' : 's'}`
+  }
+
+  /** Loads the data keys, or creates the first one, so that rows can be tagged in a migration. */
+  async #ensureActiveKey(trx: Kysely<Database>): Promise<void> {
+    const { ring, clock } = this.#context
+    if (ring.activeKeyId !== undefined) return
+    const records = await readDataKeys(trx)
+    if (records.length > 0) ring.load(records)
+    else await insertDataKey(trx, ring.createDataKey(clock.now()))
   }
 
   // ---- definitions -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import type { RowMacInput } from '../secrets/row-mac.ts'
 import { credentialRowId } from './credentials-repository.ts'
 import { insertDataKey, readDataKeys } from './repository-context.ts'
 import type { RepositoryContext } from './repository-context.ts'
-import { credentialMacInput, definitionMacInput } from './row-integrity.ts'
+import { clientKeyMacInput, credentialMacInput, definitionMacInput } from './row-integrity.ts'
+import type { ClientKeyRowContent } from './row-integrity.ts'
 import type { Database } from './schema.ts'
 
 /** Progress of a re-encryption: rows done out of rows holding secrets. */
@@ -90,6 +91,13 @@ const TARGETS: readonly Target[] = [
     columns: ['access_token', 'refresh_token'],
     rowId: credentialRowIdOf,
     macInput: (row) => credentialMacInput(credentialRowIdOf(row), text(row['instance_url'])),
+  },
+  {
+    table: 'client_keys',
+    key: ['id'],
+    columns: [],
+    rowId: (row) => String(row['id']),
+    macInput: (row) => clientKeyMacInput(row as unknown as ClientKeyRowContent),
   },
   {
     table: 'pending_authorizations',

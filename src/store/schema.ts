@@ -89,6 +89,8 @@ export interface ClientKeysTable {
   created_at: BigIntColumn
   expires_at: BigIntColumn | null
   revoked_at: BigIntColumn | null
+  /** Integrity tag over every other column (`m1.<dataKeyId>.<tag>`; see `row-integrity.ts`). */
+  mac: string | null
 }
 
 /** The whole database. */

@@ -146,13 +146,23 @@ export interface ProxyRig {
   close(): Promise<void>
 }
 
-/** Starts the token endpoint, the upstream, a broker on SQLite and the proxy. */
-export async function startRig(options: Partial<ServerOptions> = {}): Promise<ProxyRig> {
+/**
+ * Starts the token endpoint, the upstream, a broker and the proxy. The broker opens a SQLite store
+ * in a fresh home, or uses `parts.store` (any dialect), which the rig closes with the rest.
+ */
+export async function startRig(
+  options: Partial<ServerOptions> = {},
+  parts: { readonly store?: KyselyStore } = {},
+): Promise<ProxyRig> {
   const home = await mkdtemp(join(tmpdir(), 'callout-proxy-'))
   const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
   const tokens = await new TokenServer().start()
   const upstream = await new HostileUpstream(tokens).start()
-  const broker = await openBroker({ home, env })
+  const broker = await openBroker({
+    home,
+    env,
+    ...(parts.store === undefined ? {} : { store: parts.store }),
+  })
   await broker.apply(
     definitions({
       authProviders: [
@@ -214,6 +224,7 @@ export async function startRig(options: Partial<ServerOptions> = {}): Promise<Pr
     close: async () => {
       await server.app.close()
       await broker.close()
+      await parts.store?.close()
       await tokens.listening.close()
       await upstream.listening.close()
       await rm(home, { recursive: true, force: true })

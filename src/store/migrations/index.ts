@@ -6,6 +6,7 @@ import { up as initial } from './0001-initial.ts'
 import { up as integrity } from './0002-integrity.ts'
 import { up as clientKeys } from './0003-client-keys.ts'
 import { up as notifications } from './0004-notifications.ts'
+import { up as clientKeyIntegrity } from './0005-client-key-integrity.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: '0002-integrity', up: integrity },
   { version: 3, name: '0003-client-keys', up: clientKeys },
   { version: 4, name: '0004-notifications', up: notifications },
+  { version: 5, name: '0005-client-key-integrity', up: clientKeyIntegrity },
 ])
 
 /** The schema version this code writes. */
