@@ -74,7 +74,8 @@ const EMULATOR_LAYERS = {
   apex: ['http'],
   admin: ['http'],
   bulk: ['http'],
-  server: ['oauth', 'rest', 'apex', 'admin', 'bulk'],
+  streaming: ['http'],
+  server: ['oauth', 'rest', 'apex', 'admin', 'bulk', 'streaming'],
 }
 const EMULATOR_ALL = Object.keys(EMULATOR_LAYERS)
 const EMULATOR_TOP = ['emulator\\.ts', 'emulated-org\\.ts', 'index\\.ts', 'cli\\.ts']

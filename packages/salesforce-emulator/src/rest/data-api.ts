@@ -13,6 +13,7 @@ import { toId18 } from '../data/ids.ts'
 import type { OrgData } from '../data/org-data.ts'
 import type { Route } from '../http/route-types.ts'
 import { routeSafely } from '../http/router.ts'
+import { CHANGE_TRACKING_ROUTES } from './change-tracking.ts'
 import { compositeRoutes, splitPath } from './composite-routes.ts'
 import { QUERY_ROUTES } from './query-routes.ts'
 import { SOBJECT_ROUTES } from './sobject-routes.ts'
@@ -43,7 +44,7 @@ export interface DataResponse {
   headers?: Record<string, string>
 }
 
-const ROUTES: Route[] = [...SOBJECT_ROUTES, ...QUERY_ROUTES]
+const ROUTES: Route[] = [...CHANGE_TRACKING_ROUTES, ...SOBJECT_ROUTES, ...QUERY_ROUTES]
 ROUTES.push(...compositeRoutes((ctx, req) => routeSafely(ROUTES, ctx, req)))
 
 function lowerCaseHeaders(headers: DataRequest['headers']): Record<string, string | undefined> {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { handleAdmin } from '../admin/admin-routes.ts'
 import { handleBulkV1, isBulkV1Path } from '../bulk/bulk-v1.ts'
+import { handleCometd, isCometdPath } from '../streaming/cometd-endpoint.ts'
 import { BodyTooLargeError } from '../http/body.ts'
 import { Call } from '../http/call.ts'
 import { normalizePath } from '../http/paths.ts'
@@ -63,6 +64,7 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
     return { handler: handleApi, kind: 'rest' }
   }
   if (isBulkV1Path(path)) return { handler: handleBulkV1, kind: 'rest' }
+  if (isCometdPath(path)) return { handler: handleCometd, kind: 'rest' }
   if (path === '/_emulator' || path.startsWith('/_emulator/'))
     return { handler: handleAdmin, kind: 'other' }
   return undefined
