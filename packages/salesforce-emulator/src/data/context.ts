@@ -15,6 +15,8 @@ export interface OrgContext {
   readonly now: () => number
   /** Batch size of query results when the request names none. */
   readonly defaultBatchSize: number
+  /** The instance origin, for the absolute URLs describe answers (`uiDetailTemplate`). */
+  readonly instanceUrl: string
 }
 
 /** One request's view of the org: who acts, with which API version. */

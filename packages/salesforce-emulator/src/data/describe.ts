@@ -6,6 +6,7 @@
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_sobject_describe.htm
  */
 
+import type { RequestContext } from './context.ts'
 import type { StoredRecord } from './records.ts'
 import type { FieldDef, Schema, SObjectDef } from './schema.ts'
 import { recordAttributes } from './serialize.ts'
@@ -19,13 +20,18 @@ function urls(version: string, def: SObjectDef): Record<string, string> {
 export function sObjectSummary(version: string, def: SObjectDef): Record<string, unknown> {
   return {
     activateable: false,
+    associateEntityType: null,
+    associateParentEntity: null,
     createable: def.createable,
     custom: def.custom,
     customSetting: false,
+    deepCloneable: false,
     deletable: def.deletable,
     deprecatedAndHidden: false,
     feedEnabled: !def.custom,
     hasSubtypes: false,
+    idEnabled: true,
+    isInterface: false,
     isSubtype: false,
     keyPrefix: def.keyPrefix,
     label: def.label,
@@ -138,21 +144,37 @@ function childRelationships(schema: Schema, def: SObjectDef): Record<string, unk
 }
 
 /** `GET /sobjects/{T}/describe`: the DescribeSObjectResult. */
-export function describeSObject(
-  version: string,
-  schema: Schema,
-  def: SObjectDef,
-): Record<string, unknown> {
+export function describeSObject(ctx: RequestContext, def: SObjectDef): Record<string, unknown> {
+  const { version } = ctx
+  const ui = ctx.org.instanceUrl
+  const base = `/services/data/v${version}/sobjects/${def.name}`
   return {
+    actionOverrides: [],
     ...sObjectSummary(version, def),
-    childRelationships: childRelationships(schema, def),
+    childRelationships: childRelationships(ctx.org.schema, def),
+    compactLayoutable: true,
+    defaultImplementation: null,
+    extendedBy: null,
+    extendsInterfaces: null,
     fields: def.fields.map(describeField),
+    implementedBy: null,
+    implementsInterfaces: null,
+    listviewable: null,
+    lookupLayoutable: null,
+    namedLayoutInfos: [],
+    networkScopeFieldName: null,
     recordTypeInfos: [],
+    searchLayoutable: true,
+    sobjectDescribeOption: 'FULL',
     supportedScopes: [{ label: 'All ' + def.labelPlural.toLowerCase(), name: 'everything' }],
     urls: {
       ...urls(version, def),
-      compactLayouts: `/services/data/v${version}/sobjects/${def.name}/describe/compactLayouts`,
-      layouts: `/services/data/v${version}/sobjects/${def.name}/describe/layouts`,
+      compactLayouts: `${base}/describe/compactLayouts`,
+      approvalLayouts: `${base}/describe/approvalLayouts`,
+      uiDetailTemplate: `${ui}/{ID}`,
+      uiEditTemplate: `${ui}/{ID}/e`,
+      uiNewRecord: `${ui}/${def.keyPrefix}/e`,
+      layouts: `${base}/describe/layouts`,
     },
   }
 }

@@ -42,7 +42,7 @@ export interface CustomObjectDef {
 export interface OrgDataOptions {
   orgId: string
   orgName: string
-  /** Informational only: record URLs are relative. */
+  /** The instance origin: record URLs are relative, describe's UI templates absolute. */
   instanceUrl: string
   users: DataUser[]
   customObjects?: CustomObjectDef[]
@@ -105,6 +105,7 @@ export class OrgData {
       locators: new QueryLocatorStore(now),
       now,
       defaultBatchSize: batch,
+      instanceUrl: options.instanceUrl,
     })
     const firstUser = options.users[0]
     this.#systemUserId =
@@ -188,8 +189,17 @@ export class OrgData {
       Email: user.email,
       Alias: user.username.replace(/@.*/, '').slice(0, 8),
       IsActive: true,
-      ProfileName: user.profileName ?? 'System Administrator',
+      ProfileId: this.#profileId(user.profileName ?? 'System Administrator'),
     })
+  }
+
+  /** The id of the `Profile` record named `name` (any case), created on first use. */
+  #profileId(name: string): string {
+    const wanted = name.toLowerCase()
+    const found = this.#org.store
+      .all('Profile')
+      .find((r) => String(r.fields['Name']).toLowerCase() === wanted)
+    return found?.id ?? this.#trustedInsert('Profile', { Name: name, UserType: 'Standard' })
   }
 
   #trustedInsert(type: string, fields: Record<string, unknown>): string {

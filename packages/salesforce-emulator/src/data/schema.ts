@@ -352,7 +352,30 @@ export const STANDARD_OBJECTS: readonly SObjectDef[] = Object.freeze([
       field({ name: 'Email', type: 'email', length: 128 }),
       field({ name: 'Title', type: 'string', length: 80 }),
       field({ name: 'IsActive', type: 'boolean', label: 'Active' }),
-      field({ name: 'ProfileName', type: 'string', label: 'Profile Name', ...ro }),
+      field({
+        name: 'ProfileId',
+        type: 'reference',
+        referenceTo: ['Profile'],
+        relationshipName: 'Profile',
+        ...ro,
+      }),
+    ],
+  ),
+  sobject(
+    {
+      name: 'Profile',
+      label: 'Profile',
+      labelPlural: 'Profiles',
+      keyPrefix: prefix('Profile'),
+      custom: false,
+      createable: false,
+      updateable: false,
+      deletable: false,
+    },
+    [
+      ...systemFields({ label: 'Profile', owner: false, isDeleted: false }),
+      field({ name: 'Name', type: 'string', label: 'Name', length: 255, ...ro }),
+      field({ name: 'UserType', type: 'picklist', label: 'User Type', length: 40, ...ro }),
     ],
   ),
   sobject(

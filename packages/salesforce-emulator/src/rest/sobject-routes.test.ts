@@ -238,10 +238,11 @@ describe('sObject routes', () => {
       'Opportunity',
       'Case',
       'User',
+      'Profile',
       'Organization',
       'Invoice__c',
     ])
-    expect(global.sobjects[6]).toMatchObject({
+    expect(global.sobjects[7]).toMatchObject({
       keyPrefix: 'a00',
       custom: true,
       urls: { rowTemplate: '/services/data/v61.0/sobjects/Invoice__c/{ID}' },

@@ -164,7 +164,7 @@ export const SOBJECT_ROUTES: readonly Route[] = [
     methods: {
       GET: (ctx, _req, [type = '']) => ({
         status: 200,
-        body: describeSObject(ctx.version, ctx.org.schema, objectOrNotFound(ctx, type)),
+        body: describeSObject(ctx, objectOrNotFound(ctx, type)),
       }),
     },
   },

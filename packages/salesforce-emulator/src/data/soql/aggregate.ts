@@ -10,7 +10,7 @@
 import type { RequestContext } from '../context.ts'
 import type { StoredRecord } from '../records.ts'
 import { field, type FieldDef, type SObjectDef } from '../schema.ts'
-import { checkLiteral, compare, compileCondition } from './conditions.ts'
+import { checkLiteral, compare, compileCondition, writtenName } from './conditions.ts'
 import { compareScalars, NUMBER_TYPES, resolve, valueOf, type Resolved } from './field-paths.ts'
 import { soqlError } from './lexer.ts'
 import type { AggregateItem, Condition, FieldPath, SoqlQuery } from './parser.ts'
@@ -69,7 +69,7 @@ function compileAggregate(
     throw soqlError(
       q.soql,
       item.offset,
-      `field ${arg.field.name} does not support aggregate operator ${item.fn}`,
+      `field ${writtenName(item.arg)} does not support aggregate operator ${item.fn}`,
     )
   }
   const resultField =
@@ -138,13 +138,13 @@ function compileHaving(
     }
     case 'compare': {
       const res = groupedField(cond.field)
-      checkLiteral(q, res.field, cond.value, cond.op)
+      checkLiteral(q, res.field, cond.value, cond.op, writtenName(cond.field))
       return (g) =>
         compare(g.values.get(res.key.toLowerCase()), cond.op, cond.value, res.field, now)
     }
     case 'in': {
       const res = groupedField(cond.field)
-      for (const v of cond.values) checkLiteral(q, res.field, v, '=')
+      for (const v of cond.values) checkLiteral(q, res.field, v, '=', writtenName(cond.field))
       return (g) => {
         const value = g.values.get(res.key.toLowerCase())
         const hit = cond.values.some((v) => compare(value, '=', v, res.field, now))
@@ -184,7 +184,7 @@ export function evaluateAggregate(
       throw soqlError(
         q.soql,
         fp.offset,
-        `field '${res.field.name}' can not be grouped in a query call`,
+        `field '${writtenName(fp)}' can not be grouped in a query call`,
       )
     }
     grouped.set(res.key.toLowerCase(), res)

@@ -11,7 +11,7 @@ import type { StoredRecord } from '../records.ts'
 import type { FieldDef, SObjectDef } from '../schema.ts'
 import { compareScalars, NUMBER_TYPES, resolve, TEXT_TYPES, valueOf } from './field-paths.ts'
 import { soqlError } from './lexer.ts'
-import type { Condition, Literal, SoqlQuery } from './parser.ts'
+import type { Condition, FieldPath, Literal, SoqlQuery } from './parser.ts'
 
 /** The [start, end) millisecond range a date-ish literal denotes. */
 function literalRange(lit: Literal, now: number): [number, number] | undefined {
@@ -59,34 +59,43 @@ function literalRange(lit: Literal, now: number): [number, number] | undefined {
 function filterTypeError(
   q: SoqlQuery,
   lit: Literal,
-  field: FieldDef,
+  written: string,
   type: string,
   quoted: boolean,
 ): DataApiError {
   return soqlError(
     q.soql,
     lit.offset,
-    `value of filter criterion for field '${field.name}' must be of type ${type} and should ${quoted ? '' : 'not '}be enclosed in quotes`,
+    `value of filter criterion for field '${written}' must be of type ${type} and should ${quoted ? '' : 'not '}be enclosed in quotes`,
     'INVALID_FIELD',
   )
 }
 
-/** Checks that `lit` fits `field`'s type, as Salesforce does before running the query. */
-export function checkLiteral(q: SoqlQuery, field: FieldDef, lit: Literal, op: string): void {
+/**
+ * Checks that `lit` fits `field`'s type, as Salesforce does before running the query. Messages
+ * name the field as the query wrote it (`written`).
+ */
+export function checkLiteral(
+  q: SoqlQuery,
+  field: FieldDef,
+  lit: Literal,
+  op: string,
+  written: string = field.name,
+): void {
   if (lit.kind === 'null') return
   const t = field.type
   if (op === 'LIKE' && !TEXT_TYPES.has(t)) {
     throw soqlError(
       q.soql,
       lit.offset,
-      `invalid operator on ${t} field: ${field.name}`,
+      `invalid operator on ${t} field: ${written}`,
       'INVALID_QUERY_FILTER_OPERATOR',
     )
   }
   if (TEXT_TYPES.has(t)) {
-    if (lit.kind !== 'string') throw filterTypeError(q, lit, field, 'string', true)
+    if (lit.kind !== 'string') throw filterTypeError(q, lit, written, 'string', true)
   } else if (t === 'id' || t === 'reference') {
-    if (lit.kind !== 'string') throw filterTypeError(q, lit, field, 'id', true)
+    if (lit.kind !== 'string') throw filterTypeError(q, lit, written, 'id', true)
     if (lit.value !== '' && !isValidId(lit.value)) {
       throw soqlError(
         q.soql,
@@ -96,21 +105,21 @@ export function checkLiteral(q: SoqlQuery, field: FieldDef, lit: Literal, op: st
       )
     }
   } else if (t === 'boolean') {
-    if (lit.kind !== 'boolean') throw filterTypeError(q, lit, field, 'boolean', false)
+    if (lit.kind !== 'boolean') throw filterTypeError(q, lit, written, 'boolean', false)
   } else if (NUMBER_TYPES.has(t)) {
-    if (lit.kind !== 'number') throw filterTypeError(q, lit, field, 'double', false)
+    if (lit.kind !== 'number') throw filterTypeError(q, lit, written, 'double', false)
   } else if (t === 'date') {
     if (lit.kind !== 'date' && lit.kind !== 'relativeDate')
-      throw filterTypeError(q, lit, field, 'date', false)
+      throw filterTypeError(q, lit, written, 'date', false)
   } else if (t === 'datetime') {
     if (lit.kind !== 'datetime' && lit.kind !== 'relativeDate')
-      throw filterTypeError(q, lit, field, 'dateTime', false)
+      throw filterTypeError(q, lit, written, 'dateTime', false)
   }
   if ((lit.kind === 'date' || lit.kind === 'datetime') && literalRange(lit, 0) === undefined) {
     throw soqlError(
       q.soql,
       lit.offset,
-      `value of filter criterion for field '${field.name}' is not a valid ${lit.kind}: ${lit.text}`,
+      `value of filter criterion for field '${written}' is not a valid ${lit.kind}: ${lit.text}`,
       'INVALID_FIELD',
     )
   }
@@ -186,6 +195,11 @@ export function compare(
   }
 }
 
+/** The last segment of a field path as the query wrote it. */
+export function writtenName(fp: FieldPath): string {
+  return fp.path.at(-1) ?? ''
+}
+
 /** A compiled WHERE condition. */
 export type Predicate = (rec: StoredRecord) => boolean
 
@@ -211,7 +225,7 @@ export function compileCondition(
     }
     case 'compare': {
       const res = resolve(ctx, q, root, cond.field)
-      checkLiteral(q, res.field, cond.value, cond.op)
+      checkLiteral(q, res.field, cond.value, cond.op, writtenName(cond.field))
       const now = ctx.org.now()
       return (r) => compare(valueOf(ctx, r, res), cond.op, cond.value, res.field, now)
     }
@@ -223,7 +237,7 @@ export function compileCondition(
       )
     case 'in': {
       const res = resolve(ctx, q, root, cond.field)
-      for (const v of cond.values) checkLiteral(q, res.field, v, '=')
+      for (const v of cond.values) checkLiteral(q, res.field, v, '=', writtenName(cond.field))
       const now = ctx.org.now()
       return (r) => {
         const value = valueOf(ctx, r, res)
