@@ -24,6 +24,7 @@ beforeAll(async () => {
     replayableBodyBytes: 1024,
     maxHeaderBytes: 4096,
     headersTimeoutMs: 1_000,
+    clientTimeoutMs: 2_000,
   })
   key = await rig.key(['Api'])
   narrow = await rig.key(['Api:GET|HEAD:/reports/*'])
@@ -279,6 +280,34 @@ describe('sizes and time', () => {
     expect(res.status).toBe(408)
     expect(res.body).toContain('REQUEST_TIMEOUT')
     expect(Date.now() - started).toBeLessThan(8_000)
+  })
+})
+
+describe('a slow body', () => {
+  it('a body that drips and never ends gets 408 REQUEST_TIMEOUT within the client timeout; others are served', async () => {
+    const started = Date.now()
+    const { port } = new URL(rig.origin)
+    const net = await import('node:net')
+    const socket = net.connect(Number(port), '127.0.0.1')
+    let received = ''
+    socket.on('data', (c: Buffer) => (received += c.toString('latin1')))
+    socket.on('error', () => undefined)
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    socket.write(
+      `POST /callout/Api/upload HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer ${key}\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n`,
+    )
+    const drip = setInterval(() => socket.writable && socket.write('x'), 200)
+    try {
+      const ok = await call('/callout/Api/fine', { headers: auth(key) })
+      expect(ok.status).toBe(200)
+      await closed
+    } finally {
+      clearInterval(drip)
+      socket.destroy()
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 408 /)
+    expect(received).toContain('REQUEST_TIMEOUT')
+    expect(Date.now() - started).toBeLessThan(6_000)
   })
 })
 
