@@ -216,6 +216,27 @@ export default tseslint.config(
     'src/errors.ts and src/clock.ts',
   ),
   layerRule(['src/index.ts'], ['cli'], 'src/index.ts'),
+  // Inside server/: admin/ (logins, sessions, tokens, audit) sits below console/ (the pages and
+  // the admin API), which use it; the proxy files use neither.
+  {
+    files: ['src/server/admin/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [EMULATOR],
+          patterns: [
+            OUTSIDE_SRC,
+            {
+              regex: '^(\\.\\./)+(cli|console)(/|$)',
+              message: 'src/server/admin may not import console/ or cli/ (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The emulator is a package of its own: it never imports the broker.
   {
     files: ['packages/salesforce-emulator/**/*.ts'],

@@ -137,6 +137,21 @@ export const ERROR_CATALOGUE = {
     status: 401,
     summary: '/metrics needs the metrics token (Authorization: Bearer …); it was missing or wrong.',
   },
+  // the console and admin API (`callout serve`)
+  ADMIN_AUTH_REQUIRED: {
+    status: 401,
+    summary: 'The console or admin API needs an admin login or admin API token.',
+  },
+  ADMIN_LOGIN_FAILED: { status: 401, summary: 'The admin username or password is wrong.' },
+  ADMIN_LOCKED_OUT: {
+    status: 429,
+    summary: 'Too many failed logins: the admin account is locked for a while.',
+  },
+  CSRF_INVALID: {
+    status: 403,
+    summary: 'A state-changing console request carried no valid CSRF token.',
+  },
+  RATE_LIMITED: { status: 429, summary: 'Too many requests from this client; retry later.' },
   // everything else
   BROKER_CLOSED: {
     status: 503,

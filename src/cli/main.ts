@@ -55,7 +55,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('init')
     .description('create the Callout home, a master key (0600) and the store')
-    .action(async () => (await import('./commands/init.ts')).initCommand(commandIo))
+    .option('--admin <username>', 'also create the first console admin (asks for a password)')
+    .option('--password-stdin', "read the admin's password from standard input")
+    .action(async (opts: { admin?: string; passwordStdin?: boolean }) =>
+      (await import('./commands/init.ts')).initCommand(commandIo, opts),
+    )
 
   program
     .command('apply')
@@ -240,13 +244,24 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
 
   program
     .command('serve')
-    .description('run the egress proxy: /callout/<Name>/<path> for any language')
+    .description(
+      'run the egress proxy (/callout/<Name>/<path>) and the setup console (/, admin login)',
+    )
     .option(
       '-f, --file <path>',
       'a config file whose serve: section sets these options (flags override it)',
     )
     .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
     .option('--port <port>', 'the port to listen on (default: 7070)')
+    .option(
+      '--public-url <url>',
+      'the origin browsers use for the console and OAuth callbacks (default http://<host>:<port>)',
+    )
+    .option('--no-console', 'serve the proxy only: no console and no admin API')
+    .option(
+      '--console-insecure-http',
+      'UNSAFE: allow the console over plain http on a non-loopback address',
+    )
     .option('--no-auth-unsafe-loopback', 'UNSAFE: serve every local process without client keys')
     .option('--max-body-bytes <n>', 'refuse larger request bodies (413)')
     .option('--max-header-bytes <n>', 'refuse larger request headers (431)')
@@ -266,11 +281,14 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const { serveCommand } = await import('./commands/serve.ts')
-      // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`
-      const { authUnsafeLoopback, ...rest } = opts
+      // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`, and
+      // --no-console into `console: false`
+      const { authUnsafeLoopback, console: consoleOn, consoleInsecureHttp, ...rest } = opts
       await serveCommand(commandIo, {
         ...(rest as Record<string, string> & { credentialPort?: string[] }),
         noAuthUnsafeLoopback: authUnsafeLoopback === false,
+        noConsole: consoleOn === false,
+        consoleInsecureHttp: consoleInsecureHttp === true,
       })
     })
 
@@ -298,6 +316,47 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .argument('<id>', 'the key id shown by `callout keys list`')
     .action(async (id: string) =>
       (await import('./commands/keys.ts')).keysRevokeCommand(commandIo, id),
+    )
+
+  const admin = program.command('admin').description('console admins and admin API tokens')
+  admin
+    .command('create')
+    .description('create a console admin (asks for a password, or reads it with --password-stdin)')
+    .requiredOption('--username <name>', 'the admin to create')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (opts: { username: string; passwordStdin?: boolean }) =>
+      (await import('./commands/admin.ts')).adminCreateCommand(commandIo, opts),
+    )
+  admin
+    .command('password')
+    .description("set an admin's password (clears a lockout, ends its sessions)")
+    .requiredOption('--username <name>', 'the admin')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (opts: { username: string; passwordStdin?: boolean }) =>
+      (await import('./commands/admin.ts')).adminPasswordCommand(commandIo, opts),
+    )
+  const adminToken = admin.command('token').description('admin API tokens (/admin/api)')
+  adminToken
+    .command('create')
+    .description('create an admin API token and print it once')
+    .requiredOption('--name <name>', 'a label, e.g. deploy-bot')
+    .option('--expires <duration>', 'e.g. 90m, 12h, 30d, 2w')
+    .action(async (opts: { name: string; expires?: string }) =>
+      (await import('./commands/admin.ts')).adminTokenCreateCommand(commandIo, opts),
+    )
+  adminToken
+    .command('list')
+    .description('list admin API tokens (never the tokens themselves)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/admin.ts')).adminTokenListCommand(commandIo, opts),
+    )
+  adminToken
+    .command('revoke')
+    .description('revoke an admin API token')
+    .argument('<id>', 'the token id shown by `callout admin token list`')
+    .action(async (id: string) =>
+      (await import('./commands/admin.ts')).adminTokenRevokeCommand(commandIo, id),
     )
 
   program

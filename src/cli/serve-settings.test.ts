@@ -83,25 +83,68 @@ describe('serve settings: flags over the file over the defaults', () => {
 
   it('metrics: loopback without a token, off on a non-loopback host, the token when one is set', () => {
     expect(serveSettings({ host: '::1' }, undefined).metrics).toBe('loopback')
-    expect(serveSettings({ host: '0.0.0.0' }, undefined).metrics).toBe('off')
+    // (the console is refused over plain http off loopback: these serve the proxy only)
+    expect(serveSettings({ host: '0.0.0.0', noConsole: true }, undefined).metrics).toBe('off')
     const token = new Secret(TOKEN)
-    expect(serveSettings({ host: '0.0.0.0' }, undefined, token).metrics).toEqual({ token })
+    expect(serveSettings({ host: '0.0.0.0', noConsole: true }, undefined, token).metrics).toEqual({
+      token,
+    })
     const fromFile = parseServeConfig(
       { serve: { metricsToken: '${env:T}' } },
       { env: { T: TOKEN } },
     )
-    const s = serveSettings({ host: '10.0.0.5' }, fromFile)
+    const s = serveSettings({ host: '10.0.0.5', noConsole: true }, fromFile)
     expect(typeof s.metrics === 'object' && s.metrics.token.reveal()).toBe(TOKEN)
   })
 
   it('allows the no-key switch (flag or file) only on loopback', () => {
-    expect(serveSettings({ noAuthUnsafeLoopback: true }, undefined).noAuthUnsafeLoopback).toBe(
-      true,
-    )
+    expect(serveSettings({ noAuthUnsafeLoopback: true }, undefined).noAuthUnsafeLoopback).toBe(true)
     const unsafe = parseServeConfig({ serve: { noAuthUnsafeLoopback: true } })
     expect(failure(() => serveSettings({ host: '0.0.0.0' }, unsafe)).message).toMatch(
       /only on a loopback host/,
     )
+  })
+})
+
+describe('the setup console', () => {
+  it('is on by default, on the listening address unless --public-url names an origin', () => {
+    expect(serveSettings({}, undefined).console).toEqual({})
+    expect(
+      serveSettings({ publicUrl: 'https://callout.example.com:8443/' }, undefined).console,
+    ).toEqual({ publicUrl: 'https://callout.example.com:8443' })
+    expect(serveSettings({ noConsole: true }, undefined).console).toBe('off')
+  })
+
+  it('is refused over plain http off loopback, unless https, --no-console or the unsafe switch', () => {
+    for (const flags of [
+      { host: '0.0.0.0' },
+      { host: '10.0.0.5', publicUrl: 'http://x.example' },
+    ]) {
+      expect(failure(() => serveSettings(flags, undefined)).message).toMatch(
+        /plain http on .*--public-url https:.*--no-console/,
+      )
+    }
+    expect(
+      serveSettings({ host: '0.0.0.0', publicUrl: 'https://x.example' }, undefined).console,
+    ).toEqual({ publicUrl: 'https://x.example' })
+    expect(
+      serveSettings({ host: '0.0.0.0', consoleInsecureHttp: true }, undefined).console,
+    ).toEqual({})
+  })
+
+  it('refuses a --public-url that is not an http(s) origin', () => {
+    for (const publicUrl of [
+      'callout.example.com',
+      'https://u:p@x.example',
+      'https://x.example/path',
+      'ftp://x.example',
+      'https://x.example/?q=1',
+      'https://x.example/#f',
+    ]) {
+      expect(failure(() => serveSettings({ publicUrl }, undefined)).message).toContain(
+        '--public-url must be an origin',
+      )
+    }
   })
 })
 

@@ -25,6 +25,12 @@ export interface ServeFlags {
   readonly reloadIntervalMs?: string
   readonly keyCacheMs?: string
   readonly credentialPort?: readonly string[]
+  /** The origin browsers use for the console and OAuth callbacks (default `http://<host>:<port>`). */
+  readonly publicUrl?: string
+  /** Serve the proxy only (no console, no admin API). */
+  readonly noConsole?: boolean
+  /** Allow the console over plain http on a non-loopback address. Loud on purpose. */
+  readonly consoleInsecureHttp?: boolean
 }
 
 /** One credential port and where it was set (for messages). */
@@ -49,6 +55,11 @@ export interface ServeSettings {
   readonly keyCacheMs: number
   readonly shutdownTimeoutMs: number
   readonly reloadIntervalMs: number
+  /**
+   * The setup console: off (`--no-console`), or on with the `--public-url` origin (absent: the
+   * address `callout serve` listens on).
+   */
+  readonly console: 'off' | { readonly publicUrl?: string }
 }
 
 /** Defaults of the options only the CLI has. */
@@ -141,6 +152,7 @@ export function serveSettings(
     host,
     port,
     noAuthUnsafeLoopback,
+    console: consoleSetting(flags, host),
     credentialPorts,
     metrics,
     ...numbers,
@@ -189,4 +201,42 @@ export function checkCredentialPortNames(
       { details: { namedCredential: p.name } },
     )
   }
+}
+
+/**
+ * Checks `--public-url` (an http(s) origin, nothing after it) and the rule that the console is
+ * served off loopback only over TLS (a TLS-terminating proxy in front and an https public URL)
+ * or with the explicit `--console-insecure-http`.
+ */
+function consoleSetting(flags: ServeFlags, host: string): ServeSettings['console'] {
+  if (flags.noConsole === true) return 'off'
+  let url: URL | undefined
+  if (flags.publicUrl !== undefined) {
+    try {
+      url = new URL(flags.publicUrl)
+    } catch {
+      url = undefined
+    }
+    if (
+      url === undefined ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.username !== '' ||
+      url.password !== '' ||
+      url.pathname !== '/' ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `--public-url must be an origin such as https://callout.example.com (scheme, host and optional port; no path, query or userinfo), not ${JSON.stringify(flags.publicUrl)}.`,
+      )
+    }
+  }
+  if (!isLoopbackHost(host) && url?.protocol !== 'https:' && flags.consoleInsecureHttp !== true) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `The setup console would be served over plain http on ${host}, where passwords and session cookies could be read on the network. Put a TLS-terminating proxy in front and pass --public-url https://<its host>, or serve the proxy only with --no-console (or, knowingly, --console-insecure-http).`,
+    )
+  }
+  return url === undefined ? {} : { publicUrl: url.origin }
 }

@@ -16,6 +16,7 @@ import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
 import { errorAnswer } from './error-body.ts'
 import { forward, type ForwardContext, type RequestFacts } from './forward.ts'
+import { registerConsole } from './console/console-plugin.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { registerMetricsRoute } from './metrics-route.ts'
@@ -288,6 +289,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
     forgetClientKey: (id?: string) => authenticator?.clear(id),
   }
   registerJsforceProxy(server, app)
+  if (options.console !== undefined) registerConsole(app, broker, options.console)
   return server
 }
 

@@ -6,6 +6,7 @@ import type { Broker } from '../callout/broker.ts'
 import type { Clock } from '../clock.ts'
 import type { ClientKeyStore } from '../store/client-keys.ts'
 import type { MetricsAccess } from './metrics-route.ts'
+import type { ConsoleOptions } from './console/console-plugin.ts'
 
 /** Defaults of {@link ServerOptions}. */
 export const SERVER_DEFAULTS = Object.freeze({
@@ -59,4 +60,6 @@ export interface ServerOptions {
   readonly totalTimeoutMs?: number
   readonly keyCacheMs?: number
   readonly keepAliveTimeoutMs?: number
+  /** The setup console at `/` (admin login, pages). Default: none. */
+  readonly console?: ConsoleOptions
 }

@@ -22,3 +22,13 @@ export {
   parseStoreEvent,
 } from './notifications.ts'
 export type { NotificationState, StoreEvent, StoreNotifications } from './notifications.ts'
+export { KyselyAdminStore } from './admin.ts'
+export type {
+  AdminSessionRecord,
+  AdminStore,
+  AdminTokenRecord,
+  AdminUserRecord,
+  AuditDetails,
+  AuditEntry,
+  LockoutPolicy,
+} from './admin.ts'

@@ -16,6 +16,7 @@ import type {
 } from '../definitions/model.ts'
 import { KeyRing } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
+import { KyselyAdminStore, type AdminStore } from './admin.ts'
 import { KyselyClientKeys, type ClientKeyStore } from './client-keys.ts'
 import { CredentialsRepository } from './credentials-repository.ts'
 import { DefinitionsRepository } from './definitions-repository.ts'
@@ -60,6 +61,7 @@ export class KyselyStore implements Store {
   readonly #pending: PendingAuthorizationsRepository
   readonly #leases: LeasesRepository
   readonly #clientKeys: KyselyClientKeys
+  #admin: AdminStore | undefined
 
   private constructor(context: RepositoryContext) {
     this.#context = context
@@ -129,6 +131,11 @@ export class KyselyStore implements Store {
   /** The proxy's client keys (`callout keys`, `callout serve`). */
   get clientKeys(): ClientKeyStore {
     return this.#clientKeys
+  }
+
+  /** Admin users, sessions, tokens and the audit log of the console and admin API. */
+  get admin(): AdminStore {
+    return (this.#admin ??= new KyselyAdminStore(this.#context))
   }
 
   /** A cheap stamp that changes whenever definitions change (see `definitionsStamp`). */

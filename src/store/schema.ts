@@ -93,6 +93,49 @@ export interface ClientKeysTable {
   mac: string | null
 }
 
+/** Console and admin API users; `password_hash` is an scrypt hash (never the password). */
+export interface AdminUsersTable {
+  id: string
+  username: string
+  password_hash: string
+  failed_logins: Generated<number>
+  locked_until: BigIntColumn | null
+  created_at: BigIntColumn
+  updated_at: BigIntColumn
+}
+
+/** Console sessions: only the SHA-256 of each session cookie. */
+export interface AdminSessionsTable {
+  id_hash: string
+  user_id: string
+  created_at: BigIntColumn
+  last_seen_at: BigIntColumn
+  expires_at: BigIntColumn
+}
+
+/** Admin API tokens (`cat_…`): only the SHA-256 of each token. */
+export interface AdminTokensTable {
+  id: string
+  name: string
+  token_hash: string
+  created_by: string
+  created_at: BigIntColumn
+  expires_at: BigIntColumn | null
+  revoked_at: BigIntColumn | null
+}
+
+/** The audit log: who changed what, when (never a secret). */
+export interface AdminAuditTable {
+  id: string
+  at: BigIntColumn
+  actor: string
+  action: string
+  target: string
+  /** JSON object of non-secret details. */
+  details: string
+  remote: string | null
+}
+
 /** The whole database. */
 export interface Database {
   callout_meta: MetaTable
@@ -104,6 +147,10 @@ export interface Database {
   pending_authorizations: PendingAuthorizationsTable
   leases: LeasesTable
   client_keys: ClientKeysTable
+  admin_users: AdminUsersTable
+  admin_sessions: AdminSessionsTable
+  admin_tokens: AdminTokensTable
+  admin_audit: AdminAuditTable
 }
 
 /** The tables that hold definitions, by definition kind. */

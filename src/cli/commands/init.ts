@@ -3,7 +3,10 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMasterKeyFile, MASTER_KEY_FILE, resolveHome } from '../../secrets/index.ts'
 import { openStore, parseStoreUrl, redactStoreUrl } from '../../store/index.ts'
+import { systemClock } from '../../clock.ts'
+import { AdminAuth, checkUsername } from '../../server/admin/admin-auth.ts'
 import { println, type CliIo } from '../io.ts'
+import { readPassword } from '../read-password.ts'
 
 /** The home's `.gitignore`: nothing in it (master key, SQLite store) belongs in a repository. */
 const GITIGNORE =
@@ -18,7 +21,10 @@ const GITIGNORE =
  * // $ callout init
  * // created /srv/app/.callout/master.key (mode 0600): back it up; without it the stored secrets cannot be read
  */
-export async function initCommand(io: CliIo): Promise<void> {
+export async function initCommand(
+  io: CliIo,
+  options: { readonly admin?: string; readonly passwordStdin?: boolean } = {},
+): Promise<void> {
   const home = resolveHome(io.env)
   const keyPath = join(home, MASTER_KEY_FILE)
   const envKey = io.env.CALLOUT_MASTER_KEY
@@ -41,7 +47,19 @@ export async function initCommand(io: CliIo): Promise<void> {
     env: io.env,
     onMigrationProgress: (message) => println(io, `  ${message}`),
   })
-  await store.close()
+  let admins: number
+  try {
+    const auth = new AdminAuth({ store: store.admin, clock: systemClock })
+    if (options.admin !== undefined) {
+      checkUsername(options.admin)
+      const password = await readPassword(io, { fromStdin: options.passwordStdin === true })
+      await auth.createAdmin(options.admin, password, 'cli')
+      println(io, `created console admin ${options.admin}`)
+    }
+    admins = await store.admin.countAdminUsers()
+  } finally {
+    await store.close()
+  }
   println(io, `store: ${where} (ready)`)
   const ignore = join(home, '.gitignore')
   if (!existsSync(ignore)) {
@@ -52,4 +70,10 @@ export async function initCommand(io: CliIo): Promise<void> {
     io,
     'next: write callout.yaml (see docs/configuration.md), then `callout apply -f callout.yaml`',
   )
+  if (admins === 0) {
+    println(
+      io,
+      'the setup console of `callout serve` needs an admin: `callout admin create --username <name>`',
+    )
+  }
 }

@@ -40,7 +40,13 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * UNIT_MS[match[2]!]!
 }
 
-async function withStore<T>(
+/**
+ * Opens the home's store for one command and closes it afterwards.
+ *
+ * @example
+ * const keys = await withStore(io, (store) => store.clientKeys.listClientKeys())
+ */
+export async function withStore<T>(
   io: CliIo,
   fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
 ): Promise<T> {
@@ -90,8 +96,16 @@ export async function keysCreateCommand(io: CliIo, options: KeysCreateOptions): 
   )
 }
 
-/** The state of a key at `now`. */
-function stateOf(record: ClientKeyRecord, now: number): 'active' | 'expired' | 'revoked' {
+/**
+ * The state of a key or token at `now`.
+ *
+ * @example
+ * stateOf({ revokedAt: 1 }, Date.now()) // 'revoked'
+ */
+export function stateOf(
+  record: { readonly expiresAt?: number; readonly revokedAt?: number },
+  now: number,
+): 'active' | 'expired' | 'revoked' {
   if (record.revokedAt !== undefined) return 'revoked'
   if (record.expiresAt !== undefined && record.expiresAt <= now) return 'expired'
   return 'active'

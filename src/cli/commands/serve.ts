@@ -96,9 +96,20 @@ export async function serveCommand(
   try {
     broker = await openBroker({ store, env: io.env, home, logger })
     checkCredentialPortNames(settings.credentialPorts, broker.definitions.namedCredentials.keys())
+    // Without --public-url the console's origin is the address it listens on (known after listen).
+    let listeningOrigin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    const consoleSetting = settings.console
     const server = buildServer({
       broker,
       logger,
+      ...(consoleSetting === 'off'
+        ? {}
+        : {
+            console: {
+              admin: store.admin,
+              publicUrl: consoleSetting.publicUrl ?? (() => listeningOrigin),
+            },
+          }),
       ...(noAuth ? { noAuthUnsafeLoopback: true } : { keys: store.clientKeys }),
       ready: async () => {
         await store.definitionsStamp()
@@ -113,6 +124,15 @@ export async function serveCommand(
     await server.app.listen({ host, port })
     portApps.push(server.app)
     const origin = originOf(server.app)
+    listeningOrigin = origin
+    if (consoleSetting !== 'off') {
+      const admins = await store.admin.countAdminUsers()
+      io.stderr.write(
+        `callout serve: setup console at ${consoleSetting.publicUrl ?? origin}/` +
+          (admins === 0 ? ' (no admin yet: `callout admin create --username <name>`)' : '') +
+          '\n',
+      )
+    }
     io.stderr.write(
       noAuth
         ? `callout serve: listening on ${origin} WITHOUT CLIENT KEYS (--no-auth-unsafe-loopback): every local process may use every credential\n`

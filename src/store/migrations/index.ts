@@ -7,6 +7,7 @@ import { up as integrity } from './0002-integrity.ts'
 import { up as clientKeys } from './0003-client-keys.ts'
 import { up as notifications } from './0004-notifications.ts'
 import { up as clientKeyIntegrity } from './0005-client-key-integrity.ts'
+import { up as admin } from './0006-admin.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 3, name: '0003-client-keys', up: clientKeys },
   { version: 4, name: '0004-notifications', up: notifications },
   { version: 5, name: '0005-client-key-integrity', up: clientKeyIntegrity },
+  { version: 6, name: '0006-admin', up: admin },
 ])
 
 /** The schema version this code writes. */

@@ -1,0 +1,165 @@
+/**
+ * Real parts for the console tests: a Callout home on SQLite, `callout serve`'s app with the
+ * console listening on 127.0.0.1 port 0, and a small browser-like client (a cookie jar, forms
+ * with their CSRF token) over undici.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { openBroker, type Broker } from '../../src/index.ts'
+import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
+import type { ConsoleOptions } from '../../src/server/console/console-plugin.ts'
+import { AdminAuth } from '../../src/server/admin/admin-auth.ts'
+import type { KyselyStore } from '../../src/store/kysely-store.ts'
+
+export const ADMIN = 'alice'
+export const PASSWORD = 'correct horse battery staple'
+
+/** One `callout serve` with the console. */
+export interface ConsoleInstance {
+  readonly broker: Broker
+  readonly store: KyselyStore
+  readonly server: CalloutServer
+  readonly origin: string
+  close(): Promise<void>
+}
+
+/** A Callout home with an admin, and instances of `callout serve` on it. */
+export interface ConsoleRig {
+  readonly home: string
+  readonly env: Record<string, string>
+  start(options?: Partial<Omit<ConsoleOptions, 'admin'>>): Promise<ConsoleInstance>
+  close(): Promise<void>
+}
+
+/** Creates a home (SQLite file, fresh master key) with the admin {@link ADMIN}. */
+export async function consoleRig(): Promise<ConsoleRig> {
+  const home = await mkdtemp(join(tmpdir(), 'callout-console-'))
+  const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
+  const instances: ConsoleInstance[] = []
+  const first = await openBroker({ home, env })
+  await new AdminAuth({
+    store: (first.store as KyselyStore).admin,
+    clock: { now: () => Date.now() },
+  }).createAdmin(ADMIN, PASSWORD, 'cli')
+  await first.close()
+  return {
+    home,
+    env,
+    start: async (options = {}) => {
+      const broker = await openBroker({ home, env })
+      const store = broker.store as KyselyStore
+      const server = buildServer({
+        broker,
+        keys: store.clientKeys,
+        processMetrics: false,
+        console: { admin: store.admin, publicUrl: 'http://127.0.0.1', ...options },
+      })
+      await server.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = server.app.server.address() as AddressInfo
+      const instance: ConsoleInstance = {
+        broker,
+        store,
+        server,
+        origin: `http://127.0.0.1:${port}`,
+        close: async () => {
+          await server.app.close()
+          await broker.close()
+        },
+      }
+      instances.push(instance)
+      return instance
+    },
+    close: async () => {
+      for (const instance of instances) await instance.close().catch(() => undefined)
+      await rm(home, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A response as a browser sees it. */
+export interface Page {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: string
+  readonly location?: string
+}
+
+/** A browser-like client: keeps cookies, never follows redirects, reads CSRF tokens off pages. */
+export class Browser {
+  readonly cookies = new Map<string, string>()
+  /** Raw Set-Cookie headers seen, for attribute checks. */
+  readonly setCookies: string[] = []
+
+  constructor(public origin: string) {}
+
+  async get(path: string): Promise<Page> {
+    return this.#send('GET', path)
+  }
+
+  /** Posts a urlencoded form; pass `_csrf` yourself (or use {@link submit}). */
+  async post(
+    path: string,
+    form: Record<string, string> | string,
+    headers: Record<string, string> = {},
+  ): Promise<Page> {
+    const body = typeof form === 'string' ? form : new URLSearchParams(form).toString()
+    return this.#send('POST', path, body, {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...headers,
+    })
+  }
+
+  /** Loads `pagePath`, takes the CSRF token of its first form, and posts `form` to `action`. */
+  async submit(pagePath: string, action: string, form: Record<string, string>): Promise<Page> {
+    const page = await this.get(pagePath)
+    return this.post(action, { _csrf: csrfOf(page.body), ...form })
+  }
+
+  /** Logs in as `username`. */
+  async login(username = ADMIN, password = PASSWORD): Promise<Page> {
+    return this.submit('/login', '/login', { username, password, next: '/' })
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<Page> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    const res = await request(`${this.origin}${path}`, {
+      method: method as 'GET',
+      headers: { ...(cookie === '' ? {} : { cookie }), ...headers },
+      ...(body === undefined ? {} : { body }),
+    })
+    const setCookie = res.headers['set-cookie']
+    for (const line of setCookie === undefined ? [] : [setCookie].flat()) {
+      this.setCookies.push(line)
+      const [pair] = line.split(';')
+      const eq = pair!.indexOf('=')
+      const name = pair!.slice(0, eq).trim()
+      const value = pair!.slice(eq + 1).trim()
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name)
+      else this.cookies.set(name, value)
+    }
+    const text = await res.body.text()
+    const location = res.headers.location
+    return {
+      status: res.statusCode,
+      headers: res.headers as Page['headers'],
+      body: text,
+      ...(typeof location === 'string' ? { location } : {}),
+    }
+  }
+}
+
+/** The CSRF token of the first form on a page. */
+export function csrfOf(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html)
+  if (match === null) throw new Error('the page has no CSRF token')
+  return match[1]!
+}
