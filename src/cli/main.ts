@@ -91,8 +91,9 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .command('status')
     .description('show each credential\'s principals: "Authenticated as …", expiry, last error')
     .argument('[name]', 'a Named Credential')
+    .option('--user <id>', "only this end user's connections of per-user principals")
     .option('--json', 'print JSON')
-    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+    .action(async (name: string | undefined, opts: { json?: boolean; user?: string }) => {
       const { statusCommand } = await import('./commands/status.ts')
       result.code = await statusCommand(commandIo, {
         ...(name === undefined ? {} : { name }),

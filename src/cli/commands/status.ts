@@ -37,7 +37,8 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
 }
 
 /**
- * `callout status [Name] [--json]`. Returns 0 when every principal shown is authenticated or not
+ * `callout status [Name] [--user <id>] [--json]`. `--user` shows only that end user's connections
+ * of per-user principals (named principals are always shown). Returns 0 when every principal shown is authenticated or not
  * yet used, 1 when one needs attention (needs-reauth or error), so scripts can alert on it.
  *
  * @example
@@ -47,12 +48,17 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
  */
 export async function statusCommand(
   io: CliIo,
-  options: { name?: string; json?: boolean },
+  options: { name?: string; json?: boolean; user?: string },
 ): Promise<number> {
   const store = await openStore({ home: resolveHome(io.env), env: io.env })
   let reports: StatusReport[]
   try {
-    reports = await buildStatusReports(await store.loadDefinitions(), store, options.name)
+    reports = await buildStatusReports(
+      await store.loadDefinitions(),
+      store,
+      options.name,
+      options.user === undefined ? {} : { user: options.user },
+    )
   } finally {
     await store.close()
   }
