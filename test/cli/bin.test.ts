@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnCli, tempHome, writeText, type TempHome } from './helpers.ts'
+import { BIN, spawnCli, tempHome, writeText, type TempHome } from './helpers.ts'
 
 /** `node bin/callout.js …` as users run it: real exit statuses and stderr. */
 describe('bin/callout.js', () => {
@@ -24,6 +25,32 @@ describe('bin/callout.js', () => {
       expect(run.stdout).toBe('')
     },
   )
+
+  it.concurrent(
+    '--help into a closed pipe exits 0 quietly (callout --help | head -3)',
+    async () => {
+      const child = spawn(process.execPath, [BIN, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      // Closed before the process has started: its first write meets EPIPE.
+      child.stdout.destroy()
+      let stderr = ''
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      expect(stderr).toBe('')
+      expect(code).toBe(0)
+    },
+  )
+
+  it.concurrent('an error into a closed stderr still exits with its status, quietly', async () => {
+    const child = spawn(process.execPath, [BIN, 'frobnicate'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stderr.destroy()
+    let stdout = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(stdout).toBe('')
+    expect(code).toBe(2)
+  })
 
   it.concurrent('an unknown command exits 2 with usage help on stderr', async () => {
     const run = await spawnCli(['frobnicate'], t.env)

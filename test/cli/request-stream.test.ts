@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { BIN, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
 
 const MB = 1024 * 1024
@@ -114,6 +114,26 @@ describe('callout get streams the body', () => {
     expect(run.stderr).toContain('--deadline 1.5')
     expect(run.stdoutBytes).toBeGreaterThan(0) // what arrived before the deadline was printed
     expect(run.elapsedMs).toBeLessThan(15_000)
+  }, 30_000)
+
+  it('stops reading a body that never ends once stdout is closed (callout get … | head -c 1)', async () => {
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries(t.env)) if (v !== undefined) env[k] = v
+    const started = Date.now()
+    const child = spawn(process.execPath, [BIN, 'get', 'callout:Files/drip'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    onTestFinished(() => void child.kill())
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+    // Read one chunk, then go away as `head` does.
+    child.stdout.once('data', () => child.stdout.destroy())
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    // The body drips forever: only stopping to read it ends the command.
+    expect(Date.now() - started).toBeLessThan(25_000)
   }, 30_000)
 
   it('--deadline must be a number of seconds', async () => {
