@@ -11,7 +11,7 @@ import { CalloutError, isCalloutError } from '../errors.ts'
 import type { CalloutServer } from './build-server.ts'
 import { forward, type ForwardContext } from './forward.ts'
 import { keyInTokenRequest, placeholderToken, readTokenForm, tokenAnswer } from './local-token.ts'
-import { portAnswer, withoutPlaceholderToken } from './port-answer.ts'
+import { portAnswer, realIdentityTarget, withoutPlaceholderToken } from './port-answer.ts'
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
 
@@ -82,7 +82,13 @@ export function buildCredentialPort(
     handler: async (request, reply) => {
       const client = await server.clientOf(request)
       server.metrics.keyRequest(client.id)
-      const url = withoutPlaceholderToken(request.raw.url ?? '/')
+      const user = request.raw.headers['callout-user']
+      const url = await realIdentityTarget(
+        server.forwardContext.broker,
+        credential,
+        withoutPlaceholderToken(request.raw.url ?? '/'),
+        typeof user === 'string' ? user : undefined,
+      )
       return forward(context, request, reply, client, `${credential}${url}`, request.facts)
     },
   })

@@ -12,6 +12,8 @@ import { keyFromBearer } from './client-key.ts'
 /** The org id part of every placeholder token. */
 export const PLACEHOLDER_ORG = '00D000000000000'
 const PLACEHOLDER_USER = '005000000000000AAA'
+/** The path of the identity URL (`id`) in a local token answer: placeholder org and user ids. */
+export const PLACEHOLDER_ID_PATH = `/id/${PLACEHOLDER_ORG}AAA/${PLACEHOLDER_USER}`
 const MAX_FORM_BYTES = 64 * 1024
 
 /**
@@ -88,7 +90,7 @@ export function tokenAnswer(instanceUrl: string, accessToken: string): Record<st
     access_token: accessToken,
     refresh_token: accessToken,
     instance_url: instanceUrl,
-    id: `${instanceUrl}/id/${PLACEHOLDER_ORG}AAA/${PLACEHOLDER_USER}`,
+    id: `${instanceUrl}${PLACEHOLDER_ID_PATH}`,
     token_type: 'Bearer',
     issued_at: String(Date.now()),
     signature: '',

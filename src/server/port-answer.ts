@@ -9,7 +9,8 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import type { Broker } from '../callout/broker.ts'
 import type { CalloutResponse } from '../callout/types.ts'
 import type { ForwardContext } from './forward.ts'
-import { PLACEHOLDER_ORG } from './local-token.ts'
+import { resolveTarget } from '../callout/steps/resolve-target.ts'
+import { PLACEHOLDER_ID_PATH, PLACEHOLDER_ORG } from './local-token.ts'
 import { portJson, portLocation, upstreamPlaces } from './port-urls.ts'
 
 /** Answers whose JSON body may carry URLs an SDK follows (versioned root, identity, userinfo). */
@@ -85,6 +86,55 @@ export function withoutPlaceholderToken(url: string): string {
       return !value.startsWith(`${PLACEHOLDER_ORG}!`)
     })
   return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join('&')}`
+}
+
+/**
+ * A credential port's request for the identity URL of its local token answer
+ * (`/id/00D000000000000AAA/005000000000000AAA`, which jsforce's `identity()` follows after a
+ * login through the port), sent to the identity URL of the principal's real token instead; any
+ * other target is returned unchanged. Without a stored token, one is obtained first (as the first
+ * callout would); without a stored identity URL the target is returned unchanged.
+ *
+ * @example
+ * await realIdentityTarget(broker, 'Target', '/id/00D000000000000AAA/005000000000000AAA?format=json')
+ * // '/id/00D5g0000000001EAA/0055g0000000001AAA?format=json'
+ */
+export async function realIdentityTarget(
+  broker: Broker,
+  credential: string,
+  url: string,
+  user?: string,
+): Promise<string> {
+  const q = url.indexOf('?')
+  if ((q === -1 ? url : url.slice(0, q)) !== PLACEHOLDER_ID_PATH) return url
+  const target = resolveTarget(
+    broker.definitions,
+    `callout:${credential}`,
+    user === undefined ? {} : { user },
+  )
+  if (target.kind !== 'credential') return url
+  const key = {
+    externalCredential: target.externalCredential.name,
+    principal: target.principal.name,
+    userId: target.userId,
+  }
+  let stored = await broker.store.getCredential(key)
+  if (stored?.identity?.idUrl === undefined) {
+    // No token yet (identity() right after the login): obtain one, as the first callout would.
+    await broker.authenticate(credential, { fresh: false, ...(user === undefined ? {} : { user }) })
+    stored = await broker.store.getCredential(key)
+  }
+  const idUrl = stored?.identity?.idUrl
+  if (idUrl === undefined) return url
+  let path: string
+  try {
+    path = new URL(idUrl).pathname
+  } catch {
+    return url
+  }
+  return /^\/id\/[A-Za-z0-9]+\/[A-Za-z0-9]+$/.test(path)
+    ? `${path}${q === -1 ? '' : url.slice(q)}`
+    : url
 }
 
 function pathOf(url: string | undefined): string {

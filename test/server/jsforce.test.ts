@@ -46,6 +46,10 @@ describe('jsforce through a credential port', () => {
     expect(conn.instanceUrl).toBe(portOrigin)
     await noRealToken(conn)
     expect(rig.emulator.requestLog.tokenRequests()).toBe(0)
+    // identity() follows the local token answer's `id` (placeholder ids): the port asks the org
+    // for the real identity, obtaining the credential's first token to do so.
+    const identity = await conn.identity()
+    expect(identity.username).toBe(USERNAME)
   })
 
   it('queries, creates, reads, updates, deletes and describes', async () => {
@@ -61,6 +65,7 @@ describe('jsforce through a credential port', () => {
     await conn.sobject('Account').destroy(id)
     const describe = await conn.sobject('Account').describe()
     expect(describe.name).toBe('Account')
+
     expect(rig.emulator.requestLog.tokenRequests()).toBe(1)
   })
 
