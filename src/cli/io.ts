@@ -1,6 +1,7 @@
 /**
  * What a CLI command reads and writes, injected so commands run in-process in tests.
  */
+import { Writable } from 'node:stream'
 import { isCalloutError } from '../errors.ts'
 import { cliMessage } from './cli-advice.ts'
 
@@ -15,11 +16,11 @@ export interface CliIo {
   readonly interactive: boolean
 }
 
-/** The process's own streams and environment. */
+/** The process's own streams and environment; stdout and stderr as {@link quietWhenReaderGone} makes them. */
 export function processIo(): CliIo {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: quietWhenReaderGone(process.stdout),
+    stderr: quietWhenReaderGone(process.stderr),
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
@@ -56,4 +57,44 @@ export function reportError(io: CliIo, error: unknown): number {
 /** Writes one line to stdout. */
 export function println(io: CliIo, line = ''): void {
   io.stdout.write(`${line}\n`)
+}
+
+const READER_GONE = Symbol('callout.readerGone')
+
+/**
+ * `target` (the process's stdout or stderr) for a command's output, quiet when its reader goes
+ * away: after `EPIPE` (`callout --help | head -3`, `callout get … | head -1`) writes are dropped
+ * instead of crashing with an unhandled error, so the command finishes its work and exits with its
+ * own status (0 for help). {@link readerGone} tells a long writer to stop early. Other write errors
+ * stay fatal, as they were.
+ *
+ * @example
+ * const stdout = quietWhenReaderGone(process.stdout)
+ */
+export function quietWhenReaderGone(target: NodeJS.WritableStream): NodeJS.WritableStream {
+  let gone = false
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (gone || target.write(chunk)) return void callback()
+      // Wait for the reader to catch up, or to go away.
+      const done = (): void => {
+        target.off('drain', done)
+        target.off('close', done)
+        callback()
+      }
+      target.on('drain', done)
+      target.on('close', done)
+    },
+  })
+  Object.defineProperty(out, READER_GONE, { get: () => gone })
+  target.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    gone = true
+  })
+  return out
+}
+
+/** True once the reader of a {@link quietWhenReaderGone} stream has gone away. */
+export function readerGone(stream: NodeJS.WritableStream): boolean {
+  return (stream as unknown as Record<symbol, unknown>)[READER_GONE] === true
 }

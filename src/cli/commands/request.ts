@@ -5,7 +5,7 @@ import { text as readAll } from 'node:stream/consumers'
 import { openBroker } from '../../callout/open-broker.ts'
 import { ADVICE_HEADER } from '../../callout/steps/refresh-trigger.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
-import { EXIT, println, type CliIo } from '../io.ts'
+import { EXIT, println, readerGone, type CliIo } from '../io.ts'
 
 /** Options of `callout get` and `callout request`. */
 export interface RequestCommandOptions {
@@ -97,10 +97,14 @@ function deadlineMsOf(deadline: string | undefined): number | undefined {
   return Math.max(1, Math.round(seconds * 1000))
 }
 
-/** Writes the body to stdout as it arrives (never all of it in memory), honouring backpressure. */
+/**
+ * Writes the body to stdout as it arrives (never all of it in memory), honouring backpressure;
+ * stops reading it (and so the download) when stdout's reader has gone away.
+ */
 async function streamBody(io: CliIo, body: ReadableStream<Uint8Array> | null): Promise<void> {
   if (body === null) return
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    if (readerGone(io.stdout)) break
     if (!io.stdout.write(chunk)) await once(io.stdout, 'drain')
   }
 }
