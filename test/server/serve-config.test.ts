@@ -164,7 +164,7 @@ describe('callout serve -f with a serve section', () => {
         .replace(/^ {2}metricsToken:.*$/m, '')
         .replace('host: 127.0.0.1', 'host: 0.0.0.0'),
     )
-    const run = await serve({ file, credentialPort: [] })
+    const run = await serve({ file, credentialPort: [], noConsole: true })
     try {
       expect(run.captured.stderr()).toContain('/metrics is off')
       const port = new URL(run.origin).port
