@@ -37,23 +37,52 @@ const OUTSIDE_SRC = {
   message: 'Code in src/ never imports test/, bench/ or packages/.',
 }
 
-/** no-restricted-imports for production code in `files`, refusing the `forbidden` layers. */
+/** Test files beside the code may import test/helpers/ (and the emulator), nothing else outside src/. */
+const OUTSIDE_SRC_FOR_TESTS = {
+  regex: '^(\\.\\./)+(bench/|packages/|test/(?!helpers/))',
+  message:
+    'Tests in src/ may import test/helpers/, never other files of test/, bench/ or packages/.',
+}
+
+const TEST_FILES = ['**/*.test.ts', '**/*.test-helper.ts']
+
+/**
+ * no-restricted-imports for the code in `files`, refusing the `forbidden` layers: one config for
+ * production code, and one for its test files, which follow the same layer rules but may also
+ * import test/helpers/ and the emulator package.
+ */
 function layerRule(files, forbidden, who) {
-  const patterns =
+  const layers =
     forbidden.length === 0
-      ? [OUTSIDE_SRC]
+      ? []
       : [
-          OUTSIDE_SRC,
           {
             regex: `^(\\.\\.?/)+(${forbidden.join('|')})(/|$)`,
             message: `${who} may not import ${forbidden.join(', ').replaceAll('\\', '')} (docs/architecture.md lists what each layer may import).`,
           },
         ]
-  return {
-    files,
-    ignores: ['**/*.test.ts', '**/*.test-helper.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [EMULATOR], patterns }] },
-  }
+  return [
+    {
+      files,
+      ignores: TEST_FILES,
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          { paths: [EMULATOR], patterns: [OUTSIDE_SRC, ...layers] },
+        ],
+      },
+    },
+    {
+      files: files.flatMap((glob) =>
+        glob.endsWith('.ts') && !glob.includes('*')
+          ? [glob.replace(/\.ts$/, '.test.ts')]
+          : TEST_FILES.map((test) => glob.replace('**/*.ts', test)),
+      ),
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [OUTSIDE_SRC_FOR_TESTS, ...layers] }],
+      },
+    },
+  ]
 }
 
 const ALL = Object.keys(LAYERS)
@@ -199,7 +228,7 @@ export default tseslint.config(
     },
   },
   // The layers of src/.
-  ...ALL.map((layer) =>
+  ...ALL.flatMap((layer) =>
     layerRule(
       [`src/${layer}/**/*.ts`],
       [
@@ -210,12 +239,12 @@ export default tseslint.config(
       `src/${layer}`,
     ),
   ),
-  layerRule(
+  ...layerRule(
     ['src/errors.ts', 'src/clock.ts'],
     [...ALL, 'errors\\.ts', 'clock\\.ts'],
     'src/errors.ts and src/clock.ts',
   ),
-  layerRule(['src/index.ts'], ['cli'], 'src/index.ts'),
+  ...layerRule(['src/index.ts'], ['cli'], 'src/index.ts'),
   // Inside server/: admin/ (logins, sessions, tokens, audit) sits below console/ (the pages and
   // the admin API), which use it; the proxy files use neither.
   {
