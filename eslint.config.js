@@ -90,8 +90,10 @@ const ALL = Object.keys(LAYERS)
 /**
  * The layers of the emulator's src/ (packages/salesforce-emulator/README.md, "Source map"): each
  * folder may import the folders listed here and, through them, what those may import. The API
- * families (oauth/, rest/, apex/, bulk/, admin/, …) sit side by side over http/, org/, seed/ and data/
- * and never import each other; server/ routes to them; the top-level files may import anything.
+ * families (oauth/, rest/, apex/, bulk/, search/, tooling/, streaming/, admin/) sit side by side
+ * over http/, org/, seed/ and data/ and never import each other, except that rest/ serves the JSON
+ * resources of search/ and tooling/ (a composite request may contain a search); server/ routes to
+ * them; the top-level files may import anything.
  */
 const EMULATOR_LAYERS = {
   data: [],
@@ -99,7 +101,9 @@ const EMULATOR_LAYERS = {
   org: ['seed'],
   http: ['org'],
   oauth: ['http'],
-  rest: ['http'],
+  search: ['http'],
+  tooling: ['http'],
+  rest: ['search', 'tooling'],
   apex: ['http'],
   admin: ['http'],
   bulk: ['http'],

@@ -104,6 +104,10 @@ export async function handleBulk(
 
 async function route(call: Call, ctx: RequestContext, rest: string[]): Promise<Answer> {
   const [kind, id, sub, ...extra] = rest
+  if (kind === undefined && call.method === 'GET') {
+    const base = `/services/data/v${ctx.version}/jobs`
+    return { kind: 'json', status: 200, body: { ingest: `${base}/ingest`, query: `${base}/query` } }
+  }
   const jobs = jobsOf(call.org)
   if ((kind !== 'ingest' && kind !== 'query') || extra.length > 0) throw jobNotFound()
   const method = call.method

@@ -591,6 +591,16 @@ export class Schema {
     }
   }
 
+  /** A schema of exactly `objects` and no standard objects (the Tooling API's own objects). */
+  static of(objects: readonly SObjectDef[]): Schema {
+    const schema = new Schema()
+    schema.#byName.clear()
+    schema.#byPrefix.clear()
+    schema.#fields.clear()
+    for (const def of objects) schema.#put(def)
+    return schema
+  }
+
   /** Every sObject, standard first, in declaration order. */
   list(): SObjectDef[] {
     return [...this.#byName.values()]

@@ -238,6 +238,13 @@ describe('composite', () => {
       status: 400,
       errorCode: 'JSON_PARSER_ERROR',
     })
-    expect(req('GET', '/composite')).toMatchObject({ status: 405, errorCode: 'METHOD_NOT_ALLOWED' })
+    expect(req('PUT', '/composite')).toMatchObject({ status: 405, errorCode: 'METHOD_NOT_ALLOWED' })
+    expect(req('GET', '/composite')).toMatchObject({
+      status: 200,
+      body: {
+        batch: '/services/data/v61.0/composite/batch',
+        tree: '/services/data/v61.0/composite/tree',
+      },
+    })
   })
 })

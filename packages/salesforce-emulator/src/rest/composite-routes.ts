@@ -350,13 +350,14 @@ function substitute(value: unknown, results: ReadonlyMap<string, RouteResponse>)
 const SUB_URL_RE = /^\/services\/data\/v(\d{2,3}\.0)(\/[^?]*)?(?:\?(.*))?$/
 
 /** Answers one composite subrequest through `dispatch`. */
-type Dispatch = (ctx: RequestContext, req: RouteRequest) => RouteResponse
+export type Dispatch = (ctx: RequestContext, req: RouteRequest) => RouteResponse
 
 function halted(message: string): RouteResponse {
   return { status: 400, body: [{ errorCode: 'PROCESSING_HALTED', message }] }
 }
 
-function composite(dispatch: Dispatch) {
+/** The composite request handler; subrequests go through `dispatch`. */
+export function composite(dispatch: Dispatch) {
   return (ctx: RequestContext, req: RouteRequest): RouteResponse => {
     const obj = requireObjectBody(req.body, 'CompositeRequest')
     const subs = obj['compositeRequest']

@@ -13,9 +13,14 @@ import { toId18 } from '../data/ids.ts'
 import type { OrgData } from '../data/org-data.ts'
 import type { Route } from '../http/route-types.ts'
 import { routeSafely } from '../http/router.ts'
+import { SEARCH_ROUTES } from '../search/search-routes.ts'
+import { TOOLING_ROUTES } from '../tooling/tooling-routes.ts'
 import { CHANGE_TRACKING_ROUTES } from './change-tracking.ts'
-import { compositeRoutes, splitPath } from './composite-routes.ts'
+import { compositeBatchRoutes } from './composite-batch.ts'
+import { compositeRoutes, splitPath, type Dispatch } from './composite-routes.ts'
+import { COMPOSITE_TREE_ROUTES } from './composite-tree.ts'
 import { QUERY_ROUTES } from './query-routes.ts'
+import { RECENT_ROUTES } from './recent-routes.ts'
 import { SOBJECT_ROUTES } from './sobject-routes.ts'
 
 /** One REST data request, already authenticated, with the `/services/data/vNN.0` prefix removed. */
@@ -44,8 +49,20 @@ export interface DataResponse {
   headers?: Record<string, string>
 }
 
-const ROUTES: Route[] = [...CHANGE_TRACKING_ROUTES, ...SOBJECT_ROUTES, ...QUERY_ROUTES]
-ROUTES.push(...compositeRoutes((ctx, req) => routeSafely(ROUTES, ctx, req)))
+const ROUTES: Route[] = [
+  ...CHANGE_TRACKING_ROUTES,
+  ...SOBJECT_ROUTES,
+  ...QUERY_ROUTES,
+  ...SEARCH_ROUTES,
+  ...RECENT_ROUTES,
+  ...TOOLING_ROUTES,
+]
+const dispatch: Dispatch = (ctx, req) => routeSafely(ROUTES, ctx, req)
+ROUTES.push(
+  ...COMPOSITE_TREE_ROUTES,
+  ...compositeBatchRoutes(dispatch),
+  ...compositeRoutes(dispatch),
+)
 
 function lowerCaseHeaders(headers: DataRequest['headers']): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {}
