@@ -272,6 +272,10 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--reload-interval-ms <n>', 'check for applied definitions this often (0: never)')
     .option('--key-cache-ms <n>', 'trust a verified client key this long (revocation delay)')
     .option(
+      '--lease-ttl-ms <n>',
+      'a refresh lease lives this long unless renewed (a killed instance blocks refreshes this long)',
+    )
+    .option(
       '--credential-port <name=port>',
       'serve a Named Credential as a bare origin on its own port, for SDKs (repeatable)',
       collect,

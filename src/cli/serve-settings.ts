@@ -24,6 +24,7 @@ export interface ServeFlags {
   readonly shutdownTimeoutMs?: string
   readonly reloadIntervalMs?: string
   readonly keyCacheMs?: string
+  readonly leaseTtlMs?: string
   readonly credentialPort?: readonly string[]
   /** The origin browsers use for the console and OAuth callbacks (default `http://<host>:<port>`). */
   readonly publicUrl?: string
@@ -60,12 +61,15 @@ export interface ServeSettings {
    * address `callout serve` listens on).
    */
   readonly console: 'off' | { readonly publicUrl?: string }
+  readonly leaseTtlMs: number
 }
 
 /** Defaults of the options only the CLI has. */
 export const SERVE_CLI_DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 10_000,
   reloadIntervalMs: 2_000,
+  /** The token manager's lease TTL (LEASE_DEFAULTS.ttlMs). */
+  leaseTtlMs: 15_000,
 })
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -87,6 +91,7 @@ type NumberKey =
   | 'keyCacheMs'
   | 'shutdownTimeoutMs'
   | 'reloadIntervalMs'
+  | 'leaseTtlMs'
 
 /** Flag name, minimum, maximum and default of each numeric option. */
 const NUMBERS: Record<NumberKey, [flag: string, min: number, max: number, fallback: number]> = {
@@ -97,6 +102,7 @@ const NUMBERS: Record<NumberKey, [flag: string, min: number, max: number, fallba
   keyCacheMs: ['--key-cache-ms', 0, 3_600_000, SERVER_DEFAULTS.keyCacheMs],
   shutdownTimeoutMs: ['--shutdown-timeout-ms', 0, 3_600_000, SERVE_CLI_DEFAULTS.shutdownTimeoutMs],
   reloadIntervalMs: ['--reload-interval-ms', 0, 86_400_000, SERVE_CLI_DEFAULTS.reloadIntervalMs],
+  leaseTtlMs: ['--lease-ttl-ms', 1_000, 3_600_000, SERVE_CLI_DEFAULTS.leaseTtlMs],
 }
 
 /**

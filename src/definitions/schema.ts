@@ -252,6 +252,7 @@ export const serveSchema = z.strictObject({
   shutdownTimeoutMs: whole('milliseconds', 0, 3_600_000).optional(),
   reloadIntervalMs: whole('milliseconds; 0 turns polling off', 0, 86_400_000).optional(),
   keyCacheMs: whole('milliseconds', 0, 3_600_000).optional(),
+  leaseTtlMs: whole('milliseconds', 1_000, 3_600_000).optional(),
 })
 
 /** The whole configuration document. */

@@ -27,6 +27,8 @@ export interface ServeConfig {
   readonly shutdownTimeoutMs?: number
   readonly reloadIntervalMs?: number
   readonly keyCacheMs?: number
+  /** How long a refresh lease lives without renewal (a dead instance blocks refreshes this long). */
+  readonly leaseTtlMs?: number
   /** The file it came from, for messages. */
   readonly source?: string
 }

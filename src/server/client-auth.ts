@@ -6,6 +6,7 @@
 import type { Clock } from '../clock.ts'
 import { CalloutError } from '../errors.ts'
 import type { ClientKeyRecord, ClientKeyStore } from '../store/client-keys.ts'
+import { isStoreUnreachable } from '../store/reachability.ts'
 import { clientKeyId, keyFromBearer, verifyClientKey } from './client-key.ts'
 import { parseKeyRule, ruleAllows, type KeyRule } from './key-rules.ts'
 
@@ -87,7 +88,17 @@ export class ClientAuthenticator {
       checkLive(cached.record, now)
       return cached.client
     }
-    const record = await this.#keys.getClientKey(id)
+    let record: ClientKeyRecord | undefined
+    try {
+      record = await this.#keys.getClientKey(id)
+    } catch (error) {
+      // The store cannot be reached: a key verified before keeps working until it answers again
+      // (no revocation can be written meanwhile either).
+      if (cached === undefined || !isStoreUnreachable(error)) throw error
+      if (!verifyClientKey(key, cached.hash)) throw invalidKey(id)
+      checkLive(cached.record, now)
+      return cached.client
+    }
     if (record === undefined || !verifyClientKey(key, record.keyHash)) throw invalidKey(id)
     checkLive(record, now)
     const client: Client = {

@@ -62,11 +62,17 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,
+    // A database that does not answer fails the query instead of hanging it.
+    connectionTimeoutMillis: 10_000,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   })
   // An idle client that loses its connection must not crash the process; the next query fails
   // and is translated by the store.
   pool.on('error', () => undefined)
+  // Nor must a client in use (between queries, or in a transaction) whose connection is reset by
+  // a database restart: the pool only listens to idle clients. Its queries fail (and the store
+  // translates that); the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   try {
     if (schema !== undefined) {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CalloutError } from '../errors.ts'
+import { isStoreUnreachable } from '../store/reachability.ts'
 import type { LeaseStore } from '../store/types.ts'
 import type { ArmedWait } from './change-waiters.ts'
 import { silentLogger, type Logger } from './types.ts'
@@ -39,6 +40,9 @@ export const LEASE_DEFAULTS = Object.freeze({
   maxPollMs: 250,
 })
 
+/** How soon a failed lease renewal is tried again (at most a tenth of the TTL). */
+const RENEW_RETRY_MS = 100
+
 /** What {@link withLease} did: ran `fn` under the lease, or saw another holder finish. */
 export type LeaseOutcome<T> =
   { readonly acquired: true; readonly value: T } | { readonly acquired: false }
@@ -67,8 +71,11 @@ export async function withLease<T>(
   // Armed before each attempt, so that a notification between the attempt and the wait counts.
   let change = options.nextChange?.()
   try {
-    while (!(await leases.acquireLease(name, holder, options.ttlMs))) {
-      if (options.otherHolderDone !== undefined && (await options.otherHolderDone())) {
+    while (!(await attempt(() => leases.acquireLease(name, holder, options.ttlMs), logger))) {
+      if (
+        options.otherHolderDone !== undefined &&
+        (await attempt(options.otherHolderDone, logger))
+      ) {
         return { acquired: false }
       }
       if (Date.now() - started > options.maxWaitMs) {
@@ -86,29 +93,56 @@ export async function withLease<T>(
   } finally {
     change?.cancel()
   }
-  const renewal = setInterval(
-    () => {
-      leases.renewLease(name, holder, options.ttlMs).then(
-        (held) => {
-          if (!held) logger.warn({ lease: name }, 'refresh lease lost while the token call ran')
-        },
-        (error: unknown) =>
-          logger.warn({ lease: name, err: error }, 'renewing the refresh lease failed'),
-      )
-    },
-    Math.max(1, Math.floor(options.ttlMs / 3)),
-  )
-  renewal.unref()
+  // Renewed every third of the TTL. A renewal that fails (the database restarting) is retried
+  // quickly, so that the lease is renewed as soon as the database answers again — before it
+  // expires, if the outage was shorter than the TTL — and no other instance takes it meanwhile.
+  const everyMs = Math.max(1, Math.floor(options.ttlMs / 3))
+  const retryMs = Math.max(1, Math.min(RENEW_RETRY_MS, Math.floor(options.ttlMs / 10)))
+  let renewal: NodeJS.Timeout | undefined
+  let done = false
+  const renew = (): void => {
+    leases.renewLease(name, holder, options.ttlMs).then(
+      (held) => {
+        if (!held) logger.warn({ lease: name }, 'refresh lease lost while the token call ran')
+        schedule(everyMs)
+      },
+      (error: unknown) => {
+        logger.warn({ lease: name, err: error }, 'renewing the refresh lease failed; retrying')
+        schedule(retryMs)
+      },
+    )
+  }
+  const schedule = (ms: number): void => {
+    if (done) return
+    renewal = setTimeout(renew, ms)
+    renewal.unref()
+  }
+  schedule(everyMs)
   try {
     return { acquired: true, value: await fn() }
   } finally {
-    clearInterval(renewal)
+    done = true
+    clearTimeout(renewal)
     await leases.releaseLease(name, holder).catch((error: unknown) => {
       logger.warn(
         { lease: name, err: error },
         'releasing the refresh lease failed; it expires by itself',
       )
     })
+  }
+}
+
+/**
+ * One look while waiting for another holder: a store that cannot be reached for a moment (a
+ * database restart) counts as "not yet", and the wait goes on until `maxWaitMs`.
+ */
+async function attempt(look: () => Promise<boolean>, logger: Logger): Promise<boolean> {
+  try {
+    return await look()
+  } catch (error) {
+    if (!isStoreUnreachable(error)) throw error
+    logger.warn({ code: 'STORE_ERROR' }, 'the store is not reachable; still waiting for the lease')
+    return false
   }
 }
 

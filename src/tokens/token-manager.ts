@@ -50,7 +50,10 @@ export interface TokenManagerOptions {
   /**
    * How long to keep retrying the store write of a token set just obtained from the authorization
    * server, while holding (and renewing) the lease. After that the token set is kept in memory,
-   * used, and persisted as soon as the store answers. Default 10 s.
+   * used, and persisted as soon as the store answers. Default: the lease TTL (15 s), so that a
+   * database outage shorter than the TTL ends with this holder renewing its lease and storing the
+   * token set before any other instance may take the lease (and replay a rotated-out refresh
+   * token).
    */
   readonly commitRetryMs?: number
   /**
@@ -84,7 +87,8 @@ export const TOKEN_MANAGER_DEFAULTS = Object.freeze({
   cacheTtlMs: 30_000,
   /** Rounds of "another holder finished, re-check" before giving up. */
   maxLeaseRounds: 3,
-  commitRetryMs: 10_000,
+  /** When no lease TTL is given either (the lease TTL is the default). */
+  commitRetryMs: LEASE_DEFAULTS.ttlMs,
   rejectionRefresh: Object.freeze({ freshMs: 10_000, budget: 5, windowMs: 5 * 60_000 }),
   /** First pause between store write attempts; doubles up to `maxStoreRetryPauseMs`. */
   storeRetryPauseMs: 50,
@@ -158,7 +162,8 @@ export class TokenManager {
       refreshMarginMs: options.refreshMarginMs ?? EXPIRY_DEFAULTS.refreshMarginMs,
     })
     this.#cooldownMs = options.cooldownMs ?? TOKEN_MANAGER_DEFAULTS.cooldownMs
-    this.#commitRetryMs = options.commitRetryMs ?? TOKEN_MANAGER_DEFAULTS.commitRetryMs
+    this.#commitRetryMs =
+      options.commitRetryMs ?? options.lease?.ttlMs ?? TOKEN_MANAGER_DEFAULTS.commitRetryMs
     this.#rejectionRefresh = Object.freeze({
       ...TOKEN_MANAGER_DEFAULTS.rejectionRefresh,
       ...options.rejectionRefresh,

@@ -12,6 +12,9 @@ import { Secret } from '../../secrets/secret.ts'
 import { buildServer } from '../../server/build-server.ts'
 import { buildCredentialPort } from '../../server/credential-port.ts'
 import { followStore } from '../../server/follow-store.ts'
+import { closeWaiting } from '../../server/waiting-server.ts'
+import { LEASE_DEFAULTS } from '../../tokens/lease.ts'
+import { openStoreOrWait } from '../store-wait.ts'
 import { openStore } from '../../store/index.ts'
 import type { CliIo } from '../io.ts'
 import { checkCredentialPortNames, serveSettings, type ServeFlags } from '../serve-settings.ts'
@@ -89,12 +92,41 @@ export async function serveCommand(
   const log = accessLogDestination(io)
   const logger = pino({ base: { service: 'callout' } }, log.stream)
   const home = resolveHome(io.env)
-  const store = await openStore({ home, env: io.env })
+  // SIGTERM while the store is still unreachable at start ends the wait.
+  let stopWaiting!: () => void
+  const stopSignal = new Promise<void>((r) => (stopWaiting = r))
+  signals.on('SIGTERM', stopWaiting)
+  signals.on('SIGINT', stopWaiting)
+  const opened = await openStoreOrWait(() => openStore({ home, env: io.env }), {
+    host,
+    port,
+    stop: stopSignal,
+    report: (message) => io.stderr.write(`${message}\n`),
+  }).finally(() => {
+    signals.off('SIGTERM', stopWaiting)
+    signals.off('SIGINT', stopWaiting)
+  })
+  if (opened.kind === 'stopped') {
+    io.stderr.write('callout serve: stopped\n')
+    return
+  }
+  const store = opened.store
   let closed = false
   const portApps: FastifyInstance[] = []
   let broker: Broker | undefined
   try {
-    broker = await openBroker({ store, env: io.env, home, logger })
+    broker = await openBroker({
+      store,
+      env: io.env,
+      home,
+      logger,
+      tokens: {
+        lease: {
+          ttlMs: settings.leaseTtlMs,
+          maxWaitMs: Math.max(LEASE_DEFAULTS.maxWaitMs, 2 * settings.leaseTtlMs),
+        },
+      },
+    })
     checkCredentialPortNames(settings.credentialPorts, broker.definitions.namedCredentials.keys())
     // Without --public-url the console's origin is the address it listens on (known after listen).
     let listeningOrigin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -121,7 +153,9 @@ export async function serveCommand(
       keyCacheMs: settings.keyCacheMs,
       totalTimeoutMs: settings.totalTimeoutMs,
     })
-    await server.app.listen({ host, port })
+    // After a wait for the store, the real server takes the waiting one's port.
+    if (opened.waiting !== undefined) await closeWaiting(opened.waiting.server)
+    await server.app.listen({ host, port: opened.waiting?.port ?? port })
     portApps.push(server.app)
     const origin = originOf(server.app)
     listeningOrigin = origin

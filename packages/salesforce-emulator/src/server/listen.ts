@@ -9,13 +9,20 @@ export interface Listener {
   port: number
 }
 
+/**
+ * The accept queue of each listener. Salesforce takes any burst of new connections; Node's default
+ * (511) drops the connection attempts beyond it, which then wait seconds for a TCP retransmission.
+ * The kernel caps it at `net.core.somaxconn`.
+ */
+const BACKLOG = 4096
+
 /** Listens on 127.0.0.1 at `port` (0 = a free port). */
 export async function listen(listener: RequestListener, port = 0): Promise<Listener> {
   const server = createServer({ requestTimeout: 120_000 }, listener)
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
+    server.listen({ port, host: '127.0.0.1', backlog: BACKLOG }, () => {
       server.off('error', reject)
       resolve()
     })
