@@ -37,6 +37,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     summary: 'The store stayed locked by another connection past the wait deadline; retry.',
   },
+  STORE_NOT_EMPTY: {
+    status: 409,
+    summary: 'A store copy was refused: the target store already holds data.',
+  },
   STORE_TAMPERED: {
     status: 500,
     summary:

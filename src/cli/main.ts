@@ -222,8 +222,15 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
 
   program
     .command('migrate')
-    .description("bring the store's schema up to date")
-    .action(async () => (await import('./commands/migrate.ts')).migrateCommand(commandIo))
+    .description(
+      "bring the store's schema up to date; with --from and --to, copy one store into another",
+    )
+    .option('--from <store>', 'copy from this store (sqlite:<path> or postgres://…)')
+    .option('--to <store>', 'copy into this store (sqlite:<path> or postgres://…), empty')
+    .option('--overwrite', 'with --from/--to: replace everything the --to store holds')
+    .action(async (opts: { from?: string; to?: string; overwrite?: boolean }) =>
+      (await import('./commands/migrate.ts')).migrateCommand(commandIo, opts),
+    )
 
   program
     .command('rotate-key')

@@ -5,8 +5,15 @@ export type { ApplyResult, LeaseStore, PendingAuthorization, Store } from './typ
 export { KyselyStore } from './kysely-store.ts'
 export { credentialRowId } from './credentials-repository.ts'
 export type { KyselyStoreOptions } from './kysely-store.ts'
-export { DEFAULT_DATABASE_FILE, openStore, parseStoreUrl, rotateMasterKey } from './open-store.ts'
-export type { OpenStoreOptions, StoreLocation } from './open-store.ts'
+export {
+  DEFAULT_DATABASE_FILE,
+  copyStore,
+  openStore,
+  parseStoreUrl,
+  rotateMasterKey,
+} from './open-store.ts'
+export type { CopyStoreOptions, OpenStoreOptions, StoreLocation } from './open-store.ts'
+export type { CopyProgress, CopyResult } from './copy-store.ts'
 export type { RotateOptions, RotateProgress, RotateResult } from './rotate-master-key.ts'
 export { openSqlite } from './sqlite.ts'
 export type { SqliteOptions } from './sqlite.ts'

@@ -25,6 +25,8 @@ import { PendingAuthorizationsRepository } from './pending-authorizations-reposi
 import { insertDataKey, readDataKeys, repositoryContext } from './repository-context.ts'
 import type { RepositoryContext } from './repository-context.ts'
 import { noNotifications, type StoreNotifications } from './notifications.ts'
+import { copyRows } from './copy-store.ts'
+import type { CopyOptions, CopyResult } from './copy-store.ts'
 import { rotateKeys } from './rotate-master-key.ts'
 import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
 import type { Database, DefinitionKind } from './schema.ts'
@@ -265,6 +267,18 @@ export class KyselyStore implements Store {
     return this.#context.run('rotate the master key', () =>
       rotateKeys(this.#context, newKey, options),
     )
+  }
+
+  /**
+   * Copies every row of `from` into `to`, both opened with the same master key, as stored
+   * (ciphertexts and tags unchanged, nothing decrypted), then verifies counts and tags. `to`'s data
+   * keys are replaced: close it afterwards. Prefer `copyStore` (`callout migrate --from --to`).
+   *
+   * @example
+   * const result = await KyselyStore.copy(source, target, { onProgress: console.log })
+   */
+  static copy(from: KyselyStore, to: KyselyStore, options: CopyOptions = {}): Promise<CopyResult> {
+    return copyRows(from.#context, to.#context, options)
   }
 
   async close(): Promise<void> {

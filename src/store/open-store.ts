@@ -3,11 +3,13 @@
  * default is SQLite at `<home>/callout.db` (WAL; lock waits never block the event loop).
  */
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import type { Clock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { MASTER_KEY_FILE, loadMasterKey } from '../secrets/master-key.ts'
 import type { CalloutEnv, MasterKey } from '../secrets/master-key.ts'
+import { locationKey, sameStore } from './copy-store.ts'
+import type { CopyOptions, CopyResult } from './copy-store.ts'
 import { KyselyStore } from './kysely-store.ts'
 import { openPostgres, redactStoreUrl } from './postgres.ts'
 import type { RotateOptions, RotateResult } from './rotate-master-key.ts'
@@ -163,4 +165,119 @@ export function rotateMasterKey(
   options: RotateOptions = {},
 ): Promise<RotateResult> {
   return store.rotateMasterKey(newKey, options)
+}
+
+/** Options for {@link copyStore}. */
+export interface CopyStoreOptions extends CopyOptions {
+  /** The store to copy from: `sqlite:<path>` (an existing file) or `postgres://…`. */
+  readonly from: string
+  /** The store to copy into: `sqlite:<path>` or `postgres://…` (empty unless `overwrite`). */
+  readonly to: string
+  /** The Callout home (for the master key file). */
+  readonly home: string
+  /** The master key both stores use; default: loaded like {@link openStore} does. */
+  readonly masterKey?: MasterKey
+  readonly env?: CalloutEnv
+  /** The folder relative SQLite paths are resolved against. Default `process.cwd()`. */
+  readonly cwd?: string
+  /** Schema migration messages of either store. */
+  readonly onMigrationProgress?: (store: 'from' | 'to', message: string) => void
+}
+
+/**
+ * Copies one store into another (`callout migrate --from <store> --to <store>`): SQLite to
+ * PostgreSQL and back. Both are opened (and migrated) with one master key; rows move as stored,
+ * secrets still encrypted; then row counts and integrity tags are verified on the target. Refuses
+ * the same store twice (`INVALID_ARGUMENT`), a non-empty target without `overwrite`
+ * (`STORE_NOT_EMPTY`), and a store created with another master key (`MASTER_KEY_INVALID`).
+ *
+ * @example
+ * const result = await copyStore({
+ *   from: 'sqlite:./.callout/callout.db',
+ *   to: 'postgres://callout@db.internal:5432/callout',
+ *   home: resolveHome(process.env),
+ *   onProgress: ({ table, copied, total }) => console.log(`${table} ${copied}/${total}`),
+ * })
+ */
+export async function copyStore(options: CopyStoreOptions): Promise<CopyResult> {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const from = parseCopyLocation(options.from, '--from', options.home)
+  const to = parseCopyLocation(options.to, '--to', options.home)
+  if (locationKey(from, cwd) === locationKey(to, cwd)) throw sameStore(describe(from))
+  if (from.dialect === 'sqlite' && !existsSync(resolvePath(cwd, from.path))) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--from names no store: ${from.path} does not exist. Give the path of an existing Callout ` +
+        'SQLite file (the default is <home>/callout.db).',
+    )
+  }
+  const masterKey = options.masterKey ?? (await loadMasterKey({ env, home: options.home }))
+  const open = async (side: 'from' | 'to', url: string): Promise<KyselyStore> => {
+    const location = side === 'from' ? from : to
+    try {
+      return await openStore({
+        url: location.dialect === 'sqlite' ? `sqlite:${resolvePath(cwd, location.path)}` : url,
+        home: options.home,
+        env,
+        masterKey,
+        onMigrationProgress: (message) => options.onMigrationProgress?.(side, message),
+      })
+    } catch (error) {
+      throw isCalloutError(error, 'MASTER_KEY_INVALID')
+        ? otherMasterKey(side, describe(location), error)
+        : error
+    }
+  }
+  const source = await open('from', options.from)
+  try {
+    const target = await open('to', options.to)
+    try {
+      return await KyselyStore.copy(source, target, options)
+    } finally {
+      await target.close()
+    }
+  } finally {
+    await source.close()
+  }
+}
+
+function parseCopyLocation(url: string, flag: string, home: string): StoreLocation {
+  if (typeof url !== 'string' || url.trim() === '' || url.trim().endsWith(':memory:')) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `${flag} needs a store: sqlite:<path> or postgres://user:password@host:port/database.`,
+    )
+  }
+  try {
+    return parseStoreUrl(url, home)
+  } catch (cause) {
+    throw new CalloutError(
+      'CONFIG_INVALID',
+      `${flag} is not a store URL: write sqlite:<path> or postgres://user:password@host:port/database ` +
+        '(percent-encode special characters in the password).',
+      { cause },
+    )
+  }
+}
+
+function describe(location: StoreLocation): string {
+  return location.dialect === 'sqlite' ? location.path : redactStoreUrl(location.url)
+}
+
+function resolvePath(cwd: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path)
+}
+
+/** `MASTER_KEY_INVALID` naming which store was created with another key, and what to do. */
+function otherMasterKey(side: 'from' | 'to', where: string, cause: unknown): CalloutError {
+  const flag = side === 'from' ? '--from' : '--to'
+  return new CalloutError(
+    'MASTER_KEY_INVALID',
+    `The ${flag} store (${where}) was created with another master key. Both stores must be opened ` +
+      'with one key: run the copy with the key of the --from store (CALLOUT_MASTER_KEY, or ' +
+      '--home <dir> whose master.key opens it), into an empty store or one created with that key. ' +
+      'To change the key afterwards, run `callout rotate-key` with CALLOUT_STORE set to the new store.',
+    { cause, details: { store: side } },
+  )
 }

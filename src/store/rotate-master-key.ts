@@ -10,11 +10,9 @@ import { KeyRing, newDataKeyId, wrapDataKey } from '../secrets/key-ring.ts'
 import { KEY_BYTES } from '../secrets/master-key.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
 import type { RowMacInput } from '../secrets/row-mac.ts'
-import { credentialRowId } from './credentials-repository.ts'
 import { insertDataKey, readDataKeys } from './repository-context.ts'
 import type { RepositoryContext } from './repository-context.ts'
-import { clientKeyMacInput, credentialMacInput, definitionMacInput } from './row-integrity.ts'
-import type { ClientKeyRowContent } from './row-integrity.ts'
+import { TAG_INPUTS, credentialRowIdOf } from './tagged-rows.ts'
 import type { Database } from './schema.ts'
 
 /** Progress of a re-encryption: rows done out of rows holding secrets. */
@@ -58,14 +56,6 @@ interface Target {
   readonly macInput?: (row: Record<string, unknown>) => RowMacInput
 }
 
-function credentialRowIdOf(row: Record<string, unknown>): string {
-  return credentialRowId({
-    externalCredential: String(row['external_credential']),
-    principal: String(row['principal']),
-    userId: String(row['user_id']),
-  })
-}
-
 function text(value: unknown): string | null {
   return typeof value === 'string' ? value : null
 }
@@ -77,12 +67,7 @@ const TARGETS: readonly Target[] = [
       key: ['name'],
       columns: ['secrets'],
       rowId: (row) => String(row['name']),
-      macInput: (row) =>
-        definitionMacInput(table, {
-          name: String(row['name']),
-          definition: String(row['definition']),
-          secrets: text(row['secrets']),
-        }),
+      macInput: TAG_INPUTS[table],
     }),
   ),
   {
@@ -90,14 +75,14 @@ const TARGETS: readonly Target[] = [
     key: ['external_credential', 'principal', 'user_id'],
     columns: ['access_token', 'refresh_token'],
     rowId: credentialRowIdOf,
-    macInput: (row) => credentialMacInput(credentialRowIdOf(row), text(row['instance_url'])),
+    macInput: TAG_INPUTS.credentials,
   },
   {
     table: 'client_keys',
     key: ['id'],
     columns: [],
     rowId: (row) => String(row['id']),
-    macInput: (row) => clientKeyMacInput(row as unknown as ClientKeyRowContent),
+    macInput: TAG_INPUTS.client_keys,
   },
   {
     table: 'pending_authorizations',
