@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     'node-arg': { type: 'string', multiple: true, default: [] },
     target: { type: 'string', default: 'proxy' },
     from: { type: 'string', default: 'dist' },
+    entry: { type: 'string' },
     connections: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '5' },
   },
@@ -50,7 +51,10 @@ try {
       env,
     })
   ).stdout.trim()
-  const callout = await calloutCommand(args.from as ProxyFrom, (m) => console.error(m))
+  const callout =
+    args.entry !== undefined
+      ? [args.entry]
+      : await calloutCommand(args.from as ProxyFrom, (m) => console.error(m))
   const serve = spawn(process.execPath, [...args['node-arg'], ...callout, 'serve', '--port', '0'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -104,6 +108,20 @@ try {
     `${args.target} CPU per request: ${per(cpu1.user - cpu0.user)} µs user, ${per(cpu1.system - cpu0.system)} µs system`,
   )
   console.log(`upstream: ${JSON.stringify(await upstream.stats())}`)
+  if (args.target === 'proxy') {
+    // Garbage collection and heap, from the proxy's own Prometheus metrics.
+    const metrics = await request(`${origin}/metrics`)
+    const text = await metrics.body.text()
+    for (const line of text.split('\n')) {
+      if (
+        /^nodejs_gc_duration_seconds_(sum|count)|^nodejs_heap_size_used_bytes|^process_resident_memory_bytes/.test(
+          line,
+        )
+      ) {
+        console.log(line)
+      }
+    }
+  }
 } finally {
   if (child !== undefined && child.exitCode === null) {
     const exited = new Promise((resolve) => child!.once('exit', resolve))

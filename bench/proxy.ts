@@ -332,23 +332,26 @@ http { access_log off; upstream up { server ${new URL(upstream.origin).host}; ke
       })
     }
 
-    progress(
-      'proxy: refresh storm, 1,000 concurrent requests on a revoked token, 1,000 connections',
-    )
+    progress('proxy: 1,000 keep-alive connections, then a refresh storm on them')
     const agent = new Agent({ connections: 1000, keepAliveTimeout: 60_000 })
+    const burst = (): Promise<number[]> =>
+      Promise.all(
+        Array.from({ length: 1000 }, async () => {
+          const res = await request(proxyUrl, {
+            dispatcher: agent,
+            headers: { 'proxy-authorization': `Bearer ${key}` },
+          })
+          await res.body.dump()
+          return res.statusCode
+        }),
+      )
+    await burst()
+    const rss = await rssMb(serve.pid!)
     await upstream.reset()
     await upstream.revoke()
-    const statuses = await Promise.all(
-      Array.from({ length: 1000 }, async () => {
-        const res = await request(proxyUrl, {
-          dispatcher: agent,
-          headers: { 'proxy-authorization': `Bearer ${key}` },
-        })
-        await res.body.dump()
-        return res.statusCode
-      }),
-    )
+    const statuses = await burst()
     const storm = await upstream.stats()
+    await agent.close()
     const ok = statuses.filter((status) => status === 200).length
     rows.push({
       scenario: `${who}, refresh storm (1,000 concurrent requests)`,
@@ -362,8 +365,6 @@ http { access_log off; upstream up { server ${new URL(upstream.origin).host}; ke
       verdict: storm.tokenRequests === 1 && ok === 1000 ? 'PASS' : 'FAIL',
       note: `${ok}/1000 answered 200; upstream saw ${storm.api401}×401 + ${storm.api2xx}×200`,
     })
-    const rss = await rssMb(serve.pid!)
-    await agent.close()
     rows.push({
       scenario: `${who}, 1,000 keep-alive connections`,
       metric: 'RSS',

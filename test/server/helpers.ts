@@ -31,6 +31,8 @@ export const CLIENT_SECRET = 'proxy-test-client-secret'
 export class HostileUpstream {
   listening!: Listening
   seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = []
+  /** When each `/api/hang` exchange lost its connection (the proxy gave up on it). */
+  hangsClosedAt: number[] = []
   constructor(private readonly tokens: TokenServer) {}
 
   async start(): Promise<this> {
@@ -47,7 +49,10 @@ export class HostileUpstream {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x')
     this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
-    if (url.pathname === '/api/hang') return // never answers
+    if (url.pathname === '/api/hang') {
+      res.once('close', () => this.hangsClosedAt.push(Date.now()))
+      return // never answers
+    }
     if (url.pathname === '/api/reset') return void req.socket.destroy()
     if (url.pathname === '/api/garbage') {
       req.socket.end('HTTP/1.1 2OO NOT-HTTP\r\n\r\nxx')

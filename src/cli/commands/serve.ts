@@ -231,17 +231,26 @@ export async function serveCommand(
   }
 }
 
+/** Access-log lines buffered beyond this (stdout not keeping up) are dropped. 16 MiB. */
+const LOG_MAX_BUFFER_BYTES = 16 * 1024 * 1024
+
 /**
- * Where the access log goes: the process's stdout through an asynchronous, buffering writer
- * (sonic-boom, pino's own): lines that arrive while a write is in flight are written together by
- * the next one, so the event loop never blocks on a slow stdout. `flush()` writes what is still
- * buffered, synchronously (on shutdown). Another stream (in-process tests) is written directly.
+ * Where the access log goes: the process's stdout through pino's asynchronous writer (sonic-boom),
+ * so that the event loop never blocks on a slow stdout. A line is written at once when no write is
+ * in flight; lines that arrive during a write go out together in the next one. The buffer is
+ * bounded ({@link LOG_MAX_BUFFER_BYTES}: past it, lines are dropped rather than memory growing).
+ * `flush()` writes what is still buffered, synchronously (on shutdown; pino also flushes this
+ * destination when the process exits). Another stream (in-process tests) is written directly.
  */
 function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flush(): void } {
   if (io.stdout !== process.stdout) {
     return { stream: io.stdout as pino.DestinationStream, flush: () => undefined }
   }
-  const destination = pino.destination({ dest: 1, sync: false })
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    maxLength: LOG_MAX_BUFFER_BYTES,
+  })
   const flush = (): void => {
     try {
       destination.flushSync()
@@ -249,7 +258,6 @@ function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flus
       // Nothing was ever written (not ready yet), or stdout is gone: nothing to save.
     }
   }
-  // A crash or process.exit() elsewhere still gets the buffered lines out.
-  process.once('exit', flush)
+  // process.exit() elsewhere: pino's asynchronous destination flushes itself on exit too.
   return { stream: destination, flush }
 }

@@ -1,0 +1,138 @@
+/**
+ * A/B harness for `callout serve`, not part of `npm run bench`: runs two builds of the proxy (each
+ * a command that starts `callout`, e.g. a compiled entry) side by side on one store and one bench
+ * upstream, with the bare Node pass-through as the reference, and alternates wrk rounds between
+ * them (the order rotates each round), so that what a change bought is measured in one run.
+ *
+ *   node --import tsx bench/compare-proxy.ts --a /tmp/before/callout.mjs --b /tmp/after/callout.mjs
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { request } from 'undici'
+import { createBenchHome } from './setup.ts'
+import { median } from './stats.ts'
+import { startUpstream } from './upstream-process.ts'
+
+const run = promisify(execFile)
+const BIN = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64' },
+  },
+})
+if (args.a === undefined || args.b === undefined) throw new Error('usage: --a <entry> --b <entry>')
+
+/** User + system CPU time of a process, in ms (100 clock ticks per second). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+async function wrk(url: string, header: string | undefined): Promise<{ rps: number; n: number }> {
+  const { stdout } = await run('wrk', [
+    '-t2',
+    `-c${args.connections}`,
+    `-d${args.seconds}s`,
+    ...(header === undefined ? [] : ['-H', header]),
+    url,
+  ])
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]
+  if (/Non-2xx/.test(stdout) || rps === undefined) throw new Error(`wrk against ${url}: ${stdout}`)
+  return { rps: Number(rps), n: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) }
+}
+
+const upstream = await startUpstream()
+const home = await createBenchHome(upstream.origin)
+const env = {
+  ...process.env,
+  ...home.env,
+  CALLOUT_HOME: home.home,
+  CALLOUT_MASTER_KEY: home.masterKey,
+}
+const children: ChildProcess[] = []
+try {
+  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
+  const key = (
+    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'ab'], { env })
+  ).stdout.trim()
+  const header = `Proxy-Authorization: Bearer ${key}`
+  const start = async (entry: string): Promise<{ url: string; pid: number }> => {
+    const serve = spawn(process.execPath, [entry, 'serve', '--port', '0'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    children.push(serve)
+    const origin = await new Promise<string>((resolve) => {
+      let text = ''
+      serve.stderr.on('data', (c: Buffer) => {
+        text += c.toString()
+        const m = /listening on (http:\S+)/.exec(text)
+        if (m?.[1] !== undefined) resolve(m[1])
+      })
+    })
+    const url = `${origin}/callout/Api/x`
+    const warm = await request(url, { headers: { 'proxy-authorization': `Bearer ${key}` } })
+    await warm.body.dump()
+    if (warm.statusCode !== 200) throw new Error(`${entry}: warm-up HTTP ${warm.statusCode}`)
+    return { url, pid: serve.pid! }
+  }
+  const a = await start(args.a)
+  const b = await start(args.b)
+  const bare = fork(
+    fileURLToPath(new URL('./proxy-passthrough.ts', import.meta.url)),
+    [upstream.origin, (await upstream.current()) ?? ''],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  )
+  children.push(bare)
+  const port = await new Promise<number>((resolve) =>
+    bare.once('message', (m: { port: number }) => resolve(m.port)),
+  )
+  const sides = [
+    { name: 'a', ...a, header },
+    { name: 'b', ...b, header },
+    {
+      name: 'bare',
+      url: `http://127.0.0.1:${port}/callout/Api/x`,
+      pid: bare.pid!,
+      header: undefined,
+    },
+  ]
+  const rounds: Record<string, number>[] = []
+  const cpu: Record<string, number>[] = []
+  for (let r = 0; r < Number(args.rounds); r++) {
+    const result: Record<string, number> = {}
+    const perRequest: Record<string, number> = {}
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(i + r) % sides.length]!
+      const before = await cpuMs(side.pid)
+      const { rps, n } = await wrk(side.url, side.header)
+      result[side.name] = rps
+      perRequest[side.name] = (((await cpuMs(side.pid)) - before) * 1000) / n
+    }
+    rounds.push(result)
+    cpu.push(perRequest)
+    console.log(
+      `round ${r + 1}: ${sides.map((x) => `${x.name} ${Math.round(result[x.name]!)} req/s, ${perRequest[x.name]!.toFixed(0)} µs CPU/req`).join('; ')}`,
+    )
+  }
+  const ratio = (x: string, y: string): string =>
+    `×${median(rounds.map((r) => r[x]! / r[y]!)).toFixed(3)}`
+  const cpuRatio = (x: string, y: string): string =>
+    `×${median(cpu.map((r) => r[x]! / r[y]!)).toFixed(3)}`
+  console.log(
+    `proxy CPU per request, median of per-round ratios: b/a ${cpuRatio('b', 'a')}, a/bare ${cpuRatio('a', 'bare')}, b/bare ${cpuRatio('b', 'bare')}`,
+  )
+  console.log(
+    `throughput, median of per-round ratios: b/a ${ratio('b', 'a')}, a/bare ${ratio('a', 'bare')}, b/bare ${ratio('b', 'bare')}`,
+  )
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  await upstream.close()
+  await home.remove()
+}
