@@ -352,6 +352,15 @@ describe('composite tree, batch and graph', () => {
       },
     )
     expect(nested.results.map((r) => r.statusCode)).toEqual([400, 400])
+    const inComposite = await conn.requestPost<{
+      compositeResponse: { httpStatusCode: number; body: Errors }[]
+    }>('/composite', {
+      compositeRequest: [
+        { method: 'POST', url: '/services/data/v61.0/composite/batch', referenceId: 'b', body: {} },
+      ],
+    })
+    expect(inComposite.compositeResponse[0]?.httpStatusCode).toBe(400)
+    expect(inComposite.compositeResponse[0]?.body[0]?.message).toContain('batch or graph')
   })
 
   it('runs graphs, each all or nothing', async () => {

@@ -422,13 +422,13 @@ export function composite(dispatch: Dispatch) {
               },
             ],
           }
-        } else if (/^\/composite\/?$/.test(path)) {
+        } else if (/^\/composite(\/batch|\/graph)?\/?$/.test(path)) {
           res = {
             status: 400,
             body: [
               {
                 errorCode: 'INVALID_OPERATION',
-                message: 'A composite request cannot contain another composite request',
+                message: 'A composite request cannot contain a composite, batch or graph request',
               },
             ],
           }
