@@ -148,6 +148,31 @@ describe('the setup console', () => {
   })
 })
 
+describe('the console options in the serve section', () => {
+  it('come from the file; flags override; the same rules apply', () => {
+    const https = parseServeConfig({
+      serve: { host: '0.0.0.0', publicUrl: 'https://callout.example.com' },
+    })
+    expect(serveSettings({}, https).console).toEqual({ publicUrl: 'https://callout.example.com' })
+    expect(serveSettings({ publicUrl: 'https://other.example' }, https).console).toEqual({
+      publicUrl: 'https://other.example',
+    })
+    expect(serveSettings({}, parseServeConfig({ serve: { noConsole: true } })).console).toBe('off')
+    const plain = parseServeConfig({ serve: { host: '0.0.0.0' } })
+    expect(failure(() => serveSettings({}, plain)).message).toMatch(/plain http on 0.0.0.0/)
+    const insecure = parseServeConfig({ serve: { host: '0.0.0.0', consoleInsecureHttp: true } })
+    expect(serveSettings({}, insecure).console).toEqual({})
+  })
+
+  it('refuses a publicUrl in the file that is not an origin', () => {
+    for (const publicUrl of ['https://x.example/path', 'x.example', 'https://u:p@x.example', 7]) {
+      const error = failure(() => parseServeConfig({ serve: { publicUrl } }))
+      expect(error.code).toBe('CONFIG_INVALID')
+      expect(error.message).toContain('serve.publicUrl')
+    }
+  })
+})
+
 describe('credential port names', () => {
   it('must name a Named Credential in the store; a typo gets a suggestion', () => {
     const s = serveSettings({}, file)

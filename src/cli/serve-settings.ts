@@ -151,6 +151,7 @@ export function serveSettings(
   }
   const credentialPorts = [...byName.values()]
   checkPorts(port, credentialPorts)
+  const publicUrl = flags.publicUrl ?? file?.publicUrl
   const token = metricsToken ?? file?.metricsToken
   const metrics: MetricsAccess =
     token !== undefined ? { token } : isLoopbackHost(host) ? 'loopback' : 'off'
@@ -158,7 +159,15 @@ export function serveSettings(
     host,
     port,
     noAuthUnsafeLoopback,
-    console: consoleSetting(flags, host),
+    console: consoleSetting(
+      {
+        ...(publicUrl === undefined ? {} : { publicUrl }),
+        noConsole: flags.noConsole === true || file?.noConsole === true,
+        consoleInsecureHttp:
+          flags.consoleInsecureHttp === true || file?.consoleInsecureHttp === true,
+      },
+      host,
+    ),
     credentialPorts,
     metrics,
     ...numbers,

@@ -223,6 +223,24 @@ const whole = (what: string, min: number, max: number) =>
     .min(min, { error: `must be at least ${min} (${what})` })
     .max(max, { error: `must be at most ${max} (${what})` })
 
+/** True for an http(s) origin: no userinfo, path, query or fragment. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      url.username === '' &&
+      url.password === '' &&
+      url.pathname === '/' &&
+      url.search === '' &&
+      url.hash === '' &&
+      !/[/?#]$/.test(value.replace(/^https?:\/\//i, ''))
+    )
+  } catch {
+    return false
+  }
+}
+
 /** A TCP port a credential port listens on. */
 const credentialPortSchema = whole('a TCP port, 1–65535', 1, 65_535)
 
@@ -245,6 +263,15 @@ export const serveSchema = z.strictObject({
     })
     .optional(),
   noAuthUnsafeLoopback: z.boolean().optional(),
+  publicUrl: z
+    .string()
+    .refine(isOrigin, {
+      error:
+        'is not an origin — write scheme, host and optional port only, e.g. https://callout.example.com',
+    })
+    .optional(),
+  noConsole: z.boolean().optional(),
+  consoleInsecureHttp: z.boolean().optional(),
   maxBodyBytes: whole('bytes', 1, Number.MAX_SAFE_INTEGER).optional(),
   maxHeaderBytes: whole('bytes', 1024, 1024 * 1024).optional(),
   clientTimeoutMs: whole('milliseconds', 1, 86_400_000).optional(),

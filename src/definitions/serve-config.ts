@@ -20,6 +20,12 @@ export interface ServeConfig {
   /** Required as `Authorization: Bearer <token>` on `/metrics` when set. */
   readonly metricsToken?: Secret
   readonly noAuthUnsafeLoopback?: boolean
+  /** The origin browsers use for the setup console and OAuth callbacks. */
+  readonly publicUrl?: string
+  /** Serve the proxy only (no console, no admin API). */
+  readonly noConsole?: boolean
+  /** Allow the console over plain http on a non-loopback address. */
+  readonly consoleInsecureHttp?: boolean
   readonly maxBodyBytes?: number
   readonly maxHeaderBytes?: number
   readonly clientTimeoutMs?: number
