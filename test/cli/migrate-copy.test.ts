@@ -365,6 +365,30 @@ describe('callout migrate --from --to', () => {
       await unchanged(h, pgUrl, before)
     })
 
+    it('a row the target refuses half-way: the copy lands whole or not at all', async () => {
+      const { h, path, before } = await filledSqlite()
+      // SQLite does not enforce varchar lengths; PostgreSQL refuses this id (varchar(32)).
+      rawSqlite(
+        path,
+        "insert into admin_audit (id, at, actor, action, target, details) values (?, 1, 'a', 'b', 'c', '{}')",
+        ['x'.repeat(40)],
+      )
+      const pgUrl = await database()
+      const run = await runCli(['migrate', '--from', `sqlite:${path}`, '--to', pgUrl], h.env)
+      expect(run.code).not.toBe(0)
+      expect(run.stderr).toMatch(/^error STORE_ERROR: /m)
+      for (const table of ['auth_providers', 'credentials', 'client_keys', 'admin_users']) {
+        expect(await rawDatabase(pgUrl, `select 1 from ${table}`), table).toEqual([])
+      }
+      rawSqlite(path, 'delete from admin_audit where length(id) = 40')
+      await unchanged(h, `sqlite:${path}`, before)
+      // Fixed, the same target takes the copy: nothing was left behind.
+      expect(
+        (await runCli(['migrate', '--from', `sqlite:${path}`, '--to', pgUrl], h.env)).code,
+      ).toBe(0)
+      await unchanged(h, pgUrl, before)
+    })
+
     it('an unreachable target', async () => {
       const { h, path, before } = await filledSqlite()
       const run = await runCli(
