@@ -210,6 +210,12 @@ describe('Bulk API 2.0 bad input over HTTP', () => {
     }
   })
 
+  it('answers a bad session with 401 INVALID_SESSION_ID, which jsforce treats as expired', async () => {
+    const res = await fetch(jobsUrl('ingest'), { headers: { authorization: 'Bearer nope' } })
+    expect(res.status).toBe(401)
+    expect(await res.text()).toContain('INVALID_SESSION_ID')
+  })
+
   it('refuses bad job definitions with 400 INVALIDJOB and stores no job', async () => {
     const before = ((await call('GET', jobsUrl('ingest'))).json() as { records: unknown[] }).records
       .length
