@@ -14,6 +14,11 @@ export interface CliIo {
   readonly cwd: string
   /** True when stdout is an interactive terminal (progress and browser opening). */
   readonly interactive: boolean
+  /**
+   * The file descriptor behind `stdout` when it is the process's own (1), for writers that write
+   * to it directly and asynchronously (the access log of `callout serve`); absent in tests.
+   */
+  readonly stdoutFd?: number
 }
 
 /** The process's own streams and environment; stdout and stderr as {@link quietWhenReaderGone} makes them. */
@@ -25,6 +30,7 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     interactive: process.stdout.isTTY === true && process.stdin.isTTY === true,
+    stdoutFd: 1,
   }
 }
 

@@ -240,14 +240,15 @@ const LOG_MAX_BUFFER_BYTES = 16 * 1024 * 1024
  * in flight; lines that arrive during a write go out together in the next one. The buffer is
  * bounded ({@link LOG_MAX_BUFFER_BYTES}: past it, lines are dropped rather than memory growing).
  * `flush()` writes what is still buffered, synchronously (on shutdown; pino also flushes this
- * destination when the process exits). Another stream (in-process tests) is written directly.
+ * destination when the process exits). Write errors (the reader gone) silence the log, never stop
+ * the proxy. Without a file descriptor (in-process tests), `io.stdout` is written directly.
  */
 function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flush(): void } {
-  if (io.stdout !== process.stdout) {
+  if (io.stdoutFd === undefined) {
     return { stream: io.stdout as pino.DestinationStream, flush: () => undefined }
   }
   const destination = pino.destination({
-    dest: 1,
+    dest: io.stdoutFd,
     sync: false,
     maxLength: LOG_MAX_BUFFER_BYTES,
   })
@@ -258,6 +259,8 @@ function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flus
       // Nothing was ever written (not ready yet), or stdout is gone: nothing to save.
     }
   }
+  // A reader that went away (EPIPE) ends the access log, not the proxy (as for the CLI's stdout).
+  destination.on('error', () => undefined)
   // process.exit() elsewhere: pino's asynchronous destination flushes itself on exit too.
   return { stream: destination, flush }
 }
