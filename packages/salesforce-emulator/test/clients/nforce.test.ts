@@ -1,7 +1,7 @@
 /**
  * nforce 1.13, unmodified, against the emulator: the password and web-server OAuth flows,
- * identity, automatic refresh after an expired session, CRUD, queries across pages, describe,
- * limits and Apex REST.
+ * identity, automatic refresh after an expired session, CRUD, queries across pages, SOSL search,
+ * describe, limits and Apex REST.
  */
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -123,6 +123,21 @@ describe('nforce 1.13 against the emulator', () => {
     expect(all.records[11].get('Name')).toBe('Paged 9')
     const err = await conn.query({ query: 'SELECT Nope FROM Account' }).catch((e: unknown) => e)
     expect(err).toMatchObject({ statusCode: 400, errorCode: 'INVALID_FIELD' })
+  })
+
+  it('searches with SOSL', async () => {
+    const conn = connection()
+    await conn.authenticate({ username: 'dev@nforce.example', password: 'Nforce-Pass-1' })
+    const found = await conn.search({
+      search: 'FIND {Paged 1*} IN NAME FIELDS RETURNING Account(Name ORDER BY Name)',
+    })
+    expect(found.searchRecords.map((r: { Name: string }) => r.Name)).toEqual([
+      'Paged 1',
+      'Paged 10',
+      'Paged 11',
+    ])
+    const err = await conn.search({ search: 'FIND Paged' }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ statusCode: 400, errorCode: 'MALFORMED_SEARCH' })
   })
 
   it('describes, reads limits and calls Apex REST', async () => {

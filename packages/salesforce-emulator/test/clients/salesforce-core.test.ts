@@ -1,6 +1,6 @@
 /**
  * @salesforce/core 8.x (with @jsforce/jsforce-node 3.10.16), unmodified: JWT `AuthInfo`,
- * `Connection`, `autoFetchQuery`, `singleRecordQuery`, and the JWT re-mint after an expired
+ * `Connection`, `autoFetchQuery`, `singleRecordQuery`, `tooling.query`, and the JWT re-mint after an expired
  * session. HOME and the SF_* settings point at a temporary directory, so nothing touches the real
  * home or keychain.
  */
@@ -105,6 +105,23 @@ describe('@salesforce/core 8 against the emulator', () => {
     ).rejects.toMatchObject({
       name: 'SingleRecordQuery_MultipleRecords',
     })
+  })
+
+  it('queries the Tooling API', async () => {
+    org.addCustomField('Account', { name: 'External_Id__c', type: 'string', externalId: true })
+    const conn = await core.Connection.create({ authInfo })
+    const entity = await conn.tooling.query(
+      "SELECT QualifiedApiName, KeyPrefix FROM EntityDefinition WHERE QualifiedApiName = 'Account'",
+    )
+    expect(entity.records).toEqual([
+      expect.objectContaining({ QualifiedApiName: 'Account', KeyPrefix: '001' }),
+    ])
+    const fields = await conn.tooling.query(
+      "SELECT DeveloperName FROM CustomField WHERE TableEnumOrId = 'Account'",
+    )
+    expect(fields.records.map((r) => (r as { DeveloperName?: string }).DeveloperName)).toEqual([
+      'External_Id',
+    ])
   })
 
   it('re-mints a JWT token when the session expires, then answers', async () => {
