@@ -156,6 +156,14 @@ export const ERROR_CATALOGUE = {
     summary: 'A state-changing console request carried no valid CSRF token.',
   },
   RATE_LIMITED: { status: 429, summary: 'Too many requests from this client; retry later.' },
+  DEFINITION_NOT_FOUND: {
+    status: 404,
+    summary: 'No AuthProvider, ExternalCredential or NamedCredential has that name.',
+  },
+  DEFINITION_EXISTS: {
+    status: 409,
+    summary: 'A definition of that kind and name already exists.',
+  },
   // everything else
   BROKER_CLOSED: {
     status: 503,

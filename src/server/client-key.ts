@@ -3,6 +3,7 @@
  * SHA-256 of a key is stored; the key itself is printed once by `callout keys create`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { ClientKeyRecord } from '../store/client-keys.ts'
 
 const KEY_PATTERN = /^ck_([0-9a-f]{12})_([0-9a-f]{64})$/
 
@@ -73,4 +74,35 @@ export function keyFromBearer(value: string | undefined): string | undefined {
   const bang = token.indexOf('!')
   const candidate = bang === -1 ? token : token.slice(bang + 1)
   return candidate.startsWith('ck_') ? candidate : undefined
+}
+
+/**
+ * A new client key and the record to store for it (only its hash), for `callout keys create`
+ * and the admin API.
+ *
+ * @example
+ * const { key, record } = newClientKey({ name: 'ci-bot', rules: ['Target:GET'], anyUser: false, now: Date.now() })
+ */
+export function newClientKey(options: {
+  readonly name: string
+  readonly rules: readonly string[]
+  readonly anyUser: boolean
+  readonly now: number
+  readonly expiresInMs?: number
+}): { readonly key: string; readonly record: ClientKeyRecord } {
+  const { id, key, hash } = generateClientKey()
+  return {
+    key,
+    record: {
+      id,
+      name: options.name,
+      rules: options.rules,
+      anyUser: options.anyUser,
+      keyHash: hash,
+      createdAt: options.now,
+      ...(options.expiresInMs === undefined
+        ? {}
+        : { expiresAt: options.now + options.expiresInMs }),
+    },
+  }
 }

@@ -56,7 +56,12 @@ export async function consoleRig(): Promise<ConsoleRig> {
         broker,
         keys: store.clientKeys,
         processMetrics: false,
-        console: { admin: store.admin, publicUrl: 'http://127.0.0.1', ...options },
+        console: {
+          admin: store.admin,
+          keys: store.clientKeys,
+          publicUrl: 'http://127.0.0.1',
+          ...options,
+        },
       })
       await server.app.listen({ host: '127.0.0.1', port: 0 })
       const { port } = server.app.server.address() as AddressInfo
@@ -162,4 +167,18 @@ export function csrfOf(html: string): string {
   const match = /name="_csrf" value="([^"]+)"/.exec(html)
   if (match === null) throw new Error('the page has no CSRF token')
   return match[1]!
+}
+
+/** Creates an admin API token in the store and returns it. */
+export async function adminToken(store: KyselyStore, name = 'test-bot'): Promise<string> {
+  const { generateAdminToken } = await import('../../src/server/admin/admin-tokens.ts')
+  const { id, token, hash } = generateAdminToken()
+  await store.admin.createAdminToken({
+    id,
+    name,
+    tokenHash: hash,
+    createdBy: 'cli',
+    createdAt: Date.now(),
+  })
+  return token
 }

@@ -1,8 +1,7 @@
 import { resolveHome } from '../../secrets/index.ts'
 import { CalloutError } from '../../errors.ts'
 import { openStore } from '../../store/index.ts'
-import type { ClientKeyRecord } from '../../store/client-keys.ts'
-import { clientKeyId, generateClientKey } from '../../server/client-key.ts'
+import { clientKeyId, newClientKey } from '../../server/client-key.ts'
 import { formatKeyRule, parseKeyRules } from '../../server/key-rules.ts'
 import { println, type CliIo } from '../io.ts'
 
@@ -76,17 +75,14 @@ export async function keysCreateCommand(io: CliIo, options: KeysCreateOptions): 
       '--name must be 1–64 letters, digits, ".", "@", "_" or "-".',
     )
   }
-  const { id, key, hash } = generateClientKey()
-  const now = Date.now()
-  const record: ClientKeyRecord = {
-    id,
+  const { key, record } = newClientKey({
     name,
     rules,
     anyUser: options.anyUser === true,
-    keyHash: hash,
-    createdAt: now,
-    ...(expiresInMs === undefined ? {} : { expiresAt: now + expiresInMs }),
-  }
+    now: Date.now(),
+    ...(expiresInMs === undefined ? {} : { expiresInMs }),
+  })
+  const { id } = record
   await withStore(io, (store) => store.clientKeys.createClientKey(record))
   println(io, key)
   io.stderr.write(

@@ -139,6 +139,7 @@ export async function serveCommand(
         : {
             console: {
               admin: store.admin,
+              ...(noAuth ? {} : { keys: store.clientKeys }),
               publicUrl: consoleSetting.publicUrl ?? (() => listeningOrigin),
             },
           }),
@@ -160,7 +161,8 @@ export async function serveCommand(
     const origin = originOf(server.app)
     listeningOrigin = origin
     if (consoleSetting !== 'off') {
-      const admins = await store.admin.countAdminUsers()
+      // Only a hint: a store that stops answering here must not stop the server.
+      const admins = await store.admin.countAdminUsers().catch(() => undefined)
       io.stderr.write(
         `callout serve: setup console at ${consoleSetting.publicUrl ?? origin}/` +
           (admins === 0 ? ' (no admin yet: `callout admin create --username <name>`)' : '') +

@@ -16,9 +16,12 @@ import { systemClock, type Clock } from '../../clock.ts'
 import type { CredentialStatus } from '../../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
 import type { AdminSessionRecord, AdminStore, LockoutPolicy } from '../../store/admin.ts'
+import type { ClientKeyStore } from '../../store/client-keys.ts'
 import { AdminAuth } from '../admin/admin-auth.ts'
 import { errorAnswer } from '../error-body.ts'
+import { registerAdminApi } from './admin-api.ts'
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
+import { DefinitionsService } from './definitions-service.ts'
 import { render, type PageData } from './views.ts'
 
 /** Defaults of {@link ConsoleOptions}. */
@@ -47,6 +50,8 @@ export interface ConsoleOptions {
   readonly loginRateLimit?: { readonly max: number; readonly timeWindowMs: number }
   readonly sessionIdleMs?: number
   readonly sessionMaxMs?: number
+  /** The proxy's client keys, for the Client Keys page and admin API. */
+  readonly keys?: ClientKeyStore
 }
 
 /** The console's view of a request: the admin session, when signed in. */
@@ -57,6 +62,7 @@ export interface ConsoleContext {
   publicUrl(): string
   readonly secure: boolean
   readonly clock: Clock
+  readonly definitions: DefinitionsService
 }
 
 declare module 'fastify' {
@@ -139,7 +145,8 @@ export function registerConsole(
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     ...(options.sessionMaxMs === undefined ? {} : { sessionMaxMs: options.sessionMaxMs }),
   })
-  const context: ConsoleContext = { auth, broker, publicUrl, secure, clock }
+  const definitions = new DefinitionsService(broker, (entry) => auth.audit(entry))
+  const context: ConsoleContext = { auth, broker, publicUrl, secure, clock, definitions }
   const limit = options.loginRateLimit ?? CONSOLE_DEFAULTS.loginRateLimit
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }
 
@@ -147,6 +154,12 @@ export function registerConsole(
     // This scope parses forms itself (the proxy routes stream bodies untouched).
     scope.removeAllContentTypeParsers()
     await scope.register(formbody, { bodyLimit: CONSOLE_DEFAULTS.formBodyBytes })
+    // The admin API's JSON (Fastify's own parser: refuses __proto__ and constructor keys).
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string', bodyLimit: CONSOLE_DEFAULTS.formBodyBytes },
+      scope.getDefaultJsonParser('error', 'error'),
+    )
     await scope.register(cookie)
     await scope.register(csrf, {
       sessionPlugin: '@fastify/cookie',
@@ -199,6 +212,9 @@ export function registerConsole(
       const answer = errorAnswer(callout)
       request.facts.code = answer.code
       if (reply.sent) return
+      if ((request.raw.url ?? '').startsWith('/admin/')) {
+        return reply.code(answer.status).type('application/json').send(answer.body)
+      }
       const csrfToken = reply.generateCsrf()
       const page = render('@error', {
         title: answer.status === 404 ? 'Not found' : 'Something went wrong',
@@ -269,6 +285,14 @@ export function registerConsole(
       await auth.logout(request.cookies[names.session], remoteOf(request))
       reply.clearCookie(names.session, { path: '/' })
       return reply.redirect('/login', 303)
+    })
+
+    registerAdminApi(scope, {
+      auth,
+      broker,
+      definitions,
+      ...(options.keys === undefined ? {} : { keys: options.keys }),
+      now: () => clock.now(),
     })
 
     // Everything below needs an admin session.

@@ -1,0 +1,236 @@
+/**
+ * Definitions changed from the console and the admin API, validated exactly as a config file:
+ * the current definitions are exported as a config document (secrets as references whose values
+ * are passed in as the environment), the one entry is put into it or taken out of it, and the
+ * whole document is parsed by `src/definitions` (schema, URL rules, cross-references, "did you
+ * mean") and applied in one transaction. A bad entry changes nothing.
+ */
+import type { Broker } from '../../callout/broker.ts'
+import {
+  closest,
+  exportDefinitions,
+  exportSecrets,
+  parseConfig,
+  type ExportedConfig,
+} from '../../definitions/index.ts'
+import { CalloutError } from '../../errors.ts'
+import type { AuditDetails } from '../../store/admin.ts'
+
+/** A kind of definition, as the admin API names it. */
+export type DefinitionKind = 'authProvider' | 'externalCredential' | 'namedCredential'
+
+/** The config section of each kind. */
+export const SECTIONS = Object.freeze({
+  authProvider: 'authProviders',
+  externalCredential: 'externalCredentials',
+  namedCredential: 'namedCredentials',
+} as const)
+
+/** The label of each kind in messages and audit targets. */
+export const KIND_LABELS = Object.freeze({
+  authProvider: 'AuthProvider',
+  externalCredential: 'ExternalCredential',
+  namedCredential: 'NamedCredential',
+} as const)
+
+/** Who changes a definition (recorded in the audit log). */
+export interface ChangeContext {
+  readonly actor: string
+  readonly remote?: string
+}
+
+/** What a secret field reads as in answers: it is set, and never shown. */
+export const WRITE_ONLY = '[write-only: set]'
+
+type Entry = Record<string, unknown>
+type Document = Record<(typeof SECTIONS)[DefinitionKind], Record<string, Entry>>
+
+/** Auditing a change (never a secret). */
+export type Auditor = (entry: {
+  readonly actor: string
+  readonly action: string
+  readonly target: string
+  readonly details?: AuditDetails
+  readonly remote?: string
+}) => Promise<unknown>
+
+/**
+ * Lists, reads, creates, replaces and deletes definitions through the broker.
+ *
+ * @example
+ * await service.put('authProvider', 'SfTarget', { type: 'salesforce', consumerKey, consumerSecret }, { actor: 'admin:alice' }, 'create')
+ */
+export class DefinitionsService {
+  readonly #broker: Broker
+  readonly #audit: Auditor
+
+  constructor(broker: Broker, audit: Auditor) {
+    this.#broker = broker
+    this.#audit = audit
+  }
+
+  /** Every entry of a kind, by name, with secret fields as {@link WRITE_ONLY}. */
+  list(kind: DefinitionKind): Record<string, Entry> {
+    const { doc, secretPaths } = this.#snapshot()
+    const section = doc[SECTIONS[kind]]
+    return Object.fromEntries(
+      Object.keys(section)
+        .sort()
+        .map((name) => [name, redact(section[name]!, `${SECTIONS[kind]}.${name}`, secretPaths)]),
+    )
+  }
+
+  /** One entry with secret fields as {@link WRITE_ONLY}; `DEFINITION_NOT_FOUND` when absent. */
+  get(kind: DefinitionKind, name: string): Entry {
+    const { doc, secretPaths } = this.#snapshot()
+    const entry = doc[SECTIONS[kind]][name]
+    if (entry === undefined) throw this.#notFound(kind, name, doc)
+    return redact(entry, `${SECTIONS[kind]}.${name}`, secretPaths)
+  }
+
+  /** True when an entry of this kind and name exists. */
+  has(kind: DefinitionKind, name: string): boolean {
+    return Object.hasOwn(this.#snapshot().doc[SECTIONS[kind]], name)
+  }
+
+  /**
+   * Creates (`create`: the name must be free) or replaces (`update`: it must exist) one entry.
+   * On update, a secret field left out or empty keeps the stored secret (secrets are
+   * write-only). Validated with the rest of the definitions; applied all or nothing; audited.
+   *
+   * @throws CalloutError `CONFIG_INVALID` (with `details.issues`), `DEFINITION_EXISTS`,
+   *   `DEFINITION_NOT_FOUND`.
+   */
+  async put(
+    kind: DefinitionKind,
+    name: string,
+    entry: unknown,
+    context: ChangeContext,
+    mode: 'create' | 'update',
+  ): Promise<void> {
+    const { doc, env, secretPaths } = this.#snapshot()
+    const section = doc[SECTIONS[kind]]
+    const exists = Object.hasOwn(section, name)
+    if (mode === 'create' && exists) {
+      throw new CalloutError(
+        'DEFINITION_EXISTS',
+        `${KIND_LABELS[kind]} ${name} already exists; choose another name, or edit it.`,
+        { details: { kind, name } },
+      )
+    }
+    if (mode === 'update' && !exists) throw this.#notFound(kind, name, doc)
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CalloutError('INVALID_ARGUMENT', `The ${KIND_LABELS[kind]} must be a JSON object.`)
+    }
+    const next: Entry = { ...(entry as Entry) }
+    if (exists) keepSecrets(next, section[name]!, `${SECTIONS[kind]}.${name}`, secretPaths)
+    section[name] = next
+    const changed = Object.keys(next).sort()
+    await this.#apply(doc, env)
+    await this.#audit({
+      actor: context.actor,
+      action: `${kind}.${mode}`,
+      target: `${KIND_LABELS[kind]}/${name}`,
+      // Field names only, never values (some are secrets).
+      details: { fields: changed },
+      ...(context.remote === undefined ? {} : { remote: context.remote }),
+    })
+  }
+
+  /**
+   * Deletes one entry. Refused (`CONFIG_INVALID`, nothing deleted) while another definition
+   * refers to it.
+   */
+  async remove(kind: DefinitionKind, name: string, context: ChangeContext): Promise<void> {
+    const { doc, env } = this.#snapshot()
+    const section = doc[SECTIONS[kind]]
+    if (!Object.hasOwn(section, name)) throw this.#notFound(kind, name, doc)
+    delete section[name]
+    await this.#apply(doc, env)
+    await this.#audit({
+      actor: context.actor,
+      action: `${kind}.delete`,
+      target: `${KIND_LABELS[kind]}/${name}`,
+      ...(context.remote === undefined ? {} : { remote: context.remote }),
+    })
+  }
+
+  async #apply(doc: Document, env: Record<string, string>): Promise<void> {
+    const defs = parseConfig(doc, {
+      env,
+      allowInlineSecrets: true,
+      source: 'this change',
+      onWarning: () => undefined,
+    })
+    await this.#broker.apply(defs, { prune: true })
+  }
+
+  #snapshot(): { doc: Document; env: Record<string, string>; secretPaths: Set<string> } {
+    const defs = this.#broker.definitions
+    const exported: ExportedConfig = exportDefinitions(defs)
+    const doc = structuredClone({
+      authProviders: exported.authProviders,
+      externalCredentials: exported.externalCredentials,
+      namedCredentials: exported.namedCredentials,
+    }) as Document
+    const env: Record<string, string> = {}
+    const secretPaths = new Set<string>()
+    for (const secret of exportSecrets(defs)) {
+      secretPaths.add(secret.path)
+      if (secret.env !== undefined) env[secret.env] = secret.secret.reveal()
+    }
+    return { doc, env, secretPaths }
+  }
+
+  #notFound(kind: DefinitionKind, name: string, doc: Document): CalloutError {
+    const suggestion = closest(name, Object.keys(doc[SECTIONS[kind]]))
+    return new CalloutError(
+      'DEFINITION_NOT_FOUND',
+      `No ${KIND_LABELS[kind]} is named ${JSON.stringify(name)}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
+      { details: { kind, name, ...(suggestion === undefined ? {} : { suggestion }) } },
+    )
+  }
+}
+
+/** A copy of `entry` with every secret field (a path in `secretPaths`) as {@link WRITE_ONLY}. */
+function redact(entry: Entry, prefix: string, secretPaths: ReadonlySet<string>): Entry {
+  const walk = (value: unknown, path: string): unknown => {
+    if (secretPaths.has(path)) return WRITE_ONLY
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}.${i}`))
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, `${path}.${k}`)]))
+    }
+    return value
+  }
+  return walk(entry, prefix) as Entry
+}
+
+/**
+ * Secrets are write-only: a secret field of the stored entry that the new entry leaves out,
+ * empty or as {@link WRITE_ONLY} keeps its stored reference.
+ */
+function keepSecrets(
+  next: Entry,
+  stored: Entry,
+  prefix: string,
+  secretPaths: ReadonlySet<string>,
+): void {
+  for (const path of secretPaths) {
+    if (!path.startsWith(`${prefix}.`)) continue
+    const keys = path.slice(prefix.length + 1).split('.')
+    let source: unknown = stored
+    let target: Record<string, unknown> = next
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      source = (source as Record<string, unknown> | undefined)?.[key]
+      if (i === keys.length - 1) {
+        const given = target[key]
+        if (given === undefined || given === '' || given === WRITE_ONLY) target[key] = source
+      } else {
+        const child = target[key]
+        if (typeof child !== 'object' || child === null) break
+        target = child as Record<string, unknown>
+      }
+    }
+  }
+}
