@@ -11,7 +11,7 @@ import { SALESFORCE_DEFAULT_LOGIN_URL, salesforceEndpoints } from '../providers/
 import { MAX_AUTH_RESPONSE_BYTES, resolveAuthDeps, type AuthDeps } from './deps.ts'
 import { requestOptions, sendAuthRequest } from './oauth-client.ts'
 import { safeCause } from './safe-cause.ts'
-import { readCappedText } from './token-response.ts'
+import { readCappedText } from './capped-body.ts'
 import type { ProviderEndpoints } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
 

@@ -4,7 +4,7 @@
  */
 import type { AuthProvider, CredentialIdentity } from '../definitions/model.ts'
 import { MAX_AUTH_RESPONSE_BYTES, resolveAuthDeps, type AuthDeps } from './deps.ts'
-import { readCappedText } from './token-response.ts'
+import { readCappedText } from './capped-body.ts'
 import type { ProviderEndpoints, TokenSet } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
 

@@ -1,8 +1,9 @@
 /**
  * Processing of token endpoint responses (RFC 6749 §5.1, §5.2) into a {@link TokenSet}, with
- * Salesforce's shape (no `expires_in`, `issued_at` in ms as a string, `instance_url`, `id`,
- * `signature`). Everything here is pure except {@link readTokenResponse}, which reads a body
- * with a size cap.
+ * Salesforce's shape (no `expires_in`, `issued_at` in ms as a string, `instance_url`; its `id` and
+ * `signature` are read by `providers/salesforce-token.ts` after the generic parse). Everything
+ * here is pure except {@link readTokenResponse}, which reads a body with the auth layer's one
+ * size cap (`capped-body.ts`).
  *
  * Failure mapping (codes are stable, messages say what to do):
  *
@@ -15,11 +16,12 @@
  * | `invalid_client`, `invalid_client_id` | `OAUTH_CLIENT_INVALID` |
  * | any other OAuth `error` | `OAUTH_ERROR` |
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.ts'
-import type { AuthProviderType, CredentialIdentity } from '../definitions/model.ts'
+import type { AuthProviderType } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import { salesforceTokenIdentity } from '../providers/salesforce-token.ts'
 import { Secret } from '../secrets/secret.ts'
+import { readCappedText } from './capped-body.ts'
 import { MAX_AUTH_RESPONSE_BYTES } from './deps.ts'
 import type { TokenSet } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
@@ -53,8 +55,6 @@ export interface TokenResponseContext {
 
 const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/
-const SALESFORCE_ID_PATH =
-  /^\/id\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/?$/
 
 /**
  * Reads a token endpoint response body, refusing bodies larger than `maxBytes` (default 1 MiB)
@@ -69,56 +69,6 @@ export async function readTokenResponse(
   const contentType = response.headers.get('content-type') ?? ''
   const body = await readCappedText(response, maxBytes, 'token endpoint')
   return { status: response.status, contentType, body }
-}
-
-/**
- * Reads a response body as UTF-8 text with a byte cap (shared by token, discovery and identity
- * reads).
- *
- * @throws CalloutError `TOKEN_ENDPOINT_ERROR` when the body exceeds `maxBytes` or the read fails.
- */
-export async function readCappedText(
-  response: Response,
-  maxBytes: number,
-  what: string,
-): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? NaN)
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined)
-    throw tooLarge(what, response.status, maxBytes)
-  }
-  if (response.body === null) return ''
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.byteLength
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined)
-        throw tooLarge(what, response.status, maxBytes)
-      }
-      chunks.push(value)
-    }
-  } catch (error) {
-    if (error instanceof CalloutError) throw error
-    throw new CalloutError(
-      'TOKEN_ENDPOINT_ERROR',
-      `Reading the ${what} response failed. Check the network path to the authorization server and try again.`,
-      { cause: error, details: { status: response.status } },
-    )
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-function tooLarge(what: string, status: number, maxBytes: number): CalloutError {
-  return new CalloutError(
-    'TOKEN_ENDPOINT_ERROR',
-    `The ${what} response is larger than ${maxBytes} bytes; Callout refuses to read it. Check that the URL points at the right server.`,
-    { details: { status, maxBytes } },
-  )
 }
 
 /**
@@ -419,35 +369,17 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
     instanceUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '')
   }
 
-  let identity: CredentialIdentity | undefined
-  let idRaw: string | undefined
-  if (json.id !== undefined && json.id !== null && ctx.providerType === 'salesforce') {
-    const url = typeof json.id === 'string' ? safeUrl(json.id) : undefined
-    if (url === undefined || !isAcceptableServerUrl(url, ctx.allowInsecureHttp)) {
-      throw invalid('id', 'with an identity URL (id) that is not an absolute https URL')
-    }
-    idRaw = url === undefined ? undefined : (json.id as string)
-    identity = salesforceIdentityFromIdUrl(url)
-  }
-
-  if (
-    json.signature !== undefined &&
-    json.signature !== null &&
+  // Salesforce's deltas: the identity URL `id`, and the `signature` over it.
+  const identity =
     ctx.providerType === 'salesforce'
-  ) {
-    if (typeof json.signature !== 'string') throw invalid('signature', 'with a malformed signature')
-    if (ctx.consumerSecret !== undefined) {
-      if (idRaw === undefined || issuedAtRaw === undefined) {
-        throw invalid('signature', 'with a signature but without the id and issued_at it signs')
-      }
-      if (!verifySalesforceSignature(json.signature, idRaw, issuedAtRaw, ctx.consumerSecret)) {
-        throw invalid(
-          'signature',
-          'with a signature that does not match HMAC-SHA256(consumer secret, id + issued_at); the response may have been tampered with, or the consumer secret is wrong',
-        )
-      }
-    }
-  }
+      ? salesforceTokenIdentity(json, {
+          issuedAtRaw,
+          parseUrl: safeUrl,
+          acceptsUrl: (url) => isAcceptableServerUrl(url, ctx.allowInsecureHttp),
+          invalid,
+          ...(ctx.consumerSecret === undefined ? {} : { consumerSecret: ctx.consumerSecret }),
+        })
+      : undefined
 
   return {
     accessToken: new Secret(accessToken),
@@ -469,37 +401,4 @@ function safeUrl(value: string): URL | undefined {
   } catch {
     return undefined
   }
-}
-
-/**
- * The identity a Salesforce identity URL (`https://login.salesforce.com/id/<org>/<user>`) names.
- * Org and user ids are taken only from a well-formed `/id/<15|18>/<15|18>` path.
- */
-export function salesforceIdentityFromIdUrl(url: URL): CredentialIdentity {
-  const match = SALESFORCE_ID_PATH.exec(url.pathname)
-  const idUrl = url.href
-  if (match === null) return { idUrl }
-  return { idUrl, orgId: match[1] ?? '', userId: match[2] ?? '' }
-}
-
-/**
- * Verifies Salesforce's token response `signature`: base64(HMAC-SHA256(consumer secret,
- * id + issued_at)), compared in constant time.
- */
-export function verifySalesforceSignature(
-  signature: string,
-  id: string,
-  issuedAt: string,
-  consumerSecret: Secret,
-): boolean {
-  const expected = createHmac('sha256', consumerSecret.reveal())
-    .update(id + issuedAt)
-    .digest()
-  let given: Buffer
-  try {
-    given = Buffer.from(signature, 'base64')
-  } catch {
-    return false
-  }
-  return given.length === expected.length && timingSafeEqual(given, expected)
 }
