@@ -124,7 +124,7 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024
 }
 
-function waitForOutput(
+export function waitForOutput(
   child: ChildProcess,
   pattern: RegExp,
   timeoutMs: number,

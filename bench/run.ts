@@ -18,6 +18,7 @@ import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici'
 import { multiProcessStorm, type MultiStormResult } from './multi-process-storm.ts'
 import { measurePair, pairFailures, pairRows, type PairResult } from './pair.ts'
 import { proxyBench, type ProxyFrom } from './proxy.ts'
+import { proxyStorm, type ProxyStormResult } from './proxy-storm.ts'
 import { renderTable, skippedRow, type ResultRow } from './report.ts'
 import {
   CALLOUT_URL,
@@ -29,7 +30,7 @@ import {
 import { refreshStorm, stormDrain, type StormRound } from './storm.ts'
 import { startUpstream, type Upstream } from './upstream-process.ts'
 
-const SCENARIOS = ['request', 'fetch', 'storm', 'multi', 'proxy'] as const
+const SCENARIOS = ['request', 'fetch', 'storm', 'multi', 'proxy', 'scale'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const { values: args } = parseArgs({
@@ -175,6 +176,44 @@ type Raw = {
   pairs: PairResult[]
   storm?: StormRound[]
   multi: Record<string, MultiStormResult | string>
+  scale?: ProxyStormResult | string
+}
+
+/** Rows of the scaled-out proxy storm: token requests per round, and drain time N vs 1 instance. */
+function scaleRows(result: ProxyStormResult | string, instances: number): ResultRow[] {
+  const label = `refresh storm through the proxy, ${instances} instances vs 1, PostgreSQL`
+  if (typeof result === 'string') {
+    return [skippedRow(label, 'token requests', '', '= 1 per round', result, 'count')]
+  }
+  const all = [...result.single, ...result.scaled]
+  const counts = all.map((r) => r.tokenRequests)
+  const ok = all.every((r) => r.ok === result.callouts && r.failures === 0)
+  return [
+    {
+      scenario: label,
+      metric: 'token requests',
+      unit: '',
+      baseline: null,
+      broker: Math.max(...counts),
+      ratio: Math.max(...counts),
+      compare: 'count',
+      target: '= 1 per round',
+      verdict: ok && counts.every((c) => c === 1) ? 'PASS' : 'FAIL',
+      note: `${result.callouts} requests per round; 1 instance: ${result.single.map((r) => `${r.tokenRequests} token/${r.ok} ok`).join(', ')}; ${instances} instances: ${result.scaled.map((r) => `${r.tokenRequests} token/${r.ok} ok`).join(', ')}${all.find((r) => r.firstFailure !== undefined)?.firstFailure ?? ''}`,
+    },
+    {
+      scenario: label,
+      metric: 'time to drain',
+      unit: 'ms',
+      baseline: result.singleMedianMs,
+      broker: result.scaledMedianMs,
+      ratio: result.scaledMedianMs / result.singleMedianMs,
+      compare: 'ratio',
+      target: 'info',
+      verdict: 'INFO',
+      note: `per round, 1 instance: ${result.single.map((r) => Math.round(r.drainMs)).join(', ')} ms; ${instances} instances: ${result.scaled.map((r) => Math.round(r.drainMs)).join(', ')} ms`,
+    },
+  ]
 }
 
 async function measureAll(
@@ -369,6 +408,42 @@ async function main(): Promise<number> {
       rows.push(...proxyRows)
       for (const row of proxyRows) {
         if (row.verdict === 'FAIL') failures.push(`${row.scenario}: ${row.note ?? row.metric}`)
+      }
+    }
+    if (only.has('scale')) {
+      const instances = 4
+      const pgUrl = args['pg-url']
+      const unavailable = await pgAvailable(pgUrl)
+      if (unavailable !== undefined) {
+        raw.scale = `PostgreSQL not reachable at ${pgUrl.replace(/\/\/[^@/]*@/, '//…@')}: ${unavailable}`
+      } else {
+        const schema = `callout_bench_scale_${process.pid}_${Date.now().toString(36)}`
+        progress(
+          `proxy storm: ${stormCallouts} requests, 1 vs ${instances} callout serve instances`,
+        )
+        try {
+          raw.scale = await proxyStorm({
+            upstream,
+            home,
+            pgUrl,
+            schema,
+            instances,
+            callouts: stormCallouts,
+            rounds: args.quick ? 2 : 3,
+            from: proxyFrom,
+            progress,
+          })
+        } catch (error) {
+          failures.push(`proxy storm: ${error instanceof Error ? error.message : String(error)}`)
+        } finally {
+          await dropSchema(pgUrl, schema).catch(() => {})
+        }
+      }
+      if (raw.scale !== undefined) {
+        const scaleResultRows = scaleRows(raw.scale, instances)
+        rows.push(...scaleResultRows)
+        if (scaleResultRows[0]?.verdict === 'FAIL')
+          failures.push(`proxy storm: ${scaleResultRows[0].note ?? ''}`)
       }
     }
   } finally {

@@ -12,6 +12,12 @@
  *    printed). The instances poll the definitions only once a minute here: what brings it is the
  *    LISTEN/NOTIFY channel.
  */
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, request } from 'undici'
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -26,7 +32,20 @@ import {
   testSchemaName,
 } from '../helpers/postgres.ts'
 import { makeHome, salesforceAuthorize, type TestHome } from './helpers/e2e.ts'
+import { freePort } from '../cli/helpers.ts'
 import { ServeInstance, stopAll } from './helpers/serve-instance.ts'
+
+const NGINX_EXAMPLE = fileURLToPath(new URL('../../examples/scaling/nginx.conf', import.meta.url))
+
+async function hasNginx(): Promise<boolean> {
+  try {
+    await promisify(execFile)('sh', ['-c', 'command -v nginx'])
+    return true
+  } catch {
+    return false
+  }
+}
+const nginxPresent = await hasNginx()
 
 const REDIRECT = 'http://127.0.0.1:9/callback'
 const PASSWORD = 'Sc4le-0ut!'
@@ -243,4 +262,64 @@ describe(`${INSTANCES} callout serve instances on one PostgreSQL`, { timeout: 90
     )
     for (const ms of servedAfterMs) expect(ms).toBeLessThan(1_000)
   })
+
+  it.runIf(nginxPresent)(
+    'examples/scaling/nginx.conf balances requests over the instances (its server lines pointed at them)',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'callout-nginx-'))
+      const port = await freePort()
+      const example = await readFile(NGINX_EXAMPLE, 'utf8')
+      const upstreams = servers.map(
+        (server) => `    server ${new URL(server.origin).host} max_fails=1 fail_timeout=5s;`,
+      )
+      const site = example
+        .replace(/^ {4}server callout-\d:7070.*\n/gm, '')
+        .replace('upstream callout {\n', `upstream callout {\n${upstreams.join('\n')}\n`)
+        .replace('listen 8080;', `listen 127.0.0.1:${port};`)
+      expect(site).not.toContain('callout-1')
+      await writeFile(
+        join(dir, 'nginx.conf'),
+        `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+${site}
+}\n`,
+      )
+      const nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' })
+      try {
+        const origin = `http://127.0.0.1:${port}`
+        for (let i = 0; ; i++) {
+          const up = await request(`${origin}/readyz`, { dispatcher: agent }).then(
+            async (r) => (await r.body.text(), r.statusCode === 200),
+            () => false,
+          )
+          if (up) break
+          if (i > 100) throw new Error('nginx did not start')
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        const before = servers.map((server) => server.stdout.split('\n').length)
+        const outcomes = await Promise.all(
+          Array.from({ length: 40 }, async (_, i) => {
+            const res = await request(
+              `${origin}/callout/Rotate/services/data/v61.0/limits?n=${i}`,
+              {
+                dispatcher: agent,
+                headers: { 'proxy-authorization': `Bearer ${clientKey}` },
+              },
+            )
+            await res.body.text()
+            return res.statusCode
+          }),
+        )
+        expect(outcomes.every((status) => status === 200)).toBe(true)
+        // Every instance answered some of them.
+        await new Promise((r) => setTimeout(r, 300))
+        const served = servers.map((server, i) => server.stdout.split('\n').length - before[i]!)
+        for (const n of served) expect(n).toBeGreaterThan(0)
+      } finally {
+        nginx.kill('SIGTERM')
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  )
 })

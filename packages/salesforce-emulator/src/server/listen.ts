@@ -19,7 +19,10 @@ const BACKLOG = 4096
 /** Listens on 127.0.0.1 at `port` (0 = a free port). */
 export async function listen(listener: RequestListener, port = 0): Promise<Listener> {
   const server = createServer({ requestTimeout: 120_000 }, listener)
-  server.keepAliveTimeout = 5_000
+  // Longer than any client's idle timeout (undici: 4 s), as servers in front of Salesforce keep
+  // idle connections: the client closes an idle connection first, so a request is never written
+  // to a connection the server is closing at that moment (a reset under load).
+  server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen({ port, host: '127.0.0.1', backlog: BACKLOG }, () => {
