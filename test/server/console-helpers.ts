@@ -52,6 +52,7 @@ export async function consoleRig(): Promise<ConsoleRig> {
     start: async (options = {}) => {
       const broker = await openBroker({ home, env })
       const store = broker.store as KyselyStore
+      let origin = 'http://127.0.0.1'
       const server = buildServer({
         broker,
         keys: store.clientKeys,
@@ -59,12 +60,13 @@ export async function consoleRig(): Promise<ConsoleRig> {
         console: {
           admin: store.admin,
           keys: store.clientKeys,
-          publicUrl: 'http://127.0.0.1',
+          publicUrl: () => origin,
           ...options,
         },
       })
       await server.app.listen({ host: '127.0.0.1', port: 0 })
       const { port } = server.app.server.address() as AddressInfo
+      origin = `http://127.0.0.1:${port}`
       const instance: ConsoleInstance = {
         broker,
         store,

@@ -21,6 +21,7 @@ import { AdminAuth } from '../admin/admin-auth.ts'
 import { errorAnswer } from '../error-body.ts'
 import { registerAdminApi } from './admin-api.ts'
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
+import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
 import { render, type PageData } from './views.ts'
 
@@ -115,10 +116,15 @@ function remoteOf(request: FastifyRequest): string {
 }
 
 /** Names of the console's cookies (`__Host-` prefixed over TLS: host-only, path /, Secure). */
-function cookieNames(secure: boolean): { session: string; csrf: string } {
+function cookieNames(secure: boolean): { session: string; csrf: string; state: string } {
+  // The state cookie is scoped to the callback path, which __Host- does not allow.
   return secure
-    ? { session: '__Host-callout_session', csrf: '__Host-callout_csrf' }
-    : { session: 'callout_session', csrf: 'callout_csrf' }
+    ? {
+        session: '__Host-callout_session',
+        csrf: '__Host-callout_csrf',
+        state: '__Secure-callout_oauth_state',
+      }
+    : { session: 'callout_session', csrf: 'callout_csrf', state: 'callout_oauth_state' }
 }
 
 /**
@@ -317,6 +323,10 @@ export function registerConsole(
         else checkCsrf(request, reply, done)
       })
       registerPages(pages, context)
+      registerDefinitionPages(pages, context, {
+        ...(options.keys === undefined ? {} : { keys: options.keys }),
+        stateCookie: names.state,
+      })
     })
 
     async function sendLogin(
@@ -339,11 +349,13 @@ export function registerConsole(
 function registerPages(pages: FastifyInstance, context: ConsoleContext): void {
   pages.get('/', async (request, reply) => {
     const reports = await context.broker.status()
+    const flash = (request.query as Record<string, unknown>).flash === 'deleted'
     return page(reply, request, '@named-credentials', {
       title: 'Named Credentials',
       section: 'nc',
       reports,
       statusLabel,
+      ...(flash ? { flash: { kind: 'ok', text: 'Deleted.' } } : {}),
     })
   })
 

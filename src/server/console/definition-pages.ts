@@ -1,0 +1,577 @@
+/**
+ * The console's definition pages: Auth Providers (list, new, edit, delete, the callback URL with a
+ * copy button), the classic "New Named Credential" screen with "Start Authentication Flow on
+ * Save", the OAuth callback at `/services/authcallback/<AuthProvider>`, the Named Credential
+ * detail page (status, Authenticate / Re-authenticate, test panel) and Client Keys. Changes go
+ * through {@link DefinitionsService} (the config file's validation; nothing stored on error); the
+ * browser flow goes through the broker, whose token manager checks state and PKCE and is the only
+ * writer of credentials.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isCalloutError, type CalloutError } from '../../errors.ts'
+import { adviceFor } from '../../providers/salesforce-advice.ts'
+import type { ClientKeyStore } from '../../store/client-keys.ts'
+import { newClientKey } from '../client-key.ts'
+import { formatKeyRule, parseKeyRules } from '../key-rules.ts'
+import type { ConsoleContext } from './console-plugin.ts'
+import { field, formOf, page, statusLabel } from './console-plugin.ts'
+import { PAGE_TEMPLATES } from './page-templates.ts'
+import { addTemplates } from './views.ts'
+import { WRITE_ONLY } from './definitions-service.ts'
+
+addTemplates(PAGE_TEMPLATES)
+
+/** The REST resources of a Salesforce org (the test panel's one-click request). */
+const SALESFORCE_RESOURCES_PATH = '/services/data/v61.0/'
+/** The test panel shows at most this much of a response body. */
+const MAX_SHOWN_BODY = 256 * 1024
+/** Fixed messages a redirect may ask for (never text from the query). */
+const FLASHES: Readonly<Record<string, string>> = {
+  authenticated: 'Authenticated.',
+  saved: 'Saved.',
+  deleted: 'Deleted.',
+}
+
+type Values = Record<string, string | boolean | undefined>
+
+/** Field errors and form-level errors from a failed change. */
+function errorsOf(error: CalloutError, section: string): { errors: Values; formErrors: string[] } {
+  const errors: Values = {}
+  const formErrors: string[] = []
+  const issues = (error.details.issues ?? []) as { path: string; message: string }[]
+  if (error.code === 'DEFINITION_EXISTS') errors.name = error.message
+  for (const i of issues) {
+    const parts = i.path.split('.')
+    if (parts[0] === section && parts.length === 2) errors.name = i.message
+    else if (parts[0] === section && parts.length >= 3) errors[parts[2]!] ??= i.message
+    else formErrors.push(`${i.path}: ${i.message}`)
+  }
+  if (issues.length === 0 && error.code !== 'DEFINITION_EXISTS') formErrors.push(error.message)
+  return { errors, formErrors }
+}
+
+function str(body: Record<string, unknown>, name: string): string {
+  return field(body, name).trim()
+}
+
+function remoteOf(request: FastifyRequest): string {
+  return request.raw.socket.remoteAddress ?? 'unknown'
+}
+
+function actorOf(request: FastifyRequest): string {
+  return `admin:${request.adminSession?.username ?? '?'}`
+}
+
+/** Who makes a change (for the audit log). */
+function who(request: FastifyRequest): { actor: string; remote: string } {
+  return { actor: actorOf(request), remote: remoteOf(request) }
+}
+
+function flashOf(request: FastifyRequest): { kind: 'ok'; text: string } | undefined {
+  const key = (request.query as Record<string, unknown>).flash
+  const text = typeof key === 'string' ? FLASHES[key] : undefined
+  return text === undefined ? undefined : { kind: 'ok', text }
+}
+
+/**
+ * Registers the definition pages on the console's signed-in scope.
+ *
+ * @example
+ * registerDefinitionPages(pages, context, { keys: store.clientKeys, stateCookie: 'callout_oauth_state' })
+ */
+export function registerDefinitionPages(
+  pages: FastifyInstance,
+  context: ConsoleContext,
+  options: { readonly keys?: ClientKeyStore; readonly stateCookie: string },
+): void {
+  const { definitions, broker } = context
+  const callbackUrl = (provider: string): string =>
+    `${context.publicUrl()}/services/authcallback/${encodeURIComponent(provider)}`
+  const providerOf = (name: string): string | undefined => {
+    const nc = broker.definitions.namedCredentials.get(name)
+    const ec =
+      nc === undefined
+        ? undefined
+        : broker.definitions.externalCredentials.get(nc.externalCredential)
+    return ec?.authProvider
+  }
+
+  /** Starts the browser flow: state kept in this browser's cookie, then off to the server. */
+  const startFlow = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    name: string,
+  ): Promise<FastifyReply> => {
+    const provider = providerOf(name)
+    const { url, state } = await broker.authorizeUrl(name, {
+      redirectUri: callbackUrl(provider ?? ''),
+    })
+    reply.setCookie(options.stateCookie, state, {
+      path: '/services/authcallback/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: context.secure,
+      maxAge: 600,
+    })
+    await context.auth.audit({
+      actor: actorOf(request),
+      action: 'namedCredential.authenticate-start',
+      target: `NamedCredential/${name}`,
+      remote: remoteOf(request),
+    })
+    return reply.redirect(url, 303)
+  }
+
+  // Auth Providers
+  pages.get('/auth-providers', async (request, reply) => {
+    const providers = Object.entries(definitions.list('authProvider')).map(([name, p]) => ({
+      name,
+      type: String(p.type),
+      consumerKey: String(p.consumerKey ?? ''),
+      callbackUrl: callbackUrl(name),
+    }))
+    return page(reply, request, '@auth-providers', {
+      title: 'Auth Providers',
+      section: 'ap',
+      providers,
+      ...withFlash(request),
+    })
+  })
+
+  const providerForm = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    data: {
+      name?: string
+      values: Values
+      errors?: Values
+      formErrors?: string[]
+      hasSecret?: boolean
+    },
+  ): FastifyReply =>
+    page(reply, request, '@auth-provider-form', {
+      title: data.name === undefined ? 'New Auth Provider' : `Auth Provider ${data.name}`,
+      section: 'ap',
+      isNew: data.name === undefined,
+      action:
+        data.name === undefined
+          ? '/auth-providers'
+          : `/auth-providers/${encodeURIComponent(data.name)}`,
+      callbackUrl: data.name === undefined ? undefined : callbackUrl(data.name),
+      values: data.values,
+      errors: data.errors ?? {},
+      formErrors: data.formErrors ?? [],
+      hasSecret: data.hasSecret === true,
+    })
+
+  pages.get('/auth-providers/new', async (request, reply) =>
+    providerForm(request, reply, {
+      values: {
+        type: 'salesforce',
+        loginUrl: 'https://login.salesforce.com',
+        defaultScopes: 'api refresh_token',
+      },
+    }),
+  )
+
+  pages.get('/auth-providers/:name', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    const entry = definitions.get('authProvider', name)
+    const values: Values = {}
+    for (const [k, v] of Object.entries(entry))
+      if (typeof v === 'string' && v !== WRITE_ONLY) values[k] = v
+    return providerForm(request, reply, {
+      name,
+      values,
+      hasSecret: entry.consumerSecret === WRITE_ONLY,
+    })
+  })
+
+  const providerEntry = (
+    body: Record<string, unknown>,
+  ): { values: Values; entry: Record<string, unknown> } => {
+    const values: Values = {}
+    const entry: Record<string, unknown> = {}
+    for (const key of [
+      'type',
+      'consumerKey',
+      'loginUrl',
+      'issuer',
+      'authorizeUrl',
+      'tokenUrl',
+      'defaultScopes',
+    ]) {
+      const value = str(body, key)
+      values[key] = value
+      if (value !== '') entry[key] = value
+    }
+    // Each type takes its own endpoints: the others are not sent.
+    if (entry.type === 'salesforce')
+      for (const k of ['issuer', 'authorizeUrl', 'tokenUrl']) delete entry[k]
+    if (entry.type === 'oidc')
+      for (const k of ['loginUrl', 'authorizeUrl', 'tokenUrl']) delete entry[k]
+    if (entry.type === 'oauth2') for (const k of ['loginUrl', 'issuer']) delete entry[k]
+    const secret = field(body, 'consumerSecret')
+    if (secret !== '') entry.consumerSecret = secret
+    return { values, entry }
+  }
+
+  pages.post('/auth-providers', async (request, reply) => {
+    const body = formOf(request)
+    const name = str(body, 'name')
+    const { values, entry } = providerEntry(body)
+    try {
+      await definitions.put('authProvider', name, entry, who(request), 'create')
+    } catch (error) {
+      if (!isCalloutError(error)) throw error
+      reply.code(error.status)
+      return providerForm(request, reply, {
+        values: { ...values, name },
+        ...errorsOf(error, 'authProviders'),
+      })
+    }
+    return reply.redirect(`/auth-providers/${encodeURIComponent(name)}?flash=saved`, 303)
+  })
+
+  pages.post('/auth-providers/:name', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    const { values, entry } = providerEntry(formOf(request))
+    try {
+      await definitions.put('authProvider', name, entry, who(request), 'update')
+    } catch (error) {
+      if (!isCalloutError(error) || error.code === 'DEFINITION_NOT_FOUND') throw error
+      reply.code(error.status)
+      return providerForm(request, reply, {
+        name,
+        values,
+        hasSecret: true,
+        ...errorsOf(error, 'authProviders'),
+      })
+    }
+    return reply.redirect(`/auth-providers/${encodeURIComponent(name)}?flash=saved`, 303)
+  })
+
+  pages.post('/auth-providers/:name/delete', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    await definitions.remove('authProvider', name, {
+      actor: actorOf(request),
+      remote: remoteOf(request),
+    })
+    return reply.redirect('/auth-providers?flash=deleted', 303)
+  })
+
+  // Named Credentials
+  const ncForm = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    data: { values: Values; errors?: Values; formErrors?: string[] },
+  ): FastifyReply =>
+    page(reply, request, '@named-credential-new', {
+      title: 'New Named Credential',
+      section: 'nc',
+      providerOptions: [
+        ['', '—'],
+        ...Object.keys(definitions.list('authProvider')).map((n) => [n, n]),
+      ],
+      values: data.values,
+      errors: data.errors ?? {},
+      formErrors: data.formErrors ?? [],
+    })
+
+  pages.get('/named-credentials/new', async (request, reply) =>
+    ncForm(request, reply, {
+      values: {
+        identityType: 'named-principal',
+        protocol: 'oauth2',
+        startAuth: true,
+        generateAuthorizationHeader: true,
+      },
+    }),
+  )
+
+  pages.post('/named-credentials', async (request, reply) => {
+    const body = formOf(request)
+    const values: Values = {}
+    for (const key of [
+      'label',
+      'name',
+      'url',
+      'identityType',
+      'protocol',
+      'authProvider',
+      'scope',
+    ]) {
+      values[key] = str(body, key)
+    }
+    for (const key of [
+      'startAuth',
+      'generateAuthorizationHeader',
+      'allowMergeFieldsInHeader',
+      'allowMergeFieldsInBody',
+    ]) {
+      values[key] = field(body, key) === 'on'
+    }
+    const name = String(values.name)
+    const entry: Record<string, unknown> = {
+      url: values.url,
+      identityType: values.identityType,
+      generateAuthorizationHeader: values.generateAuthorizationHeader,
+      allowMergeFieldsInHeader: values.allowMergeFieldsInHeader,
+      allowMergeFieldsInBody: values.allowMergeFieldsInBody,
+    }
+    if (values.label !== '') entry.label = values.label
+    if (values.identityType !== 'anonymous') {
+      entry.protocol = values.protocol
+      if (values.protocol === 'oauth2') {
+        entry.flow = 'browser'
+        if (values.authProvider !== '') entry.authProvider = values.authProvider
+        if (values.scope !== '') entry.scope = values.scope
+      }
+    }
+    try {
+      await definitions.put('namedCredential', name, entry, who(request), 'create')
+    } catch (error) {
+      if (!isCalloutError(error)) throw error
+      reply.code(error.status)
+      return ncForm(request, reply, { values, ...errorsOf(error, 'namedCredentials') })
+    }
+    if (
+      values.startAuth === true &&
+      values.protocol === 'oauth2' &&
+      values.identityType === 'named-principal'
+    ) {
+      return startFlow(request, reply, name)
+    }
+    return reply.redirect(`/named-credentials/${encodeURIComponent(name)}?flash=saved`, 303)
+  })
+
+  const detail = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    name: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<FastifyReply> => {
+    const [report] = await broker.status(name)
+    if (report === undefined) definitions.get('namedCredential', name)
+    const provider = providerOf(name)
+    const type =
+      provider === undefined ? undefined : broker.definitions.authProviders.get(provider)?.type
+    return page(reply, request, '@named-credential', {
+      title: report!.label,
+      section: 'nc',
+      report,
+      statusLabel,
+      browserFlow: report!.protocol === 'oauth2' && report!.flow === 'browser',
+      authenticated: report!.principals.some((p) => p.status === 'authenticated'),
+      callbackUrl: callbackUrl(provider ?? ''),
+      salesforce: type === 'salesforce',
+      test: {
+        method: 'GET',
+        path: type === 'salesforce' ? SALESFORCE_RESOURCES_PATH : '/',
+        headers: '',
+        body: '',
+      },
+      ...withFlash(request),
+      ...extra,
+    })
+  }
+
+  pages.get('/named-credentials/:name', async (request, reply) =>
+    detail(request, reply, (request.params as { name: string }).name),
+  )
+
+  pages.post('/named-credentials/:name/authenticate', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    definitions.get('namedCredential', name)
+    return startFlow(request, reply, name)
+  })
+
+  pages.post('/named-credentials/:name/delete', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    await definitions.remove('namedCredential', name, {
+      actor: actorOf(request),
+      remote: remoteOf(request),
+    })
+    return reply.redirect('/?flash=deleted', 303)
+  })
+
+  pages.post('/named-credentials/:name/test', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    definitions.get('namedCredential', name)
+    const body = formOf(request)
+    const preset = str(body, 'preset') === 'resources'
+    const test = {
+      method: preset ? 'GET' : str(body, 'method') || 'GET',
+      path: preset ? SALESFORCE_RESOURCES_PATH : str(body, 'path') || '/',
+      headers: preset ? '' : field(body, 'headers'),
+      body: preset ? '' : field(body, 'body'),
+    }
+    try {
+      const headers: [string, string][] = []
+      for (const line of test.headers.split(/\r?\n/)) {
+        if (line.trim() === '') continue
+        const colon = line.indexOf(':')
+        if (colon <= 0)
+          throw new Error(`"${line.slice(0, 40)}" is not a "Name: value" header line.`)
+        headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()])
+      }
+      const path = test.path.startsWith('/') ? test.path : `/${test.path}`
+      const res = await broker.fetch(`callout:${name}${path}`, {
+        method: test.method,
+        headers,
+        ...(test.body === '' || test.method === 'GET' || test.method === 'HEAD'
+          ? {}
+          : { body: test.body }),
+      })
+      const text = test.method === 'HEAD' ? '' : await res.text()
+      let shown = text.length > MAX_SHOWN_BODY ? `${text.slice(0, MAX_SHOWN_BODY)}\n… (cut)` : text
+      if ((res.headers.get('content-type') ?? '').includes('json')) {
+        try {
+          shown = JSON.stringify(JSON.parse(text), null, 2)
+        } catch {
+          // shown as sent
+        }
+      }
+      const headerLines = [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')
+      return detail(request, reply, name, {
+        test,
+        result: {
+          status: `${res.status} ${res.statusText}`.trim(),
+          headers: headerLines,
+          body: shown,
+        },
+      })
+    } catch (error) {
+      const message = isCalloutError(error)
+        ? `${error.code}: ${error.message}`
+        : (error as Error).message
+      return detail(request, reply, name, { test, testError: message })
+    }
+  })
+
+  // The OAuth callback (Salesforce's path), in the browser that started the flow.
+  pages.get('/services/authcallback/:provider', async (request, reply) => {
+    const { provider } = request.params as { provider: string }
+    const state = request.cookies[options.stateCookie]
+    reply.clearCookie(options.stateCookie, { path: '/services/authcallback/' })
+    try {
+      // The flow is bound to the browser that started it: no state cookie, no match.
+      const report = await broker.completeAuthorization(request.raw.url ?? '', {
+        state: state ?? '',
+      })
+      await context.auth.audit({
+        actor: actorOf(request),
+        action: 'namedCredential.authenticate',
+        target: `NamedCredential/${report.name}`,
+        details: { status: report.principals[0]?.status ?? 'unknown' },
+        remote: remoteOf(request),
+      })
+      return reply.redirect(
+        `/named-credentials/${encodeURIComponent(report.name)}?flash=authenticated`,
+        303,
+      )
+    } catch (error) {
+      if (!isCalloutError(error)) throw error
+      const query = request.query as Record<string, unknown>
+      const text = `${error.message} ${typeof query.error === 'string' ? query.error : ''} ${typeof query.error_description === 'string' ? query.error_description : ''}`
+      const advice = adviceFor(text)
+      reply.code(error.status)
+      return page(reply, request, '@auth-error', {
+        title: 'Authentication failed',
+        section: 'nc',
+        code: error.code,
+        message: error.message,
+        advice: advice !== undefined && !error.message.includes(advice) ? advice : undefined,
+        callbackUrl: /redirect_uri/i.test(text) ? callbackUrl(provider) : undefined,
+        back: '/',
+      })
+    }
+  })
+
+  // Client keys
+  const keysPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: Record<string, unknown> = {},
+  ): Promise<FastifyReply> => {
+    const now = context.clock.now()
+    const records = options.keys === undefined ? [] : await options.keys.listClientKeys()
+    return page(reply, request, '@client-keys', {
+      title: 'Client Keys',
+      section: 'keys',
+      keys: records.map((r) => ({
+        id: r.id,
+        name: r.name,
+        rules: r.rules,
+        state:
+          r.revokedAt !== undefined
+            ? 'revoked'
+            : r.expiresAt !== undefined && r.expiresAt <= now
+              ? 'expired'
+              : 'active',
+      })),
+      values: {},
+      errors: {},
+      formErrors: [],
+      ...withFlash(request),
+      ...extra,
+    })
+  }
+  pages.get('/client-keys', async (request, reply) => keysPage(request, reply))
+  pages.post('/client-keys', async (request, reply) => {
+    const body = formOf(request)
+    const values: Values = {
+      name: str(body, 'name'),
+      allow: str(body, 'allow'),
+      anyUser: field(body, 'anyUser') === 'on',
+    }
+    try {
+      if (options.keys === undefined)
+        throw new Error('This callout serve runs without client keys.')
+      const name = String(values.name)
+      if (!/^[\w.@-]{1,64}$/.test(name))
+        throw new Error('Name: 1–64 letters, digits, ".", "@", "_" or "-".')
+      const parsed = parseKeyRules(String(values.allow))
+      for (const rule of parsed) definitions.get('namedCredential', rule.credential)
+      const { key, record } = newClientKey({
+        name,
+        rules: parsed.map(formatKeyRule),
+        anyUser: values.anyUser === true,
+        now: context.clock.now(),
+      })
+      await options.keys.createClientKey(record)
+      await context.auth.audit({
+        actor: actorOf(request),
+        action: 'clientKey.create',
+        target: `ClientKey/${record.id}`,
+        details: { name, rules: record.rules, anyUser: record.anyUser },
+        remote: remoteOf(request),
+      })
+      return keysPage(request, reply, { newKey: key })
+    } catch (error) {
+      reply.code(isCalloutError(error) ? error.status : 400)
+      return keysPage(request, reply, { values, formErrors: [(error as Error).message] })
+    }
+  })
+  pages.post('/client-keys/:id/revoke', async (request, reply) => {
+    const { id } = request.params as { id: string }
+    if (
+      options.keys !== undefined &&
+      /^[0-9a-f]{12}$/.test(id) &&
+      (await options.keys.revokeClientKey(id))
+    ) {
+      await context.auth.audit({
+        actor: actorOf(request),
+        action: 'clientKey.revoke',
+        target: `ClientKey/${id}`,
+        remote: remoteOf(request),
+      })
+    }
+    return reply.redirect('/client-keys', 303)
+  })
+
+  function withFlash(request: FastifyRequest): Record<string, unknown> {
+    const flash = flashOf(request)
+    return flash === undefined ? {} : { flash }
+  }
+}
