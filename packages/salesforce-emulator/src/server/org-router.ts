@@ -25,6 +25,9 @@ import { handleIntrospect } from '../oauth/introspect-endpoint.ts'
 import { handleRevoke } from '../oauth/revoke-endpoint.ts'
 import { handleTokenRequest } from '../oauth/token-endpoint.ts'
 import type { OrgState } from '../org/org-state.ts'
+import { FRONTDOOR_PATH, handleFrontdoor } from '../ui/frontdoor.ts'
+import { handleLoginPage, handleRecordPage, recordPageTarget } from '../ui/record-pages.ts'
+import { handleSingleAccess } from '../ui/single-access.ts'
 import { handleApi } from './api-gateway.ts'
 import { sendUnknownException } from './rest-errors.ts'
 
@@ -44,6 +47,10 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
   if (path === '/services/oauth2/revoke') return { handler: handleRevoke, kind: 'token' }
   if (path === '/services/oauth2/introspect') return { handler: handleIntrospect, kind: 'token' }
   if (path === '/services/oauth2/userinfo') return { handler: handleUserinfo, kind: 'token' }
+  if (path === '/services/oauth2/singleaccess')
+    return { handler: handleSingleAccess, kind: 'token' }
+  if (path === FRONTDOOR_PATH) return { handler: handleFrontdoor, kind: 'other' }
+  if (path === '/') return { handler: handleLoginPage, kind: 'other' }
   if (path === '/.well-known/openid-configuration')
     return { handler: handleDiscovery, kind: 'other' }
   if (path === '/id/keys') return { handler: handleJwks, kind: 'other' }
@@ -67,6 +74,9 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
   if (isCometdPath(path)) return { handler: handleCometd, kind: 'rest' }
   if (path === '/_emulator' || path.startsWith('/_emulator/'))
     return { handler: handleAdmin, kind: 'other' }
+  const recordPage = recordPageTarget(path)
+  if (recordPage !== undefined)
+    return { handler: (call) => handleRecordPage(call, recordPage), kind: 'other' }
   return undefined
 }
 
