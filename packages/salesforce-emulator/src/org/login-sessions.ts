@@ -30,7 +30,8 @@ const MAX_ENTRIES = 1000
 const TX_TTL_MS = 15 * 60_000
 const SESSION_TTL_MS = 12 * 3600_000
 
-function trim<V>(map: Map<string, V>): void {
+/** Drops the oldest entries of `map` beyond the bound every browser-state map shares. */
+export function trim<V>(map: Map<string, V>): void {
   while (map.size > MAX_ENTRIES) {
     const oldest = map.keys().next().value
     if (oldest === undefined) break

@@ -3,12 +3,12 @@
  * (the `sid` cookie a browser holds after a frontdoor login). Both are bounded.
  */
 import { randomBytes } from 'node:crypto'
+import { trim } from '../org/login-sessions.ts'
 import type { OrgState } from '../org/org-state.ts'
 
 /** How long a one-time frontdoor code stays valid. */
 export const OTP_TTL_MS = 60_000
 const SESSION_TTL_MS = 2 * 3600_000
-const MAX_ENTRIES = 1000
 
 /** The cookie that carries a UI session. */
 export const UI_SESSION_COOKIE = 'sid'
@@ -24,14 +24,6 @@ interface UiSession {
   createdAt: number
   /** The form token every edit form carries. */
   formToken: string
-}
-
-function trim<V>(map: Map<string, V>): void {
-  while (map.size > MAX_ENTRIES) {
-    const oldest = map.keys().next().value
-    if (oldest === undefined) break
-    map.delete(oldest)
-  }
 }
 
 /** One-time codes and UI sessions of one org. */
