@@ -164,6 +164,24 @@ export const ERROR_CATALOGUE = {
     status: 409,
     summary: 'A definition of that kind and name already exists.',
   },
+  // frontdoor URLs (broker.frontdoorUrl, callout open)
+  FRONTDOOR_NOT_SALESFORCE: {
+    status: 400,
+    summary:
+      'A frontdoor URL was asked for a Named Credential that is not an oauth2 Salesforce one.',
+  },
+  FRONTDOOR_SCOPE_MISSING: {
+    status: 400,
+    summary: "The credential's scopes do not allow UI sessions; add web (or full).",
+  },
+  FRONTDOOR_PATH_INVALID: {
+    status: 400,
+    summary: 'The landing path of a frontdoor URL is not a path relative to the org.',
+  },
+  FRONTDOOR_FAILED: {
+    status: 502,
+    summary: 'The org did not answer the UI Bridge request with a frontdoor URL.',
+  },
   // everything else
   BROKER_CLOSED: {
     status: 503,

@@ -28,6 +28,7 @@ export type {
 } from './callout/types.ts'
 export type { StatusReport, PrincipalStatus } from './callout/status-report.ts'
 export type { AuthorizeUrlOptions, AuthorizationCallback } from './callout/browser-authorization.ts'
+export type { FrontdoorOptions } from './callout/frontdoor.ts'
 export type { AccessPolicy } from './callout/steps/check-access.ts'
 export { ADVICE_HEADER } from './callout/steps/refresh-trigger.ts'
 export { parseCalloutUrl } from './callout/callout-url.ts'

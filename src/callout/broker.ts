@@ -26,6 +26,7 @@ import {
   type NormalizedRequest,
 } from './steps/normalize-request.ts'
 import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
+import { frontdoorUrl, type FrontdoorOptions } from './frontdoor.ts'
 import { jsforceConnection, type JsforceOptions } from './jsforce-connection.ts'
 import { toResponse } from './to-response.ts'
 import type { CalloutOptions, CalloutResponse } from './types.ts'
@@ -213,6 +214,34 @@ export class Broker {
   jsforce(name: string, options: JsforceOptions = {}): Promise<unknown> {
     return jsforceConnection(
       { definitions: this.#definitions, tokens: this.#parts.tokens, clock: this.#parts.clock },
+      name,
+      options,
+    )
+  }
+
+  /**
+   * A single-use frontdoor URL that logs a browser into the Salesforce org of a Named Credential
+   * and lands on `path` (Salesforce's UI Bridge API, `POST /services/oauth2/singleaccess`): the
+   * browser gets a one-time link, never the access token. The request goes through the callout
+   * pipeline, so a rejected token is refreshed once and the request retried once. The URL is a
+   * login link: hand it to one browser at once and never log it (Callout does not).
+   *
+   * Errors: `FRONTDOOR_NOT_SALESFORCE` (not an oauth2 Named Credential with a `salesforce`
+   * AuthProvider), `FRONTDOOR_SCOPE_MISSING` (neither `web` nor `full` in the scopes),
+   * `FRONTDOOR_PATH_INVALID` (not a path on the org), `USER_REQUIRED` (a per-user principal
+   * without `user`), `FRONTDOOR_FAILED` (the org answered without a URL).
+   *
+   * @example
+   * const url = await broker.frontdoorUrl('Target', { path: `/lightning/r/Account/${id}/edit` })
+   * res.redirect(303, url) // the user lands on the edit page, already logged in
+   */
+  frontdoorUrl(name: string, options: FrontdoorOptions): Promise<string> {
+    if (this.#closed) return Promise.reject(closedError())
+    return frontdoorUrl(
+      {
+        definitions: this.#definitions,
+        fetch: (input, init) => this.fetch(input, init),
+      },
       name,
       options,
     )
