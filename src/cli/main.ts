@@ -156,6 +156,20 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
 
   program
+    .command('open')
+    .description(
+      "open a page of a Salesforce credential's org in the browser, logged in by a one-time frontdoor link",
+    )
+    .argument('<name>', 'the Named Credential (Salesforce)')
+    .argument('<path>', 'the page, relative to the org, e.g. /lightning/r/Account/<id>/view')
+    .option('--user <id>', 'the end user, for per-user principals')
+    .option('--print', 'print the one-time link instead of opening a browser')
+    .action(async (name: string, path: string, opts: { user?: string; print?: boolean }) => {
+      const { openCommand } = await import('./commands/open.ts')
+      await openCommand(commandIo, { name, path, ...opts })
+    })
+
+  program
     .command('get')
     .description('GET a callout: URL and print the body (exit 0 on 2xx)')
     .argument('<url>', 'callout:Name/path?query')
