@@ -389,9 +389,20 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .command('demo')
     .description('run the org-to-org demo against a local Salesforce emulator')
     .option('--home <dir>', 'the demo home (recreated)', '.callout-demo')
-    .action(async (opts: { home: string }) =>
-      (await import('./commands/demo.ts')).demoCommand(io, opts),
-    )
+    .option('--keep', 'leave the orgs, the proxy and the console running until Ctrl-C')
+    .action(async (opts: { home: string; keep?: boolean }) => {
+      const stop = new Promise<void>((done) => {
+        process.once('SIGINT', () => done())
+        process.once('SIGTERM', () => done())
+      })
+      await (
+        await import('./commands/demo.ts')
+      ).demoCommand(io, {
+        home: opts.home,
+        keep: opts.keep === true,
+        stop,
+      })
+    })
 
   const leaves = (command: Command): Command[] =>
     command.commands.length === 0 ? [command] : command.commands.flatMap(leaves)
