@@ -217,6 +217,30 @@ describe('the callback', () => {
     expect(res.body).toContain(`value="${c.origin}/services/authcallback/SfTarget"`)
   })
 
+  it.each([
+    ['access_denied', 'end-user denied authorization', /access_denied/],
+    ['invalid_request', 'SAME_ORG_SSO', /My Domain/],
+    ['invalid_client_id', 'client identifier invalid', /2–10 minutes to propagate/],
+  ])(
+    'shows %s from the authorization server verbatim, with advice',
+    async (code, description, advice) => {
+      const page = await browser.get('/named-credentials/Target')
+      const start = await browser.post('/named-credentials/Target/authenticate', {
+        _csrf: csrfOf(page.body),
+      })
+      const state = new URL(start.location!).searchParams.get('state')!
+      const res = await browser.get(
+        `/services/authcallback/SfTarget?error=${code}&error_description=${encodeURIComponent(description)}&state=${state}`,
+      )
+      expect(res.status).toBe(400)
+      expect(res.body).toContain(code)
+      expect(res.body).toMatch(advice)
+      expect((await browser.get('/named-credentials/Target')).body).toContain(
+        `Authenticated as ${USER}`,
+      )
+    },
+  )
+
   it('refuses a flow finished in another browser than the one that started it', async () => {
     const page = await browser.get('/named-credentials/Target')
     const start = await browser.post('/named-credentials/Target/authenticate', {
