@@ -133,7 +133,7 @@ export async function frontdoorUrl(
   if (res.status === 200 && typeof uri === 'string' && isHttpUrl(uri)) return uri
   throw new CalloutError(
     'FRONTDOOR_FAILED',
-    `The org did not answer the UI Bridge request of Named Credential ${name} with a frontdoor URL (HTTP ${res.status}${error === undefined ? '' : `, ${error}`}).`,
+    `The org did not answer the UI Bridge request of Named Credential ${name} with a frontdoor URL (HTTP ${res.status}${error === undefined ? '' : `, ${error}`}).${pathHint(target.namedCredential.url)}`,
     {
       details: {
         namedCredential: name,
@@ -142,6 +142,14 @@ export async function frontdoorUrl(
       },
     },
   )
+}
+
+/** Why the UI Bridge request may have missed, when the Named Credential's URL has a path. */
+function pathHint(ncUrl: string): string {
+  const path = URL.canParse(ncUrl) ? new URL(ncUrl).pathname : '/'
+  return path === '/' || path === ''
+    ? ''
+    : ` The request went to ${SINGLE_ACCESS_PATH} under the Named Credential's URL path (${path}): the Named Credential's URL must be the org's origin, without a path.`
 }
 
 function isHttpUrl(text: string): boolean {

@@ -122,6 +122,10 @@ beforeAll(async () => {
           TargetAppApiOnly: { url: org.instanceUrl, externalCredential: 'TargetAppApiOnly' },
           TargetEachUser: { url: org.instanceUrl, externalCredential: 'EachUser' },
           Plain: { url: org.instanceUrl, externalCredential: 'Open' },
+          TargetWithPath: {
+            url: `${org.instanceUrl}/services/data`,
+            externalCredential: 'TargetAuth',
+          },
           Generic: { url: org.instanceUrl, externalCredential: 'GenericAuth' },
         },
       },
@@ -236,6 +240,13 @@ describe('broker.frontdoorUrl refusals', () => {
     const err = await broker.frontdoorUrl('Target', { path }).catch((e: unknown) => e)
     expect(isCalloutError(err, 'FRONTDOOR_PATH_INVALID')).toBe(true)
     expect((err as { details?: { rule?: string } }).details?.rule).toBe(rule)
+  })
+
+  it('FRONTDOOR_FAILED with the status when the org answers without a URL', async () => {
+    const err = await broker.frontdoorUrl('TargetWithPath', { path: '/' }).catch((e: unknown) => e)
+    expect(isCalloutError(err, 'FRONTDOOR_FAILED')).toBe(true)
+    expect((err as { details?: { status?: number } }).details?.status).toBeGreaterThanOrEqual(400)
+    expect((err as Error).message).toContain("the Named Credential's URL must be the org's origin")
   })
 
   it('USER_REQUIRED for a per-user principal without user', async () => {
