@@ -67,7 +67,7 @@ describe('callout demo (npm run demo), a child process from a clean home', () =>
       /console: Authenticate → http:\/\/127\.0\.0\.1:\d+\/services\/oauth2\/authorize/,
     )
     expect(two).toContain(
-      'login page (admin@target.example) and approval page → /services/authcallback/TargetOrg',
+      'target: login page, approval page (admin@target.example) → /services/authcallback/TargetOrg',
     )
     expect(two).toContain('Authenticated as admin@target.example')
   })

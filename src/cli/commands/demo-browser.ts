@@ -61,18 +61,20 @@ export function fieldOf(html: string, name: string): string {
 
 /**
  * Goes through a Salesforce login page and approval page from `authorizeUrl` and returns the
- * redirect back to the client (its callback URL with `code` and `state`).
+ * redirect back to the client (its callback URL with `code` and `state`) and the pages passed.
  */
 export async function signInAndApprove(
   browser: DemoBrowser,
   authorizeUrl: string,
   user: { username: string; password: string },
-): Promise<string> {
+): Promise<{ readonly callback: string; readonly pages: readonly string[] }> {
+  const pages: string[] = []
   const action = `${new URL(authorizeUrl).origin}/services/oauth2/authorize`
   let page = await browser.get(authorizeUrl)
   for (let step = 0; step < 4 && page.status === 200; step++) {
     const tx = fieldOf(page.body, 'tx')
     if (page.body.includes('id="login"')) {
+      pages.push('login')
       page = await browser.post(action, {
         tx,
         step: 'login',
@@ -80,11 +82,12 @@ export async function signInAndApprove(
         pw: user.password,
       })
     } else if (page.body.includes('id="approve"')) {
+      pages.push('approval')
       page = await browser.post(action, { tx, step: 'approve', action: 'approve' })
     } else break
   }
   if (page.location === undefined) {
     throw new Error(`the authorize page did not redirect back (HTTP ${page.status})`)
   }
-  return page.location
+  return { callback: page.location, pages }
 }

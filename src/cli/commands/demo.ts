@@ -137,6 +137,7 @@ export async function demoCommand(io: CliIo, options: DemoOptions = {}): Promise
         name: 'SourceOrgIntegration',
         callbackUrls: [callbackUrl],
         scopes: ['api', 'refresh_token'],
+        adminPreAuthorized: false,
       },
     )
     const app = setup as { consumerKey: string; consumerSecret: string }
@@ -190,11 +191,11 @@ export async function demoCommand(io: CliIo, options: DemoOptions = {}): Promise
       )
     }
     say(`console: Authenticate → ${new URL(started.location).origin}/services/oauth2/authorize`)
-    const callback = await signInAndApprove(browser, started.location, {
+    const { callback, pages } = await signInAndApprove(browser, started.location, {
       username: USERNAME,
       password,
     })
-    say(`target: login page (${USERNAME}) and approval page → ${new URL(callback).pathname}`)
+    say(`target: ${pages.join(' page, ')} page (${USERNAME}) → ${new URL(callback).pathname}`)
     const done = await browser.get(callback)
     const [report] = await broker.status('Target')
     const principal = report?.principals[0]
