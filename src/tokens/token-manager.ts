@@ -5,6 +5,7 @@ import type { TokenSet } from '../auth/types.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import {
   credentialKeyString,
+  type CredentialIdentity,
   type CredentialKey,
   type ExternalCredential,
   type PrincipalCredential,
@@ -756,7 +757,7 @@ export class TokenManager {
       ...optional('expiresAt', tokenSet.expiresAt),
       ...optional('scope', tokenSet.scope ?? current?.scope),
       ...optional('instanceUrl', tokenSet.instanceUrl ?? current?.instanceUrl),
-      ...optional('identity', tokenSet.identity ?? current?.identity),
+      ...optional('identity', keptIdentity(tokenSet.identity, current?.identity)),
     }
     let stored: PrincipalCredential | undefined
     try {
@@ -1039,4 +1040,19 @@ function reauthMessage(name: string, ctx: GrantContext): string {
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
+/**
+ * The identity to store after a refresh or mint: a response that names the same user (Salesforce
+ * refresh responses carry only the identity URL `id`) keeps what it omits, such as the username
+ * "Authenticated as" shows; a response naming another identity URL replaces it.
+ */
+function keptIdentity(
+  next: CredentialIdentity | undefined,
+  current: CredentialIdentity | undefined,
+): CredentialIdentity | undefined {
+  if (next === undefined || current === undefined) return next ?? current
+  const sameUser =
+    next.idUrl === undefined || current.idUrl === undefined || next.idUrl === current.idUrl
+  return sameUser ? { ...current, ...next } : next
 }

@@ -118,7 +118,11 @@ describe('callout demo (npm run demo), a child process from a clean home', () =>
       CALLOUT_HOME: home,
     })
     expect(status.code).toBe(0)
-    expect(JSON.parse(status.stdout)[0].principals[0]).toMatchObject({ status: 'authenticated' })
+    // after step 4's refresh, whose Salesforce response names only the identity URL
+    expect(JSON.parse(status.stdout)[0].principals[0]).toMatchObject({
+      status: 'authenticated',
+      summary: 'Authenticated as admin@target.example',
+    })
   })
 
   it('runs again over an existing demo home, and says so when python3 is absent', async () => {
