@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, spawnCli, type CliRun } from './helpers.ts'
 
@@ -141,7 +142,7 @@ describe('callout demo --keep', () => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
 
-  it('prints URLs that answer, and stops on SIGINT', async () => {
+  it('prints URLs that answer (the console in Chromium to the detail page), and stops on SIGINT', async () => {
     child = spawn(process.execPath, [BIN, 'demo', '--keep', '--home', join(dir, 'keep-home')], {
       env: { PATH: process.env.PATH ?? '', HOME: dir },
       cwd: dir,
@@ -162,6 +163,24 @@ describe('callout demo --keep', () => {
     expect(login.status).toBe(200)
     expect(await login.text()).toContain('name="password"')
     expect(out).toMatch(/console +http:\/\/\S+ \(admin \/ demo-\S+\)/)
+
+    const [, adminUser, adminPassword] = /console +http:\/\/\S+ \((\S+) \/ (\S+)\)/.exec(out)!
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+    try {
+      const page = await browser.newPage()
+      await page.goto(url('console'))
+      expect(new URL(page.url()).pathname).toBe('/login')
+      await page.fill('#username', adminUser!)
+      await page.fill('#password', adminPassword!)
+      await Promise.all([page.waitForNavigation(), page.click('main button[type="submit"]')])
+      await page.goto(`${url('console')}named-credentials/Target`)
+      expect(await page.textContent('main')).toContain('Authenticated as admin@target.example')
+    } finally {
+      await browser.close()
+    }
 
     const proxied = await fetch(url('proxy'), {
       headers: { 'proxy-authorization': `Bearer ${key}` },
