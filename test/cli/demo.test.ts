@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -132,6 +132,26 @@ describe('callout demo (npm run demo), a child process from a clean home', () =>
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('Authenticated as admin@target.example')
     expect(again.stdout).toContain('python: skipped (python3 is not installed)')
+  })
+})
+
+describe('callout demo --home refuses what is not a demo home', () => {
+  it('leaves a non-empty directory without master.key, and a file, as they were', async () => {
+    const other = join(dir, 'projects')
+    await mkdir(other)
+    await writeFile(join(other, 'notes.txt'), 'mine')
+    const refused = await runCli(['demo', '--home', other], { PATH: dir, HOME: dir }, { cwd: dir })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('INVALID_ARGUMENT')
+    expect(refused.stderr).toContain('is not empty and is not a demo home')
+    expect(await readFile(join(other, 'notes.txt'), 'utf8')).toBe('mine')
+
+    const file = join(dir, 'a-file')
+    await writeFile(file, 'also mine')
+    const asFile = await runCli(['demo', '--home', file], { PATH: dir, HOME: dir }, { cwd: dir })
+    expect(asFile.code).not.toBe(0)
+    expect(asFile.stderr).toContain('is a file; give a directory')
+    expect(await readFile(file, 'utf8')).toBe('also mine')
   })
 })
 

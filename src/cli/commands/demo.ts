@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import type { Broker } from '../../callout/broker.ts'
@@ -95,7 +95,7 @@ export async function demoCommand(io: CliIo, options: DemoOptions = {}): Promise
     say(`source org ${source.instanceUrl}`)
     say(`target org ${target.instanceUrl}`)
 
-    await rm(home, { recursive: true, force: true })
+    await clearDemoHome(home)
     await createMasterKeyFile(home)
     const env = {
       ...io.env,
@@ -333,6 +333,27 @@ function resourcesLine(list: Record<string, string>): string {
   const first = ['sobjects', 'query', 'search', 'limits'].filter((k) => k in list)
   const shown = first.map((k) => `"${k}":"${list[k]}"`).join(',')
   return `{${shown},… ${Object.keys(list).length - first.length} more}`
+}
+
+/**
+ * Empties the demo home for a new run: a missing or empty directory, or one a previous demo left
+ * (it holds `master.key`), is recreated; anything else is refused and left as it was.
+ */
+async function clearDemoHome(home: string): Promise<void> {
+  const entries: string[] = await readdir(home).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return []
+    if (error.code === 'ENOTDIR') {
+      throw new CalloutError('INVALID_ARGUMENT', `--home ${home} is a file; give a directory.`)
+    }
+    throw error
+  })
+  if (entries.length > 0 && !entries.includes('master.key')) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `--home ${home} is not empty and is not a demo home (it has no master.key); callout demo recreates its home, so give a new or empty directory.`,
+    )
+  }
+  await rm(home, { recursive: true, force: true })
 }
 
 async function loadEmulator(): Promise<StartEmulator> {
