@@ -1,7 +1,7 @@
 /**
  * Processing of token endpoint responses (RFC 6749 §5.1, §5.2) into a {@link TokenSet}, with
- * Salesforce's shape (no `expires_in`, no `token_type`; its `issued_at` in ms, `instance_url`, `id`
- * and `signature` are read by `providers/salesforce-token.ts` after the generic parse). Everything
+ * Salesforce's shape (no `expires_in`, `issued_at` in ms as a string, `instance_url`; its `id` and
+ * `signature` are read by `providers/salesforce-token.ts` after the generic parse). Everything
  * here is pure except {@link readTokenResponse}, which reads a body with the auth layer's one
  * size cap (`capped-body.ts`).
  *
@@ -19,7 +19,7 @@
 import type { Clock } from '../clock.ts'
 import type { AuthProviderType } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
-import { salesforceTokenDeltas } from '../providers/salesforce-token.ts'
+import { salesforceTokenIdentity } from '../providers/salesforce-token.ts'
 import { Secret } from '../secrets/secret.ts'
 import { readCappedText } from './capped-body.ts'
 import { MAX_AUTH_RESPONSE_BYTES } from './deps.ts'
@@ -312,6 +312,21 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
   }
 
   const now = ctx.clock.now()
+  let issuedAt = now
+  let issuedAtRaw: string | undefined
+  if (json.issued_at !== undefined) {
+    const v = json.issued_at
+    issuedAtRaw =
+      typeof v === 'number' && Number.isSafeInteger(v)
+        ? String(v)
+        : typeof v === 'string'
+          ? v
+          : undefined
+    if (issuedAtRaw === undefined || !/^\d{1,16}$/.test(issuedAtRaw)) {
+      throw invalid('issued_at', 'with an issued_at that is not epoch milliseconds')
+    }
+    issuedAt = Number(issuedAtRaw)
+  }
 
   let expiresAt: number | undefined
   if (json.expires_in !== undefined && json.expires_in !== null) {
@@ -337,20 +352,34 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
     idToken = new Secret(json.id_token)
   }
 
-  // Salesforce's deltas: `issued_at` in ms, `instance_url`, the identity URL `id` and the
-  // `signature` over it.
-  const salesforce =
+  let instanceUrl: string | undefined
+  if (json.instance_url !== undefined && json.instance_url !== null) {
+    const url = typeof json.instance_url === 'string' ? safeUrl(json.instance_url) : undefined
+    if (
+      url === undefined ||
+      !isAcceptableServerUrl(url, ctx.allowInsecureHttp) ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      throw invalid(
+        'instance_url',
+        'with an instance_url that is not an absolute https URL without credentials or query',
+      )
+    }
+    instanceUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '')
+  }
+
+  // Salesforce's deltas: the identity URL `id`, and the `signature` over it.
+  const identity =
     ctx.providerType === 'salesforce'
-      ? salesforceTokenDeltas(json, {
+      ? salesforceTokenIdentity(json, {
+          issuedAtRaw,
           parseUrl: safeUrl,
           acceptsUrl: (url) => isAcceptableServerUrl(url, ctx.allowInsecureHttp),
           invalid,
           ...(ctx.consumerSecret === undefined ? {} : { consumerSecret: ctx.consumerSecret }),
         })
       : undefined
-  const issuedAt = salesforce?.issuedAt ?? now
-  const instanceUrl = salesforce?.instanceUrl
-  const identity = salesforce?.identity
 
   return {
     accessToken: new Secret(accessToken),

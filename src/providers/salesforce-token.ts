@@ -1,9 +1,8 @@
 /**
  * Salesforce's deltas to an OAuth 2.0 token response (RFC 6749 §5.1), applied after the generic
- * parse: `issued_at` (epoch milliseconds, as a string), `instance_url` (the org's API origin),
- * the identity URL `id` (`https://login.salesforce.com/id/<org>/<user>`), which names who the
- * token belongs to, and the `signature` over it — base64(HMAC-SHA256(consumer secret,
- * id + issued_at)).
+ * parse: the identity URL `id` (`https://login.salesforce.com/id/<org>/<user>`), which names who
+ * the token belongs to, and the `signature` over it — base64(HMAC-SHA256(consumer secret,
+ * id + issued_at)). (`issued_at` in ms and `instance_url` are read by the generic parse.)
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { CalloutError } from '../errors.ts'
@@ -19,18 +18,10 @@ export interface SalesforceTokenIdentity {
   readonly userId?: string
 }
 
-/** What {@link salesforceTokenDeltas} reads from a Salesforce token response. */
-export interface SalesforceTokenDeltas {
-  /** `issued_at` in epoch milliseconds, when the response gave it. */
-  readonly issuedAt?: number
-  /** `instance_url` without a trailing slash, when the response gave it. */
-  readonly instanceUrl?: string
-  /** Who the token belongs to, from `id`. */
-  readonly identity?: SalesforceTokenIdentity
-}
-
-/** What {@link salesforceTokenDeltas} needs besides the parsed response. */
+/** What {@link salesforceTokenIdentity} needs besides the parsed response. */
 export interface SalesforceTokenOptions {
+  /** `issued_at` exactly as the response gave it (the signature covers the text). */
+  readonly issuedAtRaw: string | undefined
   /** The consumer secret, when known: then the `signature` is verified. */
   readonly consumerSecret?: { reveal(): string }
   /** Parses an absolute URL from the response, or undefined when it is not one. */
@@ -42,49 +33,19 @@ export interface SalesforceTokenOptions {
 }
 
 /**
- * Reads Salesforce's fields of a parsed token response — `issued_at`, `instance_url`, `id` — and
- * verifies its `signature` when the consumer secret is known.
+ * Reads the `id` of a parsed Salesforce token response and verifies its `signature` when the
+ * consumer secret is known.
  *
- * @throws CalloutError from `options.invalid` for an `issued_at` that is not epoch milliseconds,
- *   an `instance_url` or `id` that is not an acceptable URL (an `instance_url` also without query
- *   or fragment), and for a `signature` that is malformed, lacks what it signs, or does not verify.
+ * @throws CalloutError from `options.invalid` for an `id` that is not an acceptable URL, and for a
+ *   `signature` that is malformed, lacks what it signs, or does not verify.
  * @example
- * salesforceTokenDeltas({ issued_at: '1278448101416', id: 'https://login.salesforce.com/id/00D…/005…' }, options)
- * // { issuedAt: 1278448101416, identity: { idUrl: '…', orgId: '00D…', userId: '005…' } }
+ * salesforceTokenIdentity({ id: 'https://login.salesforce.com/id/00D…/005…' }, options)
+ * // { idUrl: 'https://login.salesforce.com/id/00D…/005…', orgId: '00D…', userId: '005…' }
  */
-export function salesforceTokenDeltas(
+export function salesforceTokenIdentity(
   json: Readonly<Record<string, unknown>>,
   options: SalesforceTokenOptions,
-): SalesforceTokenDeltas {
-  let issuedAt: number | undefined
-  let issuedAtRaw: string | undefined
-  if (json.issued_at !== undefined) {
-    const v = json.issued_at
-    issuedAtRaw =
-      typeof v === 'number' && Number.isSafeInteger(v)
-        ? String(v)
-        : typeof v === 'string'
-          ? v
-          : undefined
-    if (issuedAtRaw === undefined || !/^\d{1,16}$/.test(issuedAtRaw)) {
-      throw options.invalid('issued_at', 'with an issued_at that is not epoch milliseconds')
-    }
-    issuedAt = Number(issuedAtRaw)
-  }
-
-  let instanceUrl: string | undefined
-  if (json.instance_url !== undefined && json.instance_url !== null) {
-    const url =
-      typeof json.instance_url === 'string' ? options.parseUrl(json.instance_url) : undefined
-    if (url === undefined || !options.acceptsUrl(url) || url.search !== '' || url.hash !== '') {
-      throw options.invalid(
-        'instance_url',
-        'with an instance_url that is not an absolute https URL without credentials or query',
-      )
-    }
-    instanceUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '')
-  }
-
+): SalesforceTokenIdentity | undefined {
   let identity: SalesforceTokenIdentity | undefined
   let idRaw: string | undefined
   if (json.id !== undefined && json.id !== null) {
@@ -100,14 +61,14 @@ export function salesforceTokenDeltas(
       throw options.invalid('signature', 'with a malformed signature')
     }
     if (options.consumerSecret !== undefined) {
-      if (idRaw === undefined || issuedAtRaw === undefined) {
+      if (idRaw === undefined || options.issuedAtRaw === undefined) {
         throw options.invalid(
           'signature',
           'with a signature but without the id and issued_at it signs',
         )
       }
       const secret = options.consumerSecret
-      if (!verifySalesforceSignature(json.signature, idRaw, issuedAtRaw, secret)) {
+      if (!verifySalesforceSignature(json.signature, idRaw, options.issuedAtRaw, secret)) {
         throw options.invalid(
           'signature',
           'with a signature that does not match HMAC-SHA256(consumer secret, id + issued_at); the response may have been tampered with, or the consumer secret is wrong',
@@ -115,11 +76,7 @@ export function salesforceTokenDeltas(
       }
     }
   }
-  return {
-    ...(issuedAt === undefined ? {} : { issuedAt }),
-    ...(instanceUrl === undefined ? {} : { instanceUrl }),
-    ...(identity === undefined ? {} : { identity }),
-  }
+  return identity
 }
 
 /**
