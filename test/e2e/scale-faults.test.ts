@@ -23,7 +23,7 @@ import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import { openBroker, parseConfig, type Broker } from '../../src/index.ts'
-import { generateClientKey } from '../../src/server/client-key.ts'
+import { newClientKey } from '../../src/server/client-key.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import {
@@ -198,15 +198,13 @@ describe.skipIf(unavailable !== undefined)(
       await parent.completeAuthorization(
         await salesforceAuthorize(url, { username: WEB_USER, password: PASSWORD }),
       )
-      const generated = generateClientKey()
-      await store.clientKeys.createClientKey({
-        id: generated.id,
+      const generated = newClientKey({
         name: 'faults',
         rules: ['Rotate', 'Mint'],
         anyUser: false,
-        keyHash: generated.hash,
-        createdAt: Date.now(),
+        now: Date.now(),
       })
+      await store.clientKeys.createClientKey(generated.record)
       clientKey = generated.key
       env = {
         PATH: process.env.PATH,

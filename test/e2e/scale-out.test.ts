@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, request } from 'undici'
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import { openBroker, parseConfig, type Broker } from '../../src/index.ts'
-import { generateClientKey } from '../../src/server/client-key.ts'
+import { newClientKey } from '../../src/server/client-key.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import {
@@ -156,15 +156,13 @@ beforeAll(async () => {
   await parent.completeAuthorization(
     await salesforceAuthorize(url, { username: USER, password: PASSWORD }),
   )
-  const generated = generateClientKey()
-  await store.clientKeys.createClientKey({
-    id: generated.id,
+  const generated = newClientKey({
     name: 'scale-test',
     rules: ['Rotate', 'Later'],
     anyUser: false,
-    keyHash: generated.hash,
-    createdAt: Date.now(),
+    now: Date.now(),
   })
+  await store.clientKeys.createClientKey(generated.record)
   clientKey = generated.key
   // The schema travels in the store URL, as a deployment would put it.
   const storeUrl = new URL(testPostgresUrl())
