@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { TokenSet } from '../auth/types.ts'
+import type { CredentialIdentity } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import { Secret } from '../secrets/secret.ts'
 import type { KyselyStore } from '../store/kysely-store.ts'
@@ -16,6 +17,7 @@ class FakeGrants implements TokenGrants {
   rotate = false
   expiresInMs: number | undefined
   gate: Promise<void> | undefined
+  identity: CredentialIdentity | undefined
   constructor(private readonly clock: ManualClock) {}
 
   #tokenSet(n: number): TokenSet {
@@ -27,6 +29,7 @@ class FakeGrants implements TokenGrants {
       ...(this.expiresInMs === undefined ? {} : { expiresAt: issuedAt + this.expiresInMs }),
       ...(this.rotate ? { refreshToken: new Secret(`refresh-${n}`) } : {}),
       instanceUrl: 'https://instance.example.com',
+      ...(this.identity === undefined ? {} : { identity: this.identity }),
     }
   }
 
@@ -208,6 +211,18 @@ describe('TokenManager.invalidate', () => {
     expect(grants.refreshTokensSeen).toEqual(['refresh-old', 'refresh-old', 'refresh-2'])
     expect((await storedCredential(store)).refreshToken?.reveal()).toBe('refresh-2')
     expect((await storedCredential(store)).instanceUrl).toBe('https://instance.example.com')
+  })
+
+  it('keeps the stored username when a refresh names the same identity URL, and replaces it for another', async () => {
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
+    const idUrl = 'https://login.example.com/id/00D/005A'
+    await seedBrowser(store, clock, { identity: { idUrl, username: 'ada@example.com' } })
+    grants.identity = { idUrl }
+    const first = await tokens.invalidate(ctx, new Secret('access-old'))
+    expect((await storedCredential(store)).identity).toEqual({ idUrl, username: 'ada@example.com' })
+    grants.identity = { idUrl: 'https://login.example.com/id/00D/005B' }
+    await tokens.invalidate(ctx, first.accessToken)
+    expect((await storedCredential(store)).identity).toEqual(grants.identity)
   })
 
   it('uses a token another process stored instead of calling the token endpoint (re-read)', async () => {
