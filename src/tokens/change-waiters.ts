@@ -48,11 +48,4 @@ export class ChangeWaiters {
   wakeAll(): void {
     for (const key of [...this.#waiting.keys()]) this.wake(key)
   }
-
-  /** How many waits are armed (for tests and metrics). */
-  get size(): number {
-    let n = 0
-    for (const set of this.#waiting.values()) n += set.size
-    return n
-  }
 }
