@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
+import { waitForOutput } from './proxy.ts'
 import { createBenchHome } from './setup.ts'
 import { median } from './stats.ts'
 import { startUpstream } from './upstream-process.ts'
@@ -68,14 +69,7 @@ try {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     children.push(serve)
-    const origin = await new Promise<string>((resolve) => {
-      let text = ''
-      serve.stderr.on('data', (c: Buffer) => {
-        text += c.toString()
-        const m = /listening on (http:\S+)/.exec(text)
-        if (m?.[1] !== undefined) resolve(m[1])
-      })
-    })
+    const origin = (await waitForOutput(serve, /listening on (http:\S+)/, 60_000))[1]!
     const url = `${origin}/callout/Api/x`
     const warm = await request(url, { headers: { 'proxy-authorization': `Bearer ${key}` } })
     await warm.body.dump()

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
-import { calloutCommand, type ProxyFrom } from './proxy.ts'
+import { calloutCommand, waitForOutput, type ProxyFrom } from './proxy.ts'
 import { createBenchHome } from './setup.ts'
 import { startUpstream } from './upstream-process.ts'
 
@@ -60,14 +60,7 @@ try {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   child = serve
-  const origin = await new Promise<string>((resolve) => {
-    let text = ''
-    serve.stderr.on('data', (c: Buffer) => {
-      text += c.toString()
-      const m = /listening on (http:\S+)/.exec(text)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-  })
+  const origin = (await waitForOutput(serve, /listening on (http:\S+)/, 60_000))[1]!
   let url = `${origin}/callout/Api/x`
   const warm = await request(url, { headers: { 'proxy-authorization': `Bearer ${key}` } })
   await warm.body.dump()
