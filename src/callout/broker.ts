@@ -26,7 +26,7 @@ import {
   type NormalizedRequest,
 } from './steps/normalize-request.ts'
 import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
-import { frontdoorUrl, type FrontdoorOptions } from './frontdoor.ts'
+import { atOrgOrigin, frontdoorUrl, type FrontdoorOptions } from './frontdoor.ts'
 import { jsforceConnection, type JsforceOptions } from './jsforce-connection.ts'
 import { toResponse } from './to-response.ts'
 import type { CalloutOptions, CalloutResponse } from './types.ts'
@@ -84,18 +84,25 @@ export interface BrokerParts {
 export class Broker {
   readonly #parts: BrokerParts
   readonly #pipeline: CalloutPipeline
+  /** The same pipeline over {@link atOrgOrigin} definitions, for the UI Bridge request. */
+  readonly #originPipeline: CalloutPipeline
   #definitions: Definitions
   #closed = false
 
   constructor(parts: BrokerParts) {
     this.#parts = parts
     this.#definitions = parts.definitions
-    this.#pipeline = new CalloutPipeline({
+    const deps = {
       definitions: () => this.#definitions,
       tokens: parts.tokens,
       authenticators: parts.authenticators,
       dispatchers: parts.dispatchers,
       access: parts.access ?? allowAll,
+    }
+    this.#pipeline = new CalloutPipeline(deps)
+    this.#originPipeline = new CalloutPipeline({
+      ...deps,
+      definitions: () => atOrgOrigin(this.#definitions),
     })
   }
 
@@ -223,7 +230,8 @@ export class Broker {
    * A single-use frontdoor URL that logs a browser into the Salesforce org of a Named Credential
    * and lands on `path` (Salesforce's UI Bridge API, `POST /services/oauth2/singleaccess`): the
    * browser gets a one-time link, never the access token. The request goes through the callout
-   * pipeline, so a rejected token is refreshed once and the request retried once. The URL is a
+   * pipeline, to the org's origin whatever path the Named Credential's URL has, so a rejected
+   * token is refreshed once and the request retried once. The URL is a
    * login link: hand it to one browser at once and never log it (Callout does not).
    *
    * Errors: `FRONTDOOR_NOT_SALESFORCE` (not an oauth2 Named Credential with a `salesforce`
@@ -240,7 +248,11 @@ export class Broker {
     return frontdoorUrl(
       {
         definitions: this.#definitions,
-        fetch: (input, init) => this.fetch(input, init),
+        fetch: async (input, init) => {
+          this.#assertOpen()
+          const request = normalizeRequestSync(init) ?? (await normalizeRequest(init))
+          return toResponse(await this.#originPipeline.run(input, request, init), request.method)
+        },
       },
       name,
       options,

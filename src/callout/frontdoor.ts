@@ -70,7 +70,11 @@ function scopeMissing(name: string, detail: Record<string, unknown>): CalloutErr
 /** What `frontdoorUrl` needs from the broker: definitions and a callout through the pipeline. */
 export interface FrontdoorDeps {
   readonly definitions: Definitions
-  /** `broker.fetch`: authentication, refresh once on 401 and retry, redirects, timeouts. */
+  /**
+   * A callout through the pipeline (authentication, refresh once on 401 and retry, redirects,
+   * timeouts) over {@link atOrgOrigin}`(definitions)`: `callout:<Name>/services/oauth2/singleaccess`
+   * goes to the org's origin, whatever path the Named Credential's URL has.
+   */
   readonly fetch: (
     input: string,
     init: { method: string; headers: Record<string, string>; body: string; user?: string },
@@ -133,7 +137,7 @@ export async function frontdoorUrl(
   if (res.status === 200 && typeof uri === 'string' && isHttpUrl(uri)) return uri
   throw new CalloutError(
     'FRONTDOOR_FAILED',
-    `The org did not answer the UI Bridge request of Named Credential ${name} with a frontdoor URL (HTTP ${res.status}${error === undefined ? '' : `, ${error}`}).${pathHint(target.namedCredential.url)}`,
+    `The org did not answer the UI Bridge request of Named Credential ${name} with a frontdoor URL (HTTP ${res.status}${error === undefined ? '' : `, ${error}`}).`,
     {
       details: {
         namedCredential: name,
@@ -144,12 +148,30 @@ export async function frontdoorUrl(
   )
 }
 
-/** Why the UI Bridge request may have missed, when the Named Credential's URL has a path. */
-function pathHint(ncUrl: string): string {
-  const path = URL.canParse(ncUrl) ? new URL(ncUrl).pathname : '/'
-  return path === '/' || path === ''
-    ? ''
-    : ` The request went to ${SINGLE_ACCESS_PATH} under the Named Credential's URL path (${path}): the Named Credential's URL must be the org's origin, without a path.`
+const originSnapshots = new WeakMap<Definitions, Definitions>()
+
+/**
+ * `defs` with each Named Credential's URL cut to its origin (`https://acme.my.salesforce.com/services/data/v61.0`
+ * → `https://acme.my.salesforce.com`): the UI Bridge endpoint lives on the org's origin, so a
+ * Named Credential whose URL has a path still reaches it. Memoised per snapshot (definitions
+ * are immutable and replaced on apply), so the pipeline's per-snapshot caches stay valid.
+ *
+ * @example
+ * const pipeline = new CalloutPipeline({ ...deps, definitions: () => atOrgOrigin(broker.definitions) })
+ */
+export function atOrgOrigin(defs: Definitions): Definitions {
+  let derived = originSnapshots.get(defs)
+  if (derived === undefined) {
+    const namedCredentials = new Map(
+      [...defs.namedCredentials].map(([name, nc]) => {
+        const origin = URL.canParse(nc.url) ? new URL(nc.url).origin : nc.url
+        return [name, origin === nc.url ? nc : Object.freeze({ ...nc, url: origin })] as const
+      }),
+    )
+    derived = Object.freeze({ ...defs, namedCredentials })
+    originSnapshots.set(defs, derived)
+  }
+  return derived
 }
 
 function isHttpUrl(text: string): boolean {

@@ -2,7 +2,8 @@
  * `broker.frontdoorUrl` end to end: a callout creates an Account through a Salesforce Named
  * Credential on the emulator, the frontdoor URL opens its edit page in Chromium without a login
  * prompt, the edit is saved and read back by a callout, and the same URL opened again lands on
- * the login page. Then each refusal: not Salesforce, scopes without web/full (configured or
+ * the login page; a Named Credential whose URL has a path still reaches the org's UI Bridge
+ * endpoint on its origin. Then each refusal: not Salesforce, scopes without web/full (configured or
  * answered by the org), paths that are not relative, a per-user principal without `user`.
  */
 import { generateKeyPairSync } from 'node:crypto'
@@ -123,7 +124,7 @@ beforeAll(async () => {
           TargetEachUser: { url: org.instanceUrl, externalCredential: 'EachUser' },
           Plain: { url: org.instanceUrl, externalCredential: 'Open' },
           TargetWithPath: {
-            url: `${org.instanceUrl}/services/data`,
+            url: `${org.instanceUrl}${V}`,
             externalCredential: 'TargetAuth',
           },
           Generic: { url: org.instanceUrl, externalCredential: 'GenericAuth' },
@@ -202,6 +203,12 @@ describe('broker.frontdoorUrl in Chromium', () => {
     expect(new URL(url).searchParams.get('startURL')).toBe('/home/home.jsp')
     expect(emulator.requestLog.tokenRequests() - before).toBe(1)
   })
+  it("asks the org's origin when the Named Credential's URL has a path", async () => {
+    const url = await broker.frontdoorUrl('TargetWithPath', { path: '/lightning/page/home' })
+    expect(new URL(url).origin).toBe(org.instanceUrl)
+    expect(new URL(url).pathname).toBe('/secur/frontdoor.jsp')
+    expect(new URL(url).searchParams.get('startURL')).toBe('/lightning/page/home')
+  })
 })
 
 describe('broker.frontdoorUrl refusals', () => {
@@ -242,11 +249,12 @@ describe('broker.frontdoorUrl refusals', () => {
     expect((err as { details?: { rule?: string } }).details?.rule).toBe(rule)
   })
 
-  it('FRONTDOOR_FAILED with the status when the org answers without a URL', async () => {
-    const err = await broker.frontdoorUrl('TargetWithPath', { path: '/' }).catch((e: unknown) => e)
+  it('FRONTDOOR_FAILED with the status and error when the org answers without a URL', async () => {
+    // A path the library lets through and the org refuses (a colon in its first segment).
+    const err = await broker.frontdoorUrl('Target', { path: '/x:y' }).catch((e: unknown) => e)
     expect(isCalloutError(err, 'FRONTDOOR_FAILED')).toBe(true)
-    expect((err as { details?: { status?: number } }).details?.status).toBeGreaterThanOrEqual(400)
-    expect((err as Error).message).toContain("the Named Credential's URL must be the org's origin")
+    expect((err as { details?: { status?: number } }).details?.status).toBe(400)
+    expect((err as { details?: { error?: string } }).details?.error).toBe('invalid_request')
   })
 
   it('USER_REQUIRED for a per-user principal without user', async () => {
