@@ -98,6 +98,11 @@ export const ERROR_CATALOGUE = {
   // upstream
   UPSTREAM_TIMEOUT: { status: 504, summary: 'The upstream did not answer within the timeout.' },
   UPSTREAM_UNREACHABLE: { status: 502, summary: 'The upstream could not be reached.' },
+  UPSTREAM_CONNECTION_RESET: {
+    status: 502,
+    summary:
+      'The upstream closed a reused connection before answering a request that is not sent twice (POST, PATCH, or a streamed body).',
+  },
   UPSTREAM_TLS_ERROR: { status: 502, summary: 'TLS with the upstream failed.' },
   TOO_MANY_REDIRECTS: { status: 502, summary: 'More than 5 redirects were followed.' },
   INSTANCE_URL_UNTRUSTED: {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
-import { Agent, type Dispatcher } from 'undici'
+import { Agent, buildConnector, Client, type Dispatcher } from 'undici'
 import type { NamedCredential } from '../definitions/model.ts'
+import { registerFreshConnections, watchReuse } from './steps/reset-retry.ts'
 
 /** Options for the shared keep-alive agent. */
 export interface DispatcherOptions {
@@ -32,14 +33,27 @@ export class Dispatchers {
   constructor(options: DispatcherOptions = {}) {
     this.#options = options
     this.#ownsShared = options.dispatcher === undefined
-    this.#shared = options.dispatcher ?? new Agent(this.#agentOptions())
+    this.#shared = options.dispatcher ?? this.#agent()
   }
 
-  #agentOptions(): Agent.Options {
-    return {
+  /**
+   * An agent whose connector marks failures of reused connections (`watchReuse`, once per
+   * connection) and that can open a one-off fresh connection for the retry after such a failure.
+   */
+  #agent(tls: buildConnector.BuildOptions = {}): Agent {
+    const base = buildConnector({ timeout: this.#options.connectTimeoutMs ?? 10_000, ...tls })
+    const connect: buildConnector.connector = (options, done) =>
+      base(options, (error, socket) => {
+        // On failure the connector calls back with the error alone (no socket argument).
+        if (socket !== null && socket !== undefined) watchReuse(socket)
+        done(error as Error, socket as never)
+      })
+    const agent = new Agent({
       keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 4_000,
-      connect: { timeout: this.#options.connectTimeoutMs ?? 10_000 },
-    }
+      connect,
+    })
+    registerFreshConnections(agent, (origin) => new Client(origin, { connect, pipelining: 1 }))
+    return agent
   }
 
   /** The dispatcher for a callout through `nc` (or the shared one for plain URLs). */
@@ -56,16 +70,11 @@ export class Dispatchers {
     const cached = this.#mtls.get(nc.name)
     if (cached?.fingerprint === fingerprint) return cached.agent
     if (cached !== undefined) void cached.agent.close().catch(() => {})
-    const base = this.#agentOptions()
-    const agent = new Agent({
-      ...base,
-      connect: {
-        ...base.connect,
-        cert: cert.cert,
-        key: cert.key.reveal(),
-        ...(cert.passphrase === undefined ? {} : { passphrase: cert.passphrase.reveal() }),
-        ...(cert.ca === undefined ? {} : { ca: [...rootCertificates, cert.ca] }),
-      },
+    const agent = this.#agent({
+      cert: cert.cert,
+      key: cert.key.reveal(),
+      ...(cert.passphrase === undefined ? {} : { passphrase: cert.passphrase.reveal() }),
+      ...(cert.ca === undefined ? {} : { ca: [...rootCertificates, cert.ca] }),
     })
     this.#mtls.set(nc.name, { fingerprint, agent })
     return agent

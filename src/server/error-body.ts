@@ -36,6 +36,8 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   REFRESH_COOLDOWN: 'Retry after the time in details.retryAt; the token endpoint failed recently.',
   UPSTREAM_TIMEOUT: 'Retry later, or raise timeoutMs on the Named Credential.',
   UPSTREAM_UNREACHABLE: 'Check that the upstream is up and the Named Credential URL is right.',
+  UPSTREAM_CONNECTION_RESET:
+    'The upstream may or may not have acted on the request: check before sending it again. Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) with a replayable body are retried once automatically.',
   REQUEST_TOO_LARGE: 'Send a smaller body, or raise --max-body-bytes on callout serve.',
   PROXY_LOOP: 'Point the Named Credential URL at the real upstream, not at this proxy.',
   STORE_TAMPERED:

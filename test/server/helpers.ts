@@ -30,7 +30,15 @@ export const CLIENT_SECRET = 'proxy-test-client-secret'
 /** The upstream: checks the bearer token, echoes requests, and misbehaves on some paths. */
 export class HostileUpstream {
   listening!: Listening
-  seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = []
+  seen: {
+    method: string
+    url: string
+    headers: IncomingMessage['headers']
+    /** 1 for the first request on its connection, 2 for the next, … */
+    nthOnConnection: number
+  }[] = []
+  /** Requests served so far on each connection. */
+  readonly #served = new WeakMap<object, number>()
   /** When each `/api/hang` exchange lost its connection (the proxy gave up on it). */
   hangsClosedAt: number[] = []
   constructor(private readonly tokens: TokenServer) {}
@@ -48,7 +56,29 @@ export class HostileUpstream {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x')
-    this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
+    const nthOnConnection = (this.#served.get(req.socket) ?? 0) + 1
+    this.#served.set(req.socket, nthOnConnection)
+    this.seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      nthOnConnection,
+    })
+    // A keep-alive connection the upstream gave up on: any request after the first on a
+    // connection is cut before an answer (FIN, or a TCP reset with ?rst).
+    if (url.pathname === '/api/stale' && nthOnConnection > 1) {
+      const cut = (): void => {
+        if (url.searchParams.has('rst')) req.socket.resetAndDestroy()
+        else req.socket.destroy()
+      }
+      // With a body, cut once its first bytes arrived: the body has been (partly) streamed.
+      const hasBody =
+        req.headers['transfer-encoding'] !== undefined ||
+        Number(req.headers['content-length'] ?? 0) > 0
+      if (hasBody) req.once('data', cut)
+      else cut()
+      return
+    }
     if (url.pathname === '/api/hang') {
       res.once('close', () => this.hangsClosedAt.push(Date.now()))
       return // never answers

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { CalloutResponse, OutboundRequest } from '../types.ts'
 import { requestSignal, type Deadline } from './deadline.ts'
 import { ADVICE_HEADER } from './refresh-trigger.ts'
+import { connectionResetError, resendFresh, resetVerdict } from './reset-retry.ts'
 import { translateUpstreamError } from './translate-error.ts'
 
 /** What a body-read failure is translated with (see {@link translateBodyErrors}). */
@@ -57,7 +58,9 @@ export interface SendOptions {
  * Pipeline step 3: sends one request with undici (`dispatcher.request`, keep-alive pools), with
  * the Named Credential's timeout as `headersTimeout` and `bodyTimeout` (idle), the callout's
  * total deadline, and the caller's abort signal (the deadline and the signal also end the body).
- * An upstream `callout-advice` header is dropped: that header carries only Callout's advice. Transport failures become typed errors. Never follows redirects (a later step does).
+ * An upstream `callout-advice` header is dropped: that header carries only Callout's advice. Transport failures become typed errors; a reset of a reused keep-alive connection
+ * before any answer is retried once on a fresh connection when the request is idempotent and its
+ * body can be sent again (`reset-retry.ts`). Never follows redirects (a later step does).
  *
  * @example
  * const res = await send(dispatchers.for(nc), request, { timeoutMs: nc.timeoutMs, target: nc.name })
@@ -76,27 +79,58 @@ export async function send(
     signal: request.signal,
     deadline: options.deadline,
   }
+  const options_: Dispatcher.RequestOptions = {
+    origin: request.url.origin,
+    path: `${request.url.pathname}${request.url.search}`,
+    method: request.method as Dispatcher.HttpMethod,
+    headers: request.headers,
+    body:
+      body === undefined
+        ? null
+        : typeof body === 'string' || body instanceof Uint8Array
+          ? body
+          : (body.stream as never),
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    ...(signal === undefined ? {} : { signal }),
+  }
+  let res: Dispatcher.ResponseData
   try {
-    const res = await dispatcher.request({
-      origin: request.url.origin,
-      path: `${request.url.pathname}${request.url.search}`,
-      method: request.method as Dispatcher.HttpMethod,
-      headers: request.headers,
-      body:
-        body === undefined
-          ? null
-          : typeof body === 'string' || body instanceof Uint8Array
-            ? body
-            : (body.stream as never),
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      ...(signal === undefined ? {} : { signal }),
-    })
-    translateBodyErrors(res.body as unknown as Record<string, unknown>, context)
-    // Only Callout writes advice: an upstream's own `callout-advice` never reaches the caller.
-    if (res.headers[ADVICE_HEADER] !== undefined) delete res.headers[ADVICE_HEADER]
-    return res as unknown as CalloutResponse
+    res = await dispatcher.request(options_)
   } catch (error) {
-    throw translateUpstreamError(error, context)
+    res = await afterReset(dispatcher, options_, error, request, context)
+  }
+  translateBodyErrors(res.body as unknown as Record<string, unknown>, context)
+  // Only Callout writes advice: an upstream's own `callout-advice` never reaches the caller.
+  if (res.headers[ADVICE_HEADER] !== undefined) delete res.headers[ADVICE_HEADER]
+  return res as unknown as CalloutResponse
+}
+
+/**
+ * A failed send: a reset of a reused keep-alive connection is sent once more on a fresh one when
+ * `resetVerdict` allows it, or refused with `UPSTREAM_CONNECTION_RESET`; anything else (and a
+ * failed second attempt) is translated into a typed error.
+ */
+async function afterReset(
+  dispatcher: Dispatcher,
+  options: Dispatcher.RequestOptions,
+  error: unknown,
+  request: OutboundRequest,
+  context: BodyErrorContext,
+): Promise<Dispatcher.ResponseData> {
+  const aborted = context.signal?.aborted === true || context.deadline?.signal.aborted === true
+  const verdict = aborted ? undefined : resetVerdict(error, request)
+  if (verdict?.action === 'refuse') {
+    throw connectionResetError(error, verdict.reason, {
+      target: context.target,
+      origin: context.origin,
+      method: request.method,
+    })
+  }
+  if (verdict?.action !== 'retry') throw translateUpstreamError(error, context)
+  try {
+    return await resendFresh(dispatcher, options)
+  } catch (second) {
+    throw translateUpstreamError(second, context)
   }
 }
