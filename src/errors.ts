@@ -59,6 +59,11 @@ export const ERROR_CATALOGUE = {
     status: 400,
     summary: 'The browser authorization flow failed (state, redirect URI, denial, provider error).',
   },
+  AUTHORIZATION_TIMEOUT: {
+    status: 400,
+    summary:
+      'A browser authorization callback arrived after its flow had timed out (10 minutes); refused.',
+  },
   AUTHORIZATION_USER_MISMATCH: {
     status: 403,
     summary:

@@ -26,7 +26,7 @@ export type {
   ResponseBody,
   ResponseHeaders,
 } from './callout/types.ts'
-export type { StatusReport, PrincipalStatus } from './callout/status-report.ts'
+export type { StatusReport, PrincipalStatus, PrincipalState } from './callout/status-report.ts'
 export type { AuthorizeUrlOptions, AuthorizationCallback } from './callout/browser-authorization.ts'
 export type { FrontdoorOptions } from './callout/frontdoor.ts'
 export type { AccessPolicy } from './callout/steps/check-access.ts'

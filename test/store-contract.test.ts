@@ -22,6 +22,7 @@ import { isCalloutError } from '../src/errors.ts'
 import { MasterKey } from '../src/secrets/master-key.ts'
 import { Secret } from '../src/secrets/secret.ts'
 import type { KyselyStore } from '../src/store/kysely-store.ts'
+import { EXPIRED_FLOW_RETENTION_MS } from '../src/store/pending-authorizations-repository.ts'
 import { openStore, rotateMasterKey } from '../src/store/open-store.ts'
 import {
   dropTestSchemas,
@@ -714,15 +715,40 @@ for (const dialect of DIALECTS) {
           state: 'st_2',
           codeVerifier: new Secret('v2'),
         })
-        expect(await store.takePendingAuthorization('st_2', pending.expiresAt)).toBeUndefined() // expired at expiresAt
-        expect(await store.takePendingAuthorization('st_2', clock.now())).toBeUndefined() // and gone
+        const putAt = clock.now()
+        clock.advance(600_000)
+        expect(await store.takePendingAuthorization('st_2', clock.now())).toBeUndefined() // expired at expiresAt
+        expect(await store.takePendingAuthorization('st_2', clock.now())).toBeUndefined()
+        // The timed-out flow stays listed (no secret), by state and by External Credential.
+        const timedOut = {
+          namedCredential: 'Salesforce',
+          externalCredential: 'Ext',
+          principal: 'Integration',
+          userId: '',
+          createdAt: putAt,
+          expiresAt: pending.expiresAt,
+        }
+        expect(await store.listPendingFlows({ state: 'st_2' })).toEqual([timedOut])
+        expect(await store.listPendingFlows({ externalCredential: 'Other' })).toEqual([])
+        expect(await store.listPendingFlows({ state: 'x'.repeat(10_000) })).toEqual([])
+        expect(JSON.stringify(await store.listPendingFlows())).not.toContain('v2')
+        // A week after it timed out, the next flow's housekeeping removes it.
+        clock.advance(EXPIRED_FLOW_RETENTION_MS)
+        await store.putPendingAuthorization({
+          ...pending,
+          state: 'st_5',
+          expiresAt: clock.now() + 600_000,
+        })
+        expect(await store.listPendingFlows({ state: 'st_2' })).toEqual([])
+        expect((await store.listPendingFlows({ externalCredential: 'Ext' }))[0]).toMatchObject({
+          createdAt: clock.now(),
+        })
+        expect(await store.takePendingAuthorization('st_5', clock.now())).toBeDefined()
 
         const { codeVerifier: _omit, nonce: _n, ...noVerifier } = pending
-        await store.putPendingAuthorization({ ...noVerifier, state: 'st_3' })
-        expect(await store.takePendingAuthorization('st_3', clock.now())).toEqual({
-          ...noVerifier,
-          state: 'st_3',
-        })
+        const fresh = { ...noVerifier, state: 'st_3', expiresAt: clock.now() + 600_000 }
+        await store.putPendingAuthorization(fresh)
+        expect(await store.takePendingAuthorization('st_3', clock.now())).toEqual(fresh)
 
         expect(await store.takePendingAuthorization('', clock.now())).toBeUndefined()
         expect(

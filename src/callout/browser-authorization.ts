@@ -147,7 +147,8 @@ function assertInitiator(pending: PendingAuthorization, options: CompleteAuthori
  * for the caller's session), then the token manager validates the callback, exchanges the code
  * (with the PKCE verifier), reads the identity and stores the credential as `authenticated`.
  *
- * @throws CalloutError `AUTHORIZATION_FAILED` for an unknown/expired/reused state, a state other
+ * @throws CalloutError `AUTHORIZATION_TIMEOUT` for a callback whose flow timed out (it stays
+ *   shown as `timed-out`); `AUTHORIZATION_FAILED` for an unknown/reused state, a state other
  *   than the session's, or an error callback; `USER_REQUIRED` or `AUTHORIZATION_USER_MISMATCH`
  *   when a per-user flow is completed without its user or by another user (nothing is stored);
  *   the grant's errors for a failed exchange.
@@ -181,8 +182,17 @@ export async function completeAuthorization(
       { details: { reason: 'session_state_mismatch' } },
     )
   }
-  const pending = await deps.store.takePendingAuthorization(state, deps.clock.now())
+  const now = deps.clock.now()
+  const pending = await deps.store.takePendingAuthorization(state, now)
   if (pending === undefined) {
+    const [late] = await deps.store.listPendingFlows({ state })
+    if (late !== undefined && late.expiresAt <= now) {
+      throw new CalloutError(
+        'AUTHORIZATION_TIMEOUT',
+        `The authorization callback for Named Credential ${late.namedCredential} arrived after its flow timed out (started ${new Date(late.createdAt).toISOString()}, 10 minutes allowed); it was refused and nothing was stored. Authenticate again and finish the login within 10 minutes. If the org allows only single sign-on, use the JWT bearer flow or the target org's My Domain login URL.`,
+        { details: { namedCredential: late.namedCredential, reason: 'flow_timeout' } },
+      )
+    }
     throw new CalloutError(
       'AUTHORIZATION_FAILED',
       'The authorization callback does not match a pending authentication (unknown, already used, or older than 10 minutes); start the authentication again.',

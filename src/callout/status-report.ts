@@ -9,8 +9,20 @@ import type {
   Protocol,
 } from '../definitions/model.ts'
 import { credentialNotFound } from './callout-url.ts'
-import type { Store } from '../store/types.ts'
+import { salesforceAdvice } from '../providers/salesforce-advice.ts'
+import type { PendingFlow, Store } from '../store/types.ts'
 import { effectiveExpiresAt, sessionTimeoutFor } from '../tokens/expiry.ts'
+
+/**
+ * What a status report says of a principal: its credential's status, or `timed-out` when the
+ * browser flow started for it never came back (an SSO-only org, a login abandoned, an error page
+ * on the authorization server) and the flow's lifetime has passed.
+ */
+export type PrincipalState = CredentialStatus | 'timed-out'
+
+/** Advice for a timed-out browser flow whose Auth Provider is not a Salesforce one. */
+const FLOW_TIMEOUT_ADVICE =
+  'The login never came back to Callout. Finish the login in the browser that started it within 10 minutes, check that the authorization server redirects to the callback URL, or use a flow that needs no browser (client-credentials or jwt-bearer). Then authenticate again.'
 
 /** The state of one principal (and user) — never a token. */
 export interface PrincipalStatus {
@@ -18,9 +30,15 @@ export interface PrincipalStatus {
   readonly type: 'named' | 'per-user'
   /** The end user, for per-user principals. */
   readonly userId?: string
-  readonly status: CredentialStatus
+  readonly status: PrincipalState
   /** "Authenticated as <username>", when the identity is known. */
   readonly summary: string
+  /** What to do, for a `timed-out` flow. */
+  readonly advice?: string
+  /** When the browser flow shown as `pending` or `timed-out` started (ms since epoch). */
+  readonly flowStartedAt?: number
+  /** When it times out, or timed out (ms since epoch). */
+  readonly flowExpiresAt?: number
   readonly username?: string
   readonly orgId?: string
   readonly instanceUrl?: string
@@ -63,7 +81,9 @@ export interface StatusOptions {
 /**
  * Builds status reports from definitions and stored credentials (never tokens). Each principal's
  * status is what the next callout meets: an expired browser-flow session with no refresh token is
- * `needs-reauth`, and only an `authenticated` principal has an `expiresAt`.
+ * `needs-reauth`, and only an `authenticated` principal has an `expiresAt`. A principal that is
+ * not authenticated and has a browser flow started since its last token shows that flow:
+ * `pending` until the flow's lifetime ends, then `timed-out` with advice.
  *
  * @example
  * const [report] = await buildStatusReports(defs, store, 'Salesforce')
@@ -103,6 +123,12 @@ async function reportFor(
   const principals: PrincipalStatus[] = []
   const stored =
     ec.protocol === 'oauth2' ? await store.listCredentials({ externalCredential: ec.name }) : []
+  const flows =
+    ec.protocol === 'oauth2' && ec.flow === 'browser'
+      ? await store.listPendingFlows({ externalCredential: ec.name })
+      : []
+  const provider =
+    ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
   for (const p of [...ec.principals].sort((a, b) => a.sequence - b.sequence)) {
     if (ec.protocol !== 'oauth2') {
       principals.push({
@@ -113,12 +139,33 @@ async function reportFor(
       })
       continue
     }
-    const mine = stored.filter(
-      (c) =>
-        c.principal === p.name &&
-        (user === undefined || p.type !== 'per-user' || c.userId === user),
-    )
-    if (mine.length === 0) {
+    const ours = (userId: string): boolean =>
+      user === undefined || p.type !== 'per-user' || userId === user
+    const mine = stored.filter((c) => c.principal === p.name && ours(c.userId))
+    // The newest flow of each user (flows are listed newest first).
+    const latest = new Map<string, PendingFlow>()
+    for (const f of flows)
+      if (f.principal === p.name && ours(f.userId) && !latest.has(f.userId)) latest.set(f.userId, f)
+    const before = principals.length
+    for (const c of mine) {
+      const status = principalStatus(c, ec, p.type, provider, now)
+      const flow = latest.get(c.userId)
+      latest.delete(c.userId)
+      principals.push(
+        flow !== undefined && status.status !== 'authenticated' && flow.createdAt > lastActivity(c)
+          ? { ...status, ...flowStatus(flow, provider, now) }
+          : status,
+      )
+    }
+    for (const flow of latest.values()) {
+      principals.push({
+        principal: p.name,
+        type: p.type,
+        ...(p.type === 'per-user' ? { userId: flow.userId } : {}),
+        ...flowStatus(flow, provider, now),
+      })
+    }
+    if (principals.length === before) {
       principals.push({
         principal: p.name,
         type: p.type,
@@ -130,17 +177,42 @@ async function reportFor(
               : `Not authenticated: run callout auth ${nc.name}`
             : 'Not yet used: a token is obtained on the first callout',
       })
-      continue
     }
-    const provider =
-      ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
-    for (const c of mine) principals.push(principalStatus(c, ec, p.type, provider, now))
   }
   return {
     ...base,
     protocol: ec.protocol,
     ...(ec.flow === undefined ? {} : { flow: ec.flow }),
     principals,
+  }
+}
+
+/** The last time the credential changed because of a token or a failed token request. */
+function lastActivity(c: PrincipalCredential): number {
+  return Math.max(c.issuedAt ?? 0, c.lastRefreshAt ?? 0, c.lastError?.at ?? 0)
+}
+
+/** A principal's status while a browser flow is out: pending, or timed out with advice. */
+function flowStatus(
+  flow: PendingFlow,
+  provider: AuthProvider | undefined,
+  now: number,
+): Pick<PrincipalStatus, 'status' | 'summary' | 'advice' | 'flowStartedAt' | 'flowExpiresAt'> {
+  const started = new Date(flow.createdAt).toISOString()
+  const times = { flowStartedAt: flow.createdAt, flowExpiresAt: flow.expiresAt }
+  if (now < flow.expiresAt) {
+    return {
+      status: 'pending',
+      summary: `Authentication in progress (started ${started}; times out ${new Date(flow.expiresAt).toISOString()})`,
+      ...times,
+    }
+  }
+  return {
+    status: 'timed-out',
+    summary: `Authentication timed out: the login started ${started} never came back to the callback`,
+    advice:
+      provider?.type === 'salesforce' ? salesforceAdvice('flow_timeout') : FLOW_TIMEOUT_ADVICE,
+    ...times,
   }
 }
 

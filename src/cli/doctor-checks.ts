@@ -265,6 +265,9 @@ export function credentialFindings(report: StatusReport, defs: Definitions): Fin
         )
         break
       }
+      case 'timed-out':
+        out.push(finding('fail', subject, p.summary, p.advice ?? reauth, 'AUTHORIZATION_TIMEOUT'))
+        break
       case 'pending':
         out.push(
           finding(

@@ -16,6 +16,7 @@ export type SalesforceSituation =
   | 'invalid_grant'
   | 'missing_refresh_token'
   | 'lightning_redirect'
+  | 'flow_timeout'
 
 const ADVICE: Readonly<Record<SalesforceSituation, string>> = {
   INVALID_SESSION_ID:
@@ -38,6 +39,8 @@ const ADVICE: Readonly<Record<SalesforceSituation, string>> = {
     'Salesforce issued no refresh token, so the credential dies when the session times out (often 2 hours). Add refresh_token to the scope (e.g. "refresh_token api") of the ExternalCredential and allow "Perform requests at any time" on the Connected App, then re-authenticate.',
   lightning_redirect:
     "A 302 from a *.lightning.force.com / *.visual.force.com / *.my.site.com host: these UI hosts do not serve the API. Set the Named Credential URL to the org's My Domain (https://<domain>.my.salesforce.com).",
+  flow_timeout:
+    "The login never came back to Callout. An org that allows only single sign-on (SSO) cannot finish this flow on the standard login page: use the JWT bearer flow (flow: jwt-bearer, no browser needed), or set the Auth Provider's Login URL to the target org's My Domain (https://<domain>.my.salesforce.com), whose login page offers the SSO sign-in. If the login page showed an error such as redirect_uri_mismatch, register the callback URL in the Connected App. Then authenticate again.",
 }
 
 /**

@@ -33,7 +33,7 @@ import type { Database, DefinitionKind } from './schema.ts'
 import { migrateSchema, readSchemaVersion, refuseNewerSchema } from './schema-migrations.ts'
 import type { ExistingRowsStep } from './schema-migrations.ts'
 import type { SqlDatabase } from './sql-database.ts'
-import type { ApplyResult, PendingAuthorization, Store } from './types.ts'
+import type { ApplyResult, PendingAuthorization, PendingFlow, Store } from './types.ts'
 
 /** Options for {@link KyselyStore.open}. */
 export interface KyselyStoreOptions {
@@ -237,6 +237,12 @@ export class KyselyStore implements Store {
 
   takePendingAuthorization(state: string, now: number): Promise<PendingAuthorization | undefined> {
     return this.#pending.take(state, now)
+  }
+
+  listPendingFlows(
+    filter: { readonly externalCredential?: string; readonly state?: string } = {},
+  ): Promise<PendingFlow[]> {
+    return this.#pending.list(filter)
   }
 
   // ---- leases ------------------------------------------------------------------------------

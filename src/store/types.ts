@@ -36,6 +36,21 @@ export interface PendingAuthorization {
   readonly expiresAt: number
 }
 
+/**
+ * A browser flow as status pages see it (no state, no verifier): started at `createdAt`, timed out
+ * once `expiresAt` has passed without a callback.
+ */
+export interface PendingFlow {
+  readonly namedCredential: string
+  readonly externalCredential: string
+  readonly principal: string
+  readonly userId: string
+  /** ms since epoch. */
+  readonly createdAt: number
+  /** ms since epoch. */
+  readonly expiresAt: number
+}
+
 /** Cross-process mutual exclusion for token refresh: a lease row with an expiry. */
 export interface LeaseStore {
   /** Takes the lease if free or expired. True when `holder` now holds it. */
@@ -89,8 +104,19 @@ export interface Store extends LeaseStore {
   deleteCredential(key: CredentialKey): Promise<boolean>
 
   putPendingAuthorization(pending: PendingAuthorization): Promise<void>
-  /** Returns and deletes the pending authorization (single use); undefined if absent or expired. */
+  /**
+   * Returns and deletes the pending authorization (single use); undefined if absent or expired.
+   * An expired one stays listed by {@link Store.listPendingFlows} (a timed-out flow).
+   */
   takePendingAuthorization(state: string, now: number): Promise<PendingAuthorization | undefined>
+  /**
+   * Browser flows started and not completed, newest first: still pending, or expired (timed out)
+   * and kept for a week. Filter by External Credential, or by `state` (a late callback's).
+   */
+  listPendingFlows(filter?: {
+    readonly externalCredential?: string
+    readonly state?: string
+  }): Promise<PendingFlow[]>
 
   close(): Promise<void>
 }

@@ -50,7 +50,12 @@ export async function consoleRig(): Promise<ConsoleRig> {
     home,
     env,
     start: async (options = {}) => {
-      const broker = await openBroker({ home, env })
+      // The console's clock is the broker's too (flow lifetimes, token expiry).
+      const broker = await openBroker({
+        home,
+        env,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+      })
       const store = broker.store as KyselyStore
       let origin = 'http://127.0.0.1'
       const server = buildServer({

@@ -7,10 +7,14 @@
  * token is revoked, and re-authentication in one click; error paths and injected markup.
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
+import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PENDING_AUTHORIZATION_TTL_MS } from '../../src/callout/browser-authorization.ts'
+import { formatStatus } from '../../src/cli/commands/status.ts'
 import { salesforceAuthorize } from '../e2e/helpers/e2e.ts'
 import {
   Browser,
+  adminToken,
   consoleRig,
   csrfOf,
   type ConsoleInstance,
@@ -27,6 +31,8 @@ let rig: ConsoleRig
 let c: ConsoleInstance
 let browser: Browser
 let consumerSecret = ''
+/** How far the instance's clock runs ahead of the real one. */
+let skew = 0
 
 beforeAll(async () => {
   emulator = await startEmulator({
@@ -40,7 +46,10 @@ beforeAll(async () => {
   })
   org = emulator.org('target')
   rig = await consoleRig()
-  c = await rig.start({ loginRateLimit: { max: 1_000, timeWindowMs: 60_000 } })
+  c = await rig.start({
+    loginRateLimit: { max: 1_000, timeWindowMs: 60_000 },
+    clock: { now: () => Date.now() + skew },
+  })
   const app = org.addConnectedApp({
     name: 'CalloutConsole',
     callbackUrls: [`${c.origin}/services/authcallback/SfTarget`],
@@ -75,6 +84,21 @@ async function authorizeFrom(page: { status: number; location?: string }): Promi
   expect(done.status).toBe(303)
   expect(done.location).toBe('/named-credentials/Target?flash=authenticated')
   return done.location!
+}
+
+/** The classic New Named Credential form with "Start Authentication Flow on Save". */
+function startAuthForm(name: string, label: string): Record<string, string> {
+  return {
+    label,
+    name,
+    url: org.instanceUrl,
+    identityType: 'named-principal',
+    protocol: 'oauth2',
+    authProvider: 'SfTarget',
+    scope: 'api refresh_token',
+    startAuth: 'on',
+    generateAuthorizationHeader: 'on',
+  }
 }
 
 describe('Auth Providers', () => {
@@ -135,15 +159,7 @@ describe('New Named Credential with Start Authentication Flow on Save', () => {
     expect(form.body).toContain('Start Authentication Flow on Save')
     const saved = await browser.post('/named-credentials', {
       _csrf: csrfOf(form.body),
-      label: '<script>alert(1)</script> Target org',
-      name: 'Target',
-      url: org.instanceUrl,
-      identityType: 'named-principal',
-      protocol: 'oauth2',
-      authProvider: 'SfTarget',
-      scope: 'api refresh_token',
-      startAuth: 'on',
-      generateAuthorizationHeader: 'on',
+      ...startAuthForm('Target', '<script>alert(1)</script> Target org'),
     })
     const location = await authorizeFrom(saved)
     const detail = await browser.get(location)
@@ -309,5 +325,72 @@ describe('client keys and audit', () => {
     expect(JSON.stringify(entries)).not.toContain(consumerSecret)
     expect(entries.find((e) => e.action === 'authProvider.create')?.actor).toBe('admin:alice')
     expect(SECRET_CANARY_FIELD).toBe('consumerSecret')
+  })
+})
+
+describe('a flow that never returns (an SSO-only org)', () => {
+  it('turns from pending into a timeout with advice everywhere, refuses a late callback, and recovers', async () => {
+    org.faults.setSsoOnly(true)
+    const form = await browser.get('/named-credentials/new')
+    const saved = await browser.post('/named-credentials', {
+      _csrf: csrfOf(form.body),
+      ...startAuthForm('SsoTarget', 'SSO org'),
+    })
+    expect(saved.status).toBe(303)
+    const state = new URL(saved.location!).searchParams.get('state')!
+    // The org's login page offers only SSO: the password login never reaches the callback.
+    await expect(
+      salesforceAuthorize(saved.location!, { username: USER, password: PASSWORD }),
+    ).rejects.toThrow()
+
+    const pending = await browser.get('/named-credentials/SsoTarget')
+    expect(pending.body).toContain('class="badge pending"')
+    expect(pending.body).toContain('Authentication in progress')
+
+    skew += PENDING_AUTHORIZATION_TTL_MS
+    const detail = await browser.get('/named-credentials/SsoTarget')
+    expect(detail.body).toContain('class="badge timed-out"')
+    expect(detail.body).toContain('Timed out')
+    expect(detail.body).toContain('use the JWT bearer flow (flow: jwt-bearer')
+    expect(detail.body).toContain('the target org&#39;s My Domain')
+    expect(detail.body).toContain(`value="${c.origin}/services/authcallback/SfTarget"`)
+    const list = await browser.get('/')
+    expect(list.body).toContain('class="badge timed-out">Timed out</span>')
+
+    const token = await adminToken(c.store, 'timeout-bot')
+    const api = await request(`${c.origin}/admin/api/namedCredentials/SsoTarget/status`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    const report = (await api.body.json()) as { principals: Record<string, unknown>[] }
+    expect(report.principals[0]).toMatchObject({
+      status: 'timed-out',
+      advice: expect.stringContaining('jwt-bearer'),
+    })
+    const lines = formatStatus(await c.broker.status('SsoTarget'), Date.now() + skew)
+    expect(lines.join('\n')).toMatch(/Authentication timed out: .*\n {4}The login never came back/)
+
+    const before = JSON.stringify(await c.store.listCredentials())
+    const late = await browser.get(`/services/authcallback/SfTarget?code=late&state=${state}`)
+    expect(late.status).toBe(400)
+    expect(late.body).toContain('AUTHORIZATION_TIMEOUT')
+    expect(late.body).toContain('arrived after its flow timed out')
+    expect(JSON.stringify(await c.store.listCredentials())).toBe(before)
+    expect((await browser.get('/named-credentials/SsoTarget')).body).toContain(
+      'class="badge timed-out"',
+    )
+
+    org.faults.setSsoOnly(false)
+    const again = await browser.post('/named-credentials/SsoTarget/authenticate', {
+      _csrf: csrfOf(detail.body),
+    })
+    expect(again.status).toBe(303)
+    const callback = await salesforceAuthorize(again.location!, {
+      username: USER,
+      password: PASSWORD,
+    })
+    expect((await browser.get(callback.slice(c.origin.length))).status).toBe(303)
+    const done = await browser.get('/named-credentials/SsoTarget')
+    expect(done.body).toContain(`Authenticated as ${USER}`)
+    expect(done.body).not.toContain('badge timed-out')
   })
 })

@@ -1,7 +1,18 @@
-import { buildStatusReports, type StatusReport } from '../../callout/status-report.ts'
+import {
+  buildStatusReports,
+  type PrincipalState,
+  type StatusReport,
+} from '../../callout/status-report.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
 import { EXIT, println, type CliIo } from '../io.ts'
+
+/** Principal states that make `callout status` exit non-zero. */
+const ATTENTION: ReadonlySet<PrincipalState> = new Set<PrincipalState>([
+  'needs-reauth',
+  'error',
+  'timed-out',
+])
 
 /**
  * Formats status reports as lines: one per Named Credential, then one per principal.
@@ -31,6 +42,7 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
         extra.push(`last error ${p.lastError.code}: ${p.lastError.message}`)
       }
       lines.push(`  ${who}: ${p.summary}${extra.length === 0 ? '' : ` (${extra.join('; ')})`}`)
+      if (p.advice !== undefined) lines.push(`    ${p.advice}`)
     }
   }
   return lines
@@ -39,7 +51,8 @@ export function formatStatus(reports: readonly StatusReport[], now = Date.now())
 /**
  * `callout status [Name] [--user <id>] [--json]`. `--user` shows only that end user's connections
  * of per-user principals (named principals are always shown). Returns 0 when every principal shown is authenticated or not
- * yet used, 1 when one needs attention (needs-reauth or error), so scripts can alert on it.
+ * yet used, 1 when one needs attention (needs-reauth, error, or a timed-out browser flow), so
+ * scripts can alert on it.
  *
  * @example
  * // $ callout status Target
@@ -66,8 +79,6 @@ export async function statusCommand(
   else if (reports.length === 0)
     println(io, 'no named credentials yet: run `callout apply -f callout.yaml`')
   else for (const line of formatStatus(reports)) println(io, line)
-  const attention = reports.some((r) =>
-    r.principals.some((p) => p.status === 'needs-reauth' || p.status === 'error'),
-  )
+  const attention = reports.some((r) => r.principals.some((p) => ATTENTION.has(p.status)))
   return attention ? EXIT.error : EXIT.ok
 }

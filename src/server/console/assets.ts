@@ -52,7 +52,7 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .badge { display: inline-block; padding: .1rem .6rem; border-radius: 999px; font-size: .85rem;
   font-weight: 600; white-space: nowrap; }
 .badge.authenticated { color: var(--ok); background: var(--ok-bg); }
-.badge.needs-reauth, .badge.error { color: var(--bad); background: var(--bad-bg); }
+.badge.needs-reauth, .badge.error, .badge.timed-out { color: var(--bad); background: var(--bad-bg); }
 .badge.pending { color: var(--warn); background: var(--warn-bg); }
 .badge.not-configured { color: var(--idle); background: var(--idle-bg); }
 .alert { border-radius: 8px; padding: .75rem 1rem; margin-bottom: 1rem; border: 1px solid; }

@@ -13,7 +13,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../../callout/broker.ts'
 import { systemClock, type Clock } from '../../clock.ts'
-import type { CredentialStatus } from '../../definitions/model.ts'
+import type { PrincipalState } from '../../callout/status-report.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
 import type { AdminSessionRecord, AdminStore, LockoutPolicy } from '../../store/admin.ts'
 import type { ClientKeyStore } from '../../store/client-keys.ts'
@@ -73,10 +73,11 @@ declare module 'fastify' {
   }
 }
 
-const STATUS_LABELS: Readonly<Record<CredentialStatus, string>> = {
+const STATUS_LABELS: Readonly<Record<PrincipalState, string>> = {
   authenticated: 'Authenticated',
   'needs-reauth': 'Needs re-auth',
   pending: 'Pending',
+  'timed-out': 'Timed out',
   error: 'Error',
   'not-configured': 'Not authenticated',
 }
@@ -87,7 +88,7 @@ const STATUS_LABELS: Readonly<Record<CredentialStatus, string>> = {
  * @example
  * statusLabel('needs-reauth') // 'Needs re-auth'
  */
-export function statusLabel(status: CredentialStatus): string {
+export function statusLabel(status: PrincipalState): string {
   return STATUS_LABELS[status]
 }
 

@@ -108,10 +108,13 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
 <% for (const p of it.report.principals) { %>
   <h3><%= p.principal %><% if (p.userId) { %> (<%= p.userId %>)<% } %> <span class="badge <%= p.status %>"><%= it.statusLabel(p.status) %></span></h3>
   <p><strong><%= p.summary %></strong></p>
+<% if (p.advice) { %>  <div class="alert error" role="status"><p><%= p.advice %></p></div>
+<% } %>
   <dl class="facts">
 <% if (p.orgId) { %><dt>Org</dt><dd><%= p.orgId %></dd><% } %>
 <% if (p.instanceUrl) { %><dt>Instance</dt><dd><%= p.instanceUrl %></dd><% } %>
 <% if (p.expiresAt) { %><dt>Expires</dt><dd><%= new Date(p.expiresAt).toISOString() %></dd><% } %>
+<% if (p.flowStartedAt) { %><dt>Flow started</dt><dd><%= new Date(p.flowStartedAt).toISOString() %></dd><% } %>
 <% if (p.lastRefreshAt) { %><dt>Last refresh</dt><dd><%= new Date(p.lastRefreshAt).toISOString() %></dd><% } %>
 <% if (p.lastError) { %><dt>Last error</dt><dd class="field-error"><%= p.lastError.code %>: <%= p.lastError.message %></dd><% } %>
   </dl>
@@ -121,7 +124,12 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
     <input type="hidden" name="_csrf" value="<%= it.csrf %>">
     <button type="submit"><%= it.authenticated ? 'Re-authenticate' : 'Authenticate' %></button>
   </form>
+<% if (it.report.principals.some((p) => p.status === 'pending' || p.status === 'timed-out')) { %>
+  <label for="callback-url">The Connected App must list exactly this Callback URL (a login page that shows redirect_uri_mismatch never comes back)</label>
+  <div class="copy-row"><input type="text" id="callback-url" readonly value="<%= it.callbackUrl %>"><button type="button" class="secondary" data-copy="callback-url">Copy</button></div>
+<% } else { %>
   <p class="hint">Callback URL: <code><%= it.callbackUrl %></code></p>
+<% } %>
 <% } %>
 </section>
 <section class="card" aria-labelledby="test-heading">

@@ -96,7 +96,7 @@ const NAMED_CREDENTIALS = `<% layout('@layout', it) %>
 <% for (const p of nc.principals) { %>
         <div><%= p.principal %><% if (p.userId) { %> (<%= p.userId %>)<% } %>: <span class="badge <%= p.status %>"><%= it.statusLabel(p.status) %></span>
 <% if (p.lastRefreshAt) { %><span class="hint">refreshed <%= new Date(p.lastRefreshAt).toISOString() %></span><% } %>
-<% if (p.lastError) { %><div class="field-error"><%= p.lastError.code %>: <%= p.lastError.message %></div><% } %>
+<% if (p.status === 'timed-out') { %><div class="field-error"><%= p.summary %></div><% } else if (p.lastError) { %><div class="field-error"><%= p.lastError.code %>: <%= p.lastError.message %></div><% } %>
         </div>
 <% } %>
       </td>
