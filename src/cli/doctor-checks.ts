@@ -1,73 +1,48 @@
 /**
- * The checks behind `callout doctor`, as pure functions of definitions, status reports and
- * errors: each returns findings (`ok`, `warn`, `fail`) that say what is wrong and what to do.
- * They never see a token or a secret value.
+ * The doctor checks (`src/callout/doctor-checks.ts`) in the command line's words: what to do is
+ * said with commands and flags (`run callout auth Target`, `callout apply`, `doctor --online`).
  */
 import type { StatusReport } from '../callout/status-report.ts'
-import type { AuthProvider, Definitions, NamedCredential } from '../definitions/model.ts'
-import { isCalloutError } from '../errors.ts'
-import { isMyDomainHost, salesforceHostKind } from '../providers/salesforce.ts'
-import { adviceFor } from '../providers/salesforce-advice.ts'
-import { isSessionNotValidForApi } from '../providers/salesforce-session.ts'
+import {
+  credentialFindings as sharedCredentialFindings,
+  errorFinding as sharedErrorFinding,
+  type DoctorVoice,
+  type Finding,
+} from '../callout/doctor-checks.ts'
+import type { Definitions } from '../definitions/model.ts'
 import { cliMessage } from './cli-advice.ts'
-import { refreshScopeProblem } from './refresh-scope.ts'
 
-/** How bad a finding is: `fail` makes `callout doctor` exit 1. */
-export type FindingLevel = 'ok' | 'warn' | 'fail'
+export {
+  apiCheckFinding,
+  formatFinding,
+  hasFailure,
+  salesforceUrlFinding,
+  type Finding,
+  type FindingLevel,
+} from '../callout/doctor-checks.ts'
 
 /**
- * One line of `callout doctor`: `<level> <subject>: <what> — <todo>`.
+ * The CLI's voice: `callout auth <Name> [--user <id>]`, the config file and `callout apply`,
+ * `doctor --online`; error messages with the CLI's advice ({@link cliMessage}).
  *
  * @example
- * const f: Finding = { level: 'warn', subject: 'Salesforce', what: 'not authenticated', todo: 'run callout auth Salesforce' }
+ * CLI_VOICE.reauth('Target') // 'run callout auth Target'
  */
-export interface Finding {
-  readonly level: FindingLevel
-  /** What the finding is about: `master key`, `store`, `<Name>`, `<Name> <Principal>`. */
-  readonly subject: string
-  readonly what: string
-  /** What to do about it; absent when nothing needs doing. */
-  readonly todo?: string
-  /** A Callout error code or upstream status the finding came from. */
-  readonly code?: string
-}
-
-function finding(
-  level: FindingLevel,
-  subject: string,
-  what: string,
-  todo?: string,
-  code?: string,
-): Finding {
-  return {
-    level,
-    subject,
-    what,
-    ...(todo === undefined ? {} : { todo }),
-    ...(code === undefined ? {} : { code }),
-  }
-}
+export const CLI_VOICE: DoctorVoice = Object.freeze({
+  reauth: (name: string, who?: { type: 'named' | 'per-user'; userId?: string | undefined }) =>
+    who?.type === 'per-user'
+      ? `send the user a new connect link (broker.authorizeUrl), or run callout auth ${name} --user ${who.userId ?? '<id>'}`
+      : `run callout auth ${name}`,
+  message: cliMessage,
+  advice: (text: string) => text,
+  enable: () => 'set enabled: true in the config file and run callout apply, if it should be used',
+  addExternalCredential: () => 'add it to the config file and run callout apply',
+  checkPath:
+    'set checkPath (a path that needs the credential, e.g. /me) to have doctor --online call it',
+})
 
 /**
- * Formats a finding as one line.
- *
- * @example
- * formatFinding({ level: 'ok', subject: 'store', what: 'opened' }) // 'ok   store: opened'
- */
-export function formatFinding(f: Finding): string {
-  const todo = f.todo === undefined ? '' : ` — ${f.todo}`
-  return `${f.level.padEnd(4)} ${f.subject}: ${f.what}${todo}`
-}
-
-/** True when any finding is a `fail`. */
-export function hasFailure(findings: readonly Finding[]): boolean {
-  return findings.some((f) => f.level === 'fail')
-}
-
-/**
- * A finding for a failure: `fail <subject>: <CODE>: <message> — <advice>`. Only the code and
- * message of a CalloutError are used (they never carry a secret); other errors show their
- * message. Salesforce advice is added when `salesforce` is true and the code or message is known.
+ * A finding for a failure, in the CLI's words (see the shared `errorFinding`).
  *
  * @example
  * errorFinding('Target', new CalloutError('NEEDS_REAUTH', '…'), 'could not obtain a token', true)
@@ -78,261 +53,16 @@ export function errorFinding(
   what: string,
   salesforce = false,
 ): Finding {
-  const code = isCalloutError(error) ? error.code : 'INTERNAL'
-  const message = isCalloutError(error)
-    ? cliMessage(error)
-    : error instanceof Error
-      ? error.message
-      : String(error)
-  const advice = salesforce ? salesforceAdvice(code, message) : undefined
-  return finding('fail', subject, `${what}: ${code}: ${message}`, advice, code)
+  return sharedErrorFinding(subject, error, what, salesforce, CLI_VOICE)
 }
 
 /**
- * Salesforce advice for an error: by its code, by the OAuth error Callout quotes in the message
- * (`(invalid_client: …)`), or by the message text.
- */
-function salesforceAdvice(code: string, message: string): string | undefined {
-  const oauth = /\(([a-z_]{3,40}):/.exec(message)?.[1]
-  return (
-    adviceFor(code) ?? (oauth === undefined ? undefined : adviceFor(oauth)) ?? adviceFor(message)
-  )
-}
-
-function originOf(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.origin : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The My Domain URL to suggest, when the known instance URL is one. */
-function myDomainOf(instanceUrl: string | undefined): string | undefined {
-  const origin = originOf(instanceUrl)
-  if (origin === undefined) return undefined
-  return isMyDomainHost(origin) ? origin : undefined
-}
-
-/**
- * Checks a Salesforce Named Credential's URL (DESIGN §4): a Lightning/Visualforce/Experience host
- * is a `warn` (the classic 302 / `INVALID_SESSION_ID`; Callout uses the token's `instance_url`),
- * a login host (or the provider's own `loginUrl`) is `ok` with a note, anything else is `ok`.
- *
- * @example
- * salesforceUrlFinding(nc, provider, 'https://acme.my.salesforce.com')
- * // { level: 'warn', subject: 'Target', what: 'the URL https://acme.lightning.force.com is a Lightning…' }
- */
-export function salesforceUrlFinding(
-  nc: NamedCredential,
-  provider: AuthProvider,
-  instanceUrl: string | undefined,
-): Finding {
-  const instance = originOf(instanceUrl)
-  const goesTo =
-    instance === undefined
-      ? "the token's instance_url (known after the first token)"
-      : `the token's instance_url ${instance}`
-  const kind = salesforceHostKind(nc.url, provider.loginUrl)
-  if (kind === 'ui') {
-    const myDomain = myDomainOf(instanceUrl)
-    return finding(
-      'warn',
-      nc.name,
-      `the URL ${nc.url} is a Lightning/Visualforce/Experience host, which answers API calls with a 302 or INVALID_SESSION_ID; Callout sends callouts to ${goesTo} instead`,
-      myDomain === undefined
-        ? "set the Named Credential URL to the org's My Domain (https://<domain>.my.salesforce.com)"
-        : `set the Named Credential URL to the org's My Domain, ${myDomain} (https://<domain>.my.salesforce.com)`,
-    )
-  }
-  if (kind === 'login') {
-    return finding(
-      'ok',
-      nc.name,
-      `the URL ${nc.url} is a login host, which serves no org API; API calls go to ${goesTo}`,
-    )
-  }
-  return finding('ok', nc.name, `the URL ${nc.url} is the API origin`)
-}
-
-/**
- * The offline checks of one Named Credential: enabled, its ExternalCredential, the Salesforce URL,
- * the browser flow's scope, the password flow, and each principal's stored status.
+ * The offline checks of one Named Credential, in the CLI's words (see the shared
+ * `credentialFindings`).
  *
  * @example
  * const findings = credentialFindings(report, broker.definitions)
  */
 export function credentialFindings(report: StatusReport, defs: Definitions): Finding[] {
-  const name = report.name
-  const out: Finding[] = []
-  const nc = defs.namedCredentials.get(name)
-  out.push(
-    report.enabled
-      ? finding('ok', name, 'enabled')
-      : finding(
-          'warn',
-          name,
-          'disabled: callouts fail with CREDENTIAL_DISABLED',
-          'set enabled: true in the config file and run callout apply, if it should be used',
-        ),
-  )
-  const ec = defs.externalCredentials.get(report.externalCredential)
-  if (nc === undefined || ec === undefined) {
-    out.push(
-      finding(
-        'fail',
-        name,
-        `the ExternalCredential ${report.externalCredential} does not exist`,
-        'add it to the config file and run callout apply',
-        'CONFIG_INVALID',
-      ),
-    )
-    return out
-  }
-  const provider =
-    ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
-  const salesforce = provider?.type === 'salesforce'
-  if (salesforce) {
-    const instanceUrl = report.principals.find((p) => p.instanceUrl !== undefined)?.instanceUrl
-    out.push(salesforceUrlFinding(nc, provider, instanceUrl))
-  }
-  if (ec.protocol !== 'oauth2') {
-    out.push(finding('ok', name, `uses ${ec.protocol} credentials; no token to refresh`))
-    return out
-  }
-  if (ec.flow === 'password') {
-    out.push(
-      finding(
-        'warn',
-        name,
-        'uses the OAuth password flow, which is legacy (it sends a password, breaks with SSO and MFA, and Salesforce blocks it in new orgs)',
-        'move to flow: jwt-bearer (a certificate on the Connected App, no password)',
-      ),
-    )
-  }
-  const scopeProblem = refreshScopeProblem(ec, provider, `run callout auth ${name}`)
-  if (scopeProblem !== undefined) {
-    out.push(finding('warn', name, scopeProblem.what, scopeProblem.todo))
-  }
-  for (const p of report.principals) {
-    const subject =
-      p.userId === undefined ? `${name} ${p.principal}` : `${name} ${p.principal} [${p.userId}]`
-    const reauth =
-      p.type === 'per-user'
-        ? `send the user a new connect link (broker.authorizeUrl), or run callout auth ${name} --user ${p.userId ?? '<id>'}`
-        : `run callout auth ${name}`
-    switch (p.status) {
-      case 'authenticated':
-        out.push(finding('ok', subject, p.summary))
-        if (ec.flow === 'browser' && p.hasRefreshToken === false) {
-          out.push(
-            finding(
-              'warn',
-              subject,
-              'no refresh token is stored: the credential stops working when the access token expires',
-              salesforce
-                ? `add refresh_token to the scope and allow "Perform requests at any time" on the Connected App, then ${reauth}`
-                : `add offline_access (or the provider's equivalent) to the scope, then ${reauth}`,
-            ),
-          )
-        }
-        break
-      case 'needs-reauth':
-        out.push(
-          finding(
-            'fail',
-            subject,
-            `needs re-authentication (${p.lastError?.code ?? 'invalid_grant'})`,
-            reauth,
-            'NEEDS_REAUTH',
-          ),
-        )
-        break
-      case 'error': {
-        const code = p.lastError?.code ?? 'unknown'
-        const message = p.lastError?.message ?? ''
-        const advice = salesforce ? salesforceAdvice(code, message) : undefined
-        out.push(
-          finding(
-            'fail',
-            subject,
-            `the last token request failed: ${code}${message === '' ? '' : `: ${message}`}`,
-            advice ?? `fix the configuration, then ${reauth}`,
-            code,
-          ),
-        )
-        break
-      }
-      case 'timed-out':
-        out.push(finding('fail', subject, p.summary, p.advice ?? reauth, 'AUTHORIZATION_TIMEOUT'))
-        break
-      case 'pending':
-        out.push(
-          finding(
-            'warn',
-            subject,
-            'authentication is in progress',
-            `finish the login, or ${reauth}`,
-          ),
-        )
-        break
-      case 'not-configured':
-        if (ec.flow !== 'browser') {
-          out.push(finding('ok', subject, 'not yet used: a token is obtained on the first callout'))
-        } else if (p.type === 'per-user') {
-          out.push(finding('ok', subject, 'no user has authenticated yet'))
-        } else {
-          out.push(finding('warn', subject, 'never authenticated', reauth))
-        }
-        break
-    }
-  }
-  return out
-}
-
-/**
- * Interprets the answer to the online `GET callout:<Name><path>`: 2xx is `ok`, a redirect is a
- * `warn` (for Salesforce with the Lightning advice), 401 and 403 are `fail` with the upstream's
- * or Salesforce's advice, anything else is `fail`. `body` is only inspected for Salesforce error
- * codes, never printed.
- *
- * @example
- * apiCheckFinding('Target', '/services/data/v61.0/', 200, '{}', { salesforce: true })
- * // { level: 'ok', subject: 'Target', what: 'GET /services/data/v61.0/ answered 200' }
- */
-export function apiCheckFinding(
-  name: string,
-  path: string,
-  status: number,
-  body: string,
-  options: { readonly salesforce?: boolean; readonly advice?: string } = {},
-): Finding {
-  const what = `GET ${path} answered ${status}`
-  if (status >= 200 && status < 300) return finding('ok', name, what)
-  const salesforce = options.salesforce === true
-  if (status >= 300 && status < 400) {
-    return finding(
-      'warn',
-      name,
-      what,
-      salesforce
-        ? adviceFor('lightning_redirect')
-        : 'check the Named Credential URL and checkPath: the endpoint redirects',
-      `HTTP_${status}`,
-    )
-  }
-  const known = !salesforce
-    ? undefined
-    : isSessionNotValidForApi(body)
-      ? adviceFor('SESSION_NOT_VALID_FOR_API')
-      : status === 401
-        ? adviceFor('INVALID_SESSION_ID')
-        : adviceFor(body.slice(0, 4096))
-  const fallback =
-    status === 401
-      ? 'the upstream refused the credential even after a fresh token: check the scopes and the user the token is issued for'
-      : 'check the Named Credential URL, checkPath and the user’s permissions'
-  return finding('fail', name, what, options.advice ?? known ?? fallback, `HTTP_${status}`)
+  return sharedCredentialFindings(report, defs, CLI_VOICE)
 }

@@ -3,7 +3,7 @@ import { CalloutError } from '../../errors.ts'
 import { startCallbackServer } from '../callback-server.ts'
 import { println, type CliIo } from '../io.ts'
 import { openBrowser } from '../open-browser.ts'
-import { refreshScopeProblem } from '../refresh-scope.ts'
+import { refreshScopeProblem } from '../../callout/refresh-scope.ts'
 
 /** Options of `callout auth`. */
 export interface AuthCommandOptions {

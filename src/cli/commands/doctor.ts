@@ -1,12 +1,11 @@
-import type { Broker } from '../../callout/broker.ts'
 import { credentialNotFound } from '../../callout/callout-url.ts'
 import { openBroker } from '../../callout/open-broker.ts'
-import { buildStatusReports, type StatusReport } from '../../callout/status-report.ts'
-import type { Definitions } from '../../definitions/model.ts'
+import { buildStatusReports } from '../../callout/status-report.ts'
 import { loadMasterKey, resolveHome, type MasterKey } from '../../secrets/index.ts'
 import { LATEST_SCHEMA_VERSION, openStore, type KyselyStore } from '../../store/index.ts'
+import { onlineFindings } from '../../callout/doctor-checks.ts'
 import {
-  apiCheckFinding,
+  CLI_VOICE,
   credentialFindings,
   errorFinding,
   formatFinding,
@@ -71,71 +70,6 @@ async function openChecked(io: CliIo, findings: Finding[]): Promise<KyselyStore 
   return store
 }
 
-/** The API version of the Salesforce check: `GET /services/data/v61.0/` needs a valid session. */
-export const SALESFORCE_CHECK_PATH = '/services/data/v61.0/'
-
-/**
- * The online checks of one Named Credential: a real token request now (flows without a browser),
- * then a GET of a path that answers only to a valid credential — Salesforce's
- * `/services/data/v61.0/`, or the Named Credential's `checkPath`.
- */
-async function onlineFindings(
-  broker: Broker,
-  report: StatusReport,
-  defs: Definitions,
-): Promise<Finding[]> {
-  const name = report.name
-  const nc = defs.namedCredentials.get(name)
-  const ec = defs.externalCredentials.get(report.externalCredential)
-  if (!report.enabled || ec === undefined || nc === undefined) return []
-  const provider =
-    ec.authProvider === undefined ? undefined : defs.authProviders.get(ec.authProvider)
-  const salesforce = provider?.type === 'salesforce'
-  const out: Finding[] = []
-  const named = ec.principals.some((p) => p.type === 'named')
-  if (!named) return out
-  if (ec.protocol === 'oauth2' && ec.flow !== 'browser') {
-    try {
-      const fresh = await broker.authenticate(name, { fresh: true })
-      const summary = fresh.principals.map((p) => p.summary).join('; ')
-      out.push({ level: 'ok', subject: name, what: `obtained a token now (${summary})` })
-    } catch (error) {
-      out.push(errorFinding(name, error, 'could not obtain a token', salesforce))
-      return out
-    }
-  }
-  const path = nc.checkPath ?? (salesforce ? SALESFORCE_CHECK_PATH : undefined)
-  if (path === undefined) {
-    out.push({
-      level: 'ok',
-      subject: name,
-      what: 'no endpoint called: the Named Credential has no checkPath',
-      todo: 'set checkPath (a path that needs the credential, e.g. /me) to have doctor --online call it',
-    })
-    return out
-  }
-  const usable =
-    ec.protocol !== 'oauth2' ||
-    ec.flow !== 'browser' ||
-    report.principals.some((p) => p.status === 'authenticated')
-  if (!usable) return out
-  try {
-    const res = await broker.fetch(`callout:${name}${path}`)
-    const body = await res.text()
-    out.push(
-      apiCheckFinding(name, path, res.status, body, {
-        salesforce,
-        ...(res.headers.get('callout-advice') === null
-          ? {}
-          : { advice: res.headers.get('callout-advice')! }),
-      }),
-    )
-  } catch (error) {
-    out.push(errorFinding(name, error, `GET ${path} failed`, salesforce))
-  }
-  return out
-}
-
 /**
  * `callout doctor [Name] [--online] [--json]`: checks the master key, the store and each Named
  * Credential (or the one named) and prints one line per finding,
@@ -171,7 +105,7 @@ export async function doctorCommand(io: CliIo, options: DoctorOptions): Promise<
         const broker = await openBroker({ store, env: io.env })
         try {
           for (const report of await buildStatusReports(defs, store, options.name)) {
-            online.push(await onlineFindings(broker, report, defs))
+            online.push(await onlineFindings(broker, report, defs, CLI_VOICE))
           }
         } finally {
           await broker.close()

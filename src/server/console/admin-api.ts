@@ -13,6 +13,7 @@ import { newClientKey } from '../client-key.ts'
 import { formatKeyRule, parseKeyRules } from '../key-rules.ts'
 import type { Broker } from '../../callout/broker.ts'
 import { DefinitionsService, SECTIONS, type DefinitionKind } from './definitions-service.ts'
+import { doctorOf, DOCTOR_RESULT_SCHEMA } from './doctor-panel.ts'
 
 /** What the admin API works with. */
 export interface AdminApiContext {
@@ -228,6 +229,40 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
         remote: call.remote,
       })
       return report
+    },
+  },
+  {
+    method: 'GET',
+    path: '/admin/api/namedCredentials/{name}/doctor',
+    summary:
+      'The offline checks of callout doctor for one Named Credential: findings with what to do (never a token)',
+    tag: 'Status',
+    status: 200,
+    response: DOCTOR_RESULT_SCHEMA,
+    handle: async (c, call) =>
+      doctorOf(c.broker, c.definitions, call.params.name!, { online: false, audience: 'api' }),
+  },
+  {
+    method: 'POST',
+    path: '/admin/api/namedCredentials/{name}/doctor',
+    summary:
+      'The checks of callout doctor --online for one Named Credential: a real token request now and a call to an endpoint that requires the token',
+    tag: 'Status',
+    status: 200,
+    response: DOCTOR_RESULT_SCHEMA,
+    handle: async (c, call) => {
+      const result = await doctorOf(c.broker, c.definitions, call.params.name!, {
+        online: true,
+        audience: 'api',
+      })
+      await c.auth.audit({
+        actor: call.actor.actor,
+        action: 'namedCredential.doctor',
+        target: `NamedCredential/${call.params.name!}`,
+        details: { failed: result.findings.filter((f) => f.level === 'fail').length },
+        remote: call.remote,
+      })
+      return result
     },
   },
   {

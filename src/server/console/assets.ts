@@ -55,6 +55,11 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .badge.needs-reauth, .badge.error, .badge.timed-out { color: var(--bad); background: var(--bad-bg); }
 .badge.pending { color: var(--warn); background: var(--warn-bg); }
 .badge.not-configured { color: var(--idle); background: var(--idle-bg); }
+.badge.ok { color: var(--ok); background: var(--ok-bg); }
+.badge.warn { color: var(--warn); background: var(--warn-bg); }
+.badge.fail { color: var(--bad); background: var(--bad-bg); }
+ul.findings { list-style: none; padding: 0; margin: 0; }
+ul.findings li { padding: .5rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 .alert { border-radius: 8px; padding: .75rem 1rem; margin-bottom: 1rem; border: 1px solid; }
 .alert.error { color: var(--bad); background: var(--bad-bg); border-color: #e5a1a9; }
 .alert.ok { color: var(--ok); background: var(--ok-bg); border-color: #8dd1a0; }

@@ -18,6 +18,7 @@ import { field, formOf, page, statusLabel } from './console-plugin.ts'
 import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
+import { doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 
 addTemplates(PAGE_TEMPLATES)
 
@@ -371,10 +372,12 @@ export function registerDefinitionPages(
         headers: '',
         body: '',
       },
+      ...doctorPanelData(await runDoctor(broker, report!, { online: false, audience: 'console' })),
       ...withFlash(request),
       ...extra,
     })
   }
+  registerDoctorPanel(pages, context, { render: detail, who })
 
   pages.get('/named-credentials/:name', async (request, reply) =>
     detail(request, reply, (request.params as { name: string }).name),

@@ -158,6 +158,7 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
 <% } %>
 <% if (it.testError) { %><div class="alert error" role="alert"><%= it.testError %></div><% } %>
 </section>
+<%~ include('@doctor-panel', it) %>
 </div>
 <form method="post" action="/named-credentials/<%= encodeURIComponent(it.report.name) %>/delete" data-confirm="Delete this Named Credential?">
   <input type="hidden" name="_csrf" value="<%= it.csrf %>">
