@@ -82,6 +82,10 @@ export const ERROR_CATALOGUE = {
     status: 502,
     summary: 'The token endpoint answered 200 but without a usable access token.',
   },
+  REVOCATION_FAILED: {
+    status: 502,
+    summary: 'The revocation endpoint refused or failed a revocation; the stored tokens were kept.',
+  },
   REFRESH_COOLDOWN: {
     status: 503,
     summary: 'A recent refresh failed; Callout waits before trying again.',

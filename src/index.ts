@@ -19,7 +19,14 @@
 export { openBroker } from './callout/open-broker.ts'
 export type { OpenBrokerOptions } from './callout/open-broker.ts'
 export { Broker } from './callout/broker.ts'
-export type { BrokerEvents, CalloutRequestInit, CalloutRequestOptions } from './callout/broker.ts'
+export type {
+  BrokerEvents,
+  CalloutRequestInit,
+  CalloutRequestOptions,
+  RevokeOptions,
+  RevokeResult,
+} from './callout/broker.ts'
+export type { Revocation } from './tokens/token-manager.ts'
 export type {
   CalloutOptions,
   CalloutResponse,

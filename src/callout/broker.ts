@@ -4,7 +4,7 @@ import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
-import type { TokenManager } from '../tokens/token-manager.ts'
+import type { Revocation, TokenManager } from '../tokens/token-manager.ts'
 import type { Logger, TokenEventName, TokenEvents } from '../tokens/types.ts'
 import {
   completeAuthorization,
@@ -54,6 +54,29 @@ export interface CalloutRequestOptions extends CalloutOptions {
   readonly body?: CallerBody
   readonly signal?: AbortSignal
 }
+
+/**
+ * Options of {@link Broker.revoke}.
+ *
+ * @example
+ * await broker.revoke('Support', { user: 'alice' })
+ */
+export interface RevokeOptions {
+  /** The end user, for a per-user principal. */
+  readonly user?: string
+  /** The principal, when the ExternalCredential has several. */
+  readonly principal?: string
+  /** Remove the stored tokens even when the revocation request fails. */
+  readonly force?: boolean
+}
+
+/**
+ * What {@link Broker.revoke} did (see {@link Revocation}); never a token.
+ *
+ * @example
+ * const { provider, removedLocally, message } = await broker.revoke('Salesforce')
+ */
+export type RevokeResult = Revocation & { readonly namedCredential: string }
 
 /** Events a broker emits (see {@link TokenEvents}). */
 export type BrokerEvents = TokenEvents
@@ -206,6 +229,47 @@ export class Broker {
       options.user === undefined ? {} : { user: options.user },
     )
     return report!
+  }
+
+  /**
+   * Revokes a principal's tokens at the authorization server (RFC 7009; Salesforce's
+   * `/services/oauth2/revoke`) and removes them from the store: the refresh token when one is
+   * stored (which revokes its access tokens too), else the access token. A `browser` principal is
+   * then `needs-reauth` — its next callout fails with `NEEDS_REAUTH` and the advice to
+   * re-authenticate — in every process sharing the store. A minting flow (client credentials,
+   * JWT bearer) obtains a new token at its next callout.
+   *
+   * Without a revocation endpoint on the AuthProvider (`revokeUrl` or discovery's
+   * `revocation_endpoint`) the tokens are removed locally and `provider` is `'no-endpoint'`.
+   * When the revocation request fails (unreachable, 5xx, refused) the tokens are kept and
+   * `REVOCATION_FAILED` is thrown; pass `force: true` to remove them locally anyway (`provider`
+   * is then `'failed'`; the server may accept them until they expire).
+   *
+   * @example
+   * const result = await broker.revoke('Salesforce')
+   * console.log(result.message) // 'The refresh token of principal … was revoked …'
+   * await broker.revoke('Support', { user: 'alice', force: true })
+   * @see https://www.rfc-editor.org/rfc/rfc7009
+   */
+  async revoke(name: string, options: RevokeOptions = {}): Promise<RevokeResult> {
+    this.#assertOpen()
+    const target = resolveTarget(this.#definitions, `callout:${name}`, {
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.principal === undefined ? {} : { principal: options.principal }),
+    })
+    if (target.kind !== 'credential' || target.externalCredential.protocol !== 'oauth2') {
+      const protocol =
+        target.kind === 'credential' ? target.externalCredential.protocol : 'no credential'
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `Named Credential ${name} uses ${protocol}; only oauth2 credentials have tokens to revoke.`,
+        { details: { namedCredential: name } },
+      )
+    }
+    const revocation = await this.#parts.tokens.revoke(grantContextFor(target), {
+      ...(options.force === undefined ? {} : { force: options.force }),
+    })
+    return { ...revocation, namedCredential: target.namedCredential.name }
   }
 
   /**

@@ -46,10 +46,16 @@ export interface OpenBrokerOptions {
   readonly env?: CalloutEnv
   /** Decides which client may use which credential (the proxy's client keys). Default: all. */
   readonly access?: AccessPolicy
-  /** Token manager tuning (refresh margin, cooldown, lease). */
+  /** Token manager tuning (refresh margin, cooldown, lease, cache lifetime). */
   readonly tokens?: Pick<
     TokenManagerOptions,
-    'refreshMarginMs' | 'cooldownMs' | 'lease' | 'holderId' | 'commitRetryMs' | 'rejectionRefresh'
+    | 'refreshMarginMs'
+    | 'cooldownMs'
+    | 'lease'
+    | 'holderId'
+    | 'commitRetryMs'
+    | 'rejectionRefresh'
+    | 'cacheTtlMs'
   >
   /** Advanced: a dispatcher for all callouts instead of Callout's keep-alive agent. */
   readonly dispatcher?: Dispatcher

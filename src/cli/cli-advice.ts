@@ -40,6 +40,12 @@ export function cliMessage(error: CalloutError): string {
       if (name === undefined || at < 0) return error.message
       return `${error.message.slice(0, at)} Run \`${authCommand(name, str(details.userId))}\`.`
     }
+    case 'REVOCATION_FAILED': {
+      const name = str(details.namedCredential)
+      if (name === undefined || details.reason !== 'provider-failed') return error.message
+      const user = str(details.userId)
+      return `${error.message} To remove them here anyway, run \`callout revoke ${name}${user === undefined ? '' : ` --user ${user}`} --force\`.`
+    }
     case 'MASTER_KEY_MISSING': {
       const path = str(details.path)
       // With a cause the file exists but cannot be read: that message is right as it is.

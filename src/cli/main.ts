@@ -156,6 +156,19 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
 
   program
+    .command('revoke')
+    .description(
+      "revoke a credential's tokens at the authorization server and remove them (it then needs re-authentication)",
+    )
+    .argument('<name>', 'the Named Credential')
+    .option('--user <id>', 'the end user, for per-user principals')
+    .option('--force', 'remove the stored tokens even when the revocation request fails')
+    .action(async (name: string, opts: { user?: string; force?: boolean }) => {
+      const { revokeCommand } = await import('./commands/revoke.ts')
+      await revokeCommand(commandIo, { name, ...opts })
+    })
+
+  program
     .command('open')
     .description(
       "open a page of a Salesforce credential's org in the browser, logged in by a one-time frontdoor link",

@@ -13,6 +13,7 @@ import {
   refreshTokenGrant,
 } from '../auth/oauth2-grants.ts'
 import { fetchIdentity } from '../auth/identity.ts'
+import { revokeToken } from '../auth/revocation.ts'
 import type { ProviderEndpoints, TokenSet } from '../auth/types.ts'
 import type { OAuthFlow } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
@@ -52,7 +53,9 @@ function providerOf(ctx: GrantContext): NonNullable<GrantContext['provider']> {
 /**
  * The {@link TokenGrants} the token manager uses, over `src/auth` (oauth4webapi and jose):
  * `mint` runs the client-credentials, jwt-bearer or password grant; `refresh` the refresh-token
- * grant; `authorizationRequest` and `exchangeCode` the two halves of the browser flow. Endpoints are resolved per provider (Salesforce defaults, OIDC discovery, cached).
+ * grant; `authorizationRequest` and `exchangeCode` the two halves of the browser flow; `revoke`
+ * RFC 7009 revocation. Endpoints are resolved per provider (Salesforce defaults, OIDC discovery,
+ * cached).
  *
  * @example
  * const tokens = new TokenManager({ store, grants: createAuthGrants({ clock }) })
@@ -140,6 +143,11 @@ export function createAuthGrants(options: AuthGrantsOptions = {}): TokenGrants {
       )
       const identity = await fetchIdentity(provider, endpoints, tokenSet, deps)
       return { ...tokenSet, identity }
+    },
+    async revoke(ctx, token, tokenType) {
+      const endpoints = await endpointsFor(ctx)
+      if (endpoints.revokeUrl === undefined) return 'no-endpoint'
+      return revokeToken(providerOf(ctx), endpoints, token, tokenType, deps)
     },
   }
 }

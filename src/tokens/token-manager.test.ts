@@ -55,6 +55,20 @@ class FakeGrants implements TokenGrants {
   exchangeCode(): Promise<never> {
     return Promise.reject(new Error('the fake grants have no browser flow'))
   }
+
+  revoked: string[] = []
+  revokeOutcome: 'revoked' | 'already-invalid' | 'no-endpoint' = 'revoked'
+  revokeFailure: CalloutError | undefined
+
+  async revoke(
+    _ctx: GrantContext,
+    token: Secret,
+    tokenType: string,
+  ): Promise<'revoked' | 'already-invalid' | 'no-endpoint'> {
+    if (this.revokeFailure) throw this.revokeFailure
+    if (this.revokeOutcome !== 'no-endpoint') this.revoked.push(`${tokenType}:${token.reveal()}`)
+    return this.revokeOutcome
+  }
 }
 
 async function setup(
@@ -431,5 +445,84 @@ describe('TokenManager.peekToken (the cache hit without a promise)', () => {
     expect(tokens.peekToken(ctx)).toBe(bob)
     ctx.userId = ''
     expect(() => tokens.peekToken(ctx)).toThrow(expect.objectContaining({ code: 'USER_REQUIRED' }))
+  })
+})
+
+describe('TokenManager.revoke', () => {
+  it('revokes the refresh token, removes the stored tokens and leaves the principal needs-reauth', async () => {
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
+    await seedBrowser(store, clock, { identity: { username: 'ann@example.com' } })
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-old')
+    const outcome = await tokens.revoke(ctx)
+    expect(outcome).toMatchObject({
+      provider: 'revoked',
+      tokenType: 'refresh_token',
+      removedLocally: true,
+    })
+    expect(grants.revoked).toEqual(['refresh_token:refresh-old'])
+    const stored = await storedCredential(store)
+    expect(stored.status).toBe('needs-reauth')
+    expect(stored.accessToken).toBeUndefined()
+    expect(stored.refreshToken).toBeUndefined()
+    expect(stored.identity?.username).toBe('ann@example.com')
+    // the cached token is gone too: the next call fails fast with the advice, no token request
+    const error = await tokens.getToken(ctx).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'NEEDS_REAUTH' })
+    expect((error as CalloutError).message).toContain('were revoked')
+    expect((error as CalloutError).message).toContain('callout auth Api')
+    expect(grants.refreshes).toBe(0)
+    // nothing left to revoke
+    expect(await tokens.revoke(ctx)).toMatchObject({
+      provider: 'nothing-stored',
+      removedLocally: false,
+    })
+    expect(grants.revoked).toHaveLength(1)
+  })
+
+  it('revokes the access token when no refresh token is stored', async () => {
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
+    await seedBrowser(store, clock, { refreshToken: undefined })
+    expect(await tokens.revoke(ctx)).toMatchObject({ tokenType: 'access_token' })
+    expect(grants.revoked).toEqual(['access_token:access-old'])
+  })
+
+  it('without a revocation endpoint removes the tokens locally and says so', async () => {
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
+    await seedBrowser(store, clock)
+    grants.revokeOutcome = 'no-endpoint'
+    const outcome = await tokens.revoke(ctx)
+    expect(outcome).toMatchObject({ provider: 'no-endpoint', removedLocally: true })
+    expect(outcome.message).toContain('no revocation endpoint')
+    expect((await storedCredential(store)).accessToken).toBeUndefined()
+  })
+
+  it('keeps the tokens when the revocation request fails, and removes them with force', async () => {
+    const { tokens, ctx, grants, store, clock } = await setup('browser')
+    await seedBrowser(store, clock)
+    grants.revokeFailure = new CalloutError('TOKEN_ENDPOINT_ERROR', 'unreachable')
+    const error = await tokens.revoke(ctx).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'REVOCATION_FAILED' })
+    expect((error as CalloutError).message).toContain('were kept')
+    const kept = await storedCredential(store)
+    expect(kept.status).toBe('authenticated')
+    expect(kept.refreshToken?.reveal()).toBe('refresh-old')
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-old')
+    const forced = await tokens.revoke(ctx, { force: true })
+    expect(forced).toMatchObject({
+      provider: 'failed',
+      removedLocally: true,
+      failure: { code: 'TOKEN_ENDPOINT_ERROR' },
+    })
+    expect((await storedCredential(store)).refreshToken).toBeUndefined()
+    await expect(tokens.getToken(ctx)).rejects.toMatchObject({ code: 'NEEDS_REAUTH' })
+  })
+
+  it('a minting flow obtains a new token after its token is revoked', async () => {
+    const { tokens, ctx, grants, store } = await setup()
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-1')
+    expect(await tokens.revoke(ctx)).toMatchObject({ tokenType: 'access_token' })
+    expect(grants.revoked).toEqual(['access_token:access-1'])
+    expect((await storedCredential(store)).status).toBe('not-configured')
+    expect((await tokens.getToken(ctx)).accessToken.reveal()).toBe('access-2')
   })
 })

@@ -75,6 +75,27 @@ export interface TokenManagerOptions {
   readonly cacheTtlMs?: number
 }
 
+/**
+ * The outcome of {@link TokenManager.revoke}. Never carries a token.
+ *
+ * - `provider`: `revoked` (the authorization server accepted the revocation), `already-invalid`
+ *   (it no longer knew the token), `no-endpoint` (the AuthProvider has no revocation endpoint:
+ *   removed locally only), `failed` (the request failed and `force` removed the tokens anyway),
+ *   `nothing-stored` (no token was stored; nothing changed).
+ */
+export interface Revocation {
+  readonly key: CredentialKey
+  readonly provider: 'revoked' | 'already-invalid' | 'no-endpoint' | 'failed' | 'nothing-stored'
+  /** Which token was sent to the revocation endpoint. */
+  readonly tokenType?: 'refresh_token' | 'access_token'
+  /** Whether the stored tokens were removed. */
+  readonly removedLocally: boolean
+  /** What happened, in a sentence for people. */
+  readonly message: string
+  /** Why the revocation request failed, when `provider` is `failed`. */
+  readonly failure?: { readonly code: string; readonly message: string }
+}
+
 /** See {@link TokenManagerOptions.rejectionRefresh}. */
 export interface RejectionRefreshOptions {
   readonly freshMs: number
@@ -414,6 +435,152 @@ export class TokenManager {
     )
     if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
     return outcome.value
+  }
+
+  /**
+   * Revokes the stored tokens of one principal (and user) at the authorization server and removes
+   * them from the store, under the principal's lease (so no refresh runs meanwhile, in this
+   * process or another). The refresh token is revoked when one is stored (Salesforce and RFC 7009
+   * servers then invalidate its access tokens too), else the access token. Afterwards a `browser`
+   * principal is `needs-reauth` (its next callout fails with `NEEDS_REAUTH` and the advice to
+   * re-authenticate); a minting flow (`client-credentials`, `jwt-bearer`, `password`) obtains a
+   * new token at its next callout. The write bumps the stored version, so other instances drop
+   * their cached token as soon as the store's notification arrives (PostgreSQL), or within
+   * `cacheTtlMs` (SQLite).
+   *
+   * Without a revocation endpoint the tokens are removed locally (`provider: 'no-endpoint'`).
+   * When the revocation request fails (unreachable, 5xx, refused), the tokens are kept and the
+   * error is thrown, unless `force` is set: then they are removed locally anyway
+   * (`provider: 'failed'`) and may stay usable at the server until they expire.
+   *
+   * @throws CalloutError `REVOCATION_FAILED` or `TOKEN_ENDPOINT_ERROR` (without `force`),
+   *   `INVALID_ARGUMENT` (not oauth2), `USER_REQUIRED`.
+   * @example
+   * const outcome = await tokens.revoke(ctx)
+   * if (outcome.provider === 'no-endpoint') console.warn(outcome.message)
+   * @see https://www.rfc-editor.org/rfc/rfc7009
+   */
+  async revoke(ctx: GrantContext, options: { readonly force?: boolean } = {}): Promise<Revocation> {
+    const key = keyOf(ctx)
+    const k = credentialKeyString(key)
+    if (ctx.ec.protocol !== 'oauth2') {
+      throw new CalloutError(
+        'INVALID_ARGUMENT',
+        `ExternalCredential ${ctx.ec.name} uses protocol ${ctx.ec.protocol}; only oauth2 credentials have tokens to revoke.`,
+        { details: { externalCredential: ctx.ec.name } },
+      )
+    }
+    const outcome = await withLease(
+      this.#store,
+      `${LEASE_PREFIX}${k}`,
+      this.#holderId,
+      () => this.#revokeHeld(ctx, key, options.force === true),
+      { ...this.#leaseOptions, nextChange: () => this.#waiters.arm(k) },
+    )
+    if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
+    return outcome.value
+  }
+
+  async #revokeHeld(ctx: GrantContext, key: CredentialKey, force: boolean): Promise<Revocation> {
+    const k = credentialKeyString(key)
+    const current = await this.#read(key)
+    const token = current?.refreshToken ?? current?.accessToken
+    const tokenType = current?.refreshToken === undefined ? 'access_token' : 'refresh_token'
+    if (current === undefined || token === undefined) {
+      return {
+        key,
+        provider: 'nothing-stored',
+        removedLocally: false,
+        message: `${capitalise(describe(ctx))} holds no token; nothing was revoked.`,
+      }
+    }
+    const name = ctx.namedCredential ?? ctx.ec.name
+    let provider: Revocation['provider']
+    let failure: CalloutError | undefined
+    try {
+      provider = await this.#grants.revoke(ctx, token, tokenType)
+    } catch (thrown) {
+      failure = isCalloutError(thrown)
+        ? thrown
+        : new CalloutError('REVOCATION_FAILED', 'The revocation request failed unexpectedly.', {
+            cause: thrown,
+          })
+      if (!force) {
+        this.#logger.warn(
+          { credential: keyDetails(key), code: failure.code },
+          'revocation failed; the stored tokens were kept',
+        )
+        throw new CalloutError(
+          failure.code === 'TOKEN_ENDPOINT_ERROR' ? 'REVOCATION_FAILED' : failure.code,
+          `Revoking the tokens of ${describe(ctx)} failed: ${failure.message} The stored tokens were kept; retry, or remove them locally anyway (they may stay valid at the authorization server until they expire).`,
+          {
+            cause: failure,
+            details: { ...keyDetails(key), namedCredential: name, reason: 'provider-failed' },
+          },
+        )
+      }
+      provider = 'failed'
+    }
+    const now = this.#clock.now()
+    const browser = ctx.ec.flow === 'browser'
+    const cleared: Omit<PrincipalCredential, 'version'> = {
+      ...key,
+      status: browser ? 'needs-reauth' : 'not-configured',
+      ...optional('identity', current.identity),
+      ...(browser
+        ? {
+            lastError: {
+              code: 'NEEDS_REAUTH',
+              message: `The tokens of ${describe(ctx)} were revoked on ${new Date(now).toISOString()}; the principal must re-authenticate. ${connectAdvice(name, ctx)}`,
+              at: now,
+            },
+          }
+        : {}),
+    }
+    this.#unsaved.delete(k)
+    // Under the lease nobody else refreshes; a non-leased writer (a failure record) may still
+    // race once, hence a few compare-and-swap rounds.
+    const written = await this.#retryingStore(async () => {
+      for (let round = 0; round < 5; round++) {
+        const latest = await this.#store.getCredential(key)
+        if (latest === undefined) return true
+        if ((await this.#store.compareAndSetCredential(cleared, latest.version)) !== undefined)
+          return true
+      }
+      return false
+    })
+    if (!written) {
+      throw new CalloutError(
+        'STORE_CONFLICT',
+        `The credential for ${describe(ctx)} kept changing while Callout removed its tokens; retry.`,
+        { details: keyDetails(key) },
+      )
+    }
+    this.#cache.delete(k)
+    this.#cooldown.clear(k)
+    const revoked = tokenType === 'refresh_token' ? 'refresh token' : 'access token'
+    const message =
+      provider === 'revoked'
+        ? `The ${revoked} of ${describe(ctx)} was revoked at the authorization server and the stored tokens were removed.`
+        : provider === 'already-invalid'
+          ? `The authorization server no longer knew the ${revoked} of ${describe(ctx)}; the stored tokens were removed.`
+          : provider === 'no-endpoint'
+            ? `The AuthProvider of ${describe(ctx)} has no revocation endpoint: the stored tokens were removed here only, and stay valid at the authorization server until they expire (revoke them there too).`
+            : `Revoking at the authorization server failed (${failure?.code}: ${failure?.message}); the stored tokens were removed here anyway and may stay valid there until they expire.`
+    this.#logger.info(
+      { credential: keyDetails(key), provider, tokenType },
+      'stored tokens revoked and removed',
+    )
+    return {
+      key,
+      provider,
+      tokenType,
+      removedLocally: true,
+      message,
+      ...(failure === undefined
+        ? {}
+        : { failure: { code: failure.code, message: failure.message } }),
+    }
   }
 
   /**
@@ -1036,6 +1203,10 @@ function connectAdvice(name: string, ctx: GrantContext, lower = false): string {
 
 function reauthMessage(name: string, ctx: GrantContext): string {
   return `The refresh token for ${describe(ctx)} was rejected (invalid_grant: expired, revoked or rotated away); the principal must re-authenticate. ${connectAdvice(name, ctx)}`
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

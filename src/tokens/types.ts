@@ -73,6 +73,16 @@ export interface TokenGrants {
    * code (RFC 6749 §4.1.3, with the PKCE verifier) and reads the identity.
    */
   exchangeCode(ctx: GrantContext, exchange: AuthorizationCodeExchange): Promise<TokenSet>
+  /**
+   * Revokes one token at the provider's revocation endpoint (RFC 7009): `revoked`,
+   * `already-invalid` (the server no longer knows it), or `no-endpoint` when the provider has
+   * none (nothing was sent). Throws `REVOCATION_FAILED` or `TOKEN_ENDPOINT_ERROR` on failure.
+   */
+  revoke(
+    ctx: GrantContext,
+    token: Secret,
+    tokenType: 'refresh_token' | 'access_token',
+  ): Promise<'revoked' | 'already-invalid' | 'no-endpoint'>
 }
 
 /** Options of {@link TokenGrants.authorizationRequest}. */

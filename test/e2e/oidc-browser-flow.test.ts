@@ -304,4 +304,31 @@ describe('oidc browser flow end to end', () => {
     expect(res.status).toBe(200)
     await res.arrayBuffer()
   })
+
+  it('broker.revoke revokes at the revocation endpoint (RFC 7009): both tokens inactive, the next callout NEEDS_REAUTH', async () => {
+    const current = await readCredential(home, KEY)
+    const access = current!.accessToken!.reveal()
+    const refresh = current!.refreshToken!.reveal()
+    expect((await introspect(access)).active).toBe(true)
+    const result = await broker.revoke('Api')
+    expect(result).toMatchObject({
+      namedCredential: 'Api',
+      provider: 'revoked',
+      tokenType: 'refresh_token',
+      removedLocally: true,
+    })
+    expect(JSON.stringify(result)).not.toContain(refresh)
+    expect((await introspect(refresh)).active).toBe(false)
+    expect((await introspect(access)).active).toBe(false)
+    expect((await refreshDirectly(refresh)).body.error).toBe('invalid_grant')
+    const tokenBefore = idp.tokenRequests
+    const error = await broker.fetch('callout:Api/me').catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'NEEDS_REAUTH' })
+    expect((error as Error).message).toContain('callout auth Api')
+    expect(idp.tokenRequests).toBe(tokenBefore)
+    const [report] = await broker.status('Api')
+    expect(report?.principals[0]?.status).toBe('needs-reauth')
+    expect(await readCredential(home, KEY)).toMatchObject({ status: 'needs-reauth' })
+    expect((await readCredential(home, KEY))?.refreshToken).toBeUndefined()
+  })
 })

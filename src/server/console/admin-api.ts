@@ -14,6 +14,7 @@ import { formatKeyRule, parseKeyRules } from '../key-rules.ts'
 import type { Broker } from '../../callout/broker.ts'
 import { DefinitionsService, SECTIONS, type DefinitionKind } from './definitions-service.ts'
 import { doctorOf, DOCTOR_RESULT_SCHEMA } from './doctor-panel.ts'
+import { revokeAudited } from './revoke-audited.ts'
 
 /** What the admin API works with. */
 export interface AdminApiContext {
@@ -39,6 +40,8 @@ interface Operation {
   readonly summary: string
   readonly tag: string
   readonly body?: JsonSchema
+  /** The body may be left out. */
+  readonly bodyOptional?: boolean
   readonly status: number
   readonly response?: JsonSchema
   readonly handle: (context: AdminApiContext, call: Call) => Promise<unknown>
@@ -77,6 +80,33 @@ const CLIENT_KEY_SCHEMA: JsonSchema = {
     createdAt: { type: 'string', format: 'date-time' },
     expiresAt: { type: 'string', format: 'date-time' },
   },
+}
+
+const REVOKE_RESULT_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {
+    namedCredential: { type: 'string' },
+    key: {
+      type: 'object',
+      properties: {
+        externalCredential: { type: 'string' },
+        principal: { type: 'string' },
+        userId: { type: 'string' },
+      },
+    },
+    provider: {
+      type: 'string',
+      enum: ['revoked', 'already-invalid', 'no-endpoint', 'failed', 'nothing-stored'],
+    },
+    tokenType: { type: 'string', enum: ['refresh_token', 'access_token'] },
+    removedLocally: { type: 'boolean' },
+    message: { type: 'string' },
+    failure: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+  required: ['namedCredential', 'key', 'provider', 'removedLocally', 'message'],
 }
 
 function keyView(record: ClientKeyRecord, now: number): Record<string, unknown> {
@@ -229,6 +259,54 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
         remote: call.remote,
       })
       return report
+    },
+  },
+  {
+    method: 'POST',
+    path: '/admin/api/namedCredentials/{name}/revoke',
+    summary:
+      'Revoke the principal\'s tokens at the authorization server (RFC 7009) and remove them; it then needs re-authentication. A failed revocation keeps the tokens (REVOCATION_FAILED) unless "force" is true',
+    tag: 'Status',
+    body: {
+      type: 'object',
+      properties: {
+        user: { type: 'string', description: 'The end user, for a per-user principal' },
+        force: {
+          type: 'boolean',
+          description: 'Remove the stored tokens even when the revocation request fails',
+        },
+      },
+      additionalProperties: false,
+    },
+    bodyOptional: true,
+    status: 200,
+    response: REVOKE_RESULT_SCHEMA,
+    handle: async (c, call) => {
+      c.definitions.get('namedCredential', call.params.name!)
+      const body = call.body === undefined || call.body === null ? {} : objectBody(call.body)
+      const { user, force, ...rest } = body
+      const unknown = Object.keys(rest)
+      if (
+        unknown.length > 0 ||
+        (user !== undefined && (typeof user !== 'string' || user === '')) ||
+        (force !== undefined && typeof force !== 'boolean')
+      ) {
+        throw new CalloutError(
+          'INVALID_ARGUMENT',
+          'A revocation takes an optional "user" (a non-empty string) and "force" (true or false), nothing else.',
+          { details: { issues: unknown.map((k) => ({ path: k, message: 'is not a field' })) } },
+        )
+      }
+      return revokeAudited(
+        c.broker,
+        (entry) => c.auth.audit(entry),
+        call.params.name!,
+        {
+          ...(typeof user === 'string' ? { user } : {}),
+          ...(force === true ? { force } : {}),
+        },
+        { actor: call.actor.actor, remote: call.remote },
+      )
     },
   },
   {
@@ -409,7 +487,10 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.body === undefined
         ? {}
         : {
-            requestBody: { required: true, content: { 'application/json': { schema: op.body } } },
+            requestBody: {
+              required: op.bodyOptional !== true,
+              content: { 'application/json': { schema: op.body } },
+            },
           }),
       responses: {
         [String(op.status)]: {

@@ -23,6 +23,7 @@ import { registerAdminApi } from './admin-api.ts'
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
 import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
+import { registerRevokePages } from './revoke-pages.ts'
 import { render, type PageData } from './views.ts'
 
 /** Defaults of {@link ConsoleOptions}. */
@@ -328,6 +329,7 @@ export function registerConsole(
         ...(options.keys === undefined ? {} : { keys: options.keys }),
         stateCookie: names.state,
       })
+      registerRevokePages(pages, context)
     })
 
     async function sendLogin(

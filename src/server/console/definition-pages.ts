@@ -19,6 +19,7 @@ import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
 import { doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
+import { REVOKE_FLASHES } from './revoke-pages.ts'
 
 addTemplates(PAGE_TEMPLATES)
 
@@ -31,6 +32,7 @@ const FLASHES: Readonly<Record<string, string>> = {
   authenticated: 'Authenticated.',
   saved: 'Saved.',
   deleted: 'Deleted.',
+  ...REVOKE_FLASHES,
 }
 
 type Values = Record<string, string | boolean | undefined>

@@ -131,6 +131,7 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
   <p class="hint">Callback URL: <code><%= it.callbackUrl %></code></p>
 <% } %>
 <% } %>
+<%~ include('@revoke-action', it) %>
 </section>
 <section class="card" aria-labelledby="test-heading">
   <h2 id="test-heading">Test a callout</h2>
