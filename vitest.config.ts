@@ -1,5 +1,6 @@
+import { availableParallelism } from 'node:os'
 import { defaultServerConditions } from 'vite'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
  * `callout-source`: workspace packages (the Salesforce emulator) resolve to their TypeScript
@@ -9,9 +10,24 @@ import { defineConfig } from 'vitest/config'
 const ssr = { resolve: { conditions: ['callout-source', ...defaultServerConditions] } }
 const shared = { testTimeout: 30_000, hookTimeout: 30_000 }
 
+/**
+ * Test files that start several processes at once to make a storm (or measure the event loop while
+ * another process holds a lock). They run one at a time after every other file, so each has the
+ * machine's cores to itself and its processes race each other, not the rest of the suite.
+ */
+const STORMS = [
+  'test/e2e/multi-process.test.ts',
+  'test/e2e/scale-out.test.ts',
+  'test/e2e/scale-faults.test.ts',
+  'test/store-sqlite-lock.test.ts',
+]
+
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Most files wait on sockets, child processes and Chromium: two files at a time even on a
+    // 2-core machine (the default leaves one core idle there).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     reporters: ['default'],
     projects: [
       {
@@ -20,6 +36,8 @@ export default defineConfig({
           ...shared,
           name: 'unit',
           include: ['src/**/*.test.ts', 'packages/salesforce-emulator/src/**/*.test.ts'],
+          // Unit tests keep no state between files: one worker process runs many of them.
+          isolate: false,
         },
       },
       {
@@ -28,6 +46,17 @@ export default defineConfig({
           ...shared,
           name: 'integration',
           include: ['test/**/*.test.ts', 'packages/salesforce-emulator/test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...STORMS],
+        },
+      },
+      {
+        ssr,
+        test: {
+          ...shared,
+          name: 'storms',
+          include: STORMS,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN,
   PASSWORD,
+  TEST_SCRYPT_COST,
   consoleRig,
   type ConsoleInstance,
   type ConsoleRig,
@@ -38,7 +39,7 @@ beforeAll(async () => {
     orgs: [{ name: 'target', users: [{ username: USER, password: USER_PASSWORD }] }],
   })
   org = emulator.org('target')
-  rig = await consoleRig()
+  rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
   c = await rig.start()
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

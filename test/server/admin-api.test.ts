@@ -7,7 +7,13 @@
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_OPERATIONS } from '../../src/server/console/admin-api.ts'
-import { adminToken, consoleRig, type ConsoleInstance, type ConsoleRig } from './console-helpers.ts'
+import {
+  TEST_SCRYPT_COST,
+  adminToken,
+  consoleRig,
+  type ConsoleInstance,
+  type ConsoleRig,
+} from './console-helpers.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the assertions check the shapes
 type Json = any
@@ -18,7 +24,7 @@ let c: ConsoleInstance
 let token: string
 
 beforeAll(async () => {
-  rig = await consoleRig()
+  rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
   c = await rig.start()
   token = await adminToken(c.store)
 })

@@ -13,10 +13,17 @@ import { openBroker, type Broker } from '../../src/index.ts'
 import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
 import type { ConsoleOptions } from '../../src/server/console/console-plugin.ts'
 import { AdminAuth } from '../../src/server/admin/admin-auth.ts'
+import type { ScryptCost } from '../../src/server/admin/passwords.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 
 export const ADMIN = 'alice'
 export const PASSWORD = 'correct horse battery staple'
+
+/**
+ * A cheap scrypt cost (1 MiB, about a millisecond) for tests that log in but are not about the
+ * hash; `console-security.test.ts` keeps the production cost and checks it.
+ */
+export const TEST_SCRYPT_COST: ScryptCost = Object.freeze({ N: 1024, r: 8, p: 1 })
 
 /** One `callout serve` with the console. */
 export interface ConsoleInstance {
@@ -35,8 +42,11 @@ export interface ConsoleRig {
   close(): Promise<void>
 }
 
-/** Creates a home (SQLite file, fresh master key) with the admin {@link ADMIN}. */
-export async function consoleRig(): Promise<ConsoleRig> {
+/**
+ * Creates a home (SQLite file, fresh master key) with the admin {@link ADMIN}, whose password is
+ * hashed at `scryptCost` (the production cost unless given).
+ */
+export async function consoleRig(options: { scryptCost?: ScryptCost } = {}): Promise<ConsoleRig> {
   const home = await mkdtemp(join(tmpdir(), 'callout-console-'))
   const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
   const instances: ConsoleInstance[] = []
@@ -44,6 +54,7 @@ export async function consoleRig(): Promise<ConsoleRig> {
   await new AdminAuth({
     store: (first.store as KyselyStore).admin,
     clock: { now: () => Date.now() },
+    ...options,
   }).createAdmin(ADMIN, PASSWORD, 'cli')
   await first.close()
   return {

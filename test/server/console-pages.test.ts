@@ -14,6 +14,7 @@ import { formatStatus } from '../../src/cli/commands/status.ts'
 import { salesforceAuthorize } from '../e2e/helpers/e2e.ts'
 import {
   Browser,
+  TEST_SCRYPT_COST,
   adminToken,
   consoleRig,
   csrfOf,
@@ -45,7 +46,7 @@ beforeAll(async () => {
     ],
   })
   org = emulator.org('target')
-  rig = await consoleRig()
+  rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
   c = await rig.start({
     loginRateLimit: { max: 1_000, timeWindowMs: 60_000 },
     clock: { now: () => Date.now() + skew },

@@ -15,7 +15,7 @@ import type {
 } from '../../store/admin.ts'
 import { hashClientKey } from '../client-key.ts'
 import { adminTokenId, verifyAdminToken } from './admin-tokens.ts'
-import { hashPassword, verifyNobody, verifyPassword } from './passwords.ts'
+import { hashPassword, verifyNobody, verifyPassword, type ScryptCost } from './passwords.ts'
 
 /** Defaults of {@link AdminAuthOptions}. */
 export const ADMIN_AUTH_DEFAULTS = Object.freeze({
@@ -34,6 +34,11 @@ export interface AdminAuthOptions {
   readonly lockout?: LockoutPolicy
   readonly sessionIdleMs?: number
   readonly sessionMaxMs?: number
+  /**
+   * The scrypt cost of the password hashes this instance writes (default `SCRYPT_PARAMS`, N =
+   * 2^15). A lower cost makes passwords cheaper to guess from a stolen database: tests only.
+   */
+  readonly scryptCost?: ScryptCost
 }
 
 /** Who made a request: an admin (by session) or an admin API token. */
@@ -81,6 +86,7 @@ export class AdminAuth {
   readonly #lockout: LockoutPolicy
   readonly #idleMs: number
   readonly #maxMs: number
+  readonly #scryptCost: ScryptCost | undefined
 
   constructor(options: AdminAuthOptions) {
     this.#store = options.store
@@ -88,6 +94,7 @@ export class AdminAuth {
     this.#lockout = options.lockout ?? ADMIN_AUTH_DEFAULTS.lockout
     this.#idleMs = options.sessionIdleMs ?? ADMIN_AUTH_DEFAULTS.sessionIdleMs
     this.#maxMs = options.sessionMaxMs ?? ADMIN_AUTH_DEFAULTS.sessionMaxMs
+    this.#scryptCost = options.scryptCost
   }
 
   /** The store (for the audit page and token commands). */
@@ -108,7 +115,7 @@ export class AdminAuth {
    */
   async createAdmin(username: string, password: string, actor: string): Promise<void> {
     checkUsername(username)
-    const passwordHash = await hashPassword(password)
+    const passwordHash = await hashPassword(password, this.#scryptCost)
     const now = this.#clock.now()
     await this.#store.createAdminUser({
       id: `adm_${randomBytes(8).toString('hex')}`,
@@ -127,7 +134,7 @@ export class AdminAuth {
    * await auth.setPassword('alice', 'a new long passphrase', 'cli')
    */
   async setPassword(username: string, password: string, actor: string): Promise<void> {
-    const passwordHash = await hashPassword(password)
+    const passwordHash = await hashPassword(password, this.#scryptCost)
     const done = await this.#store.setAdminPassword(username, passwordHash, this.#clock.now())
     if (!done) {
       throw new CalloutError(

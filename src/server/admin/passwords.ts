@@ -9,6 +9,16 @@ import { CalloutError } from '../../errors.ts'
 /** scrypt parameters for new hashes: N = 2^15, r = 8, p = 1 (about 32 MiB and 50–100 ms). */
 export const SCRYPT_PARAMS = Object.freeze({ N: 32_768, r: 8, p: 1, keyLength: 32 })
 
+/**
+ * The cost of a new scrypt hash: N (a power of two, at most 2^20), r and p. The default is
+ * {@link SCRYPT_PARAMS}; each stored hash records its own cost, so verifying never needs this.
+ */
+export interface ScryptCost {
+  readonly N: number
+  readonly r: number
+  readonly p: number
+}
+
 /** The shortest and longest password accepted. */
 export const PASSWORD_LIMITS = Object.freeze({ minLength: 12, maxLength: 1024 })
 
@@ -41,18 +51,34 @@ export function checkPasswordPolicy(password: string): void {
   }
 }
 
+function checkCost({ N, r, p }: ScryptCost): void {
+  const powerOfTwo = Number.isSafeInteger(N) && N > 1 && N <= 1 << 20 && (N & (N - 1)) === 0
+  if (!powerOfTwo || ![r, p].every((n) => Number.isSafeInteger(n) && n > 0)) {
+    throw new CalloutError(
+      'INVALID_ARGUMENT',
+      `An scrypt cost needs N a power of two from 2 to 2^20 and r, p positive whole numbers (got N ${N}, r ${r}, p ${p}); leave it out for the default N ${SCRYPT_PARAMS.N}, r ${SCRYPT_PARAMS.r}, p ${SCRYPT_PARAMS.p}.`,
+      { details: { field: 'scryptCost' } },
+    )
+  }
+}
+
 /**
- * Hashes a password with scrypt and a fresh 16-byte salt.
+ * Hashes a password with scrypt and a fresh 16-byte salt, at `cost` ({@link SCRYPT_PARAMS} unless
+ * given).
  *
  * @example
  * const stored = await hashPassword('correct horse battery staple') // 'scrypt$32768$8$1$…'
  * @see https://www.rfc-editor.org/rfc/rfc7914
  */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost: ScryptCost = SCRYPT_PARAMS,
+): Promise<string> {
   checkPasswordPolicy(password)
+  checkCost(cost)
   const salt = randomBytes(16)
-  const { N, r, p, keyLength } = SCRYPT_PARAMS
-  const hash = await derive(password, salt, { N, r, p }, keyLength)
+  const { N, r, p } = cost
+  const hash = await derive(password, salt, { N, r, p }, SCRYPT_PARAMS.keyLength)
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64url')}$${hash.toString('base64url')}`
 }
 
