@@ -3,7 +3,8 @@
  * the Salesforce emulator: log in, create the Auth Provider and a Named Credential with "Start
  * Authentication Flow on Save", log in and approve on the emulator's pages, see "Authenticated as
  * <username>", list the REST resources from the test panel, survive expired sessions, see "Needs
- * re-auth" after the refresh token is revoked and re-authenticate in one click. axe-core checks
+ * re-auth" after the refresh token is revoked and re-authenticate in one click, revoke the tokens
+ * from the detail page. axe-core checks
  * every page; screenshots go to test-artifacts/console/ (git-ignored).
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -178,6 +179,21 @@ describe('the console in Chromium', () => {
     await loginOnEmulator()
     await expect.poll(() => page.textContent('main')).toContain(`Authenticated as ${USER}`)
     expect(await listResources()).toContain('"sobjects"')
+  })
+
+  it('revokes the tokens after a confirmation page, and the badge turns to "Needs re-auth"', async () => {
+    await page.goto(`${c.origin}/named-credentials/Target`)
+    await Promise.all([page.waitForNavigation(), page.click('a[href$="/Target/revoke"]')])
+    expect(await page.textContent('h1')).toBe('Revoke the tokens of Target?')
+    await accessible()
+    await shot('07-revoke-confirm')
+    await Promise.all([page.waitForNavigation(), page.click('#revoke-confirm')])
+    expect(new URL(page.url()).search).toBe('?flash=revoked')
+    expect(await page.textContent('.badge.needs-reauth')).toBe('Needs re-auth')
+    expect(await page.locator('a[href$="/Target/revoke"]').count()).toBe(0)
+    await accessible()
+    await shot('08-revoked')
+    expect(await listResources()).toContain('NEEDS_REAUTH')
   })
 
   it('renders injected markup inert and checks the audit page', async () => {

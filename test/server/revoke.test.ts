@@ -151,6 +151,7 @@ describe('Revoke in the console', () => {
     expect(confirm.body).toContain('Revoke the tokens of Target?')
     expect(confirm.body).toContain('refresh token')
     expect(confirm.body).toContain('id="revoke-confirm"')
+    expect(confirm.body).toContain('Signed in as <strong>alice</strong>')
 
     const forged = await browser.post('/named-credentials/Target/revoke', {})
     expect(forged.status).toBe(403)

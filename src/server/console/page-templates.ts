@@ -154,8 +154,8 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
   </form>
 <% if (it.result) { %>
   <h3>Response: <span id="test-status"><%= it.result.status %></span></h3>
-  <pre aria-label="Response headers"><%= it.result.headers %></pre>
-  <pre aria-label="Response body" id="test-body"><%= it.result.body %></pre>
+  <pre tabindex="0" aria-label="Response headers"><%= it.result.headers %></pre>
+  <pre tabindex="0" aria-label="Response body" id="test-body"><%= it.result.body %></pre>
 <% } %>
 <% if (it.testError) { %><div class="alert error" role="alert"><%= it.testError %></div><% } %>
 </section>

@@ -28,7 +28,7 @@ const REVOKE_CONFIRM = `<% layout('@layout', it) %>
   <p>Callout asks the authorization server to revoke the <%= it.tokenWord %> (Salesforce and RFC 7009 servers revoke the access tokens issued with a refresh token too), then removes the stored tokens. <% if (it.browserFlow) { %>Callouts through <code><%= it.name %></code> then fail with <code>NEEDS_REAUTH</code> until someone authenticates again.<% } else { %>The next callout obtains a new token.<% } %></p>
   <form method="post" action="/named-credentials/<%= encodeURIComponent(it.name) %>/revoke">
     <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-<% if (it.user) { %>    <input type="hidden" name="user" value="<%= it.user %>"><% } %>
+<% if (it.endUser) { %>    <input type="hidden" name="user" value="<%= it.endUser %>"><% } %>
 <% if (it.failure) { %>
     <input type="hidden" name="force" value="on">
     <p>The server may keep accepting the tokens until they expire. Revoke them there as well (Salesforce: Setup → Connected Apps OAuth Usage).</p>
@@ -71,7 +71,8 @@ export function registerRevokePages(pages: FastifyInstance, context: ConsoleCont
       title: `Revoke the tokens of ${name}?`,
       section: 'nc',
       name,
-      user,
+      // not `user`: that is the signed-in admin the layout shows
+      endUser: user,
       principals,
       statusLabel,
       browserFlow: report?.flow === 'browser',
