@@ -37,6 +37,11 @@ export const ERROR_CATALOGUE = {
     status: 503,
     summary: 'The store stayed locked by another connection past the wait deadline; retry.',
   },
+  STORE_UNREACHABLE: {
+    status: 503,
+    summary:
+      'The store cannot be reached (database down, connection refused or lost); retry once it is back.',
+  },
   STORE_NOT_EMPTY: {
     status: 409,
     summary: 'A store copy was refused: the target store already holds data.',

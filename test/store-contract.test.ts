@@ -1406,13 +1406,16 @@ describe('SQLite specifics', () => {
 })
 
 describe('PostgreSQL specifics', () => {
-  it('connection refused is STORE_ERROR naming the URL without its password', async () => {
+  it('connection refused is STORE_UNREACHABLE naming the URL without its password', async () => {
     const error = await openStore({
       url: 'postgres://callout:hunter2-canary@127.0.0.1:1/db',
       home: tmp,
       masterKey: MasterKey.generate(),
     }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'STORE_ERROR', details: { driverCode: 'ECONNREFUSED' } })
+    expect(error).toMatchObject({
+      code: 'STORE_UNREACHABLE',
+      details: { driverCode: 'ECONNREFUSED' },
+    })
     const message = (error as Error).message
     expect(message).toContain('postgres://callout@127.0.0.1:1/db')
     expect(message).toMatch(/PostgreSQL is running/)

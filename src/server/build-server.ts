@@ -218,6 +218,9 @@ export function buildServer(options: ServerOptions): CalloutServer {
       if (reply.sent || reply.raw.headersSent) return
       // An unread request body would be taken for the next request on this connection: close it.
       if (!request.raw.complete) reply.header('connection', 'close')
+      if (answer.retryAfterSeconds !== undefined) {
+        reply.header('retry-after', String(answer.retryAfterSeconds))
+      }
       return reply.code(answer.status).header('content-type', 'application/json').send(answer.body)
     })
     target.setNotFoundHandler(async (request) => {
@@ -262,8 +265,11 @@ export function buildServer(options: ServerOptions): CalloutServer {
       const answer = errorAnswer(
         isCalloutError(error)
           ? error
-          : new CalloutError('STORE_ERROR', 'The store is not reachable.'),
+          : new CalloutError('STORE_UNREACHABLE', 'The store is not reachable.'),
       )
+      if (answer.retryAfterSeconds !== undefined) {
+        reply.header('retry-after', String(answer.retryAfterSeconds))
+      }
       return reply.code(503).send({ status: 'not ready', ...answer.body })
     }
     return {

@@ -9,6 +9,8 @@ import { CalloutError, isCalloutError, type ErrorCode } from '../errors.ts'
 export interface ErrorAnswer {
   readonly status: number
   readonly code: ErrorCode
+  /** `Retry-After` in seconds, for failures that pass by themselves (the store unreachable or busy). */
+  readonly retryAfterSeconds?: number
   readonly body: {
     readonly error: {
       readonly code: ErrorCode
@@ -39,11 +41,21 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   UPSTREAM_CONNECTION_RESET:
     'The upstream may or may not have acted on the request: check before sending it again. Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) with a replayable body are retried once automatically.',
   REQUEST_TOO_LARGE: 'Send a smaller body, or raise --max-body-bytes on callout serve.',
+  STORE_UNREACHABLE:
+    'Retry after the Retry-After seconds. An administrator must check that the database in CALLOUT_STORE is running and reachable from this host; /readyz says the same until it is back.',
+  STORE_BUSY:
+    'Retry after the Retry-After seconds: another process held a write lock on the store.',
   PROXY_LOOP: 'Point the Named Credential URL at the real upstream, not at this proxy.',
   STORE_TAMPERED:
     'A stored row was changed outside Callout and nothing was forwarded: an administrator must check who can write the database and follow the message (a client key: revoke it with `callout keys revoke <id>` and create a new one).',
   BODY_NOT_REPLAYABLE:
     'Send the request again: the token was refreshed; bodies sent with a Content-Length up to the replay limit are retried automatically.',
+}
+
+/** Failures worth retrying soon, and after how many seconds (`Retry-After`). */
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
+  STORE_UNREACHABLE: 5,
+  STORE_BUSY: 1,
 }
 
 /**
@@ -58,9 +70,11 @@ export function errorAnswer(error: unknown): ErrorAnswer {
     ? error
     : new CalloutError('INTERNAL', 'The proxy failed unexpectedly; the server log has the cause.')
   const details = Object.keys(e.details).length > 0 ? { details: { ...e.details } } : {}
+  const retryAfter = RETRY_AFTER_SECONDS[e.code]
   return {
     status: e.status,
     code: e.code,
+    ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
     body: {
       error: {
         code: e.code,

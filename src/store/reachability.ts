@@ -28,21 +28,34 @@ const UNREACHABLE_MESSAGES =
   /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i
 
 /**
- * True when `error` is a store failure that says the database cannot be reached now.
+ * True when a driver error (before translation) says the database cannot be reached now: a
+ * refused, reset or timed-out connection, a server shutting down or starting up, or the `pg`
+ * driver's "Connection terminated".
  *
  * @example
- * if (isStoreUnreachable(error)) scheduleRetry()
+ * isUnreachableDriverError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) // true
  */
-export function isStoreUnreachable(error: unknown): boolean {
-  if (!isCalloutError(error) || (error.code !== 'STORE_ERROR' && error.code !== 'STORE_BUSY')) {
-    return false
-  }
-  const code = error.details.driverCode
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
-  let cause: unknown = error.cause
+export function isUnreachableDriverError(error: unknown, code: string | undefined): boolean {
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) return true
+  let cause: unknown = error
   for (let depth = 0; depth < 3 && cause instanceof Error; depth++) {
     if (UNREACHABLE_MESSAGES.test(cause.message)) return true
     cause = cause.cause
   }
   return false
+}
+
+/**
+ * True when `error` is a store failure that says the database cannot be reached now
+ * (`STORE_UNREACHABLE`, or a `STORE_ERROR`/`STORE_BUSY` whose driver error says so).
+ *
+ * @example
+ * if (isStoreUnreachable(error)) scheduleRetry()
+ */
+export function isStoreUnreachable(error: unknown): boolean {
+  if (!isCalloutError(error)) return false
+  if (error.code === 'STORE_UNREACHABLE') return true
+  if (error.code !== 'STORE_ERROR' && error.code !== 'STORE_BUSY') return false
+  const code = error.details.driverCode
+  return isUnreachableDriverError(error.cause, typeof code === 'string' ? code : undefined)
 }

@@ -5,7 +5,6 @@ import { toStoreError } from './store-error.ts'
 describe('toStoreError', () => {
   it.each([
     ['SQLITE_READONLY', /read-only/],
-    ['ECONNREFUSED', /PostgreSQL is running/],
     ['28P01', /password authentication failed/],
     ['3D000', /does not exist/],
     ['XX999', /see the cause/],
@@ -38,6 +37,31 @@ describe('toStoreError', () => {
     })
     expect(error.message).toMatch(advice)
     expect(error.message).not.toContain('driver text')
+  })
+
+  it.each([
+    ['ECONNREFUSED', /PostgreSQL is running/],
+    ['ECONNRESET', /reset/],
+    ['ETIMEDOUT', /timed out/],
+    ['57P01', /shutting down/],
+    ['57P03', /starting up/],
+  ])('%s is STORE_UNREACHABLE, retryable, naming the store', (code, advice) => {
+    const cause = Object.assign(new Error('driver text'), { code })
+    const error = toStoreError(cause, 'read a client key', 'postgres://app@db/callout')
+    expect(error).toMatchObject({
+      code: 'STORE_UNREACHABLE',
+      status: 503,
+      details: { driverCode: code, retryable: true, store: 'postgres://app@db/callout' },
+    })
+    expect(error.message).toMatch(advice)
+    expect(error.message).toContain('cannot be reached to read a client key')
+    expect(error.message).not.toContain('driver text')
+  })
+
+  it("pg's lost connection (no code) is STORE_UNREACHABLE", () => {
+    const error = toStoreError(new Error('Connection terminated unexpectedly'), 'op', 'x')
+    expect(error.code).toBe('STORE_UNREACHABLE')
+    expect(error.message).toMatch(/connection to the database was lost/)
   })
 
   it('finds the code inside an AggregateError', () => {

@@ -1,10 +1,12 @@
 /**
  * Translates driver errors (better-sqlite3, pg, Kysely) into `STORE_ERROR` at the store boundary
- * (`STORE_BUSY`, retryable, when the failure is a lock or serialization conflict),
+ * (`STORE_BUSY`, retryable, when the failure is a lock or serialization conflict;
+ * `STORE_UNREACHABLE`, retryable, when the database cannot be reached),
  * with a message that names the store (never a password) and says what to do. The driver error is
  * kept as `cause`; its text is never copied into the message.
  */
 import { CalloutError, isCalloutError } from '../errors.ts'
+import { isUnreachableDriverError } from './reachability.ts'
 
 const ADVICE: Readonly<Record<string, string>> = Object.freeze({
   SQLITE_BUSY:
@@ -32,6 +34,8 @@ const ADVICE: Readonly<Record<string, string>> = Object.freeze({
   '42501': 'permission denied; grant the Callout user rights on its schema',
   '53300': 'too many connections; lower the pool size or raise max_connections',
   '57P01': 'the server is shutting down; retry',
+  '57P02': 'the server crashed; retry once it has restarted',
+  '57P03': 'the server is starting up or shutting down; retry',
   '40001': 'a serialization failure; retry',
   '40P01': 'a deadlock was detected; retry',
   '55P03': 'a lock was not available; retry',
@@ -40,9 +44,15 @@ const ADVICE: Readonly<Record<string, string>> = Object.freeze({
 /** Driver codes of a lock or serialization conflict: the operation did nothing and may be retried. */
 const BUSY_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', '40001', '40P01', '55P03']
 
+/** Advice for a lost connection the driver gives no code for (`pg`'s "Connection terminated"). */
+const CONNECTION_LOST =
+  'the connection to the database was lost; check that the database server is running and reachable at CALLOUT_STORE'
+
 /**
- * Wraps any non-Callout error as `STORE_ERROR`, or as `STORE_BUSY` (with `details.retryable:
- * true`) for a lock or serialization conflict. Callout errors pass through unchanged.
+ * Wraps any non-Callout error as `STORE_ERROR`; as `STORE_BUSY` (with `details.retryable:
+ * true`) for a lock or serialization conflict; as `STORE_UNREACHABLE` (also retryable) when the
+ * database cannot be reached (refused, reset, timed out, shutting down, connection lost). Callout
+ * errors pass through unchanged.
  *
  * @example
  * try { await db.selectFrom('leases').execute() } catch (e) { throw toStoreError(e, 'read leases', location) }
@@ -50,22 +60,27 @@ const BUSY_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', '40001', '40P01', '55P03']
 export function toStoreError(error: unknown, operation: string, location: string): CalloutError {
   if (isCalloutError(error)) return error
   const code = driverCode(error)
+  const busy = code !== undefined && BUSY_CODES.some((prefix) => code.startsWith(prefix))
+  const unreachable = !busy && isUnreachableDriverError(error, code)
   const advice =
     (code === undefined
       ? undefined
       : (ADVICE[code] ?? ADVICE[code.split('_').slice(0, 2).join('_')])) ??
-    'see the cause for the driver error, and check that the store is reachable and writable'
-  const busy = code !== undefined && BUSY_CODES.some((prefix) => code.startsWith(prefix))
+    (unreachable
+      ? CONNECTION_LOST
+      : 'see the cause for the driver error, and check that the store is reachable and writable')
   return new CalloutError(
-    busy ? 'STORE_BUSY' : 'STORE_ERROR',
-    `The store at ${location} failed to ${operation}: ${advice}.`,
+    busy ? 'STORE_BUSY' : unreachable ? 'STORE_UNREACHABLE' : 'STORE_ERROR',
+    unreachable
+      ? `The store at ${location} cannot be reached to ${operation}: ${advice}.`
+      : `The store at ${location} failed to ${operation}: ${advice}.`,
     {
       cause: error,
       details: {
         operation,
         store: location,
         ...(code === undefined ? {} : { driverCode: code }),
-        ...(busy ? { retryable: true } : {}),
+        ...(busy || unreachable ? { retryable: true } : {}),
       },
     },
   )

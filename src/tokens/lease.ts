@@ -141,7 +141,10 @@ async function attempt(look: () => Promise<boolean>, logger: Logger): Promise<bo
     return await look()
   } catch (error) {
     if (!isStoreUnreachable(error)) throw error
-    logger.warn({ code: 'STORE_ERROR' }, 'the store is not reachable; still waiting for the lease')
+    logger.warn(
+      { code: 'STORE_UNREACHABLE' },
+      'the store is not reachable; still waiting for the lease',
+    )
     return false
   }
 }

@@ -1115,7 +1115,11 @@ function safeLogError(error: unknown): unknown {
 /** A store failure that may pass (a lock, a lost connection) — not a conflict or tampering. */
 function isTransientStoreError(error: unknown): boolean {
   if (!isCalloutError(error)) return false
-  return error.code === 'STORE_BUSY' || error.code === 'STORE_ERROR'
+  return (
+    error.code === 'STORE_BUSY' ||
+    error.code === 'STORE_ERROR' ||
+    error.code === 'STORE_UNREACHABLE'
+  )
 }
 
 function assertBrowserFlow(ctx: GrantContext): void {

@@ -396,7 +396,7 @@ describe('callout migrate --from --to', () => {
         h.env,
       )
       expect(run.code).not.toBe(0)
-      expect(run.stderr).toMatch(/^error STORE_ERROR: .*127\.0\.0\.1:1/m)
+      expect(run.stderr).toMatch(/^error STORE_UNREACHABLE: .*127\.0\.0\.1:1/m)
       await unchanged(h, `sqlite:${path}`, before)
     })
 

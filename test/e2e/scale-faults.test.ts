@@ -6,7 +6,7 @@
  * 1. the database unreachable at start: the instance listens, `/readyz` says why (503), and it
  *    serves once the database is back;
  * 2. the database unreachable during operation: callouts on the cached valid token keep working;
- *    a refresh fails with a clear STORE_ERROR; after the database returns, one refresh and 200s;
+ *    a refresh fails with a clear 503 STORE_UNREACHABLE; after the database returns, one refresh and 200s;
  * 3. PostgreSQL restarted, and 4. stopped for 3 s, while the lease holder's refresh (rotation on)
  *    is in flight: exactly one token request, no `invalid_grant`, the rotated refresh token is
  *    stored when the database answers again (the next refresh uses it successfully);
@@ -233,11 +233,11 @@ describe.skipIf(unavailable !== undefined)(
         expect(ready.status).toBe(503)
         expect(JSON.parse(ready.body)).toMatchObject({
           status: 'not ready',
-          error: { code: 'STORE_ERROR' },
+          error: { code: 'STORE_UNREACHABLE' },
         })
         expect(ready.body).toContain('connection refused')
         expect(ready.body).not.toContain(home.env.CALLOUT_MASTER_KEY!)
-        expect(await call(server, 'Rotate')).toBe('503 STORE_ERROR')
+        expect(await call(server, 'Rotate')).toBe('503 STORE_UNREACHABLE')
         expect((await request(`${server.origin}/healthz`, { dispatcher: agent })).statusCode).toBe(
           200,
         )
@@ -269,7 +269,7 @@ describe.skipIf(unavailable !== undefined)(
         await Promise.all(servers.map((s) => s.stop()))
       })
 
-      it('the database unreachable during operation: cached tokens keep working; a refresh fails with STORE_ERROR and recovers once', async () => {
+      it('the database unreachable during operation: cached tokens keep working; a refresh fails with STORE_UNREACHABLE and recovers once', async () => {
         try {
           expect(await burst(servers, 'Rotate', 12)).toEqual({ '200': 12 })
           await cluster.stop()
@@ -278,11 +278,11 @@ describe.skipIf(unavailable !== undefined)(
           expect(await burst(servers, 'Rotate', 30)).toEqual({ '200': 30 })
           const ready = await readyz(servers[0]!)
           expect(ready.status).toBe(503)
-          expect(JSON.parse(ready.body)).toMatchObject({ error: { code: 'STORE_ERROR' } })
+          expect(JSON.parse(ready.body)).toMatchObject({ error: { code: 'STORE_UNREACHABLE' } })
           expect(ready.body).toContain('connection refused')
           emulator.requestLog.clear()
           org.faults.expireSessions()
-          expect(await burst(servers, 'Rotate', 30)).toEqual({ '500 STORE_ERROR': 30 })
+          expect(await burst(servers, 'Rotate', 30)).toEqual({ '503 STORE_UNREACHABLE': 30 })
           expect(tokenRequests()).toBe(0)
           await cluster.start()
           await until(async () => (await readyz(servers[0]!)).status === 200, 20_000, 'ready')
@@ -321,9 +321,9 @@ describe.skipIf(unavailable !== undefined)(
             org.faults.setLatency({ tokenMs: 0 })
             console.log(`PostgreSQL interrupted mid-refresh: ${JSON.stringify(outcomes)}`)
             // Callouts waiting for the refresh get its token; a callout that had to read the store
-            // while it was down gets a clear STORE_ERROR; none sees invalid_grant.
+            // while it was down gets a clear STORE_UNREACHABLE; none sees invalid_grant.
             expect(
-              Object.keys(outcomes).filter((o) => o !== '200' && o !== '500 STORE_ERROR'),
+              Object.keys(outcomes).filter((o) => o !== '200' && o !== '503 STORE_UNREACHABLE'),
             ).toEqual([])
             expect(outcomes['200'] ?? 0).toBeGreaterThan(0)
             expect(tokenRequests()).toBe(1)
