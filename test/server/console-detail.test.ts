@@ -1,8 +1,10 @@
 /**
- * The Named Credential detail page's doctor panel and its admin API twin, over real sockets
- * against the Salesforce emulator: the checks of `callout doctor` at page load, the online checks
- * on a CSRF-protected button, advice that names the console's buttons (never a CLI command) on the
- * page and the admin API's operations in JSON, and never a secret.
+ * The Named Credential detail page's doctor panel and its admin API twin, and "Open in target
+ * org", over real sockets against the Salesforce emulator: the checks of `callout doctor` at page
+ * load, the online checks on a CSRF-protected button, advice that names the console's buttons
+ * (never a CLI command) on the page and the admin API's operations in JSON, and never a secret; a
+ * 303 to a one-time frontdoor URL that logs a browser into the org (never rendered, never
+ * audited), for a page the admin names or the record a test call returned.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -79,6 +81,13 @@ beforeAll(async () => {
             principals: { Admin: { type: 'named' } },
           },
           ServerAuth: jwtCredential(privateKey),
+          EachUser: {
+            protocol: 'oauth2',
+            flow: 'jwt-bearer',
+            authProvider: 'SfServer',
+            jwt: { subject: '{!$User.Username}' },
+            principals: { Each: { type: 'per-user', secrets: { privateKey } } },
+          },
           WrongKey: jwtCredential(
             generateKeyPairSync('rsa', { modulusLength: 2048 })
               .privateKey.export({ type: 'pkcs8', format: 'pem' })
@@ -89,6 +98,11 @@ beforeAll(async () => {
           Target: { url: org.instanceUrl, externalCredential: 'BrowserAuth' },
           Server: { url: org.instanceUrl, externalCredential: 'ServerAuth' },
           Broken: { url: org.instanceUrl, externalCredential: 'WrongKey' },
+          PerUser: { url: org.instanceUrl, externalCredential: 'EachUser' },
+          WithPath: {
+            url: `${org.instanceUrl}/services/data/v61.0`,
+            externalCredential: 'ServerAuth',
+          },
         },
       },
       { allowInlineSecrets: true, env: {} },
@@ -279,5 +293,146 @@ describe('the doctor in the admin API', () => {
       'get',
       'post',
     ])
+  })
+})
+
+/** The one-time frontdoor URL a console post redirected to, checked and followed to its page. */
+async function landing(res: {
+  status: number
+  location?: string
+  headers: Record<string, unknown>
+}): Promise<{ startUrl: string; html: string; otp: string }> {
+  expect(res.status).toBe(303)
+  expect(res.headers['cache-control']).toBe('no-store')
+  const url = new URL(res.location!)
+  expect(url.origin).toBe(org.instanceUrl)
+  expect(url.pathname).toBe('/secur/frontdoor.jsp')
+  const door = await request(url, { method: 'GET' })
+  await door.body.dump()
+  expect(door.statusCode).toBe(302)
+  const cookie = String(door.headers['set-cookie']).split(';')[0]!
+  const page = await request(new URL(String(door.headers.location), org.instanceUrl), {
+    headers: { cookie },
+  })
+  expect(page.statusCode).toBe(200)
+  return {
+    startUrl: url.searchParams.get('startURL') ?? '',
+    html: await page.body.text(),
+    otp: url.searchParams.get('otp') ?? '',
+  }
+}
+
+async function testCall(name: string, form: Record<string, string>): Promise<string> {
+  const page = await browser.get(`/named-credentials/${name}`)
+  const res = await browser.post(`/named-credentials/${name}/test`, {
+    _csrf: csrfOf(page.body),
+    headers: 'Content-Type: application/json',
+    body: '',
+    ...form,
+  })
+  expect(res.status).toBe(200)
+  return res.body
+}
+
+async function openForm(action: string, html: string): Promise<Record<string, string>> {
+  const form = new RegExp(`<form method="post" action="${action}"[^>]*>([\\s\\S]*?)</form>`).exec(
+    html,
+  )
+  if (form === null) throw new Error(`no form posting to ${action}`)
+  const fields: Record<string, string> = {}
+  for (const m of form[1]!.matchAll(
+    /<input type="(?:hidden|text)"[^>]*name="([^"]+)" value="([^"]*)"/g,
+  ))
+    fields[m[1]!] = m[2]!.replaceAll('&#39;', "'").replaceAll('&amp;', '&')
+  return fields
+}
+
+describe('Open in target org', () => {
+  it("redirects to a one-time frontdoor URL that lands logged in on the org's home, audited without the URL", async () => {
+    const page = await browser.get('/named-credentials/Server')
+    expect(page.body).toContain('Open in target org')
+    const fields = await openForm('/named-credentials/Server/open', page.body)
+    expect(fields.path).toBe('/lightning/page/home')
+    const res = await browser.post('/named-credentials/Server/open', fields)
+    const landed = await landing(res)
+    expect(landed.startUrl).toBe('/lightning/page/home')
+    expect(landed.html).toContain(`Logged in as ${JWT_USER}`)
+    const entries = await c.store.admin.listAudit({ limit: 1000 })
+    const opened = entries.find((e) => e.action === 'namedCredential.open')
+    expect(opened?.details).toEqual({ path: '/lightning/page/home' })
+    expect(JSON.stringify(entries)).not.toContain(landed.otp)
+  })
+
+  it("reaches the org's origin when the Named Credential's URL has a path", async () => {
+    const page = await browser.get('/named-credentials/WithPath')
+    const res = await browser.post('/named-credentials/WithPath/open', {
+      ...(await openForm('/named-credentials/WithPath/open', page.body)),
+    })
+    expect((await landing(res)).html).toContain(`Logged in as ${JWT_USER}`)
+  })
+
+  it('opens the record a test call created, and the record a test call read', async () => {
+    const created = await testCall('Server', {
+      method: 'POST',
+      path: '/services/data/v61.0/sobjects/Account',
+      body: JSON.stringify({ Name: 'Opened From The Console' }),
+    })
+    const offer = await openForm(
+      '/named-credentials/Server/open',
+      created.slice(created.indexOf('id="test-body"')),
+    )
+    const id = /^\/lightning\/r\/Account\/(\w{18})\/view$/.exec(offer.path ?? '')?.[1]
+    expect(id).toBeDefined()
+    expect(created).toContain(`Open Account ${id!} in target org`)
+    const landed = await landing(await browser.post('/named-credentials/Server/open', offer))
+    expect(landed.startUrl).toBe(`/lightning/r/Account/${id!}/view`)
+    expect(landed.html).toContain('Opened From The Console')
+    const read = await testCall('Server', {
+      method: 'GET',
+      path: `/services/data/v61.0/sobjects/Account/${id!}`,
+    })
+    expect(read).toContain(`Open Account ${id!} in target org`)
+    const resources = await testCall('Server', { preset: 'resources' })
+    expect(resources).not.toContain('id="open-record"')
+  })
+
+  it('names the end user for a per-user principal, and refuses without one', async () => {
+    const page = await browser.get('/named-credentials/PerUser')
+    expect(page.body).toContain('id="open-user"')
+    const csrf = csrfOf(page.body)
+    const refused = await browser.post('/named-credentials/PerUser/open', {
+      _csrf: csrf,
+      path: '/lightning/page/home',
+    })
+    expect(refused.status).toBe(400)
+    expect(refused.location).toBeUndefined()
+    expect(refused.body).toContain('USER_REQUIRED')
+    expect(refused.body).toContain('enter the end user under User')
+    expect(refused.body).not.toContain('broker.fetch')
+    const opened = await browser.post('/named-credentials/PerUser/open', {
+      _csrf: csrf,
+      path: '/lightning/page/home',
+      user: JWT_USER,
+    })
+    expect((await landing(opened)).html).toContain(`Logged in as ${JWT_USER}`)
+  })
+
+  it('refuses a path off the org and a post without the CSRF token, with no frontdoor URL', async () => {
+    const page = await browser.get('/named-credentials/Server')
+    const before = (await c.store.admin.listAudit({ limit: 1000 })).length
+    const evil = await browser.post('/named-credentials/Server/open', {
+      _csrf: csrfOf(page.body),
+      path: 'https://evil.example/',
+    })
+    expect(evil.status).toBe(400)
+    expect(evil.location).toBeUndefined()
+    expect(evil.body).toContain('FRONTDOOR_PATH_INVALID')
+    expect(evil.body).not.toContain('frontdoor.jsp')
+    const forged = await browser.post('/named-credentials/Server/open', {
+      path: '/lightning/page/home',
+    })
+    expect(forged.status).toBe(403)
+    expect(forged.location).toBeUndefined()
+    expect((await c.store.admin.listAudit({ limit: 1000 })).length).toBe(before)
   })
 })

@@ -170,8 +170,9 @@ describe('frontdoor: singleaccess, frontdoor.jsp and record pages', () => {
     expect(hostile.headers.get('location')).toBe(`${org.instanceUrl}/`)
   })
 
-  it('record pages without a UI session redirect to the login page', async () => {
+  it('record pages and the home page without a UI session redirect to the login page', async () => {
     for (const path of [
+      '/lightning/page/home',
       `/lightning/r/Account/${accountId}/view`,
       `/lightning/r/Account/${accountId}/edit`,
       `/${accountId}`,

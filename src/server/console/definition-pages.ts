@@ -20,6 +20,7 @@ import { addTemplates } from './views.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
 import { doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 import { REVOKE_FLASHES } from './revoke-pages.ts'
+import { registerOpenInOrg, returnedRecord } from './open-in-org.ts'
 
 addTemplates(PAGE_TEMPLATES)
 
@@ -380,6 +381,7 @@ export function registerDefinitionPages(
     })
   }
   registerDoctorPanel(pages, context, { render: detail, who })
+  registerOpenInOrg(pages, context, { render: detail, who })
 
   pages.get('/named-credentials/:name', async (request, reply) =>
     detail(request, reply, (request.params as { name: string }).name),
@@ -445,6 +447,7 @@ export function registerDefinitionPages(
           headers: headerLines,
           body: shown,
         },
+        record: returnedRecord(test.method, path, text),
       })
     } catch (error) {
       const message = isCalloutError(error)

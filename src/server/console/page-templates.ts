@@ -156,10 +156,12 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
   <h3>Response: <span id="test-status"><%= it.result.status %></span></h3>
   <pre tabindex="0" aria-label="Response headers"><%= it.result.headers %></pre>
   <pre tabindex="0" aria-label="Response body" id="test-body"><%= it.result.body %></pre>
+<%~ include('@open-record', it) %>
 <% } %>
 <% if (it.testError) { %><div class="alert error" role="alert"><%= it.testError %></div><% } %>
 </section>
 <%~ include('@doctor-panel', it) %>
+<%~ include('@open-in-org', it) %>
 </div>
 <form method="post" action="/named-credentials/<%= encodeURIComponent(it.report.name) %>/delete" data-confirm="Delete this Named Credential?">
   <input type="hidden" name="_csrf" value="<%= it.csrf %>">

@@ -26,7 +26,13 @@ import { handleRevoke } from '../oauth/revoke-endpoint.ts'
 import { handleTokenRequest } from '../oauth/token-endpoint.ts'
 import type { OrgState } from '../org/org-state.ts'
 import { FRONTDOOR_PATH, handleFrontdoor } from '../ui/frontdoor.ts'
-import { handleLoginPage, handleRecordPage, recordPageTarget } from '../ui/record-pages.ts'
+import {
+  handleHomePage,
+  handleLoginPage,
+  handleRecordPage,
+  HOME_PAGE_PATH,
+  recordPageTarget,
+} from '../ui/record-pages.ts'
 import { handleSingleAccess } from '../ui/single-access.ts'
 import { handleApi } from './api-gateway.ts'
 import { sendUnknownException } from './rest-errors.ts'
@@ -74,6 +80,7 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
   if (isCometdPath(path)) return { handler: handleCometd, kind: 'rest' }
   if (path === '/_emulator' || path.startsWith('/_emulator/'))
     return { handler: handleAdmin, kind: 'other' }
+  if (path === HOME_PAGE_PATH) return { handler: handleHomePage, kind: 'other' }
   const recordPage = recordPageTarget(path)
   if (recordPage !== undefined)
     return { handler: (call) => handleRecordPage(call, recordPage), kind: 'other' }

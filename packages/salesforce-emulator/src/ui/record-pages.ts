@@ -2,8 +2,9 @@
  * Minimal record pages for a browser holding a UI session: Lightning
  * `/lightning/r/<Object>/<id>/view` and `/edit`, classic `/<id>` and `/<id>/e`. The view lists
  * the record's fields; the edit page is a form (with the session's form token) whose `POST`
- * saves the changed fields through the data layer the REST API uses (same validation), then redirects to the view. Without a
- * UI session every page redirects to the login page, which is served at `/`.
+ * saves the changed fields through the data layer the REST API uses (same validation), then redirects to the view. The home
+ * page, `/lightning/page/home`, names the logged-in user. Without a UI session every page
+ * redirects to the login page, which is served at `/`.
  */
 import type { Call } from '../http/call.ts'
 import { readCookie } from '../http/cookies.ts'
@@ -59,6 +60,23 @@ export function handleLoginPage(call: Call): void {
       'Login | Salesforce',
       '<p id="login-required">Log in to continue. This org opens UI sessions through a frontdoor link.</p>',
     ),
+  )
+}
+
+/** The Lightning home page's path. */
+export const HOME_PAGE_PATH = '/lightning/page/home'
+
+/** `GET /lightning/page/home`: names the session's user; without a UI session, the login page. */
+export function handleHomePage(call: Call): void {
+  const session = uiSessions(call.org).session(readCookie(call.req, UI_SESSION_COOKIE))
+  if (session === undefined) return redirect(call.res, loginUrl(call, `${call.path}${call.search}`))
+  if (call.method !== 'GET' && call.method !== 'HEAD')
+    return sendHtml(call.res, 405, page('Method not allowed', ''))
+  const username = call.org.userById(session.userId)?.username ?? session.userId
+  sendHtml(
+    call.res,
+    200,
+    page('Home | Salesforce', `<p id="home-user">Logged in as ${escapeHtml(username)}</p>`),
   )
 }
 
