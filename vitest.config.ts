@@ -22,6 +22,17 @@ const STORMS = [
   'test/store-sqlite-lock.test.ts',
 ]
 
+const INTEGRATION = ['test/**/*.test.ts', 'packages/salesforce-emulator/test/**/*.test.ts']
+
+/**
+ * Integration test files that need a process of their own: @salesforce/core reads HOME once, when
+ * it is first imported, and each of these points HOME at a folder of its own before importing it.
+ */
+const OWN_PROCESS = [
+  'test/server/salesforce-core.test.ts',
+  'packages/salesforce-emulator/test/clients/salesforce-core.test.ts',
+]
+
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -45,9 +56,16 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'integration',
-          include: ['test/**/*.test.ts', 'packages/salesforce-emulator/test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...STORMS],
+          include: INTEGRATION,
+          exclude: [...configDefaults.exclude, ...STORMS, ...OWN_PROCESS],
+          // Each file starts and closes its own servers, stores and browsers: one worker process
+          // runs many files, loading the sources and dependencies once.
+          isolate: false,
         },
+      },
+      {
+        ssr,
+        test: { ...shared, name: 'integration-isolated', include: OWN_PROCESS },
       },
       {
         ssr,
