@@ -212,6 +212,16 @@ describe('sObject routes', () => {
     const many = req('PATCH', '/sobjects/Invoice__c/Number__c/INV-1', { Total__c: 1 })
     expect(many.status).toBe(300)
     expect(many.body).toHaveLength(2)
+    // Retrieve and delete by an external id that two records share: 300 with both URLs, and
+    // nothing deleted.
+    for (const method of ['GET', 'DELETE']) {
+      expect(req(method, '/sobjects/Invoice__c/Number__c/INV-1')).toEqual(many)
+    }
+    expect(req('GET', `/sobjects/Invoice__c/${id}`).status).toBe(200)
+    expect(req('GET', '/sobjects/Invoice__c/Number__c/nope')).toMatchObject({
+      status: 404,
+      errorCode: 'NOT_FOUND',
+    })
     expect(req('PATCH', '/sobjects/Invoice__c/Total__c/1', {})).toMatchObject({
       status: 404,
       errorCode: 'NOT_FOUND',

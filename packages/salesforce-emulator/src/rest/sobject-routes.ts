@@ -95,20 +95,31 @@ function byExternalId(
   return { def, field, matches: findByExternalId(ctx, def, field, value) }
 }
 
-function getByExternalId(
-  ctx: RequestContext,
-  req: RouteRequest,
-  params: readonly string[],
-): RouteResponse {
-  const { def, matches } = byExternalId(ctx, params)
-  const [only] = matches
-  if (only === undefined) throw notFound()
-  if (matches.length > 1) return multipleChoices(ctx, matches)
-  return {
-    status: 200,
-    body: toApiRecord(ctx.version, def, only, selectedFields(ctx, def, req.query.get('fields'))),
+/**
+ * A route handler on the one record an external id names: NOT_FOUND when none has it, 300
+ * Multiple Choices (the matching records' URLs) when several share it.
+ */
+function onSingleMatch(
+  action: (
+    ctx: RequestContext,
+    req: RouteRequest,
+    def: SObjectDef,
+    record: StoredRecord,
+  ) => RouteResponse,
+): (ctx: RequestContext, req: RouteRequest, params: readonly string[]) => RouteResponse {
+  return (ctx, req, params) => {
+    const { def, matches } = byExternalId(ctx, params)
+    const [only] = matches
+    if (only === undefined) throw notFound()
+    if (matches.length > 1) return multipleChoices(ctx, matches)
+    return action(ctx, req, def, only)
   }
 }
+
+const getByExternalId = onSingleMatch((ctx, req, def, record) => ({
+  status: 200,
+  body: toApiRecord(ctx.version, def, record, selectedFields(ctx, def, req.query.get('fields'))),
+}))
 
 function upsert(ctx: RequestContext, req: RouteRequest, params: readonly string[]): RouteResponse {
   const { def, field, matches } = byExternalId(ctx, params)
@@ -125,18 +136,10 @@ function upsert(ctx: RequestContext, req: RouteRequest, params: readonly string[
   return created(ctx, createRecord(ctx, def, withKey), { created: true })
 }
 
-function deleteByExternalId(
-  ctx: RequestContext,
-  _req: RouteRequest,
-  params: readonly string[],
-): RouteResponse {
-  const { def, matches } = byExternalId(ctx, params)
-  const [only] = matches
-  if (only === undefined) throw notFound()
-  if (matches.length > 1) return multipleChoices(ctx, matches)
-  deleteRecord(ctx, def, only)
+const deleteByExternalId = onSingleMatch((ctx, _req, def, record) => {
+  deleteRecord(ctx, def, record)
   return { status: 204 }
-}
+})
 
 function recentRecords(ctx: RequestContext, def: SObjectDef): StoredRecord[] {
   return ctx.org.store.all(def.name).slice(-5).reverse()
