@@ -4,7 +4,8 @@
  * Authentication Flow on Save", log in and approve on the emulator's pages, see "Authenticated as
  * <username>", list the REST resources from the test panel, survive expired sessions, see "Needs
  * re-auth" after the refresh token is revoked and re-authenticate in one click, revoke the tokens
- * from the detail page. axe-core checks
+ * from the detail page. Then the error paths: a tampered or missing CSRF token, a login lockout,
+ * redirect_uri_mismatch, SAME_ORG_SSO and an SSO-only org whose flow times out. axe-core checks
  * every page; screenshots go to test-artifacts/console/ (git-ignored).
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -12,6 +13,8 @@ import { mkdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PENDING_AUTHORIZATION_TTL_MS } from '../../src/callout/browser-authorization.ts'
+import { AdminAuth } from '../../src/server/admin/admin-auth.ts'
 import {
   ADMIN,
   PASSWORD,
@@ -33,6 +36,8 @@ let c: ConsoleInstance
 let browser: Browser
 let page: Page
 const dialogs: string[] = []
+/** How far the console's clock runs ahead of the real one. */
+let skew = 0
 
 beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true })
@@ -41,7 +46,7 @@ beforeAll(async () => {
   })
   org = emulator.org('target')
   rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
-  c = await rig.start()
+  c = await rig.start({ clock: { now: () => Date.now() + skew } })
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -204,5 +209,163 @@ describe('the console in Chromium', () => {
     await accessible()
     await page.goto(`${c.origin}/client-keys`)
     await accessible()
+  })
+})
+
+/** Submits the page's first `form.card` and waits for the answer. */
+async function submitCard(): Promise<void> {
+  await Promise.all([page.waitForNavigation(), page.click('form.card button[type="submit"]')])
+}
+
+/** Fills the classic New Named Credential screen (Start Authentication Flow on Save is on). */
+async function newNamedCredential(name: string, provider: string): Promise<void> {
+  await page.goto(`${c.origin}/named-credentials/new`)
+  await page.fill('#label', name)
+  await page.fill('#name', name)
+  await page.fill('#url', org.instanceUrl)
+  await page.selectOption('#authProvider', provider)
+  await page.fill('#scope', 'api refresh_token')
+}
+
+describe('error paths in Chromium', () => {
+  it('refuses a form whose CSRF token was tampered with or removed, and changes nothing', async () => {
+    for (const tamper of ['change', 'remove'] as const) {
+      await page.goto(`${c.origin}/auth-providers/new`)
+      await page.fill('#name', 'Forged')
+      await page.fill('#consumerKey', 'forged-key')
+      await page.fill('#loginUrl', org.loginUrl)
+      const input = page.locator('form.card input[name="_csrf"]')
+      if (tamper === 'remove') await input.evaluate((element) => element.remove())
+      else await input.evaluate((element, value) => element.setAttribute('value', value), 'AAAA')
+      const [response] = await Promise.all([
+        page.waitForNavigation(),
+        page.click('form.card button[type="submit"]'),
+      ])
+      expect(response?.status()).toBe(403)
+      expect(await page.textContent('main')).toContain('CSRF_INVALID')
+    }
+    await accessible()
+    await shot('07-csrf-refused')
+    await page.goto(`${c.origin}/auth-providers`)
+    expect(await page.textContent('main')).not.toContain('Forged')
+    expect(c.broker.definitions.authProviders.has('Forged')).toBe(false)
+  })
+
+  it('locks an account after 5 wrong passwords and says so, even for the right password', async () => {
+    await new AdminAuth({
+      store: c.store.admin,
+      clock: { now: () => Date.now() + skew },
+      scryptCost: TEST_SCRYPT_COST,
+    }).createAdmin('bob', 'bob-password-long-enough', 'test')
+    const context = await browser.newContext({ bypassCSP: true })
+    const other = await context.newPage()
+    const attempt = async (password: string): Promise<string> => {
+      await other.goto(`${c.origin}/login`)
+      await other.fill('#username', 'bob')
+      await other.fill('#password', password)
+      await Promise.all([other.waitForNavigation(), other.click('main button[type="submit"]')])
+      return (await other.textContent('main')) ?? ''
+    }
+    for (let i = 1; i <= 4; i++) {
+      expect(await attempt(`wrong-${i}`)).toContain('Wrong username or password.')
+    }
+    expect(await attempt('wrong-5')).toContain('this account is locked until')
+    expect(await attempt('bob-password-long-enough')).toContain('locked until')
+    expect(new URL(other.url()).pathname).toBe('/login')
+    await other.screenshot({ path: `${ARTIFACTS}08-locked-out.png`, fullPage: true })
+    await context.close()
+  })
+
+  it('shows the callback URL to register when the login page stops at redirect_uri_mismatch', async () => {
+    const app = org.addConnectedApp({
+      name: 'ElsewhereApp',
+      callbackUrls: ['https://elsewhere.example/callback'],
+      scopes: ['api', 'refresh_token'],
+    })
+    await page.goto(`${c.origin}/auth-providers/new`)
+    await page.fill('#name', 'SfElsewhere')
+    await page.fill('#consumerKey', app.consumerKey)
+    await page.fill('#consumerSecret', app.consumerSecret)
+    await page.fill('#loginUrl', org.loginUrl)
+    await submitCard()
+    await newNamedCredential('Mismatch', 'SfElsewhere')
+    await submitCard()
+    // Like Salesforce, the emulator stops on its own error page: nothing comes back.
+    expect(page.url().startsWith(org.loginUrl)).toBe(true)
+    expect(await page.textContent('body')).toContain('redirect_uri_mismatch')
+    await page.goto(`${c.origin}/named-credentials/Mismatch`)
+    expect(await page.textContent('main')).toContain('Pending')
+    expect(await page.inputValue('#callback-url')).toBe(
+      `${c.origin}/services/authcallback/SfElsewhere`,
+    )
+    await accessible()
+    await shot('09-redirect-uri-mismatch')
+  })
+
+  it('shows SAME_ORG_SSO verbatim with advice, and the credential stays authenticated', async () => {
+    org.faults.setSameOrgSso(true)
+    try {
+      await page.goto(`${c.origin}/named-credentials/Target`)
+      await Promise.all([
+        page.waitForNavigation({
+          url: (url) => url.pathname.startsWith('/services/authcallback/'),
+        }),
+        page.click('form[action$="/authenticate"] button'),
+      ])
+      const main = (await page.textContent('main')) ?? ''
+      expect(main).toContain('SAME_ORG_SSO')
+      expect(main).toContain('Cannot sign on into same org')
+      expect(main).toContain("the target org's My Domain")
+      await accessible()
+      await shot('10-same-org-sso')
+    } finally {
+      org.faults.setSameOrgSso(false)
+    }
+    await page.goto(`${c.origin}/named-credentials/Target`)
+    expect(await page.textContent('main')).toContain(`Authenticated as ${USER}`)
+  })
+
+  it('turns an SSO-only flow from Pending into Timed out with advice, and refuses the late callback', async () => {
+    org.faults.setSsoOnly(true)
+    const authorizeUrls: string[] = []
+    const onRequest = (request: { url(): string }): void => {
+      if (request.url().includes('/services/oauth2/authorize?')) authorizeUrls.push(request.url())
+    }
+    page.on('request', onRequest)
+    // A browser not logged in to the org meets its login page (which offers only SSO).
+    await page.context().clearCookies({ name: /^emu_sid_/ })
+    try {
+      await newNamedCredential('SsoOnly', 'SfTarget')
+      await submitCard()
+      expect(await page.textContent('body')).toContain('single sign-on')
+      await page.goto(`${c.origin}/named-credentials/SsoOnly`)
+      expect(await page.textContent('main')).toContain('Authentication in progress')
+      expect(await page.locator('.badge.pending').count()).toBe(1)
+
+      skew += PENDING_AUTHORIZATION_TTL_MS
+      await page.reload()
+      expect(await page.locator('.badge.timed-out').textContent()).toBe('Timed out')
+      const main = (await page.textContent('main')) ?? ''
+      expect(main).toContain('use the JWT bearer flow')
+      expect(main).toContain("the target org's My Domain")
+      await accessible()
+      await shot('11-sso-timed-out')
+      await page.goto(`${c.origin}/`)
+      expect(await page.locator('tr', { hasText: 'SsoOnly' }).locator('.badge').textContent()).toBe(
+        'Timed out',
+      )
+
+      const state = new URL(authorizeUrls[0]!).searchParams.get('state')!
+      const late = await page.goto(
+        `${c.origin}/services/authcallback/SfTarget?code=late-code&state=${encodeURIComponent(state)}`,
+      )
+      expect(late?.status()).toBe(400)
+      expect(await page.textContent('main')).toContain('AUTHORIZATION_TIMEOUT')
+      await page.goto(`${c.origin}/named-credentials/SsoOnly`)
+      expect(await page.locator('.badge.timed-out').count()).toBe(1)
+    } finally {
+      page.off('request', onRequest)
+      org.faults.setSsoOnly(false)
+    }
   })
 })
