@@ -66,7 +66,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('validate a config file and write its definitions (all or nothing)')
     .requiredOption('-f, --file <path>', 'the config file (YAML or JSON)')
     .option('--prune', 'delete definitions that are not in the file')
-    .option('--dry-run', 'validate and resolve references only')
+    .option('--dry-run', 'validate and resolve references only (the serve: section too)')
     .action(async (opts: { file: string; prune?: boolean; dryRun?: boolean }) =>
       (await import('./commands/apply.ts')).applyCommand(commandIo, opts),
     )

@@ -2,7 +2,7 @@
  * The `serve` section of a config file: the options of `callout serve` (host, port, credential
  * ports, metrics token, limits), read by `callout serve -f <file>`. It is validated like the rest
  * of the configuration (unknown keys with "did you mean", ranges, duplicate ports) but never
- * stored: `callout apply` ignores it.
+ * stored: `callout apply` does not write it (`callout apply --dry-run` checks it).
  */
 import { dirname } from 'node:path'
 import type { Secret } from '../secrets/secret.ts'

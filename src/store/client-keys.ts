@@ -28,6 +28,22 @@ export interface ClientKeyRecord {
   readonly revokedAt?: number
 }
 
+/** A stored client key row that failed its integrity check: what may be shown of it. */
+export interface TamperedClientKey {
+  /** The row's id (what `callout keys revoke` takes). */
+  readonly id: string
+  /** The row's name, as stored (not trusted). */
+  readonly name: string
+}
+
+/** Every stored client key, with the rows that fail their integrity check set apart. */
+export interface ClientKeyListing {
+  /** Rows whose tags verify, newest first. */
+  readonly keys: ClientKeyRecord[]
+  /** Rows that fail their check: never returned as records, only named. */
+  readonly tampered: TamperedClientKey[]
+}
+
 /**
  * What the proxy and `callout keys` need from storage (a narrow interface the server depends on).
  *
@@ -40,6 +56,11 @@ export interface ClientKeyStore {
   getClientKey(id: string): Promise<ClientKeyRecord | undefined>
   /** Every key, newest first, revoked ones included; `STORE_TAMPERED` names any tampered row. */
   listClientKeys(): Promise<ClientKeyRecord[]>
+  /**
+   * Every key, newest first, revoked ones included; a row that fails its integrity check is
+   * named in `tampered` instead of failing the whole listing (`callout keys list`).
+   */
+  inspectClientKeys(): Promise<ClientKeyListing>
   /** Marks a key revoked; false when no such key exists or it was already revoked. */
   revokeClientKey(id: string): Promise<boolean>
 }
@@ -114,7 +135,13 @@ export class KyselyClientKeys implements ClientKeyStore {
     })
   }
 
-  listClientKeys(): Promise<ClientKeyRecord[]> {
+  async listClientKeys(): Promise<ClientKeyRecord[]> {
+    const { keys, tampered } = await this.inspectClientKeys()
+    if (tampered.length > 0) throw tamperedClientKeys(tampered.map((row) => row.id))
+    return keys
+  }
+
+  inspectClientKeys(): Promise<ClientKeyListing> {
     return this.#context.run('list client keys', async () => {
       const db = this.#context.database.db
       const rows = await db
@@ -123,7 +150,18 @@ export class KyselyClientKeys implements ClientKeyStore {
         .orderBy('created_at', 'desc')
         .orderBy('id')
         .execute()
-      return this.#verified(db, rows)
+      const { ring, ensureKeys } = this.#context
+      await ensureKeys(
+        db,
+        rows.map((row) => row.mac),
+      )
+      const keys: ClientKeyRecord[] = []
+      const tampered: TamperedClientKey[] = []
+      for (const row of rows) {
+        if (ring.verify(row.mac, clientKeyMacInput(row))) keys.push(fromRow(row))
+        else tampered.push({ id: row.id, name: row.name })
+      }
+      return { keys, tampered }
     })
   }
 

@@ -1,6 +1,10 @@
 import { resolve } from 'node:path'
 import { checkFormulas } from '../../auth/formula-check.ts'
 import { loadConfigFile } from '../../definitions/index.ts'
+import { formatOf, parseConfigText, readConfigText } from '../../definitions/config-file.ts'
+import { closest } from '../../definitions/issues.ts'
+import type { Definitions } from '../../definitions/model.ts'
+import { loadServeConfig } from '../../definitions/serve-config.ts'
 import { resolveHome } from '../../secrets/index.ts'
 import { openStore } from '../../store/index.ts'
 import {
@@ -9,14 +13,36 @@ import {
 } from '../../tokens/definitions-changed.ts'
 import { println, type CliIo } from '../io.ts'
 import { refreshScopeWarnings } from '../refresh-scope.ts'
+import { serveSettings } from '../serve-settings.ts'
 
 /** Options of `callout apply`. */
 export interface ApplyCommandOptions {
   readonly file: string
   /** Delete definitions that are not in the file. */
   readonly prune?: boolean
-  /** Validate and resolve references only; write nothing. */
+  /** Validate and resolve references only (the `serve:` section too); write nothing. */
   readonly dryRun?: boolean
+}
+
+/**
+ * Checks the file's `serve:` section as `callout serve -f <file>` would (keys, ranges, ports,
+ * references, the loopback-only no-key switch); a credential port naming a Named Credential the
+ * file does not define is a warning (the store may hold it). False when the file has no section.
+ */
+async function checkServeSection(io: CliIo, path: string, defs: Definitions): Promise<boolean> {
+  const { file, text } = await readConfigText(path)
+  const document = parseConfigText(text, formatOf(file), file)
+  if (document === null || typeof document !== 'object' || !('serve' in document)) return false
+  const settings = serveSettings({}, await loadServeConfig(path, { env: io.env }))
+  const names = [...defs.namedCredentials.keys()]
+  for (const p of settings.credentialPorts) {
+    if (names.includes(p.name)) continue
+    const suggestion = closest(p.name, names)
+    io.stderr.write(
+      `warning: ${p.from} names the Named Credential ${p.name}, which this file does not define${suggestion === undefined ? '' : ` — did you mean ${suggestion}?`}; callout serve refuses to start unless the store holds it (\`callout list\` shows the names).\n`,
+    )
+  }
+  return true
 }
 
 /**
@@ -39,7 +65,11 @@ export async function applyCommand(io: CliIo, options: ApplyCommandOptions): Pro
   for (const line of refreshScopeWarnings(defs)) io.stderr.write(`warning: ${line}\n`)
   const count = defs.authProviders.size + defs.externalCredentials.size + defs.namedCredentials.size
   if (options.dryRun === true) {
-    println(io, `${path}: valid (${count} definitions); nothing written (--dry-run)`)
+    const serve = await checkServeSection(io, path, defs)
+    println(
+      io,
+      `${path}: valid (${count} definitions${serve ? ' and the serve: section' : ''}); nothing written (--dry-run)`,
+    )
     return
   }
   const store = await openStore({ home: resolveHome(io.env), env: io.env })

@@ -107,17 +107,25 @@ export function stateOf(
   return 'active'
 }
 
+/** A stored (untrusted) name, printable on one line. */
+function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?')
+  return clean.length > 64 ? `${clean.slice(0, 63)}…` : clean
+}
+
 /**
- * `callout keys list [--json]`: every client key with its rules and state, never the key.
+ * `callout keys list [--json]`: every client key with its rules and state, never the key. A key
+ * whose stored row fails its integrity check (changed outside Callout) is listed as `TAMPERED`
+ * with the advice to revoke it, and the others are listed as usual.
  *
  * @example
  * // $ callout keys list
  * // 3f2a1b0c9d8e  ci-bot  active  Target:GET:/services/data/*  expires 2026-12-30T…
  */
 export async function keysListCommand(io: CliIo, options: { json?: boolean }): Promise<void> {
-  const records = await withStore(io, (store) => store.clientKeys.listClientKeys())
+  const { keys, tampered } = await withStore(io, (store) => store.clientKeys.inspectClientKeys())
   const now = Date.now()
-  const rows = records.map((r) => ({
+  const rows = keys.map((r) => ({
     id: r.id,
     name: r.name,
     state: stateOf(r, now),
@@ -127,15 +135,19 @@ export async function keysListCommand(io: CliIo, options: { json?: boolean }): P
     ...(r.expiresAt === undefined ? {} : { expiresAt: new Date(r.expiresAt).toISOString() }),
     ...(r.revokedAt === undefined ? {} : { revokedAt: new Date(r.revokedAt).toISOString() }),
   }))
+  const advice = (id: string): string =>
+    `its stored row failed the integrity check (changed outside Callout, without the master key) and callout serve refuses it: revoke it with \`callout keys revoke ${id}\`, create a new key with \`callout keys create --allow <rule>\`, and check who can write the database`
+  const bad = tampered.map((t) => ({ id: t.id, name: printable(t.name) }))
   if (options.json === true) {
-    println(io, JSON.stringify(rows, null, 2))
+    const marked = bad.map((t) => ({ ...t, state: 'tampered', advice: advice(t.id) }))
+    println(io, JSON.stringify([...rows, ...marked], null, 2))
     return
   }
-  if (rows.length === 0) {
+  if (rows.length === 0 && bad.length === 0) {
     println(io, 'no client keys yet: run `callout keys create --allow <Name>`')
     return
   }
-  const width = Math.max(...rows.map((r) => r.name.length))
+  const width = Math.max(...rows.map((r) => r.name.length), ...bad.map((t) => t.name.length))
   for (const r of rows) {
     const extra = [
       r.anyUser ? 'any user' : '',
@@ -145,6 +157,10 @@ export async function keysListCommand(io: CliIo, options: { json?: boolean }): P
       io,
       `${r.id}  ${r.name.padEnd(width)}  ${r.state.padEnd(7)}  ${r.rules.join(',')}${extra.length > 0 ? `  (${extra.join(', ')})` : ''}`,
     )
+  }
+  for (const t of bad) {
+    println(io, `${printable(t.id)}  ${t.name.padEnd(width)}  TAMPERED`)
+    io.stderr.write(`warning: client key ${printable(t.id)}: ${advice(printable(t.id))}.\n`)
   }
 }
 
