@@ -2,11 +2,13 @@
  * The setup console in real headless Chromium (playwright-core driving /usr/bin/chromium) against
  * the Salesforce emulator: log in, create the Auth Provider and a Named Credential with "Start
  * Authentication Flow on Save", log in and approve on the emulator's pages, see "Authenticated as
- * <username>", list the REST resources from the test panel, survive expired sessions, see "Needs
- * re-auth" after the refresh token is revoked and re-authenticate in one click, revoke the tokens
- * from the detail page. Then the error paths: a tampered or missing CSRF token, a login lockout,
- * redirect_uri_mismatch, SAME_ORG_SSO and an SSO-only org whose flow times out. axe-core checks
- * every page; screenshots go to test-artifacts/console/ (git-ignored).
+ * <username>", list the REST resources from the test panel, survive expired sessions, run the
+ * doctor panel's online checks, open the org and the Account a test call created through "Open in
+ * target org" without a login prompt, see "Needs re-auth" after the refresh token is revoked and
+ * re-authenticate in one click, revoke the tokens from the detail page. Then the error paths: a
+ * tampered or missing CSRF token, a login lockout, redirect_uri_mismatch, SAME_ORG_SSO and an
+ * SSO-only org whose flow times out. axe-core checks every page; screenshots go to
+ * test-artifacts/console/ (git-ignored).
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import { mkdir } from 'node:fs/promises'
@@ -124,7 +126,7 @@ describe('the console in Chromium', () => {
     const app = org.addConnectedApp({
       name: 'CalloutConsole',
       callbackUrls: [`${c.origin}/services/authcallback/SfTarget`],
-      scopes: ['api', 'refresh_token'],
+      scopes: ['api', 'refresh_token', 'web'],
     })
     await page.goto(`${c.origin}/auth-providers/new`)
     await accessible()
@@ -149,7 +151,7 @@ describe('the console in Chromium', () => {
     await page.fill('#name', 'Target')
     await page.fill('#url', org.instanceUrl)
     await page.selectOption('#authProvider', 'SfTarget')
-    await page.fill('#scope', 'api refresh_token')
+    await page.fill('#scope', 'api refresh_token web')
     expect(await page.isChecked('#startAuth')).toBe(true)
     await shot('03-new-named-credential')
     await Promise.all([page.waitForNavigation(), page.click('form.card button[type="submit"]')])
@@ -167,6 +169,44 @@ describe('the console in Chromium', () => {
     org.faults.expireSessions()
     expect(await listResources()).toContain('"sobjects"')
     await accessible()
+  })
+
+  it('shows the doctor panel and runs the online checks', async () => {
+    await page.goto(`${c.origin}/named-credentials/Target`)
+    expect(await page.textContent('#doctor-findings')).toContain(`Authenticated as ${USER}`)
+    await Promise.all([page.waitForNavigation(), page.click('form[action$="/doctor"] button')])
+    expect(await page.textContent('#doctor-findings')).toContain(
+      'GET /services/data/v61.0/ answered 200',
+    )
+    expect(await page.locator('#doctor-findings .badge.fail').count()).toBe(0)
+    await accessible()
+    await shot('05a-doctor')
+  })
+
+  it('opens the org, and the Account a test call created, logged in without a login prompt', async () => {
+    await Promise.all([
+      page.waitForURL(`${org.instanceUrl}/lightning/page/home`),
+      page.click('form[action$="/open"] button'),
+    ])
+    expect(await page.textContent('#home-user')).toBe(`Logged in as ${USER}`)
+    await page.goto(`${c.origin}/named-credentials/Target`)
+    await page.selectOption('#method', 'POST')
+    await page.fill('#path', '/services/data/v61.0/sobjects/Account')
+    await page.fill('#headers', 'Content-Type: application/json')
+    await page.fill('#body', JSON.stringify({ Name: 'Opened From The Test Panel' }))
+    await Promise.all([
+      page.waitForNavigation(),
+      page.click('form[action$="/test"] button:not([name])'),
+    ])
+    expect(await page.textContent('#test-status')).toContain('201')
+    await accessible()
+    await shot('05b-open-record')
+    await Promise.all([
+      page.waitForURL(/\/lightning\/r\/Account\/\w{18}\/view$/),
+      page.click('#open-record button'),
+    ])
+    expect(await page.textContent('[data-field="Name"]')).toBe('Opened From The Test Panel')
+    await page.goto(`${c.origin}/named-credentials/Target`)
   })
 
   it('shows "Needs re-auth" after the refresh token is revoked, and re-authenticates in one click', async () => {

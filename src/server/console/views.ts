@@ -113,7 +113,7 @@ const AUDIT = `<% layout('@layout', it) %>
 <% if (it.entries.length === 0) { %>
 <p>No entries yet.</p>
 <% } else { %>
-<div class="table-wrap">
+<div class="table-wrap" tabindex="0" role="region" aria-label="Audit entries">
 <table>
   <thead><tr><th scope="col">When (UTC)</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Target</th><th scope="col">Details</th></tr></thead>
   <tbody>
