@@ -12,6 +12,7 @@
  */
 import pg from 'pg'
 import type { CredentialKey } from '../definitions/model.ts'
+import { redactStoreUrlsIn } from './postgres.ts'
 
 /** What another writer changed, as the channel reports it. Payloads never carry secrets. */
 export type StoreEvent =
@@ -284,8 +285,5 @@ export class PostgresNotifications implements StoreNotifications {
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error)
   const code = (error as { code?: unknown }).code
-  return `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`.replace(
-    /\/\/[^@/\s]*@/g,
-    '//',
-  )
+  return redactStoreUrlsIn(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}`)
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isCalloutError } from '../errors.ts'
 import { parseStoreUrl } from './open-store.ts'
-import { redactStoreUrl } from './postgres.ts'
+import { redactStoreUrl, redactStoreUrlsIn } from './postgres.ts'
 
 describe('parseStoreUrl', () => {
   it.each([
@@ -45,5 +45,18 @@ describe('redactStoreUrl', () => {
       redactStoreUrl('postgres://app:hunter2@db:5432/callout?sslmode=require&password=x'),
     ).toBe('postgres://app@db:5432/callout')
     expect(redactStoreUrl('not a url :hunter2')).not.toContain('hunter2')
+  })
+
+  it('redacts every URL inside a message, and leaves the rest of the text', () => {
+    expect(
+      redactStoreUrlsIn(
+        'ECONNREFUSED: connect to postgres://app:hunter2@db:5432/callout?password=x and ' +
+          "'postgresql://ops:s3cr3t@10.0.0.2/db' failed",
+      ),
+    ).toBe(
+      "ECONNREFUSED: connect to postgres://app@db:5432/callout and 'postgresql://ops@10.0.0.2/db' failed",
+    )
+    expect(redactStoreUrlsIn('pg://u:p/w@host failed')).not.toContain('p/w')
+    expect(redactStoreUrlsIn('no URL here')).toBe('no URL here')
   })
 })

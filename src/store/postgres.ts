@@ -45,6 +45,17 @@ export function redactStoreUrl(url: string): string {
 }
 
 /**
+ * `text` (a driver's message, say) with every URL in it passed through {@link redactStoreUrl}:
+ * no password or query of a connection string survives.
+ *
+ * @example
+ * redactStoreUrlsIn('connect postgres://app:hunter2@db/callout failed') // 'connect postgres://app@db/callout failed'
+ */
+export function redactStoreUrlsIn(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (url) => redactStoreUrl(url))
+}
+
+/**
  * Opens a pool (lazily connecting) and, when `schema` is given, creates the schema.
  *
  * @example
