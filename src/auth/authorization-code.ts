@@ -8,7 +8,7 @@ import * as oauth from 'oauth4webapi'
 import type { AuthProvider, ExternalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import { salesforceAdvice } from '../providers/salesforce-advice.ts'
-import { sanitizeExcerpt } from './token-response.ts'
+import { sanitizeExcerpt } from './excerpt.ts'
 import type { ProviderEndpoints } from './types.ts'
 
 /** The per-request secrets of one authorization request. Keep them server-side until the callback. */

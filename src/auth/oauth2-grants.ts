@@ -1,13 +1,9 @@
 /**
  * The OAuth 2.0 grants Callout uses, each one function that builds the request with
  * oauth4webapi, sends it through the injected `fetch` (with a timeout), and processes the response
- * with {@link parseTokenResponse} (plus oauth4webapi's own validation, which also checks OIDC
- * `id_token`s, for `oidc` and `oauth2` providers). The token manager is the only caller; it owns
- * caching, single-flight, leases and retries.
- *
- * Salesforce responses are processed by {@link parseTokenResponse} alone: oauth4webapi accepts
- * their shape, but an `id_token` from a My Domain would be checked against an issuer Callout
- * cannot know in advance.
+ * with {@link parseTokenResponse}: read once under the size cap, parsed once by oauth4webapi
+ * (which also checks an OIDC `id_token`), with Salesforce's deltas applied around it. The token
+ * manager is the only caller; it owns caching, single-flight, leases and retries.
  */
 import { randomUUID } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
@@ -20,14 +16,8 @@ import { resolveAuthDeps, type AuthDeps, type ResolvedAuthDeps } from './deps.ts
 import { oauthClientContext, sendAuthRequest, type OAuthClientContext } from './oauth-client.ts'
 import { jwtSubject } from './jwt-subject.ts'
 import { importPrivateKeyPem } from './private-key.ts'
-import { safeCause } from './safe-cause.ts'
-import {
-  parseTokenResponse,
-  sanitizeExcerpt,
-  readTokenResponse,
-  type GrantKind,
-  type RawTokenResponse,
-} from './token-response.ts'
+import type { GrantKind } from './token-errors.ts'
+import { parseTokenResponse, readTokenResponse } from './token-response.ts'
 import type { ProviderEndpoints, TokenSet } from './types.ts'
 
 /** The RFC 7523 grant type. */
@@ -337,9 +327,8 @@ function scopeParams(provider: AuthProvider, ec: ExternalCredential): URLSearchP
 }
 
 /**
- * Reads (capped), classifies and validates a token endpoint response. For `oidc` and `oauth2`
- * providers oauth4webapi's processing runs as well (it validates `id_token` claims: iss, aud,
- * exp, nonce); a failure there is `TOKEN_RESPONSE_INVALID`.
+ * Reads the token endpoint response once (capped) and processes it once, through oauth4webapi
+ * with Callout's steps around it (`token-response.ts`).
  */
 async function processGrantResponse(
   provider: AuthProvider,
@@ -350,69 +339,16 @@ async function processGrantResponse(
   deps: ResolvedAuthDeps,
   nonce?: string,
 ): Promise<TokenSet> {
-  const raw = await readTokenResponse(response)
-  const tokens = parseTokenResponse(raw, {
+  return parseTokenResponse(await readTokenResponse(response), {
     providerType: provider.type,
     providerName: provider.name,
     externalCredential: ec.name,
     grant,
     clock: deps.clock,
+    authorizationServer: ctx.as,
+    client: ctx.client,
     allowInsecureHttp: provider.allowInsecureHttp,
+    ...(nonce === undefined ? {} : { expectedNonce: nonce }),
     ...(provider.consumerSecret === undefined ? {} : { consumerSecret: provider.consumerSecret }),
   })
-  if (provider.type === 'salesforce') return tokens
-  const claims = await validateWithOauth4webapi(provider, ctx, grant, raw, nonce)
-  if (claims === undefined) return tokens
-  const username =
-    typeof claims.preferred_username === 'string'
-      ? claims.preferred_username
-      : typeof claims.email === 'string'
-        ? claims.email
-        : undefined
-  return {
-    ...tokens,
-    identity: {
-      ...tokens.identity,
-      userId: claims.sub,
-      ...(username === undefined ? {} : { username }),
-    },
-  }
-}
-
-async function validateWithOauth4webapi(
-  provider: AuthProvider,
-  ctx: OAuthClientContext,
-  grant: GrantKind,
-  raw: RawTokenResponse,
-  nonce: string | undefined,
-): Promise<oauth.IDToken | undefined> {
-  const rebuilt = new Response(raw.body, {
-    status: raw.status,
-    headers: { 'content-type': raw.contentType },
-  })
-  try {
-    let result: oauth.TokenEndpointResponse
-    switch (grant) {
-      case 'authorization_code':
-        result = await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, rebuilt, {
-          ...(nonce === undefined ? {} : { expectedNonce: nonce }),
-        })
-        break
-      case 'refresh_token':
-        result = await oauth.processRefreshTokenResponse(ctx.as, ctx.client, rebuilt)
-        break
-      case 'client_credentials':
-        result = await oauth.processClientCredentialsResponse(ctx.as, ctx.client, rebuilt)
-        break
-      default:
-        result = await oauth.processGenericTokenEndpointResponse(ctx.as, ctx.client, rebuilt)
-    }
-    return oauth.getValidatedIdTokenClaims(result)
-  } catch (cause) {
-    throw new CalloutError(
-      'TOKEN_RESPONSE_INVALID',
-      `The token response of AuthProvider "${provider.name}" failed validation (${sanitizeExcerpt((cause as Error).message, 200)}). Check the issuer and client id configuration.`,
-      { cause: safeCause(cause), details: { provider: provider.name, grant } },
-    )
-  }
 }

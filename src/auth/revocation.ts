@@ -10,7 +10,8 @@ import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 import { resolveAuthDeps, type AuthDeps } from './deps.ts'
 import { oauthClientContext, requestOptions, sendAuthRequest } from './oauth-client.ts'
-import { readTokenResponse, sanitizeExcerpt, type RawTokenResponse } from './token-response.ts'
+import { sanitizeExcerpt } from './excerpt.ts'
+import { readTokenResponse, type RawTokenResponse } from './token-response.ts'
 import type { ProviderEndpoints } from './types.ts'
 
 /** Which token is revoked (RFC 7009 §2.1 `token_type_hint`). */

@@ -4,7 +4,7 @@
  * keeps its `cause` for `util.inspect`, logs and the cooldown that re-throws it. Every error from
  * an authorization-server exchange is reduced to this before it becomes a cause.
  */
-import { sanitizeExcerpt } from './token-response.ts'
+import { sanitizeExcerpt } from './excerpt.ts'
 
 const MAX_DEPTH = 4
 

@@ -1,34 +1,48 @@
 /**
- * Processing of token endpoint responses (RFC 6749 §5.1, §5.2) into a {@link TokenSet}, with
- * Salesforce's shape (no `expires_in`, `issued_at` in ms as a string, `instance_url`; its `id` and
- * `signature` are read by `providers/salesforce-token.ts` after the generic parse). Everything
- * here is pure except {@link readTokenResponse}, which reads a body with the auth layer's one
- * size cap (`capped-body.ts`).
+ * Processing of token endpoint responses (RFC 6749 §5.1, §5.2) into a {@link TokenSet}. The body
+ * is read once, with the auth layer's one size cap (`capped-body.ts`), and parsed once, by
+ * oauth4webapi (`processAuthorizationCodeResponse`, `processRefreshTokenResponse`,
+ * `processClientCredentialsResponse`, `processGenericTokenEndpointResponse`), which also checks an
+ * OIDC `id_token` (iss, aud, exp, nonce). Around it:
  *
- * Failure mapping (codes are stable, messages say what to do):
+ * - before: status and content type (no 5xx, no HTML login page reaches the parser);
+ * - a pre-step on the parsed object, before oauth4webapi validates it: `null` fields that mean
+ *   "absent", the raw `token_type` and `expires_in` kept for the checks and messages below, and
+ *   Salesforce's pre-step (`providers/salesforce-token.ts`);
+ * - after: Callout's stricter checks (printable tokens, Bearer only, a numeric `expires_in` of at
+ *   most ten years, `issued_at` in ms, `instance_url`) and Salesforce's `id` and `signature`;
+ * - every failure mapped to one stable code (`token-errors.ts`).
  *
  * | response | code |
  * |---|---|
  * | 5xx, 3xx, non-JSON (HTML), invalid JSON, body over 1 MiB | `TOKEN_ENDPOINT_ERROR` |
- * | 200 without a usable `access_token`, bad `expires_in`, bad `instance_url`, bad `signature` | `TOKEN_RESPONSE_INVALID` |
+ * | 200 without a usable `access_token`, bad `expires_in`, bad `instance_url`, bad `signature`, a `token_type` other than Bearer, an `id_token` that fails validation | `TOKEN_RESPONSE_INVALID` |
  * | `invalid_grant` on a refresh or code exchange | `NEEDS_REAUTH` |
  * | `invalid_grant` on client credentials, JWT bearer, password | `OAUTH_ERROR` (it is a configuration problem, not a lost login) |
  * | `invalid_client`, `invalid_client_id` | `OAUTH_CLIENT_INVALID` |
  * | any other OAuth `error` | `OAUTH_ERROR` |
  */
+import * as oauth from 'oauth4webapi'
 import type { Clock } from '../clock.ts'
-import type { AuthProviderType } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
-import { salesforceTokenIdentity } from '../providers/salesforce-token.ts'
+import { salesforceTokenIdentity, salesforceTokenPreStep } from '../providers/salesforce-token.ts'
 import { Secret } from '../secrets/secret.ts'
 import { readCappedText } from './capped-body.ts'
 import { MAX_AUTH_RESPONSE_BYTES } from './deps.ts'
+import { sanitizeExcerpt } from './excerpt.ts'
+import {
+  FIELD_PROBLEM,
+  fieldInvalid,
+  isJsonObject,
+  oauthErrorFor,
+  responseDetails,
+  tokenProcessingFailure,
+  tokenTypeRefusal,
+  type SeenFields,
+  type TokenErrorContext,
+} from './token-errors.ts'
 import type { TokenSet } from './types.ts'
 import { isAcceptableServerUrl } from './url-safety.ts'
-
-/** The grant a token response answers; it decides how `invalid_grant` is reported. */
-export type GrantKind =
-  'authorization_code' | 'refresh_token' | 'client_credentials' | 'jwt_bearer' | 'password'
 
 /** A token endpoint response as read from the wire: status, content type and body text. */
 export interface RawTokenResponse {
@@ -39,14 +53,14 @@ export interface RawTokenResponse {
 }
 
 /** What {@link parseTokenResponse} needs to know besides the response. */
-export interface TokenResponseContext {
-  readonly providerType: AuthProviderType
-  /** The AuthProvider's name, for messages. */
-  readonly providerName: string
-  /** The ExternalCredential's name, for "run `callout auth <Name>`" advice. */
-  readonly externalCredential: string
-  readonly grant: GrantKind
+export interface TokenResponseContext extends TokenErrorContext {
   readonly clock: Clock
+  /** oauth4webapi's authorization server: its `issuer` is an OIDC `id_token`'s expected `iss`. */
+  readonly authorizationServer: oauth.AuthorizationServer
+  /** oauth4webapi's client: its `client_id` is an OIDC `id_token`'s expected `aud`. */
+  readonly client: oauth.Client
+  /** The OIDC `nonce` of the authorization request (authorization code grant only). */
+  readonly expectedNonce?: string
   /** Salesforce: when known, the `signature` field is verified with it. */
   readonly consumerSecret?: Secret
   /** Accept an http:// `instance_url`/`id` on a non-loopback host (the provider's loud switch). */
@@ -55,6 +69,18 @@ export interface TokenResponseContext {
 
 const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/
+/** Fields whose `null` means "not sent" (some servers write every field of their model). */
+const NULL_MEANS_ABSENT = [
+  'refresh_token',
+  'expires_in',
+  'scope',
+  'id_token',
+  'instance_url',
+  'id',
+  'signature',
+] as const
+/** Statuses a `Response` cannot carry a body with; oauth4webapi refuses them all anyway. */
+const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([204, 205, 304])
 
 /**
  * Reads a token endpoint response body, refusing bodies larger than `maxBytes` (default 1 MiB)
@@ -73,41 +99,105 @@ export async function readTokenResponse(
 
 /**
  * Turns a raw token endpoint response into a {@link TokenSet}, or throws the matching
- * {@link CalloutError}. Pure: no network, time only from `ctx.clock`.
+ * {@link CalloutError}. The body is parsed once, by oauth4webapi; no network, time only from
+ * `ctx.clock` (and, for an `id_token`'s `exp`, oauth4webapi's own clock).
  *
  * @example
- * const tokens = parseTokenResponse(
- *   { status: 200, contentType: 'application/json', body: '{"access_token":"…","token_type":"Bearer","issued_at":"1278448101416"}' },
- *   { providerType: 'salesforce', providerName: 'SF', externalCredential: 'SF', grant: 'refresh_token', clock },
- * )
+ * const tokens = await parseTokenResponse(await readTokenResponse(response), {
+ *   providerType: 'salesforce', providerName: 'SF', externalCredential: 'SF',
+ *   grant: 'refresh_token', clock, authorizationServer: ctx.as, client: ctx.client,
+ * })
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
-export function parseTokenResponse(raw: RawTokenResponse, ctx: TokenResponseContext): TokenSet {
-  const json = parseTokenJson(raw, ctx)
-  if (typeof json.error === 'string' || raw.status !== 200) {
-    throw oauthErrorFor(raw.status, json, ctx)
+export async function parseTokenResponse(
+  raw: RawTokenResponse,
+  ctx: TokenResponseContext,
+): Promise<TokenSet> {
+  refuseUnparsable(raw, ctx)
+  const response = new PreStepResponse(raw, ctx)
+  let json: oauth.TokenEndpointResponse
+  try {
+    json = await processWithOauth4webapi(response, ctx)
+  } catch (error) {
+    throw tokenProcessingFailure(error, raw, response.seen, ctx)
   }
-  return tokenSetFromJson(json, ctx)
+  return tokenSetFromJson(json, response.seen ?? {}, ctx)
 }
 
 /**
- * Classifies a raw response and parses its JSON object; throws for anything that is not a JSON
- * object (5xx, HTML, invalid JSON, redirects).
+ * The response oauth4webapi reads: the capped bytes with the status, and `application/json` as
+ * the content type once {@link refuseUnparsable} has accepted the real one (oauth4webapi
+ * compares the type exactly; `application/problem+json` or `Application/JSON` are JSON too). No
+ * other header is copied: a `WWW-Authenticate` challenge next to an OAuth error body would make
+ * oauth4webapi report the challenge and drop the body's `error`.
+ *
+ * oauth4webapi parses the body with `response.json()`; the pre-step runs on that parsed object
+ * before oauth4webapi validates it, so the bytes are parsed once.
  */
-function parseTokenJson(
-  raw: RawTokenResponse,
-  ctx: Pick<TokenResponseContext, 'providerName'>,
-): Record<string, unknown> {
-  const details: Record<string, unknown> = {
-    provider: ctx.providerName,
-    status: raw.status,
-    contentType: sanitizeExcerpt(raw.contentType, 100),
+class PreStepResponse extends Response {
+  /** What the pre-step saw, once oauth4webapi has parsed a JSON object. */
+  seen: SeenFields | undefined
+  readonly #ctx: TokenResponseContext
+
+  constructor(raw: RawTokenResponse, ctx: TokenResponseContext) {
+    super(NULL_BODY_STATUSES.has(raw.status) ? null : raw.body, {
+      status: raw.status,
+      headers: { 'content-type': 'application/json' },
+    })
+    this.#ctx = ctx
   }
+
+  override readonly json = async (): Promise<unknown> => {
+    const value: unknown = await Response.prototype.json.call(this)
+    if (isJsonObject(value)) this.seen = preStep(value, this.#ctx)
+    return value
+  }
+}
+
+/** Normalises the parsed body in place for oauth4webapi and returns what it saw. */
+function preStep(json: Record<string, unknown>, ctx: TokenResponseContext): SeenFields {
+  const seen: SeenFields = { tokenType: json.token_type, expiresIn: json.expires_in }
+  for (const field of NULL_MEANS_ABSENT) {
+    if (json[field] === null) delete json[field]
+  }
+  if (ctx.providerType !== 'salesforce') return seen
+  const { idToken } = salesforceTokenPreStep(json)
+  return idToken === undefined ? seen : { ...seen, idToken }
+}
+
+function processWithOauth4webapi(
+  response: Response,
+  ctx: TokenResponseContext,
+): Promise<oauth.TokenEndpointResponse> {
+  const as = ctx.authorizationServer
+  switch (ctx.grant) {
+    case 'authorization_code':
+      return oauth.processAuthorizationCodeResponse(as, ctx.client, response, {
+        // Salesforce's id_token is set aside by its pre-step, so its nonce is not checked here.
+        ...(ctx.expectedNonce === undefined || ctx.providerType === 'salesforce'
+          ? {}
+          : { expectedNonce: ctx.expectedNonce }),
+      })
+    case 'refresh_token':
+      return oauth.processRefreshTokenResponse(as, ctx.client, response)
+    case 'client_credentials':
+      return oauth.processClientCredentialsResponse(as, ctx.client, response)
+    case 'jwt_bearer':
+    case 'password':
+      return oauth.processGenericTokenEndpointResponse(as, ctx.client, response)
+  }
+}
+
+/**
+ * Refuses what must not reach the JSON parser: a 5xx (whose `error`, if any, is named in the
+ * details; oauth4webapi never reads a 5xx body) and a content type that is not JSON (a login
+ * page or a proxy answered; its `<title>` is named, never the body).
+ */
+function refuseUnparsable(raw: RawTokenResponse, ctx: TokenResponseContext): void {
+  const details = responseDetails(raw, ctx)
   if (raw.status >= 500) {
-    const parsed = tryParseObject(raw.body)
-    if (parsed !== undefined && typeof parsed.error === 'string') {
-      details.error = sanitizeExcerpt(parsed.error, 100)
-    }
+    const error = serverErrorCode(raw.body)
+    if (error !== undefined) details.error = error
     throw new CalloutError(
       'TOKEN_ENDPOINT_ERROR',
       `The token endpoint of AuthProvider "${ctx.providerName}" failed with HTTP ${raw.status}. This is a server-side problem; Callout will retry later. If it persists, check the provider's status page.`,
@@ -123,25 +213,17 @@ function parseTokenJson(
       { details },
     )
   }
-  const parsed = tryParseObject(raw.body)
-  if (parsed === undefined) {
-    throw new CalloutError(
-      'TOKEN_ENDPOINT_ERROR',
-      `The token endpoint of AuthProvider "${ctx.providerName}" answered HTTP ${raw.status} with a body that is not a JSON object. Check the token URL.`,
-      { details },
-    )
-  }
-  return parsed
 }
 
-function tryParseObject(body: string): Record<string, unknown> | undefined {
+/** The OAuth `error` of a 5xx JSON body, sanitized, for the details of the failure. */
+function serverErrorCode(body: string): string | undefined {
   try {
     const value: unknown = JSON.parse(body)
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      return value as Record<string, unknown>
+    if (isJsonObject(value) && typeof value.error === 'string') {
+      return sanitizeExcerpt(value.error, 100)
     }
   } catch {
-    // fall through
+    // not JSON: the status says enough
   }
   return undefined
 }
@@ -159,154 +241,31 @@ function htmlTitle(body: string): string | undefined {
   return title === '' ? undefined : title
 }
 
-/** Keeps printable characters only, collapses whitespace and truncates. */
-export function sanitizeExcerpt(value: string, max: number): string {
-  const clean = value
-    .replace(/[^\x20-\x7e\u00a0-\uffff]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean
-}
-
-const INTERACTIVE_GRANTS: ReadonlySet<GrantKind> = new Set(['authorization_code', 'refresh_token'])
-
-/** Maps an OAuth error body (RFC 6749 §5.2) to a CalloutError. */
-function oauthErrorFor(
-  status: number,
-  json: Record<string, unknown>,
+/**
+ * Callout's checks on a response oauth4webapi accepted (it has checked that `access_token` and
+ * `token_type` are non-empty strings, `expires_in` a non-negative number, `refresh_token`,
+ * `scope` and `id_token` strings, and validated the `id_token`), then the TokenSet.
+ */
+function tokenSetFromJson(
+  json: oauth.TokenEndpointResponse,
+  seen: SeenFields,
   ctx: TokenResponseContext,
-): CalloutError {
-  if (typeof json.error !== 'string') {
-    return new CalloutError(
-      'TOKEN_ENDPOINT_ERROR',
-      `The token endpoint of AuthProvider "${ctx.providerName}" answered HTTP ${status} without an OAuth error code. Check the token URL.`,
-      { details: { provider: ctx.providerName, status } },
-    )
-  }
-  const error = sanitizeExcerpt(json.error, 100)
-  const description =
-    typeof json.error_description === 'string'
-      ? sanitizeExcerpt(json.error_description, 300)
-      : undefined
-  const details: Record<string, unknown> = {
-    provider: ctx.providerName,
-    status,
-    error,
-    ...(description === undefined ? {} : { error_description: description }),
-    grant: ctx.grant,
-  }
-  const said = description === undefined ? error : `${error}: ${description}`
-  const salesforce = ctx.providerType === 'salesforce'
+): TokenSet {
+  if (typeof json.error === 'string') throw oauthErrorFor(200, json, ctx)
+  const invalid = (field: string, what: string): CalloutError => fieldInvalid(field, what, ctx)
 
-  if (error === 'invalid_client' || error === 'invalid_client_id') {
-    const jwtKey =
-      ctx.grant === 'jwt_bearer' && error === 'invalid_client'
-        ? salesforce
-          ? " For the JWT bearer flow this usually means the assertion's signature does not verify: the principal's privateKey must belong to the certificate uploaded to the Connected App (\"Use digital signatures\"); upload the matching certificate or configure the matching key. Also check the consumer key (the assertion's issuer)."
-          : " For the JWT bearer flow this usually means the assertion's signature does not verify: the principal's privateKey must match the public key or certificate registered for the client. Also check the client id (the assertion's issuer)."
-        : undefined
-    const hint =
-      jwtKey ??
-      (salesforce
-        ? ' A new Connected App takes 2–10 minutes to propagate; check the consumer key (and secret) of the Connected App.'
-        : ' Check the client id and secret (or signing key) of the AuthProvider.')
-    return new CalloutError(
-      'OAUTH_CLIENT_INVALID',
-      `The authorization server rejected the client of AuthProvider "${ctx.providerName}" (${said}).${hint}`,
-      { details },
-    )
-  }
-  if (error === 'invalid_grant' && INTERACTIVE_GRANTS.has(ctx.grant)) {
-    const hint = salesforce
-      ? ' Salesforce\'s "expired access/refresh token" means the refresh token was revoked, expired under the Connected App\'s refresh token policy, rotated out, or evicted by the five-approvals-per-user limit.'
-      : ''
-    return new CalloutError(
-      'NEEDS_REAUTH',
-      `The authorization server rejected the stored grant of ExternalCredential "${ctx.externalCredential}" (${said}); the principal must re-authenticate.${hint}`,
-      { details },
-    )
-  }
-  return new CalloutError(
-    'OAUTH_ERROR',
-    `The authorization server of AuthProvider "${ctx.providerName}" returned an OAuth error (${said}).${adviceForGrantError(error, description, ctx)}`,
-    { details },
-  )
-}
-
-function adviceForGrantError(
-  error: string,
-  description: string | undefined,
-  ctx: TokenResponseContext,
-): string {
-  const d = (description ?? '').toLowerCase()
-  if (error === 'invalid_grant') {
-    if (d.includes("hasn't approved") || d.includes('not approved')) {
-      return ' The user must be pre-authorized for the Connected App (Admin approved users are pre-authorized, plus a profile or permission set).'
-    }
-    if (d.includes('audience')) {
-      return ' Set the JWT audience to the login host (https://login.salesforce.com, https://test.salesforce.com or the site URL).'
-    }
-    if (ctx.grant === 'jwt_bearer' && d.includes('invalid assertion')) {
-      return " The assertion was refused: check that the principal's privateKey belongs to the certificate uploaded to the Connected App, that the username (sub) exists, and that the clocks agree (exp)."
-    }
-    if (d.includes('client credentials user')) {
-      return ' Enable the Client Credentials Flow on the Connected App and set its Run As user.'
-    }
-    if (ctx.grant === 'password') return ' Check the username, the password and the security token.'
-    return ' Check the credential configuration; this grant cannot be fixed by re-authenticating in a browser.'
-  }
-  if (error === 'invalid_scope')
-    return ' Check the scope of the ExternalCredential or AuthProvider.'
-  if (error === 'unsupported_grant_type') {
-    return ' Enable this flow for the client at the authorization server.'
-  }
-  if (error === 'invalid_request' && d.includes('not supported on this domain')) {
-    return ' Use the My Domain token URL (https://<domain>.my.salesforce.com) for this flow.'
-  }
-  return ''
-}
-
-/** Validates a successful (200) token response and builds the TokenSet. */
-function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseContext): TokenSet {
-  const invalid = (field: string, what: string): CalloutError =>
-    new CalloutError(
-      'TOKEN_RESPONSE_INVALID',
-      `The token endpoint of AuthProvider "${ctx.providerName}" answered 200 but ${what}. Check that the token URL points at an OAuth 2.0 server.`,
-      { details: { provider: ctx.providerName, field } },
-    )
-
-  const accessToken = json.access_token
-  if (typeof accessToken !== 'string' || accessToken === '') {
-    throw invalid('access_token', 'without an access_token string')
-  }
-  if (!PRINTABLE_TOKEN.test(accessToken)) {
+  if (!PRINTABLE_TOKEN.test(json.access_token)) {
     throw invalid('access_token', 'with an access_token containing spaces or control characters')
   }
-
-  const tokenType = 'Bearer'
-  if (json.token_type !== undefined) {
-    if (typeof json.token_type !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(json.token_type)) {
-      throw invalid('token_type', 'with a malformed token_type')
-    }
-    if (json.token_type.toLowerCase() !== 'bearer') {
-      // Callout sends every token as a Bearer token (RFC 6750); any other type (DPoP, MAC, N_A)
-      // would be sent wrong or needs a proof Callout does not make.
-      throw new CalloutError(
-        'TOKEN_RESPONSE_INVALID',
-        `The token endpoint of AuthProvider "${ctx.providerName}" issued a token of type "${json.token_type}", which Callout cannot use: it sends Bearer tokens only (RFC 6750). Configure the authorization server to issue Bearer tokens to this client.`,
-        {
-          details: { provider: ctx.providerName, field: 'token_type', tokenType: json.token_type },
-        },
-      )
-    }
-  } else if (ctx.providerType !== 'salesforce') {
-    throw invalid('token_type', 'without a token_type')
-  }
+  // oauth4webapi accepts Bearer and DPoP tokens; Callout sends every token as a Bearer token
+  // (RFC 6750) and makes no DPoP proof, so a DPoP-bound token is refused here.
+  const refused = tokenTypeRefusal(seen, ctx)
+  if (refused !== undefined) throw refused
 
   let refreshToken: Secret | undefined
-  if (json.refresh_token !== undefined && json.refresh_token !== null) {
-    if (typeof json.refresh_token !== 'string' || !PRINTABLE_TOKEN.test(json.refresh_token)) {
-      throw invalid('refresh_token', 'with a malformed refresh_token')
+  if (json.refresh_token !== undefined) {
+    if (!PRINTABLE_TOKEN.test(json.refresh_token)) {
+      throw invalid('refresh_token', FIELD_PROBLEM.refresh_token)
     }
     refreshToken = new Secret(json.refresh_token)
   }
@@ -329,31 +288,26 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
   }
 
   let expiresAt: number | undefined
-  if (json.expires_in !== undefined && json.expires_in !== null) {
-    const e = json.expires_in
-    if (typeof e !== 'number' || !Number.isFinite(e) || e < 0 || e > MAX_EXPIRES_IN_SECONDS) {
-      throw invalid('expires_in', 'with an expires_in that is not a non-negative number of seconds')
+  if (json.expires_in !== undefined) {
+    // oauth4webapi reads a string such as "3600" as a number; RFC 6749 §5.1 says a number.
+    if (typeof seen.expiresIn === 'string' || json.expires_in > MAX_EXPIRES_IN_SECONDS) {
+      throw invalid('expires_in', FIELD_PROBLEM.expires_in)
     }
     // expires_in counts from when the response was produced; our clock is the safer base.
-    expiresAt = now + Math.floor(e * 1000)
+    expiresAt = now + Math.floor(json.expires_in * 1000)
   }
 
-  let scope: string | undefined
-  if (json.scope !== undefined && json.scope !== null) {
-    if (typeof json.scope !== 'string') throw invalid('scope', 'with a scope that is not a string')
-    scope = json.scope
-  }
-
+  const idTokenValue = ctx.providerType === 'salesforce' ? seen.idToken : json.id_token
   let idToken: Secret | undefined
-  if (json.id_token !== undefined && json.id_token !== null) {
-    if (typeof json.id_token !== 'string' || !PRINTABLE_TOKEN.test(json.id_token)) {
-      throw invalid('id_token', 'with a malformed id_token')
+  if (idTokenValue !== undefined) {
+    if (typeof idTokenValue !== 'string' || !PRINTABLE_TOKEN.test(idTokenValue)) {
+      throw invalid('id_token', FIELD_PROBLEM.id_token)
     }
-    idToken = new Secret(json.id_token)
+    idToken = new Secret(idTokenValue)
   }
 
   let instanceUrl: string | undefined
-  if (json.instance_url !== undefined && json.instance_url !== null) {
+  if (json.instance_url !== undefined) {
     const url = typeof json.instance_url === 'string' ? safeUrl(json.instance_url) : undefined
     if (
       url === undefined ||
@@ -369,29 +323,44 @@ function tokenSetFromJson(json: Record<string, unknown>, ctx: TokenResponseConte
     instanceUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '')
   }
 
-  // Salesforce's deltas: the identity URL `id`, and the `signature` over it.
   const identity =
     ctx.providerType === 'salesforce'
-      ? salesforceTokenIdentity(json, {
+      ? // Salesforce's deltas: the identity URL `id`, and the `signature` over it.
+        salesforceTokenIdentity(json, {
           issuedAtRaw,
           parseUrl: safeUrl,
           acceptsUrl: (url) => isAcceptableServerUrl(url, ctx.allowInsecureHttp),
           invalid,
           ...(ctx.consumerSecret === undefined ? {} : { consumerSecret: ctx.consumerSecret }),
         })
-      : undefined
+      : idTokenIdentity(json)
 
   return {
-    accessToken: new Secret(accessToken),
-    tokenType,
+    accessToken: new Secret(json.access_token),
+    tokenType: 'Bearer',
     issuedAt,
     ...(refreshToken === undefined ? {} : { refreshToken }),
     ...(expiresAt === undefined ? {} : { expiresAt }),
-    ...(scope === undefined ? {} : { scope }),
+    ...(json.scope === undefined ? {} : { scope: json.scope }),
     ...(instanceUrl === undefined ? {} : { instanceUrl }),
     ...(identity === undefined ? {} : { identity }),
     ...(idToken === undefined ? {} : { idToken }),
   }
+}
+
+/** Who the `id_token` oauth4webapi validated names: `sub`, and a username when it has one. */
+function idTokenIdentity(
+  json: oauth.TokenEndpointResponse,
+): { userId: string; username?: string } | undefined {
+  const claims = oauth.getValidatedIdTokenClaims(json)
+  if (claims === undefined) return undefined
+  const username =
+    typeof claims.preferred_username === 'string'
+      ? claims.preferred_username
+      : typeof claims.email === 'string'
+        ? claims.email
+        : undefined
+  return { userId: claims.sub, ...(username === undefined ? {} : { username }) }
 }
 
 function safeUrl(value: string): URL | undefined {

@@ -1,8 +1,13 @@
 /**
- * Salesforce's deltas to an OAuth 2.0 token response (RFC 6749 §5.1), applied after the generic
- * parse: the identity URL `id` (`https://login.salesforce.com/id/<org>/<user>`), which names who
- * the token belongs to, and the `signature` over it — base64(HMAC-SHA256(consumer secret,
- * id + issued_at)). (`issued_at` in ms and `instance_url` are read by the generic parse.)
+ * Salesforce's deltas to an OAuth 2.0 token response (RFC 6749 §5.1). The generic processing
+ * (oauth4webapi, then `auth/token-response.ts`, which also reads `issued_at` in ms and
+ * `instance_url` for every provider) is framed by two Salesforce steps:
+ *
+ * - before oauth4webapi validates the parsed body, {@link salesforceTokenPreStep}: a missing
+ *   `token_type` means Bearer, and the `id_token` is set aside;
+ * - after, {@link salesforceTokenIdentity}: the identity URL `id`
+ *   (`https://login.salesforce.com/id/<org>/<user>`), which names who the token belongs to, and the
+ *   `signature` over it — base64(HMAC-SHA256(consumer secret, id + issued_at)).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { CalloutError } from '../errors.ts'
@@ -16,6 +21,34 @@ export interface SalesforceTokenIdentity {
   readonly idUrl: string
   readonly orgId?: string
   readonly userId?: string
+}
+
+/** What {@link salesforceTokenPreStep} took out of the parsed response. */
+export interface SalesforceTokenPreStep {
+  /** The `id_token` as sent (any JSON value), when there was one. */
+  readonly idToken?: unknown
+}
+
+/**
+ * Salesforce's pre-step on a parsed token response, in place, before oauth4webapi validates it:
+ *
+ * - a missing `token_type` becomes `Bearer`: every Salesforce access token is a Bearer token,
+ *   and Callout has always accepted a Salesforce response without the field;
+ * - the `id_token` (sent with the `openid` scope) is taken out and returned: its issuer is the
+ *   login host, My Domain or Experience Cloud site (with its path) the user went through, which
+ *   Callout cannot know in advance, so oauth4webapi would refuse a good one. Callout does not
+ *   read its claims; the identity comes from `id`.
+ *
+ * @example
+ * const body = { access_token: '00D…!AR…', id_token: 'eyJ…' }
+ * salesforceTokenPreStep(body) // { idToken: 'eyJ…' }; body is { access_token: '00D…!AR…', token_type: 'Bearer' }
+ */
+export function salesforceTokenPreStep(json: Record<string, unknown>): SalesforceTokenPreStep {
+  if (json.token_type === undefined) json.token_type = 'Bearer'
+  if (json.id_token === undefined) return {}
+  const idToken = json.id_token
+  delete json.id_token
+  return { idToken }
 }
 
 /** What {@link salesforceTokenIdentity} needs besides the parsed response. */

@@ -2,7 +2,7 @@
  * The grants against a real authorization server (oidc-provider 9, in-process on port 0).
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { exportJWK, importSPKI } from 'jose'
 import type { AuthProvider, ExternalCredential, Principal } from '../../src/definitions/model.ts'
 import { isCalloutError } from '../../src/errors.ts'
@@ -252,6 +252,31 @@ describe('authorization code + PKCE, refresh with rotation', () => {
       tokens.refreshToken!,
     ).catch((e: unknown) => e)
     expect(isCalloutError(err, 'NEEDS_REAUTH')).toBe(true)
+  })
+
+  it('parses each token response once: the code exchange, the refresh', async () => {
+    const { code, verifier, nonce } = await login()
+    const parse = JSON.parse.bind(JSON)
+    let tokenBodies = 0
+    const spy = vi.spyOn(JSON, 'parse').mockImplementation((text: string, reviver?) => {
+      const value: unknown = parse(text, reviver)
+      if (typeof value === 'object' && value !== null && 'access_token' in value) tokenBodies++
+      return value
+    })
+    try {
+      const first = await authorizationCodeGrant(authProvider(), endpoints, ec, principal, {
+        code,
+        codeVerifier: verifier,
+        redirectUri: REDIRECT,
+        nonce,
+      })
+      expect(first.identity?.userId).toBe('alice')
+      expect(tokenBodies).toBe(1)
+      await refreshTokenGrant(authProvider(), endpoints, ec, principal, first.refreshToken!)
+      expect(tokenBodies).toBe(2)
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   it('a wrong PKCE verifier is rejected as NEEDS_REAUTH (invalid_grant on the code)', async () => {

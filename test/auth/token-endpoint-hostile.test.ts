@@ -3,7 +3,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { AuthProvider, ExternalCredential, Principal } from '../../src/definitions/model.ts'
 import { isCalloutError } from '../../src/errors.ts'
 import { Secret } from '../../src/secrets/secret.ts'
@@ -14,7 +14,15 @@ import {
 } from '../../src/auth/oauth2-grants.ts'
 import { resolveEndpoints } from '../../src/auth/endpoints.ts'
 
-type Reply = { status: number; type?: string; body: string | Buffer; delayMs?: number }
+type Reply = {
+  status: number
+  type?: string
+  body: string | Buffer
+  delayMs?: number
+  headers?: Record<string, string>
+  /** Sent in chunks, without content-length. */
+  chunked?: boolean
+}
 const replies = new Map<string, Reply>()
 const seen: { path: string; body: string; authorization: string | undefined }[] = []
 let server: Server
@@ -28,8 +36,16 @@ beforeAll(async () => {
       seen.push({ path: req.url ?? '', body, authorization: req.headers.authorization })
       const reply = replies.get(req.url ?? '') ?? { status: 404, type: 'text/plain', body: 'no' }
       const send = () => {
-        res.writeHead(reply.status, reply.type === undefined ? {} : { 'content-type': reply.type })
-        res.end(reply.body)
+        res.writeHead(reply.status, {
+          ...(reply.type === undefined ? {} : { 'content-type': reply.type }),
+          ...reply.headers,
+        })
+        if (reply.chunked !== true) return void res.end(reply.body)
+        const body = Buffer.from(reply.body)
+        for (let at = 0; at < body.length; at += 64 * 1024) {
+          res.write(body.subarray(at, at + 64 * 1024))
+        }
+        res.end()
       }
       if (reply.delayMs !== undefined) setTimeout(send, reply.delayMs)
       else send()
@@ -100,6 +116,7 @@ describe('hostile token endpoints', () => {
     })
     expect(e.code).toBe('TOKEN_ENDPOINT_ERROR')
     expect(e.details.status).toBe(500)
+    expect(e.details.error).toBe('server_error')
   })
 
   it('HTML → TOKEN_ENDPOINT_ERROR with content type and title', async () => {
@@ -141,6 +158,86 @@ describe('hostile token endpoints', () => {
     expect(
       (await grantError('/big', { status: 200, type: 'application/json', body: big })).code,
     ).toBe('TOKEN_ENDPOINT_ERROR')
+  })
+
+  it('a 2 MiB response streamed without content-length → TOKEN_ENDPOINT_ERROR, never parsed', async () => {
+    const big = `{"access_token":"${'a'.repeat(2 * 1024 * 1024)}","token_type":"Bearer"}`
+    const parse = vi.spyOn(JSON, 'parse')
+    try {
+      const e = await grantError('/bigchunked', {
+        status: 200,
+        type: 'application/json',
+        body: big,
+        chunked: true,
+      })
+      expect(e.code).toBe('TOKEN_ENDPOINT_ERROR')
+      expect(e.details.maxBytes).toBe(1024 * 1024)
+      expect(parse.mock.calls.some(([text]) => text.length > 1024 * 1024)).toBe(false)
+    } finally {
+      parse.mockRestore()
+    }
+  })
+
+  it.each([
+    [
+      '401 invalid_client with a WWW-Authenticate challenge → OAUTH_CLIENT_INVALID from the body',
+      '/challenge',
+      {
+        status: 401,
+        type: 'application/json;charset=UTF-8',
+        headers: { 'www-authenticate': 'Basic realm="token"' },
+        body: '{"error":"invalid_client","error_description":"invalid client credentials"}',
+      },
+      'OAUTH_CLIENT_INVALID',
+      { status: 401, error: 'invalid_client' },
+    ],
+    [
+      '200 carrying an OAuth error → that error (client credentials: a configuration OAUTH_ERROR)',
+      '/ok-error',
+      {
+        status: 200,
+        type: 'application/json',
+        body: '{"error":"invalid_grant","error_description":"no client credentials user enabled"}',
+      },
+      'OAUTH_ERROR',
+      { status: 200, error: 'invalid_grant', grant: 'client_credentials' },
+    ],
+    [
+      '503 with an OAuth error body → TOKEN_ENDPOINT_ERROR naming the error',
+      '/t503',
+      { status: 503, type: 'application/json', body: '{"error":"temporarily_unavailable"}' },
+      'TOKEN_ENDPOINT_ERROR',
+      { status: 503, error: 'temporarily_unavailable' },
+    ],
+    [
+      'a DPoP-bound token → TOKEN_RESPONSE_INVALID naming the type',
+      '/dpop',
+      {
+        status: 200,
+        type: 'application/json',
+        body: '{"access_token":"at-canary-5","token_type":"DPoP","expires_in":60}',
+      },
+      'TOKEN_RESPONSE_INVALID',
+      { field: 'token_type', tokenType: 'DPoP' },
+    ],
+  ] as const)('%s', async (_name, path, reply, code, details) => {
+    const e = await grantError(path, reply)
+    expect(e.code).toBe(code)
+    expect(e.details).toMatchObject(details)
+  })
+
+  it('reads and parses a token response once', async () => {
+    const body = '{"access_token":"AT-once","token_type":"Bearer","expires_in":60}'
+    replies.set('/once', { status: 200, type: 'application/json', body })
+    const parse = vi.spyOn(JSON, 'parse')
+    try {
+      const p = provider('/once')
+      const tokens = await clientCredentialsGrant(p, await resolveEndpoints(p), ec, principal)
+      expect(tokens.accessToken.reveal()).toBe('AT-once')
+      expect(parse.mock.calls.filter(([text]) => text === body)).toHaveLength(1)
+    } finally {
+      parse.mockRestore()
+    }
   })
 
   it('a slow server → TOKEN_ENDPOINT_ERROR (timed out)', async () => {
