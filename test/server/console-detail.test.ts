@@ -186,6 +186,8 @@ describe('the doctor panel', () => {
     expect(never?.text).toContain('never authenticated')
     expect(never?.text).toContain('press Authenticate on this page')
     expect(said(findings)).not.toContain('callout auth')
+    expect(page.body).toContain('Not authenticated: press Authenticate on this page')
+    expect(page.body).not.toContain('callout auth')
     expect(page.body).not.toContain(consumerSecret)
   })
 
@@ -234,6 +236,9 @@ describe('the doctor panel', () => {
     expect(reauth?.text).toContain('needs re-authentication')
     expect(reauth?.text).toContain('press Authenticate on this page')
     expect(said(findings)).not.toContain('callout auth')
+    const after = await browser.get('/named-credentials/Target')
+    expect(after.body).toContain('NEEDS_REAUTH')
+    expect(after.body).not.toContain('callout auth')
   })
 
   it('refuses the online checks without the form\u2019s CSRF token, and audits them with it', async () => {

@@ -18,7 +18,7 @@ import { field, formOf, page, statusLabel } from './console-plugin.ts'
 import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
-import { doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
+import { consoleWordsFor, doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 import { REVOKE_FLASHES } from './revoke-pages.ts'
 import { registerOpenInOrg, returnedRecord } from './open-in-org.ts'
 
@@ -376,6 +376,7 @@ export function registerDefinitionPages(
         body: '',
       },
       ...doctorPanelData(await runDoctor(broker, report!, { online: false, audience: 'console' })),
+      say: consoleWordsFor(report!),
       ...withFlash(request),
       ...extra,
     })

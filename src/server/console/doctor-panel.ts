@@ -109,6 +109,19 @@ export function doctorVoice(audience: DoctorAudience, flow: string | undefined):
   return voiceOf(audience === 'console' ? CONSOLE_WORDS : API_WORDS, flow)
 }
 
+/**
+ * Status texts of the library (a summary such as "Not authenticated: run callout auth Target", a
+ * stored error's message) in the console's words, for the detail page of `report`.
+ *
+ * @example
+ * consoleWordsFor(report)('Not authenticated: run callout auth Target')
+ * // 'Not authenticated: press Authenticate on this page'
+ */
+export function consoleWordsFor(report: StatusReport): (text: string) => string {
+  const voice = doctorVoice('console', report.flow)
+  return (text) => voice.advice(text, report.name)
+}
+
 /** The result of the doctor checks of one Named Credential. */
 export interface DoctorResult {
   /** True when the online checks ran too. */

@@ -107,7 +107,7 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
   </dl>
 <% for (const p of it.report.principals) { %>
   <h3><%= p.principal %><% if (p.userId) { %> (<%= p.userId %>)<% } %> <span class="badge <%= p.status %>"><%= it.statusLabel(p.status) %></span></h3>
-  <p><strong><%= p.summary %></strong></p>
+  <p><strong><%= it.say(p.summary) %></strong></p>
 <% if (p.advice) { %>  <div class="alert error" role="status"><p><%= p.advice %></p></div>
 <% } %>
   <dl class="facts">
@@ -116,7 +116,7 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
 <% if (p.expiresAt) { %><dt>Expires</dt><dd><%= new Date(p.expiresAt).toISOString() %></dd><% } %>
 <% if (p.flowStartedAt) { %><dt>Flow started</dt><dd><%= new Date(p.flowStartedAt).toISOString() %></dd><% } %>
 <% if (p.lastRefreshAt) { %><dt>Last refresh</dt><dd><%= new Date(p.lastRefreshAt).toISOString() %></dd><% } %>
-<% if (p.lastError) { %><dt>Last error</dt><dd class="field-error"><%= p.lastError.code %>: <%= p.lastError.message %></dd><% } %>
+<% if (p.lastError) { %><dt>Last error</dt><dd class="field-error"><%= p.lastError.code %>: <%= it.say(p.lastError.message) %></dd><% } %>
   </dl>
 <% } %>
 <% if (it.browserFlow) { %>
