@@ -183,6 +183,17 @@ export const ERROR_CATALOGUE = {
     status: 409,
     summary: 'A definition of that kind and name already exists.',
   },
+  // per-user connect links (broker.connectUrl, callout connect-link, /connect/<link>)
+  CONNECT_LINK_NOT_FOUND: { status: 404, summary: 'No connect link has that token.' },
+  CONNECT_LINK_EXPIRED: { status: 410, summary: 'The connect link has expired.' },
+  CONNECT_LINK_USED: {
+    status: 410,
+    summary: 'The connect link was already opened (each link works once).',
+  },
+  CONSOLE_URL_MISSING: {
+    status: 400,
+    summary: 'A connect link was asked for without the origin of the setup console.',
+  },
   // frontdoor URLs (broker.frontdoorUrl, callout open)
   FRONTDOOR_NOT_SALESFORCE: {
     status: 400,

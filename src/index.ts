@@ -36,6 +36,8 @@ export type {
 export type { StatusReport, PrincipalStatus, PrincipalState } from './callout/status-report.ts'
 export type { AuthorizeUrlOptions, AuthorizationCallback } from './callout/browser-authorization.ts'
 export type { FrontdoorOptions } from './callout/frontdoor.ts'
+export { CONNECT_LINK_DEFAULTS } from './callout/connect-links.ts'
+export type { ConnectUrlOptions } from './callout/connect-links.ts'
 export type { AccessPolicy } from './callout/steps/check-access.ts'
 export { ADVICE_HEADER } from './callout/steps/refresh-trigger.ts'
 export { parseCalloutUrl } from './callout/callout-url.ts'

@@ -3,45 +3,14 @@
  * sessions with expiry, admin API tokens and the audit log; two stores on one database see the
  * same sessions (several `callout serve` instances share logins).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MasterKey } from '../src/secrets/master-key.ts'
-import { openStore } from '../src/store/open-store.ts'
-import type { KyselyStore } from '../src/store/kysely-store.ts'
-import {
-  dropTestSchemas,
-  requirePostgres,
-  testPostgresUrl,
-  testSchemaName,
-} from './helpers/postgres.ts'
+import { twoStores as makeTwoStores } from './helpers/two-stores.ts'
 
-const schemas: string[] = []
-const dirs: string[] = []
-afterAll(async () => {
-  await dropTestSchemas(schemas)
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true })
-})
+const stores = makeTwoStores('callout_admin')
+afterAll(async () => stores.cleanup())
 
 /** Two stores on one new database of `dialect`. */
-async function twoStores(dialect: 'sqlite' | 'postgres'): Promise<[KyselyStore, KyselyStore]> {
-  const masterKey = MasterKey.generate()
-  const dir = await mkdtemp(join(tmpdir(), 'callout-admin-store-'))
-  dirs.push(dir)
-  let options: { url: string; schema?: string }
-  if (dialect === 'postgres') {
-    await requirePostgres()
-    const schema = testSchemaName('callout_admin')
-    schemas.push(schema)
-    options = { url: testPostgresUrl(), schema }
-  } else {
-    options = { url: `sqlite:${join(dir, 'callout.db')}` }
-  }
-  const open = () => openStore({ ...options, home: dir, masterKey, env: {} })
-  const first = await open()
-  return [first, await open()]
-}
+const twoStores = (dialect: 'sqlite' | 'postgres') => stores.open(dialect)
 
 describe.each(['sqlite', 'postgres'] as const)('admin store on %s', (dialect) => {
   it('keeps users unique, counts failures atomically and locks at the threshold', async () => {

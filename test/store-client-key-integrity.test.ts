@@ -204,7 +204,13 @@ for (const dialect of DIALECTS) {
       // Back to schema version 4, as an older Callout left it: no tags on client keys, and none
       // of the tables later migrations add.
       await p.raw('alter table client_keys drop column mac')
-      for (const table of ['admin_users', 'admin_sessions', 'admin_tokens', 'admin_audit'])
+      for (const table of [
+        'admin_users',
+        'admin_sessions',
+        'admin_tokens',
+        'admin_audit',
+        'connect_links',
+      ])
         await p.raw(`drop table ${table}`)
       await p.raw("update callout_meta set value = '4' where key = 'schema_version'")
       const messages: string[] = []

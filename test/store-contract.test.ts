@@ -986,7 +986,13 @@ for (const dialect of DIALECTS) {
         ])
           await h.raw(`alter table ${table} drop column mac`)
         await h.raw('drop table client_keys')
-        for (const table of ['admin_users', 'admin_sessions', 'admin_tokens', 'admin_audit'])
+        for (const table of [
+          'admin_users',
+          'admin_sessions',
+          'admin_tokens',
+          'admin_audit',
+          'connect_links',
+        ])
           await h.raw(`drop table ${table}`)
         await h.raw("update callout_meta set value = '1' where key = 'schema_version'")
         const messages: string[] = []
@@ -1040,15 +1046,15 @@ for (const dialect of DIALECTS) {
         await store.migrate((m) => messages.push(m))
         await store.migrate((m) => messages.push(m))
         expect(messages).toEqual([
-          'Schema is up to date (version 6).',
-          'Schema is up to date (version 6).',
+          'Schema is up to date (version 7).',
+          'Schema is up to date (version 7).',
         ])
         await store.close()
         await h.raw("update callout_meta set value = '99' where key = 'schema_version'")
         const error = await h.open().catch((e: unknown) => e)
         expect(error).toMatchObject({
           code: 'STORE_ERROR',
-          details: { schemaVersion: 99, supported: 6 },
+          details: { schemaVersion: 99, supported: 7 },
         })
         expect((error as Error).message).toMatch(/newer/)
         await h.close()
@@ -1059,7 +1065,7 @@ for (const dialect of DIALECTS) {
         const stores = await Promise.all([h.open(), h.open(), h.open(), h.open()])
         expect(await h.raw('select id from data_keys')).toHaveLength(1)
         expect(await h.raw("select value from callout_meta where key = 'schema_version'")).toEqual([
-          { value: '6' },
+          { value: '7' },
         ])
         // Each can read what another wrote.
         await stores[0]?.compareAndSetCredential(credential(), 0)
@@ -1082,13 +1088,14 @@ for (const dialect of DIALECTS) {
         if (dialect === 'postgres') schemas.push(`callout_test_${RUN_ID}_fresh`)
         await store.close()
         expect(messages).toEqual([
-          'Applying migration 0001-initial (1/6)…',
-          'Applying migration 0002-integrity (2/6)…',
-          'Applying migration 0003-client-keys (3/6)…',
-          'Applying migration 0004-notifications (4/6)…',
-          'Applying migration 0005-client-key-integrity (5/6)…',
-          'Applying migration 0006-admin (6/6)…',
-          'Schema migrated to version 6.',
+          'Applying migration 0001-initial (1/7)…',
+          'Applying migration 0002-integrity (2/7)…',
+          'Applying migration 0003-client-keys (3/7)…',
+          'Applying migration 0004-notifications (4/7)…',
+          'Applying migration 0005-client-key-integrity (5/7)…',
+          'Applying migration 0006-admin (6/7)…',
+          'Applying migration 0007-connect-links (7/7)…',
+          'Schema migrated to version 7.',
         ])
       })
 

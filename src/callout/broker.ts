@@ -26,6 +26,7 @@ import {
   type NormalizedRequest,
 } from './steps/normalize-request.ts'
 import { grantContextFor, resolveTarget } from './steps/resolve-target.ts'
+import { mintConnectLink, type ConnectUrlOptions } from './connect-links.ts'
 import { atOrgOrigin, frontdoorUrl, type FrontdoorOptions } from './frontdoor.ts'
 import { jsforceConnection, type JsforceOptions } from './jsforce-connection.ts'
 import { toResponse } from './to-response.ts'
@@ -93,6 +94,8 @@ export interface BrokerParts {
   readonly clock: Clock
   readonly logger: Logger
   readonly access?: AccessPolicy
+  /** The origin of the setup console, for connect links (`openBroker({ consoleUrl })`). */
+  readonly consoleUrl?: string
 }
 
 /**
@@ -373,6 +376,37 @@ export class Broker {
       done.key.userId === '' ? {} : { user: done.key.userId },
     )
     return report!
+  }
+
+  /**
+   * Mints a per-user connect link: a short-lived, single-use URL on the setup console of
+   * `callout serve` that connects `options.user` to the per-user principal of Named Credential
+   * `name`. The user opens it, logs in at the authorization server and approves; the flow is bound
+   * to the browser that opened the link. Only the SHA-256 of the link is stored. The URL is an
+   * invitation to connect an account: hand it to that user only, and never log it.
+   *
+   * The console origin comes from `options.consoleUrl`, else `openBroker({ consoleUrl })`, else
+   * `CALLOUT_CONSOLE_URL` (the origin given to `callout serve --public-url`). `expiresIn`:
+   * seconds, or `90s`, `15m`, `2h`, `1d`; default 15 minutes, at most 24 hours.
+   *
+   * Errors: `CREDENTIAL_NOT_FOUND`, `USER_REQUIRED` (no user), `INVALID_ARGUMENT` (not an oauth2
+   * browser-flow credential with a per-user principal, a lifetime out of range),
+   * `CONSOLE_URL_MISSING`.
+   *
+   * @example
+   * const url = await broker.connectUrl('Crm', { user: 'alice', expiresIn: '30m' })
+   * await mailer.send(alice, `Connect your Salesforce account: ${url}`)
+   */
+  async connectUrl(name: string, options: ConnectUrlOptions): Promise<string> {
+    this.#assertOpen()
+    const consoleUrl = options.consoleUrl ?? this.#parts.consoleUrl
+    const minted = await mintConnectLink(
+      this.#definitions,
+      name,
+      { ...options, ...(consoleUrl === undefined ? {} : { consoleUrl }) },
+      { store: this.#parts.store, clock: this.#parts.clock },
+    )
+    return minted.url
   }
 
   /**

@@ -50,7 +50,13 @@ export interface AuthorizationDeps {
   readonly tokens: TokenManager
 }
 
-function browserTarget(
+/**
+ * The target of a browser flow: the Named Credential must use oauth2 with the browser flow.
+ *
+ * @example
+ * const target = browserTarget(defs, 'Crm', { user: 'alice' })
+ */
+export function browserTarget(
   defs: Definitions,
   name: string,
   selection: { readonly user?: string; readonly principal?: string },

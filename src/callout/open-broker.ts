@@ -44,6 +44,11 @@ export interface OpenBrokerOptions {
   readonly config?: string
   /** Environment for defaults and `${env:…}` references. Default `process.env`. */
   readonly env?: CalloutEnv
+  /**
+   * The origin of the setup console (`callout serve --public-url`), where connect links open
+   * (`broker.connectUrl`). Default: `CALLOUT_CONSOLE_URL`.
+   */
+  readonly consoleUrl?: string
   /** Decides which client may use which credential (the proxy's client keys). Default: all. */
   readonly access?: AccessPolicy
   /** Token manager tuning (refresh margin, cooldown, lease, cache lifetime). */
@@ -107,6 +112,7 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
       await store.applyDefinitions(defs)
     }
     const definitions = await store.loadDefinitions()
+    const consoleUrl = options.consoleUrl ?? env.CALLOUT_CONSOLE_URL
     const authDeps: AuthDeps = {
       ...options.auth,
       clock,
@@ -131,6 +137,7 @@ export async function openBroker(options: OpenBrokerOptions = {}): Promise<Broke
       clock,
       logger,
       ...(options.access === undefined ? {} : { access: options.access }),
+      ...(consoleUrl === undefined || consoleUrl === '' ? {} : { consoleUrl }),
     })
   } catch (error) {
     if (ownsStore) await store.close().catch(() => {})

@@ -183,6 +183,23 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     })
 
   program
+    .command('connect-link')
+    .description(
+      'print a single-use link that connects one end user of a per-user credential (opened on the console)',
+    )
+    .argument('<name>', 'the Named Credential (oauth2 browser flow, per-user principal)')
+    .requiredOption('--user <id>', 'the end user the link connects')
+    .option('--expires <duration>', 'how long the link stays valid: 90s, 15m, 2h, 1d', '15m')
+    .option(
+      '--console-url <origin>',
+      'the origin of the console (callout serve --public-url); default CALLOUT_CONSOLE_URL',
+    )
+    .action(async (name: string, opts: { user: string; expires?: string; consoleUrl?: string }) => {
+      const { connectLinkCommand } = await import('./commands/connect-link.ts')
+      await connectLinkCommand(commandIo, { name, ...opts })
+    })
+
+  program
     .command('get')
     .description('GET a callout: URL and print the body (exit 0 on 2xx)')
     .argument('<url>', 'callout:Name/path?query')

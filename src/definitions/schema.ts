@@ -223,8 +223,14 @@ const whole = (what: string, min: number, max: number) =>
     .min(min, { error: `must be at least ${min} (${what})` })
     .max(max, { error: `must be at most ${max} (${what})` })
 
-/** True for an http(s) origin: no userinfo, path, query or fragment. */
-function isOrigin(value: string): boolean {
+/**
+ * True for an http(s) origin: no userinfo, path, query or fragment.
+ *
+ * @example
+ * isOrigin('https://callout.example.com') // true
+ * isOrigin('https://callout.example.com/console') // false
+ */
+export function isOrigin(value: string): boolean {
   try {
     const url = new URL(value)
     return (

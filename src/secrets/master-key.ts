@@ -121,6 +121,7 @@ export interface CalloutEnv {
   readonly CALLOUT_HOME?: string | undefined
   readonly CALLOUT_MASTER_KEY?: string | undefined
   readonly CALLOUT_STORE?: string | undefined
+  readonly CALLOUT_CONSOLE_URL?: string | undefined
   readonly [name: string]: string | undefined
 }
 

@@ -309,11 +309,15 @@ function definedOf(options: ServerOptions): Partial<typeof SERVER_DEFAULTS> {
   return out
 }
 
-/** The path of a request target without its query (queries may carry tokens). */
+/**
+ * The path of a request target without its query (queries may carry tokens), and without the
+ * token of a connect link (`/connect/<token>`).
+ */
 function pathOnly(url: string | undefined): string {
   const value = url ?? ''
   const q = value.indexOf('?')
-  return q === -1 ? value : value.slice(0, q)
+  const path = q === -1 ? value : value.slice(0, q)
+  return path.startsWith('/connect/') ? '/connect/[redacted]' : path
 }
 
 /** Fastify's own client errors (bad content length, aborted body) as `INVALID_ARGUMENT`. */

@@ -42,6 +42,7 @@ export const COPIED_TABLES: readonly CopiedTable[] = Object.freeze(
       ['admin_sessions', ['id_hash']],
       ['admin_tokens', ['id']],
       ['admin_audit', ['id']],
+      ['connect_links', ['id_hash']],
     ] as const
   ).map(([table, key]): CopiedTable => {
     const macInput = tagInputOf(table)

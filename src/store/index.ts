@@ -1,7 +1,16 @@
 /**
  * The store: the {@link Store} contract and its Kysely implementation over SQLite and PostgreSQL.
  */
-export type { ApplyResult, LeaseStore, PendingAuthorization, PendingFlow, Store } from './types.ts'
+export type {
+  ApplyResult,
+  ConnectLink,
+  ConnectLinkStore,
+  ConnectLinkUse,
+  LeaseStore,
+  PendingAuthorization,
+  PendingFlow,
+  Store,
+} from './types.ts'
 export { KyselyStore } from './kysely-store.ts'
 export { credentialRowId } from './credentials-repository.ts'
 export type { KyselyStoreOptions } from './kysely-store.ts'

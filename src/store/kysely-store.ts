@@ -1,7 +1,8 @@
 /**
  * The {@link Store} over Kysely: one implementation for SQLite and PostgreSQL, composed of one
- * repository per table (definitions, credentials, pending authorizations, leases, client keys)
- * that share the opened database, the key ring and the clock. Driver errors become `STORE_ERROR`.
+ * repository per table (definitions, credentials, pending authorizations, connect links, leases,
+ * client keys) that share the opened database, the key ring and the clock. Driver errors become
+ * `STORE_ERROR`.
  */
 import type { Kysely } from 'kysely'
 import type { Clock } from '../clock.ts'
@@ -18,6 +19,7 @@ import { KeyRing } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
 import { KyselyAdminStore, type AdminStore } from './admin.ts'
 import { KyselyClientKeys, type ClientKeyStore } from './client-keys.ts'
+import { ConnectLinksRepository } from './connect-links-repository.ts'
 import { CredentialsRepository } from './credentials-repository.ts'
 import { DefinitionsRepository } from './definitions-repository.ts'
 import { LeasesRepository } from './leases-repository.ts'
@@ -33,7 +35,14 @@ import type { Database, DefinitionKind } from './schema.ts'
 import { migrateSchema, readSchemaVersion, refuseNewerSchema } from './schema-migrations.ts'
 import type { ExistingRowsStep } from './schema-migrations.ts'
 import type { SqlDatabase } from './sql-database.ts'
-import type { ApplyResult, PendingAuthorization, PendingFlow, Store } from './types.ts'
+import type {
+  ApplyResult,
+  ConnectLink,
+  ConnectLinkUse,
+  PendingAuthorization,
+  PendingFlow,
+  Store,
+} from './types.ts'
 
 /** Options for {@link KyselyStore.open}. */
 export interface KyselyStoreOptions {
@@ -61,6 +70,7 @@ export class KyselyStore implements Store {
   readonly #definitions: DefinitionsRepository
   readonly #credentials: CredentialsRepository
   readonly #pending: PendingAuthorizationsRepository
+  readonly #connectLinks: ConnectLinksRepository
   readonly #leases: LeasesRepository
   readonly #clientKeys: KyselyClientKeys
   #admin: AdminStore | undefined
@@ -70,6 +80,7 @@ export class KyselyStore implements Store {
     this.#definitions = new DefinitionsRepository(context)
     this.#credentials = new CredentialsRepository(context)
     this.#pending = new PendingAuthorizationsRepository(context)
+    this.#connectLinks = new ConnectLinksRepository(context)
     this.#leases = new LeasesRepository(context)
     this.#clientKeys = new KyselyClientKeys(context)
   }
@@ -243,6 +254,24 @@ export class KyselyStore implements Store {
     filter: { readonly externalCredential?: string; readonly state?: string } = {},
   ): Promise<PendingFlow[]> {
     return this.#pending.list(filter)
+  }
+
+  // ---- connect links -----------------------------------------------------------------------
+
+  putConnectLink(link: Omit<ConnectLink, 'usedAt'>): Promise<void> {
+    return this.#connectLinks.put(link)
+  }
+
+  getConnectLink(idHash: string): Promise<ConnectLink | undefined> {
+    return this.#connectLinks.get(idHash)
+  }
+
+  useConnectLink(idHash: string, browserHash: string, now: number): Promise<ConnectLinkUse> {
+    return this.#connectLinks.use(idHash, browserHash, now)
+  }
+
+  connectLinkOfBrowser(browserHash: string): Promise<ConnectLink | undefined> {
+    return this.#connectLinks.ofBrowser(browserHash)
   }
 
   // ---- leases ------------------------------------------------------------------------------

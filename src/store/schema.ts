@@ -136,6 +136,20 @@ export interface AdminAuditTable {
   remote: string | null
 }
 
+/** Per-user connect links: only the SHA-256 of each link token and of its browser cookie. */
+export interface ConnectLinksTable {
+  id_hash: string
+  named_credential: string
+  external_credential: string
+  principal: string
+  user_id: string
+  created_by: string
+  created_at: BigIntColumn
+  expires_at: BigIntColumn
+  used_at: BigIntColumn | null
+  browser_hash: string | null
+}
+
 /** The whole database. */
 export interface Database {
   callout_meta: MetaTable
@@ -151,6 +165,7 @@ export interface Database {
   admin_sessions: AdminSessionsTable
   admin_tokens: AdminTokensTable
   admin_audit: AdminAuditTable
+  connect_links: ConnectLinksTable
 }
 
 /** The tables that hold definitions, by definition kind. */

@@ -51,6 +51,48 @@ export interface PendingFlow {
   readonly expiresAt: number
 }
 
+/**
+ * A per-user connect link: minted by an admin for one end user of a per-user principal, opened
+ * once by that user's browser. Never the link token itself: `idHash` is its SHA-256.
+ */
+export interface ConnectLink {
+  /** SHA-256 (hex) of the link token. */
+  readonly idHash: string
+  readonly namedCredential: string
+  readonly externalCredential: string
+  readonly principal: string
+  /** The end user the link connects. */
+  readonly userId: string
+  /** Who minted it (`admin:<username>`, `token:<id>`, `cli`, `library`). */
+  readonly createdBy: string
+  /** ms since epoch. */
+  readonly createdAt: number
+  /** ms since epoch. */
+  readonly expiresAt: number
+  /** ms since epoch; set when the link was opened. */
+  readonly usedAt?: number
+}
+
+/** The outcome of opening a connect link: the link, or why it cannot be opened. */
+export type ConnectLinkUse =
+  | { readonly ok: true; readonly link: ConnectLink }
+  | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'used' }
+
+/** Per-user connect links (stored hashed, single use). */
+export interface ConnectLinkStore {
+  /** Stores a new, unused link. */
+  putConnectLink(link: Omit<ConnectLink, 'usedAt'>): Promise<void>
+  /** The link with this token hash, used or not. */
+  getConnectLink(idHash: string): Promise<ConnectLink | undefined>
+  /**
+   * Opens a link once (atomically, across processes): marks it used and binds it to the SHA-256
+   * of the opening browser's cookie. Used, expired and unknown links change nothing.
+   */
+  useConnectLink(idHash: string, browserHash: string, now: number): Promise<ConnectLinkUse>
+  /** The opened link bound to this browser cookie hash. */
+  connectLinkOfBrowser(browserHash: string): Promise<ConnectLink | undefined>
+}
+
 /** Cross-process mutual exclusion for token refresh: a lease row with an expiry. */
 export interface LeaseStore {
   /** Takes the lease if free or expired. True when `holder` now holds it. */
@@ -62,7 +104,7 @@ export interface LeaseStore {
 }
 
 /** The store. Secret fields are encrypted at rest with AAD bound to table, column and row. */
-export interface Store extends LeaseStore {
+export interface Store extends LeaseStore, ConnectLinkStore {
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres'
   /**

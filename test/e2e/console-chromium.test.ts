@@ -12,7 +12,6 @@
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
 import { mkdir } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PENDING_AUTHORIZATION_TTL_MS } from '../../src/callout/browser-authorization.ts'
@@ -25,8 +24,8 @@ import {
   type ConsoleInstance,
   type ConsoleRig,
 } from '../server/console-helpers.ts'
+import { expectAccessible, finishOnEmulator } from './helpers/chromium.ts'
 
-const require = createRequire(import.meta.url)
 const ARTIFACTS = new URL('../../test-artifacts/console/', import.meta.url).pathname
 const USER = 'admin@target.example'
 const USER_PASSWORD = 'Adm1n-Pa55!'
@@ -76,31 +75,12 @@ async function shot(name: string): Promise<void> {
 
 /** Runs axe-core on the current page and expects no violation. */
 async function accessible(): Promise<void> {
-  await page.addScriptTag({ path: require.resolve('axe-core') })
-  const violations = await page.evaluate(async () => {
-    const result = await (
-      globalThis as unknown as {
-        axe: { run(): Promise<{ violations: { id: string; help: string; nodes: unknown[] }[] }> }
-      }
-    ).axe.run()
-    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`)
-  })
-  expect(violations, page.url()).toEqual([])
+  await expectAccessible(page)
 }
 
 /** Follows the emulator's login and approval pages until the browser is back on the console. */
 async function loginOnEmulator(): Promise<void> {
-  for (let step = 0; step < 4 && !page.url().startsWith(c.origin); step++) {
-    if (await page.locator('#pw').count()) {
-      await page.fill('#username', USER)
-      await page.fill('#pw', USER_PASSWORD)
-      await Promise.all([page.waitForNavigation(), page.click('#Login')])
-    } else if (await page.locator('#oaapprove').count()) {
-      await Promise.all([page.waitForNavigation(), page.click('#oaapprove')])
-    } else {
-      await page.waitForLoadState()
-    }
-  }
+  await finishOnEmulator(page, c.origin, { username: USER, password: USER_PASSWORD })
   expect(page.url().startsWith(`${c.origin}/named-credentials/Target`)).toBe(true)
 }
 

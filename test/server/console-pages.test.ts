@@ -275,11 +275,20 @@ describe('the callback', () => {
     expect(res.body).toContain('not the one this session started')
   })
 
-  it('sends a browser without a console session to the login page first', async () => {
-    const stranger = new Browser(c.origin)
-    const res = await stranger.get('/services/authcallback/SfTarget?code=x&state=y')
+  it('sends a browser that started the flow but has no console session to the login page first', async () => {
+    const returning = new Browser(c.origin)
+    returning.cookies.set('callout_oauth_state', 'y')
+    const res = await returning.get('/services/authcallback/SfTarget?code=x&state=y')
     expect(res.status).toBe(303)
     expect(res.location).toMatch(/^\/login\?next=%2Fservices%2Fauthcallback%2FSfTarget/)
+  })
+
+  it('refuses a callback in a browser that started no flow and has no console session', async () => {
+    const stranger = new Browser(c.origin)
+    const res = await stranger.get('/services/authcallback/SfTarget?code=x&state=y')
+    expect(res.status).toBe(400)
+    expect(res.body).toContain('AUTHORIZATION_FAILED')
+    expect(res.body).toContain('did not start the authentication')
   })
 })
 

@@ -12,6 +12,7 @@ import type { AdminActor, AdminAuth } from '../admin/admin-auth.ts'
 import { newClientKey } from '../client-key.ts'
 import { formatKeyRule, parseKeyRules } from '../key-rules.ts'
 import type { Broker } from '../../callout/broker.ts'
+import { createConnectLink } from './connect-pages.ts'
 import { DefinitionsService, SECTIONS, type DefinitionKind } from './definitions-service.ts'
 import { doctorOf, DOCTOR_RESULT_SCHEMA } from './doctor-panel.ts'
 import { revokeAudited } from './revoke-audited.ts'
@@ -23,6 +24,8 @@ export interface AdminApiContext {
   readonly definitions: DefinitionsService
   readonly keys?: ClientKeyStore
   readonly now: () => number
+  /** The console's origin as browsers see it (connect links open there). */
+  readonly publicUrl?: () => string
 }
 
 interface Call {
@@ -341,6 +344,51 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
         remote: call.remote,
       })
       return result
+    },
+  },
+  {
+    method: 'POST',
+    path: '/admin/api/namedCredentials/{name}/connectLinks',
+    summary:
+      'Create a single-use connect link for one user of a per-user principal; the answer holds the link, shown only this once',
+    tag: 'Status',
+    body: {
+      type: 'object',
+      properties: {
+        user: { type: 'string', minLength: 1, maxLength: 255 },
+        expiresIn: {
+          description:
+            'A duration from 1 minute to 24 hours (90s, 15m, 2h, 1d) or seconds; default 15m',
+          oneOf: [{ type: 'string' }, { type: 'integer' }],
+        },
+      },
+      required: ['user'],
+    },
+    status: 201,
+    response: {
+      type: 'object',
+      properties: {
+        url: { type: 'string', readOnly: true },
+        namedCredential: { type: 'string' },
+        user: { type: 'string' },
+        expiresAt: { type: 'string', format: 'date-time' },
+      },
+    },
+    handle: async (c, call) => {
+      c.definitions.get('namedCredential', call.params.name!)
+      const body = objectBody(call.body)
+      const link = await createConnectLink(
+        {
+          broker: c.broker,
+          auth: c.auth,
+          clock: { now: c.now },
+          publicUrl: c.publicUrl ?? (() => ''),
+        },
+        call.params.name!,
+        { user: body.user, expiresIn: body.expiresIn },
+        { actor: call.actor.actor, remote: call.remote },
+      )
+      return { ...link, expiresAt: new Date(link.expiresAt).toISOString() }
     },
   },
   {

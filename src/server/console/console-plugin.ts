@@ -20,6 +20,7 @@ import type { ClientKeyStore } from '../../store/client-keys.ts'
 import { AdminAuth } from '../admin/admin-auth.ts'
 import { errorAnswer } from '../error-body.ts'
 import { registerAdminApi } from './admin-api.ts'
+import { registerConnectLinkForm, registerConnectRoutes } from './connect-pages.ts'
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
 import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
@@ -118,15 +119,26 @@ function remoteOf(request: FastifyRequest): string {
 }
 
 /** Names of the console's cookies (`__Host-` prefixed over TLS: host-only, path /, Secure). */
-function cookieNames(secure: boolean): { session: string; csrf: string; state: string } {
-  // The state cookie is scoped to the callback path, which __Host- does not allow.
+function cookieNames(secure: boolean): {
+  session: string
+  csrf: string
+  state: string
+  connect: string
+} {
+  // The state and connect cookies are scoped to the callback path, which __Host- does not allow.
   return secure
     ? {
         session: '__Host-callout_session',
         csrf: '__Host-callout_csrf',
         state: '__Secure-callout_oauth_state',
+        connect: '__Secure-callout_connect',
       }
-    : { session: 'callout_session', csrf: 'callout_csrf', state: 'callout_oauth_state' }
+    : {
+        session: 'callout_session',
+        csrf: 'callout_csrf',
+        state: 'callout_oauth_state',
+        connect: 'callout_connect',
+      }
 }
 
 /**
@@ -301,7 +313,10 @@ export function registerConsole(
       definitions,
       ...(options.keys === undefined ? {} : { keys: options.keys }),
       now: () => clock.now(),
+      publicUrl,
     })
+    // Connect links: opened by end users, without an admin login.
+    registerConnectRoutes(scope, context, names, checkCsrf)
 
     // Everything below needs an admin session.
     await scope.register(async (pages) => {
@@ -330,6 +345,7 @@ export function registerConsole(
         stateCookie: names.state,
       })
       registerRevokePages(pages, context)
+      registerConnectLinkForm(pages, context)
     })
 
     async function sendLogin(

@@ -162,6 +162,7 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
 </section>
 <%~ include('@doctor-panel', it) %>
 <%~ include('@open-in-org', it) %>
+<%~ include('@connect-link-form', it) %>
 </div>
 <form method="post" action="/named-credentials/<%= encodeURIComponent(it.report.name) %>/delete" data-confirm="Delete this Named Credential?">
   <input type="hidden" name="_csrf" value="<%= it.csrf %>">

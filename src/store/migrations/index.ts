@@ -8,6 +8,7 @@ import { up as clientKeys } from './0003-client-keys.ts'
 import { up as notifications } from './0004-notifications.ts'
 import { up as clientKeyIntegrity } from './0005-client-key-integrity.ts'
 import { up as admin } from './0006-admin.ts'
+import { up as connectLinks } from './0007-connect-links.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: '0004-notifications', up: notifications },
   { version: 5, name: '0005-client-key-integrity', up: clientKeyIntegrity },
   { version: 6, name: '0006-admin', up: admin },
+  { version: 7, name: '0007-connect-links', up: connectLinks },
 ])
 
 /** The schema version this code writes. */
