@@ -2,7 +2,11 @@
  * A/B harness for `callout serve`, not part of `npm run bench`: runs two builds of the proxy (each
  * a command that starts `callout`, e.g. a compiled entry) side by side on one store and one bench
  * upstream, with the bare Node pass-through as the reference, and alternates wrk rounds between
- * them (the order rotates each round), so that what a change bought is measured in one run.
+ * them (the order rotates each round), so that what a change bought is measured in one run. On a
+ * loaded machine, `--together` drives a and b at the same time instead (half the connections
+ * each), so that both see the same machine, and compares their CPU time per request; `--rate N`
+ * sends N requests/s to each of a and b at the same time (open loop), so that CPU time per request
+ * is compared at the same load (the fairest on a busy machine).
  *
  *   node --import tsx bench/compare-proxy.ts --a /tmp/before/callout.mjs --b /tmp/after/callout.mjs
  */
@@ -11,7 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
-import { waitForOutput } from './proxy.ts'
+import { fixedRate, waitForOutput } from './proxy.ts'
 import { createBenchHome } from './setup.ts'
 import { median } from './stats.ts'
 import { startUpstream } from './upstream-process.ts'
@@ -25,6 +29,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
+    together: { type: 'boolean', default: false },
+    rate: { type: 'string' },
+    /** Seconds of wrk on each side before the rounds (JIT warm-up), not counted. */
+    warmup: { type: 'string', default: '5' },
   },
 })
 if (args.a === undefined || args.b === undefined) throw new Error('usage: --a <entry> --b <entry>')
@@ -35,10 +43,14 @@ async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-async function wrk(url: string, header: string | undefined): Promise<{ rps: number; n: number }> {
+async function wrk(
+  url: string,
+  header: string | undefined,
+  connections = Number(args.connections),
+): Promise<{ rps: number; n: number }> {
   const { stdout } = await run('wrk', [
     '-t2',
-    `-c${args.connections}`,
+    `-c${connections}`,
     `-d${args.seconds}s`,
     ...(header === undefined ? [] : ['-H', header]),
     url,
@@ -97,13 +109,60 @@ try {
       header: undefined,
     },
   ]
+  if (Number(args.warmup) > 0) {
+    await Promise.all(
+      sides.map((side) =>
+        run('wrk', [
+          '-t1',
+          '-c8',
+          `-d${args.warmup}s`,
+          ...(side.header === undefined ? [] : ['-H', side.header]),
+          side.url,
+        ]),
+      ),
+    )
+  }
   const rounds: Record<string, number>[] = []
   const cpu: Record<string, number>[] = []
   for (let r = 0; r < Number(args.rounds); r++) {
     const result: Record<string, number> = {}
     const perRequest: Record<string, number> = {}
-    for (let i = 0; i < sides.length; i++) {
-      const side = sides[(i + r) % sides.length]!
+    if (args.rate !== undefined) {
+      const pair = sides.slice(0, 2)
+      const rate = Number(args.rate)
+      const before = await Promise.all(pair.map((side) => cpuMs(side.pid)))
+      await Promise.all(
+        pair.map((side) =>
+          fixedRate(
+            side.url,
+            { 'proxy-authorization': side.header!.split(': ')[1]! },
+            rate,
+            Number(args.seconds),
+          ),
+        ),
+      )
+      const after = await Promise.all(pair.map((side) => cpuMs(side.pid)))
+      pair.forEach((side, i) => {
+        result[side.name] = rate
+        perRequest[side.name] = ((after[i]! - before[i]!) * 1000) / (rate * Number(args.seconds))
+      })
+    } else if (args.together) {
+      const pair = sides.slice(0, 2)
+      const before = await Promise.all(pair.map((side) => cpuMs(side.pid)))
+      const runs = await Promise.all(
+        pair.map((side) => wrk(side.url, side.header, Number(args.connections) / 2)),
+      )
+      const after = await Promise.all(pair.map((side) => cpuMs(side.pid)))
+      pair.forEach((side, i) => {
+        result[side.name] = runs[i]!.rps
+        perRequest[side.name] = ((after[i]! - before[i]!) * 1000) / runs[i]!.n
+      })
+    }
+    const alone =
+      args.together || args.rate !== undefined
+        ? [sides[2]!]
+        : sides.map((_, i) => sides[(i + r) % sides.length]!)
+    for (const side of alone) {
       const before = await cpuMs(side.pid)
       const { rps, n } = await wrk(side.url, side.header)
       result[side.name] = rps

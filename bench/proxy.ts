@@ -82,7 +82,7 @@ async function wrk(url: string, header: string | undefined, seconds: number): Pr
 }
 
 /** Latencies (ms) of requests sent at a fixed rate (open loop) for `seconds`. */
-async function fixedRate(
+export async function fixedRate(
   url: string,
   headers: Record<string, string>,
   rate: number,

@@ -14,8 +14,8 @@ import Fastify, {
 import { systemClock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
-import { errorAnswer } from './error-body.ts'
-import { forward, type ForwardContext, type RequestFacts } from './forward.ts'
+import { errorAnswer, type ErrorAnswer } from './error-body.ts'
+import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
 import { registerConsole } from './console/console-plugin.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
 import { ProxyMetrics } from './metrics.ts'
@@ -89,7 +89,46 @@ export function buildServer(options: ServerOptions): CalloutServer {
           clock: options.clock ?? systemClock,
           cacheMs: settings.keyCacheMs,
         })
+  /** The error answer of a failure, with its side effects (facts, metrics, the server log). */
+  const failureAnswer = (error: unknown, request: FastifyRequest): ErrorAnswer => {
+    const callout = isCalloutError(error) ? error : fastifyClientError(error)
+    const answer = errorAnswer(callout)
+    const facts = request.facts ?? { start: performance.now() }
+    facts.code = answer.code
+    if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
+    if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
+      metrics.cooldown(facts.credential)
+    }
+    if (answer.code === 'INTERNAL') {
+      logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
+    }
+    return answer
+  }
+  /** Apps whose `close()` has started: their answers close the connection. */
+  const closingApps = new WeakSet<FastifyInstance>()
+  const answers: RawAnswers = {
+    closing: (request) => closingApps.has(request.server),
+    fail: (error, request, response) => {
+      const answer = failureAnswer(error, request)
+      if (response.headersSent) {
+        response.destroy()
+        return
+      }
+      for (const name of response.getHeaderNames()) response.removeHeader(name)
+      const json = JSON.stringify(answer.body)
+      response.writeHead(answer.status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(json),
+        ...(request.raw.complete && !closingApps.has(request.server)
+          ? {}
+          : { connection: 'close' }),
+      })
+      response.end(json)
+    },
+  }
+
   const forwardContext: ForwardContext = {
+    answers,
     broker,
     pseudonym,
     limits: {
@@ -176,6 +215,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
     let closing = false
     target.addHook('preClose', (done) => {
       closing = true
+      closingApps.add(target)
       done()
     })
     target.addHook('onSend', (_request, reply, payload, done) => {
@@ -204,17 +244,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
     })
 
     target.setErrorHandler(async (error, request, reply) => {
-      const callout = isCalloutError(error) ? error : fastifyClientError(error)
-      const answer = errorAnswer(callout)
-      const facts = request.facts ?? { start: performance.now() }
-      facts.code = answer.code
-      if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
-      if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
-        metrics.cooldown(facts.credential)
-      }
-      if (answer.code === 'INTERNAL') {
-        logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
-      }
+      const answer = failureAnswer(error, request)
       if (reply.sent || reply.raw.headersSent) return
       // An unread request body would be taken for the next request on this connection: close it.
       if (!request.raw.complete) reply.header('connection', 'close')
@@ -244,12 +274,21 @@ export function buildServer(options: ServerOptions): CalloutServer {
     request.facts.key = client.id
     return client
   }
+  /** {@link clientOf} without a promise when the key was verified recently (or without keys). */
+  const clientNow = (request: FastifyRequest): Client | undefined => {
+    const client =
+      authenticator === undefined
+        ? ANONYMOUS
+        : authenticator.peek(presentedKey(request.raw.headers))
+    if (client !== undefined) request.facts.key = client.id
+    return client
+  }
 
   app.route({
     method: [...PROXIED_METHODS],
     url: '/callout/*',
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const client = await clientOf(request)
+      const client = clientNow(request) ?? (await clientOf(request))
       metrics.keyRequest(client.id)
       const target = (request.raw.url ?? '').slice('/callout/'.length)
       return forward(forwardContext, request, reply, client, target, request.facts)

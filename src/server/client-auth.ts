@@ -3,6 +3,7 @@
  * against the stored hash (constant time), checks expiry and revocation, and decides whether its
  * rules allow a method and path on a Named Credential. Verified keys are cached briefly.
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.ts'
 import { CalloutError } from '../errors.ts'
 import type { ClientKeyRecord, ClientKeyStore } from '../store/client-keys.ts'
@@ -30,6 +31,11 @@ export const ANONYMOUS: Client = Object.freeze({
 
 interface CacheEntry {
   readonly hash: string
+  /**
+   * The key's bytes, once verified against `hash`: later requests compare against them in
+   * constant time instead of hashing the key again (held in memory only, for `cacheMs`).
+   */
+  readonly verified: Buffer
   readonly client: Client
   readonly record: ClientKeyRecord
   readonly until: number
@@ -69,6 +75,27 @@ export class ClientAuthenticator {
   }
 
   /**
+   * The client of a key verified within the cache time, at once (no promise), or `undefined`
+   * when {@link authenticate} must read the store (or no key was presented). Throws as
+   * `authenticate` does for a cached key that no longer passes.
+   */
+  peek(key: string | undefined): Client | undefined {
+    if (key === undefined) return undefined
+    const id = clientKeyId(key)
+    if (id === undefined) return undefined
+    const now = this.#clock.now()
+    const cached = this.#cache.get(id)
+    if (cached === undefined || cached.until <= now) return undefined
+    return this.#fromCache(key, id, cached, now)
+  }
+
+  #fromCache(key: string, id: string, cached: CacheEntry, now: number): Client {
+    if (!matchesCached(key, cached)) throw invalidKey(id)
+    checkLive(cached.record, now)
+    return cached.client
+  }
+
+  /**
    * The client a key belongs to. Throws `CLIENT_KEY_MISSING`, `CLIENT_KEY_INVALID`,
    * `CLIENT_KEY_EXPIRED` or `CLIENT_KEY_REVOKED` (401).
    */
@@ -83,11 +110,7 @@ export class ClientAuthenticator {
     if (id === undefined) throw invalidKey()
     const now = this.#clock.now()
     const cached = this.#cache.get(id)
-    if (cached !== undefined && cached.until > now) {
-      if (!verifyClientKey(key, cached.hash)) throw invalidKey(id)
-      checkLive(cached.record, now)
-      return cached.client
-    }
+    if (cached !== undefined && cached.until > now) return this.#fromCache(key, id, cached, now)
     let record: ClientKeyRecord | undefined
     try {
       record = await this.#keys.getClientKey(id)
@@ -95,7 +118,7 @@ export class ClientAuthenticator {
       // The store cannot be reached: a key verified before keeps working until it answers again
       // (no revocation can be written meanwhile either).
       if (cached === undefined || !isStoreUnreachable(error)) throw error
-      if (!verifyClientKey(key, cached.hash)) throw invalidKey(id)
+      if (!matchesCached(key, cached)) throw invalidKey(id)
       checkLive(cached.record, now)
       return cached.client
     }
@@ -109,10 +132,25 @@ export class ClientAuthenticator {
     }
     if (this.#cacheMs > 0) {
       if (this.#cache.size > 10_000) this.#cache.clear()
-      this.#cache.set(id, { hash: record.keyHash, client, record, until: now + this.#cacheMs })
+      this.#cache.set(id, {
+        hash: record.keyHash,
+        verified: Buffer.from(key, 'latin1'),
+        client,
+        record,
+        until: now + this.#cacheMs,
+      })
     }
     return client
   }
+}
+
+/** `key` is the key verified for `entry` (constant time); a different key is hashed as usual. */
+function matchesCached(key: string, entry: CacheEntry): boolean {
+  const presented = Buffer.from(key, 'latin1')
+  if (presented.length === entry.verified.length && timingSafeEqual(presented, entry.verified)) {
+    return true
+  }
+  return verifyClientKey(key, entry.hash)
 }
 
 function invalidKey(id?: string): CalloutError {

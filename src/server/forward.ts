@@ -3,9 +3,12 @@
  * refresh once and retry once, trusted redirects, typed errors) and streaming the answer back,
  * with hop-by-hop headers removed both ways, `Via` added and loops refused.
  */
+import type { ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
 import type { CalloutResponse } from '../callout/types.ts'
+import type { Definitions, NamedCredential } from '../definitions/model.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
@@ -29,6 +32,18 @@ export interface ForwardContext {
     headers: Record<string, string | string[]>,
     request: FastifyRequest,
   ) => Promise<unknown>
+  /**
+   * The server's own answers when forwarding writes the response itself: whether the app is
+   * shutting down (answers then close their connection), and the error answer for a failure
+   * that happens before the first byte (the app's error handler, on the raw response).
+   */
+  readonly answers?: RawAnswers
+}
+
+/** See {@link ForwardContext.answers}. */
+export interface RawAnswers {
+  closing(request: FastifyRequest): boolean
+  fail(error: unknown, request: FastifyRequest, response: ServerResponse): void
 }
 
 /** Per-request facts for the access log and metrics (never a secret). */
@@ -50,6 +65,36 @@ const DROP_REQUEST: ReadonlySet<string> = new Set([
   'via',
 ])
 const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
+/** A request target's Named Credential and path, for the access check. */
+interface Target {
+  readonly nc: NamedCredential
+  readonly path: string
+}
+
+/** Parsed targets per definitions snapshot (an old snapshot's entries go with it). */
+const targets = new WeakMap<Definitions, Map<string, Target>>()
+/** Longer targets are parsed on every request and never kept. */
+const MAX_CACHED_TARGET = 2048
+
+/**
+ * The Named Credential and path of `callout:<target>`: a pure function of the definitions and the
+ * string, kept per snapshot (up to 1,024 targets; failures are never kept, they throw each time).
+ */
+function targetOf(defs: Definitions, input: string): Target {
+  let cache = targets.get(defs)
+  const hit = cache?.get(input)
+  if (hit !== undefined) return hit
+  const parsed = parseCalloutUrl(input)
+  if (parsed.kind !== 'callout') throw new CalloutError('INTERNAL', 'unreachable: plain URL')
+  const found: Target = { nc: findNamedCredential(defs, parsed.name), path: parsed.path }
+  if (input.length <= MAX_CACHED_TARGET) {
+    if (cache === undefined) targets.set(defs, (cache = new Map<string, Target>()))
+    if (cache.size >= 1024) cache.clear()
+    cache.set(input, found)
+  }
+  return found
+}
+
 /**
  * Forwards `request` to `callout:<target>` for `client` and streams the upstream answer into
  * `reply`. `target` is `Name/path?query` exactly as the client sent it (still percent-encoded).
@@ -76,17 +121,16 @@ export async function forward(
     )
   }
   const input = `callout:${target}`
-  const parsed = parseCalloutUrl(input)
-  if (parsed.kind !== 'callout') throw new CalloutError('INTERNAL', 'unreachable: plain URL')
-  const nc = findNamedCredential(ctx.broker.definitions, parsed.name)
+  const { nc, path } = targetOf(ctx.broker.definitions, input)
   facts.credential = nc.name
   const method = raw.method ?? 'GET'
-  authorize(client, nc.name, method, parsed.path)
+  authorize(client, nc.name, method, path)
   const user = userOf(client, headers)
 
   const outbound = withoutHopByHop(headers, DROP_REQUEST)
   outbound.via = appendVia(headers.via, `1.1 ${ctx.pseudonym}`)
-  const body = await requestBody(raw, ctx.limits)
+  const read = requestBody(raw, ctx.limits)
+  const body = read instanceof Promise ? await read : read
 
   // One controller per exchange, aborted when the client goes away or the total timeout passes;
   // a plain timer, not `AbortSignal.timeout` + `AbortSignal.any` (each costs a signal, and `any`
@@ -126,5 +170,54 @@ export async function forward(
   answer.via = appendVia(res.headers.via, `1.1 ${ctx.pseudonym}`)
   const sent =
     ctx.adjustAnswer === undefined ? res.body : await ctx.adjustAnswer(res, answer, request)
-  return reply.code(res.statusCode).headers(answer).send(sent)
+  reply.code(res.statusCode)
+  if (sent === res.body && ctx.answers !== undefined) {
+    streamAnswer(ctx.answers, request, reply, answer, res.body as unknown as Readable)
+    return reply
+  }
+  return reply.headers(answer).send(sent)
+}
+
+/**
+ * Streams the upstream body into the client's response without Fastify's reply machinery (the
+ * hot path of the proxy): headers are set as Fastify sets them for a stream (sent with the first
+ * byte), the body is written with backpressure, an upstream failure before the first byte gets
+ * the app's error answer and one after it aborts the response, and a client that goes away ends
+ * the upstream body. Fastify's `onResponse` hooks (access log, metrics) still run when the
+ * response finishes.
+ */
+function streamAnswer(
+  answers: RawAnswers,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  headers: Record<string, string | string[]>,
+  body: Readable,
+): void {
+  const out = reply.raw
+  if (answers.closing(request)) headers.connection = 'close'
+  for (const name in headers) out.setHeader(name, headers[name]!)
+  reply.hijack()
+  const onData = (chunk: Buffer): void => {
+    if (!out.write(chunk)) body.pause()
+  }
+  const onDrain = (): void => {
+    body.resume()
+  }
+  const onEnd = (): void => {
+    out.end()
+  }
+  const onError = (error: Error): void => {
+    if (out.headersSent) out.destroy()
+    else answers.fail(error, request, out)
+  }
+  const onClose = (): void => {
+    out.off('drain', onDrain)
+    body.off('data', onData)
+    if (!body.readableEnded) body.destroy()
+  }
+  body.on('data', onData)
+  body.once('end', onEnd)
+  body.once('error', onError)
+  out.on('drain', onDrain)
+  out.once('close', onClose)
 }

@@ -52,7 +52,13 @@ export function withoutHopByHop(
   headers: HeaderValues,
   drop: ReadonlySet<string> = EMPTY,
 ): Record<string, string | string[]> {
-  const named = headers.connection === undefined ? EMPTY : connectionNamed(headers)
+  const connection = headers.connection
+  const named =
+    connection === undefined
+      ? EMPTY
+      : typeof connection === 'string' && connection.length <= 64
+        ? namedBy(connection)
+        : connectionNamed(headers)
   const out: Record<string, string | string[]> = {}
   for (const name in headers) {
     const value = headers[name]
@@ -65,6 +71,23 @@ export function withoutHopByHop(
 }
 
 const EMPTY: ReadonlySet<string> = new Set()
+
+/**
+ * {@link connectionNamed} of one `Connection` value, memoised: nearly every message carries one of
+ * a few values (`keep-alive`, `close`). Bounded: values up to 64 characters, emptied when it
+ * holds 256 of them.
+ */
+const NAMED_BY = new Map<string, ReadonlySet<string>>()
+
+function namedBy(value: string): ReadonlySet<string> {
+  let named = NAMED_BY.get(value)
+  if (named === undefined) {
+    named = connectionNamed({ connection: value })
+    if (NAMED_BY.size >= 256) NAMED_BY.clear()
+    NAMED_BY.set(value, named)
+  }
+  return named
+}
 
 /**
  * Appends this proxy to a `Via` header value (RFC 9110 §7.6.3).

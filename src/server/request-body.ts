@@ -42,26 +42,32 @@ class ByteLimit extends Transform {
 
 /**
  * The request's body for the pipeline: `undefined` when there is none, a `Buffer` when its
- * declared length is small, else a stream (`Readable`) limited to `maxBodyBytes`.
+ * declared length is small (a promise of it: the body is read first), else a stream (`Readable`)
+ * limited to `maxBodyBytes`. Not `async`: a request without a body (most of them) costs no
+ * promise.
  *
  * @example
  * const body = await requestBody(req.raw, { maxBodyBytes: 256 << 20, replayableBodyBytes: 1 << 20 })
  */
-export async function requestBody(
+export function requestBody(
   raw: IncomingMessage,
   limits: BodyLimits,
-): Promise<Buffer | Transform | undefined> {
+): Promise<Buffer> | Transform | undefined {
   const chunked = raw.headers['transfer-encoding'] !== undefined
   const declared = raw.headers['content-length']
   const length = declared === undefined ? undefined : Number(declared)
   if (!chunked && (length === undefined || length === 0)) return undefined
   if (length !== undefined && length > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes)
   if (!chunked && length !== undefined && length <= limits.replayableBodyBytes) {
-    const chunks: Buffer[] = []
-    for await (const chunk of raw) chunks.push(chunk as Buffer)
-    return Buffer.concat(chunks)
+    return readAll(raw)
   }
   const limited = new ByteLimit(limits.maxBodyBytes)
   raw.on('error', (error) => limited.destroy(error))
   return raw.pipe(limited)
+}
+
+async function readAll(raw: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of raw) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
 }

@@ -84,6 +84,12 @@ export class HostileUpstream {
       return // never answers
     }
     if (url.pathname === '/api/reset') return void req.socket.destroy()
+    if (url.pathname === '/api/stall-body') {
+      // Headers, then never the body it announces.
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10' })
+      res.flushHeaders()
+      return
+    }
     if (url.pathname === '/api/garbage') {
       req.socket.end('HTTP/1.1 2OO NOT-HTTP\r\n\r\nxx')
       return

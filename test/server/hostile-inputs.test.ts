@@ -248,6 +248,13 @@ describe('sizes and time', () => {
     expect([res.status, res.body.error.code]).toEqual([504, 'UPSTREAM_TIMEOUT'])
   })
 
+  it('an upstream that stalls after its headers, before the first body byte → a JSON error answer, not a dropped connection', async () => {
+    const res = await call('/callout/Api/stall-body', { headers: auth(key) })
+    expect(res.status).toBeGreaterThanOrEqual(500)
+    expect(res.body.error.code).toMatch(/^[A-Z_]+$/)
+    expectClean(res.text)
+  })
+
   it('an upstream that resets → 502 UPSTREAM_UNREACHABLE', async () => {
     const res = await call('/callout/Api/reset', { headers: auth(key) })
     expect([res.status, res.body.error.code]).toEqual([502, 'UPSTREAM_UNREACHABLE'])

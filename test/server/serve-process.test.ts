@@ -107,11 +107,14 @@ afterAll(async () => {
   await home?.remove()
 })
 
-async function get(path: string, key?: string): Promise<{ status: number; text: string }> {
+async function get(
+  path: string,
+  key?: string,
+): Promise<{ status: number; text: string; connection: unknown }> {
   const res = await request(`${origin}${path}`, {
     headers: key === undefined ? {} : { 'proxy-authorization': `Bearer ${key}` },
   })
-  return { status: res.statusCode, text: await res.body.text() }
+  return { status: res.statusCode, text: await res.body.text(), connection: res.headers.connection }
 }
 
 describe('callout serve (a real process)', () => {
@@ -247,6 +250,8 @@ describe('callout serve (a real process)', () => {
     child.kill('SIGTERM')
     const res = await inFlight
     expect(res.status).toBe(200)
+    // An answer sent while draining ends its connection.
+    expect(res.connection).toBe('close')
     await waitFor(() => exitCode !== undefined, 15_000)
     expect(exitCode).toBe(0)
     expect(stderr).toContain('callout serve: stopped')

@@ -25,6 +25,35 @@ type BodyMixin = 'text' | 'json' | 'arrayBuffer' | 'blob' | 'bytes'
 const MIXINS: readonly BodyMixin[] = ['text', 'json', 'arrayBuffer', 'blob', 'bytes']
 
 /**
+ * The body's read helpers (`text()`, `json()`, `arrayBuffer()`, …) that reject with typed errors:
+ * one shared wrapper per original helper (not closures per response), finding the context of the
+ * body it is called on in `bodyContexts`.
+ */
+const TRANSLATED = new WeakMap<
+  (...a: unknown[]) => Promise<unknown>,
+  (this: object, ...args: unknown[]) => Promise<unknown>
+>()
+
+function translated(
+  read: (...a: unknown[]) => Promise<unknown>,
+): (this: object, ...args: unknown[]) => Promise<unknown> {
+  let wrapper = TRANSLATED.get(read)
+  if (wrapper === undefined) {
+    wrapper = function (this: object, ...args: unknown[]) {
+      const context = bodyContexts.get(this)
+      const pending = read.apply(this, args)
+      return context === undefined
+        ? pending
+        : pending.catch((error: unknown) => {
+            throw translateUpstreamError(error, context)
+          })
+    }
+    TRANSLATED.set(read, wrapper)
+  }
+  return wrapper
+}
+
+/**
  * Makes the body's read helpers (`text()`, `json()`, `arrayBuffer()`, …) reject with typed
  * errors: a body that stalls past the timeout is `UPSTREAM_TIMEOUT`, a connection lost mid-body
  * `UPSTREAM_UNREACHABLE`. Stream consumers (`for await`, `pipe`) see the driver's error; `fetch`
@@ -35,13 +64,7 @@ function translateBodyErrors(body: Record<string, unknown>, context: BodyErrorCo
   for (const name of MIXINS) {
     const read = body[name]
     if (typeof read !== 'function') continue
-    body[name] = function (this: unknown, ...args: unknown[]) {
-      return (read as (...a: unknown[]) => Promise<unknown>)
-        .apply(this, args)
-        .catch((error: unknown) => {
-          throw translateUpstreamError(error, context)
-        })
-    }
+    body[name] = translated(read as (...a: unknown[]) => Promise<unknown>)
   }
 }
 
