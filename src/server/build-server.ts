@@ -119,6 +119,9 @@ export function buildServer(options: ServerOptions): CalloutServer {
       response.writeHead(answer.status, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(json),
+        ...(answer.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(answer.retryAfterSeconds) }),
         ...(request.raw.complete && !closingApps.has(request.server)
           ? {}
           : { connection: 'close' }),
