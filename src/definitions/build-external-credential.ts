@@ -5,7 +5,7 @@
  */
 import type { Secret } from '../secrets/secret.ts'
 import { buildHeaders, opt } from './build-fields.ts'
-import { formatPath, issue } from './issues.ts'
+import { formatPath, issue, unknownReference } from './issues.ts'
 import type { ConfigIssue, ConfigPath } from './issues.ts'
 import { DEFAULTS } from './model.ts'
 import type { AuthProvider, ExternalCredential, JwtSettings, Principal } from './model.ts'
@@ -101,7 +101,7 @@ function checkProtocolFields(
       issues.push(
         issue(
           at('authProvider'),
-          `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`,
+          unknownReference('AuthProvider', entry.authProvider, 'authProviders', providerNames),
         ),
       )
     }

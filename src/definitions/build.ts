@@ -6,7 +6,7 @@
 import { salesforceEndpoints } from '../providers/salesforce.ts'
 import { buildExternalCredential } from './build-external-credential.ts'
 import { buildHeaders, freeze, isPemPrivateKey, opt } from './build-fields.ts'
-import { configInvalid, formatPath, issue } from './issues.ts'
+import { configInvalid, formatPath, issue, unknownReference } from './issues.ts'
 import type { ConfigIssue, ConfigPath } from './issues.ts'
 import { expandLegacy, legacyFieldsOf } from './legacy.ts'
 import { DEFAULTS } from './model.ts'
@@ -336,7 +336,7 @@ function buildNamedCredential(
     issues.push(
       issue(
         at('externalCredential'),
-        `names the ExternalCredential ${ec}, which is not defined — add it under externalCredentials or fix the name`,
+        unknownReference('ExternalCredential', ec, 'externalCredentials', ecNames),
       ),
     )
   }

@@ -36,6 +36,21 @@ export function formatPath(path: ConfigPath): string {
   return out === '' ? '(root)' : out
 }
 
+/**
+ * The segments of a path written by {@link formatPath} (array indexes as strings).
+ *
+ * @example
+ * parsePath('externalCredentials["no spaces"].principals[0]') // ['externalCredentials', 'no spaces', 'principals', '0']
+ */
+export function parsePath(path: string): string[] {
+  const segments: string[] = []
+  for (const m of path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]|\.?([^.[\]]+)/g)) {
+    if (m[1] !== undefined) segments.push(JSON.parse(m[1]) as string)
+    else segments.push(m[2] ?? m[3] ?? '')
+  }
+  return segments
+}
+
 /** Builds a {@link ConfigIssue}. */
 export function issue(path: ConfigPath, message: string): ConfigIssue {
   return { path: formatPath(path), message, at: path }
@@ -102,4 +117,22 @@ export function closest(word: string, candidates: readonly string[]): string | u
   }
   const limit = Math.max(2, Math.floor(word.length / 3))
   return bestDistance <= limit ? best : undefined
+}
+
+/**
+ * The message for a reference to a definition that does not exist, with the closest existing
+ * name as "did you mean" when there is a plausible one.
+ *
+ * @example
+ * unknownReference('AuthProvider', 'Ipd', 'authProviders', ['Idp'])
+ * // 'names the AuthProvider Ipd, which is not defined — did you mean Idp? Otherwise add it under authProviders or fix the name'
+ */
+export function unknownReference(
+  kind: string,
+  name: string,
+  section: string,
+  candidates: Iterable<string>,
+): string {
+  const suggestion = closest(name, [...candidates])
+  return `names the ${kind} ${name}, which is not defined — ${suggestion === undefined ? '' : `did you mean ${suggestion}? Otherwise `}add it under ${section} or fix the name`
 }

@@ -5,7 +5,7 @@
  * or `PerUser` (per-user) — exactly as if the new form had been written by hand.
  */
 import type { Secret } from '../secrets/secret.ts'
-import { issue } from './issues.ts'
+import { issue, unknownReference } from './issues.ts'
 import type { ConfigIssue, ConfigPath } from './issues.ts'
 import { DEFAULTS } from './model.ts'
 import { LEGACY_FIELDS } from './schema.ts'
@@ -151,7 +151,7 @@ export function expandLegacy(
       issues.push(
         issue(
           at('authProvider'),
-          `names the AuthProvider ${entry.authProvider}, which is not defined — add it under authProviders or fix the name`,
+          unknownReference('AuthProvider', entry.authProvider, 'authProviders', providerNames),
         ),
       )
     }

@@ -5,9 +5,9 @@
  * <username>", list the REST resources from the test panel, survive expired sessions, run the
  * doctor panel's online checks, open the org and the Account a test call created through "Open in
  * target org" without a login prompt, see "Needs re-auth" after the refresh token is revoked and
- * re-authenticate in one click, revoke the tokens from the detail page. Then the error paths: a
- * tampered or missing CSRF token, a login lockout, redirect_uri_mismatch, SAME_ORG_SSO and an
- * SSO-only org whose flow times out. axe-core checks every page; screenshots go to
+ * re-authenticate in one click, revoke the tokens from the detail page, create an External
+ * Credential with principals. Then the error paths: a tampered or missing CSRF token, a login
+ * lockout, redirect_uri_mismatch, SAME_ORG_SSO and an SSO-only org whose flow times out. axe-core checks every page; screenshots go to
  * test-artifacts/console/ (git-ignored).
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -219,6 +219,27 @@ describe('the console in Chromium', () => {
     await accessible()
     await shot('08-revoked')
     expect(await listResources()).toContain('NEEDS_REAUTH')
+  })
+
+  it('creates an External Credential with principals through the form', async () => {
+    await page.goto(`${c.origin}/external-credentials/new`)
+    await accessible()
+    await page.fill('#name', 'Partner')
+    await page.selectOption('#protocol', 'custom')
+    await page.selectOption('#flow', '')
+    await page.fill('#p0-name', 'Service')
+    await page.fill('#p0-sequence', '1')
+    await page.fill('#p0-parameters', 'tenant=acme')
+    await page.fill('#p0-secrets', 'apiKey=partner-key-3b9e')
+    await page.fill('#p1-name', 'Agent')
+    await page.selectOption('#p1-type', 'per-user')
+    await Promise.all([page.waitForNavigation(), page.click('form.card button[type="submit"]')])
+    expect(new URL(page.url()).pathname).toBe('/external-credentials/Partner')
+    expect(await page.textContent('main')).toContain('Stored, never shown: apiKey.')
+    expect(await page.content()).not.toContain('partner-key-3b9e')
+    expect(await page.inputValue('#p1-name')).toBe('Agent')
+    await accessible()
+    await shot('09-external-credential')
   })
 
   it('renders injected markup inert and checks the audit page', async () => {

@@ -24,6 +24,7 @@ import { registerConnectLinkForm, registerConnectRoutes } from './connect-pages.
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
 import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
+import { registerExternalCredentialPages } from './external-credential-pages.ts'
 import { registerRevokePages } from './revoke-pages.ts'
 import { render, type PageData } from './views.ts'
 
@@ -346,6 +347,7 @@ export function registerConsole(
       })
       registerRevokePages(pages, context)
       registerConnectLinkForm(pages, context)
+      registerExternalCredentialPages(pages, context)
     })
 
     async function sendLogin(

@@ -17,7 +17,7 @@ import type { ConsoleContext } from './console-plugin.ts'
 import { field, formOf, page, statusLabel } from './console-plugin.ts'
 import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
-import { WRITE_ONLY } from './definitions-service.ts'
+import { WRITE_ONLY, type DefinitionKind, type DefinitionsService } from './definitions-service.ts'
 import { consoleWordsFor, doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 import { REVOKE_FLASHES } from './revoke-pages.ts'
 import { registerOpenInOrg, returnedRecord } from './open-in-org.ts'
@@ -38,8 +38,16 @@ const FLASHES: Readonly<Record<string, string>> = {
 
 type Values = Record<string, string | boolean | undefined>
 
-/** Field errors and form-level errors from a failed change. */
-function errorsOf(error: CalloutError, section: string): { errors: Values; formErrors: string[] } {
+/**
+ * Field errors and form-level errors from a failed change of an entry in config section `section`.
+ *
+ * @example
+ * const { errors, formErrors } = errorsOf(error, 'namedCredentials')
+ */
+export function errorsOf(
+  error: CalloutError,
+  section: string,
+): { errors: Values; formErrors: string[] } {
   const errors: Values = {}
   const formErrors: string[] = []
   const issues = (error.details.issues ?? []) as { path: string; message: string }[]
@@ -52,6 +60,36 @@ function errorsOf(error: CalloutError, section: string): { errors: Values; formE
   }
   if (issues.length === 0 && error.code !== 'DEFINITION_EXISTS') formErrors.push(error.message)
   return { errors, formErrors }
+}
+
+/**
+ * The checkboxes both "New Named Credential" screens post (Generate Authorization Header, Allow
+ * Merge Fields in HTTP Header/Body), as entry fields.
+ *
+ * @example
+ * const entry = { url, ...namedCredentialFlags(formOf(request)) }
+ */
+export function namedCredentialFlags(body: Record<string, unknown>): {
+  generateAuthorizationHeader: boolean
+  allowMergeFieldsInHeader: boolean
+  allowMergeFieldsInBody: boolean
+} {
+  const on = (key: string) => field(body, key) === 'on'
+  return {
+    generateAuthorizationHeader: on('generateAuthorizationHeader'),
+    allowMergeFieldsInHeader: on('allowMergeFieldsInHeader'),
+    allowMergeFieldsInBody: on('allowMergeFieldsInBody'),
+  }
+}
+
+/**
+ * The options of a select that picks an existing definition of `kind` (first: none).
+ *
+ * @example
+ * nameOptions(definitions, 'authProvider') // [['', '—'], ['SfTarget', 'SfTarget']]
+ */
+export function nameOptions(definitions: DefinitionsService, kind: DefinitionKind): string[][] {
+  return [['', '—'], ...Object.keys(definitions.list(kind)).map((n) => [n, n])]
 }
 
 function str(body: Record<string, unknown>, name: string): string {
@@ -273,10 +311,7 @@ export function registerDefinitionPages(
     page(reply, request, '@named-credential-new', {
       title: 'New Named Credential',
       section: 'nc',
-      providerOptions: [
-        ['', '—'],
-        ...Object.keys(definitions.list('authProvider')).map((n) => [n, n]),
-      ],
+      providerOptions: nameOptions(definitions, 'authProvider'),
       values: data.values,
       errors: data.errors ?? {},
       formErrors: data.formErrors ?? [],
@@ -307,21 +342,14 @@ export function registerDefinitionPages(
     ]) {
       values[key] = str(body, key)
     }
-    for (const key of [
-      'startAuth',
-      'generateAuthorizationHeader',
-      'allowMergeFieldsInHeader',
-      'allowMergeFieldsInBody',
-    ]) {
-      values[key] = field(body, key) === 'on'
-    }
+    values.startAuth = field(body, 'startAuth') === 'on'
+    const flags = namedCredentialFlags(body)
+    Object.assign(values, flags)
     const name = String(values.name)
     const entry: Record<string, unknown> = {
       url: values.url,
       identityType: values.identityType,
-      generateAuthorizationHeader: values.generateAuthorizationHeader,
-      allowMergeFieldsInHeader: values.allowMergeFieldsInHeader,
-      allowMergeFieldsInBody: values.allowMergeFieldsInBody,
+      ...flags,
     }
     if (values.label !== '') entry.label = values.label
     if (values.identityType !== 'anonymous') {

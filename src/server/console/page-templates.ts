@@ -4,28 +4,31 @@
  * eta (`<%= %>`); no inline script or style.
  */
 
-/** A text input with its label, hint and field error. */
-function input(name: string, label: string, hint = '', type = 'text'): string {
+/** A text input with its label, hint and field error (template source). */
+export function input(name: string, label: string, hint = '', type = 'text'): string {
   return `<label for="${name}">${label}</label>
 <input type="${type}" id="${name}" name="${name}" value="<%= it.values.${name} ?? '' %>"<% if (it.errors.${name}) { %> aria-invalid="true" aria-describedby="${name}-error"<% } %>>
 ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
 <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
 }
 
-function checkbox(name: string, label: string): string {
+/** A checkbox with its label (template source). */
+export function checkbox(name: string, label: string): string {
   return `<div class="check"><input type="checkbox" id="${name}" name="${name}" value="on"<% if (it.values.${name}) { %> checked<% } %>><label for="${name}">${label}</label></div>`
 }
 
-function select(name: string, label: string, options: string, hint = ''): string {
+/** A select of `[value, text]` options with its label, hint and field error (template source). */
+export function select(name: string, label: string, options: string, hint = ''): string {
   return `<label for="${name}">${label}</label>
-<select id="${name}" name="${name}">
+<select id="${name}" name="${name}"<% if (it.errors.${name}) { %> aria-invalid="true" aria-describedby="${name}-error"<% } %>>
 <% for (const [value, text] of ${options}) { %><option value="<%= value %>"<% if (it.values.${name} === value) { %> selected<% } %>><%= text %></option><% } %>
 </select>
 ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
 <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
 }
 
-const FORM_ERRORS = `<% if (it.formErrors.length > 0 || Object.keys(it.errors).length > 0) { %><div class="alert error" role="alert"><p>Nothing was saved: correct the fields marked below.</p><% if (it.formErrors.length > 0) { %><ul><% for (const e of it.formErrors) { %><li><%= e %></li><% } %></ul><% } %></div><% } %>`
+/** The "Nothing was saved" alert with the form-level errors (template source). */
+export const FORM_ERRORS = `<% if (it.formErrors.length > 0 || Object.keys(it.errors).length > 0) { %><div class="alert error" role="alert"><p>Nothing was saved: correct the fields marked below.</p><% if (it.formErrors.length > 0) { %><ul><% for (const e of it.formErrors) { %><li><%= e %></li><% } %></ul><% } %></div><% } %>`
 
 const AUTH_PROVIDERS = `<% layout('@layout', it) %>
 <div class="actions"><a class="button" href="/auth-providers/new">New Auth Provider</a></div>

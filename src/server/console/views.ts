@@ -34,7 +34,7 @@ const LAYOUT = `<!doctype html>
 <% if (it.user) { %>
   <nav aria-label="Main">
     <ul>
-<% for (const [href, label, key] of [['/', 'Named Credentials', 'nc'], ['/auth-providers', 'Auth Providers', 'ap'], ['/client-keys', 'Client Keys', 'keys'], ['/audit', 'Audit Log', 'audit']]) { %>
+<% for (const [href, label, key] of [['/', 'Named Credentials', 'nc'], ['/external-credentials', 'External Credentials', 'ec'], ['/auth-providers', 'Auth Providers', 'ap'], ['/client-keys', 'Client Keys', 'keys'], ['/audit', 'Audit Log', 'audit']]) { %>
       <li><a href="<%= href %>"<% if (it.section === key) { %> aria-current="page"<% } %>><%= label %></a></li>
 <% } %>
     </ul>
@@ -77,6 +77,7 @@ const LOGIN = `<% layout('@layout', it) %>
 const NAMED_CREDENTIALS = `<% layout('@layout', it) %>
 <div class="actions">
   <a class="button" href="/named-credentials/new">New Named Credential</a>
+  <a class="button secondary" href="/named-credentials/new-full">New Named Credential (full form)</a>
 </div>
 <h2>Named Credentials</h2>
 <% if (it.reports.length === 0) { %>
