@@ -276,6 +276,20 @@ describe('Revoke error paths', () => {
           revokeUrl: `${failing.origin}/revoke`,
         },
       ],
+      [
+        'externalCredentials',
+        {
+          name: 'People_Auth',
+          protocol: 'oauth2',
+          flow: 'browser',
+          authProvider: 'NoRevoke',
+          principals: { Person: { type: 'per-user' } },
+        },
+      ],
+      [
+        'namedCredentials',
+        { name: 'PeopleApi', url: 'https://api.example.com', externalCredential: 'People_Auth' },
+      ],
       ...['NoRevoke', 'Broken'].flatMap((p) => [
         [
           'externalCredentials',
@@ -299,6 +313,12 @@ describe('Revoke error paths', () => {
     }
     for (const p of ['NoRevoke', 'Broken']) {
       await c.store.compareAndSetCredential({ ...seeded, externalCredential: `${p}_Auth` }, 0)
+    }
+    for (const userId of ['ann', 'bob']) {
+      await c.store.compareAndSetCredential(
+        { ...seeded, externalCredential: 'People_Auth', principal: 'Person', userId },
+        0,
+      )
     }
   })
 
@@ -357,5 +377,29 @@ describe('Revoke error paths', () => {
       { provider: 'failed', removedLocally: false, code: 'REVOCATION_FAILED' },
       { provider: 'failed', removedLocally: false, code: 'REVOCATION_FAILED' },
     ])
+  })
+
+  it("revokes one end user's tokens of a per-user principal, and only theirs", async () => {
+    const person = (userId: string) =>
+      c.store.getCredential({ externalCredential: 'People_Auth', principal: 'Person', userId })
+    const detail = await browser.get('/named-credentials/PeopleApi')
+    expect(detail.body).toContain('href="/named-credentials/PeopleApi/revoke?user=ann"')
+    expect(detail.body).toContain('href="/named-credentials/PeopleApi/revoke?user=bob"')
+    const confirm = await browser.get('/named-credentials/PeopleApi/revoke?user=ann')
+    expect(confirm.body).toContain('<input type="hidden" name="user" value="ann">')
+    const done = await browser.post('/named-credentials/PeopleApi/revoke', {
+      _csrf: csrfOf(confirm.body),
+      user: 'ann',
+    })
+    expect(done.status).toBe(303)
+    expect((await person('ann'))?.refreshToken).toBeUndefined()
+    expect((await person('bob'))?.refreshToken?.reveal()).toBe('seeded-refresh-9c1d')
+    const noUser = await api('POST', '/admin/api/namedCredentials/PeopleApi/revoke')
+    expect(noUser.status).toBe(400)
+    expect(noUser.json.error.code).toBe('USER_REQUIRED')
+    expect((await person('bob'))?.status).toBe('authenticated')
+    const bob = await api('POST', '/admin/api/namedCredentials/PeopleApi/revoke', { user: 'bob' })
+    expect(bob.json).toMatchObject({ provider: 'no-endpoint', key: { userId: 'bob' } })
+    expect((await person('bob'))?.refreshToken).toBeUndefined()
   })
 })
