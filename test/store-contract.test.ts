@@ -19,6 +19,7 @@ import type {
   PrincipalCredential,
 } from '../src/definitions/model.ts'
 import { isCalloutError } from '../src/errors.ts'
+import { newClientKey } from '../src/server/client-key.ts'
 import { MasterKey } from '../src/secrets/master-key.ts'
 import { Secret } from '../src/secrets/secret.ts'
 import type { KyselyStore } from '../src/store/kysely-store.ts'
@@ -676,6 +677,76 @@ for (const dialect of DIALECTS) {
         expect(await codeOf(store.releaseLease('L', 7 as unknown as string))).toBe(
           'INVALID_ARGUMENT',
         )
+        await h.close()
+      })
+    })
+
+    describe('audit entries written with their change', () => {
+      it('rolls the change back when its audit entry fails, and writes no entry for a failed change', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        // A real trigger refuses audit entries whose action is "refused".
+        if (dialect === 'sqlite') {
+          await h.raw(
+            `create trigger refuse_audit before insert on admin_audit when new.action = 'refused'
+             begin select raise(abort, 'audit refused'); end`,
+          )
+        } else {
+          await h.raw(
+            `create function refuse_audit() returns trigger language plpgsql as $$
+             begin if new.action = 'refused' then raise exception 'audit refused'; end if; return new; end $$`,
+          )
+          await h.raw(
+            `create trigger refuse_audit before insert on admin_audit for each row execute function refuse_audit()`,
+          )
+        }
+        const entry = (action: string) => ({
+          at: 1_700_000_000_000,
+          actor: 'admin:alice',
+          action,
+          target: 'AuthProvider/Sf',
+          details: {},
+        })
+        const actions = async () => (await store.admin.listAudit()).map((e) => e.action).sort()
+        const one = defs({ authProviders: [provider('Sf')] })
+
+        await expect(store.applyDefinitions(one, { audit: entry('refused') })).rejects.toThrow()
+        expect((await store.loadDefinitions()).authProviders.size).toBe(0)
+        await store.applyDefinitions(one, { audit: entry('authProvider.create') })
+        expect((await store.loadDefinitions()).authProviders.has('Sf')).toBe(true)
+        expect(await actions()).toEqual(['authProvider.create'])
+
+        const { record } = newClientKey({ name: 'ci', rules: ['Sf'], anyUser: false, now: 1 })
+        await expect(
+          store.clientKeys.createClientKey(record, { audit: entry('refused') }),
+        ).rejects.toThrow()
+        expect(await store.clientKeys.listClientKeys()).toEqual([])
+        await store.clientKeys.createClientKey(record, { audit: entry('clientKey.create') })
+        await expect(
+          store.clientKeys.revokeClientKey(record.id, { audit: entry('refused') }),
+        ).rejects.toThrow()
+        expect((await store.clientKeys.getClientKey(record.id))?.revokedAt).toBeUndefined()
+        expect(
+          await store.clientKeys.revokeClientKey(record.id, { audit: entry('clientKey.revoke') }),
+        ).toBe(true)
+        expect((await store.clientKeys.getClientKey(record.id))?.revokedAt).toBeDefined()
+
+        // And the other way round: a change that fails leaves no audit entry.
+        const bad = { ...provider('Bad'), name: 'not a name' } as AuthProvider
+        await expect(
+          store.applyDefinitions(defs({ authProviders: [bad] }), { audit: entry('bad.create') }),
+        ).rejects.toThrow()
+        expect(
+          await store.clientKeys.revokeClientKey(record.id, { audit: entry('again.revoke') }),
+        ).toBe(false)
+        await expect(
+          store.clientKeys.createClientKey(record, { audit: entry('dup.create') }),
+        ).rejects.toThrow()
+        expect(await actions()).toEqual([
+          'authProvider.create',
+          'clientKey.create',
+          'clientKey.revoke',
+        ])
         await h.close()
       })
     })

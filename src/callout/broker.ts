@@ -2,6 +2,7 @@ import { checkFormulas } from '../auth/formula-check.ts'
 import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import type { AuditRecord } from '../store/admin.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
 import type { Revocation, TokenManager } from '../tokens/token-manager.ts'
@@ -410,12 +411,16 @@ export class Broker {
   }
 
   /**
-   * Writes definitions to the store (one transaction) and starts using them.
+   * Writes definitions to the store (one transaction) and starts using them. `audit` (the
+   * console and admin API) is an audit entry written in that same transaction.
    *
    * @example
    * await broker.apply(await loadConfigFile('callout.yaml'))
    */
-  async apply(defs: Definitions, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+  async apply(
+    defs: Definitions,
+    options: { prune?: boolean; audit?: AuditRecord } = {},
+  ): Promise<ApplyResult> {
     this.#assertOpen()
     checkFormulas(defs)
     const result = await this.#parts.store.applyDefinitions(defs, options)

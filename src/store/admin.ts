@@ -4,7 +4,7 @@
  * instances on one database share logins), admin API tokens (only their SHA-256) and the audit
  * log. Never a password, session cookie or token in clear.
  */
-import type { Selectable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { randomBytes } from 'node:crypto'
 import { CalloutError } from '../errors.ts'
 import { toNumber } from './schema.ts'
@@ -13,6 +13,7 @@ import type {
   AdminSessionsTable,
   AdminTokensTable,
   AdminUsersTable,
+  Database,
 } from './schema.ts'
 import type { RepositoryContext } from './repository-context.ts'
 
@@ -56,6 +57,33 @@ export interface AdminTokenRecord {
 
 /** Detail values an audit entry may carry: names, counts and flags, never secrets. */
 export type AuditDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>
+
+/**
+ * Inserts an audit entry through `db` — a change's own transaction, so that the change and its
+ * entry are stored together or not at all.
+ *
+ * @example
+ * await database.writeTransaction('callout.client_keys', async (trx) => { …; await insertAudit(trx, entry) })
+ */
+export async function insertAudit(db: Kysely<Database>, entry: AuditRecord): Promise<AuditEntry> {
+  const id = `aud_${randomBytes(8).toString('hex')}`
+  await db
+    .insertInto('admin_audit')
+    .values({
+      id,
+      at: entry.at,
+      actor: entry.actor,
+      action: entry.action,
+      target: entry.target,
+      details: JSON.stringify(entry.details),
+      remote: entry.remote ?? null,
+    })
+    .execute()
+  return { id, ...entry }
+}
+
+/** An audit entry to write (its id is generated). */
+export type AuditRecord = Omit<AuditEntry, 'id'>
 
 /** One audit entry: who did what to which target, when. */
 export interface AuditEntry {
@@ -122,7 +150,7 @@ export interface AdminStore {
   revokeAdminToken(id: string, now: number): Promise<boolean>
 
   /** Appends an audit entry (its id is generated). */
-  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>
+  appendAudit(entry: AuditRecord): Promise<AuditEntry>
   /** The newest entries first; `before` pages back from an entry time. */
   listAudit(options?: { limit?: number; before?: number }): Promise<AuditEntry[]>
 }
@@ -433,25 +461,10 @@ export class KyselyAdminStore implements AdminStore {
     })
   }
 
-  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
-    return this.#run('append to the audit log', async () => {
-      const id = `aud_${randomBytes(8).toString('hex')}`
-      await this.#context.database.write((db) =>
-        db
-          .insertInto('admin_audit')
-          .values({
-            id,
-            at: entry.at,
-            actor: entry.actor,
-            action: entry.action,
-            target: entry.target,
-            details: JSON.stringify(entry.details),
-            remote: entry.remote ?? null,
-          })
-          .execute(),
-      )
-      return { id, ...entry }
-    })
+  appendAudit(entry: AuditRecord): Promise<AuditEntry> {
+    return this.#run('append to the audit log', () =>
+      this.#context.database.write((db) => insertAudit(db, entry)),
+    )
   }
 
   listAudit(options: { limit?: number; before?: number } = {}): Promise<AuditEntry[]> {

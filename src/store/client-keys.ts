@@ -6,6 +6,7 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { CalloutError } from '../errors.ts'
+import { insertAudit, type AuditRecord } from './admin.ts'
 import type { RepositoryContext } from './repository-context.ts'
 import { clientKeyMacInput, tamperedClientKeys } from './row-integrity.ts'
 import { toNumber } from './schema.ts'
@@ -51,7 +52,8 @@ export interface ClientKeyListing {
  * const record = await keys.getClientKey('3f2a1b0c9d8e')
  */
 export interface ClientKeyStore {
-  createClientKey(record: ClientKeyRecord): Promise<void>
+  /** Stores a new key; with `audit`, that entry is written in the same transaction. */
+  createClientKey(record: ClientKeyRecord, options?: { audit?: AuditRecord }): Promise<void>
   /** One key; `STORE_TAMPERED` when its row fails its integrity check. */
   getClientKey(id: string): Promise<ClientKeyRecord | undefined>
   /** Every key, newest first, revoked ones included; `STORE_TAMPERED` names any tampered row. */
@@ -61,8 +63,11 @@ export interface ClientKeyStore {
    * named in `tampered` instead of failing the whole listing (`callout keys list`).
    */
   inspectClientKeys(): Promise<ClientKeyListing>
-  /** Marks a key revoked; false when no such key exists or it was already revoked. */
-  revokeClientKey(id: string): Promise<boolean>
+  /**
+   * Marks a key revoked; false when no such key exists or it was already revoked. With `audit`,
+   * that entry is written in the same transaction as the revocation (and not at all for false).
+   */
+  revokeClientKey(id: string, options?: { audit?: AuditRecord }): Promise<boolean>
 }
 
 type Row = Selectable<ClientKeysTable>
@@ -98,7 +103,10 @@ export class KyselyClientKeys implements ClientKeyStore {
     this.#context = context
   }
 
-  async createClientKey(record: ClientKeyRecord): Promise<void> {
+  async createClientKey(
+    record: ClientKeyRecord,
+    options: { audit?: AuditRecord } = {},
+  ): Promise<void> {
     assertClientKey(record)
     const { database, ring } = this.#context
     await this.#context.run('store a client key', async () => {
@@ -112,12 +120,13 @@ export class KyselyClientKeys implements ClientKeyStore {
         expires_at: record.expiresAt ?? null,
         revoked_at: record.revokedAt ?? null,
       }
-      await database.write((db) =>
-        db
+      await writeAudited(database, options.audit, async (db) => {
+        await db
           .insertInto('client_keys')
           .values({ ...row, mac: ring.sign(clientKeyMacInput(row)) })
-          .execute(),
-      )
+          .execute()
+        return true
+      })
     })
   }
 
@@ -169,7 +178,7 @@ export class KyselyClientKeys implements ClientKeyStore {
    * Marks a key revoked and tags the revoked row. A row that failed its check is tagged too: a
    * revoked key is refused whatever its other columns say, and un-revoking it breaks the tag.
    */
-  async revokeClientKey(id: string): Promise<boolean> {
+  async revokeClientKey(id: string, options: { audit?: AuditRecord } = {}): Promise<boolean> {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_KEY_LENGTH) return false
     const { database, ring, clock } = this.#context
     return this.#context.run('revoke a client key', async () => {
@@ -182,17 +191,18 @@ export class KyselyClientKeys implements ClientKeyStore {
         if (row === undefined || row.revoked_at !== null) return false
         const revokedAt = clock.now()
         const mac = ring.sign(clientKeyMacInput({ ...row, revoked_at: revokedAt }))
-        const result = await database.write((db) =>
-          db
+        const revoked = await writeAudited(database, options.audit, async (db) => {
+          const result = await db
             .updateTable('client_keys')
             .set({ revoked_at: revokedAt, mac })
             .where('id', '=', id)
             .where('revoked_at', 'is', null)
             // Compare-and-set on the whole row's tag: a concurrent change is re-read first.
             .where('mac', row.mac === null ? 'is' : '=', row.mac)
-            .executeTakeFirst(),
-        )
-        if (Number(result.numUpdatedRows) > 0) return true
+            .executeTakeFirst()
+          return Number(result.numUpdatedRows) > 0
+        })
+        if (revoked) return true
       }
       throw new CalloutError(
         'STORE_CONFLICT',
@@ -246,4 +256,21 @@ function assertClientKey(record: ClientKeyRecord): void {
       throw new CalloutError('INVALID_ARGUMENT', `${field} must be an integer (ms since epoch).`)
     }
   }
+}
+
+/**
+ * Runs a one-statement change; with an audit entry, the change and the entry go in one
+ * transaction (the entry only when `change` reports that it changed something).
+ */
+async function writeAudited(
+  database: RepositoryContext['database'],
+  audit: AuditRecord | undefined,
+  change: (db: Kysely<Database>) => Promise<boolean>,
+): Promise<boolean> {
+  if (audit === undefined) return database.write(change)
+  return database.writeTransaction('callout.client_keys', async (trx) => {
+    const changed = await change(trx)
+    if (changed) await insertAudit(trx, audit)
+    return changed
+  })
 }

@@ -21,6 +21,7 @@ import { DEFINITION_TABLES } from './schema.ts'
 import type { Database, DefinitionKind, DefinitionTable } from './schema.ts'
 import { MAX_KEY_LENGTH } from './store-validation.ts'
 import { checkStoredDefinition } from './stored-definition-rules.ts'
+import { insertAudit, type AuditRecord } from './admin.ts'
 import type { ApplyResult } from './types.ts'
 
 /** The name of a definition table (`auth_providers`, `external_credentials`, `named_credentials`). */
@@ -87,7 +88,10 @@ export class DefinitionsRepository {
    * Writes the given definitions in one transaction (all or nothing); unchanged rows are left
    * alone, a row failing its integrity check is rewritten. With `prune`, the rest is deleted.
    */
-  async apply(defs: Definitions, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+  async apply(
+    defs: Definitions,
+    options: { prune?: boolean; audit?: AuditRecord } = {},
+  ): Promise<ApplyResult> {
     assertDefinitionMaps(defs)
     const prune = options.prune === true
     const { database, ensureKeys, clock } = this.#context
@@ -137,6 +141,8 @@ export class DefinitionsRepository {
             }
           }
         }
+        // The change's audit entry commits with it, or neither does.
+        if (options.audit !== undefined) await insertAudit(trx, options.audit)
         return { created, updated, unchanged, deleted }
       }),
     )

@@ -17,7 +17,7 @@ import type {
 } from '../definitions/model.ts'
 import { KeyRing } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
-import { KyselyAdminStore, type AdminStore } from './admin.ts'
+import { KyselyAdminStore, type AdminStore, type AuditRecord } from './admin.ts'
 import { KyselyClientKeys, type ClientKeyStore } from './client-keys.ts'
 import { ConnectLinksRepository } from './connect-links-repository.ts'
 import { CredentialsRepository } from './credentials-repository.ts'
@@ -199,7 +199,10 @@ export class KyselyStore implements Store {
     return this.#definitions.load()
   }
 
-  applyDefinitions(defs: Definitions, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+  applyDefinitions(
+    defs: Definitions,
+    options: { prune?: boolean; audit?: AuditRecord } = {},
+  ): Promise<ApplyResult> {
     return this.#definitions.apply(defs, options)
   }
 

@@ -11,6 +11,7 @@ import type {
   NamedCredential,
   PrincipalCredential,
 } from '../definitions/model.ts'
+import type { AuditRecord } from './admin.ts'
 import type { StoreNotifications } from './notifications.ts'
 
 /** What {@link Store.applyDefinitions} changed, by kind and name. */
@@ -120,9 +121,13 @@ export interface Store extends LeaseStore, ConnectLinkStore {
   loadDefinitions(): Promise<Definitions>
   /**
    * Writes the given definitions in one transaction (all or nothing). With `prune`, definitions
-   * not in `defs` are deleted.
+   * not in `defs` are deleted. With `audit`, that audit entry is written in the same transaction:
+   * the change and its entry are stored together or not at all.
    */
-  applyDefinitions(defs: Definitions, options?: { prune?: boolean }): Promise<ApplyResult>
+  applyDefinitions(
+    defs: Definitions,
+    options?: { prune?: boolean; audit?: AuditRecord },
+  ): Promise<ApplyResult>
   putAuthProvider(def: AuthProvider): Promise<void>
   putExternalCredential(def: ExternalCredential): Promise<void>
   putNamedCredential(def: NamedCredential): Promise<void>

@@ -4,9 +4,11 @@
  * mean"), secrets write-only, nothing stored on bad input, client keys, the audit log and the
  * OpenAPI document generated from the route table.
  */
+import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_OPERATIONS } from '../../src/server/console/admin-api.ts'
+import { rawSqlite } from '../helpers/raw-sql.ts'
 import {
   TEST_SCRYPT_COST,
   adminToken,
@@ -296,5 +298,25 @@ describe('OpenAPI', () => {
       await r.body.text()
       expect(r.statusCode, `${op.method} ${path}`).toBe(401)
     }
+  })
+})
+
+describe('audit entries in the change’s transaction', () => {
+  it('stores neither the change nor its entry when the audit write fails', async () => {
+    // A real trigger in the store refuses the audit entry of one change.
+    rawSqlite(
+      join(rig.home, 'callout.db'),
+      `create trigger refuse_audit before insert on admin_audit
+       when new.target = 'AuthProvider/Refused'
+       begin select raise(abort, 'audit refused'); end`,
+    )
+    const refused = await api('POST', '/admin/api/authProviders', { ...provider, name: 'Refused' })
+    expect(refused.status).toBe(500)
+    expect((await api('GET', '/admin/api/authProviders/Refused')).status).toBe(404)
+    await c.broker.reload()
+    expect(c.broker.definitions.authProviders.has('Refused')).toBe(false)
+    const targets = (await c.store.admin.listAudit({ limit: 1000 })).map((e) => e.target)
+    expect(targets).not.toContain('AuthProvider/Refused')
+    expect(targets).toContain('AuthProvider/Idp')
   })
 })

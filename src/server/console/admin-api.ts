@@ -462,13 +462,15 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
         ...(expires === undefined ? {} : { expiresInMs: (expires as number) * 1000 }),
       })
       const { id } = record
-      await keysOf(c).createClientKey(record)
-      await c.auth.audit({
-        actor: call.actor.actor,
-        action: 'clientKey.create',
-        target: `ClientKey/${id}`,
-        details: { name, rules, anyUser: record.anyUser },
-        remote: call.remote,
+      await keysOf(c).createClientKey(record, {
+        audit: {
+          at: c.now(),
+          actor: call.actor.actor,
+          action: 'clientKey.create',
+          target: `ClientKey/${id}`,
+          details: { name, rules, anyUser: record.anyUser },
+          remote: call.remote,
+        },
       })
       return { ...keyView(record, now), key }
     },
@@ -481,7 +483,15 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
     status: 204,
     handle: async (c, call) => {
       const id = call.params.id!
-      const done = /^[0-9a-f]{12}$/.test(id) && (await keysOf(c).revokeClientKey(id))
+      const audit = {
+        at: c.now(),
+        actor: call.actor.actor,
+        action: 'clientKey.revoke',
+        target: `ClientKey/${id}`,
+        details: {},
+        remote: call.remote,
+      }
+      const done = /^[0-9a-f]{12}$/.test(id) && (await keysOf(c).revokeClientKey(id, { audit }))
       if (!done) {
         throw new CalloutError(
           'DEFINITION_NOT_FOUND',
@@ -491,12 +501,6 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
           },
         )
       }
-      await c.auth.audit({
-        actor: call.actor.actor,
-        action: 'clientKey.revoke',
-        target: `ClientKey/${id}`,
-        remote: call.remote,
-      })
       return undefined
     },
   },

@@ -166,7 +166,7 @@ export function registerConsole(
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     ...(options.sessionMaxMs === undefined ? {} : { sessionMaxMs: options.sessionMaxMs }),
   })
-  const definitions = new DefinitionsService(broker, (entry) => auth.audit(entry))
+  const definitions = new DefinitionsService(broker, clock)
   const context: ConsoleContext = { auth, broker, publicUrl, secure, clock, definitions }
   const limit = options.loginRateLimit ?? CONSOLE_DEFAULTS.loginRateLimit
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }

@@ -576,13 +576,15 @@ export function registerDefinitionPages(
         anyUser: values.anyUser === true,
         now: context.clock.now(),
       })
-      await options.keys.createClientKey(record)
-      await context.auth.audit({
-        actor: actorOf(request),
-        action: 'clientKey.create',
-        target: `ClientKey/${record.id}`,
-        details: { name, rules: record.rules, anyUser: record.anyUser },
-        remote: remoteOf(request),
+      await options.keys.createClientKey(record, {
+        audit: {
+          at: context.clock.now(),
+          actor: actorOf(request),
+          action: 'clientKey.create',
+          target: `ClientKey/${record.id}`,
+          details: { name, rules: record.rules, anyUser: record.anyUser },
+          remote: remoteOf(request),
+        },
       })
       return keysPage(request, reply, { newKey: key })
     } catch (error) {
@@ -592,16 +594,16 @@ export function registerDefinitionPages(
   })
   pages.post('/client-keys/:id/revoke', async (request, reply) => {
     const { id } = request.params as { id: string }
-    if (
-      options.keys !== undefined &&
-      /^[0-9a-f]{12}$/.test(id) &&
-      (await options.keys.revokeClientKey(id))
-    ) {
-      await context.auth.audit({
-        actor: actorOf(request),
-        action: 'clientKey.revoke',
-        target: `ClientKey/${id}`,
-        remote: remoteOf(request),
+    if (options.keys !== undefined && /^[0-9a-f]{12}$/.test(id)) {
+      await options.keys.revokeClientKey(id, {
+        audit: {
+          at: context.clock.now(),
+          actor: actorOf(request),
+          action: 'clientKey.revoke',
+          target: `ClientKey/${id}`,
+          details: {},
+          remote: remoteOf(request),
+        },
       })
     }
     return reply.redirect('/client-keys', 303)

@@ -13,8 +13,9 @@ import {
   parseConfig,
   type ExportedConfig,
 } from '../../definitions/index.ts'
+import type { Clock } from '../../clock.ts'
 import { CalloutError } from '../../errors.ts'
-import type { AuditDetails } from '../../store/admin.ts'
+import type { AuditDetails, AuditRecord } from '../../store/admin.ts'
 
 /** A kind of definition, as the admin API names it. */
 export type DefinitionKind = 'authProvider' | 'externalCredential' | 'namedCredential'
@@ -55,18 +56,19 @@ export type Auditor = (entry: {
 }) => Promise<unknown>
 
 /**
- * Lists, reads, creates, replaces and deletes definitions through the broker.
+ * Lists, reads, creates, replaces and deletes definitions through the broker. Each change and its
+ * audit entry are written in one transaction: both or neither.
  *
  * @example
  * await service.put('authProvider', 'SfTarget', { type: 'salesforce', consumerKey, consumerSecret }, { actor: 'admin:alice' }, 'create')
  */
 export class DefinitionsService {
   readonly #broker: Broker
-  readonly #audit: Auditor
+  readonly #clock: Clock
 
-  constructor(broker: Broker, audit: Auditor) {
+  constructor(broker: Broker, clock: Clock) {
     this.#broker = broker
-    this.#audit = audit
+    this.#clock = clock
   }
 
   /** Every entry of a kind, by name, with secret fields as {@link WRITE_ONLY}. */
@@ -125,16 +127,9 @@ export class DefinitionsService {
     const next: Entry = { ...(entry as Entry) }
     if (exists) keepSecrets(next, section[name]!, `${SECTIONS[kind]}.${name}`, secretPaths)
     section[name] = next
+    // Field names only, never values (some are secrets).
     const changed = Object.keys(next).sort()
-    await this.#apply(doc, env)
-    await this.#audit({
-      actor: context.actor,
-      action: `${kind}.${mode}`,
-      target: `${KIND_LABELS[kind]}/${name}`,
-      // Field names only, never values (some are secrets).
-      details: { fields: changed },
-      ...(context.remote === undefined ? {} : { remote: context.remote }),
-    })
+    await this.#apply(doc, env, this.#record(context, `${kind}.${mode}`, kind, name, changed))
   }
 
   /**
@@ -146,23 +141,35 @@ export class DefinitionsService {
     const section = doc[SECTIONS[kind]]
     if (!Object.hasOwn(section, name)) throw this.#notFound(kind, name, doc)
     delete section[name]
-    await this.#apply(doc, env)
-    await this.#audit({
-      actor: context.actor,
-      action: `${kind}.delete`,
-      target: `${KIND_LABELS[kind]}/${name}`,
-      ...(context.remote === undefined ? {} : { remote: context.remote }),
-    })
+    await this.#apply(doc, env, this.#record(context, `${kind}.delete`, kind, name))
   }
 
-  async #apply(doc: Document, env: Record<string, string>): Promise<void> {
+  #record(
+    context: ChangeContext,
+    action: string,
+    kind: DefinitionKind,
+    name: string,
+    fields?: string[],
+  ): AuditRecord {
+    const details: AuditDetails = fields === undefined ? {} : { fields }
+    return {
+      at: this.#clock.now(),
+      actor: context.actor,
+      action,
+      target: `${KIND_LABELS[kind]}/${name}`,
+      details,
+      ...(context.remote === undefined ? {} : { remote: context.remote }),
+    }
+  }
+
+  async #apply(doc: Document, env: Record<string, string>, audit: AuditRecord): Promise<void> {
     const defs = parseConfig(doc, {
       env,
       allowInlineSecrets: true,
       source: 'this change',
       onWarning: () => undefined,
     })
-    await this.#broker.apply(defs, { prune: true })
+    await this.#broker.apply(defs, { prune: true, audit })
   }
 
   #snapshot(): { doc: Document; env: Record<string, string>; secretPaths: Set<string> } {
