@@ -2,20 +2,12 @@
  * `callout auth <Name> --user <id>` on a per-user credential prints only that user's connection,
  * with two users connected: a real browser flow against the Salesforce emulator for each.
  */
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import { authorize } from '../../packages/salesforce-emulator/test/helpers/oauth.ts'
-import {
-  captureIo,
-  freePort,
-  printedUrl,
-  runCli,
-  tempHome,
-  waitFor,
-  writeText,
-  type TempHome,
-} from './helpers.ts'
+import { captureIo, freePort, printedUrl, runCli, waitFor, type TempHome } from './helpers.ts'
+import { initAndApply, startTargetOrg } from './target-org.ts'
 
 const ALICE = { username: 'alice@target.example', password: 'Alice-Pass-1' }
 const BOB = { username: 'bob@target.example', password: 'Bob-Pass-1' }
@@ -29,21 +21,14 @@ describe('callout auth --user on a per-user credential', () => {
 
   beforeAll(async () => {
     redirectUri = `http://localhost:${await freePort()}/oauth/callback`
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [ALICE, BOB],
-          connectedApps: [{ name: 'Crm', callbackUrls: [redirectUri] }],
-        },
-      ],
-    })
-    org = emulator.org('target')
-    t = await tempHome()
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [ALICE, BOB],
+      connectedApps: [{ name: 'Crm', callbackUrls: [redirectUri] }],
+    }))
     env = { ...t.env, CRM_SECRET: org.connectedApp('Crm').consumerSecret }
-    const config = await writeText(
-      t.dir,
-      'callout.yaml',
+    const { applied } = await initAndApply(
+      t,
+      env,
       `
 authProviders:
   Target:
@@ -62,8 +47,7 @@ namedCredentials:
   Crm: { url: ${org.instanceUrl}, externalCredential: CrmAuth }
 `,
     )
-    expect((await runCli(['init'], env)).code).toBe(0)
-    expect((await runCli(['apply', '-f', config], env)).stderr).toBe('')
+    expect(applied.stderr).toBe('')
   })
   afterAll(async () => {
     await emulator?.close()

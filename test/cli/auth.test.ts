@@ -1,24 +1,12 @@
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
-import { writeFile } from 'node:fs/promises'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { createServer, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import { authorize } from '../../packages/salesforce-emulator/test/helpers/oauth.ts'
-import {
-  captureIo,
-  freePort,
-  printedUrl,
-  rsaKeyPair,
-  runCli,
-  tempHome,
-  waitFor,
-  writeText,
-  type TempHome,
-} from './helpers.ts'
+import { captureIo, freePort, printedUrl, runCli, waitFor, type TempHome } from './helpers.ts'
+import { JWT_USER, initAndApply, jwtApp, startTargetOrg } from './target-org.ts'
 
 const USER = { username: 'admin@target.example', password: 'Target-Pass-1' }
-const JWT_USER = 'integration@target.example'
 
 describe('callout auth', () => {
   let emulator: Emulator
@@ -31,32 +19,16 @@ describe('callout auth', () => {
   beforeAll(async () => {
     port = await freePort()
     redirectUri = `http://localhost:${port}/oauth/callback`
-    const { publicPem, privatePem } = rsaKeyPair()
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [USER, { username: JWT_USER }],
-          connectedApps: [
-            { name: 'Browser', callbackUrls: [redirectUri] },
-            {
-              name: 'Server',
-              callbackUrls: ['http://localhost:1717/cb'],
-              certificate: publicPem,
-              adminPreAuthorized: true,
-            },
-          ],
-        },
-      ],
-    })
-    org = emulator.org('target')
-    t = await tempHome()
+    const server = jwtApp()
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [USER, { username: JWT_USER }],
+      connectedApps: [{ name: 'Browser', callbackUrls: [redirectUri] }, server.app],
+    }))
     env = { ...t.env, SF_SECRET: org.connectedApp('Browser').consumerSecret }
-    await writeFile(join(t.dir, 'server.key'), privatePem, { mode: 0o600 })
-    await writeFile(join(t.dir, 'other.key'), rsaKeyPair().privatePem, { mode: 0o600 })
-    const config = await writeText(
-      t.dir,
-      'callout.yaml',
+    await server.writeKeys(t.dir)
+    const { applied } = await initAndApply(
+      t,
+      env,
       `
 authProviders:
   TargetBrowser:
@@ -101,8 +73,6 @@ namedCredentials:
   Broken: { url: ${org.instanceUrl}, externalCredential: BrokenAuth }
 `,
     )
-    expect((await runCli(['init'], env)).code).toBe(0)
-    const applied = await runCli(['apply', '-f', config], env)
     expect(applied.stderr).toBe('')
   })
   afterAll(async () => {

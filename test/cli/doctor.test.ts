@@ -1,14 +1,12 @@
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../../src/cli/doctor-checks.ts'
 import { MasterKey } from '../../src/secrets/index.ts'
 import { Secret } from '../../src/secrets/secret.ts'
 import { openStore } from '../../src/store/index.ts'
-import { rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
+import { runCli, tempHome, type TempHome } from './helpers.ts'
+import { JWT_USER, initAndApply, jwtApp, startTargetOrg } from './target-org.ts'
 
-const JWT_USER = 'integration@target.example'
 const CANARY = 'CANARY-access-token-8d1f3e'
 const CANARY_REFRESH = 'CANARY-refresh-token-51ac07'
 
@@ -31,32 +29,19 @@ describe('callout doctor against the Salesforce emulator', () => {
   let env: Record<string, string | undefined>
 
   beforeAll(async () => {
-    const { publicPem, privatePem } = rsaKeyPair()
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [{ username: JWT_USER, name: 'Integration User' }],
-          connectedApps: [
-            { name: 'Browser', callbackUrls: ['http://localhost:1717/oauth/callback'] },
-            {
-              name: 'Server',
-              callbackUrls: ['http://localhost:1717/cb'],
-              certificate: publicPem,
-              adminPreAuthorized: true,
-            },
-          ],
-        },
+    const server = jwtApp()
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [{ username: JWT_USER, name: 'Integration User' }],
+      connectedApps: [
+        { name: 'Browser', callbackUrls: ['http://localhost:1717/oauth/callback'] },
+        server.app,
       ],
-    })
-    org = emulator.org('target')
-    t = await tempHome()
+    }))
     env = { ...t.env, SF_SECRET: org.connectedApp('Browser').consumerSecret }
-    await writeFile(join(t.dir, 'server.key'), privatePem, { mode: 0o600 })
-    await writeFile(join(t.dir, 'other.key'), rsaKeyPair().privatePem, { mode: 0o600 })
-    const config = await writeText(
-      t.dir,
-      'callout.yaml',
+    await server.writeKeys(t.dir)
+    const { applied } = await initAndApply(
+      t,
+      env,
       `
 authProviders:
   TargetServer: { type: salesforce, loginUrl: ${org.loginUrl}, consumerKey: ${org.connectedApp('Server').consumerKey} }
@@ -111,8 +96,6 @@ namedCredentials:
   Canary: { url: ${org.instanceUrl}, externalCredential: Planted }
 `,
     )
-    expect((await runCli(['init'], env)).code).toBe(0)
-    const applied = await runCli(['apply', '-f', config], env)
     // Only the browser flow whose scope is "api" gets a warning.
     expect(applied.stderr).toMatch(
       /^warning: externalCredentials\.ApiOnly: the scope "api" lacks refresh_token: [^\n]*\n$/,

@@ -3,13 +3,10 @@
  * emulator: the printed link logs in once and lands on the page; the warning goes to stderr; the
  * refusals each carry their code.
  */
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
-
-const JWT_USER = 'integration@target.example'
+import { runCli, type TempHome } from './helpers.ts'
+import { JWT_USER, initAndApply, jwtApp, startTargetOrg } from './target-org.ts'
 
 describe('callout open', () => {
   let emulator: Emulator
@@ -18,25 +15,16 @@ describe('callout open', () => {
   let env: Record<string, string | undefined>
 
   beforeAll(async () => {
-    const { publicPem, privatePem } = rsaKeyPair()
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [{ username: JWT_USER }],
-          connectedApps: [
-            { name: 'Server', callbackUrls: ['http://localhost:1717/cb'], certificate: publicPem },
-          ],
-        },
-      ],
-    })
-    org = emulator.org('target')
-    t = await tempHome()
+    const server = jwtApp('Server', { adminPreAuthorized: false })
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [{ username: JWT_USER }],
+      connectedApps: [server.app],
+    }))
     env = { ...t.env }
-    await writeFile(join(t.dir, 'server.key'), privatePem, { mode: 0o600 })
-    const config = await writeText(
-      t.dir,
-      'callout.yaml',
+    await server.writeKeys(t.dir)
+    const { applied } = await initAndApply(
+      t,
+      env,
       `
 authProviders:
   TargetServer: { type: salesforce, loginUrl: ${org.loginUrl}, consumerKey: ${org.connectedApp('Server').consumerKey} }
@@ -77,8 +65,6 @@ namedCredentials:
   Plain: { url: ${org.instanceUrl}, externalCredential: Open }
 `,
     )
-    expect((await runCli(['init'], env)).code).toBe(0)
-    const applied = await runCli(['apply', '-f', config], env, { cwd: t.dir })
     expect(applied.stderr).toBe('')
   }, 60_000)
 

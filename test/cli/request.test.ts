@@ -1,11 +1,8 @@
-import { startEmulator, type Emulator } from '@callout/salesforce-emulator'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/index.ts'
-import { rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
-
-const USERNAME = 'integration@target.example'
+import { runCli, writeText, type TempHome } from './helpers.ts'
+import { JWT_USER, initAndApply, jwtApp, startTargetOrg } from './target-org.ts'
 
 describe('callout get / request against the Salesforce emulator (jwt-bearer)', () => {
   let emulator: Emulator
@@ -13,31 +10,18 @@ describe('callout get / request against the Salesforce emulator (jwt-bearer)', (
   let instanceUrl: string
 
   beforeAll(async () => {
-    const { publicPem, privatePem } = rsaKeyPair()
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [{ username: USERNAME, name: 'Integration User' }],
-          connectedApps: [
-            {
-              name: 'Callout',
-              callbackUrls: ['http://localhost:1717/cb'],
-              certificate: publicPem,
-              adminPreAuthorized: true,
-            },
-          ],
-          records: { Account: [{ Name: 'Acme Corporation' }, { Name: 'Globex' }] },
-        },
-      ],
-    })
-    const org = emulator.org('target')
+    const server = jwtApp('Callout')
+    let org: EmulatedOrg
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [{ username: JWT_USER, name: 'Integration User' }],
+      connectedApps: [server.app],
+      records: { Account: [{ Name: 'Acme Corporation' }, { Name: 'Globex' }] },
+    }))
     instanceUrl = org.instanceUrl
-    t = await tempHome()
-    await writeFile(join(t.dir, 'target.key'), privatePem, { mode: 0o600 })
-    const config = await writeText(
-      t.dir,
-      'callout.yaml',
+    await server.writeKeys(t.dir)
+    const { applied } = await initAndApply(
+      t,
+      t.env,
       `
 authProviders:
   TargetOrg: { type: salesforce, loginUrl: ${org.loginUrl}, consumerKey: ${org.connectedApp('Callout').consumerKey} }
@@ -49,14 +33,12 @@ externalCredentials:
     principals:
       Integration:
         type: named
-        parameters: { username: ${USERNAME} }
-        secrets: { privateKey: '\${file:target.key}' }
+        parameters: { username: ${JWT_USER} }
+        secrets: { privateKey: '\${file:server.key}' }
 namedCredentials:
   Target: { url: ${org.instanceUrl}, externalCredential: TargetAuth }
 `,
     )
-    expect((await runCli(['init'], t.env)).code).toBe(0)
-    const applied = await runCli(['apply', '-f', config], t.env)
     expect(applied.stderr).toBe('')
     expect(applied.code).toBe(0)
   })

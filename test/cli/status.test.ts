@@ -3,7 +3,7 @@
  * token whose session died is "Needs re-authentication", never "Authenticated … expires in".
  * `apply` and `auth` warn at once about a browser flow's scope that gets no refresh token.
  */
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authorize } from '../../packages/salesforce-emulator/test/helpers/oauth.ts'
 import { main } from '../../src/cli/main.ts'
@@ -14,11 +14,11 @@ import {
   freePort,
   printedUrl,
   runCli,
-  tempHome,
   waitFor,
   writeText,
   type TempHome,
 } from './helpers.ts'
+import { startTargetOrg } from './target-org.ts'
 
 const USER = { username: 'admin@target.example', password: 'Target-Pass-1' }
 
@@ -32,17 +32,10 @@ describe('callout status on a browser flow without a refresh token', () => {
 
   beforeAll(async () => {
     redirectUri = `http://localhost:${await freePort()}/oauth/callback`
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [USER],
-          connectedApps: [{ name: 'Browser', callbackUrls: [redirectUri] }],
-        },
-      ],
-    })
-    org = emulator.org('target')
-    t = await tempHome()
+    ;({ emulator, org, t } = await startTargetOrg({
+      users: [USER],
+      connectedApps: [{ name: 'Browser', callbackUrls: [redirectUri] }],
+    }))
     env = { ...t.env, SF_SECRET: org.connectedApp('Browser').consumerSecret }
     config = await writeText(
       t.dir,
