@@ -10,7 +10,9 @@ import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { CONNECT_LINK_DEFAULTS } from '../../src/index.ts'
-import { salesforceAuthorize } from '../e2e/helpers/e2e.ts'
+import { buildServer } from '../../src/server/build-server.ts'
+import { memoryLogger, salesforceAuthorize } from '../e2e/helpers/e2e.ts'
+import { runCli } from '../cli/helpers.ts'
 import { rawSqlite } from '../helpers/raw-sql.ts'
 import { ALICE, BOB, connectFixture, type ConnectFixture } from './connect-fixture.ts'
 import { Browser, adminToken, csrfOf } from './console-helpers.ts'
@@ -143,6 +145,33 @@ describe('minting connect links', () => {
     expect(bad.body).toContain('USER_REQUIRED')
     expect(linkRows()).toHaveLength(before + 1)
   })
+  it('callout connect-link prints a link that opens; its refusals name the CLI flags', async () => {
+    const env = { ...f.rig.env, CALLOUT_CONSOLE_URL: undefined }
+    const run = await runCli(
+      ['connect-link', 'Crm', '--user', 'ivy', '--expires', '2h', '--console-url', origin],
+      env,
+    )
+    expect(run.code).toBe(0)
+    const url = run.stdout.trim()
+    expect(url).toMatch(new RegExp(`^${origin}/connect/cl_[A-Za-z0-9_-]{43}$`))
+    expect(run.stderr).toContain('Send this link to ivy only')
+    expect((await new Browser(origin).get(pathOf(url))).body).toContain('ivy')
+    const before = linkRows().length
+    const missing = await runCli(['connect-link', 'Crm', '--user', 'ivy'], env)
+    expect(missing.stderr).toMatch(/^error CONSOLE_URL_MISSING: .*--console-url/m)
+    const badExpiry = await runCli(
+      ['connect-link', 'Crm', '--user', 'ivy', '--expires', '2x', '--console-url', origin],
+      env,
+    )
+    expect(badExpiry.stderr).toMatch(/^error INVALID_ARGUMENT: --expires "2x"/m)
+    const named = await runCli(
+      ['connect-link', 'Shared', '--user', 'ivy', '--console-url', origin],
+      env,
+    )
+    expect(named.stderr).toMatch(/^error INVALID_ARGUMENT: .*per-user/m)
+    for (const r of [missing, badExpiry, named]) expect(r.code).toBe(1)
+    expect(linkRows()).toHaveLength(before)
+  })
 })
 
 describe('opening connect links', () => {
@@ -216,5 +245,46 @@ describe('opening connect links', () => {
       user: 'alice',
     })
     expect(((await res.json()) as Json).preferred_username).toBe(ALICE.username)
+  })
+
+  it("an admin's own flow in a browser that opened a connect link stays the admin's", async () => {
+    const { json } = await mint('Crm', { user: 'gina' })
+    const browser = new Browser(origin)
+    const landing = await browser.get(pathOf(json.url))
+    await browser.post(pathOf(json.url), { _csrf: csrfOf(landing.body) })
+    expect(browser.cookies.has('callout_connect')).toBe(true)
+    await browser.login()
+    const started = await browser.submit(
+      '/named-credentials/Shared',
+      '/named-credentials/Shared/authenticate',
+      {},
+    )
+    expect(started.status).toBe(303)
+    const callback = await salesforceAuthorize(started.location!, f.org.user(ALICE.username))
+    const done = await browser.get(pathOf(callback))
+    expect(done.status).toBe(303)
+    expect(done.location).toBe('/named-credentials/Shared?flash=authenticated')
+    expect(await credentialOf('gina')).toBeUndefined()
+  })
+
+  it('the access log names /connect/[redacted], never the link', async () => {
+    const { lines, logger } = memoryLogger()
+    const server = buildServer({
+      broker: f.console.broker,
+      processMetrics: false,
+      logger,
+      keys: f.console.store.clientKeys,
+      console: { admin: f.console.store.admin, publicUrl: origin },
+    })
+    try {
+      const { json } = await mint('Crm', { user: 'hana' })
+      const res = await server.app.inject({ url: pathOf(json.url) })
+      expect(res.statusCode).toBe(200)
+      const token = json.url.split('/').pop() as string
+      expect(lines.some((l) => l.includes('/connect/[redacted]'))).toBe(true)
+      expect(lines.join('\n')).not.toContain(token)
+    } finally {
+      await server.app.close()
+    }
   })
 })
