@@ -1,40 +1,29 @@
-import { startEmulator, type Emulator } from '@callout/salesforce-emulator'
 import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { MasterKey, parseMasterKey } from '../../src/secrets/master-key.ts'
 import { Secret } from '../../src/secrets/secret.ts'
 import { openStore } from '../../src/store/open-store.ts'
-import { BIN, rsaKeyPair, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
-
-const USERNAME = 'integration@target.example'
+import { BIN, runCli, tempHome, writeText, type TempHome } from './helpers.ts'
+import { JWT_USER, jwtApp, startTargetOrg, type TargetOrg } from './target-org.ts'
 
 describe('callout rotate-key', () => {
-  let emulator: Emulator
+  const server = jwtApp('Callout')
+  let target: TargetOrg
   let t: TempHome
+  beforeAll(async () => {
+    target = await startTargetOrg({ users: [{ username: JWT_USER }], connectedApps: [server.app] })
+  })
+  afterAll(async () => {
+    await target?.close()
+  })
+  // Each test rotates the key of a home of its own.
   beforeEach(async () => {
-    const { publicPem, privatePem } = rsaKeyPair()
-    emulator = await startEmulator({
-      orgs: [
-        {
-          name: 'target',
-          users: [{ username: USERNAME }],
-          connectedApps: [
-            {
-              name: 'Callout',
-              callbackUrls: ['http://localhost:1717/cb'],
-              certificate: publicPem,
-              adminPreAuthorized: true,
-            },
-          ],
-        },
-      ],
-    })
-    const org = emulator.org('target')
+    const { org } = target
     t = await tempHome()
-    await writeFile(join(t.dir, 'target.key'), privatePem, { mode: 0o600 })
+    await server.writeKeys(t.dir)
     await writeText(
       t.dir,
       'callout.yaml',
@@ -47,14 +36,13 @@ externalCredentials:
     flow: jwt-bearer
     authProvider: TargetOrg
     principals:
-      Integration: { type: named, parameters: { username: ${USERNAME} }, secrets: { privateKey: '\${file:target.key}' } }
+      Integration: { type: named, parameters: { username: ${JWT_USER} }, secrets: { privateKey: '\${file:server.key}' } }
 namedCredentials:
   Target: { url: ${org.instanceUrl}, externalCredential: TargetAuth }
 `,
     )
   })
   afterEach(async () => {
-    await emulator.close()
     await t.remove()
   })
 
@@ -92,7 +80,7 @@ namedCredentials:
     expect(call.stderr).toBe('')
     expect(call.code).toBe(0)
     // the cached token was re-encrypted too: a fresh mint is not needed
-    emulator.faults.expireSessions()
+    target.emulator.faults.expireSessions()
     expect((await runCli(['get', 'callout:Target/services/data/v61.0/limits'], t.env)).code).toBe(0)
   })
 
