@@ -143,6 +143,7 @@ describe('minting connect links', () => {
     })
     expect(bad.status).toBe(400)
     expect(bad.body).toContain('USER_REQUIRED')
+    expect(bad.body).toContain('href="/named-credentials/Crm"')
     expect(linkRows()).toHaveLength(before + 1)
   })
   it('callout connect-link prints a link that opens; its refusals name the CLI flags', async () => {

@@ -22,6 +22,7 @@ import {
 } from '../../callout/connect-links.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
 import { adviceFor } from '../../providers/salesforce-advice.ts'
+import { errorAnswer } from '../error-body.ts'
 import type { ConsoleContext } from './console-plugin.ts'
 import { field, formOf, page } from './console-plugin.ts'
 import { addTemplates, render } from './views.ts'
@@ -162,12 +163,27 @@ export function registerConnectLinkForm(pages: FastifyInstance, context: Console
   pages.post('/named-credentials/:name/connect-link', async (request, reply) => {
     const { name } = request.params as { name: string }
     const body = formOf(request)
-    const link = await createConnectLink(
-      context,
-      name,
-      { user: field(body, 'user'), expiresIn: field(body, 'expiresIn') },
-      { actor: `admin:${request.adminSession?.username ?? '?'}`, remote: remoteOf(request) },
-    )
+    let link: MintedConnectLink
+    try {
+      link = await createConnectLink(
+        context,
+        name,
+        { user: field(body, 'user'), expiresIn: field(body, 'expiresIn') },
+        { actor: `admin:${request.adminSession?.username ?? '?'}`, remote: remoteOf(request) },
+      )
+    } catch (error) {
+      if (!isCalloutError(error)) throw error
+      // Back to the credential's page, where the form is.
+      reply.code(error.status)
+      return page(reply, request, '@error', {
+        title: 'No connect link was created',
+        section: 'nc',
+        code: error.code,
+        message: error.message,
+        advice: errorAnswer(error).body.error.advice,
+        back: `/named-credentials/${encodeURIComponent(name)}`,
+      })
+    }
     return page(reply, request, '@connect-link-created', {
       title: `Connect link for ${link.user}`,
       section: 'nc',
