@@ -90,7 +90,7 @@ const ALL = Object.keys(LAYERS)
 /**
  * The layers of the emulator's src/ (packages/salesforce-emulator/README.md, "Source map"): each
  * folder may import the folders listed here and, through them, what those may import. The API
- * families (oauth/, rest/, apex/, bulk/, search/, tooling/, streaming/, admin/, ui/) sit side by side
+ * families (oauth/, rest/, apex/, bulk/, search/, tooling/, streaming/, soap/, admin/, ui/) sit side by side
  * over http/, org/, seed/ and data/ and never import each other, except that rest/ serves the JSON
  * resources of search/ and tooling/ (a composite request may contain a search); server/ routes to
  * them; the top-level files may import anything.
@@ -108,8 +108,9 @@ const EMULATOR_LAYERS = {
   admin: ['http'],
   bulk: ['http'],
   streaming: ['http'],
+  soap: ['http'],
   ui: ['http'],
-  server: ['oauth', 'rest', 'apex', 'admin', 'bulk', 'streaming', 'ui'],
+  server: ['oauth', 'rest', 'apex', 'admin', 'bulk', 'streaming', 'soap', 'ui'],
 }
 const EMULATOR_ALL = Object.keys(EMULATOR_LAYERS)
 const EMULATOR_TOP = ['emulator\\.ts', 'emulated-org\\.ts', 'index\\.ts', 'cli\\.ts']

@@ -13,6 +13,7 @@ import { effectivePort, redirectDecision, type RedirectTrust } from './steps/red
 import { ADVICE_HEADER, refreshVerdict, refreshVerdictNow } from './steps/refresh-trigger.ts'
 import { grantContextFor, ResolvedTargets } from './steps/resolve-target.ts'
 import { send, type SendOptions } from './steps/send.ts'
+import { placeSessionId, type SessionIdPlacement } from './steps/session-id.ts'
 import { stripCallerAuth } from './steps/strip-caller-auth.ts'
 import type {
   CalloutOptions,
@@ -142,10 +143,11 @@ export class CalloutPipeline {
       const prepared = this.#targets.get(this.#deps.definitions(), input, options)
       const sendOptions = withDeadline(prepared, options)
       const pending = checkAccessNow(prepared.target, this.#deps.access, options.client)
+      const placement = options.sessionId
       if (pending !== undefined) {
-        return pending.then(() => this.#dispatch(prepared, sendOptions, request))
+        return pending.then(() => this.#dispatch(prepared, sendOptions, request, placement))
       }
-      return this.#dispatch(prepared, sendOptions, request)
+      return this.#dispatch(prepared, sendOptions, request, placement)
     } catch (error) {
       return Promise.reject(error as Error)
     }
@@ -155,6 +157,7 @@ export class CalloutPipeline {
     prepared: Prepared,
     sendOptions: SendOptions,
     request: PipelineRequest,
+    placement: SessionIdPlacement | undefined,
   ): Promise<CalloutResponse> {
     stripCallerAuth(request.headers) // mutates the pipeline's own (normalised) headers
     const target = prepared.target
@@ -165,7 +168,7 @@ export class CalloutPipeline {
         sendOptions,
       )
     }
-    return this.#runCredential(target, prepared, sendOptions, request)
+    return this.#runCredential(target, prepared, sendOptions, request, placement)
   }
 
   async #runCredential(
@@ -173,6 +176,7 @@ export class CalloutPipeline {
     prepared: Prepared,
     sendOptions: SendOptions,
     request: PipelineRequest,
+    placement: SessionIdPlacement | undefined,
   ): Promise<CalloutResponse> {
     const nc = target.namedCredential
     const tokens = this.#deps.tokens
@@ -188,10 +192,12 @@ export class CalloutPipeline {
     let refreshed = false
     for (let hop = 0; ; hop++) {
       const outbound = outboundOf(request, method, url, headers, body)
+      const authed =
+        authenticateNow(target, outbound, credential, authenticators) ??
+        (await authenticate(target, outbound, credential, authenticators))
       let res = await send(
         dispatcher,
-        authenticateNow(target, outbound, credential, authenticators) ??
-          (await authenticate(target, outbound, credential, authenticators)),
+        placement === undefined ? authed : placeSessionId(authed, placement),
         sendOptions,
       )
       if (ctx !== undefined && credential !== undefined && !refreshed) {
@@ -214,9 +220,10 @@ export class CalloutPipeline {
           // The refresh may have moved the API origin (Salesforce instance_url).
           if (hop === 0) url = apiUrl(target, credential)
           const retry: OutboundRequest = { ...outbound, url }
+          const reauthed = await authenticate(target, retry, credential, authenticators)
           res = await send(
             dispatcher,
-            await authenticate(target, retry, credential, authenticators),
+            placement === undefined ? reauthed : placeSessionId(reauthed, placement),
             sendOptions,
           )
           if (refreshRejected(res, target)) tokens.refreshWasted?.(ctx, credential.accessToken)

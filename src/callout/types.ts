@@ -1,3 +1,4 @@
+import type { SessionIdPlacement } from './steps/session-id.ts'
 /**
  * Shapes shared by the pipeline steps: the outbound request as the steps build it, the upstream
  * response as undici returns it, and the resolved target of a callout.
@@ -96,4 +97,9 @@ export interface CalloutOptions {
    * `details.timeout: 'deadline'` when it passes.
    */
   readonly deadlineMs?: number
+  /**
+   * Also sends the access token in this header and in place of this body marker (Salesforce Bulk
+   * API 1.0 and SOAP, which `callout serve`'s credential ports serve). OAuth 2.0 credentials only.
+   */
+  readonly sessionId?: SessionIdPlacement
 }

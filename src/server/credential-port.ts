@@ -10,8 +10,16 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { CalloutServer } from './build-server.ts'
 import { forward, type ForwardContext } from './forward.ts'
+import { presentedKey } from './client-auth.ts'
 import { keyInTokenRequest, placeholderToken, readTokenForm, tokenAnswer } from './local-token.ts'
 import { portAnswer, realIdentityTarget, withoutPlaceholderToken } from './port-answer.ts'
+import {
+  bulkSessionPlacement,
+  isSoapTarget,
+  MAX_SOAP_BODY_BYTES,
+  readSoapSession,
+  soapLoginAnswer,
+} from './salesforce-session.ts'
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
 
@@ -49,6 +57,24 @@ export async function answerTokenRequest(
   }
 }
 
+/** A SOAP `login` answered locally: the key authenticated, a placeholder session handed out. */
+async function soapLogin(
+  server: CalloutServer,
+  key: string | undefined,
+  credential: string,
+  portOrigin: string,
+  url: string,
+): Promise<{ status: number; xml: string }> {
+  try {
+    const client = await server.authenticate(key)
+    const token = placeholderToken(client.rules === undefined ? undefined : key, credential)
+    return soapLoginAnswer(portOrigin, url, { token })
+  } catch (error) {
+    if (!isCalloutError(error)) throw error
+    return soapLoginAnswer(portOrigin, url, { error })
+  }
+}
+
 /**
  * Builds the app of one credential port (unstarted). `origin()` is the port's own origin, known
  * once it listens.
@@ -80,7 +106,26 @@ export function buildCredentialPort(
     method: [...METHODS],
     url: '/*',
     handler: async (request, reply) => {
-      const client = await server.clientOf(request)
+      const raw = request.raw
+      const soap =
+        raw.method === 'POST' && isSoapTarget(raw.url ?? '')
+          ? await readSoapSession(
+              raw,
+              Math.min(MAX_SOAP_BODY_BYTES, server.forwardContext.limits.maxBodyBytes),
+            )
+          : undefined
+      if (soap?.login !== undefined) {
+        const answer = await soapLogin(server, soap.login.key, credential, origin(), raw.url ?? '')
+        return reply
+          .code(answer.status)
+          .header('content-type', 'text/xml;charset=UTF-8')
+          .send(answer.xml)
+      }
+      const client =
+        soap?.key !== undefined && presentedKey(raw.headers) === undefined
+          ? await server.authenticate(soap.key)
+          : await server.clientOf(request)
+      request.facts.key = client.id
       server.metrics.keyRequest(client.id)
       const user = request.raw.headers['callout-user']
       const url = await realIdentityTarget(
@@ -89,7 +134,11 @@ export function buildCredentialPort(
         withoutPlaceholderToken(request.raw.url ?? '/'),
         typeof user === 'string' ? user : undefined,
       )
-      return forward(context, request, reply, client, `${credential}${url}`, request.facts)
+      const sessionId = soap?.placement ?? bulkSessionPlacement(raw.headers)
+      return forward(context, request, reply, client, `${credential}${url}`, request.facts, {
+        ...(soap === undefined ? {} : { body: soap.body }),
+        ...(sessionId === undefined ? {} : { sessionId }),
+      })
     },
   })
   return app

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
+import type { SessionIdPlacement } from '../callout/steps/session-id.ts'
 import type { CalloutResponse } from '../callout/types.ts'
 import type { Definitions, NamedCredential } from '../definitions/model.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
@@ -52,6 +53,14 @@ export interface RequestFacts {
   credential?: string
   key?: string
   code?: string
+}
+
+/** What a credential port prepared for one request (SOAP and Bulk API 1.0 sessions). */
+export interface ForwardExtras {
+  /** The request body, already read (instead of streaming the client's). */
+  readonly body?: Buffer
+  /** Where the pipeline also puts the access token. */
+  readonly sessionId?: SessionIdPlacement
 }
 
 /** Request headers the client's and ours only: never forwarded upstream. */
@@ -111,6 +120,7 @@ export async function forward(
   client: Client,
   target: string,
   facts: RequestFacts,
+  extras?: ForwardExtras,
 ): Promise<FastifyReply> {
   const raw = request.raw
   const headers = raw.headers
@@ -129,7 +139,7 @@ export async function forward(
 
   const outbound = withoutHopByHop(headers, DROP_REQUEST)
   outbound.via = appendVia(headers.via, `1.1 ${ctx.pseudonym}`)
-  const read = requestBody(raw, ctx.limits)
+  const read = extras?.body ?? requestBody(raw, ctx.limits)
   const body = read instanceof Promise ? await read : read
 
   // One controller per exchange, aborted when the client goes away or the total timeout passes;
@@ -155,6 +165,7 @@ export async function forward(
       signal: aborted.signal,
       client: client.id,
       ...(user === undefined ? {} : { user }),
+      ...(extras?.sessionId === undefined ? {} : { sessionId: extras.sessionId }),
     })
   } catch (error) {
     if (timedOut && !isCalloutError(error)) {

@@ -11,7 +11,8 @@ import { keyFromBearer } from './client-key.ts'
 
 /** The org id part of every placeholder token. */
 export const PLACEHOLDER_ORG = '00D000000000000'
-const PLACEHOLDER_USER = '005000000000000AAA'
+/** The user id of every placeholder identity. */
+export const PLACEHOLDER_USER = '005000000000000AAA'
 /** The path of the identity URL (`id`) in a local token answer: placeholder org and user ids. */
 export const PLACEHOLDER_ID_PATH = `/id/${PLACEHOLDER_ORG}AAA/${PLACEHOLDER_USER}`
 const MAX_FORM_BYTES = 64 * 1024

@@ -143,11 +143,12 @@ describe('@salesforce/core through a credential port', () => {
     for (const [, text] of files) expect(text).not.toContain(rig.key)
   })
 
-  it('does not work: the Metadata API (SOAP) carries the placeholder in its body, and is refused', async () => {
-    const error = await conn.metadata.list([{ type: 'ApexClass' }]).then(
-      () => undefined,
-      (e: Error) => e,
-    )
-    expect(String(error)).toContain('CLIENT_KEY_MISSING')
+  it('the Metadata API (SOAP): the placeholder in the envelope is replaced with the real session', async () => {
+    const soap = { path: /^\/services\/Soap\/m\// }
+    const before = rig.emulator.requestLog.entries(soap).length
+    const listed = await conn.metadata.list([{ type: 'ApexClass' }])
+    // The emulated org holds no metadata: an empty list means its session check passed.
+    expect(listed).toEqual([])
+    expect(rig.emulator.requestLog.entries(soap).length).toBe(before + 1)
   })
 })

@@ -2,13 +2,13 @@
  * Bulk API 1.0 (`/services/async/NN.0/…`, XML) is not emulated: every request answers at once in
  * the v1 error shape, `<error><exceptionCode>…</exceptionCode><exceptionMessage>…</…></error>`
  * (JSON `{exceptionCode, exceptionMessage}` when the request is JSON), so a v1 client fails fast
- * with a message that names Bulk API 2.0. A missing or invalid session is `InvalidSessionId`
+ * with a message that names Bulk API 2.0. A missing or invalid session (the `X-SFDC-Session`
+ * header; Bulk API 1.0 reads no `Authorization` header) is `InvalidSessionId`
  * (HTTP 400), which jsforce answers with one token refresh; a valid one is `FeatureNotEnabled`.
  *
  * @see https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/asynch_api_reference_errors.htm
  */
 import { mediaType } from '../http/body.ts'
-import { bearerToken } from '../http/bearer.ts'
 import type { Call } from '../http/call.ts'
 import { sendText } from '../http/respond.ts'
 
@@ -28,8 +28,9 @@ function xmlEscape(text: string): string {
 /** Answers any Bulk API 1.0 request with the v1 error shape. */
 export function handleBulkV1(call: Call): void {
   call.req.resume()
-  const token = bearerToken(call.req)
-  const valid = token !== undefined && call.org.tokens.validAccessToken(token) !== undefined
+  // Bulk API 1.0 reads the session from X-SFDC-Session only (never Authorization).
+  const token = call.req.headers['x-sfdc-session']
+  const valid = typeof token === 'string' && call.org.tokens.validAccessToken(token) !== undefined
   const code = valid ? 'FeatureNotEnabled' : 'InvalidSessionId'
   const message = valid ? BULK_V1_MESSAGE : 'Invalid session id'
   if (mediaType(call.req.headers['content-type']) === 'application/json') {

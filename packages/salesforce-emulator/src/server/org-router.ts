@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { handleAdmin } from '../admin/admin-routes.ts'
 import { handleBulkV1, isBulkV1Path } from '../bulk/bulk-v1.ts'
+import { handleSoap, isSoapPath } from '../soap/soap-endpoint.ts'
 import { handleCometd, isCometdPath } from '../streaming/cometd-endpoint.ts'
 import { BodyTooLargeError } from '../http/body.ts'
 import { Call } from '../http/call.ts'
@@ -77,6 +78,7 @@ function route(path: string): { handler: Route; kind: 'token' | 'rest' | 'other'
     return { handler: handleApi, kind: 'rest' }
   }
   if (isBulkV1Path(path)) return { handler: handleBulkV1, kind: 'rest' }
+  if (isSoapPath(path)) return { handler: handleSoap, kind: 'rest' }
   if (isCometdPath(path)) return { handler: handleCometd, kind: 'rest' }
   if (path === '/_emulator' || path.startsWith('/_emulator/'))
     return { handler: handleAdmin, kind: 'other' }
