@@ -81,6 +81,12 @@ beforeAll(async () => {
             principals: { Admin: { type: 'named' } },
           },
           ServerAuth: jwtCredential(privateKey),
+          TeamAuth: {
+            protocol: 'oauth2',
+            flow: 'browser',
+            authProvider: 'SfBrowser',
+            principals: { Member: { type: 'per-user' } },
+          },
           EachUser: {
             protocol: 'oauth2',
             flow: 'jwt-bearer',
@@ -99,6 +105,7 @@ beforeAll(async () => {
           Server: { url: org.instanceUrl, externalCredential: 'ServerAuth' },
           Broken: { url: org.instanceUrl, externalCredential: 'WrongKey' },
           PerUser: { url: org.instanceUrl, externalCredential: 'EachUser' },
+          Team: { url: org.instanceUrl, externalCredential: 'TeamAuth' },
           WithPath: {
             url: `${org.instanceUrl}/services/data/v61.0`,
             externalCredential: 'ServerAuth',
@@ -189,6 +196,18 @@ describe('the doctor panel', () => {
     expect(page.body).toContain('Not authenticated: press Authenticate on this page')
     expect(page.body).not.toContain('callout auth')
     expect(page.body).not.toContain(consumerSecret)
+  })
+
+  it('names only buttons the page has: Authenticate, Run online checks, Create connect link', async () => {
+    const voiced = [
+      ['Target', 'Authenticate'],
+      ['Server', 'Run online checks'],
+      ['Team', 'Create connect link'],
+    ] as const
+    for (const [name, button] of voiced) {
+      const page = await browser.get(`/named-credentials/${name}`)
+      expect(page.body, name).toContain(`>${button}</button>`)
+    }
   })
 
   it('runs the online checks on the button: a real token request and a call that needs it', async () => {

@@ -28,15 +28,14 @@ interface Words {
   readonly browser: (name: string) => string
   /** Obtaining a new token for a flow without a browser. */
   readonly mint: (name: string) => string
-  /** Re-authenticating one end user of a per-user principal. */
-  readonly perUser: (name: string, userId: string | undefined) => string
+  /** Re-authenticating one end user of a per-user principal of the browser flow. */
+  readonly perUser: (name: string, user: string) => string
   readonly enable: (name: string) => string
   readonly addExternalCredential: (externalCredential: string) => string
   readonly checkPath: string
 }
 
-const CLI_AUTH =
-  /\b([Rr])un (?:`callout auth[^`]*`|callout auth [A-Za-z]\w*(?: --user [^\s.,;]+)?)/g
+const CLI_AUTH = /\b([Rr])un (`?)callout auth [^\s`]+(?: --user ([^\s`.,;]+))?\2/g
 const CONNECT_LINK = /\bSend user (\S+) a connect link \(broker\.authorizeUrl\([^)]*\)\)/g
 
 function capitalized(text: string, upper: boolean): string {
@@ -45,16 +44,22 @@ function capitalized(text: string, upper: boolean): string {
 
 /** A voice from an interface's words, for a credential whose flow is `flow`. */
 function voiceOf(words: Words, flow: string | undefined): DoctorVoice {
-  const reauth = (name: string, who?: ReauthSubject): string =>
-    who?.type === 'per-user'
-      ? words.perUser(name, who.userId)
-      : flow === 'browser'
-        ? words.browser(name)
-        : words.mint(name)
+  const reauth = (name: string, who?: ReauthSubject): string => {
+    if (who?.type !== 'per-user') return flow === 'browser' ? words.browser(name) : words.mint(name)
+    const user = who.userId === undefined ? 'the user' : `user ${who.userId}`
+    return flow === 'browser'
+      ? words.perUser(name, user)
+      : `fix the cause; the next callout for ${user} requests a new token`
+  }
   // Library and provider texts name `callout auth` and broker.authorizeUrl: say them this way.
   const advice = (text: string, name: string): string =>
     text
-      .replace(CLI_AUTH, (_m, r: string) => capitalized(reauth(name), r === 'R'))
+      .replace(CLI_AUTH, (_m, r: string, _tick: string, user: string | undefined) =>
+        capitalized(
+          reauth(name, user === undefined ? undefined : { type: 'per-user', userId: user }),
+          r === 'R',
+        ),
+      )
       .replace(CONNECT_LINK, (_m, user: string) =>
         capitalized(reauth(name, { type: 'per-user', userId: user }), true),
       )
@@ -74,11 +79,12 @@ function voiceOf(words: Words, flow: string | undefined): DoctorVoice {
 const CONSOLE_WORDS: Words = {
   browser: () => 'press Authenticate on this page',
   mint: () => 'press Run online checks on this page (it requests a token now)',
-  perUser: (_name, userId) =>
-    `send ${userId === undefined ? 'the user' : `user ${userId}`} a new connect link and have them authenticate again`,
+  perUser: (_name, user) =>
+    `send ${user} a new connect link (Create connect link on this page) to authenticate again`,
   enable: (name) =>
     `set enabled: true on the Named Credential (PUT /admin/api/namedCredentials/${name}), if it should be used`,
-  addExternalCredential: () => 'create it (POST /admin/api/externalCredentials)',
+  addExternalCredential: () =>
+    'create it on the External Credentials page (New External Credential)',
   checkPath:
     'set checkPath (a path that needs the credential, e.g. /me) on the Named Credential to have Run online checks call it',
 }
@@ -87,7 +93,8 @@ const API_WORDS: Words = {
   browser: (name) =>
     `authenticate in a browser: the Authenticate button on the console page /named-credentials/${name}`,
   mint: (name) => `POST /admin/api/namedCredentials/${name}/authenticate (it requests a token now)`,
-  perUser: CONSOLE_WORDS.perUser,
+  perUser: (name, user) =>
+    `send ${user} a new connect link (POST /admin/api/namedCredentials/${name}/connectLinks) to authenticate again`,
   enable: (name) =>
     `set enabled: true with PUT /admin/api/namedCredentials/${name}, if it should be used`,
   addExternalCredential: () => 'create it with POST /admin/api/externalCredentials',
