@@ -19,7 +19,7 @@ async function rig(): Promise<{ auth: ClientAuthenticator; key: string }> {
 describe('ClientAuthenticator', () => {
   it('refuses a forged secret for a cached key id, through authenticate and peek', async () => {
     const { auth, key } = await rig()
-    const forged = `${key.slice(0, 16)}${key.endsWith('0') ? '1' : '0'}${key.slice(17)}`
+    const forged = `${key.slice(0, 16)}${key.charAt(16) === '0' ? '1' : '0'}${key.slice(17)}`
     expect(auth.peek(key)).toBeUndefined() // nothing verified yet: the store must be read
     expect((await auth.authenticate(key)).name).toBe('ci')
     expect(auth.peek(key)?.name).toBe('ci')
