@@ -210,6 +210,7 @@ for (const dialect of DIALECTS) {
         'admin_tokens',
         'admin_audit',
         'connect_links',
+        'rate_limits',
       ])
         await p.raw(`drop table ${table}`)
       await p.raw("update callout_meta set value = '4' where key = 'schema_version'")

@@ -681,6 +681,27 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    describe('rate-limit counters', () => {
+      it('count hits per key in one window by the database clock, and start a new window after it', async () => {
+        const h = await harness(dialect)
+        const store = await h.open()
+        const first = await store.rateLimits.hit('POST /login|203.0.113.9', 60_000)
+        expect(first.count).toBe(1)
+        expect(first.ttlMs).toBeGreaterThan(0)
+        expect(first.ttlMs).toBeLessThanOrEqual(60_000)
+        const hits = await Promise.all(
+          Array.from({ length: 5 }, () => store.rateLimits.hit('POST /login|203.0.113.9', 60_000)),
+        )
+        expect(hits.map((x) => x.count).sort()).toEqual([2, 3, 4, 5, 6])
+        expect((await store.rateLimits.hit('POST /login|198.51.100.1', 60_000)).count).toBe(1)
+        // The window ended (moved into the past): the next hit starts a new one.
+        await h.raw('update rate_limits set window_start = window_start - 60000')
+        expect((await store.rateLimits.hit('POST /login|203.0.113.9', 60_000)).count).toBe(1)
+        expect(await codeOf(store.rateLimits.hit('', 60_000))).toBe('INVALID_ARGUMENT')
+        await h.close()
+      })
+    })
+
     describe('audit entries written with their change', () => {
       it('rolls the change back when its audit entry fails, and writes no entry for a failed change', async () => {
         const h = await harness(dialect)
@@ -1063,6 +1084,7 @@ for (const dialect of DIALECTS) {
           'admin_tokens',
           'admin_audit',
           'connect_links',
+          'rate_limits',
         ])
           await h.raw(`drop table ${table}`)
         await h.raw("update callout_meta set value = '1' where key = 'schema_version'")
@@ -1117,15 +1139,15 @@ for (const dialect of DIALECTS) {
         await store.migrate((m) => messages.push(m))
         await store.migrate((m) => messages.push(m))
         expect(messages).toEqual([
-          'Schema is up to date (version 7).',
-          'Schema is up to date (version 7).',
+          'Schema is up to date (version 8).',
+          'Schema is up to date (version 8).',
         ])
         await store.close()
         await h.raw("update callout_meta set value = '99' where key = 'schema_version'")
         const error = await h.open().catch((e: unknown) => e)
         expect(error).toMatchObject({
           code: 'STORE_ERROR',
-          details: { schemaVersion: 99, supported: 7 },
+          details: { schemaVersion: 99, supported: 8 },
         })
         expect((error as Error).message).toMatch(/newer/)
         await h.close()
@@ -1136,7 +1158,7 @@ for (const dialect of DIALECTS) {
         const stores = await Promise.all([h.open(), h.open(), h.open(), h.open()])
         expect(await h.raw('select id from data_keys')).toHaveLength(1)
         expect(await h.raw("select value from callout_meta where key = 'schema_version'")).toEqual([
-          { value: '7' },
+          { value: '8' },
         ])
         // Each can read what another wrote.
         await stores[0]?.compareAndSetCredential(credential(), 0)
@@ -1159,14 +1181,15 @@ for (const dialect of DIALECTS) {
         if (dialect === 'postgres') schemas.push(`callout_test_${RUN_ID}_fresh`)
         await store.close()
         expect(messages).toEqual([
-          'Applying migration 0001-initial (1/7)…',
-          'Applying migration 0002-integrity (2/7)…',
-          'Applying migration 0003-client-keys (3/7)…',
-          'Applying migration 0004-notifications (4/7)…',
-          'Applying migration 0005-client-key-integrity (5/7)…',
-          'Applying migration 0006-admin (6/7)…',
-          'Applying migration 0007-connect-links (7/7)…',
-          'Schema migrated to version 7.',
+          'Applying migration 0001-initial (1/8)…',
+          'Applying migration 0002-integrity (2/8)…',
+          'Applying migration 0003-client-keys (3/8)…',
+          'Applying migration 0004-notifications (4/8)…',
+          'Applying migration 0005-client-key-integrity (5/8)…',
+          'Applying migration 0006-admin (6/8)…',
+          'Applying migration 0007-connect-links (7/8)…',
+          'Applying migration 0008-rate-limits (8/8)…',
+          'Schema migrated to version 8.',
         ])
       })
 

@@ -52,9 +52,14 @@ export const COPIED_TABLES: readonly CopiedTable[] = Object.freeze(
 
 /**
  * Tables the copy leaves alone: `callout_meta` (each store records its own schema version, and
- * both are migrated to the latest before copying) and `leases` (held by running processes).
+ * both are migrated to the latest before copying), `leases` (held by running processes) and
+ * `rate_limits` (counters of the current minute).
  */
-export const TABLES_NOT_COPIED: readonly string[] = Object.freeze(['callout_meta', 'leases'])
+export const TABLES_NOT_COPIED: readonly string[] = Object.freeze([
+  'callout_meta',
+  'leases',
+  'rate_limits',
+])
 
 /** Progress of a copy: one line's worth. */
 export interface CopyProgress {

@@ -18,6 +18,7 @@ import type {
 import { KeyRing } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
 import { KyselyAdminStore, type AdminStore, type AuditRecord } from './admin.ts'
+import { KyselyRateLimits, type RateLimitStore } from './rate-limits.ts'
 import { KyselyClientKeys, type ClientKeyStore } from './client-keys.ts'
 import { ConnectLinksRepository } from './connect-links-repository.ts'
 import { CredentialsRepository } from './credentials-repository.ts'
@@ -74,6 +75,7 @@ export class KyselyStore implements Store {
   readonly #leases: LeasesRepository
   readonly #clientKeys: KyselyClientKeys
   #admin: AdminStore | undefined
+  #rateLimits: RateLimitStore | undefined
 
   private constructor(context: RepositoryContext) {
     this.#context = context
@@ -144,6 +146,11 @@ export class KyselyStore implements Store {
   /** The proxy's client keys (`callout keys`, `callout serve`). */
   get clientKeys(): ClientKeyStore {
     return this.#clientKeys
+  }
+
+  /** Rate-limit counters shared by every instance on this database. */
+  get rateLimits(): RateLimitStore {
+    return (this.#rateLimits ??= new KyselyRateLimits(this.#context))
   }
 
   /** Admin users, sessions, tokens and the audit log of the console and admin API. */

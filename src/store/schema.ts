@@ -150,6 +150,14 @@ export interface ConnectLinksTable {
   browser_hash: string | null
 }
 
+/** Rate-limit counters shared by every instance: one fixed window per key. */
+export interface RateLimitsTable {
+  key: string
+  count: number
+  /** ms since epoch, by the database's clock. */
+  window_start: BigIntColumn
+}
+
 /** The whole database. */
 export interface Database {
   callout_meta: MetaTable
@@ -166,6 +174,7 @@ export interface Database {
   admin_tokens: AdminTokensTable
   admin_audit: AdminAuditTable
   connect_links: ConnectLinksTable
+  rate_limits: RateLimitsTable
 }
 
 /** The tables that hold definitions, by definition kind. */

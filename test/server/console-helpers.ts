@@ -38,29 +38,38 @@ export interface ConsoleInstance {
 export interface ConsoleRig {
   readonly home: string
   readonly env: Record<string, string>
-  start(options?: Partial<Omit<ConsoleOptions, 'admin'>>): Promise<ConsoleInstance>
+  /** Starts an instance; `sharedRateLimit` counts logins in the store (every instance shares). */
+  start(
+    options?: Partial<Omit<ConsoleOptions, 'admin'>> & { sharedRateLimit?: boolean },
+  ): Promise<ConsoleInstance>
   close(): Promise<void>
 }
 
 /**
- * Creates a home (SQLite file, fresh master key) with the admin {@link ADMIN}, whose password is
- * hashed at `scryptCost` (the production cost unless given).
+ * Creates a home (SQLite file unless `storeUrl` names another store, fresh master key) with the
+ * admin {@link ADMIN}, whose password is hashed at `scryptCost` (the production cost unless given).
  */
-export async function consoleRig(options: { scryptCost?: ScryptCost } = {}): Promise<ConsoleRig> {
+export async function consoleRig(
+  options: { scryptCost?: ScryptCost; storeUrl?: string } = {},
+): Promise<ConsoleRig> {
   const home = await mkdtemp(join(tmpdir(), 'callout-console-'))
-  const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
+  const env: Record<string, string> = {
+    CALLOUT_HOME: home,
+    CALLOUT_MASTER_KEY: randomBytes(32).toString('base64'),
+    ...(options.storeUrl === undefined ? {} : { CALLOUT_STORE: options.storeUrl }),
+  }
   const instances: ConsoleInstance[] = []
   const first = await openBroker({ home, env })
   await new AdminAuth({
     store: (first.store as KyselyStore).admin,
     clock: { now: () => Date.now() },
-    ...options,
+    ...(options.scryptCost === undefined ? {} : { scryptCost: options.scryptCost }),
   }).createAdmin(ADMIN, PASSWORD, 'cli')
   await first.close()
   return {
     home,
     env,
-    start: async (options = {}) => {
+    start: async ({ sharedRateLimit, ...options } = {}) => {
       // The console's clock is the broker's too (flow lifetimes, token expiry).
       const broker = await openBroker({
         home,
@@ -77,6 +86,7 @@ export async function consoleRig(options: { scryptCost?: ScryptCost } = {}): Pro
           admin: store.admin,
           keys: store.clientKeys,
           publicUrl: () => origin,
+          ...(sharedRateLimit === true ? { rateLimits: store.rateLimits } : {}),
           ...options,
         },
       })

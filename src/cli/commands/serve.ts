@@ -139,6 +139,8 @@ export async function serveCommand(
         : {
             console: {
               admin: store.admin,
+              // One login budget for every instance on the database.
+              rateLimits: store.rateLimits,
               ...(noAuth ? {} : { keys: store.clientKeys }),
               publicUrl: consoleSetting.publicUrl ?? (() => listeningOrigin),
             },

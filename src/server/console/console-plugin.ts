@@ -17,6 +17,7 @@ import type { PrincipalState } from '../../callout/status-report.ts'
 import { CalloutError, isCalloutError } from '../../errors.ts'
 import type { AdminSessionRecord, AdminStore, LockoutPolicy } from '../../store/admin.ts'
 import type { ClientKeyStore } from '../../store/client-keys.ts'
+import type { RateLimitStore } from '../../store/rate-limits.ts'
 import { AdminAuth } from '../admin/admin-auth.ts'
 import { errorAnswer } from '../error-body.ts'
 import { registerAdminApi } from './admin-api.ts'
@@ -26,6 +27,7 @@ import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
 import { registerExternalCredentialPages } from './external-credential-pages.ts'
 import { registerRevokePages } from './revoke-pages.ts'
+import { sharedRateLimitStore } from './shared-rate-limit.ts'
 import { render, type PageData } from './views.ts'
 
 /** Defaults of {@link ConsoleOptions}. */
@@ -56,6 +58,11 @@ export interface ConsoleOptions {
   readonly sessionMaxMs?: number
   /** The proxy's client keys, for the Client Keys page and admin API. */
   readonly keys?: ClientKeyStore
+  /**
+   * Where login attempts are counted: the store shared by every instance on the database, so
+   * that the login limit is one budget for all of them. Absent: counted in this process only.
+   */
+  readonly rateLimits?: RateLimitStore
 }
 
 /** The console's view of a request: the admin session, when signed in. */
@@ -207,6 +214,9 @@ export function registerConsole(
     })
     await scope.register(rateLimit, {
       global: false,
+      ...(options.rateLimits === undefined
+        ? {}
+        : { store: sharedRateLimitStore(options.rateLimits) }),
       errorResponseBuilder: (_request, context) =>
         new CalloutError(
           'RATE_LIMITED',

@@ -9,6 +9,7 @@ import { up as notifications } from './0004-notifications.ts'
 import { up as clientKeyIntegrity } from './0005-client-key-integrity.ts'
 import { up as admin } from './0006-admin.ts'
 import { up as connectLinks } from './0007-connect-links.ts'
+import { up as rateLimits } from './0008-rate-limits.ts'
 
 /** One schema migration. */
 export interface Migration {
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 5, name: '0005-client-key-integrity', up: clientKeyIntegrity },
   { version: 6, name: '0006-admin', up: admin },
   { version: 7, name: '0007-connect-links', up: connectLinks },
+  { version: 8, name: '0008-rate-limits', up: rateLimits },
 ])
 
 /** The schema version this code writes. */
