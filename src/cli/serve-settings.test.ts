@@ -159,7 +159,9 @@ describe('the console options in the serve section', () => {
     })
     expect(serveSettings({}, parseServeConfig({ serve: { noConsole: true } })).console).toBe('off')
     const plain = parseServeConfig({ serve: { host: '0.0.0.0' } })
-    expect(failure(() => serveSettings({}, plain)).message).toMatch(/plain http on 0.0.0.0/)
+    expect(failure(() => serveSettings({}, plain)).message).toMatch(
+      /plain http on 0.0.0.0.*publicUrl, noConsole and consoleInsecureHttp/,
+    )
     const insecure = parseServeConfig({ serve: { host: '0.0.0.0', consoleInsecureHttp: true } })
     expect(serveSettings({}, insecure).console).toEqual({})
   })

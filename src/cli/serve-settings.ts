@@ -250,7 +250,7 @@ function consoleSetting(flags: ServeFlags, host: string): ServeSettings['console
   if (!isLoopbackHost(host) && url?.protocol !== 'https:' && flags.consoleInsecureHttp !== true) {
     throw new CalloutError(
       'INVALID_ARGUMENT',
-      `The setup console would be served over plain http on ${host}, where passwords and session cookies could be read on the network. Put a TLS-terminating proxy in front and pass --public-url https://<its host>, or serve the proxy only with --no-console (or, knowingly, --console-insecure-http).`,
+      `The setup console would be served over plain http on ${host}, where passwords and session cookies could be read on the network. Put a TLS-terminating proxy in front and pass --public-url https://<its host>, or serve the proxy only with --no-console (or, knowingly, --console-insecure-http). In the serve section of the -f file these are publicUrl, noConsole and consoleInsecureHttp.`,
     )
   }
   return url === undefined ? {} : { publicUrl: url.origin }
