@@ -16,12 +16,11 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
 import { fixedRate, waitForOutput } from './proxy.ts'
-import { createBenchHome } from './setup.ts'
+import { cliEnv, applyWithClientKey, createBenchHome } from './setup.ts'
 import { median } from './stats.ts'
 import { startUpstream } from './upstream-process.ts'
 
 const run = promisify(execFile)
-const BIN = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
 const { values: args } = parseArgs({
   options: {
     a: { type: 'string' },
@@ -62,18 +61,10 @@ async function wrk(
 
 const upstream = await startUpstream()
 const home = await createBenchHome(upstream.origin)
-const env = {
-  ...process.env,
-  ...home.env,
-  CALLOUT_HOME: home.home,
-  CALLOUT_MASTER_KEY: home.masterKey,
-}
+const env = cliEnv(home)
 const children: ChildProcess[] = []
 try {
-  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
-  const key = (
-    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'ab'], { env })
-  ).stdout.trim()
+  const key = await applyWithClientKey(home, 'ab')
   const header = `Proxy-Authorization: Bearer ${key}`
   const start = async (entry: string): Promise<{ url: string; pid: number }> => {
     const serve = spawn(process.execPath, [entry, 'serve', '--port', '0'], {

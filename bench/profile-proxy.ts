@@ -13,11 +13,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
 import { calloutCommand, waitForOutput, type ProxyFrom } from './proxy.ts'
-import { createBenchHome } from './setup.ts'
+import { cliEnv, applyWithClientKey, createBenchHome } from './setup.ts'
 import { startUpstream } from './upstream-process.ts'
 
 const run = promisify(execFile)
-const BIN = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
 const { values: args } = parseArgs({
   options: {
     'node-arg': { type: 'string', multiple: true, default: [] },
@@ -37,20 +36,10 @@ async function cpu(pid: number): Promise<{ user: number; system: number }> {
 
 const upstream = await startUpstream()
 const home = await createBenchHome(upstream.origin)
-const env = {
-  ...process.env,
-  ...home.env,
-  CALLOUT_HOME: home.home,
-  CALLOUT_MASTER_KEY: home.masterKey,
-}
+const env = cliEnv(home)
 let child: ChildProcess | undefined
 try {
-  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
-  const key = (
-    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'bench'], {
-      env,
-    })
-  ).stdout.trim()
+  const key = await applyWithClientKey(home, 'bench')
   const callout =
     args.entry !== undefined
       ? [args.entry]

@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 import { Agent, Pool, request } from 'undici'
 import { skippedRow, type ResultRow } from './report.ts'
 import { median, spread } from './stats.ts'
-import type { BenchHome } from './setup.ts'
+import { applyWithClientKey, cliEnv, type BenchHome } from './setup.ts'
 import type { Upstream } from './upstream-process.ts'
 
 const run = promisify(execFile)
@@ -164,18 +164,8 @@ export async function proxyBench(options: {
   const from = options.from ?? 'dist'
   const callout = await calloutCommand(from, progress)
   const who = `callout serve (${from === 'dist' ? 'compiled' : 'tsx'})`
-  const env = {
-    ...process.env,
-    ...home.env,
-    CALLOUT_HOME: home.home,
-    CALLOUT_MASTER_KEY: home.masterKey,
-  }
-  await run(process.execPath, [BIN, 'apply', '-f', home.configPath], { env })
-  const key = (
-    await run(process.execPath, [BIN, 'keys', 'create', '--allow', 'Api', '--name', 'bench'], {
-      env,
-    })
-  ).stdout.trim()
+  const env = cliEnv(home)
+  const key = await applyWithClientKey(home, 'bench')
   const children: ChildProcess[] = []
   const rows: ResultRow[] = []
   const cleanup: (() => Promise<void>)[] = []

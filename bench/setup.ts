@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import type { Broker } from '../src/callout/broker.ts'
 import { openBroker } from '../src/callout/open-broker.ts'
 import { parseMasterKey } from '../src/secrets/master-key.ts'
@@ -23,6 +26,42 @@ export interface BenchHome {
   /** The environment the config's `${env:…}` references read. */
   readonly env: Record<string, string>
   remove(): Promise<void>
+}
+
+/**
+ * The environment for `callout` child processes on `home`: this process's, the config's
+ * variables, `CALLOUT_HOME` and `CALLOUT_MASTER_KEY`.
+ *
+ * @example
+ * spawn(process.execPath, [entry, 'serve', '--port', '0'], { env: cliEnv(home) })
+ */
+export function cliEnv(home: BenchHome): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...home.env,
+    CALLOUT_HOME: home.home,
+    CALLOUT_MASTER_KEY: home.masterKey,
+  }
+}
+
+/**
+ * Applies the bench config to `home`'s store with the CLI and creates a client key allowed on
+ * `Api` named `name`; returns the key (`ck_…`).
+ *
+ * @example
+ * const key = await applyWithClientKey(home, 'bench')
+ */
+export async function applyWithClientKey(home: BenchHome, name: string): Promise<string> {
+  const run = promisify(execFile)
+  const bin = fileURLToPath(new URL('../bin/callout.js', import.meta.url))
+  const env = cliEnv(home)
+  await run(process.execPath, [bin, 'apply', '-f', home.configPath], { env })
+  const created = await run(
+    process.execPath,
+    [bin, 'keys', 'create', '--allow', 'Api', '--name', name],
+    { env },
+  )
+  return created.stdout.trim()
 }
 
 /**
