@@ -41,6 +41,7 @@ delete NPM_ENV.NODE_OPTIONS
 const PUBLIC_VALUES = [
   'ADVICE_HEADER',
   'Broker',
+  'CONNECT_LINK_DEFAULTS',
   'CalloutError',
   'DEFAULTS',
   'ERROR_CATALOGUE',
