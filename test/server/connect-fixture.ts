@@ -1,7 +1,7 @@
 /**
  * The shared fixture of the connect link tests: a Salesforce emulator org with two users, a
  * console (`callout serve`'s app on port 0) whose clock can be moved forward, and three Named
- * Credentials on it — `Crm` (browser flow, per-user principal), `Shared` (browser flow, one named
+ * Credentials on it — `Crm` (browser flow, per-user principal, with the web scope), `Shared` (browser flow, one named
  * principal) and `Open` (no authentication).
  */
 import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
@@ -32,7 +32,7 @@ export async function connectFixture(): Promise<ConnectFixture> {
   const app = org.addConnectedApp({
     name: 'CalloutConnect',
     callbackUrls: [`${c.origin}/services/authcallback/Target`],
-    scopes: ['api', 'refresh_token'],
+    scopes: ['api', 'refresh_token', 'web'],
   })
   const env = { SF_SECRET: app.consumerSecret }
   await c.broker.apply(
@@ -51,7 +51,7 @@ export async function connectFixture(): Promise<ConnectFixture> {
             protocol: 'oauth2',
             flow: 'browser',
             authProvider: 'Target',
-            scope: 'api refresh_token',
+            scope: 'api refresh_token web',
             principals: { EachUser: { type: 'per-user' } },
           },
           Team: {

@@ -397,12 +397,15 @@ export function registerDefinitionPages(
       authenticated: report!.principals.some((p) => p.status === 'authenticated'),
       callbackUrl: callbackUrl(provider ?? ''),
       salesforce: type === 'salesforce',
+      perUser: report!.principals.some((p) => p.type === 'per-user'),
       test: {
         method: 'GET',
         path: type === 'salesforce' ? SALESFORCE_RESOURCES_PATH : '/',
         headers: '',
         body: '',
+        user: '',
       },
+      testErrors: {},
       ...doctorPanelData(await runDoctor(broker, report!, { online: false, audience: 'console' })),
       say: consoleWordsFor(report!),
       ...withFlash(request),
@@ -434,6 +437,8 @@ export function registerDefinitionPages(
   pages.post('/named-credentials/:name/test', async (request, reply) => {
     const { name } = request.params as { name: string }
     definitions.get('namedCredential', name)
+    const [report] = await broker.status(name)
+    const perUser = report!.principals.some((p) => p.type === 'per-user')
     const body = formOf(request)
     const preset = str(body, 'preset') === 'resources'
     const test = {
@@ -441,6 +446,17 @@ export function registerDefinitionPages(
       path: preset ? SALESFORCE_RESOURCES_PATH : str(body, 'path') || '/',
       headers: preset ? '' : field(body, 'headers'),
       body: preset ? '' : field(body, 'body'),
+      user: perUser ? field(body, 'user').trim() : '',
+    }
+    if (perUser && test.user === '') {
+      // Nothing is sent: the principal is per-user, so the call needs the end user named.
+      reply.code(400)
+      return detail(request, reply, name, {
+        test,
+        testErrors: {
+          user: 'Enter the end user: this credential connects each user separately (per-user principal).',
+        },
+      })
     }
     try {
       const headers: [string, string][] = []
@@ -458,6 +474,7 @@ export function registerDefinitionPages(
         ...(test.body === '' || test.method === 'GET' || test.method === 'HEAD'
           ? {}
           : { body: test.body }),
+        ...(test.user === '' ? {} : { user: test.user }),
       })
       const text = test.method === 'HEAD' ? '' : await res.text()
       let shown = text.length > MAX_SHOWN_BODY ? `${text.slice(0, MAX_SHOWN_BODY)}\n… (cut)` : text
@@ -480,7 +497,7 @@ export function registerDefinitionPages(
       })
     } catch (error) {
       const message = isCalloutError(error)
-        ? `${error.code}: ${error.message}`
+        ? `${error.code}: ${consoleWordsFor(report!)(error.message)}`
         : (error as Error).message
       return detail(request, reply, name, { test, testError: message })
     }

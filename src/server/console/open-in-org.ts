@@ -95,12 +95,16 @@ const OPEN_IN_ORG = `<% if (it.salesforce) { %>
 <% } %>
 `
 
-/** The test panel's offer to open the record a test call returned (`it.record`). */
+/**
+ * The test panel's offer to open the record a test call returned (`it.record`), as the end user
+ * the call was made for (`it.test.user`) when the principal is per-user.
+ */
 const OPEN_RECORD = `<% if (it.salesforce && it.record) { %>
   <form method="post" action="/named-credentials/<%= encodeURIComponent(it.report.name) %>/open" id="open-record">
     <input type="hidden" name="_csrf" value="<%= it.csrf %>">
     <input type="hidden" name="path" value="<%= it.record.path %>">
-    <div class="actions"><button type="submit" class="secondary">Open <%= it.record.type %> <%= it.record.id %> in target org</button></div>
+<% if (it.test && it.test.user) { %>    <input type="hidden" name="user" value="<%= it.test.user %>">
+<% } %>    <div class="actions"><button type="submit" class="secondary">Open <%= it.record.type %> <%= it.record.id %> in target org</button></div>
   </form>
 <% } %>
 `

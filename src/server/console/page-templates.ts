@@ -148,6 +148,13 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
     <textarea id="headers" name="headers"><%= it.test.headers %></textarea>
     <label for="body">Body</label>
     <textarea id="body" name="body"><%= it.test.body %></textarea>
+<% if (it.perUser) { %>
+    <label for="test-user">End user</label>
+    <input type="text" id="test-user" name="user" value="<%= it.test.user %>" aria-describedby="test-user-hint<% if (it.testErrors.user) { %> test-user-error<% } %>"<% if (it.testErrors.user) { %> aria-invalid="true"<% } %>>
+    <p class="hint" id="test-user-hint">The user whose connection sends the call (required: the principal is per-user).</p>
+<% if (it.testErrors.user) { %>    <p class="field-error" id="test-user-error"><%= it.testErrors.user %></p>
+<% } %>
+<% } %>
     <div class="actions">
       <button type="submit">Send</button>
 <% if (it.salesforce) { %>
