@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -31,6 +32,10 @@ let exitCode: number | null | undefined
 let portNumber = 0
 /** 200 MiB, a multiple of 64 KiB. */
 const BIG = 200 * 1024 * 1024
+/** Bytes of the latest `/api/download` the upstream has handed to its socket. */
+let downloadSent = 0
+/** The upstream's connection for the latest `/api/stalled-upload`. */
+let stalledUpload: Socket | undefined
 
 /** Resident set size and its peak (kB) of a process, from /proc. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
@@ -73,13 +78,21 @@ beforeAll(async () => {
       req.on('end', () => res.end(JSON.stringify({ bytes })))
       return
     }
+    if (ok && req.url === '/api/stalled-upload') {
+      // Reads nothing: only the proxy's backpressure can stop the client.
+      req.pause()
+      stalledUpload = req.socket
+      return
+    }
     if (ok && req.url === '/api/download') {
       res.writeHead(200, { 'content-length': BIG })
       const chunk = Buffer.alloc(64 * 1024, 98)
       let sent = 0
+      downloadSent = 0
       const pump = (): void => {
         while (sent < BIG) {
           sent += chunk.length
+          downloadSent = sent
           if (!res.write(chunk)) return void res.once('drain', pump)
         }
         res.end()
@@ -241,6 +254,70 @@ describe('callout serve (a real process)', () => {
       `proxy RSS before ${Math.round(before.rss / 1024)} MB, peak during 2×200 MiB ${Math.round(after.peak / 1024)} MB (+${Math.round(growthMb)} MB)`,
     )
     expect(growthMb).toBeLessThan(64)
+  }, 120_000)
+
+  it('passes backpressure on: a client that stops reading stops the upstream', async () => {
+    const streamKey = (await runCli(['keys', 'create', '--allow', 'Api'], home.env)).stdout.trim()
+    const down = await request(`${origin}/callout/Api/download`, {
+      headers: { 'proxy-authorization': `Bearer ${streamKey}` },
+    })
+    expect(down.statusCode).toBe(200)
+    // The client reads nothing more. Kernel socket buffers on both hops (up to 32 MiB each here)
+    // take what they take; then the upstream's writes must stop. A proxy that kept reading would
+    // take all 200 MiB at loopback speed.
+    let last = -1
+    let steadySince = Date.now()
+    await waitFor(() => {
+      if (downloadSent !== last) [last, steadySince] = [downloadSent, Date.now()]
+      return downloadSent >= BIG || Date.now() - steadySince > 1_000
+    }, 30_000)
+    const heldMb = downloadSent / 2 ** 20
+    console.log(`upstream sent ${heldMb.toFixed(1)} MiB to a client that read nothing`)
+    expect(heldMb).toBeLessThan(100)
+    // Reading on takes the rest: nothing was lost while paused.
+    let received = 0
+    for await (const c of down.body) received += (c as Buffer).length
+    expect(received).toBe(BIG)
+  }, 120_000)
+
+  it('passes backpressure on the way up: an upstream that stops reading stops the client', async () => {
+    const streamKey = (await runCli(['keys', 'create', '--allow', 'Api'], home.env)).stdout.trim()
+    const chunk = Buffer.alloc(64 * 1024, 97)
+    let yielded = 0
+    const sending = request(`${origin}/callout/Api/stalled-upload`, {
+      method: 'POST',
+      headers: {
+        'proxy-authorization': `Bearer ${streamKey}`,
+        'content-type': 'application/octet-stream',
+      },
+      body: Readable.from(
+        (function* () {
+          while (yielded < BIG) {
+            yielded += chunk.length
+            yield chunk
+          }
+        })(),
+      ),
+    }).catch((e: unknown) => e)
+    let last = -1
+    let steadySince = Date.now()
+    await waitFor(() => {
+      if (yielded !== last) [last, steadySince] = [yielded, Date.now()]
+      return yielded >= BIG || Date.now() - steadySince > 1_000
+    }, 30_000)
+    const heldMb = yielded / 2 ** 20
+    console.log(
+      `the client could hand over ${heldMb.toFixed(1)} MiB to an upstream that read nothing`,
+    )
+    expect(heldMb).toBeLessThan(100)
+    // The upstream gives up: the client hears of it (a 502, or its own body cut off) and the
+    // proxy holds nothing more. (A client that gives up instead sends its FIN behind bytes the
+    // proxy is not reading; TCP delivers it only once the exchange's total timeout frees them.)
+    stalledUpload?.destroy()
+    const outcome = await sending
+    expect(outcome instanceof Error || (outcome as { statusCode: number }).statusCode === 502).toBe(
+      true,
+    )
   }, 120_000)
 
   it('drains an in-flight request on SIGTERM, then exits 0; the log holds no secret', async () => {
