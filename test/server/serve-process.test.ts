@@ -44,6 +44,19 @@ async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') }
 }
 
+/**
+ * Waits until a byte count stops growing for a second (or reaches {@link BIG}) and returns it.
+ */
+async function settled(count: () => number): Promise<number> {
+  let last = -1
+  let steadySince = Date.now()
+  await waitFor(() => {
+    if (count() !== last) [last, steadySince] = [count(), Date.now()]
+    return count() >= BIG || Date.now() - steadySince > 1_000
+  }, 30_000)
+  return count()
+}
+
 function config(names: string[]): string {
   return JSON.stringify({
     authProviders: {
@@ -265,13 +278,7 @@ describe('callout serve (a real process)', () => {
     // The client reads nothing more. Kernel socket buffers on both hops (up to 32 MiB each here)
     // take what they take; then the upstream's writes must stop. A proxy that kept reading would
     // take all 200 MiB at loopback speed.
-    let last = -1
-    let steadySince = Date.now()
-    await waitFor(() => {
-      if (downloadSent !== last) [last, steadySince] = [downloadSent, Date.now()]
-      return downloadSent >= BIG || Date.now() - steadySince > 1_000
-    }, 30_000)
-    const heldMb = downloadSent / 2 ** 20
+    const heldMb = (await settled(() => downloadSent)) / 2 ** 20
     console.log(`upstream sent ${heldMb.toFixed(1)} MiB to a client that read nothing`)
     expect(heldMb).toBeLessThan(100)
     // Reading on takes the rest: nothing was lost while paused.
@@ -299,13 +306,7 @@ describe('callout serve (a real process)', () => {
         })(),
       ),
     }).catch((e: unknown) => e)
-    let last = -1
-    let steadySince = Date.now()
-    await waitFor(() => {
-      if (yielded !== last) [last, steadySince] = [yielded, Date.now()]
-      return yielded >= BIG || Date.now() - steadySince > 1_000
-    }, 30_000)
-    const heldMb = yielded / 2 ** 20
+    const heldMb = (await settled(() => yielded)) / 2 ** 20
     console.log(
       `the client could hand over ${heldMb.toFixed(1)} MiB to an upstream that read nothing`,
     )
