@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
 import type { SessionIdPlacement } from '../callout/steps/session-id.ts'
+import { typedBodyError } from '../callout/steps/send.ts'
 import type { CalloutResponse } from '../callout/types.ts'
 import type { Definitions, NamedCredential } from '../definitions/model.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
@@ -156,6 +157,15 @@ export async function forward(
     clearTimeout(timer)
     if (!reply.raw.writableFinished) aborted.abort(new Error('the client went away'))
   })
+  /** An upstream failure, headers or body, as the client is told of it. */
+  const failure = (error: unknown): unknown =>
+    timedOut && !isCalloutError(error)
+      ? new CalloutError(
+          'UPSTREAM_TIMEOUT',
+          `The request to ${nc.name} did not complete within ${ctx.totalTimeoutMs} ms, this proxy's total timeout; raise --total-timeout-ms on callout serve or check the upstream.`,
+          { details: { namedCredential: nc.name, totalTimeoutMs: ctx.totalTimeoutMs } },
+        )
+      : error
   let res
   try {
     res = await ctx.broker.request(input, {
@@ -168,14 +178,7 @@ export async function forward(
       ...(extras?.sessionId === undefined ? {} : { sessionId: extras.sessionId }),
     })
   } catch (error) {
-    if (timedOut && !isCalloutError(error)) {
-      throw new CalloutError(
-        'UPSTREAM_TIMEOUT',
-        `The request to ${nc.name} did not complete within ${ctx.totalTimeoutMs} ms, this proxy's total timeout; raise --total-timeout-ms on callout serve or check the upstream.`,
-        { details: { namedCredential: nc.name, totalTimeoutMs: ctx.totalTimeoutMs } },
-      )
-    }
-    throw error
+    throw failure(error)
   }
   const answer = withoutHopByHop(res.headers, DROP_RESPONSE)
   answer.via = appendVia(res.headers.via, `1.1 ${ctx.pseudonym}`)
@@ -183,7 +186,10 @@ export async function forward(
     ctx.adjustAnswer === undefined ? res.body : await ctx.adjustAnswer(res, answer, request)
   reply.code(res.statusCode)
   if (sent === res.body && ctx.answers !== undefined) {
-    streamAnswer(ctx.answers, request, reply, answer, res.body as unknown as Readable)
+    const body = res.body
+    streamAnswer(ctx.answers, request, reply, answer, body as unknown as Readable, (error) =>
+      failure(typedBodyError(body, error)),
+    )
     return reply
   }
   return reply.headers(answer).send(sent)
@@ -203,6 +209,7 @@ function streamAnswer(
   reply: FastifyReply,
   headers: Record<string, string | string[]>,
   body: Readable,
+  typed: (error: Error) => unknown,
 ): void {
   const out = reply.raw
   if (answers.closing(request)) headers.connection = 'close'
@@ -219,7 +226,7 @@ function streamAnswer(
   }
   const onError = (error: Error): void => {
     if (out.headersSent) out.destroy()
-    else answers.fail(error, request, out)
+    else answers.fail(typed(error), request, out)
   }
   const onClose = (): void => {
     out.off('drain', onDrain)

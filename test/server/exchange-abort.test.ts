@@ -37,6 +37,15 @@ describe('an exchange ends with its client and its total timeout', () => {
     expect(Date.now() - started).toBeLessThan(900)
   })
 
+  it('the total timeout passing between the headers and the first body byte → 504 naming it', async () => {
+    const res = await request(`${rig.origin}/callout/Api/stall-body`, {
+      headers: { 'proxy-authorization': `Bearer ${key}` },
+    })
+    const body = (await res.body.json()) as { error: { code: string; message: string } }
+    expect([res.statusCode, body.error.code]).toEqual([504, 'UPSTREAM_TIMEOUT'])
+    expect(body.error.message).toContain('--total-timeout-ms')
+  })
+
   it('a client that goes away aborts the upstream request at once', async () => {
     // The previous test's exchange has ended upstream too (its close is recorded first).
     await waitFor(() => rig.upstream.hangsClosedAt.length >= 1, 2_000)

@@ -21,6 +21,19 @@ export function bodyErrorContext(body: object): BodyErrorContext | undefined {
   return bodyContexts.get(body)
 }
 
+/**
+ * A failure met while streaming a body `send` returned (`for await`, `pipe`), typed as its read
+ * helpers would reject: a stall past the timeout is `UPSTREAM_TIMEOUT`, a connection lost
+ * mid-body `UPSTREAM_UNREACHABLE`. Other bodies' errors are returned as they are.
+ *
+ * @example
+ * body.once('error', (error) => fail(typedBodyError(body, error)))
+ */
+export function typedBodyError(body: object, error: unknown): unknown {
+  const context = bodyContexts.get(body)
+  return context === undefined ? error : translateUpstreamError(error, context)
+}
+
 type BodyMixin = 'text' | 'json' | 'arrayBuffer' | 'blob' | 'bytes'
 const MIXINS: readonly BodyMixin[] = ['text', 'json', 'arrayBuffer', 'blob', 'bytes']
 
