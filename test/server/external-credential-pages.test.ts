@@ -249,5 +249,6 @@ describe('the full Named Credential form', () => {
     })
     expect(done.location).toBe('/external-credentials?flash=deleted')
     expect(c.broker.definitions.externalCredentials.has('Markup')).toBe(false)
+    expect((await browser.get(done.location!)).body).toContain('Deleted.')
   })
 })

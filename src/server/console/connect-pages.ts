@@ -24,7 +24,7 @@ import { CalloutError, isCalloutError } from '../../errors.ts'
 import { adviceFor } from '../../providers/salesforce-advice.ts'
 import { errorAnswer } from '../error-body.ts'
 import type { ConsoleContext } from './console-plugin.ts'
-import { field, formOf, page } from './console-plugin.ts'
+import { changedBy, field, formOf, page, remoteOf } from './console-plugin.ts'
 import { addTemplates, render } from './views.ts'
 
 /** How long the connect cookie lives: as long as the pending authorization it guards. */
@@ -86,11 +86,6 @@ export interface ConnectCookies {
   readonly connect: string
   /** The admin session cookie (an admin's own flows pass through). */
   readonly session: string
-}
-
-/** Who did it, for the audit log. */
-function remoteOf(request: FastifyRequest): string {
-  return request.raw.socket.remoteAddress ?? 'unknown'
 }
 
 function callbackUrl(context: ConsoleContext, provider: string): string {
@@ -169,7 +164,7 @@ export function registerConnectLinkForm(pages: FastifyInstance, context: Console
         context,
         name,
         { user: field(body, 'user'), expiresIn: field(body, 'expiresIn') },
-        { actor: `admin:${request.adminSession?.username ?? '?'}`, remote: remoteOf(request) },
+        changedBy(request),
       )
     } catch (error) {
       if (!isCalloutError(error)) throw error

@@ -121,9 +121,19 @@ function constant(value: string): () => string {
   return () => origin
 }
 
-/** The client address for the audit log. */
-function remoteOf(request: FastifyRequest): string {
+/** The client address, for the audit log. */
+export function remoteOf(request: FastifyRequest): string {
   return request.raw.socket.remoteAddress ?? 'unknown'
+}
+
+/** The signed-in admin, as the audit log names an actor. */
+export function actorOf(request: FastifyRequest): string {
+  return `admin:${request.adminSession?.username ?? '?'}`
+}
+
+/** Who makes a change from a signed-in console page (the audit log's actor and address). */
+export function changedBy(request: FastifyRequest): { actor: string; remote: string } {
+  return { actor: actorOf(request), remote: remoteOf(request) }
 }
 
 /** Names of the console's cookies (`__Host-` prefixed over TLS: host-only, path /, Secure). */
@@ -434,6 +444,11 @@ export function page(
 export function formOf(request: FastifyRequest): Record<string, unknown> {
   const body = request.body
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
+}
+
+/** One text field of a form, trimmed (see {@link field}). */
+export function trimmedField(body: Record<string, unknown>, name: string): string {
+  return field(body, name).trim()
 }
 
 /** One text field of a form: a string, or `''` (a repeated field is refused). */

@@ -14,7 +14,16 @@ import type { ClientKeyStore } from '../../store/client-keys.ts'
 import { newClientKey } from '../client-key.ts'
 import { formatKeyRule, parseKeyRules } from '../key-rules.ts'
 import type { ConsoleContext } from './console-plugin.ts'
-import { field, formOf, page, statusLabel } from './console-plugin.ts'
+import {
+  actorOf,
+  changedBy,
+  field,
+  formOf,
+  page,
+  remoteOf,
+  statusLabel,
+  trimmedField,
+} from './console-plugin.ts'
 import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 import { WRITE_ONLY, type DefinitionKind, type DefinitionsService } from './definitions-service.ts'
@@ -90,23 +99,6 @@ export function namedCredentialFlags(body: Record<string, unknown>): {
  */
 export function nameOptions(definitions: DefinitionsService, kind: DefinitionKind): string[][] {
   return [['', '—'], ...Object.keys(definitions.list(kind)).map((n) => [n, n])]
-}
-
-function str(body: Record<string, unknown>, name: string): string {
-  return field(body, name).trim()
-}
-
-function remoteOf(request: FastifyRequest): string {
-  return request.raw.socket.remoteAddress ?? 'unknown'
-}
-
-function actorOf(request: FastifyRequest): string {
-  return `admin:${request.adminSession?.username ?? '?'}`
-}
-
-/** Who makes a change (for the audit log). */
-function who(request: FastifyRequest): { actor: string; remote: string } {
-  return { actor: actorOf(request), remote: remoteOf(request) }
 }
 
 function flashOf(request: FastifyRequest): { kind: 'ok'; text: string } | undefined {
@@ -243,7 +235,7 @@ export function registerDefinitionPages(
       'tokenUrl',
       'defaultScopes',
     ]) {
-      const value = str(body, key)
+      const value = trimmedField(body, key)
       values[key] = value
       if (value !== '') entry[key] = value
     }
@@ -260,10 +252,10 @@ export function registerDefinitionPages(
 
   pages.post('/auth-providers', async (request, reply) => {
     const body = formOf(request)
-    const name = str(body, 'name')
+    const name = trimmedField(body, 'name')
     const { values, entry } = providerEntry(body)
     try {
-      await definitions.put('authProvider', name, entry, who(request), 'create')
+      await definitions.put('authProvider', name, entry, changedBy(request), 'create')
     } catch (error) {
       if (!isCalloutError(error)) throw error
       reply.code(error.status)
@@ -279,7 +271,7 @@ export function registerDefinitionPages(
     const { name } = request.params as { name: string }
     const { values, entry } = providerEntry(formOf(request))
     try {
-      await definitions.put('authProvider', name, entry, who(request), 'update')
+      await definitions.put('authProvider', name, entry, changedBy(request), 'update')
     } catch (error) {
       if (!isCalloutError(error) || error.code === 'DEFINITION_NOT_FOUND') throw error
       reply.code(error.status)
@@ -295,10 +287,7 @@ export function registerDefinitionPages(
 
   pages.post('/auth-providers/:name/delete', async (request, reply) => {
     const { name } = request.params as { name: string }
-    await definitions.remove('authProvider', name, {
-      actor: actorOf(request),
-      remote: remoteOf(request),
-    })
+    await definitions.remove('authProvider', name, changedBy(request))
     return reply.redirect('/auth-providers?flash=deleted', 303)
   })
 
@@ -340,7 +329,7 @@ export function registerDefinitionPages(
       'authProvider',
       'scope',
     ]) {
-      values[key] = str(body, key)
+      values[key] = trimmedField(body, key)
     }
     values.startAuth = field(body, 'startAuth') === 'on'
     const flags = namedCredentialFlags(body)
@@ -361,7 +350,7 @@ export function registerDefinitionPages(
       }
     }
     try {
-      await definitions.put('namedCredential', name, entry, who(request), 'create')
+      await definitions.put('namedCredential', name, entry, changedBy(request), 'create')
     } catch (error) {
       if (!isCalloutError(error)) throw error
       reply.code(error.status)
@@ -412,8 +401,8 @@ export function registerDefinitionPages(
       ...extra,
     })
   }
-  registerDoctorPanel(pages, context, { render: detail, who })
-  registerOpenInOrg(pages, context, { render: detail, who })
+  registerDoctorPanel(pages, context, { render: detail })
+  registerOpenInOrg(pages, context, { render: detail })
 
   pages.get('/named-credentials/:name', async (request, reply) =>
     detail(request, reply, (request.params as { name: string }).name),
@@ -440,10 +429,10 @@ export function registerDefinitionPages(
     const [report] = await broker.status(name)
     const perUser = report!.principals.some((p) => p.type === 'per-user')
     const body = formOf(request)
-    const preset = str(body, 'preset') === 'resources'
+    const preset = trimmedField(body, 'preset') === 'resources'
     const test = {
-      method: preset ? 'GET' : str(body, 'method') || 'GET',
-      path: preset ? SALESFORCE_RESOURCES_PATH : str(body, 'path') || '/',
+      method: preset ? 'GET' : trimmedField(body, 'method') || 'GET',
+      path: preset ? SALESFORCE_RESOURCES_PATH : trimmedField(body, 'path') || '/',
       headers: preset ? '' : field(body, 'headers'),
       body: preset ? '' : field(body, 'body'),
       user: perUser ? field(body, 'user').trim() : '',
@@ -575,8 +564,8 @@ export function registerDefinitionPages(
   pages.post('/client-keys', async (request, reply) => {
     const body = formOf(request)
     const values: Values = {
-      name: str(body, 'name'),
-      allow: str(body, 'allow'),
+      name: trimmedField(body, 'name'),
+      allow: trimmedField(body, 'allow'),
       anyUser: field(body, 'anyUser') === 'on',
     }
     try {
@@ -625,9 +614,10 @@ export function registerDefinitionPages(
     }
     return reply.redirect('/client-keys', 303)
   })
+}
 
-  function withFlash(request: FastifyRequest): Record<string, unknown> {
-    const flash = flashOf(request)
-    return flash === undefined ? {} : { flash }
-  }
+/** The page data for the fixed message a redirect asked for (`?flash=saved`, …), if any. */
+export function withFlash(request: FastifyRequest): Record<string, unknown> {
+  const flash = flashOf(request)
+  return flash === undefined ? {} : { flash }
 }

@@ -19,6 +19,7 @@ import type { StatusReport } from '../../callout/status-report.ts'
 import type { JsonSchema } from '../../definitions/index.ts'
 import type { CalloutError } from '../../errors.ts'
 import type { ConsoleContext } from './console-plugin.ts'
+import { changedBy } from './console-plugin.ts'
 import type { DefinitionsService } from './definitions-service.ts'
 import { addTemplates } from './views.ts'
 
@@ -245,8 +246,6 @@ export interface DetailPage {
     name: string,
     extra?: Record<string, unknown>,
   ) => Promise<FastifyReply>
-  /** Who makes a change, for the audit log. */
-  readonly who: (request: FastifyRequest) => { actor: string; remote: string }
 }
 
 /**
@@ -254,7 +253,7 @@ export interface DetailPage {
  * console's signed-in scope; the page shows the results in place of the offline ones.
  *
  * @example
- * registerDoctorPanel(pages, context, { render: detail, who })
+ * registerDoctorPanel(pages, context, { render: detail })
  */
 export function registerDoctorPanel(
   pages: FastifyInstance,
@@ -267,7 +266,7 @@ export function registerDoctorPanel(
       online: true,
       audience: 'console',
     })
-    const { actor, remote } = detail.who(request)
+    const { actor, remote } = changedBy(request)
     await context.auth.audit({
       actor,
       action: 'namedCredential.doctor',

@@ -10,11 +10,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parsePath } from '../../definitions/index.ts'
 import { isCalloutError, type CalloutError } from '../../errors.ts'
 import type { ConsoleContext } from './console-plugin.ts'
-import { field, formOf, page } from './console-plugin.ts'
+import { changedBy, field, formOf, page, trimmedField } from './console-plugin.ts'
 import {
   errorsOf as namedCredentialErrors,
   nameOptions,
   namedCredentialFlags,
+  withFlash,
 } from './definition-pages.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
 import { checkbox, FORM_ERRORS, input, select } from './page-templates.ts'
@@ -134,10 +135,6 @@ class FormProblem extends Error {
   }
 }
 
-function text(body: Record<string, unknown>, name: string): string {
-  return field(body, name).trim()
-}
-
 /** `name=value` lines as a mapping; a line without `=` or a repeated name is a form problem. */
 function pairs(source: string, key: string): Record<string, string> {
   const out: Record<string, string> = {}
@@ -220,10 +217,6 @@ export function registerExternalCredentialPages(
   context: ConsoleContext,
 ): void {
   const { definitions } = context
-  const who = (request: FastifyRequest) => ({
-    actor: `admin:${request.adminSession?.username ?? '?'}`,
-    remote: request.raw.socket.remoteAddress ?? 'unknown',
-  })
 
   pages.get('/external-credentials', async (request, reply) => {
     const items = Object.entries(definitions.list('externalCredential')).map(([name, e]) => ({
@@ -233,12 +226,11 @@ export function registerExternalCredentialPages(
       authProvider: e.authProvider === undefined ? '—' : String(e.authProvider),
       principals: Object.keys((e.principals ?? {}) as object).join(', ') || '—',
     }))
-    const flash = (request.query as Record<string, unknown>).flash === 'deleted'
     return page(reply, request, '@external-credentials', {
       title: 'External Credentials',
       section: 'ec',
       items,
-      ...(flash ? { flash: { kind: 'ok', text: 'Deleted.' } } : {}),
+      ...withFlash(request),
     })
   })
 
@@ -261,7 +253,7 @@ export function registerExternalCredentialPages(
       rows: data.rows,
       errors: data.errors ?? {},
       formErrors: data.formErrors ?? [],
-      ...(flashSaved(request) ? { flash: { kind: 'ok', text: 'Saved.' } } : {}),
+      ...withFlash(request),
     })
 
   pages.get('/external-credentials/new', async (request, reply) =>
@@ -314,7 +306,7 @@ export function registerExternalCredentialPages(
       'sigv4Region',
       'sigv4Service',
     ]) {
-      values[key] = text(body, key)
+      values[key] = trimmedField(body, key)
     }
     const problems: Values = {}
     const entry: Record<string, unknown> = {}
@@ -344,9 +336,9 @@ export function registerExternalCredentialPages(
     const principals: Record<string, unknown> = {}
     for (let i = 0; i < MAX_ROWS && body[`p${i}.name`] !== undefined; i++) {
       const row: Row = {
-        name: text(body, `p${i}.name`),
-        type: text(body, `p${i}.type`) || 'named',
-        sequence: text(body, `p${i}.sequence`),
+        name: trimmedField(body, `p${i}.name`),
+        type: trimmedField(body, `p${i}.type`) || 'named',
+        sequence: trimmedField(body, `p${i}.sequence`),
         parameters: field(body, `p${i}.parameters`),
         storedSecrets: [],
       }
@@ -414,7 +406,7 @@ export function registerExternalCredentialPages(
       return again(problems, [])
     }
     try {
-      await definitions.put('externalCredential', name, entry, who(request), mode)
+      await definitions.put('externalCredential', name, entry, changedBy(request), mode)
     } catch (error) {
       if (!isCalloutError(error) || error.code === 'DEFINITION_NOT_FOUND') throw error
       reply.code(error.status)
@@ -425,14 +417,14 @@ export function registerExternalCredentialPages(
   }
 
   pages.post('/external-credentials', async (request, reply) =>
-    save(request, reply, text(formOf(request), 'name'), 'create'),
+    save(request, reply, trimmedField(formOf(request), 'name'), 'create'),
   )
   pages.post('/external-credentials/:name', async (request, reply) =>
     save(request, reply, (request.params as { name: string }).name, 'update'),
   )
   pages.post('/external-credentials/:name/delete', async (request, reply) => {
     const { name } = request.params as { name: string }
-    await definitions.remove('externalCredential', name, who(request))
+    await definitions.remove('externalCredential', name, changedBy(request))
     return reply.redirect('/external-credentials?flash=deleted', 303)
   })
 
@@ -458,7 +450,8 @@ export function registerExternalCredentialPages(
   pages.post('/named-credentials/new-full', async (request, reply) => {
     const body = formOf(request)
     const values: Values = {}
-    for (const key of ['label', 'name', 'url', 'externalCredential']) values[key] = text(body, key)
+    for (const key of ['label', 'name', 'url', 'externalCredential'])
+      values[key] = trimmedField(body, key)
     const flags = namedCredentialFlags(body)
     Object.assign(values, flags)
     const name = String(values.name)
@@ -466,7 +459,7 @@ export function registerExternalCredentialPages(
     if (values.label !== '') entry.label = values.label
     if (values.externalCredential !== '') entry.externalCredential = values.externalCredential
     try {
-      await definitions.put('namedCredential', name, entry, who(request), 'create')
+      await definitions.put('namedCredential', name, entry, changedBy(request), 'create')
     } catch (error) {
       if (!isCalloutError(error)) throw error
       reply.code(error.status)
@@ -474,8 +467,4 @@ export function registerExternalCredentialPages(
     }
     return reply.redirect(`/named-credentials/${encodeURIComponent(name)}?flash=saved`, 303)
   })
-}
-
-function flashSaved(request: FastifyRequest): boolean {
-  return (request.query as Record<string, unknown>).flash === 'saved'
 }

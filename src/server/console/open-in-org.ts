@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify'
 import { isCalloutError, type CalloutError } from '../../errors.ts'
 import type { ConsoleContext } from './console-plugin.ts'
-import { field, formOf } from './console-plugin.ts'
+import { changedBy, field, formOf } from './console-plugin.ts'
 import type { DetailPage } from './doctor-panel.ts'
 import { addTemplates } from './views.ts'
 
@@ -117,7 +117,7 @@ addTemplates({ '@open-in-org': OPEN_IN_ORG, '@open-record': OPEN_RECORD })
  * principals, the end user `user`; a 303 to it, or the detail page with the error.
  *
  * @example
- * registerOpenInOrg(pages, context, { render: detail, who })
+ * registerOpenInOrg(pages, context, { render: detail })
  */
 export function registerOpenInOrg(
   pages: FastifyInstance,
@@ -142,7 +142,7 @@ export function registerOpenInOrg(
         openError: openMessage(error),
       })
     }
-    const { actor, remote } = detail.who(request)
+    const { actor, remote } = changedBy(request)
     await context.auth.audit({
       actor,
       action: 'namedCredential.open',

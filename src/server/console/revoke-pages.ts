@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isCalloutError } from '../../errors.ts'
 import type { ConsoleContext } from './console-plugin.ts'
-import { field, formOf, page, statusLabel } from './console-plugin.ts'
+import { changedBy, field, formOf, page, statusLabel } from './console-plugin.ts'
 import { revokeAudited } from './revoke-audited.ts'
 import { addTemplates } from './views.ts'
 
@@ -101,10 +101,7 @@ export function registerRevokePages(pages: FastifyInstance, context: ConsoleCont
         (entry) => context.auth.audit(entry),
         name,
         { ...(user === '' ? {} : { user }), ...(force ? { force } : {}) },
-        {
-          actor: `admin:${request.adminSession?.username ?? '?'}`,
-          remote: request.raw.socket.remoteAddress ?? 'unknown',
-        },
+        changedBy(request),
       )
       const flash =
         result.provider === 'nothing-stored'
