@@ -181,6 +181,10 @@ describe('Revoke in the console', () => {
     expect(error).toMatchObject({ code: 'NEEDS_REAUTH' })
     expect((error as Error).message).toContain('were revoked')
     expect((error as Error).message).toContain('callout auth Target')
+    // The page shows that stored error in the console's words, not the library's command.
+    const failed = await browser.get('/named-credentials/Target')
+    expect(failed.body).toContain('were revoked')
+    expect(failed.body).not.toContain('callout auth')
 
     const entries = await c.store.admin.listAudit({ limit: 100 })
     const entry = entries.find((e) => e.action === 'namedCredential.revoke')
