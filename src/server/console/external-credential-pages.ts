@@ -1,10 +1,12 @@
 /**
- * The console's External Credential pages — list, new, edit, delete, with principals (named or
- * per-user, sequence numbers, parameters and write-only secrets) — and the full "New Named
- * Credential" form that picks an existing External Credential. Both create the same records as the
- * config file: every change goes through {@link DefinitionsService} (the config file's validation,
- * "did you mean", nothing stored on error). Fields the form does not show (`jwt`, `authHeaders`)
- * keep their stored values on edit.
+ * The console's External Credential pages — list, new, edit, delete, with every field of the
+ * config file's `externalCredentials` entry: protocol, flow, Auth Provider, scope, refresh
+ * statuses, session timeout, AWS Signature V4, the JWT settings (`jwt`), the formula headers
+ * (`authHeaders`) and principals (named or per-user, sequence numbers, parameters, write-only
+ * secrets and a write-only PEM private key) — and the full "New Named Credential" form that picks
+ * an existing External Credential. Both create the same records as the config file: every change
+ * goes through {@link DefinitionsService} (the config file's validation, "did you mean", nothing
+ * stored on error).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parsePath } from '../../definitions/index.ts'
@@ -18,10 +20,21 @@ import {
   withFlash,
 } from './definition-pages.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
+import {
+  fieldOfIssue,
+  headerRowsOf,
+  jwtValuesOf,
+  literal,
+  readHeaders,
+  readJwt,
+  typed,
+  wholeNumber,
+  type HeaderRow,
+} from './external-credential-form.ts'
 import { checkbox, FORM_ERRORS, input, select } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 
-/** Principal rows the form offers beyond the stored ones. */
+/** Principal and header rows the form offers beyond the stored ones. */
 const BLANK_ROWS = 2
 /** The most principal rows a form may post. */
 const MAX_ROWS = 50
@@ -38,6 +51,9 @@ interface Row {
   storedSecrets: string[]
 }
 
+const ALGORITHMS =
+  "[['', 'Default (RS256)'], ['RS256', 'RS256'], ['ES256', 'ES256'], ['HS256', 'HS256 (protocol JWT only)']]"
+
 const PROTOCOLS =
   "[['oauth2', 'OAuth 2.0'], ['basic', 'Basic'], ['jwt', 'JWT (signed per call)'], ['aws-sigv4', 'AWS Signature V4'], ['custom', 'Custom (formula headers)'], ['none', 'No Authentication']]"
 const FLOWS =
@@ -50,6 +66,25 @@ const ROW_FIELD = (i: string, key: string, label: string, control: string) => `
 
 const INVALID = (i: string, key: string) =>
   `<% if (it.errors['p' + ${i} + '.${key}']) { %> aria-invalid="true" aria-describedby="p<%= ${i} %>-${key}-error"<% } %>`
+
+/** A textarea with its label, hint and field error (template source). */
+const TEXTAREA = (name: string, label: string, hint = '') => `
+  <label for="${name}">${label}</label>
+  <textarea id="${name}" name="${name}"<% if (it.errors.${name}) { %> aria-invalid="true" aria-describedby="${name}-error"<% } %>><%= it.values.${name} ?? '' %></textarea>
+  ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
+  <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
+
+/** A section's own error (e.g. `jwt` on a protocol that signs none), shown under its heading. */
+const SECTION_ERROR = (key: string) =>
+  `<% if (it.errors.${key}) { %><p class="field-error" id="${key}-error"><%= it.errors.${key} %></p><% } %>`
+
+const HEADER_FIELD = (key: string, label: string, control: string) => `
+  <label for="h<%= i %>-${key}">${label}</label>
+  ${control}
+  <% if (it.errors['h' + i + '.${key}']) { %><p class="field-error" id="h<%= i %>-${key}-error"><%= it.errors['h' + i + '.${key}'] %></p><% } %>`
+
+const HEADER_INVALID = (key: string) =>
+  `<% if (it.errors['h' + i + '.${key}']) { %> aria-invalid="true" aria-describedby="h<%= i %>-${key}-error"<% } %>`
 
 const EXTERNAL_CREDENTIALS = `<% layout('@layout', it) %>
 <div class="actions"><a class="button" href="/external-credentials/new">New External Credential</a><a class="button secondary" href="/named-credentials/new-full">New Named Credential (full form)</a></div>
@@ -81,6 +116,27 @@ ${FORM_ERRORS}
   ${input('sessionTimeoutSeconds', 'Session timeout (seconds)', 'Salesforce sends no expiry: the org\u2019s session timeout, for refreshing ahead of it.')}
   ${input('sigv4Region', 'AWS region (Signature V4)')}
   ${input('sigv4Service', 'AWS service (Signature V4)')}
+  <h2 id="jwt-heading">JWT</h2>
+  <p class="hint">For protocol JWT (a JWT signed per call) and the OAuth 2.0 flow JWT bearer; leave every field empty otherwise. The signing key is a principal\u2019s write-only <code>privateKey</code> (or <code>sharedSecret</code> for HS256).</p>
+  ${SECTION_ERROR('jwt')}
+  ${input('jwtIssuer', 'Issuer (<code>iss</code>)', 'JWT bearer: empty means the Auth Provider\u2019s consumer key.')}
+  ${input('jwtSubject', 'Subject (<code>sub</code>)', 'Used when the principal has no <code>username</code> or <code>subject</code> parameter. Per-user principals need a formula such as <code>{!$User.Username}</code>.')}
+  ${TEXTAREA('jwtAudience', 'Audience (<code>aud</code>)', 'One per line. JWT bearer: empty means the login host (Salesforce) or the issuer.')}
+  ${input('jwtValiditySeconds', 'Lifetime (seconds)', 'How long each JWT is valid, 1\u201386400; empty means 300.')}
+  ${select('jwtAlgorithm', 'Signing algorithm', ALGORITHMS)}
+  ${input('jwtKeyId', 'Key ID (<code>kid</code>)')}
+  ${TEXTAREA('jwtAdditionalClaims', 'Additional claims', 'A JSON object, e.g. <code>{"scope": "api"}</code>. Not <code>iss</code>, <code>sub</code>, <code>aud</code>, <code>exp</code>, <code>iat</code>, <code>nbf</code> or <code>jti</code>.')}
+  <h2 id="auth-headers-heading">Authentication headers</h2>
+  <p class="hint">Formula headers added after the Authorization header. A literal is quoted (<code>'application/json'</code>); <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code> reads a principal\u2019s parameter or secret; <code>&amp;</code> concatenates. These values are not secret: put secrets in a principal and refer to them. Leave a row\u2019s name empty to leave it out.</p>
+  ${SECTION_ERROR('authHeaders')}
+<% it.headerRows.forEach((h, i) => { %>
+  <fieldset class="principal">
+  <legend>Header <%= i + 1 %></legend>
+  ${HEADER_FIELD('name', 'Name', `<input type="text" id="h<%= i %>-name" name="h<%= i %>.name" value="<%= h.name %>"${HEADER_INVALID('name')}>`)}
+  ${HEADER_FIELD('formula', 'Formula', `<input type="text" id="h<%= i %>-formula" name="h<%= i %>.formula" value="<%= h.formula %>"${HEADER_INVALID('formula')}>`)}
+  ${HEADER_FIELD('sequence', 'Sequence number', `<input type="text" inputmode="numeric" id="h<%= i %>-sequence" name="h<%= i %>.sequence" value="<%= h.sequence %>"${HEADER_INVALID('sequence')}>`)}
+  </fieldset>
+<% }) %>
   <h2>Principals</h2>
   <p class="hint">Leave a row\u2019s name empty to leave it out. Parameters and secrets: one <code>name=value</code> per line; formulas read them as <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code>. Secrets are write-only: a stored secret is kept unless a new value is typed.</p>
 <% it.rows.forEach((r, i) => { %>
@@ -91,6 +147,8 @@ ${FORM_ERRORS}
   ${ROW_FIELD('i', 'sequence', 'Sequence number', `<input type="text" inputmode="numeric" id="p<%= i %>-sequence" name="p<%= i %>.sequence" value="<%= r.sequence %>"${INVALID('i', 'sequence')}>`)}
   ${ROW_FIELD('i', 'parameters', 'Parameters', `<textarea id="p<%= i %>-parameters" name="p<%= i %>.parameters"${INVALID('i', 'parameters')}><%= r.parameters %></textarea>`)}
   ${ROW_FIELD('i', 'secrets', 'Secrets (write-only)', `<textarea id="p<%= i %>-secrets" name="p<%= i %>.secrets" autocomplete="off"${INVALID('i', 'secrets')}></textarea>`)}
+  ${ROW_FIELD('i', 'privateKey', 'Private key, PEM (write-only)', `<textarea id="p<%= i %>-privateKey" name="p<%= i %>.privateKey" autocomplete="off" spellcheck="false"${INVALID('i', 'privateKey')}></textarea>`)}
+  <p class="hint">The <code>privateKey</code> secret of protocol JWT and flow JWT bearer: paste the whole PEM (<code>-----BEGIN PRIVATE KEY-----</code> \u2026).</p>
   <% if (r.storedSecrets.length > 0) { %><p class="hint">Stored, never shown: <%= r.storedSecrets.join(', ') %>.</p><% } %>
   </fieldset>
 <% }) %>
@@ -174,11 +232,19 @@ function blankRows(count: number): Row[] {
   }))
 }
 
-/** Field errors (by form field, principal rows as `p<i>.<field>`) from a failed change. */
+function blankHeaderRows(count: number): HeaderRow[] {
+  return Array.from({ length: count }, () => ({ name: '', formula: '', sequence: '' }))
+}
+
+/**
+ * Field errors (by form field; principal rows as `p<i>.<field>`, header rows as `h<i>.<field>`)
+ * from a failed change. `headerRowOf` maps each posted header to its form row.
+ */
 function errorsOf(
   error: CalloutError,
   name: string,
   rows: readonly Row[],
+  headerRowOf: readonly number[],
 ): { errors: Values; formErrors: string[] } {
   const errors: Values = {}
   const formErrors: string[] = []
@@ -192,11 +258,18 @@ function errorsOf(
       errors.name ??= i.message
     } else if (parts[2] === 'principals' && parts[3] !== undefined) {
       const row = rows.findIndex((r) => r.name === parts[3])
-      const key = row < 0 ? undefined : `p${row}.${parts[4] ?? 'name'}`
-      if (key === undefined) formErrors.push(`${i.path}: ${i.message}`)
-      else errors[key] ??= i.message
+      const [, , , , group, key] = parts
+      if (row < 0) formErrors.push(`${i.path}: ${i.message}`)
+      else if (group === 'secrets' && key === 'privateKey')
+        errors[`p${row}.privateKey`] ??= i.message
+      else if ((group === 'parameters' || group === 'secrets') && key !== undefined)
+        errors[`p${row}.${group}`] ??= `${key} ${i.message}`
+      else errors[`p${row}.${group ?? 'name'}`] ??= i.message
     } else if (parts[2] === 'sigv4') {
       errors[parts[3] === 'service' ? 'sigv4Service' : 'sigv4Region'] ??= i.message
+    } else if (fieldOfIssue(parts.slice(2), i.message, headerRowOf) !== undefined) {
+      const shown = fieldOfIssue(parts.slice(2), i.message, headerRowOf)!
+      errors[shown.key] ??= shown.message
     } else {
       errors[parts[2]!] ??= i.message
     }
@@ -237,7 +310,14 @@ export function registerExternalCredentialPages(
   const form = (
     request: FastifyRequest,
     reply: FastifyReply,
-    data: { name?: string; values: Values; rows: Row[]; errors?: Values; formErrors?: string[] },
+    data: {
+      name?: string
+      values: Values
+      rows: Row[]
+      headerRows: HeaderRow[]
+      errors?: Values
+      formErrors?: string[]
+    },
   ): FastifyReply =>
     page(reply, request, '@external-credential-form', {
       title:
@@ -251,6 +331,7 @@ export function registerExternalCredentialPages(
       providerOptions: nameOptions(definitions, 'authProvider'),
       values: data.values,
       rows: data.rows,
+      headerRows: data.headerRows,
       errors: data.errors ?? {},
       formErrors: data.formErrors ?? [],
       ...withFlash(request),
@@ -260,12 +341,13 @@ export function registerExternalCredentialPages(
     form(request, reply, {
       values: { protocol: 'oauth2', flow: 'browser' },
       rows: blankRows(BLANK_ROWS + 1),
+      headerRows: blankHeaderRows(BLANK_ROWS),
     }),
   )
 
   pages.get('/external-credentials/:name', async (request, reply) => {
     const { name } = request.params as { name: string }
-    const entry = definitions.get('externalCredential', name)
+    const entry = typed(definitions.get('externalCredential', name))
     const sigv4 = (entry.sigv4 ?? {}) as Record<string, unknown>
     const values: Values = {
       protocol: String(entry.protocol),
@@ -279,22 +361,31 @@ export function registerExternalCredentialPages(
         entry.sessionTimeoutSeconds === undefined ? '' : String(entry.sessionTimeoutSeconds),
       sigv4Region: sigv4.region === undefined ? '' : String(sigv4.region),
       sigv4Service: sigv4.service === undefined ? '' : String(sigv4.service),
+      ...jwtValuesOf(entry),
     }
     return form(request, reply, {
       name,
       values,
       rows: [...rowsOf(entry), ...blankRows(BLANK_ROWS)],
+      headerRows: [...headerRowsOf(entry), ...blankHeaderRows(BLANK_ROWS)],
     })
   })
 
   /**
-   * The entry a posted form describes, on top of `stored` (fields the form does not show are
-   * kept; stored secrets a row leaves out stay as they are).
+   * The entry a posted form describes (stored secrets a row leaves out stay as they are, as
+   * their stored reference).
    */
   const entryOf = (
     body: Record<string, unknown>,
     stored: Record<string, unknown> | undefined,
-  ): { values: Values; rows: Row[]; entry: Record<string, unknown>; problems: Values } => {
+  ): {
+    values: Values
+    rows: Row[]
+    headerRows: HeaderRow[]
+    headerRowOf: number[]
+    entry: Record<string, unknown>
+    problems: Values
+  } => {
     const values: Values = {}
     for (const key of [
       'protocol',
@@ -310,8 +401,6 @@ export function registerExternalCredentialPages(
     }
     const problems: Values = {}
     const entry: Record<string, unknown> = {}
-    for (const key of ['jwt', 'authHeaders'])
-      if (stored?.[key] !== undefined) entry[key] = stored[key]
     entry.protocol = values.protocol
     for (const key of ['flow', 'authProvider', 'scope'] as const) {
       if (values[key] !== '') entry[key] = values[key]
@@ -323,14 +412,20 @@ export function registerExternalCredentialPages(
         entry.additionalRefreshStatusCodes = list.map(Number)
       else problems.additionalRefreshStatusCodes = 'Three-digit status codes, comma-separated.'
     }
-    const timeout = String(values.sessionTimeoutSeconds)
-    if (timeout !== '') {
-      if (/^\d{1,6}$/.test(timeout)) entry.sessionTimeoutSeconds = Number(timeout)
-      else problems.sessionTimeoutSeconds = 'A whole number of seconds (60–86400).'
-    }
+    const timeout = wholeNumber(
+      String(values.sessionTimeoutSeconds),
+      'sessionTimeoutSeconds',
+      'A whole number of seconds (60–86400).',
+      problems,
+    )
+    if (timeout !== undefined) entry.sessionTimeoutSeconds = timeout
     if (values.sigv4Region !== '' || values.sigv4Service !== '') {
       entry.sigv4 = { region: values.sigv4Region, service: values.sigv4Service }
     }
+    const jwt = readJwt(body, values, problems)
+    if (jwt !== undefined) entry.jwt = jwt
+    const headers = readHeaders(body, problems)
+    if (headers.headers.length > 0) entry.authHeaders = headers.headers
     const storedPrincipals = (stored?.principals ?? {}) as Record<string, Record<string, unknown>>
     const rows: Row[] = []
     const principals: Record<string, unknown> = {}
@@ -363,6 +458,15 @@ export function registerExternalCredentialPages(
         const parameters = pairs(row.parameters, `p${i}.parameters`)
         if (Object.keys(parameters).length > 0) principal.parameters = parameters
         const given = pairs(secrets, `p${i}.secrets`)
+        const privateKey = field(body, `p${i}.privateKey`).replace(/\r\n/g, '\n').trim()
+        if (privateKey !== '') {
+          if (Object.hasOwn(given, 'privateKey'))
+            throw new FormProblem(
+              `p${i}.privateKey`,
+              'privateKey is given twice: here and under Secrets; give it once.',
+            )
+          given.privateKey = privateKey
+        }
         // Write-only: a stored secret the row leaves out is kept (as its stored reference).
         const keep = Object.keys((storedPrincipals[row.name]?.secrets ?? {}) as object)
         row.storedSecrets = keep
@@ -377,7 +481,14 @@ export function registerExternalCredentialPages(
       principals[row.name] = principal
     }
     if (Object.keys(principals).length > 0) entry.principals = principals
-    return { values, rows, entry, problems }
+    return {
+      values,
+      rows,
+      headerRows: headers.rows,
+      headerRowOf: headers.rowOf,
+      entry: literal(entry),
+      problems,
+    }
   }
 
   const save = async (
@@ -388,7 +499,7 @@ export function registerExternalCredentialPages(
   ): Promise<FastifyReply> => {
     const body = formOf(request)
     const stored = mode === 'update' ? definitions.get('externalCredential', name) : undefined
-    const { values, rows, entry, problems } = entryOf(body, stored)
+    const { values, rows, headerRows, headerRowOf, entry, problems } = entryOf(body, stored)
     const shown = mode === 'create' ? { ...values, name } : values
     const again = (errors: Values, formErrors: string[]) =>
       form(request, reply, {
@@ -397,6 +508,12 @@ export function registerExternalCredentialPages(
         rows: [
           ...rows,
           ...blankRows(Math.max(0, BLANK_ROWS - rows.filter((r) => r.name === '').length)),
+        ],
+        headerRows: [
+          ...headerRows,
+          ...blankHeaderRows(
+            Math.max(0, BLANK_ROWS - headerRows.filter((h) => h.name === '').length),
+          ),
         ],
         errors,
         formErrors,
@@ -410,7 +527,7 @@ export function registerExternalCredentialPages(
     } catch (error) {
       if (!isCalloutError(error) || error.code === 'DEFINITION_NOT_FOUND') throw error
       reply.code(error.status)
-      const { errors, formErrors } = errorsOf(error, name, rows)
+      const { errors, formErrors } = errorsOf(error, name, rows, headerRowOf)
       return again(errors, formErrors)
     }
     return reply.redirect(`/external-credentials/${encodeURIComponent(name)}?flash=saved`, 303)

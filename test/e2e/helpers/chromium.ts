@@ -3,7 +3,7 @@
  * emulator's login and approval pages followed until the browser is back on the console.
  */
 import { createRequire } from 'node:module'
-import type { Page } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { expect } from 'vitest'
 
 const require = createRequire(import.meta.url)
@@ -39,4 +39,32 @@ export async function finishOnEmulator(
       await page.waitForLoadState()
     }
   }
+}
+
+/**
+ * Headless Chromium (/usr/bin/chromium) and one page in a fresh context; `bypassCSP` lets
+ * axe-core be injected (the pages themselves never need it).
+ */
+export async function launchChromium(): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
+  const context = await browser.newContext({
+    bypassCSP: true,
+    viewport: { width: 1100, height: 800 },
+  })
+  return { browser, page: await context.newPage() }
+}
+
+/** Logs in to the console at `origin` with the username and password given. */
+export async function logInToConsole(
+  page: Page,
+  origin: string,
+  admin: { readonly username: string; readonly password: string },
+): Promise<void> {
+  await page.goto(`${origin}/login`)
+  await page.fill('#username', admin.username)
+  await page.fill('#password', admin.password)
+  await Promise.all([page.waitForNavigation(), page.click('main button[type="submit"]')])
 }
