@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { AuditRecord } from '../store/admin.ts'
+import type { Secret } from '../secrets/secret.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
 import type { Revocation, TokenManager } from '../tokens/token-manager.ts'
@@ -15,7 +16,7 @@ import {
   type CompleteAuthorizationOptions,
 } from './browser-authorization.ts'
 import type { Dispatchers } from './dispatchers.ts'
-import { CalloutPipeline, type PipelineRequest } from './pipeline.ts'
+import { CalloutPipeline, type Exchange, type PipelineRequest } from './pipeline.ts'
 import { buildStatusReports, type StatusReport } from './status-report.ts'
 import type { Authenticators } from './steps/authenticate.ts'
 import { allowAll, type AccessPolicy } from './steps/check-access.ts'
@@ -175,6 +176,46 @@ export class Broker {
       const request = normalizeRequestSync(options)
       if (request === undefined) return this.#requestSlow(input, options)
       return this.#pipeline.run(input, withSignal(request, options.signal), options)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /**
+   * For `callout serve`'s fast path: the first exchange of {@link request} prepared at once —
+   * where to send, with the authenticated headers — for a callout without a body on a cached token
+   * whose steps need nothing asynchronous; `undefined` otherwise (then call `request`).
+   *
+   * @internal
+   */
+  prepareNow(input: string, options: CalloutRequestOptions): Exchange | undefined {
+    if (this.#closed || options.body !== undefined) return undefined
+    let request
+    try {
+      request = normalizeRequestSync(options)
+    } catch {
+      return undefined
+    }
+    if (request === undefined) return undefined
+    return this.#pipeline.prepareNow(input, withSignal(request, options.signal), options)
+  }
+
+  /**
+   * {@link request} after a prepared exchange's answer rejected its token (`exchange.token`):
+   * refreshes once (as the pipeline does on a 401) and sends the callout with the new token.
+   *
+   * @internal
+   */
+  requestAfterRejection(
+    input: string,
+    options: CalloutRequestOptions,
+    rejected: Secret,
+  ): Promise<CalloutResponse> {
+    try {
+      this.#assertOpen()
+      const request = normalizeRequestSync(options)
+      if (request === undefined || request.body !== undefined) return this.request(input, options)
+      return this.#pipeline.run(input, withSignal(request, options.signal), options, rejected)
     } catch (error) {
       return Promise.reject(error as Error)
     }

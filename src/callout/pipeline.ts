@@ -3,6 +3,7 @@ import { DEFAULTS } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
 import type { ActiveCredential, GrantContext } from '../tokens/types.ts'
+import type { Dispatcher } from 'undici'
 import type { Dispatchers } from './dispatchers.ts'
 import { apiOrigin, needsInstanceOrigin } from './steps/api-origin.ts'
 import { startDeadline } from './steps/deadline.ts'
@@ -10,7 +11,12 @@ import { authenticate, authenticateNow, type Authenticators } from './steps/auth
 import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
 import { trustedInstanceOrigin, untrustedInstance } from './steps/instance-trust.ts'
 import { effectivePort, redirectDecision, type RedirectTrust } from './steps/redirects.ts'
-import { ADVICE_HEADER, refreshVerdict, refreshVerdictNow } from './steps/refresh-trigger.ts'
+import {
+  ADVICE_HEADER,
+  refreshVerdict,
+  refreshVerdictNow,
+  refreshVerdictOfText,
+} from './steps/refresh-trigger.ts'
 import { grantContextFor, ResolvedTargets } from './steps/resolve-target.ts'
 import { send, type SendOptions } from './steps/send.ts'
 import { placeSessionId, type SessionIdPlacement } from './steps/session-id.ts'
@@ -138,6 +144,7 @@ export class CalloutPipeline {
     input: string | URL,
     request: PipelineRequest,
     options: CalloutOptions = {},
+    rejected?: Secret,
   ): Promise<CalloutResponse> {
     try {
       const prepared = this.#targets.get(this.#deps.definitions(), input, options)
@@ -145,9 +152,11 @@ export class CalloutPipeline {
       const pending = checkAccessNow(prepared.target, this.#deps.access, options.client)
       const placement = options.sessionId
       if (pending !== undefined) {
-        return pending.then(() => this.#dispatch(prepared, sendOptions, request, placement))
+        return pending.then(() =>
+          this.#dispatch(prepared, sendOptions, request, placement, rejected),
+        )
       }
-      return this.#dispatch(prepared, sendOptions, request, placement)
+      return this.#dispatch(prepared, sendOptions, request, placement, rejected)
     } catch (error) {
       return Promise.reject(error as Error)
     }
@@ -158,6 +167,7 @@ export class CalloutPipeline {
     sendOptions: SendOptions,
     request: PipelineRequest,
     placement: SessionIdPlacement | undefined,
+    rejected: Secret | undefined,
   ): Promise<CalloutResponse> {
     stripCallerAuth(request.headers) // mutates the pipeline's own (normalised) headers
     const target = prepared.target
@@ -168,7 +178,50 @@ export class CalloutPipeline {
         sendOptions,
       )
     }
-    return this.#runCredential(target, prepared, sendOptions, request, placement)
+    return this.#runCredential(target, prepared, sendOptions, request, placement, rejected)
+  }
+
+  /**
+   * The first exchange of {@link run} prepared without a promise, for the proxy's fast path
+   * (`callout serve`): the same resolution, access check, token and authentication as `run`, for a
+   * request without a body on a Named Credential whose token is cached and whose authentication
+   * needs nothing asynchronous. `undefined` whenever any of that does not hold or a step fails —
+   * `run` then does the work (and reports the failure) as usual.
+   */
+  prepareNow(
+    input: string,
+    request: PipelineRequest,
+    options: CalloutOptions,
+  ): Exchange | undefined {
+    if (request.body !== undefined || options.sessionId !== undefined) return undefined
+    if (options.deadlineMs !== undefined) return undefined
+    try {
+      const prepared = this.#targets.get(this.#deps.definitions(), input, options)
+      const target = prepared.target
+      if (target.kind === 'plain' || target.namedCredential.deadlineMs !== undefined)
+        return undefined
+      if (checkAccessNow(target, this.#deps.access, options.client) !== undefined) return undefined
+      const ctx = prepared.ctx
+      const credential = ctx === undefined ? undefined : this.#deps.tokens.peekToken?.(ctx)
+      if (ctx !== undefined && credential === undefined) return undefined
+      stripCallerAuth(request.headers)
+      const url = apiUrl(target, credential)
+      const outbound = outboundOf(request, request.method, url, request.headers, undefined)
+      const authed = authenticateNow(target, outbound, credential, this.#deps.authenticators)
+      if (authed === undefined || authed.body !== undefined) return undefined
+      return new Exchange(
+        target,
+        ctx === undefined ? undefined : this.#deps.tokens,
+        ctx,
+        credential,
+        this.#deps.dispatchers.for(target.namedCredential),
+        authed.url,
+        authed.headers,
+        request.method,
+      )
+    } catch {
+      return undefined
+    }
   }
 
   async #runCredential(
@@ -177,6 +230,7 @@ export class CalloutPipeline {
     sendOptions: SendOptions,
     request: PipelineRequest,
     placement: SessionIdPlacement | undefined,
+    rejected: Secret | undefined,
   ): Promise<CalloutResponse> {
     const nc = target.namedCredential
     const tokens = this.#deps.tokens
@@ -190,6 +244,16 @@ export class CalloutPipeline {
     let headers = request.headers
     let body = request.body
     let refreshed = false
+    // The fast path already received this callout's answer with `rejected` and found that it
+    // asks for a refresh: refresh at once, then send (the send is the retry).
+    let retry = false
+    if (rejected !== undefined && ctx !== undefined && !isStream(body)) {
+      if (tokens.refreshAdvice?.(ctx, rejected) === undefined) {
+        refreshed = retry = true
+        credential = await tokens.invalidate(ctx, rejected)
+        url = apiUrl(target, credential)
+      }
+    }
     for (let hop = 0; ; hop++) {
       const outbound = outboundOf(request, method, url, headers, body)
       const authed =
@@ -200,6 +264,10 @@ export class CalloutPipeline {
         placement === undefined ? authed : placeSessionId(authed, placement),
         sendOptions,
       )
+      if (retry && ctx !== undefined && credential !== undefined) {
+        retry = false
+        if (refreshRejected(res, target)) tokens.refreshWasted?.(ctx, credential.accessToken)
+      }
       if (ctx !== undefined && credential !== undefined && !refreshed) {
         const verdict = refreshVerdictNow(res, target) ?? (await refreshVerdict(res, target))
         res = verdict.response
@@ -263,6 +331,97 @@ export class CalloutPipeline {
     if (res.statusCode < 300 || res.statusCode > 399) return res
     if (!needsInstanceOrigin(target.namedCredential, target.provider)) return res
     return withHeader(res, ADVICE_HEADER, loginOrUiHostRedirectAdvice(target.namedCredential.name))
+  }
+}
+
+/**
+ * One exchange {@link CalloutPipeline.prepareNow} prepared: where and what to send, and what the
+ * pipeline would do with the answer before returning it.
+ */
+export class Exchange {
+  readonly #target: CredentialTarget
+  readonly #tokens: PipelineTokens | undefined
+  readonly #ctx: GrantContext | undefined
+  /** The token sent, for OAuth 2.0 credentials. */
+  readonly token: Secret | undefined
+  readonly dispatcher: Dispatcher
+  readonly origin: string
+  /** Path and query. */
+  readonly path: string
+  readonly method: string
+  /** The authenticated request headers (secret: never log them). */
+  readonly headers: Record<string, string>
+
+  constructor(
+    target: CredentialTarget,
+    tokens: PipelineTokens | undefined,
+    ctx: GrantContext | undefined,
+    credential: ActiveCredential | undefined,
+    dispatcher: Dispatcher,
+    url: URL,
+    headers: Record<string, string>,
+    method: string,
+  ) {
+    this.#target = target
+    this.#tokens = tokens
+    this.#ctx = ctx
+    this.token = credential?.accessToken
+    this.dispatcher = dispatcher
+    this.origin = url.origin
+    this.path = `${url.pathname}${url.search}`
+    this.method = method
+    this.headers = headers
+  }
+
+  /** The Named Credential's name. */
+  get namedCredential(): string {
+    return this.#target.namedCredential.name
+  }
+
+  /** The Named Credential's timeout: for the answer's headers, and between body chunks. */
+  get timeoutMs(): number {
+    return this.#target.namedCredential.timeoutMs
+  }
+
+  /**
+   * What the pipeline does with an answer of `status` before returning it: `pass` — nothing;
+   * `inspect` — it decides from the body whether the token was rejected ({@link verdict});
+   * `resend` — a redirect, which only the pipeline follows (send the request through it).
+   */
+  intercept(status: number): 'pass' | 'inspect' | 'resend' {
+    if (status >= 300 && status <= 399) return 'resend'
+    if (this.token === undefined) return 'pass'
+    const trigger =
+      status === 401 ||
+      this.#target.externalCredential.additionalRefreshStatusCodes.includes(status)
+    if (trigger) return 'inspect'
+    return status === 500 && this.#target.provider?.type === 'salesforce' ? 'inspect' : 'pass'
+  }
+
+  /**
+   * The pipeline's verdict on an inspected answer (its body's first
+   * `INSPECT_BODY_LIMIT_BYTES` (64 KiB) bytes as `text`): `refresh` — send it through the pipeline
+   * with {@link token} as the rejected token; `advise` — return it with this `callout-advice`;
+   * `none` — return it as it is.
+   */
+  verdict(
+    status: number,
+    text: string,
+  ):
+    | { readonly action: 'refresh' | 'none' }
+    | { readonly action: 'advise'; readonly advice: string } {
+    const verdict = refreshVerdictOfText(status, text, this.#target)
+    if (verdict.action === 'advise' && verdict.advice !== undefined) {
+      return { action: 'advise', advice: verdict.advice }
+    }
+    if (verdict.action !== 'refresh') return { action: 'none' }
+    const ctx = this.#ctx
+    const token = this.token
+    const declined =
+      ctx === undefined || token === undefined
+        ? undefined
+        : this.#tokens?.refreshAdvice?.(ctx, token)
+    return declined === undefined ? { action: 'refresh' } : { action: 'advise', advice: declined }
   }
 }
 

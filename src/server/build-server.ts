@@ -3,7 +3,13 @@
  * API mode under `/callout/<Name>/<path>`, `/healthz`, `/readyz` and `/metrics`.
  */
 import { randomBytes } from 'node:crypto'
-import { STATUS_CODES, type Server } from 'node:http'
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, {
   type FastifyInstance,
@@ -15,6 +21,7 @@ import { systemClock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
 import { errorAnswer, type ErrorAnswer } from './error-body.ts'
+import { createFastPath } from './fast-path.ts'
 import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
 import { registerConsole } from './console/console-plugin.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
@@ -90,43 +97,72 @@ export function buildServer(options: ServerOptions): CalloutServer {
           cacheMs: settings.keyCacheMs,
         })
   /** The error answer of a failure, with its side effects (facts, metrics, the server log). */
-  const failureAnswer = (error: unknown, request: FastifyRequest): ErrorAnswer => {
+  const failureAnswer = (
+    error: unknown,
+    facts: RequestFacts,
+    url: string | undefined,
+  ): ErrorAnswer => {
     const callout = isCalloutError(error) ? error : fastifyClientError(error)
     const answer = errorAnswer(callout)
-    const facts = request.facts ?? { start: performance.now() }
     facts.code = answer.code
     if (KEY_CODES.has(answer.code)) metrics.keyDenied(facts.key ?? 'none', answer.code)
     if (answer.code === 'REFRESH_COOLDOWN' && facts.credential !== undefined) {
       metrics.cooldown(facts.credential)
     }
     if (answer.code === 'INTERNAL') {
-      logger?.error({ err: error, path: pathOnly(request.raw.url) }, 'unexpected failure')
+      logger?.error({ err: error, path: pathOnly(url) }, 'unexpected failure')
     }
     return answer
+  }
+  const factsOf = (request: FastifyRequest): RequestFacts =>
+    request.facts ?? { start: performance.now() }
+  /** The error answer written on the raw response (before or outside Fastify's reply). */
+  const writeFailure = (
+    answer: ErrorAnswer,
+    request: IncomingMessage,
+    response: ServerResponse,
+    closing: boolean,
+  ): void => {
+    if (response.headersSent) {
+      response.destroy()
+      return
+    }
+    for (const name of response.getHeaderNames()) response.removeHeader(name)
+    const json = JSON.stringify(answer.body)
+    response.writeHead(answer.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+      ...(answer.retryAfterSeconds === undefined
+        ? {}
+        : { 'retry-after': String(answer.retryAfterSeconds) }),
+      ...(request.complete && !closing ? {} : { connection: 'close' }),
+    })
+    response.end(json)
+  }
+  /** Access log and metrics of one answered request. */
+  const record = (request: IncomingMessage, status: number, facts: RequestFacts): void => {
+    const seconds = (performance.now() - facts.start) / 1000
+    if (facts.credential !== undefined) metrics.observe(facts.credential, status, seconds)
+    logger?.info(
+      {
+        method: request.method,
+        path: pathOnly(request.url),
+        status,
+        ms: Math.round(seconds * 10_000) / 10,
+        ...(facts.credential === undefined ? {} : { credential: facts.credential }),
+        ...(facts.key === undefined ? {} : { key: facts.key }),
+        ...(facts.code === undefined ? {} : { code: facts.code }),
+      },
+      'request',
+    )
   }
   /** Apps whose `close()` has started: their answers close the connection. */
   const closingApps = new WeakSet<FastifyInstance>()
   const answers: RawAnswers = {
     closing: (request) => closingApps.has(request.server),
     fail: (error, request, response) => {
-      const answer = failureAnswer(error, request)
-      if (response.headersSent) {
-        response.destroy()
-        return
-      }
-      for (const name of response.getHeaderNames()) response.removeHeader(name)
-      const json = JSON.stringify(answer.body)
-      response.writeHead(answer.status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(json),
-        ...(answer.retryAfterSeconds === undefined
-          ? {}
-          : { 'retry-after': String(answer.retryAfterSeconds) }),
-        ...(request.raw.complete && !closingApps.has(request.server)
-          ? {}
-          : { connection: 'close' }),
-      })
-      response.end(json)
+      const answer = failureAnswer(error, factsOf(request), request.raw.url)
+      writeFailure(answer, request.raw, response, closingApps.has(request.server))
     },
   }
 
@@ -226,28 +262,12 @@ export function buildServer(options: ServerOptions): CalloutServer {
       done(null, payload)
     })
     target.addHook('onResponse', (request, reply, done) => {
-      const facts = request.facts
-      const seconds = (performance.now() - facts.start) / 1000
-      if (facts.credential !== undefined) {
-        metrics.observe(facts.credential, reply.statusCode, seconds)
-      }
-      logger?.info(
-        {
-          method: request.raw.method,
-          path: pathOnly(request.raw.url),
-          status: reply.statusCode,
-          ms: Math.round(seconds * 10_000) / 10,
-          ...(facts.credential === undefined ? {} : { credential: facts.credential }),
-          ...(facts.key === undefined ? {} : { key: facts.key }),
-          ...(facts.code === undefined ? {} : { code: facts.code }),
-        },
-        'request',
-      )
+      record(request.raw, reply.statusCode, request.facts)
       done()
     })
 
     target.setErrorHandler(async (error, request, reply) => {
-      const answer = failureAnswer(error, request)
+      const answer = failureAnswer(error, factsOf(request), request.raw.url)
       if (reply.sent || reply.raw.headersSent) return
       // An unread request body would be taken for the next request on this connection: close it.
       if (!request.raw.complete) reply.header('connection', 'close')
@@ -267,7 +287,48 @@ export function buildServer(options: ServerOptions): CalloutServer {
       )
     })
   }
-  const app = Fastify(fastifyOptions)
+  // API mode's fast path sees each request first; what it does not take goes to Fastify.
+  const fast = createFastPath({
+    broker,
+    pseudonym,
+    totalTimeoutMs: settings.totalTimeoutMs,
+    peekClient: (headers) => {
+      if (authenticator === undefined) return ANONYMOUS
+      try {
+        return authenticator.peek(presentedKey(headers))
+      } catch {
+        return undefined
+      }
+    },
+    closing: () => closingApps.has(app),
+    record: (request, status, facts) => {
+      metrics.fastPath()
+      if (facts.key !== undefined) metrics.keyRequest(facts.key)
+      record(request, status, facts)
+    },
+    fail: (error, request, response, facts) => {
+      metrics.fastPath()
+      if (facts.key !== undefined) metrics.keyRequest(facts.key)
+      const answer = failureAnswer(error, facts, request.url)
+      writeFailure(answer, request, response, closingApps.has(app))
+      record(request, answer.status, facts)
+    },
+  })
+
+  const app = Fastify({
+    ...fastifyOptions,
+    serverFactory: (handler) => {
+      const server = createServer(fastifyOptions.http ?? {}, (request, response) => {
+        if (!fast(request, response, () => handler(request, response))) {
+          handler(request, response)
+        }
+      })
+      // What Fastify sets on a server it creates itself.
+      server.keepAliveTimeout = settings.keepAliveTimeoutMs
+      server.requestTimeout = settings.clientTimeoutMs
+      return server
+    },
+  })
   installHooks(app)
 
   const authenticate = async (key: string | undefined): Promise<Client> =>

@@ -4,6 +4,7 @@
  * with hop-by-hop headers removed both ways, `Via` added and loops refused.
  */
 import type { ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
@@ -13,9 +14,35 @@ import type { CalloutResponse } from '../callout/types.ts'
 import type { Definitions, NamedCredential } from '../definitions/model.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
+import type { Secret } from '../secrets/secret.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
 import { appendVia, viaNames, withoutHopByHop } from './hop-by-hop.ts'
 import { requestBody, type BodyLimits } from './request-body.ts'
+
+/**
+ * Set on a request the fast path hands over after its answer rejected this token: the full path
+ * refreshes at once and sends the request with the new token (see `fast-path.ts`).
+ */
+export const REJECTED_TOKEN: unique symbol = Symbol('callout.rejectedToken')
+
+/** A request the fast path handed over, with the token its answer rejected. */
+export interface HandedOver extends IncomingMessage {
+  [REJECTED_TOKEN]?: Secret
+}
+
+/**
+ * `UPSTREAM_TIMEOUT` for an exchange that outlived the proxy's total timeout.
+ *
+ * @example
+ * throw totalTimeoutError('Target', 120_000)
+ */
+export function totalTimeoutError(name: string, totalTimeoutMs: number): CalloutError {
+  return new CalloutError(
+    'UPSTREAM_TIMEOUT',
+    `The request to ${name} did not complete within ${totalTimeoutMs} ms, this proxy's total timeout; raise --total-timeout-ms on callout serve or check the upstream.`,
+    { details: { namedCredential: name, totalTimeoutMs } },
+  )
+}
 
 /** What forwarding needs from the server. */
 export interface ForwardContext {
@@ -65,7 +92,7 @@ export interface ForwardExtras {
 }
 
 /** Request headers the client's and ours only: never forwarded upstream. */
-const DROP_REQUEST: ReadonlySet<string> = new Set([
+export const DROP_REQUEST: ReadonlySet<string> = new Set([
   'host',
   'authorization',
   'proxy-authorization',
@@ -74,7 +101,8 @@ const DROP_REQUEST: ReadonlySet<string> = new Set([
   'content-length',
   'via',
 ])
-const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
+/** Answer headers never passed back as they are (`Via` is appended to). */
+export const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
 /** A request target's Named Credential and path, for the access check. */
 interface Target {
   readonly nc: NamedCredential
@@ -89,8 +117,11 @@ const MAX_CACHED_TARGET = 2048
 /**
  * The Named Credential and path of `callout:<target>`: a pure function of the definitions and the
  * string, kept per snapshot (up to 1,024 targets; failures are never kept, they throw each time).
+ *
+ * @example
+ * targetOf(broker.definitions, 'callout:Target/services/data/') // { nc, path: '/services/data/' }
  */
-function targetOf(defs: Definitions, input: string): Target {
+export function targetOf(defs: Definitions, input: string): Target {
   let cache = targets.get(defs)
   const hit = cache?.get(input)
   if (hit !== undefined) return hit
@@ -159,16 +190,10 @@ export async function forward(
   })
   /** An upstream failure, headers or body, as the client is told of it. */
   const failure = (error: unknown): unknown =>
-    timedOut && !isCalloutError(error)
-      ? new CalloutError(
-          'UPSTREAM_TIMEOUT',
-          `The request to ${nc.name} did not complete within ${ctx.totalTimeoutMs} ms, this proxy's total timeout; raise --total-timeout-ms on callout serve or check the upstream.`,
-          { details: { namedCredential: nc.name, totalTimeoutMs: ctx.totalTimeoutMs } },
-        )
-      : error
+    timedOut && !isCalloutError(error) ? totalTimeoutError(nc.name, ctx.totalTimeoutMs) : error
   let res
   try {
-    res = await ctx.broker.request(input, {
+    const options = {
       method,
       headers: outbound,
       ...(body === undefined ? {} : { body }),
@@ -176,7 +201,11 @@ export async function forward(
       client: client.id,
       ...(user === undefined ? {} : { user }),
       ...(extras?.sessionId === undefined ? {} : { sessionId: extras.sessionId }),
-    })
+    }
+    const rejected = (raw as HandedOver)[REJECTED_TOKEN]
+    res = await (rejected === undefined
+      ? ctx.broker.request(input, options)
+      : ctx.broker.requestAfterRejection(input, options, rejected))
   } catch (error) {
     throw failure(error)
   }

@@ -59,12 +59,23 @@ export class ProxyMetrics {
     registers: [this.registry],
   })
 
+  readonly #fastPath = new Counter({
+    name: 'callout_proxy_fast_path_total',
+    help: 'Proxied requests answered on the fast path (no body, a recently verified key, a cached token); the others take the full path.',
+    registers: [this.registry],
+  })
+
   /** Label-bound children per credential / key (prom-client hashes the labels on every call). */
   readonly #perCredential = new Map<string, CredentialSeries>()
   readonly #perKey = new Map<string, Counter.Internal>()
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** One request answered on the fast path. */
+  fastPath(): void {
+    this.#fastPath.inc()
   }
 
   /** One proxied request answered with `status` after `seconds`. */

@@ -129,6 +129,14 @@ export class HostileUpstream {
       }
       return pump()
     }
+    if (url.pathname === '/api/moved') {
+      res.writeHead(307, { location: `${this.origin}/api/echo?moved=1` })
+      return void res.end()
+    }
+    if (url.pathname === '/api/forged-advice') {
+      res.writeHead(200, { 'content-type': 'application/json', 'callout-advice': 'forged' })
+      return void res.end('{}')
+    }
     if (url.pathname === '/api/hop') {
       res.writeHead(200, {
         'content-type': 'application/json',

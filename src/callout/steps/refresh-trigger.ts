@@ -64,19 +64,38 @@ async function refreshVerdictFromBody(
   response: CalloutResponse,
   target: CredentialTarget,
 ): Promise<RefreshVerdict> {
-  const ec = target.externalCredential
-  const status = response.statusCode
-  const trigger = status === 401 || ec.additionalRefreshStatusCodes.includes(status)
   const peeked = await peekBody(response.body)
   const rebuilt: CalloutResponse = { ...response, body: peeked.body }
-  if (isSessionNotValidForApi(peeked.text)) {
+  const verdict = refreshVerdictOfText(response.statusCode, peeked.text, target)
+  return verdict.advice === undefined
+    ? { action: verdict.action, response: rebuilt }
+    : { action: verdict.action, response: rebuilt, advice: verdict.advice }
+}
+
+/**
+ * The verdict on an answer whose status and (capped, UTF-8) body text are known: what
+ * {@link refreshVerdict} decides, for a caller that read the body itself (the proxy's fast path).
+ *
+ * @example
+ * refreshVerdictOfText(401, '[{"errorCode":"INVALID_SESSION_ID","message":"Session expired or invalid"}]', target)
+ * // { action: 'refresh' }
+ */
+export function refreshVerdictOfText(
+  status: number,
+  text: string,
+  target: CredentialTarget,
+): { readonly action: RefreshVerdict['action']; readonly advice?: string } {
+  const ec = target.externalCredential
+  if (ec.protocol !== 'oauth2') return { action: 'none' }
+  const trigger = status === 401 || ec.additionalRefreshStatusCodes.includes(status)
+  if (target.provider?.type !== 'salesforce') return { action: trigger ? 'refresh' : 'none' }
+  if (isSessionNotValidForApi(text)) {
     return {
       action: 'advise',
-      response: rebuilt,
       advice: sessionNotValidForApiAdvice(ec.name, target.namedCredential.name),
     }
   }
-  if (trigger || isInvalidSessionBody(peeked.text) || isSoapInvalidSession(peeked.text))
-    return { action: 'refresh', response: rebuilt }
-  return { action: 'none', response: rebuilt }
+  if (trigger || isInvalidSessionBody(text) || isSoapInvalidSession(text))
+    return { action: 'refresh' }
+  return { action: 'none' }
 }

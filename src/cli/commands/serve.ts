@@ -235,6 +235,10 @@ export async function serveCommand(
   }
 }
 
+/** Access-log lines are written in batches of this many bytes (one `write` for ~25 lines). */
+const LOG_BATCH_BYTES = 4096
+/** …or after this long, whichever comes first. */
+const LOG_FLUSH_MS = 100
 /** Access-log lines buffered beyond this (stdout not keeping up) are dropped. 16 MiB. */
 const LOG_MAX_BUFFER_BYTES = 16 * 1024 * 1024
 
@@ -254,8 +258,17 @@ function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flus
   const destination = pino.destination({
     dest: io.stdoutFd,
     sync: false,
+    minLength: LOG_BATCH_BYTES,
     maxLength: LOG_MAX_BUFFER_BYTES,
   })
+  // Lines that do not fill a batch are written within LOG_FLUSH_MS.
+  setInterval(() => {
+    try {
+      destination.flush()
+    } catch {
+      // Destroyed (stdout gone): nothing to write.
+    }
+  }, LOG_FLUSH_MS).unref()
   const flush = (): void => {
     try {
       destination.flushSync()

@@ -1,0 +1,314 @@
+/**
+ * The proxy's fast path. A request to `/callout/<Name>/<path>` that sends no body (GET, HEAD,
+ * OPTIONS), presents a recently verified client key and names a Named Credential whose token is
+ * cached is forwarded with undici's `dispatch` and answered on the raw response: no Fastify
+ * request or reply, no body stream, no promise. Everything else goes to the full path (the
+ * Fastify route → `forward` → `broker.request`), which gives the same answers; so does every
+ * answer the pipeline would act on (a redirect, a rejected token, a Salesforce session error) and
+ * every failure before the answer starts that the full path words or retries itself.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { util, type Dispatcher } from 'undici'
+import type { Broker } from '../callout/broker.ts'
+import { INSPECT_BODY_LIMIT_BYTES } from '../callout/body.ts'
+import type { Exchange } from '../callout/pipeline.ts'
+import { ADVICE_HEADER } from '../callout/steps/refresh-trigger.ts'
+import { isReusedConnectionReset } from '../callout/steps/reset-retry.ts'
+import { translateUpstreamError } from '../callout/steps/translate-error.ts'
+import type { Secret } from '../secrets/secret.ts'
+import { authorize, userOf, type Client } from './client-auth.ts'
+import {
+  DROP_REQUEST,
+  DROP_RESPONSE,
+  REJECTED_TOKEN,
+  targetOf,
+  totalTimeoutError,
+  type HandedOver,
+  type RequestFacts,
+} from './forward.ts'
+import { appendVia, viaNames, withoutHopByHop } from './hop-by-hop.ts'
+
+/** What the fast path needs from the server. */
+export interface FastPathDeps {
+  readonly broker: Broker
+  /** This instance's name in `Via`. */
+  readonly pseudonym: string
+  readonly totalTimeoutMs: number
+  /** The client of the presented key when it was verified recently (no store read), else `undefined`. */
+  peekClient(headers: IncomingHttpHeaders): Client | undefined
+  /** Whether the server is shutting down (then nothing new takes the fast path). */
+  closing(): boolean
+  /** Access log and metrics for one answered request. */
+  record(request: IncomingMessage, status: number, facts: RequestFacts): void
+  /** Writes the error answer of `error` on the raw response (and records it). */
+  fail(
+    error: unknown,
+    request: IncomingMessage,
+    response: ServerResponse,
+    facts: RequestFacts,
+  ): void
+}
+
+/** Methods without a request body, safe to send again through the full path. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
+const PREFIX = '/callout/'
+
+/**
+ * Builds the fast path: a function that takes a request (returns true) or leaves it untouched for
+ * the full path (returns false). `full` hands a taken request over to the full path later, when
+ * the answer needs it; nothing has been written to the response then.
+ *
+ * @example
+ * const fast = createFastPath(deps)
+ * http.createServer((req, res) => { if (!fast(req, res, () => app(req, res))) app(req, res) })
+ */
+export function createFastPath(
+  deps: FastPathDeps,
+): (request: IncomingMessage, response: ServerResponse, full: () => void) => boolean {
+  return (request, response, full) => {
+    const url = request.url
+    const method = request.method
+    if (url === undefined || method === undefined || !url.startsWith(PREFIX)) return false
+    if (!SAFE_METHODS.has(method) || deps.closing()) return false
+    const headers = request.headers
+    const length = headers['content-length']
+    if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
+      return false
+    }
+    if (headers.via !== undefined && viaNames(headers.via, deps.pseudonym)) return false
+    let client: Client | undefined
+    let exchange: Exchange | undefined
+    const input = `callout:${url.slice(PREFIX.length)}`
+    try {
+      client = deps.peekClient(headers)
+      if (client === undefined) return false
+      const { nc, path } = targetOf(deps.broker.definitions, input)
+      authorize(client, nc.name, method, path)
+      const user = userOf(client, headers)
+      const outbound = withoutHopByHop(headers, DROP_REQUEST)
+      outbound.via = appendVia(headers.via, `1.1 ${deps.pseudonym}`)
+      exchange = deps.broker.prepareNow(input, {
+        method,
+        headers: outbound,
+        client: client.id,
+        ...(user === undefined ? {} : { user }),
+      })
+    } catch {
+      // The full path answers the same request with the error.
+      return false
+    }
+    if (exchange === undefined) return false
+    const facts: RequestFacts = {
+      start: performance.now(),
+      credential: exchange.namedCredential,
+      key: client.id,
+    }
+    const handler = new FastExchange(deps, request, response, exchange, facts, full)
+    exchange.dispatcher.dispatch(
+      {
+        origin: exchange.origin,
+        path: exchange.path,
+        method: exchange.method as Dispatcher.HttpMethod,
+        headers: exchange.headers,
+        headersTimeout: exchange.timeoutMs,
+        bodyTimeout: exchange.timeoutMs,
+      },
+      handler,
+    )
+    return true
+  }
+}
+
+/**
+ * One exchange on the fast path, as an undici dispatch handler: the answer's headers and chunks
+ * go straight to the client's response (with backpressure both ways), or, for an answer the
+ * pipeline would act on, are held (up to 64 KiB) until it decides.
+ */
+class FastExchange implements Dispatcher.DispatchHandler {
+  readonly #deps: FastPathDeps
+  readonly #request: IncomingMessage
+  readonly #response: ServerResponse
+  readonly #exchange: Exchange
+  readonly #facts: RequestFacts
+  readonly #full: () => void
+  readonly #timer: NodeJS.Timeout
+  #abort: ((reason?: Error) => void) | undefined
+  #resume: (() => void) | undefined
+  #timedOut = false
+  #gone = false
+  #done = false
+  /** The answer's status and headers until its first body byte. */
+  #head: { status: number; headers: Buffer[] } | undefined
+  /** Set while an answer is held for the pipeline's decision. */
+  #held: { status: number; headers: Buffer[]; chunks: Buffer[]; size: number } | undefined
+
+  constructor(
+    deps: FastPathDeps,
+    request: IncomingMessage,
+    response: ServerResponse,
+    exchange: Exchange,
+    facts: RequestFacts,
+    full: () => void,
+  ) {
+    this.#deps = deps
+    this.#request = request
+    this.#response = response
+    this.#exchange = exchange
+    this.#facts = facts
+    this.#full = full
+    this.#timer = setTimeout(this.#onTimeout, deps.totalTimeoutMs)
+    this.#timer.unref()
+    response.once('close', this.#onClose)
+  }
+
+  readonly #onTimeout = (): void => {
+    this.#timedOut = true
+    this.#abort?.(new Error('the total timeout passed'))
+  }
+
+  readonly #onClose = (): void => {
+    clearTimeout(this.#timer)
+    this.#response.off('drain', this.#onDrain)
+    if (this.#done) return
+    this.#gone = true
+    this.#abort?.(new Error('the client went away'))
+  }
+
+  readonly #onDrain = (): void => {
+    this.#resume?.()
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort
+    if (this.#gone) abort(new Error('the client went away'))
+  }
+
+  onUpgrade(): void {
+    // Never asked for (no Upgrade header is forwarded).
+  }
+
+  onHeaders(status: number, headers: Buffer[], resume: () => void): boolean {
+    this.#resume = resume
+    const intercept = this.#exchange.intercept(status)
+    if (intercept !== 'pass') {
+      this.#held = { status, headers, chunks: [], size: intercept === 'resend' ? -1 : 0 }
+      return true
+    }
+    // Written with the first byte of the body (or its end): a failure before it still gets the
+    // JSON error answer, as on the full path.
+    this.#head = { status, headers }
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    const held = this.#held
+    if (held === undefined) {
+      const head = this.#head
+      if (head !== undefined) {
+        this.#head = undefined
+        this.#writeHead(head.status, head.headers, undefined)
+      }
+      if (this.#response.write(chunk)) return true
+      this.#response.once('drain', this.#onDrain)
+      return false
+    }
+    // A redirect's body is dropped; an inspected body is kept up to the cap (then dropped too:
+    // the full path inspects it itself).
+    if (held.size >= 0) {
+      held.size += chunk.byteLength
+      if (held.size <= INSPECT_BODY_LIMIT_BYTES) held.chunks.push(chunk)
+      else held.size = -1
+    }
+    return true
+  }
+
+  onComplete(): void {
+    const held = this.#held
+    if (held === undefined) {
+      const head = this.#head
+      if (head !== undefined) {
+        this.#head = undefined
+        this.#writeHead(head.status, head.headers, undefined)
+      }
+      this.#finish(this.#response.statusCode)
+      this.#response.end()
+      return
+    }
+    if (held.size < 0) return this.#handOver(undefined)
+    const body = Buffer.concat(held.chunks)
+    const verdict = this.#exchange.verdict(held.status, body.toString('utf8'))
+    if (verdict.action === 'refresh') return this.#handOver(this.#exchange.token)
+    this.#writeHead(
+      held.status,
+      held.headers,
+      verdict.action === 'advise' ? verdict.advice : undefined,
+    )
+    this.#finish(held.status)
+    this.#response.end(body)
+  }
+
+  onError(error: Error): void {
+    const response = this.#response
+    if (this.#done || this.#gone) {
+      this.#settle()
+      if (!response.writableEnded) response.destroy()
+      return
+    }
+    if (response.headersSent) {
+      this.#finish(response.statusCode)
+      response.destroy()
+      return
+    }
+    if (this.#timedOut) {
+      this.#settle()
+      const name = this.#exchange.namedCredential
+      this.#deps.fail(
+        totalTimeoutError(name, this.#deps.totalTimeoutMs),
+        this.#request,
+        response,
+        this.#facts,
+      )
+      return
+    }
+    // A reset of a reused keep-alive connection: the full path sends it again (on a fresh one).
+    if (isReusedConnectionReset(error)) return this.#handOver(undefined)
+    this.#settle()
+    const typed = translateUpstreamError(error, {
+      target: this.#exchange.namedCredential,
+      origin: this.#exchange.origin,
+      timeoutMs: this.#exchange.timeoutMs,
+    })
+    this.#deps.fail(typed, this.#request, response, this.#facts)
+  }
+
+  /** Writes the answer's headers: hop-by-hop and upstream advice dropped, `Via` added. */
+  #writeHead(status: number, raw: Buffer[], advice: string | undefined): void {
+    const parsed = util.parseHeaders(raw) as Record<string, string | string[]>
+    const answer = withoutHopByHop(parsed, DROP_RESPONSE)
+    delete answer[ADVICE_HEADER]
+    if (advice !== undefined) answer[ADVICE_HEADER] = advice
+    answer.via = appendVia(parsed.via, `1.1 ${this.#deps.pseudonym}`)
+    if (this.#deps.closing()) answer.connection = 'close'
+    this.#response.writeHead(status, answer)
+  }
+
+  /** Ends this handler's part; the full path takes the request from here. */
+  #handOver(rejected: Secret | undefined): void {
+    this.#settle()
+    if (rejected !== undefined) (this.#request as HandedOver)[REJECTED_TOKEN] = rejected
+    this.#full()
+  }
+
+  #finish(status: number): void {
+    this.#settle()
+    this.#deps.record(this.#request, status, this.#facts)
+  }
+
+  #settle(): void {
+    if (this.#done) return
+    this.#done = true
+    clearTimeout(this.#timer)
+    this.#response.off('close', this.#onClose)
+    this.#response.off('drain', this.#onDrain)
+  }
+}
