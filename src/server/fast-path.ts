@@ -203,11 +203,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     const held = this.#held
     if (held === undefined) {
-      const head = this.#head
-      if (head !== undefined) {
-        this.#head = undefined
-        this.#writeHead(head.status, head.headers, undefined)
-      }
+      this.#flushHead()
       if (this.#response.write(chunk)) return true
       this.#response.once('drain', this.#onDrain)
       return false
@@ -225,11 +221,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     const held = this.#held
     if (held === undefined) {
-      const head = this.#head
-      if (head !== undefined) {
-        this.#head = undefined
-        this.#writeHead(head.status, head.headers, undefined)
-      }
+      this.#flushHead()
       this.#finish(this.#response.statusCode)
       this.#response.end()
       return
@@ -279,6 +271,14 @@ class FastExchange implements Dispatcher.DispatchHandler {
       timeoutMs: this.#exchange.timeoutMs,
     })
     this.#deps.fail(typed, this.#request, response, this.#facts)
+  }
+
+  /** Writes the held status and headers (with the first byte of the body, or its end). */
+  #flushHead(): void {
+    const head = this.#head
+    if (head === undefined) return
+    this.#head = undefined
+    this.#writeHead(head.status, head.headers, undefined)
   }
 
   /** Writes the answer's headers: hop-by-hop and upstream advice dropped, `Via` added. */
