@@ -8,9 +8,14 @@
 import type { Broker } from '../../callout/broker.ts'
 import {
   closest,
+  configInvalid,
   exportDefinitions,
   exportSecrets,
+  formatPath,
+  isSecretPath,
   parseConfig,
+  type ConfigIssue,
+  type ConfigPath,
   type ExportedConfig,
 } from '../../definitions/index.ts'
 import type { Clock } from '../../clock.ts'
@@ -98,7 +103,9 @@ export class DefinitionsService {
   /**
    * Creates (`create`: the name must be free) or replaces (`update`: it must exist) one entry.
    * On update, a secret field left out or empty keeps the stored secret (secrets are
-   * write-only). Validated with the rest of the definitions; applied all or nothing; audited.
+   * write-only). Values are stored as given: a `${env:…}` or `${file:…}` reference in `entry` is
+   * refused (`$${` is a literal `${`). Validated with the rest of the definitions; applied all or
+   * nothing; audited.
    *
    * @throws CalloutError `CONFIG_INVALID` (with `details.issues`), `DEFINITION_EXISTS`,
    *   `DEFINITION_NOT_FOUND`.
@@ -124,6 +131,8 @@ export class DefinitionsService {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       throw new CalloutError('INVALID_ARGUMENT', `The ${KIND_LABELS[kind]} must be a JSON object.`)
     }
+    const references = referencesIn(entry, [SECTIONS[kind], name])
+    if (references.length > 0) throw configInvalid(references)
     const next: Entry = { ...(entry as Entry) }
     if (exists) keepSecrets(next, section[name]!, `${SECTIONS[kind]}.${name}`, secretPaths)
     section[name] = next
@@ -197,6 +206,31 @@ export class DefinitionsService {
       { details: { kind, name, ...(suggestion === undefined ? {} : { suggestion }) } },
     )
   }
+}
+
+/**
+ * The `${…}` references in an entry given to {@link DefinitionsService.put}, as issues. Values
+ * given here are stored as given: a reference would read a file on the server, or copy a stored
+ * secret into a field that answers show. `$${` (a literal `${`) is fine.
+ */
+function referencesIn(value: unknown, path: ConfigPath): ConfigIssue[] {
+  if (typeof value === 'string') {
+    // Read as the reference resolver does: `$${` is a literal `${`, any other `${` a reference.
+    const at = [...value.matchAll(/\$\$\{|\$\{/g)].find((m) => m[0] === '${')?.index
+    if (at === undefined) return []
+    const secret = isSecretPath(path)
+    return [
+      {
+        path: formatPath(path),
+        message: `${secret ? 'has a ${…} reference' : `has the reference ${value.slice(at, at + 60)}`} — the console and the admin API resolve no \${env:…} or \${file:…}: give the value itself (write $\${ for a literal \${), or apply the reference from a config file with callout apply`,
+      },
+    ]
+  }
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => referencesIn(item, [...path, index]))
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([key, item]) => referencesIn(item, [...path, key]))
+  return []
 }
 
 /** A copy of `entry` with every secret field (a path in `secretPaths`) as {@link WRITE_ONLY}. */
