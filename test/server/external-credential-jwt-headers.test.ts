@@ -325,6 +325,45 @@ describe('JWT settings and formula headers in the External Credential form', () 
     expect(snapshot()).toBe(before)
   })
 
+  it('removes a stored secret marked for removal, keeps the others, and refuses removing one the protocol needs', async () => {
+    const created = await browser.submit('/external-credentials/new', '/external-credentials', {
+      name: 'Basic',
+      protocol: 'basic',
+      'p0.name': 'Service',
+      'p0.parameters': 'username=svc',
+      'p0.secrets': 'password=pw-5c1e\nextra=extra-9a7d',
+    })
+    expect(created.status).toBe(303)
+    const secrets = () =>
+      Object.fromEntries(
+        Object.entries(
+          c.broker.definitions.externalCredentials.get('Basic')!.principals[0]!.secrets,
+        ).map(([k, v]) => [k, v.reveal()]),
+      )
+    const page = await browser.get('/external-credentials/Basic')
+    expect(page.body).toContain('<label for="p0-remove-extra">Remove the stored extra</label>')
+    const removed = await browser.post('/external-credentials/Basic', {
+      ...formFields(page.body),
+      'p0.remove.extra': 'on',
+    })
+    expect(removed.status).toBe(303)
+    expect(secrets()).toEqual({ password: 'pw-5c1e' })
+
+    const before = snapshot()
+    const again = await browser.get('/external-credentials/Basic')
+    const refused = await browser.post('/external-credentials/Basic', {
+      ...formFields(again.body),
+      'p0.remove.password': 'on',
+    })
+    expect(refused.status).toBe(400)
+    expect(errorUnder(refused.body, 'p0-secrets')).toMatch(
+      /^password is required for protocol basic/,
+    )
+    expect(refused.body).toMatch(/name="p0\.remove\.password" value="on" checked>/)
+    expect(refused.body).not.toContain('pw-5c1e')
+    expect(snapshot()).toBe(before)
+  })
+
   it('clears the JWT settings and headers an edit empties', async () => {
     const page = await browser.get('/external-credentials/SfJwt')
     const fields = formFields(page.body)

@@ -103,7 +103,7 @@ export class DefinitionsService {
   /**
    * Creates (`create`: the name must be free) or replaces (`update`: it must exist) one entry.
    * On update, a secret field left out or empty keeps the stored secret (secrets are
-   * write-only). Values are stored as given: a `${env:…}` or `${file:…}` reference in `entry` is
+   * write-only), and one given as `null` removes it. Values are stored as given: a `${env:…}` or `${file:…}` reference in `entry` is
    * refused (`$${` is a literal `${`). Validated with the rest of the definitions; applied all or
    * nothing; audited.
    *
@@ -248,7 +248,7 @@ function redact(entry: Entry, prefix: string, secretPaths: ReadonlySet<string>):
 
 /**
  * Secrets are write-only: a secret field of the stored entry that the new entry leaves out,
- * empty or as {@link WRITE_ONLY} keeps its stored reference.
+ * empty or as {@link WRITE_ONLY} keeps its stored reference; one given as `null` is removed.
  */
 function keepSecrets(
   next: Entry,
@@ -266,7 +266,8 @@ function keepSecrets(
       source = (source as Record<string, unknown> | undefined)?.[key]
       if (i === keys.length - 1) {
         const given = target[key]
-        if (given === undefined || given === '' || given === WRITE_ONLY) target[key] = source
+        if (given === null) delete target[key]
+        else if (given === undefined || given === '' || given === WRITE_ONLY) target[key] = source
       } else {
         const child = target[key]
         if (typeof child !== 'object' || child === null) break

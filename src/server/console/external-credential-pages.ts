@@ -49,6 +49,8 @@ interface Row {
   parameters: string
   /** Names of the secrets stored for this principal (never their values). */
   storedSecrets: string[]
+  /** Stored secrets the admin marked for removal. */
+  removed: string[]
 }
 
 const ALGORITHMS =
@@ -138,7 +140,7 @@ ${FORM_ERRORS}
   </fieldset>
 <% }) %>
   <h2>Principals</h2>
-  <p class="hint">Leave a row\u2019s name empty to leave it out. Parameters and secrets: one <code>name=value</code> per line; formulas read them as <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code>. Secrets are write-only: a stored secret is kept unless a new value is typed.</p>
+  <p class="hint">Leave a row\u2019s name empty to leave it out. Parameters and secrets: one <code>name=value</code> per line; formulas read them as <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code>. Secrets are write-only: a stored secret is kept unless a new value is typed or it is marked for removal.</p>
 <% it.rows.forEach((r, i) => { %>
   <fieldset class="principal">
   <legend>Principal <%= i + 1 %></legend>
@@ -150,6 +152,7 @@ ${FORM_ERRORS}
   ${ROW_FIELD('i', 'privateKey', 'Private key, PEM (write-only)', `<textarea id="p<%= i %>-privateKey" name="p<%= i %>.privateKey" autocomplete="off" spellcheck="false"${INVALID('i', 'privateKey')}></textarea>`)}
   <p class="hint">The <code>privateKey</code> secret of protocol JWT and flow JWT bearer: paste the whole PEM (<code>-----BEGIN PRIVATE KEY-----</code> \u2026).</p>
   <% if (r.storedSecrets.length > 0) { %><p class="hint">Stored, never shown: <%= r.storedSecrets.join(', ') %>.</p><% } %>
+  <% for (const s of r.storedSecrets) { %><div class="check"><input type="checkbox" id="p<%= i %>-remove-<%= s %>" name="p<%= i %>.remove.<%= s %>" value="on"<% if (r.removed.includes(s)) { %> checked<% } %>><label for="p<%= i %>-remove-<%= s %>">Remove the stored <%= s %></label></div><% } %>
   </fieldset>
 <% }) %>
   <div class="actions"><button type="submit">Save</button><a href="/external-credentials">Cancel</a></div>
@@ -219,6 +222,7 @@ function rowsOf(entry: Record<string, unknown>): Row[] {
       .map(([k, v]) => `${k}=${v}`)
       .join('\n'),
     storedSecrets: Object.keys((p.secrets ?? {}) as Record<string, unknown>),
+    removed: [],
   }))
 }
 
@@ -229,6 +233,7 @@ function blankRows(count: number): Row[] {
     sequence: '',
     parameters: '',
     storedSecrets: [],
+    removed: [],
   }))
 }
 
@@ -436,6 +441,7 @@ export function registerExternalCredentialPages(
         sequence: trimmedField(body, `p${i}.sequence`),
         parameters: field(body, `p${i}.parameters`),
         storedSecrets: [],
+        removed: [],
       }
       rows.push(row)
       const secrets = field(body, `p${i}.secrets`)
@@ -467,11 +473,13 @@ export function registerExternalCredentialPages(
             )
           given.privateKey = privateKey
         }
-        // Write-only: a stored secret the row leaves out is kept (as its stored reference).
+        // Write-only: a stored secret the row leaves out is kept (as its stored reference),
+        // unless it is marked for removal (null); a new value replaces it either way.
         const keep = Object.keys((storedPrincipals[row.name]?.secrets ?? {}) as object)
         row.storedSecrets = keep
-        const all: Record<string, string> = {}
-        for (const k of keep) all[k] = WRITE_ONLY
+        row.removed = keep.filter((k) => field(body, `p${i}.remove.${k}`) === 'on')
+        const all: Record<string, string | null> = {}
+        for (const k of keep) all[k] = row.removed.includes(k) ? null : WRITE_ONLY
         Object.assign(all, given)
         if (Object.keys(all).length > 0) principal.secrets = all
       } catch (error) {
