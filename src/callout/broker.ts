@@ -6,7 +6,7 @@ import type { AuditRecord } from '../store/admin.ts'
 import type { Secret } from '../secrets/secret.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
-import type { Revocation, TokenManager } from '../tokens/token-manager.ts'
+import type { Revocation, RevokeTokensOptions, TokenManager } from '../tokens/token-manager.ts'
 import type { Logger, TokenEventName, TokenEvents } from '../tokens/types.ts'
 import {
   completeAuthorization,
@@ -71,6 +71,14 @@ export interface RevokeOptions {
   readonly principal?: string
   /** Remove the stored tokens even when the revocation request fails. */
   readonly force?: boolean
+  /**
+   * An audit entry (the console, the admin API and `callout revoke` pass one), made from the
+   * outcome at the authorization server and written in the same transaction as the removal of
+   * the tokens; asked for only when tokens are removed. When that transaction fails after the
+   * server revoked the tokens, they stay stored (useless) and the store's error is thrown with
+   * `details.reason` `removal-failed`.
+   */
+  readonly audit?: RevokeTokensOptions['audit']
 }
 
 /**
@@ -313,6 +321,7 @@ export class Broker {
     }
     const revocation = await this.#parts.tokens.revoke(grantContextFor(target), {
       ...(options.force === undefined ? {} : { force: options.force }),
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
     })
     return { ...revocation, namedCredential: target.namedCredential.name }
   }

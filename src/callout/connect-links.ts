@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts'
 import type { Definitions } from '../definitions/model.ts'
 import { isOrigin } from '../definitions/schema.ts'
 import { CalloutError } from '../errors.ts'
+import { auditOf, type AuditedWrite, type ChangeAudit } from '../store/admin.ts'
 import type { ConnectLink, Store } from '../store/types.ts'
 import { browserTarget } from './browser-authorization.ts'
 
@@ -44,6 +45,12 @@ export interface ConnectUrlOptions {
   readonly consoleUrl?: string
   /** Who mints the link, as recorded with it (default `library`). */
   readonly createdBy?: string
+  /**
+   * An audit entry (the console, the admin API and `callout connect-link` pass one), made from
+   * the link and stored in the same transaction as it: the link and its entry are stored
+   * together or not at all.
+   */
+  readonly audit?: ChangeAudit<Omit<MintedConnectLink, 'url'>>
 }
 
 /** A minted connect link: the URL to hand to the user (once) and when it expires. */
@@ -170,22 +177,21 @@ export async function mintConnectLink(
   const token = `cl_${randomBytes(32).toString('base64url')}`
   const now = deps.clock.now()
   const expiresAt = now + seconds * 1000
-  await deps.store.putConnectLink({
-    idHash: hashToken(token),
-    namedCredential: target.namedCredential.name,
-    externalCredential: target.externalCredential.name,
-    principal: target.principal.name,
-    userId: user,
-    createdBy: options.createdBy ?? 'library',
-    createdAt: now,
-    expiresAt,
-  })
-  return {
-    url: `${origin}${CONNECT_PATH}${token}`,
-    expiresAt,
-    namedCredential: target.namedCredential.name,
-    user,
-  }
+  const minted = { expiresAt, namedCredential: target.namedCredential.name, user }
+  await deps.store.putConnectLink(
+    {
+      idHash: hashToken(token),
+      namedCredential: target.namedCredential.name,
+      externalCredential: target.externalCredential.name,
+      principal: target.principal.name,
+      userId: user,
+      createdBy: options.createdBy ?? 'library',
+      createdAt: now,
+      expiresAt,
+    },
+    options.audit === undefined ? {} : { audit: auditOf(options.audit, minted) },
+  )
+  return { url: `${origin}${CONNECT_PATH}${token}`, ...minted }
 }
 
 /**
@@ -208,7 +214,8 @@ export async function usableConnectLink(
 
 /**
  * Opens a link once, binding it to the browser cookie whose SHA-256 is `browserHash`; the error
- * of {@link usableConnectLink} when another opening won, or it expired meanwhile.
+ * of {@link usableConnectLink} when another opening won, or it expired meanwhile. With `audit`,
+ * the opening and its entry are stored in one transaction (or neither).
  *
  * @example
  * const link = await useConnectLink(token, hashToken(cookie), deps)
@@ -217,8 +224,14 @@ export async function useConnectLink(
   token: string,
   browserHash: string,
   deps: ConnectLinkDeps,
+  options: AuditedWrite<ConnectLink> = {},
 ): Promise<ConnectLink> {
-  const use = await deps.store.useConnectLink(hashToken(token), browserHash, deps.clock.now())
+  const use = await deps.store.useConnectLink(
+    hashToken(token),
+    browserHash,
+    deps.clock.now(),
+    options,
+  )
   if (!use.ok) throw connectLinkError(use.reason)
   return use.link
 }

@@ -16,6 +16,7 @@ import type {
   Database,
 } from './schema.ts'
 import type { RepositoryContext } from './repository-context.ts'
+import type { SqlDatabase } from './sql-database.ts'
 
 /** One admin user. `passwordHash` is an scrypt hash in `scrypt$…` form. */
 export interface AdminUserRecord {
@@ -85,6 +86,48 @@ export async function insertAudit(db: Kysely<Database>, entry: AuditRecord): Pro
 /** An audit entry to write (its id is generated). */
 export type AuditRecord = Omit<AuditEntry, 'id'>
 
+/**
+ * The audit entry of one change, written in the change's own transaction: a fixed entry, or one
+ * made from what the change did (a lockout, the link that was opened).
+ */
+export type ChangeAudit<T> = AuditRecord | ((result: T) => AuditRecord)
+
+/** Options of a store write that may carry its audit entry (see {@link ChangeAudit}). */
+export interface AuditedWrite<T = unknown> {
+  /**
+   * Written in the same transaction as the change: the change and its entry are stored together
+   * or not at all (a failed entry rolls the change back). Not written when nothing changed.
+   */
+  readonly audit?: ChangeAudit<T>
+}
+
+/**
+ * Runs `change`; with an audit entry, the change and the entry go in one write transaction
+ * (holding `lock`), the entry only when `changed` says the change did something.
+ *
+ * @example
+ * await writeAudited(database, 'callout.admin_tokens', options.audit, (db) => revoke(db), (n) => n > 0)
+ */
+export async function writeAudited<T>(
+  database: SqlDatabase,
+  lock: string,
+  audit: ChangeAudit<T> | undefined,
+  change: (db: Kysely<Database>) => Promise<T>,
+  changed: (result: T) => boolean = () => true,
+): Promise<T> {
+  if (audit === undefined) return database.write(change)
+  return database.writeTransaction(lock, async (trx) => {
+    const result = await change(trx)
+    if (changed(result)) await insertAudit(trx, auditOf(audit, result))
+    return result
+  })
+}
+
+/** The entry of a {@link ChangeAudit} for this result. */
+export function auditOf<T>(audit: ChangeAudit<T>, result: T): AuditRecord {
+  return typeof audit === 'function' ? audit(result) : audit
+}
+
 /** One audit entry: who did what to which target, when. */
 export interface AuditEntry {
   readonly id: string
@@ -99,6 +142,13 @@ export interface AuditEntry {
   readonly details: AuditDetails
   /** The client address, when the change came over HTTP. */
   readonly remote?: string
+}
+
+/** A user's failed-login state after one more failure. */
+export interface LoginFailure {
+  readonly failedLogins: number
+  /** ms since epoch, when this failure locked the account (or it was already locked). */
+  readonly lockedUntil?: number
 }
 
 /** How consecutive failed logins lock an account. */
@@ -117,11 +167,19 @@ export interface LockoutPolicy {
  */
 export interface AdminStore {
   /** Creates a user; `INVALID_ARGUMENT` when the name is taken. */
-  createAdminUser(user: Omit<AdminUserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void>
+  createAdminUser(
+    user: Omit<AdminUserRecord, 'failedLogins' | 'lockedUntil'>,
+    options?: AuditedWrite,
+  ): Promise<void>
   getAdminUser(username: string): Promise<AdminUserRecord | undefined>
   countAdminUsers(): Promise<number>
   /** Replaces a user's password hash, clears its lockout and ends its sessions. */
-  setAdminPassword(username: string, passwordHash: string, now: number): Promise<boolean>
+  setAdminPassword(
+    username: string,
+    passwordHash: string,
+    now: number,
+    options?: AuditedWrite,
+  ): Promise<boolean>
   /**
    * Counts a failed login (atomically across instances); at `policy.maxFailures` in a row the
    * account locks for `policy.lockMs` and the counter restarts. Returns the new state.
@@ -130,26 +188,37 @@ export interface AdminStore {
     userId: string,
     now: number,
     policy: LockoutPolicy,
-  ): Promise<{ failedLogins: number; lockedUntil?: number }>
+    options?: AuditedWrite<LoginFailure>,
+  ): Promise<LoginFailure>
   /** Clears the failure counter after a successful login. */
   recordLoginSuccess(userId: string): Promise<void>
 
   createSession(session: Omit<AdminSessionRecord, 'username'>): Promise<void>
+  /**
+   * A successful login: clears the user's failure counter and stores the session, in one
+   * transaction with the audit entry.
+   */
+  openSession(session: Omit<AdminSessionRecord, 'username'>, options?: AuditedWrite): Promise<void>
   /** The unexpired session with this cookie hash. */
   getSession(idHash: string, now: number): Promise<AdminSessionRecord | undefined>
   /** Extends a session's lifetime (sliding expiry). */
   touchSession(idHash: string, lastSeenAt: number, expiresAt: number): Promise<void>
-  deleteSession(idHash: string): Promise<boolean>
+  /** Ends a session; false when there was none (and then no audit entry is written). */
+  deleteSession(idHash: string, options?: AuditedWrite): Promise<boolean>
   /** Deletes expired sessions; returns how many. */
   deleteExpiredSessions(now: number): Promise<number>
 
-  createAdminToken(record: AdminTokenRecord): Promise<void>
+  createAdminToken(record: AdminTokenRecord, options?: AuditedWrite): Promise<void>
   getAdminToken(id: string): Promise<AdminTokenRecord | undefined>
   /** Every token, newest first, revoked ones included. */
   listAdminTokens(): Promise<AdminTokenRecord[]>
-  revokeAdminToken(id: string, now: number): Promise<boolean>
+  /** Marks a token revoked; false when unknown or already revoked (then no audit entry). */
+  revokeAdminToken(id: string, now: number, options?: AuditedWrite): Promise<boolean>
 
-  /** Appends an audit entry (its id is generated). */
+  /**
+   * Appends an audit entry on its own (its id is generated): for actions that change nothing
+   * stored, such as a refused login. A change passes its entry with the change instead.
+   */
   appendAudit(entry: AuditRecord): Promise<AuditEntry>
   /** The newest entries first; `before` pages back from an entry time. */
   listAudit(options?: { limit?: number; before?: number }): Promise<AuditEntry[]>
@@ -220,7 +289,10 @@ export class KyselyAdminStore implements AdminStore {
     this.#context = context
   }
 
-  createAdminUser(user: Omit<AdminUserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void> {
+  createAdminUser(
+    user: Omit<AdminUserRecord, 'failedLogins' | 'lockedUntil'>,
+    options: AuditedWrite = {},
+  ): Promise<void> {
     return this.#run('create an admin user', () =>
       this.#context.database.writeTransaction('callout.admin_users', async (trx) => {
         const taken = await trx
@@ -247,6 +319,7 @@ export class KyselyAdminStore implements AdminStore {
             updated_at: user.updatedAt,
           })
           .execute()
+        if (options.audit !== undefined) await insertAudit(trx, auditOf(options.audit, undefined))
       }),
     )
   }
@@ -272,7 +345,12 @@ export class KyselyAdminStore implements AdminStore {
     })
   }
 
-  setAdminPassword(username: string, passwordHash: string, now: number): Promise<boolean> {
+  setAdminPassword(
+    username: string,
+    passwordHash: string,
+    now: number,
+    options: AuditedWrite = {},
+  ): Promise<boolean> {
     return this.#run('change an admin password', () =>
       this.#context.database.writeTransaction('callout.admin_users', async (trx) => {
         const row = await trx
@@ -292,6 +370,7 @@ export class KyselyAdminStore implements AdminStore {
           .where('id', '=', row.id)
           .execute()
         await trx.deleteFrom('admin_sessions').where('user_id', '=', row.id).execute()
+        if (options.audit !== undefined) await insertAudit(trx, auditOf(options.audit, true))
         return true
       }),
     )
@@ -301,64 +380,40 @@ export class KyselyAdminStore implements AdminStore {
     userId: string,
     now: number,
     policy: LockoutPolicy,
-  ): Promise<{ failedLogins: number; lockedUntil?: number }> {
+    options: AuditedWrite<LoginFailure> = {},
+  ): Promise<LoginFailure> {
     return this.#run('record a failed login', () =>
       this.#context.database.writeTransaction('callout.admin_users', async (trx) => {
-        await trx
-          .updateTable('admin_users')
-          .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
-          .where('id', '=', userId)
-          .execute()
-        const row = await trx
-          .selectFrom('admin_users')
-          .select(['failed_logins', 'locked_until'])
-          .where('id', '=', userId)
-          .executeTakeFirst()
-        const failedLogins = Number(row?.failed_logins ?? 0)
-        if (failedLogins < policy.maxFailures) {
-          const lockedUntil = toNumber(row?.locked_until)
-          return lockedUntil === undefined || lockedUntil <= now
-            ? { failedLogins }
-            : { failedLogins, lockedUntil }
-        }
-        const lockedUntil = now + policy.lockMs
-        await trx
-          .updateTable('admin_users')
-          .set({ failed_logins: 0, locked_until: lockedUntil })
-          .where('id', '=', userId)
-          .execute()
-        return { failedLogins, lockedUntil }
+        const state = await countLoginFailure(trx, userId, now, policy)
+        if (options.audit !== undefined) await insertAudit(trx, auditOf(options.audit, state))
+        return state
       }),
     )
   }
 
   recordLoginSuccess(userId: string): Promise<void> {
     return this.#run('record a login', async () => {
-      await this.#context.database.write((db) =>
-        db
-          .updateTable('admin_users')
-          .set({ failed_logins: 0, locked_until: null })
-          .where('id', '=', userId)
-          .execute(),
-      )
+      await this.#context.database.write((db) => clearLoginFailures(db, userId))
     })
   }
 
   createSession(session: Omit<AdminSessionRecord, 'username'>): Promise<void> {
     return this.#run('create a session', async () => {
-      await this.#context.database.write((db) =>
-        db
-          .insertInto('admin_sessions')
-          .values({
-            id_hash: session.idHash,
-            user_id: session.userId,
-            created_at: session.createdAt,
-            last_seen_at: session.lastSeenAt,
-            expires_at: session.expiresAt,
-          })
-          .execute(),
-      )
+      await this.#context.database.write((db) => insertSession(db, session))
     })
+  }
+
+  openSession(
+    session: Omit<AdminSessionRecord, 'username'>,
+    options: AuditedWrite = {},
+  ): Promise<void> {
+    return this.#run('open a session', () =>
+      this.#context.database.writeTransaction('callout.admin_users', async (trx) => {
+        await clearLoginFailures(trx, session.userId)
+        await insertSession(trx, session)
+        if (options.audit !== undefined) await insertAudit(trx, auditOf(options.audit, undefined))
+      }),
+    )
   }
 
   getSession(idHash: string, now: number): Promise<AdminSessionRecord | undefined> {
@@ -387,13 +442,22 @@ export class KyselyAdminStore implements AdminStore {
     })
   }
 
-  deleteSession(idHash: string): Promise<boolean> {
-    return this.#run('end a session', async () => {
-      const result = await this.#context.database.write((db) =>
-        db.deleteFrom('admin_sessions').where('id_hash', '=', idHash).executeTakeFirst(),
-      )
-      return Number(result.numDeletedRows) > 0
-    })
+  deleteSession(idHash: string, options: AuditedWrite = {}): Promise<boolean> {
+    return this.#run('end a session', () =>
+      writeAudited(
+        this.#context.database,
+        'callout.admin_sessions',
+        options.audit,
+        async (db) => {
+          const result = await db
+            .deleteFrom('admin_sessions')
+            .where('id_hash', '=', idHash)
+            .executeTakeFirst()
+          return Number(result.numDeletedRows) > 0
+        },
+        (deleted) => deleted,
+      ),
+    )
   }
 
   deleteExpiredSessions(now: number): Promise<number> {
@@ -405,9 +469,9 @@ export class KyselyAdminStore implements AdminStore {
     })
   }
 
-  createAdminToken(record: AdminTokenRecord): Promise<void> {
+  createAdminToken(record: AdminTokenRecord, options: AuditedWrite = {}): Promise<void> {
     return this.#run('store an admin token', async () => {
-      await this.#context.database.write((db) =>
+      await writeAudited(this.#context.database, 'callout.admin_tokens', options.audit, (db) =>
         db
           .insertInto('admin_tokens')
           .values({
@@ -447,18 +511,24 @@ export class KyselyAdminStore implements AdminStore {
     })
   }
 
-  revokeAdminToken(id: string, now: number): Promise<boolean> {
-    return this.#run('revoke an admin token', async () => {
-      const result = await this.#context.database.write((db) =>
-        db
-          .updateTable('admin_tokens')
-          .set({ revoked_at: now })
-          .where('id', '=', id)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst(),
-      )
-      return Number(result.numUpdatedRows) > 0
-    })
+  revokeAdminToken(id: string, now: number, options: AuditedWrite = {}): Promise<boolean> {
+    return this.#run('revoke an admin token', () =>
+      writeAudited(
+        this.#context.database,
+        'callout.admin_tokens',
+        options.audit,
+        async (db) => {
+          const result = await db
+            .updateTable('admin_tokens')
+            .set({ revoked_at: now })
+            .where('id', '=', id)
+            .where('revoked_at', 'is', null)
+            .executeTakeFirst()
+          return Number(result.numUpdatedRows) > 0
+        },
+        (revoked) => revoked,
+      ),
+    )
   }
 
   appendAudit(entry: AuditRecord): Promise<AuditEntry> {
@@ -483,4 +553,61 @@ export class KyselyAdminStore implements AdminStore {
   #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return this.#context.run(operation, fn)
   }
+}
+
+/** Counts one failed login in `trx`; at `policy.maxFailures` in a row the account locks. */
+async function countLoginFailure(
+  trx: Kysely<Database>,
+  userId: string,
+  now: number,
+  policy: LockoutPolicy,
+): Promise<LoginFailure> {
+  await trx
+    .updateTable('admin_users')
+    .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
+    .where('id', '=', userId)
+    .execute()
+  const row = await trx
+    .selectFrom('admin_users')
+    .select(['failed_logins', 'locked_until'])
+    .where('id', '=', userId)
+    .executeTakeFirst()
+  const failedLogins = Number(row?.failed_logins ?? 0)
+  if (failedLogins < policy.maxFailures) {
+    const lockedUntil = toNumber(row?.locked_until)
+    return lockedUntil === undefined || lockedUntil <= now
+      ? { failedLogins }
+      : { failedLogins, lockedUntil }
+  }
+  const lockedUntil = now + policy.lockMs
+  await trx
+    .updateTable('admin_users')
+    .set({ failed_logins: 0, locked_until: lockedUntil })
+    .where('id', '=', userId)
+    .execute()
+  return { failedLogins, lockedUntil }
+}
+
+async function clearLoginFailures(db: Kysely<Database>, userId: string): Promise<void> {
+  await db
+    .updateTable('admin_users')
+    .set({ failed_logins: 0, locked_until: null })
+    .where('id', '=', userId)
+    .execute()
+}
+
+async function insertSession(
+  db: Kysely<Database>,
+  session: Omit<AdminSessionRecord, 'username'>,
+): Promise<void> {
+  await db
+    .insertInto('admin_sessions')
+    .values({
+      id_hash: session.idHash,
+      user_id: session.userId,
+      created_at: session.createdAt,
+      last_seen_at: session.lastSeenAt,
+      expires_at: session.expiresAt,
+    })
+    .execute()
 }

@@ -6,7 +6,7 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { CalloutError } from '../errors.ts'
-import { insertAudit, type AuditRecord } from './admin.ts'
+import { writeAudited, type AuditRecord } from './admin.ts'
 import type { RepositoryContext } from './repository-context.ts'
 import { clientKeyMacInput, tamperedClientKeys } from './row-integrity.ts'
 import { toNumber } from './schema.ts'
@@ -87,6 +87,9 @@ function fromRow(row: Row): ClientKeyRecord {
   }
 }
 
+/** The write lock of audited client key changes. */
+const KEYS_LOCK = 'callout.client_keys'
+
 /** How often a revocation re-reads a row that a concurrent writer (a rotation) re-tagged. */
 const REVOKE_ATTEMPTS = 3
 
@@ -120,12 +123,11 @@ export class KyselyClientKeys implements ClientKeyStore {
         expires_at: record.expiresAt ?? null,
         revoked_at: record.revokedAt ?? null,
       }
-      await writeAudited(database, options.audit, async (db) => {
+      await writeAudited(database, KEYS_LOCK, options.audit, async (db) => {
         await db
           .insertInto('client_keys')
           .values({ ...row, mac: ring.sign(clientKeyMacInput(row)) })
           .execute()
-        return true
       })
     })
   }
@@ -191,17 +193,23 @@ export class KyselyClientKeys implements ClientKeyStore {
         if (row === undefined || row.revoked_at !== null) return false
         const revokedAt = clock.now()
         const mac = ring.sign(clientKeyMacInput({ ...row, revoked_at: revokedAt }))
-        const revoked = await writeAudited(database, options.audit, async (db) => {
-          const result = await db
-            .updateTable('client_keys')
-            .set({ revoked_at: revokedAt, mac })
-            .where('id', '=', id)
-            .where('revoked_at', 'is', null)
-            // Compare-and-set on the whole row's tag: a concurrent change is re-read first.
-            .where('mac', row.mac === null ? 'is' : '=', row.mac)
-            .executeTakeFirst()
-          return Number(result.numUpdatedRows) > 0
-        })
+        const revoked = await writeAudited(
+          database,
+          KEYS_LOCK,
+          options.audit,
+          async (db) => {
+            const result = await db
+              .updateTable('client_keys')
+              .set({ revoked_at: revokedAt, mac })
+              .where('id', '=', id)
+              .where('revoked_at', 'is', null)
+              // Compare-and-set on the whole row's tag: a concurrent change is re-read first.
+              .where('mac', row.mac === null ? 'is' : '=', row.mac)
+              .executeTakeFirst()
+            return Number(result.numUpdatedRows) > 0
+          },
+          (changed) => changed,
+        )
         if (revoked) return true
       }
       throw new CalloutError(
@@ -256,21 +264,4 @@ function assertClientKey(record: ClientKeyRecord): void {
       throw new CalloutError('INVALID_ARGUMENT', `${field} must be an integer (ms since epoch).`)
     }
   }
-}
-
-/**
- * Runs a one-statement change; with an audit entry, the change and the entry go in one
- * transaction (the entry only when `change` reports that it changed something).
- */
-async function writeAudited(
-  database: RepositoryContext['database'],
-  audit: AuditRecord | undefined,
-  change: (db: Kysely<Database>) => Promise<boolean>,
-): Promise<boolean> {
-  if (audit === undefined) return database.write(change)
-  return database.writeTransaction('callout.client_keys', async (trx) => {
-    const changed = await change(trx)
-    if (changed) await insertAudit(trx, audit)
-    return changed
-  })
 }

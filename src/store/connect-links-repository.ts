@@ -6,6 +6,7 @@
  */
 import type { Selectable } from 'kysely'
 import { CalloutError } from '../errors.ts'
+import { auditOf, writeAudited, type AuditedWrite } from './admin.ts'
 import type { RepositoryContext } from './repository-context.ts'
 import { toNumber, type ConnectLinksTable } from './schema.ts'
 import { assertKeyPart, withoutUndefined } from './store-validation.ts'
@@ -14,6 +15,8 @@ import type { ConnectLink, ConnectLinkUse } from './types.ts'
 /** Expired links are kept this long (so that a late visitor hears "expired", not "unknown"). */
 const KEEP_EXPIRED_MS = 24 * 60 * 60 * 1000
 const SHA256_HEX = /^[0-9a-f]{64}$/
+/** The write lock of audited connect link changes. */
+const LINKS_LOCK = 'callout.connect_links'
 
 function linkFromRow(row: Selectable<ConnectLinksTable>): ConnectLink {
   return withoutUndefined<ConnectLink>({
@@ -43,11 +46,14 @@ export class ConnectLinksRepository {
     this.#context = context
   }
 
-  /** Stores a new, unused link (and forgets links expired more than a day ago). */
-  async put(link: Omit<ConnectLink, 'usedAt'>): Promise<void> {
+  /**
+   * Stores a new, unused link (and forgets links expired more than a day ago); with `audit`, in
+   * one transaction with that entry.
+   */
+  async put(link: Omit<ConnectLink, 'usedAt'>, options: AuditedWrite = {}): Promise<void> {
     assertLink(link)
     await this.#context.run('store a connect link', async () => {
-      await this.#context.database.write(async (db) => {
+      await writeAudited(this.#context.database, LINKS_LOCK, options.audit, async (db) => {
         await db
           .deleteFrom('connect_links')
           .where('expires_at', '<=', link.createdAt - KEEP_EXPIRED_MS)
@@ -78,25 +84,40 @@ export class ConnectLinksRepository {
 
   /**
    * Opens a link once: marks it used and binds it to `browserHash`, atomically. A second opening,
-   * an expired or an unknown link changes nothing and says why.
+   * an expired or an unknown link changes nothing and says why. With `audit`, the opening and
+   * its entry are written in one transaction (no entry when nothing was opened).
    */
-  async use(idHash: string, browserHash: string, now: number): Promise<ConnectLinkUse> {
+  async use(
+    idHash: string,
+    browserHash: string,
+    now: number,
+    options: AuditedWrite<ConnectLink> = {},
+  ): Promise<ConnectLinkUse> {
     if (!SHA256_HEX.test(browserHash)) {
       throw new CalloutError('INVALID_ARGUMENT', 'browserHash must be a SHA-256 in hex.')
     }
     if (!SHA256_HEX.test(idHash)) return { ok: false, reason: 'unknown' }
     return this.#context.run('open a connect link', async () => {
-      const row = await this.#context.database.write((db) =>
-        db
-          .updateTable('connect_links')
-          .set({ used_at: now, browser_hash: browserHash })
-          .where('id_hash', '=', idHash)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', now)
-          .returningAll()
-          .executeTakeFirst(),
+      const { audit } = options
+      const opened = await writeAudited<ConnectLink | undefined>(
+        this.#context.database,
+        LINKS_LOCK,
+        // Asked only when a link was opened.
+        audit === undefined ? undefined : (link) => auditOf(audit, link!),
+        async (db) => {
+          const row = await db
+            .updateTable('connect_links')
+            .set({ used_at: now, browser_hash: browserHash })
+            .where('id_hash', '=', idHash)
+            .where('used_at', 'is', null)
+            .where('expires_at', '>', now)
+            .returningAll()
+            .executeTakeFirst()
+          return row === undefined ? undefined : linkFromRow(row)
+        },
+        (link) => link !== undefined,
       )
-      if (row !== undefined) return { ok: true, link: linkFromRow(row) }
+      if (opened !== undefined) return { ok: true, link: opened }
       const link = await this.get(idHash)
       if (link === undefined) return { ok: false, reason: 'unknown' }
       return { ok: false, reason: link.usedAt !== undefined ? 'used' : 'expired' }

@@ -8,6 +8,7 @@ import { CalloutError } from '../errors.ts'
 import type { CredentialKey, CredentialStatus, PrincipalCredential } from '../definitions/model.ts'
 import type { SecretAad } from '../secrets/envelope.ts'
 import { Secret } from '../secrets/secret.ts'
+import { auditOf, writeAudited, type AuditedWrite } from './admin.ts'
 import type { RepositoryContext } from './repository-context.ts'
 import { credentialMacInput, tamperedCredential } from './row-integrity.ts'
 import { toNumber } from './schema.ts'
@@ -86,11 +87,13 @@ export class CredentialsRepository {
 
   /**
    * Compare-and-swap: writes `next` only if the stored version equals `expectedVersion`
-   * (0 = absent). Returns the stored record, or undefined when another writer won.
+   * (0 = absent). Returns the stored record, or undefined when another writer won. With
+   * `audit`, the write and that entry go in one transaction (no entry when another writer won).
    */
   async compareAndSet(
     next: Omit<PrincipalCredential, 'version'>,
     expectedVersion: number,
+    options: AuditedWrite<PrincipalCredential> = {},
   ): Promise<PrincipalCredential | undefined> {
     assertCredential(next)
     if (
@@ -126,33 +129,41 @@ export class CredentialsRepository {
         last_error: next.lastError === undefined ? null : JSON.stringify(next.lastError),
         updated_at: clock.now(),
       }
-      const stored = await database.write((db) =>
-        expectedVersion === 0
-          ? db
-              .insertInto('credentials')
-              .values({
-                external_credential: next.externalCredential,
-                principal: next.principal,
-                user_id: next.userId,
-                ...values,
-                version: 1,
-              })
-              .onConflict((oc) =>
-                oc.columns(['external_credential', 'principal', 'user_id']).doNothing(),
-              )
-              .returningAll()
-              .executeTakeFirst()
-          : db
-              .updateTable('credentials')
-              .set({ ...values, version: expectedVersion + 1 })
-              .where('external_credential', '=', next.externalCredential)
-              .where('principal', '=', next.principal)
-              .where('user_id', '=', next.userId)
-              .where('version', '=', expectedVersion)
-              .returningAll()
-              .executeTakeFirst(),
+      const { audit } = options
+      return writeAudited<PrincipalCredential | undefined>(
+        database,
+        'callout.credentials',
+        // Asked only when the write won.
+        audit === undefined ? undefined : (stored) => auditOf(audit, stored!),
+        async (db) => {
+          const stored = await (expectedVersion === 0
+            ? db
+                .insertInto('credentials')
+                .values({
+                  external_credential: next.externalCredential,
+                  principal: next.principal,
+                  user_id: next.userId,
+                  ...values,
+                  version: 1,
+                })
+                .onConflict((oc) =>
+                  oc.columns(['external_credential', 'principal', 'user_id']).doNothing(),
+                )
+                .returningAll()
+                .executeTakeFirst()
+            : db
+                .updateTable('credentials')
+                .set({ ...values, version: expectedVersion + 1 })
+                .where('external_credential', '=', next.externalCredential)
+                .where('principal', '=', next.principal)
+                .where('user_id', '=', next.userId)
+                .where('version', '=', expectedVersion)
+                .returningAll()
+                .executeTakeFirst())
+          return stored === undefined ? undefined : this.#decode(stored)
+        },
+        (stored) => stored !== undefined,
       )
-      return stored === undefined ? undefined : this.#decode(stored)
     })
   }
 

@@ -17,7 +17,7 @@ import type {
 } from '../definitions/model.ts'
 import { KeyRing } from '../secrets/key-ring.ts'
 import type { MasterKey } from '../secrets/master-key.ts'
-import { KyselyAdminStore, type AdminStore, type AuditRecord } from './admin.ts'
+import { KyselyAdminStore, type AdminStore, type AuditRecord, type AuditedWrite } from './admin.ts'
 import { KyselyRateLimits, type RateLimitStore } from './rate-limits.ts'
 import { KyselyClientKeys, type ClientKeyStore } from './client-keys.ts'
 import { ConnectLinksRepository } from './connect-links-repository.ts'
@@ -242,8 +242,9 @@ export class KyselyStore implements Store {
   compareAndSetCredential(
     next: Omit<PrincipalCredential, 'version'>,
     expectedVersion: number,
+    options: AuditedWrite<PrincipalCredential> = {},
   ): Promise<PrincipalCredential | undefined> {
-    return this.#credentials.compareAndSet(next, expectedVersion)
+    return this.#credentials.compareAndSet(next, expectedVersion, options)
   }
 
   deleteCredential(key: CredentialKey): Promise<boolean> {
@@ -268,16 +269,21 @@ export class KyselyStore implements Store {
 
   // ---- connect links -----------------------------------------------------------------------
 
-  putConnectLink(link: Omit<ConnectLink, 'usedAt'>): Promise<void> {
-    return this.#connectLinks.put(link)
+  putConnectLink(link: Omit<ConnectLink, 'usedAt'>, options: AuditedWrite = {}): Promise<void> {
+    return this.#connectLinks.put(link, options)
   }
 
   getConnectLink(idHash: string): Promise<ConnectLink | undefined> {
     return this.#connectLinks.get(idHash)
   }
 
-  useConnectLink(idHash: string, browserHash: string, now: number): Promise<ConnectLinkUse> {
-    return this.#connectLinks.use(idHash, browserHash, now)
+  useConnectLink(
+    idHash: string,
+    browserHash: string,
+    now: number,
+    options: AuditedWrite<ConnectLink> = {},
+  ): Promise<ConnectLinkUse> {
+    return this.#connectLinks.use(idHash, browserHash, now, options)
   }
 
   connectLinkOfBrowser(browserHash: string): Promise<ConnectLink | undefined> {

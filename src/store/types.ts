@@ -11,7 +11,7 @@ import type {
   NamedCredential,
   PrincipalCredential,
 } from '../definitions/model.ts'
-import type { AuditRecord } from './admin.ts'
+import type { AuditRecord, AuditedWrite } from './admin.ts'
 import type { StoreNotifications } from './notifications.ts'
 
 /** What {@link Store.applyDefinitions} changed, by kind and name. */
@@ -81,15 +81,21 @@ export type ConnectLinkUse =
 
 /** Per-user connect links (stored hashed, single use). */
 export interface ConnectLinkStore {
-  /** Stores a new, unused link. */
-  putConnectLink(link: Omit<ConnectLink, 'usedAt'>): Promise<void>
+  /** Stores a new, unused link; with `audit`, in one transaction with that entry. */
+  putConnectLink(link: Omit<ConnectLink, 'usedAt'>, options?: AuditedWrite): Promise<void>
   /** The link with this token hash, used or not. */
   getConnectLink(idHash: string): Promise<ConnectLink | undefined>
   /**
    * Opens a link once (atomically, across processes): marks it used and binds it to the SHA-256
-   * of the opening browser's cookie. Used, expired and unknown links change nothing.
+   * of the opening browser's cookie. Used, expired and unknown links change nothing. With
+   * `audit`, the opening and its entry are written in one transaction.
    */
-  useConnectLink(idHash: string, browserHash: string, now: number): Promise<ConnectLinkUse>
+  useConnectLink(
+    idHash: string,
+    browserHash: string,
+    now: number,
+    options?: AuditedWrite<ConnectLink>,
+  ): Promise<ConnectLinkUse>
   /** The opened link bound to this browser cookie hash. */
   connectLinkOfBrowser(browserHash: string): Promise<ConnectLink | undefined>
 }
@@ -142,11 +148,13 @@ export interface Store extends LeaseStore, ConnectLinkStore {
   /**
    * Compare-and-swap: writes `next` (its `version` is ignored; the stored version becomes
    * `expectedVersion + 1`) only if the stored version equals `expectedVersion` (0 = absent).
-   * Returns the stored record, or undefined when another writer won.
+   * Returns the stored record, or undefined when another writer won. With `audit`, the write and
+   * that entry are stored in one transaction (no entry when another writer won).
    */
   compareAndSetCredential(
     next: Omit<PrincipalCredential, 'version'>,
     expectedVersion: number,
+    options?: AuditedWrite<PrincipalCredential>,
   ): Promise<PrincipalCredential | undefined>
   deleteCredential(key: CredentialKey): Promise<boolean>
 

@@ -12,6 +12,7 @@ import {
 } from '../definitions/model.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import type { Secret } from '../secrets/secret.ts'
+import type { AuditRecord } from '../store/admin.ts'
 import type { StoreEvent } from '../store/notifications.ts'
 import { CredentialCache } from './cache.ts'
 import { ChangeWaiters } from './change-waiters.ts'
@@ -94,6 +95,19 @@ export interface Revocation {
   readonly message: string
   /** Why the revocation request failed, when `provider` is `failed`. */
   readonly failure?: { readonly code: string; readonly message: string }
+}
+
+/** Options of {@link TokenManager.revoke}. */
+export interface RevokeTokensOptions {
+  /** Remove the stored tokens even when the revocation request fails. */
+  readonly force?: boolean
+  /**
+   * The audit entry of the removal, made from the outcome at the authorization server and
+   * written in the same transaction as the removal of the tokens. Asked for only when tokens are
+   * removed here (not when nothing was stored, nor when the revocation request failed without
+   * `force`).
+   */
+  readonly audit?: (removal: Pick<Revocation, 'provider' | 'tokenType'>) => AuditRecord
 }
 
 /** See {@link TokenManagerOptions.rejectionRefresh}. */
@@ -451,7 +465,9 @@ export class TokenManager {
    * Without a revocation endpoint the tokens are removed locally (`provider: 'no-endpoint'`).
    * When the revocation request fails (unreachable, 5xx, refused), the tokens are kept and the
    * error is thrown, unless `force` is set: then they are removed locally anyway
-   * (`provider: 'failed'`) and may stay usable at the server until they expire.
+   * (`provider: 'failed'`) and may stay usable at the server until they expire. With `audit`, the
+   * removal and its entry are one transaction; when it fails the tokens stay stored and the
+   * store's error is thrown with `details.reason: 'removal-failed'` and `details.provider`.
    *
    * @throws CalloutError `REVOCATION_FAILED` or `TOKEN_ENDPOINT_ERROR` (without `force`),
    *   `INVALID_ARGUMENT` (not oauth2), `USER_REQUIRED`.
@@ -460,7 +476,7 @@ export class TokenManager {
    * if (outcome.provider === 'no-endpoint') console.warn(outcome.message)
    * @see https://www.rfc-editor.org/rfc/rfc7009
    */
-  async revoke(ctx: GrantContext, options: { readonly force?: boolean } = {}): Promise<Revocation> {
+  async revoke(ctx: GrantContext, options: RevokeTokensOptions = {}): Promise<Revocation> {
     const key = keyOf(ctx)
     const k = credentialKeyString(key)
     if (ctx.ec.protocol !== 'oauth2') {
@@ -474,14 +490,19 @@ export class TokenManager {
       this.#store,
       `${LEASE_PREFIX}${k}`,
       this.#holderId,
-      () => this.#revokeHeld(ctx, key, options.force === true),
+      () => this.#revokeHeld(ctx, key, options),
       { ...this.#leaseOptions, nextChange: () => this.#waiters.arm(k) },
     )
     if (!outcome.acquired) throw new CalloutError('INTERNAL', 'unreachable: lease not taken')
     return outcome.value
   }
 
-  async #revokeHeld(ctx: GrantContext, key: CredentialKey, force: boolean): Promise<Revocation> {
+  async #revokeHeld(
+    ctx: GrantContext,
+    key: CredentialKey,
+    options: RevokeTokensOptions,
+  ): Promise<Revocation> {
+    const force = options.force === true
     const k = credentialKeyString(key)
     const current = await this.#read(key)
     const token = current?.refreshToken ?? current?.accessToken
@@ -540,15 +561,45 @@ export class TokenManager {
     this.#unsaved.delete(k)
     // Under the lease nobody else refreshes; a non-leased writer (a failure record) may still
     // race once, hence a few compare-and-swap rounds.
-    const written = await this.#retryingStore(async () => {
-      for (let round = 0; round < 5; round++) {
-        const latest = await this.#store.getCredential(key)
-        if (latest === undefined) return true
-        if ((await this.#store.compareAndSetCredential(cleared, latest.version)) !== undefined)
-          return true
-      }
-      return false
-    })
+    const { audit } = options
+    const removal = audit === undefined ? {} : { audit: () => audit({ provider, tokenType }) }
+    let written: boolean
+    try {
+      written = await this.#retryingStore(async () => {
+        for (let round = 0; round < 5; round++) {
+          const latest = await this.#store.getCredential(key)
+          if (latest === undefined) return true
+          if (
+            (await this.#store.compareAndSetCredential(cleared, latest.version, removal)) !==
+            undefined
+          )
+            return true
+        }
+        return false
+      })
+    } catch (thrown) {
+      // The removal and its audit entry are one transaction: when it fails (the store, or the
+      // audit entry refused), the tokens stay stored and nothing here changed. A token the
+      // server has revoked is useless, so keeping it is safe, while removing it without its
+      // audit entry would leave an unaudited change: fail loudly instead, saying what happened
+      // at the server, and let the revocation be run again (an RFC 7009 server accepts revoking a
+      // token it no longer knows, and the tokens are then removed with their entry).
+      if (!isCalloutError(thrown)) throw thrown
+      const dead = provider === 'revoked' || provider === 'already-invalid'
+      throw new CalloutError(
+        thrown.code,
+        `Removing the stored tokens of ${describe(ctx)} failed: ${thrown.message} They stay stored${dead ? `, but the authorization server no longer accepts them (${provider})` : ` and ${provider === 'no-endpoint' ? 'usable: nothing was revoked at the authorization server' : 'may stay usable: the revocation request failed'}`}; revoke again once the store works, to remove them with their audit entry.`,
+        {
+          cause: thrown,
+          details: {
+            ...keyDetails(key),
+            namedCredential: name,
+            reason: 'removal-failed',
+            provider,
+          },
+        },
+      )
+    }
     if (!written) {
       throw new CalloutError(
         'STORE_CONFLICT',

@@ -4,7 +4,7 @@
 import { systemClock } from '../../clock.ts'
 import { CalloutError } from '../../errors.ts'
 import { AdminAuth } from '../../server/admin/admin-auth.ts'
-import { adminTokenId, generateAdminToken } from '../../server/admin/admin-tokens.ts'
+import { adminTokenId } from '../../server/admin/admin-tokens.ts'
 import type { openStore } from '../../store/index.ts'
 import { println, type CliIo } from '../io.ts'
 import { readPassword } from '../read-password.ts'
@@ -76,28 +76,13 @@ export async function adminTokenCreateCommand(
     )
   }
   const expiresInMs = options.expires === undefined ? undefined : parseDuration(options.expires)
-  const { id, token, hash } = generateAdminToken()
-  const now = Date.now()
-  await withStore(io, async (store) => {
-    await store.admin.createAdminToken({
-      id,
-      name: options.name,
-      tokenHash: hash,
-      createdBy: 'cli',
-      createdAt: now,
-      ...(expiresInMs === undefined ? {} : { expiresAt: now + expiresInMs }),
-    })
-    await authOf(store).audit({
-      actor: 'cli',
-      action: 'adminToken.create',
-      target: `AdminToken/${id}`,
-      details: { name: options.name },
-    })
-  })
+  const { id, token, expiresAt } = await withStore(io, (store) =>
+    authOf(store).createToken(options.name, 'cli', expiresInMs),
+  )
   println(io, token)
   io.stderr.write(
     `Created admin API token ${id} (${options.name})` +
-      `${expiresInMs === undefined ? '' : `, expiring ${new Date(now + expiresInMs).toISOString()}`}.\n` +
+      `${expiresAt === undefined ? '' : `, expiring ${new Date(expiresAt).toISOString()}`}.\n` +
       'The token is shown only now: send it as Authorization: Bearer <token> to /admin/api.\n',
   )
 }
@@ -149,18 +134,12 @@ export async function adminTokenRevokeCommand(io: CliIo, idOrToken: string): Pro
     )
   }
   await withStore(io, async (store) => {
-    const done = await store.admin.revokeAdminToken(id, Date.now())
-    if (!done) {
+    if (!(await authOf(store).revokeToken(id, 'cli'))) {
       throw new CalloutError(
         'INVALID_ARGUMENT',
         `No active admin API token has the id ${id}; \`callout admin token list\` shows the tokens.`,
       )
     }
-    await authOf(store).audit({
-      actor: 'cli',
-      action: 'adminToken.revoke',
-      target: `AdminToken/${id}`,
-    })
   })
   println(io, `revoked ${id}`)
 }

@@ -38,17 +38,18 @@ export async function connectLinkCommand(io: CliIo, options: ConnectLinkOptions)
     ...(options.consoleUrl === undefined ? {} : { consoleUrl: options.consoleUrl }),
   })
   try {
+    const auth = new AdminAuth({ store: (broker.store as KyselyStore).admin, clock: systemClock })
     const url = await broker.connectUrl(options.name, {
       user: options.user,
       expiresIn,
       createdBy: 'cli',
-    })
-    const store = broker.store as KyselyStore
-    await new AdminAuth({ store: store.admin, clock: systemClock }).audit({
-      actor: 'cli',
-      action: 'connectLink.create',
-      target: `NamedCredential/${options.name}`,
-      details: { user: options.user.trim() },
+      audit: (link) =>
+        auth.entry({
+          actor: 'cli',
+          action: 'connectLink.create',
+          target: `NamedCredential/${link.namedCredential}`,
+          details: { user: link.user, expiresAt: new Date(link.expiresAt).toISOString() },
+        }),
     })
     println(io, url)
     io.stderr.write(

@@ -30,7 +30,7 @@ export async function revokeCommand(io: CliIo, options: RevokeCommandOptions): P
       const auth = new AdminAuth({ store: store.admin, clock: systemClock })
       const result = await revokeAudited(
         broker,
-        (entry) => auth.audit(entry),
+        auth,
         options.name,
         {
           ...(options.user === undefined ? {} : { user: options.user }),

@@ -11,10 +11,12 @@ import type {
   AdminStore,
   AuditDetails,
   AuditEntry,
+  AuditRecord,
   LockoutPolicy,
+  LoginFailure,
 } from '../../store/admin.ts'
 import { hashClientKey } from '../client-key.ts'
-import { adminTokenId, verifyAdminToken } from './admin-tokens.ts'
+import { adminTokenId, generateAdminToken, verifyAdminToken } from './admin-tokens.ts'
 import { hashPassword, verifyNobody, verifyPassword, type ScryptCost } from './passwords.ts'
 
 /** Defaults of {@link AdminAuthOptions}. */
@@ -39,6 +41,15 @@ export interface AdminAuthOptions {
    * 2^15). A lower cost makes passwords cheaper to guess from a stolen database: tests only.
    */
   readonly scryptCost?: ScryptCost
+}
+
+/** What an audit entry says; its time is added by {@link AdminAuth}. Never a secret. */
+export interface AuditInput {
+  readonly actor: string
+  readonly action: string
+  readonly target: string
+  readonly details?: AuditDetails
+  readonly remote?: string
 }
 
 /** Who made a request: an admin (by session) or an admin API token. */
@@ -108,7 +119,7 @@ export class AdminAuth {
   }
 
   /**
-   * Creates an admin user (scrypt hash) and audits it.
+   * Creates an admin user (scrypt hash), with its audit entry in the same transaction.
    *
    * @example
    * await auth.createAdmin('alice', 'correct horse battery staple', 'cli')
@@ -117,25 +128,30 @@ export class AdminAuth {
     checkUsername(username)
     const passwordHash = await hashPassword(password, this.#scryptCost)
     const now = this.#clock.now()
-    await this.#store.createAdminUser({
-      id: `adm_${randomBytes(8).toString('hex')}`,
-      username,
-      passwordHash,
-      createdAt: now,
-      updatedAt: now,
-    })
-    await this.audit({ actor, action: 'admin.create', target: `Admin/${username}` })
+    await this.#store.createAdminUser(
+      {
+        id: `adm_${randomBytes(8).toString('hex')}`,
+        username,
+        passwordHash,
+        createdAt: now,
+        updatedAt: now,
+      },
+      { audit: this.entry({ actor, action: 'admin.create', target: `Admin/${username}` }) },
+    )
   }
 
   /**
-   * Sets a new password, clears a lockout and ends the user's sessions; audited.
+   * Sets a new password, clears a lockout and ends the user's sessions, with its audit entry in
+   * the same transaction.
    *
    * @example
    * await auth.setPassword('alice', 'a new long passphrase', 'cli')
    */
   async setPassword(username: string, password: string, actor: string): Promise<void> {
     const passwordHash = await hashPassword(password, this.#scryptCost)
-    const done = await this.#store.setAdminPassword(username, passwordHash, this.#clock.now())
+    const done = await this.#store.setAdminPassword(username, passwordHash, this.#clock.now(), {
+      audit: this.entry({ actor, action: 'admin.password', target: `Admin/${username}` }),
+    })
     if (!done) {
       throw new CalloutError(
         'INVALID_ARGUMENT',
@@ -143,13 +159,13 @@ export class AdminAuth {
         { details: { field: 'username' } },
       )
     }
-    await this.audit({ actor, action: 'admin.password', target: `Admin/${username}` })
   }
 
   /**
    * Checks a username and password and opens a session. A locked account is refused even with
    * the right password; failures count towards the lockout; every outcome is audited (never the
-   * password). An unknown username costs the same time as a wrong password.
+   * password), a stored change (a counted failure, a new session) in the change's transaction.
+   * An unknown username costs the same time as a wrong password.
    *
    * @throws CalloutError `ADMIN_LOGIN_FAILED` or `ADMIN_LOCKED_OUT`.
    */
@@ -167,24 +183,28 @@ export class AdminAuth {
         ? await verifyNobody(password)
         : await verifyPassword(password, user.passwordHash)
     if (user === undefined || !ok) {
-      const state =
-        user === undefined
-          ? undefined
-          : await this.#store.recordLoginFailure(user.id, now, this.#lockout)
-      await this.audit({
-        actor: 'anonymous',
-        action: 'admin.login-failed',
-        target,
-        ...where,
-        ...(state?.lockedUntil === undefined ? {} : { details: { locked: true } }),
-      })
+      const failed = (locked: boolean) =>
+        this.entry({
+          actor: 'anonymous',
+          action: 'admin.login-failed',
+          target,
+          ...where,
+          ...(locked ? { details: { locked: true } } : {}),
+        })
+      // An unknown name changes nothing stored; a known one counts the failure with its entry.
+      let state: LoginFailure | undefined
+      if (user === undefined) await this.#store.appendAudit(failed(false))
+      else {
+        state = await this.#store.recordLoginFailure(user.id, now, this.#lockout, {
+          audit: (counted) => failed(counted.lockedUntil !== undefined),
+        })
+      }
       if (state?.lockedUntil !== undefined) throw lockedOut(state.lockedUntil)
       throw new CalloutError(
         'ADMIN_LOGIN_FAILED',
         `Wrong username or password. After ${this.#lockout.maxFailures} failures in a row the account is locked for ${Math.round(this.#lockout.lockMs / 60_000)} minutes.`,
       )
     }
-    await this.#store.recordLoginSuccess(user.id)
     const cookie = randomBytes(32).toString('base64url')
     const session: AdminSessionRecord = {
       idHash: hashClientKey(cookie),
@@ -194,8 +214,14 @@ export class AdminAuth {
       lastSeenAt: now,
       expiresAt: Math.min(now + this.#idleMs, now + this.#maxMs),
     }
-    await this.#store.createSession(session)
-    await this.audit({ actor: `admin:${user.username}`, action: 'admin.login', target, ...where })
+    await this.#store.openSession(session, {
+      audit: this.entry({
+        actor: `admin:${user.username}`,
+        action: 'admin.login',
+        target,
+        ...where,
+      }),
+    })
     return { cookie, session }
   }
 
@@ -216,16 +242,66 @@ export class AdminAuth {
     return session
   }
 
-  /** Ends a session (logout); audited when it existed. */
+  /** Ends a session (logout); audited, in the same transaction, when it existed. */
   async logout(cookie: string | undefined, remote?: string): Promise<void> {
     const session = await this.session(cookie)
     if (session === undefined) return
-    await this.#store.deleteSession(session.idHash)
-    await this.audit({
-      actor: `admin:${session.username}`,
-      action: 'admin.logout',
-      target: `Admin/${session.username}`,
-      ...(remote === undefined ? {} : { remote }),
+    await this.#store.deleteSession(session.idHash, {
+      audit: this.entry({
+        actor: `admin:${session.username}`,
+        action: 'admin.logout',
+        target: `Admin/${session.username}`,
+        ...(remote === undefined ? {} : { remote }),
+      }),
+    })
+  }
+
+  /**
+   * Creates an admin API token (only its SHA-256 is stored), with its audit entry
+   * (`adminToken.create`) in the same transaction. The token is returned once, to be shown once.
+   *
+   * @example
+   * const { id, token } = await auth.createToken('deploy-bot', 'cli', 30 * 24 * 3600_000)
+   */
+  async createToken(
+    name: string,
+    actor: string,
+    expiresInMs?: number,
+  ): Promise<{ readonly id: string; readonly token: string; readonly expiresAt?: number }> {
+    const { id, token, hash } = generateAdminToken()
+    const now = this.#clock.now()
+    const expiresAt = expiresInMs === undefined ? undefined : now + expiresInMs
+    await this.#store.createAdminToken(
+      {
+        id,
+        name,
+        tokenHash: hash,
+        createdBy: actor,
+        createdAt: now,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      },
+      {
+        audit: this.entry({
+          actor,
+          action: 'adminToken.create',
+          target: `AdminToken/${id}`,
+          details: { name },
+        }),
+      },
+    )
+    return { id, token, ...(expiresAt === undefined ? {} : { expiresAt }) }
+  }
+
+  /**
+   * Revokes an admin API token, with its audit entry (`adminToken.revoke`) in the same
+   * transaction; false (and no entry) when no active token has this id.
+   *
+   * @example
+   * await auth.revokeToken('3f2a1b0c9d8e', 'cli')
+   */
+  revokeToken(id: string, actor: string): Promise<boolean> {
+    return this.#store.revokeAdminToken(id, this.#clock.now(), {
+      audit: this.entry({ actor, action: 'adminToken.revoke', target: `AdminToken/${id}` }),
     })
   }
 
@@ -260,15 +336,25 @@ export class AdminAuth {
     return { actor: `token:${record.id}`, username: record.createdBy }
   }
 
-  /** Appends an audit entry at the current time. Details never carry secrets. */
-  audit(entry: {
-    readonly actor: string
-    readonly action: string
-    readonly target: string
-    readonly details?: AuditDetails
-    readonly remote?: string
-  }): Promise<AuditEntry> {
-    return this.#store.appendAudit({ details: {}, ...entry, at: this.#clock.now() })
+  /**
+   * Appends an audit entry at the current time, on its own: for actions that change nothing
+   * stored (a doctor run, a refused revocation). A change passes {@link AdminAuth.entry} to its
+   * store write instead, so that the change and its entry are stored together or not at all.
+   * Details never carry secrets.
+   */
+  audit(entry: AuditInput): Promise<AuditEntry> {
+    return this.#store.appendAudit(this.entry(entry))
+  }
+
+  /**
+   * The audit entry of a change at the current time, for the change's own store write (its
+   * `audit` option).
+   *
+   * @example
+   * await store.admin.revokeAdminToken(id, now, { audit: auth.entry({ actor: 'cli', action: 'adminToken.revoke', target }) })
+   */
+  entry(entry: AuditInput): AuditRecord {
+    return { details: {}, ...entry, at: this.#clock.now() }
   }
 }
 

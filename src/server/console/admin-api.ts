@@ -302,7 +302,7 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
       }
       return revokeAudited(
         c.broker,
-        (entry) => c.auth.audit(entry),
+        c.auth,
         call.params.name!,
         {
           ...(typeof user === 'string' ? { user } : {}),

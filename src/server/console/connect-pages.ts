@@ -110,7 +110,7 @@ function connectError(reply: FastifyReply, error: CalloutError, advice?: string)
 
 /**
  * Mints a connect link from the console or the admin API: the console's origin, the lifetime
- * and the audit entry (never the link).
+ * and the audit entry (never the link), stored in one transaction with the link.
  *
  * @example
  * const link = await createConnectLink(context, 'Crm', { user: 'alice' }, { actor, remote })
@@ -135,16 +135,17 @@ export async function createConnectLink(
       ...(expiresIn === undefined || expiresIn === '' ? {} : { expiresIn }),
       consoleUrl: context.publicUrl(),
       createdBy: who.actor,
+      audit: (minted) =>
+        context.auth.entry({
+          actor: who.actor,
+          action: 'connectLink.create',
+          target: `NamedCredential/${minted.namedCredential}`,
+          details: { user: minted.user, expiresAt: new Date(minted.expiresAt).toISOString() },
+          remote: who.remote,
+        }),
     },
     { store: context.broker.store, clock: context.clock },
   )
-  await context.auth.audit({
-    actor: who.actor,
-    action: 'connectLink.create',
-    target: `NamedCredential/${link.namedCredential}`,
-    details: { user: link.user, expiresAt: new Date(link.expiresAt).toISOString() },
-    remote: who.remote,
-  })
   return link
 }
 
@@ -241,15 +242,16 @@ export function registerConnectRoutes(
         user: link.userId,
       })
       const browser = randomBytes(32).toString('base64url')
-      await useConnectLink(token!, hashToken(browser), deps)
+      await useConnectLink(token!, hashToken(browser), deps, {
+        audit: context.auth.entry({
+          actor: `user:${link.userId}`,
+          action: 'connectLink.open',
+          target: `NamedCredential/${link.namedCredential}`,
+          remote: remoteOf(request),
+        }),
+      })
       reply.setCookie(cookies.state, state, cookieOptions)
       reply.setCookie(cookies.connect, `${browser}.${state}`, cookieOptions)
-      await context.auth.audit({
-        actor: `user:${link.userId}`,
-        action: 'connectLink.open',
-        target: `NamedCredential/${link.namedCredential}`,
-        remote: remoteOf(request),
-      })
       return await reply.redirect(url, 303)
     } catch (error) {
       if (!isCalloutError(error)) throw error

@@ -98,7 +98,7 @@ export function registerRevokePages(pages: FastifyInstance, context: ConsoleCont
     try {
       const result = await revokeAudited(
         context.broker,
-        (entry) => context.auth.audit(entry),
+        context.auth,
         name,
         { ...(user === '' ? {} : { user }), ...(force ? { force } : {}) },
         changedBy(request),
