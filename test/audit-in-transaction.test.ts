@@ -4,8 +4,8 @@
  * refuses the entry of one action, and the change must then not have happened, with a clear
  * `STORE_ERROR`. Covered: admin creation and password change, counted login failures, logins
  * (session and failure counter), logouts, admin API tokens (create, revoke), connect links
- * (create, open) and revocation (the tokens stay stored when their removal cannot be audited,
- * even after the authorization server revoked them).
+ * (create, open), a completed browser flow (its tokens) and revocation (the tokens stay stored
+ * when their removal cannot be audited, even after the authorization server revoked them).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -47,6 +47,9 @@ const schemas: string[] = []
 /** The revocation endpoint: answers 200 and counts what it was sent. */
 let revocation: Listening
 const revoked: string[] = []
+/** The token endpoint of a browser flow: issues a token set for any code. */
+let tokenEndpoint: Listening
+let issued = 0
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'callout-audit-tx-'))
@@ -56,10 +59,24 @@ beforeAll(async () => {
       res.writeHead(200).end()
     })
   })
+  tokenEndpoint = await listen((req, res) => {
+    void readBody(req).then(() => {
+      issued++
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          access_token: `access-${issued}`,
+          refresh_token: `refresh-${issued}`,
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
+      )
+    })
+  })
 })
 
 afterAll(async () => {
   await revocation.close()
+  await tokenEndpoint.close()
   await dropTestSchemas(schemas)
   await rm(tmp, { recursive: true, force: true })
 })
@@ -298,6 +315,60 @@ describe.each(['sqlite', 'postgres'] as const)(
         expect((await open()).userId).toBe('alice')
         expect(await s.actions()).toEqual(['connectLink.create', 'connectLink.open'])
       } finally {
+        await s.store.close()
+      }
+    })
+
+    it('a completed browser flow: a refused entry stores no token', async () => {
+      const s = await refusingStore(dialect)
+      await s.store.applyDefinitions(
+        definitions({
+          authProviders: [
+            authProvider({
+              authorizeUrl: `${tokenEndpoint.origin}/authorize`,
+              tokenUrl: `${tokenEndpoint.origin}/token`,
+              allowInsecureHttp: true,
+            }),
+          ],
+          externalCredentials: [externalCredential({ flow: 'browser' })],
+          namedCredentials: [namedCredential()],
+        }),
+      )
+      const key = { externalCredential: 'Api', principal: 'Default', userId: '' }
+      const redirectUri = 'http://127.0.0.1:8787/callback'
+      // A failed write is retried while the lease is held (15 s by default): shortened here.
+      const broker = await openBroker({ store: s.store, env: {}, tokens: { commitRetryMs: 300 } })
+      const complete = async () => {
+        const { state } = await broker.authorizeUrl('Api', { redirectUri })
+        return broker.completeAuthorization(`${redirectUri}?code=code-1&state=${state}`, {
+          state,
+          audit: ({ namedCredential, credential }) =>
+            s.auth.entry({
+              actor: 'admin:root',
+              action: 'namedCredential.authenticate',
+              target: `NamedCredential/${namedCredential}`,
+              details: { status: credential.status },
+            }),
+        })
+      }
+      try {
+        const error = await s.refusing('namedCredential.authenticate', () => failure(complete()))
+        expect(issued).toBeGreaterThan(0)
+        expect(await s.store.getCredential(key)).toBeUndefined()
+        // Not kept in memory to be stored later without its entry either.
+        await new Promise((resolve) => setTimeout(resolve, 400))
+        expect(await s.store.getCredential(key)).toBeUndefined()
+        expectRefused(error, 'write a credential')
+        expect(await s.actions()).toEqual([])
+
+        expect((await complete()).principals[0]?.status).toBe('authenticated')
+        expect((await s.store.getCredential(key))?.accessToken?.reveal()).toBe(`access-${issued}`)
+        const entries = await s.store.admin.listAudit()
+        expect(entries.map((e) => [e.action, e.target, e.details])).toEqual([
+          ['namedCredential.authenticate', 'NamedCredential/Api', { status: 'authenticated' }],
+        ])
+      } finally {
+        await broker.close()
         await s.store.close()
       }
     })

@@ -2,6 +2,7 @@ import { safeEqual } from '../auth/authorization-code.ts'
 import type { Clock } from '../clock.ts'
 import type { CredentialKey, Definitions, PrincipalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
+import type { AuditRecord } from '../store/admin.ts'
 import type { PendingAuthorization, Store } from '../store/types.ts'
 import type { TokenManager } from '../tokens/token-manager.ts'
 import { findNamedCredential } from './callout-url.ts'
@@ -40,6 +41,23 @@ export interface CompleteAuthorizationOptions {
    * refused with `AUTHORIZATION_FAILED` before anything else happens.
    */
   readonly state?: string
+  /**
+   * An audit entry (the console passes one), made from the Named Credential and the stored
+   * credential and written in the same transaction as the tokens: they are stored together or not
+   * at all. When that write fails, the tokens are not kept (authenticate again).
+   */
+  readonly audit?: (stored: {
+    readonly namedCredential: string
+    readonly credential: PrincipalCredential
+  }) => AuditRecord
+}
+
+/** The token manager's audit entry of a completed flow, from the caller's. */
+function completed(
+  audit: NonNullable<CompleteAuthorizationOptions['audit']>,
+  target: CredentialTarget,
+): (credential: PrincipalCredential) => AuditRecord {
+  return (credential) => audit({ namedCredential: target.namedCredential.name, credential })
 }
 
 /** What the browser flow needs from the broker. */
@@ -209,13 +227,17 @@ export async function completeAuthorization(
     principal: pending.principal,
     ...(pending.userId === '' ? {} : { user: pending.userId }),
   })
-  const credential = await deps.tokens.completeAuthorization(grantContextFor(target), {
-    callback: params,
-    state: pending.state,
-    redirectUri: pending.redirectUri,
-    ...(pending.codeVerifier === undefined ? {} : { codeVerifier: pending.codeVerifier }),
-    ...(pending.nonce === undefined ? {} : { nonce: pending.nonce }),
-  })
+  const credential = await deps.tokens.completeAuthorization(
+    grantContextFor(target),
+    {
+      callback: params,
+      state: pending.state,
+      redirectUri: pending.redirectUri,
+      ...(pending.codeVerifier === undefined ? {} : { codeVerifier: pending.codeVerifier }),
+      ...(pending.nonce === undefined ? {} : { nonce: pending.nonce }),
+    },
+    options.audit === undefined ? {} : { audit: completed(options.audit, target) },
+  )
   const key: CredentialKey = {
     externalCredential: credential.externalCredential,
     principal: credential.principal,

@@ -422,7 +422,9 @@ export class TokenManager {
    * the callback, exchanges the code, and stores the new token set as `authenticated` (replacing
    * whatever was stored, including `needs-reauth`), then forgets the principal's cooldown and
    * cached token. The caller has already checked that the callback belongs to whoever started the
-   * flow (see `completeAuthorization` in `callout/browser-authorization.ts`).
+   * flow (see `completeAuthorization` in `callout/browser-authorization.ts`). With `audit`, the
+   * token set and that entry are stored in one transaction; when it fails the token set is not
+   * kept in memory to be stored later (as an unaudited write would be), and the error is thrown.
    *
    * @throws CalloutError `AUTHORIZATION_FAILED` for a bad callback; the grant's errors for a
    *   failed exchange (nothing is stored then).
@@ -433,6 +435,7 @@ export class TokenManager {
   async completeAuthorization(
     ctx: GrantContext,
     exchange: AuthorizationCodeExchange,
+    options: { readonly audit?: (stored: PrincipalCredential) => AuditRecord } = {},
   ): Promise<ActiveCredential> {
     const key = keyOf(ctx)
     const k = credentialKeyString(key)
@@ -443,7 +446,7 @@ export class TokenManager {
       this.#holderId,
       async () => {
         const tokenSet = await this.#grants.exchangeCode(ctx, exchange)
-        return this.#commit(ctx, key, tokenSet, 'replace')
+        return this.#commit(ctx, key, tokenSet, 'replace', options.audit)
       },
       { ...this.#leaseOptions, nextChange: () => this.#waiters.arm(k) },
     )
@@ -959,6 +962,7 @@ export class TokenManager {
     basis:
       | { readonly current: PrincipalCredential | undefined; readonly rejected: Secret | undefined }
       | 'replace',
+    audit?: (stored: PrincipalCredential) => AuditRecord,
   ): Promise<ActiveCredential> {
     const current = basis === 'replace' ? undefined : basis.current
     const rejected = basis === 'replace' ? undefined : basis.rejected
@@ -983,7 +987,11 @@ export class TokenManager {
         // A new authorization replaces what is stored, whatever its version.
         for (let attempt = 0; attempt < 5 && stored === undefined; attempt++) {
           stored = await this.#retryingStore(async () =>
-            this.#store.compareAndSetCredential(next, (await this.#read(key))?.version ?? 0),
+            this.#store.compareAndSetCredential(
+              next,
+              (await this.#read(key))?.version ?? 0,
+              audit === undefined ? {} : { audit },
+            ),
           )
         }
       } else {
@@ -992,7 +1000,8 @@ export class TokenManager {
         )
       }
     } catch (error) {
-      if (!isTransientStoreError(error)) throw error
+      // An audited write is stored with its entry or not at all: never kept to store later.
+      if (!isTransientStoreError(error) || audit !== undefined) throw error
       // The authorization server has issued this token set (and may have rotated the refresh
       // token away): never drop it. Use it now and persist it as soon as the store answers.
       const expectedVersion =

@@ -307,15 +307,17 @@ export function registerConnectRoutes(
       const report = await context.broker.completeAuthorization(url, {
         state: state ?? '',
         user: link.userId,
+        // Stored with the user's tokens, in their transaction.
+        audit: ({ namedCredential, credential }) =>
+          context.auth.entry({
+            actor: `user:${link.userId}`,
+            action: 'connectLink.complete',
+            target: `NamedCredential/${namedCredential}`,
+            details: { status: credential.status },
+            remote: remoteOf(request),
+          }),
       })
       const principal = report.principals.find((p) => p.userId === link.userId)
-      await context.auth.audit({
-        actor: `user:${link.userId}`,
-        action: 'connectLink.complete',
-        target: `NamedCredential/${report.name}`,
-        details: { status: principal?.status ?? 'unknown' },
-        remote: remoteOf(request),
-      })
       return reply.type('text/html; charset=utf-8').send(
         render('@connect', {
           title: 'Connected',

@@ -501,13 +501,15 @@ export function registerDefinitionPages(
       // The flow is bound to the browser that started it: no state cookie, no match.
       const report = await broker.completeAuthorization(request.raw.url ?? '', {
         state: state ?? '',
-      })
-      await context.auth.audit({
-        actor: actorOf(request),
-        action: 'namedCredential.authenticate',
-        target: `NamedCredential/${report.name}`,
-        details: { status: report.principals[0]?.status ?? 'unknown' },
-        remote: remoteOf(request),
+        // Stored with the tokens, in their transaction.
+        audit: ({ namedCredential, credential }) =>
+          context.auth.entry({
+            actor: actorOf(request),
+            action: 'namedCredential.authenticate',
+            target: `NamedCredential/${namedCredential}`,
+            details: { status: credential.status },
+            remote: remoteOf(request),
+          }),
       })
       return reply.redirect(
         `/named-credentials/${encodeURIComponent(report.name)}?flash=authenticated`,
