@@ -4,8 +4,9 @@
  * refuses the entry of one action, and the change must then not have happened, with a clear
  * `STORE_ERROR`. Covered: admin creation and password change, counted login failures, logins
  * (session and failure counter), logouts, admin API tokens (create, revoke), connect links
- * (create, open), a completed browser flow (its tokens) and revocation (the tokens stay stored
- * when their removal cannot be audited, even after the authorization server revoked them).
+ * (create, open), a browser flow (its pending authorization, its tokens) and revocation (the
+ * tokens stay stored when their removal cannot be audited, even after the authorization server
+ * revoked them).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -319,7 +320,7 @@ describe.each(['sqlite', 'postgres'] as const)(
       }
     })
 
-    it('a completed browser flow: a refused entry stores no token', async () => {
+    it('a browser flow: a refused entry stores no pending authorization, and no token', async () => {
       const s = await refusingStore(dialect)
       await s.store.applyDefinitions(
         definitions({
@@ -352,6 +353,25 @@ describe.each(['sqlite', 'postgres'] as const)(
         })
       }
       try {
+        const start = () =>
+          broker.authorizeUrl('Api', {
+            redirectUri,
+            audit: s.auth.entry({
+              actor: 'admin:root',
+              action: 'namedCredential.authenticate-start',
+              target: 'NamedCredential/Api',
+            }),
+          })
+        const started = await s.refusing('namedCredential.authenticate-start', () =>
+          failure(start()),
+        )
+        expect(await s.count('pending_authorizations')).toBe(0)
+        expectRefused(started, 'store a pending authorization')
+        await start()
+        expect(await s.count('pending_authorizations')).toBe(1)
+        expect(await s.actions()).toEqual(['namedCredential.authenticate-start'])
+        await s.raw('delete from admin_audit')
+
         const error = await s.refusing('namedCredential.authenticate', () => failure(complete()))
         expect(issued).toBeGreaterThan(0)
         expect(await s.store.getCredential(key)).toBeUndefined()

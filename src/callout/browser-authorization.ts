@@ -24,6 +24,11 @@ export interface AuthorizeUrlOptions {
   /** e.g. `login consent` to force a fresh login when re-authenticating. */
   readonly prompt?: string
   readonly loginHint?: string
+  /**
+   * An audit entry (the console passes one), written in the same transaction as the pending
+   * authorization: the flow starts with its entry or not at all.
+   */
+  readonly audit?: AuditRecord
 }
 
 /** Options for {@link completeAuthorization}. */
@@ -115,17 +120,20 @@ export async function startAuthorization(
     ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
     ...(options.loginHint === undefined ? {} : { loginHint: options.loginHint }),
   })
-  await deps.store.putPendingAuthorization({
-    state: request.state,
-    namedCredential: target.namedCredential.name,
-    externalCredential: target.externalCredential.name,
-    principal: target.principal.name,
-    userId: target.userId,
-    redirectUri: options.redirectUri,
-    expiresAt: deps.clock.now() + PENDING_AUTHORIZATION_TTL_MS,
-    ...(request.codeVerifier === undefined ? {} : { codeVerifier: request.codeVerifier }),
-    ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
-  })
+  await deps.store.putPendingAuthorization(
+    {
+      state: request.state,
+      namedCredential: target.namedCredential.name,
+      externalCredential: target.externalCredential.name,
+      principal: target.principal.name,
+      userId: target.userId,
+      redirectUri: options.redirectUri,
+      expiresAt: deps.clock.now() + PENDING_AUTHORIZATION_TTL_MS,
+      ...(request.codeVerifier === undefined ? {} : { codeVerifier: request.codeVerifier }),
+      ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
+    },
+    options.audit === undefined ? {} : { audit: options.audit },
+  )
   return { url: request.url.href, state: request.state }
 }
 

@@ -253,8 +253,11 @@ export class KyselyStore implements Store {
 
   // ---- pending authorizations --------------------------------------------------------------
 
-  putPendingAuthorization(pending: PendingAuthorization): Promise<void> {
-    return this.#pending.put(pending)
+  putPendingAuthorization(
+    pending: PendingAuthorization,
+    options: AuditedWrite = {},
+  ): Promise<void> {
+    return this.#pending.put(pending, options)
   }
 
   takePendingAuthorization(state: string, now: number): Promise<PendingAuthorization | undefined> {

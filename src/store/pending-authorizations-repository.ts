@@ -11,6 +11,7 @@ import type { RepositoryContext } from './repository-context.ts'
 import { toNumber } from './schema.ts'
 import { MAX_KEY_LENGTH, assertKeyPart, withoutUndefined } from './store-validation.ts'
 import type { PendingAuthorization, PendingFlow } from './types.ts'
+import { writeAudited, type AuditedWrite } from './admin.ts'
 
 const TABLE = 'pending_authorizations'
 
@@ -32,7 +33,7 @@ export class PendingAuthorizationsRepository {
   }
 
   /** Stores a pending authorization; `STORE_CONFLICT` when its state is taken. */
-  async put(pending: PendingAuthorization): Promise<void> {
+  async put(pending: PendingAuthorization, options: AuditedWrite = {}): Promise<void> {
     assertPending(pending)
     const { ring, clock, database } = this.#context
     await this.#context.run('store a pending authorization', async () => {
@@ -45,30 +46,36 @@ export class PendingAuthorizationsRepository {
               column: 'code_verifier',
               row: pending.state,
             })
-      const inserted = await database.write(async (db) => {
-        // Housekeeping: expired authorizations can never be taken; after the retention they are
-        // no longer shown as timed out either.
-        await db
-          .deleteFrom(TABLE)
-          .where('expires_at', '<=', now - EXPIRED_FLOW_RETENTION_MS)
-          .execute()
-        return db
-          .insertInto(TABLE)
-          .values({
-            state: pending.state,
-            named_credential: pending.namedCredential,
-            external_credential: pending.externalCredential,
-            principal: pending.principal,
-            user_id: pending.userId,
-            code_verifier: codeVerifier,
-            nonce: pending.nonce ?? null,
-            redirect_uri: pending.redirectUri,
-            expires_at: pending.expiresAt,
-            created_at: now,
-          })
-          .onConflict((oc) => oc.column('state').doNothing())
-          .executeTakeFirst()
-      })
+      const inserted = await writeAudited(
+        database,
+        'callout.pending_authorizations',
+        options.audit,
+        async (db) => {
+          // Housekeeping: expired authorizations can never be taken; after the retention they are
+          // no longer shown as timed out either.
+          await db
+            .deleteFrom(TABLE)
+            .where('expires_at', '<=', now - EXPIRED_FLOW_RETENTION_MS)
+            .execute()
+          return db
+            .insertInto(TABLE)
+            .values({
+              state: pending.state,
+              named_credential: pending.namedCredential,
+              external_credential: pending.externalCredential,
+              principal: pending.principal,
+              user_id: pending.userId,
+              code_verifier: codeVerifier,
+              nonce: pending.nonce ?? null,
+              redirect_uri: pending.redirectUri,
+              expires_at: pending.expiresAt,
+              created_at: now,
+            })
+            .onConflict((oc) => oc.column('state').doNothing())
+            .executeTakeFirst()
+        },
+        (result) => result.numInsertedOrUpdatedRows !== 0n,
+      )
       if (inserted.numInsertedOrUpdatedRows === 0n) {
         throw new CalloutError(
           'STORE_CONFLICT',

@@ -158,7 +158,8 @@ export interface Store extends LeaseStore, ConnectLinkStore {
   ): Promise<PrincipalCredential | undefined>
   deleteCredential(key: CredentialKey): Promise<boolean>
 
-  putPendingAuthorization(pending: PendingAuthorization): Promise<void>
+  /** Stores a pending authorization; with `audit`, in one transaction with that entry. */
+  putPendingAuthorization(pending: PendingAuthorization, options?: AuditedWrite): Promise<void>
   /**
    * Returns and deletes the pending authorization (single use); undefined if absent or expired.
    * An expired one stays listed by {@link Store.listPendingFlows} (a timed-out flow).

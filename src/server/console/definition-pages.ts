@@ -139,6 +139,13 @@ export function registerDefinitionPages(
     const provider = providerOf(name)
     const { url, state } = await broker.authorizeUrl(name, {
       redirectUri: callbackUrl(provider ?? ''),
+      // Stored with the pending authorization, in its transaction.
+      audit: context.auth.entry({
+        actor: actorOf(request),
+        action: 'namedCredential.authenticate-start',
+        target: `NamedCredential/${name}`,
+        remote: remoteOf(request),
+      }),
     })
     reply.setCookie(options.stateCookie, state, {
       path: '/services/authcallback/',
@@ -146,12 +153,6 @@ export function registerDefinitionPages(
       sameSite: 'lax',
       secure: context.secure,
       maxAge: 600,
-    })
-    await context.auth.audit({
-      actor: actorOf(request),
-      action: 'namedCredential.authenticate-start',
-      target: `NamedCredential/${name}`,
-      remote: remoteOf(request),
     })
     return reply.redirect(url, 303)
   }
