@@ -91,6 +91,8 @@ export interface Revocation {
   readonly tokenType?: 'refresh_token' | 'access_token'
   /** Whether the stored tokens were removed. */
   readonly removedLocally: boolean
+  /** True when the `audit` entry given to `revoke` was stored with the removal. */
+  readonly audited?: boolean
   /** What happened, in a sentence for people. */
   readonly message: string
   /** Why the revocation request failed, when `provider` is `failed`. */
@@ -567,6 +569,8 @@ export class TokenManager {
     const { audit } = options
     const removal = audit === undefined ? {} : { audit: () => audit({ provider, tokenType }) }
     let written: boolean
+    // Whether `audit`'s entry was stored with the removal (not when the credential vanished).
+    let audited = false
     try {
       written = await this.#retryingStore(async () => {
         for (let round = 0; round < 5; round++) {
@@ -575,8 +579,10 @@ export class TokenManager {
           if (
             (await this.#store.compareAndSetCredential(cleared, latest.version, removal)) !==
             undefined
-          )
+          ) {
+            audited = audit !== undefined
             return true
+          }
         }
         return false
       })
@@ -630,6 +636,7 @@ export class TokenManager {
       provider,
       tokenType,
       removedLocally: true,
+      ...(audited ? { audited } : {}),
       message,
       ...(failure === undefined
         ? {}

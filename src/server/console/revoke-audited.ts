@@ -47,16 +47,13 @@ export async function revokeAudited(
     ...(options.user === undefined ? {} : { user: options.user }),
     ...(options.force === true ? { force: true } : {}),
   }
-  let withRemoval = false
   let result: RevokeResult
   try {
     result = await broker.revoke(name, {
       ...options,
       // Asked for only when tokens are removed, inside the removal's transaction.
-      audit: ({ provider }) => {
-        withRemoval = true
-        return auth.entry({ ...base, details: { ...asked, provider, removedLocally: true } })
-      },
+      audit: ({ provider }) =>
+        auth.entry({ ...base, details: { ...asked, provider, removedLocally: true } }),
     })
   } catch (error) {
     if (isCalloutError(error) && error.code !== 'CREDENTIAL_NOT_FOUND') {
@@ -72,12 +69,13 @@ export async function revokeAudited(
     }
     throw error
   }
-  if (!withRemoval) {
+  const { audited, ...outcome } = result
+  if (audited !== true) {
     // Nothing was removed here (nothing stored, or removed meanwhile): no change to go with.
     await auth.audit({
       ...base,
-      details: { ...asked, provider: result.provider, removedLocally: result.removedLocally },
+      details: { ...asked, provider: outcome.provider, removedLocally: outcome.removedLocally },
     })
   }
-  return result
+  return outcome
 }
