@@ -20,6 +20,7 @@ import Fastify, {
 import { systemClock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
+import { accessLogOf } from './access-log.ts'
 import { errorAnswer, type ErrorAnswer } from './error-body.ts'
 import { createFastPath } from './fast-path.ts'
 import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
@@ -139,22 +140,20 @@ export function buildServer(options: ServerOptions): CalloutServer {
     })
     response.end(json)
   }
+  const accessLog = accessLogOf(logger)
   /** Access log and metrics of one answered request. */
   const record = (request: IncomingMessage, status: number, facts: RequestFacts): void => {
     const seconds = (performance.now() - facts.start) / 1000
     if (facts.credential !== undefined) metrics.observe(facts.credential, status, seconds)
-    logger?.info(
-      {
-        method: request.method,
-        path: pathOnly(request.url),
-        status,
-        ms: Math.round(seconds * 10_000) / 10,
-        ...(facts.credential === undefined ? {} : { credential: facts.credential }),
-        ...(facts.key === undefined ? {} : { key: facts.key }),
-        ...(facts.code === undefined ? {} : { code: facts.code }),
-      },
-      'request',
-    )
+    accessLog?.({
+      method: request.method,
+      path: pathOnly(request.url),
+      status,
+      ms: Math.round(seconds * 10_000) / 10,
+      credential: facts.credential,
+      key: facts.key,
+      code: facts.code,
+    })
   }
   /** Apps whose `close()` has started: their answers close the connection. */
   const closingApps = new WeakSet<FastifyInstance>()
