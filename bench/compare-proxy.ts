@@ -9,6 +9,8 @@
  * is compared at the same load (the fairest on a busy machine).
  *
  *   node --import tsx bench/compare-proxy.ts --a /tmp/before/callout.mjs --b /tmp/after/callout.mjs
+ *
+ * A side may carry Node flags after a `|`: `--b '/tmp/after/callout.mjs|--max-semi-space-size=2'`.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
@@ -67,7 +69,10 @@ try {
   const key = await applyWithClientKey(home, 'ab')
   const header = `Proxy-Authorization: Bearer ${key}`
   const start = async (entry: string): Promise<{ url: string; pid: number }> => {
-    const serve = spawn(process.execPath, [entry, 'serve', '--port', '0'], {
+    // `entry|--flag,--flag`: Node flags for this side.
+    const [file, flags] = entry.split('|') as [string, string | undefined]
+    const nodeFlags = flags === undefined ? [] : flags.split(',')
+    const serve = spawn(process.execPath, [...nodeFlags, file, 'serve', '--port', '0'], {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
     })

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { homeIo } from './home.ts'
 import { EXIT, processIo, reportError, type CliIo } from './io.ts'
+import { tuneHeapForServe } from './serve-heap.ts'
 
 const HOME_HELP =
   'the Callout home (default: CALLOUT_HOME, else the nearest .callout/ folder from here up)'
@@ -337,6 +338,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const { serveCommand } = await import('./commands/serve.ts')
+      tuneHeapForServe()
       // commander turns --no-auth-unsafe-loopback into `authUnsafeLoopback: false`, and
       // --no-console into `console: false`
       const { authUnsafeLoopback, console: consoleOn, consoleInsecureHttp, ...rest } = opts

@@ -26,6 +26,7 @@ import { createFastPath } from './fast-path.ts'
 import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
 import { registerConsole } from './console/console-plugin.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
+import { lazySchemaCompilers } from './lazy-schema-compilers.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { registerMetricsRoute } from './metrics-route.ts'
 import { SERVER_DEFAULTS, type ServerOptions } from './server-options.ts'
@@ -185,6 +186,7 @@ export function buildServer(options: ServerOptions): CalloutServer {
 
   const fastifyOptions: FastifyHttpOptions<Server> = {
     logger: false,
+    schemaController: lazySchemaCompilers(),
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
