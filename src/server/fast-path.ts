@@ -19,14 +19,13 @@ import type { Secret } from '../secrets/secret.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
 import {
   DROP_REQUEST,
-  DROP_RESPONSE,
   REJECTED_TOKEN,
   targetOf,
   totalTimeoutError,
   type HandedOver,
   type RequestFacts,
 } from './forward.ts'
-import { appendVia, viaNames, withoutHopByHop } from './hop-by-hop.ts'
+import { appendVia, HOP_BY_HOP, namedBy, viaNames, withoutHopByHop } from './hop-by-hop.ts'
 
 /** What the fast path needs from the server. */
 export interface FastPathDeps {
@@ -281,13 +280,34 @@ class FastExchange implements Dispatcher.DispatchHandler {
     this.#writeHead(head.status, head.headers, undefined)
   }
 
-  /** Writes the answer's headers: hop-by-hop and upstream advice dropped, `Via` added. */
+  /**
+   * Writes the answer's headers, read straight from undici's raw list (bytes kept as they came):
+   * hop-by-hop headers (the fixed list and those `Connection` names) and the upstream's own
+   * `callout-advice` dropped, repeated headers kept, `Via` appended to.
+   */
   #writeHead(status: number, raw: Buffer[], advice: string | undefined): void {
-    const parsed = util.parseHeaders(raw) as Record<string, string | string[]>
-    const answer = withoutHopByHop(parsed, DROP_RESPONSE)
-    delete answer[ADVICE_HEADER]
+    let named: ReadonlySet<string> | undefined
+    for (let i = 0; i < raw.length; i += 2) {
+      if (util.headerNameToString(raw[i]!) !== 'connection') continue
+      const value = raw[i + 1]!.toString('latin1')
+      named = named === undefined ? namedBy(value) : new Set([...named, ...namedBy(value)])
+    }
+    const answer: Record<string, string | string[]> = {}
+    let via: string | undefined
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = util.headerNameToString(raw[i]!)
+      if (HOP_BY_HOP.has(name) || name === ADVICE_HEADER || named?.has(name) === true) continue
+      const value = raw[i + 1]!.toString('latin1')
+      if (name === 'via') {
+        via = via === undefined ? value : `${via}, ${value}`
+        continue
+      }
+      const prior = answer[name]
+      answer[name] =
+        prior === undefined ? value : typeof prior === 'string' ? [prior, value] : [...prior, value]
+    }
     if (advice !== undefined) answer[ADVICE_HEADER] = advice
-    answer.via = appendVia(parsed.via, `1.1 ${this.#deps.pseudonym}`)
+    answer.via = appendVia(via, `1.1 ${this.#deps.pseudonym}`)
     if (this.#deps.closing()) answer.connection = 'close'
     this.#response.writeHead(status, answer)
   }

@@ -102,7 +102,7 @@ export const DROP_REQUEST: ReadonlySet<string> = new Set([
   'via',
 ])
 /** Answer headers never passed back as they are (`Via` is appended to). */
-export const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
+const DROP_RESPONSE: ReadonlySet<string> = new Set(['via'])
 /** A request target's Named Credential and path, for the access check. */
 interface Target {
   readonly nc: NamedCredential

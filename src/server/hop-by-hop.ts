@@ -79,7 +79,14 @@ const EMPTY: ReadonlySet<string> = new Set()
  */
 const NAMED_BY = new Map<string, ReadonlySet<string>>()
 
-function namedBy(value: string): ReadonlySet<string> {
+/**
+ * The header names one `Connection` value lists (lower case), memoised for the usual values.
+ *
+ * @example
+ * namedBy('keep-alive, X-Hop') // Set { 'keep-alive', 'x-hop' }
+ */
+export function namedBy(value: string): ReadonlySet<string> {
+  if (value.length > 64) return connectionNamed({ connection: value })
   let named = NAMED_BY.get(value)
   if (named === undefined) {
     named = connectionNamed({ connection: value })

@@ -3,10 +3,17 @@
  * Credential requests by status class, latency, token refreshes, refresh failures and cooldowns;
  * per client key requests and denials.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+
+/** Upper bounds (seconds) of the latency histogram's buckets. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const LATENCY_NAME = 'callout_proxy_request_duration_seconds'
 
 /**
- * The proxy's metrics.
+ * The proxy's metrics. The per-request series (requests by status class, latency, requests per
+ * key, fast-path answers) are counted in plain numbers and handed to prom-client when the
+ * registry is read: prom-client hashes and checks the labels on every update, even of a bound
+ * series, which cost a few microseconds per proxied request.
  *
  * @example
  * const metrics = new ProxyMetrics()
@@ -20,13 +27,7 @@ export class ProxyMetrics {
     help: 'Proxied requests by Named Credential and status class (2xx, 4xx, …).',
     labelNames: ['credential', 'status_class'],
     registers: [this.registry],
-  })
-  readonly #latency = new Histogram({
-    name: 'callout_proxy_request_duration_seconds',
-    help: 'Time to the response headers of proxied requests, by Named Credential.',
-    labelNames: ['credential'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
+    collect: () => this.#flushRequests(),
   })
   readonly #refreshes = new Counter({
     name: 'callout_token_refreshes_total',
@@ -51,6 +52,7 @@ export class ProxyMetrics {
     help: 'Requests by client key id (anonymous without keys).',
     labelNames: ['key'],
     registers: [this.registry],
+    collect: () => this.#flushKeys(),
   })
   readonly #keyDenials = new Counter({
     name: 'callout_client_key_denials_total',
@@ -58,40 +60,50 @@ export class ProxyMetrics {
     labelNames: ['key', 'code'],
     registers: [this.registry],
   })
-
   readonly #fastPath = new Counter({
     name: 'callout_proxy_fast_path_total',
     help: 'Proxied requests answered on the fast path (no body, a recently verified key, a cached token); the others take the full path.',
     registers: [this.registry],
+    collect: () => {
+      if (this.#fastPathPending > 0) this.#fastPath.inc(this.#fastPathPending)
+      this.#fastPathPending = 0
+    },
   })
+  #fastPathPending = 0
 
-  /** Label-bound children per credential / key (prom-client hashes the labels on every call). */
+  /** Per credential: counts not yet handed to prom-client, and the latency histogram. */
   readonly #perCredential = new Map<string, CredentialSeries>()
-  readonly #perKey = new Map<string, Counter.Internal>()
+  /** Per key: requests not yet handed to prom-client (forgotten, after a flush, at 1,024 keys). */
+  readonly #perKey = new Map<string, { pending: number }>()
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
+    this.registry.registerMetric(this.#latencyMetric() as unknown as Metric)
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 
   /** One request answered on the fast path. */
   fastPath(): void {
-    this.#fastPath.inc()
+    this.#fastPathPending++
   }
 
   /** One proxied request answered with `status` after `seconds`. */
   observe(credential: string, status: number, seconds: number): void {
     let series = this.#perCredential.get(credential)
     if (series === undefined) {
-      series = { byClass: [], latency: this.#latency.labels({ credential }) }
-      bounded(this.#perCredential).set(credential, series)
+      series = {
+        pending: new Array<number>(10).fill(0),
+        buckets: new Float64Array(LATENCY_BUCKETS.length + 1),
+        sum: 0,
+        count: 0,
+      }
+      this.#perCredential.set(credential, series)
     }
-    const statusClass = Math.min(9, Math.max(0, Math.floor(status / 100)))
-    const requests = (series.byClass[statusClass] ??= this.#requests.labels({
-      credential,
-      status_class: `${statusClass}xx`,
-    }))
-    requests.inc()
-    series.latency.observe(seconds)
+    series.pending[Math.min(9, Math.max(0, Math.floor(status / 100)))]! += 1
+    let bucket = 0
+    while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++
+    series.buckets[bucket]! += 1
+    series.sum += seconds
+    series.count++
   }
 
   /** A token was obtained for `credential`. */
@@ -111,28 +123,95 @@ export class ProxyMetrics {
 
   /** A request by client key `key`. */
   keyRequest(key: string): void {
-    let counter = this.#perKey.get(key)
-    if (counter === undefined) {
-      counter = this.#keyRequests.labels({ key })
-      bounded(this.#perKey).set(key, counter)
+    let series = this.#perKey.get(key)
+    if (series === undefined) {
+      if (this.#perKey.size >= 1024) this.#flushKeys(true)
+      series = { pending: 0 }
+      this.#perKey.set(key, series)
     }
-    counter.inc()
+    series.pending++
   }
 
   /** A request refused for key problem `code` (missing, invalid, expired, revoked, denied). */
   keyDenied(key: string, code: string): void {
     this.#keyDenials.inc({ key, code })
   }
+
+  /**
+   * Hands the pending request counts to prom-client. Credentials are never forgotten (their
+   * series stay, as prom-client's do); only defined Named Credentials are ever counted.
+   */
+  #flushRequests(): void {
+    for (const [credential, series] of this.#perCredential) {
+      const pending = series.pending
+      for (let statusClass = 0; statusClass < pending.length; statusClass++) {
+        const n = pending[statusClass]!
+        if (n === 0) continue
+        this.#requests.inc({ credential, status_class: `${statusClass}xx` }, n)
+        pending[statusClass] = 0
+      }
+    }
+  }
+
+  /** Hands the pending per-key counts to prom-client (and forgets the keys when `forget`). */
+  #flushKeys(forget = false): void {
+    for (const [key, series] of this.#perKey) {
+      if (series.pending > 0) this.#keyRequests.inc({ key }, series.pending)
+      series.pending = 0
+    }
+    if (forget) this.#perKey.clear()
+  }
+
+  /** The latency histogram in the shape prom-client's registry reads from a histogram. */
+  #latencyMetric(): object {
+    return {
+      name: LATENCY_NAME,
+      help: 'Time to the response headers of proxied requests, by Named Credential.',
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => ({
+        name: LATENCY_NAME,
+        help: 'Time to the response headers of proxied requests, by Named Credential.',
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...this.#perCredential].flatMap(([credential, series]) => {
+          const values: {
+            labels: Record<string, string | number>
+            value: number
+            metricName: string
+          }[] = []
+          let cumulative = 0
+          for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+            cumulative += series.buckets[i]!
+            values.push({
+              labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i]! : '+Inf', credential },
+              value: cumulative,
+              metricName: `${LATENCY_NAME}_bucket`,
+            })
+          }
+          values.push({
+            labels: { credential },
+            value: series.sum,
+            metricName: `${LATENCY_NAME}_sum`,
+          })
+          values.push({
+            labels: { credential },
+            value: series.count,
+            metricName: `${LATENCY_NAME}_count`,
+          })
+          return values
+        }),
+      }),
+      reset: () => this.#perCredential.clear(),
+    }
+  }
 }
 
 interface CredentialSeries {
-  /** Request counters by status class (index 2 is `2xx`). */
-  readonly byClass: Counter.Internal[]
-  readonly latency: Histogram.Internal<string>
-}
-
-/** The map, emptied first when it holds 1,024 entries (the series themselves stay registered). */
-function bounded<K, V>(map: Map<K, V>): Map<K, V> {
-  if (map.size >= 1024) map.clear()
-  return map
+  /** Requests by status class (index 2 is `2xx`) not yet handed to prom-client. */
+  readonly pending: number[]
+  /** Latency observations per bucket (not cumulative; the last is above the largest bound). */
+  readonly buckets: Float64Array
+  sum: number
+  count: number
 }

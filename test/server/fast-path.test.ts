@@ -82,6 +82,36 @@ describe('the fast path', () => {
     expect(await fastCount()).toBe(before + 2)
   })
 
+  it('passes header bytes that are not ASCII through unchanged, on the fast and the full path', async () => {
+    const raw = async (method: string): Promise<Buffer> => {
+      const { port } = new URL(rig.origin)
+      const net = await import('node:net')
+      return new Promise((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1')
+        const chunks: Buffer[] = []
+        socket.on('data', (c: Buffer) => chunks.push(c))
+        socket.on('error', reject)
+        socket.on('close', () => resolve(Buffer.concat(chunks)))
+        // Not `end()`: the server drops a request whose client half-closed before the answer.
+        socket.write(
+          `${method} /callout/Api/non-ascii HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer ${key}\r\n` +
+            `Connection: close\r\n${method === 'POST' ? 'Content-Length: 1\r\n\r\nx' : '\r\n'}`,
+        )
+      })
+    }
+    const before = await fastCount()
+    const fast = await raw('GET')
+    expect(await fastCount()).toBe(before + 1)
+    const full = await raw('POST')
+    expect(await fastCount()).toBe(before + 1)
+    for (const answer of [fast, full]) {
+      expect(answer.includes(Buffer.concat([Buffer.from('x-utf8: caf'), Buffer.from('é')]))).toBe(
+        true,
+      )
+      expect(answer.includes(Buffer.from([...Buffer.from('x-latin1: caf'), 0xe9, 0x0d]))).toBe(true)
+    }
+  })
+
   it('answers HEAD without a body', async () => {
     const before = await fastCount()
     const head = await get('/echo', {}, 'HEAD')

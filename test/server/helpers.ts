@@ -129,6 +129,20 @@ export class HostileUpstream {
       }
       return pump()
     }
+    if (url.pathname === '/api/non-ascii') {
+      // Header bytes that are not ASCII: UTF-8 text, and a byte that is not UTF-8 (then the
+      // connection closes: this answer is written past Node's own response).
+      req.socket.end(
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\nx-utf8: caf'),
+          Buffer.from('é', 'utf8'),
+          Buffer.from('\r\nx-latin1: caf'),
+          Buffer.from([0xe9]),
+          Buffer.from('\r\ncontent-length: 2\r\n\r\n{}'),
+        ]),
+      )
+      return
+    }
     if (url.pathname === '/api/moved') {
       res.writeHead(307, { location: `${this.origin}/api/echo?moved=1` })
       return void res.end()
