@@ -26,11 +26,13 @@ const INTEGRATION = ['test/**/*.test.ts', 'packages/salesforce-emulator/test/**/
 
 /**
  * Integration test files that need a process of their own: @salesforce/core reads HOME once, when
- * it is first imported, and each of these points HOME at a folder of its own before importing it.
+ * it is first imported, and each of these points HOME at a folder of its own before importing it;
+ * the schema-compiler test checks which modules the proxy alone has loaded.
  */
 const OWN_PROCESS = [
   'test/server/salesforce-core.test.ts',
   'packages/salesforce-emulator/test/clients/salesforce-core.test.ts',
+  'test/server/schema-compilers.test.ts',
 ]
 
 export default defineConfig({

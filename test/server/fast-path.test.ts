@@ -245,3 +245,39 @@ describe('the fast path', () => {
     expect(JSON.stringify(rig.log.lines)).not.toContain(key)
   })
 })
+
+describe('the fast path with the default timeouts', () => {
+  it('a client that stops reading stops the upstream; reading on takes the rest', async () => {
+    const total = 256 * 2 ** 20
+    const rig = await startRig({ keyCacheMs: 60_000 })
+    try {
+      const key = await rig.key(['Other'])
+      const fastCount = async (): Promise<number> => {
+        const text = await (await request(`${rig.origin}/metrics`)).body.text()
+        return Number(/^callout_proxy_fast_path_total (\d+)$/m.exec(text)?.[1] ?? NaN)
+      }
+      const auth = { 'proxy-authorization': `Bearer ${key}` }
+      // Other: the default timeouts (Api has 1 s, which would end a download paused longer).
+      await (await request(`${rig.origin}/callout/Other/warm`, { headers: auth })).body.dump()
+      const before = await fastCount()
+      const down = await request(`${rig.origin}/callout/Other/download?bytes=${total}`, {
+        headers: auth,
+      })
+      expect(down.statusCode).toBe(200)
+      // Socket buffers on both hops take what they take; then the upstream's writes must stop.
+      let last = -1
+      for (let steady = 0; steady < 10;) {
+        await new Promise((r) => setTimeout(r, 100))
+        steady = rig.upstream.downloadSent === last ? steady + 1 : 0
+        last = rig.upstream.downloadSent
+      }
+      expect(last).toBeLessThan(total / 2)
+      let received = 0
+      for await (const c of down.body) received += (c as Buffer).length
+      expect(received).toBe(total)
+      expect(await fastCount()).toBe(before + 1)
+    } finally {
+      await rig.close()
+    }
+  })
+})

@@ -39,6 +39,8 @@ export class HostileUpstream {
   }[] = []
   /** Requests served so far on each connection. */
   readonly #served = new WeakMap<object, number>()
+  /** Bytes the last `/api/download` has handed to its socket so far. */
+  downloadSent = 0
   /** When each `/api/hang` exchange lost its connection (the proxy gave up on it). */
   hangsClosedAt: number[] = []
   constructor(private readonly tokens: TokenServer) {}
@@ -116,10 +118,12 @@ export class HostileUpstream {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total })
       const chunk = Buffer.alloc(64 * 1024, 97)
       let sent = 0
+      this.downloadSent = 0
       const pump = (): void => {
         while (sent < total) {
           const n = Math.min(chunk.length, total - sent)
           sent += n
+          this.downloadSent = sent
           if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
             res.once('drain', pump)
             return
