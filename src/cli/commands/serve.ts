@@ -244,8 +244,8 @@ const LOG_MAX_BUFFER_BYTES = 16 * 1024 * 1024
 
 /**
  * Where the access log goes: the process's stdout through pino's asynchronous writer (sonic-boom),
- * so that the event loop never blocks on a slow stdout. A line is written at once when no write is
- * in flight; lines that arrive during a write go out together in the next one. The buffer is
+ * so that the event loop never blocks on a slow stdout. Lines are written in batches of
+ * {@link LOG_BATCH_BYTES}, or within {@link LOG_FLUSH_MS} when a batch does not fill. The buffer is
  * bounded ({@link LOG_MAX_BUFFER_BYTES}: past it, lines are dropped rather than memory growing).
  * `flush()` writes what is still buffered, synchronously (on shutdown; pino also flushes this
  * destination when the process exits). Write errors (the reader gone) silence the log, never stop
