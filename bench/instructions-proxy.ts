@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { Pool, request } from 'undici'
-import { calloutCommand, waitForOutput, type ProxyFrom } from './proxy.ts'
+import { calloutCommand, stopChild, waitForOutput, type ProxyFrom } from './proxy.ts'
 import { cliEnv, applyWithClientKey, createBenchHome } from './setup.ts'
 import { BENCH_CLIENT } from './upstream-protocol.ts'
 import { startUpstream } from './upstream-process.ts'
@@ -142,11 +142,7 @@ try {
     `${args.target} ${args.entry ?? ''}: ${Math.round(total / n)} instructions per request`,
   )
 } finally {
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
+  await stopChild(child)
   await upstream.close()
   await home.remove()
   await rm(dir, { recursive: true, force: true })

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'undici'
-import { calloutCommand, waitForOutput, type ProxyFrom } from './proxy.ts'
+import { calloutCommand, stopChild, waitForOutput, type ProxyFrom } from './proxy.ts'
 import { cliEnv, applyWithClientKey, createBenchHome } from './setup.ts'
 import { startUpstream } from './upstream-process.ts'
 
@@ -105,11 +105,7 @@ try {
     }
   }
 } finally {
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
+  await stopChild(child)
   await upstream.close()
   await home.remove()
 }

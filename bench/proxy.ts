@@ -113,6 +113,20 @@ export async function fixedRate(
   return latencies.sort((a, b) => a - b)
 }
 
+/**
+ * Stops a child process with SIGTERM (so that Node writes any profile it was asked for) and waits
+ * until it has exited; a child that already exited is left alone.
+ *
+ * @example
+ * await stopChild(serve)
+ */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
 /** wrk rounds per side; the order of the sides rotates each round so that drift hits all. */
 const WRK_ROUNDS = 3
 
