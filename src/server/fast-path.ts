@@ -13,7 +13,7 @@ import type { Broker } from '../callout/broker.ts'
 import { INSPECT_BODY_LIMIT_BYTES } from '../callout/body.ts'
 import type { Exchange } from '../callout/pipeline.ts'
 import { ADVICE_HEADER } from '../callout/steps/refresh-trigger.ts'
-import { isReusedConnectionReset } from '../callout/steps/reset-retry.ts'
+import { dispatchFresh, isReusedConnectionReset } from '../callout/steps/reset-retry.ts'
 import { translateUpstreamError } from '../callout/steps/translate-error.ts'
 import type { Secret } from '../secrets/secret.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
@@ -102,18 +102,16 @@ export function createFastPath(
       credential: exchange.namedCredential,
       key: client.id,
     }
-    const handler = new FastExchange(deps, request, response, exchange, facts, full)
-    exchange.dispatcher.dispatch(
-      {
-        origin: exchange.origin,
-        path: exchange.path,
-        method: exchange.method as Dispatcher.HttpMethod,
-        headers: exchange.headers,
-        headersTimeout: exchange.timeoutMs,
-        bodyTimeout: exchange.timeoutMs,
-      },
-      handler,
-    )
+    const options: Dispatcher.DispatchOptions = {
+      origin: exchange.origin,
+      path: exchange.path,
+      method: exchange.method as Dispatcher.HttpMethod,
+      headers: exchange.headers,
+      headersTimeout: exchange.timeoutMs,
+      bodyTimeout: exchange.timeoutMs,
+    }
+    const handler = new FastExchange(deps, request, response, exchange, options, facts, full)
+    exchange.dispatcher.dispatch(options, handler)
     return true
   }
 }
@@ -128,12 +126,15 @@ class FastExchange implements Dispatcher.DispatchHandler {
   readonly #request: IncomingMessage
   readonly #response: ServerResponse
   readonly #exchange: Exchange
+  readonly #options: Dispatcher.DispatchOptions
   readonly #facts: RequestFacts
   readonly #full: () => void
   readonly #timer: NodeJS.Timeout
   #abort: ((reason?: Error) => void) | undefined
   #resume: (() => void) | undefined
   #timedOut = false
+  /** Sent once more on a fresh connection after a reset of a reused one. */
+  #resent = false
   #gone = false
   #done = false
   /** The answer's status and headers until its first body byte. */
@@ -146,6 +147,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
     request: IncomingMessage,
     response: ServerResponse,
     exchange: Exchange,
+    options: Dispatcher.DispatchOptions,
     facts: RequestFacts,
     full: () => void,
   ) {
@@ -153,6 +155,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
     this.#request = request
     this.#response = response
     this.#exchange = exchange
+    this.#options = options
     this.#facts = facts
     this.#full = full
     this.#timer = setTimeout(this.#onTimeout, deps.totalTimeoutMs)
@@ -261,8 +264,13 @@ class FastExchange implements Dispatcher.DispatchHandler {
       )
       return
     }
-    // A reset of a reused keep-alive connection: the full path sends it again (on a fresh one).
-    if (isReusedConnectionReset(error)) return this.#handOver(undefined)
+    // A reset of a reused keep-alive connection: sent once more, on a fresh one (as `send` does).
+    if (!this.#resent && isReusedConnectionReset(error)) {
+      this.#resent = true
+      this.#abort = undefined
+      dispatchFresh(this.#exchange.dispatcher, this.#options, this)
+      return
+    }
     this.#settle()
     const typed = translateUpstreamError(error, {
       target: this.#exchange.namedCredential,

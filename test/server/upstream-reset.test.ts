@@ -15,6 +15,12 @@ import { startRig, type ProxyRig } from './helpers.ts'
 let rig: ProxyRig
 let key: string
 
+/** The full path (each key verified again on every request), then the fast path (keys cached). */
+const PATHS = [
+  ['the full path', 0],
+  ['the fast path', 60_000],
+] as const
+
 beforeAll(async () => {
   rig = await startRig()
   key = await rig.key(['Api'])
@@ -62,67 +68,88 @@ async function proxy(
   return { status: res.statusCode, json: (await res.body.json()) as never }
 }
 
-describe('a reset of a reused upstream connection, through the proxy', () => {
-  it.each(['', '?rst'])(
-    'GET%s: sent once more on a fresh connection, answered 200',
-    async (query) => {
+describe.each(PATHS)(
+  'a reset of a reused upstream connection, through the proxy on %s',
+  (_path, keyCacheMs) => {
+    let full: ProxyRig
+    beforeAll(async () => {
+      full = rig
+      rig = await startRig({ keyCacheMs })
+      key = await rig.key(['Api'])
+    })
+    afterAll(async () => {
+      await rig.close()
+      rig = full
+      key = await rig.key(['Api'])
+    })
+
+    it.each(['', '?rst'])(
+      'GET%s: sent once more on a fresh connection, answered 200',
+      async (query) => {
+        await warmProxy()
+        const from = rig.upstream.seen.length
+        const res = await proxy('GET', `/stale${query}`)
+        expect(res.status).toBe(200)
+        // The first attempt went out on a reused connection and was cut; the second on a new one.
+        expect(attempts('/api/stale', from)).toEqual([
+          expect.stringMatching(/^GET #[2-9]/),
+          'GET #1',
+        ])
+      },
+    )
+
+    it.each(['PUT', 'DELETE', 'OPTIONS'])('%s with a small body: retried too', async (method) => {
       await warmProxy()
       const from = rig.upstream.seen.length
-      const res = await proxy('GET', `/stale${query}`)
+      const res = await proxy(method, '/stale', 'same twice')
       expect(res.status).toBe(200)
-      // The first attempt went out on a reused connection and was cut; the second on a new one.
-      expect(attempts('/api/stale', from)).toEqual([expect.stringMatching(/^GET #[2-9]/), 'GET #1'])
-    },
-  )
+      expect(attempts('/api/stale', from)).toEqual([
+        expect.stringMatching(new RegExp(`^${method} #[2-9]`)),
+        `${method} #1`,
+      ])
+    })
 
-  it.each(['PUT', 'DELETE', 'OPTIONS'])('%s with a small body: retried too', async (method) => {
-    await warmProxy()
-    const from = rig.upstream.seen.length
-    const res = await proxy(method, '/stale', 'same twice')
-    expect(res.status).toBe(200)
-    expect(attempts('/api/stale', from)).toEqual([
-      expect.stringMatching(new RegExp(`^${method} #[2-9]`)),
-      `${method} #1`,
-    ])
-  })
+    it.each(['POST', 'PATCH'])(
+      '%s: not sent twice; 502 UPSTREAM_CONNECTION_RESET with advice',
+      async (method) => {
+        await warmProxy()
+        const from = rig.upstream.seen.length
+        const res = await proxy(method, '/stale', '{"create":"once"}')
+        expect(res.status).toBe(502)
+        expect(res.json.error).toMatchObject({
+          code: 'UPSTREAM_CONNECTION_RESET',
+          details: { method, reason: 'method' },
+          advice: expect.stringContaining('check before sending it again'),
+        })
+        expect(attempts('/api/stale', from)).toEqual([expect.stringMatching(/ #[2-9]$/)])
+      },
+    )
 
-  it.each(['POST', 'PATCH'])(
-    '%s: not sent twice; 502 UPSTREAM_CONNECTION_RESET with advice',
-    async (method) => {
+    it('PUT with a streamed body (chunked) already sent: not sent twice', async () => {
       await warmProxy()
       const from = rig.upstream.seen.length
-      const res = await proxy(method, '/stale', '{"create":"once"}')
+      const res = await proxy('PUT', '/stale', Readable.from([Buffer.from('streamed, not kept')]))
       expect(res.status).toBe(502)
       expect(res.json.error).toMatchObject({
         code: 'UPSTREAM_CONNECTION_RESET',
-        details: { method, reason: 'method' },
-        advice: expect.stringContaining('check before sending it again'),
+        details: { method: 'PUT', reason: 'streamed-body' },
       })
-      expect(attempts('/api/stale', from)).toEqual([expect.stringMatching(/ #[2-9]$/)])
-    },
-  )
-
-  it('PUT with a streamed body (chunked) already sent: not sent twice', async () => {
-    await warmProxy()
-    const from = rig.upstream.seen.length
-    const res = await proxy('PUT', '/stale', Readable.from([Buffer.from('streamed, not kept')]))
-    expect(res.status).toBe(502)
-    expect(res.json.error).toMatchObject({
-      code: 'UPSTREAM_CONNECTION_RESET',
-      details: { method: 'PUT', reason: 'streamed-body' },
+      expect(attempts('/api/stale', from)).toEqual([expect.stringMatching(/^PUT #[2-9]$/)])
     })
-    expect(attempts('/api/stale', from)).toEqual([expect.stringMatching(/^PUT #[2-9]$/)])
-  })
 
-  it('a second reset (on the fresh connection) is not retried again: 502 UPSTREAM_UNREACHABLE', async () => {
-    await warmProxy()
-    const from = rig.upstream.seen.length
-    const res = await proxy('GET', '/reset')
-    expect(res.status).toBe(502)
-    expect(res.json.error?.code).toBe('UPSTREAM_UNREACHABLE')
-    expect(attempts('/api/reset', from)).toEqual([expect.stringMatching(/^GET #[2-9]$/), 'GET #1'])
-  })
-})
+    it('a second reset (on the fresh connection) is not retried again: 502 UPSTREAM_UNREACHABLE', async () => {
+      await warmProxy()
+      const from = rig.upstream.seen.length
+      const res = await proxy('GET', '/reset')
+      expect(res.status).toBe(502)
+      expect(res.json.error?.code).toBe('UPSTREAM_UNREACHABLE')
+      expect(attempts('/api/reset', from)).toEqual([
+        expect.stringMatching(/^GET #[2-9]$/),
+        'GET #1',
+      ])
+    })
+  },
+)
 
 describe('the same through broker.fetch', () => {
   async function warmBroker(): Promise<void> {

@@ -92,6 +92,30 @@ export async function resendFresh(
   return answer
 }
 
+/**
+ * {@link resendFresh} for undici's `dispatch`: sends `options` once more on a new connection
+ * (closed once the exchange has finished) with `handler`, or through `dispatcher` itself when it
+ * is not one of Callout's.
+ *
+ * @example
+ * dispatchFresh(dispatcher, options, handler)
+ */
+export function dispatchFresh(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+): void {
+  const open = freshConnections.get(dispatcher)
+  if (open === undefined) {
+    dispatcher.dispatch(options, handler)
+    return
+  }
+  const fresh = open(String(options.origin))
+  fresh.dispatch(options, handler)
+  // Stops accepting requests; the connection closes once this exchange has finished.
+  void fresh.close().catch(() => {})
+}
+
 /** What to do about a failed send (see {@link resetVerdict}). */
 export type ResetVerdict =
   | { readonly action: 'none' }
