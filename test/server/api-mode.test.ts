@@ -12,13 +12,17 @@ const run = promisify(execFile)
 let rig: ProxyRig
 let key: string
 
-beforeAll(async () => {
-  rig = await startRig()
-  key = await rig.key(['Api', 'Users'], { anyUser: true })
-})
-afterAll(async () => rig?.close())
+/** Every test on the full path (each key verified again), then on the fast path (keys cached). */
+describe.each([
+  ['the full path', 0],
+  ['the fast path', 60_000],
+] as const)('API mode, %s', (_path, keyCacheMs) => {
+  beforeAll(async () => {
+    rig = await startRig({ keyCacheMs })
+    key = await rig.key(['Api', 'Users'], { anyUser: true })
+  })
+  afterAll(async () => rig?.close())
 
-describe('API mode', () => {
   it('forwards GET with the query, injects the token and strips the client key', async () => {
     const res = await request(`${rig.origin}/callout/Api/items?limit=10&q=a%20b`, {
       headers: { 'proxy-authorization': `Bearer ${key}`, accept: 'application/json' },
