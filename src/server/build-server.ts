@@ -288,6 +288,11 @@ export function buildServer(options: ServerOptions): CalloutServer {
       )
     })
   }
+  /** A request the fast path answered, and its key's. */
+  const countFast = (facts: RequestFacts): void => {
+    metrics.fastPath()
+    if (facts.key !== undefined) metrics.keyRequest(facts.key)
+  }
   // API mode's fast path sees each request first; what it does not take goes to Fastify.
   const fast = createFastPath({
     broker,
@@ -303,13 +308,11 @@ export function buildServer(options: ServerOptions): CalloutServer {
     },
     closing: () => closingApps.has(app),
     record: (request, status, facts) => {
-      metrics.fastPath()
-      if (facts.key !== undefined) metrics.keyRequest(facts.key)
+      countFast(facts)
       record(request, status, facts)
     },
     fail: (error, request, response, facts) => {
-      metrics.fastPath()
-      if (facts.key !== undefined) metrics.keyRequest(facts.key)
+      countFast(facts)
       const answer = failureAnswer(error, facts, request.url)
       writeFailure(answer, request, response, closingApps.has(app))
       record(request, answer.status, facts)

@@ -4,8 +4,9 @@
  * cached is forwarded with undici's `dispatch` and answered on the raw response: no Fastify
  * request or reply, no body stream, no promise. Everything else goes to the full path (the
  * Fastify route → `forward` → `broker.request`), which gives the same answers; so does every
- * answer the pipeline would act on (a redirect, a rejected token, a Salesforce session error) and
- * every failure before the answer starts that the full path words or retries itself.
+ * answer the pipeline would act on (a redirect, a rejected token, a Salesforce session error).
+ * Failures are worded as on the full path (`translateUpstreamError`, the total timeout), and a
+ * reset of a reused connection is sent once more on a fresh one (`dispatchFresh`), as `send` does.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { util, type Dispatcher } from 'undici'

@@ -56,7 +56,7 @@ export function withoutHopByHop(
   const named =
     connection === undefined
       ? EMPTY
-      : typeof connection === 'string' && connection.length <= 64
+      : typeof connection === 'string'
         ? namedBy(connection)
         : connectionNamed(headers)
   const out: Record<string, string | string[]> = {}

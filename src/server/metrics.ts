@@ -8,6 +8,7 @@ import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-clie
 /** Upper bounds (seconds) of the latency histogram's buckets. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const LATENCY_NAME = 'callout_proxy_request_duration_seconds'
+const LATENCY_HELP = 'Time to the response headers of proxied requests, by Named Credential.'
 
 /**
  * The proxy's metrics. The per-request series (requests by status class, latency, requests per
@@ -166,12 +167,12 @@ export class ProxyMetrics {
   #latencyMetric(): object {
     return {
       name: LATENCY_NAME,
-      help: 'Time to the response headers of proxied requests, by Named Credential.',
+      help: LATENCY_HELP,
       type: 'histogram',
       aggregator: 'sum',
       get: async () => ({
         name: LATENCY_NAME,
-        help: 'Time to the response headers of proxied requests, by Named Credential.',
+        help: LATENCY_HELP,
         type: 'histogram',
         aggregator: 'sum',
         values: [...this.#perCredential].flatMap(([credential, series]) => {

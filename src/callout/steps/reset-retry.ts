@@ -83,13 +83,21 @@ export async function resendFresh(
   dispatcher: Dispatcher,
   options: Dispatcher.RequestOptions,
 ): Promise<Dispatcher.ResponseData> {
+  return onFresh(dispatcher, String(options.origin), (d) => d.request(options))
+}
+
+/**
+ * Runs `send` on a new connection to `origin` with `dispatcher`'s settings, closed once that one
+ * exchange has finished — or on `dispatcher` itself when it is not one of Callout's.
+ */
+function onFresh<T>(dispatcher: Dispatcher, origin: string, send: (d: Dispatcher) => T): T {
   const open = freshConnections.get(dispatcher)
-  if (open === undefined) return dispatcher.request(options)
-  const fresh = open(String(options.origin))
-  const answer = fresh.request(options)
+  if (open === undefined) return send(dispatcher)
+  const fresh = open(origin)
+  const sent = send(fresh)
   // Stops accepting requests; the connection closes once this exchange has finished.
   void fresh.close().catch(() => {})
-  return answer
+  return sent
 }
 
 /**
@@ -105,15 +113,7 @@ export function dispatchFresh(
   options: Dispatcher.DispatchOptions,
   handler: Dispatcher.DispatchHandler,
 ): void {
-  const open = freshConnections.get(dispatcher)
-  if (open === undefined) {
-    dispatcher.dispatch(options, handler)
-    return
-  }
-  const fresh = open(String(options.origin))
-  fresh.dispatch(options, handler)
-  // Stops accepting requests; the connection closes once this exchange has finished.
-  void fresh.close().catch(() => {})
+  onFresh(dispatcher, String(options.origin), (d) => d.dispatch(options, handler))
 }
 
 /** What to do about a failed send (see {@link resetVerdict}). */

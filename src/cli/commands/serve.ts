@@ -260,15 +260,9 @@ function accessLogDestination(io: CliIo): { stream: pino.DestinationStream; flus
     sync: false,
     minLength: LOG_BATCH_BYTES,
     maxLength: LOG_MAX_BUFFER_BYTES,
+    // Lines that do not fill a batch are written within LOG_FLUSH_MS (sonic-boom's own timer).
+    periodicFlush: LOG_FLUSH_MS,
   })
-  // Lines that do not fill a batch are written within LOG_FLUSH_MS.
-  setInterval(() => {
-    try {
-      destination.flush()
-    } catch {
-      // Destroyed (stdout gone): nothing to write.
-    }
-  }, LOG_FLUSH_MS).unref()
   const flush = (): void => {
     try {
       destination.flushSync()
