@@ -244,9 +244,14 @@ describe('the full Named Credential form', () => {
     })
     expect(refused.status).toBe(400)
     expect(c.broker.definitions.externalCredentials.has('Billing')).toBe(true)
-    const done = await browser.post('/external-credentials/Markup/delete', {
-      _csrf: csrfOf(page.body),
-    })
+    // The edit page's own Delete form: its action and its confirmation.
+    const markup = await browser.get('/external-credentials/Markup')
+    const form =
+      /<form method="post" action="([^"]+)" data-confirm="Delete this External Credential\?">/.exec(
+        markup.body,
+      )
+    expect(form?.[1]).toBe('/external-credentials/Markup/delete')
+    const done = await browser.post(form![1]!, { _csrf: csrfOf(markup.body) })
     expect(done.location).toBe('/external-credentials?flash=deleted')
     expect(c.broker.definitions.externalCredentials.has('Markup')).toBe(false)
     expect((await browser.get(done.location!)).body).toContain('Deleted.')

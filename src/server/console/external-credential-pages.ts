@@ -31,7 +31,7 @@ import {
   wholeNumber,
   type HeaderRow,
 } from './external-credential-form.ts'
-import { checkbox, FORM_ERRORS, input, select } from './page-templates.ts'
+import { checkbox, FORM_ERRORS, input, saveOrDelete, select } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 
 /** Principal and header rows the form offers beyond the stored ones. */
@@ -155,14 +155,7 @@ ${FORM_ERRORS}
   <% for (const s of r.storedSecrets) { %><div class="check"><input type="checkbox" id="p<%= i %>-remove-<%= s %>" name="p<%= i %>.remove.<%= s %>" value="on"<% if (r.removed.includes(s)) { %> checked<% } %>><label for="p<%= i %>-remove-<%= s %>">Remove the stored <%= s %></label></div><% } %>
   </fieldset>
 <% }) %>
-  <div class="actions"><button type="submit">Save</button><a href="/external-credentials">Cancel</a></div>
-</form>
-<% if (!it.isNew) { %>
-<form method="post" action="<%= it.action %>/delete" data-confirm="Delete this External Credential?">
-  <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-  <button type="submit" class="danger">Delete</button>
-</form>
-<% } %>
+${saveOrDelete('/external-credentials', 'External Credential')}
 `
 
 const NAMED_CREDENTIAL_FULL = `<% layout('@layout', it) %>

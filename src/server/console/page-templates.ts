@@ -27,6 +27,21 @@ ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
 <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
 }
 
+/**
+ * The end of an edit form: Save and Cancel (back to `listPath`), then, for an existing definition,
+ * a separate Delete form (CSRF token, confirmation naming the `kind`) posting to `<action>/delete`.
+ */
+export function saveOrDelete(listPath: string, kind: string): string {
+  return `  <div class="actions"><button type="submit">Save</button><a href="${listPath}">Cancel</a></div>
+</form>
+<% if (!it.isNew) { %>
+<form method="post" action="<%= it.action %>/delete" data-confirm="Delete this ${kind}?">
+  <input type="hidden" name="_csrf" value="<%= it.csrf %>">
+  <button type="submit" class="danger">Delete</button>
+</form>
+<% } %>`
+}
+
 /** The "Nothing was saved" alert with the form-level errors (template source). */
 export const FORM_ERRORS = `<% if (it.formErrors.length > 0 || Object.keys(it.errors).length > 0) { %><div class="alert error" role="alert"><p>Nothing was saved: correct the fields marked below.</p><% if (it.formErrors.length > 0) { %><ul><% for (const e of it.formErrors) { %><li><%= e %></li><% } %></ul><% } %></div><% } %>`
 
@@ -70,14 +85,7 @@ ${FORM_ERRORS}
   ${input('authorizeUrl', 'Authorize URL (OAuth 2.0)', '', 'url')}
   ${input('tokenUrl', 'Token URL (OAuth 2.0)', '', 'url')}
   ${input('defaultScopes', 'Default scopes', 'Space-separated, e.g. <code>api refresh_token</code>.')}
-  <div class="actions"><button type="submit">Save</button><a href="/auth-providers">Cancel</a></div>
-</form>
-<% if (!it.isNew) { %>
-<form method="post" action="<%= it.action %>/delete" data-confirm="Delete this Auth Provider?">
-  <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-  <button type="submit" class="danger">Delete</button>
-</form>
-<% } %>
+${saveOrDelete('/auth-providers', 'Auth Provider')}
 `
 
 const NAMED_CREDENTIAL_NEW = `<% layout('@layout', it) %>
