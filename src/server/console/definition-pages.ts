@@ -417,10 +417,7 @@ export function registerDefinitionPages(
 
   pages.post('/named-credentials/:name/delete', async (request, reply) => {
     const { name } = request.params as { name: string }
-    await definitions.remove('namedCredential', name, {
-      actor: actorOf(request),
-      remote: remoteOf(request),
-    })
+    await definitions.remove('namedCredential', name, changedBy(request))
     return reply.redirect('/?flash=deleted', 303)
   })
 
