@@ -120,7 +120,9 @@ export function createFastPath(
 /**
  * One exchange on the fast path, as an undici dispatch handler: the answer's headers and chunks
  * go straight to the client's response (with backpressure both ways), or, for an answer the
- * pipeline would act on, are held (up to 64 KiB) until it decides.
+ * pipeline would act on, are held (up to 64 KiB) until it decides. While `onData` has paused the
+ * upstream for a client that is not reading, undici's `bodyTimeout` does not fire (it bounds the
+ * upstream's silence only); `resume` on the client's `drain` restarts it.
  */
 class FastExchange implements Dispatcher.DispatchHandler {
   readonly #deps: FastPathDeps

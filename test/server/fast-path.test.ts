@@ -255,7 +255,7 @@ describe('the fast path with the default timeouts', () => {
     try {
       const key = await rig.key(['Other'])
       const auth = { 'proxy-authorization': `Bearer ${key}` }
-      // Other: the default timeouts (Api has 1 s, which would end a download paused longer).
+      // Other: the default timeouts (a pause longer than a short one: slow-client.test.ts).
       await (await request(`${rig.origin}/callout/Other/warm`, { headers: auth })).body.dump()
       const before = await fastCount(rig.origin)
       const down = await request(`${rig.origin}/callout/Other/download?bytes=${total}`, {

@@ -92,6 +92,13 @@ export class HostileUpstream {
       res.flushHeaders()
       return
     }
+    if (url.pathname === '/api/stall-mid-body') {
+      // Half the body it announces, then nothing (the connection stays open).
+      const half = Number(url.searchParams.get('bytes') ?? '0')
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 2 * half })
+      res.write(Buffer.alloc(half, 99))
+      return
+    }
     if (url.pathname === '/api/garbage') {
       req.socket.end('HTTP/1.1 2OO NOT-HTTP\r\n\r\nxx')
       return

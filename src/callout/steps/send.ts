@@ -94,7 +94,10 @@ export interface SendOptions {
  * Pipeline step 3: sends one request with undici (`dispatcher.request`, keep-alive pools), with
  * the Named Credential's timeout as `headersTimeout` and `bodyTimeout` (idle), the callout's
  * total deadline, and the caller's abort signal (the deadline and the signal also end the body).
- * An upstream `callout-advice` header is dropped: that header carries only Callout's advice. Transport failures become typed errors; a reset of a reused keep-alive connection
+ * The idle timeout bounds the upstream's silence only: while the caller is not reading, undici
+ * stops reading the connection and its body timeout does not fire; reading on restarts it.
+ * An upstream `callout-advice` header is dropped: that header carries only Callout's advice.
+ * Transport failures become typed errors; a reset of a reused keep-alive connection
  * before any answer is retried once on a fresh connection when the request is idempotent and its
  * body can be sent again (`reset-retry.ts`). Never follows redirects (a later step does).
  *
