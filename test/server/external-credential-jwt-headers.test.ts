@@ -211,6 +211,45 @@ describe('JWT settings and formula headers in the External Credential form', () 
     expect(snapshot()).toBe(before)
   })
 
+  it('keeps a one-audience list a list and a one-audience string a string, as the config file wrote them', async () => {
+    const signer = { type: 'named', secrets: { privateKey: '${env:EC_KEY}' } }
+    const one = (audience: string | string[]) => ({
+      protocol: 'jwt',
+      jwt: { audience, algorithm: 'ES256' },
+      principals: { Signer: signer },
+    })
+    await c.broker.apply(
+      parseConfig(
+        {
+          externalCredentials: {
+            OneAudienceList: one(['https://only.example.com']),
+            OneAudienceText: one('https://only.example.com'),
+          },
+        },
+        { env: { EC_KEY: EC_PEM } },
+      ),
+    )
+    const audience = (name: string) =>
+      c.broker.definitions.externalCredentials.get(name)!.jwt?.audience
+    expect(audience('OneAudienceList')).toEqual(['https://only.example.com'])
+    for (const name of ['OneAudienceList', 'OneAudienceText']) {
+      const page = await browser.get(`/external-credentials/${name}`)
+      expect(formFields(page.body).jwtAudience).toBe('https://only.example.com')
+      const before = snapshot()
+      const res = await browser.post(`/external-credentials/${name}`, formFields(page.body))
+      expect(res.status, res.body.slice(0, 3000)).toBe(303)
+      expect(snapshot()).toBe(before)
+    }
+    // Another single audience keeps the stored shape too.
+    for (const name of ['OneAudienceList', 'OneAudienceText']) {
+      const page = await browser.get(`/external-credentials/${name}`)
+      const fields = { ...formFields(page.body), jwtAudience: 'https://other.example.com' }
+      expect((await browser.post(`/external-credentials/${name}`, fields)).status).toBe(303)
+    }
+    expect(audience('OneAudienceList')).toEqual(['https://other.example.com'])
+    expect(audience('OneAudienceText')).toBe('https://other.example.com')
+  })
+
   it('creates a jwt-bearer credential with a header equal to the config file’s, key write-only and audited', async () => {
     const res = await browser.submit(
       '/external-credentials/new',

@@ -46,6 +46,21 @@ describe('readJwt', () => {
     })
   })
 
+  it('keeps one audience a list when the stored entry has a list (the config file keeps either)', () => {
+    const read = (text: string, stored?: Record<string, unknown>) =>
+      readJwt({ jwtAudience: text }, {}, {}, stored)
+    expect(read('https://a', { jwt: { audience: ['https://old'] } })).toEqual({
+      audience: ['https://a'],
+    })
+    expect(read('https://a', { jwt: { audience: 'https://old' } })).toEqual({
+      audience: 'https://a',
+    })
+    expect(read('https://a\nhttps://b', { jwt: { audience: 'https://old' } })).toEqual({
+      audience: ['https://a', 'https://b'],
+    })
+    expect(read('https://a', {})).toEqual({ audience: 'https://a' })
+  })
+
   it('passes a number and a JSON object, and refuses text that is neither', () => {
     expect(read({ jwtValiditySeconds: '90', jwtAdditionalClaims: '{"a": [1]}' }).jwt).toEqual({
       validitySeconds: 90,

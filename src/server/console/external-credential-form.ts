@@ -84,11 +84,19 @@ export function jwtValuesOf(entry: Record<string, unknown>): FormValues {
  * The `jwt` of a posted form, or undefined when every JWT field is empty. Text the form cannot
  * turn into the config's shape (a lifetime that is not a number, claims that are not a JSON
  * object) goes to `problems` under its field; everything else is left to the config's validation.
+ * The config file keeps `audience` as written — a string, or a list (even of one, which signs
+ * `aud` as a JSON array): one audience line is a string, unless the stored entry `stored` has a
+ * list, which it then stays.
+ *
+ * @example
+ * readJwt({ jwtAudience: 'https://a' }, {}, {}, { jwt: { audience: ['https://old'] } })
+ * // { audience: ['https://a'] }
  */
 export function readJwt(
   body: Record<string, unknown>,
   values: FormValues,
   problems: FormValues,
+  stored?: Record<string, unknown>,
 ): Record<string, unknown> | undefined {
   for (const name of Object.values(JWT_FIELDS)) {
     values[name] =
@@ -105,7 +113,9 @@ export function readJwt(
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '')
-  if (audience.length > 0) jwt.audience = audience.length === 1 ? audience[0] : audience
+  const storedAudience = (stored?.jwt as Record<string, unknown> | undefined)?.audience
+  if (audience.length > 0)
+    jwt.audience = audience.length === 1 && !Array.isArray(storedAudience) ? audience[0] : audience
   const validity = wholeNumber(
     String(values.jwtValiditySeconds),
     'jwtValiditySeconds',

@@ -420,7 +420,7 @@ export function registerExternalCredentialPages(
     if (values.sigv4Region !== '' || values.sigv4Service !== '') {
       entry.sigv4 = { region: values.sigv4Region, service: values.sigv4Service }
     }
-    const jwt = readJwt(body, values, problems)
+    const jwt = readJwt(body, values, problems, stored)
     if (jwt !== undefined) entry.jwt = jwt
     const headers = readHeaders(body, problems)
     if (headers.headers.length > 0) entry.authHeaders = headers.headers
