@@ -24,8 +24,8 @@ import { accessLogOf } from './access-log.ts'
 import { errorAnswer, type ErrorAnswer } from './error-body.ts'
 import { createFastPath } from './fast-path.ts'
 import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
-import { registerConsole } from './console/console-plugin.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
+import { isConsoleTarget, lazyConsole } from './lazy-console.ts'
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { registerMetricsRoute } from './metrics-route.ts'
@@ -58,6 +58,8 @@ export interface CalloutServer {
   readonly fastifyOptions: FastifyHttpOptions<Server>
   /** Forwarding context shared with credential ports. */
   readonly forwardContext: ForwardContext
+  /** Whether the setup console has been built (on its first request; never without a console). */
+  readonly consoleLoaded: boolean
 }
 
 const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const
@@ -319,11 +321,26 @@ export function buildServer(options: ServerOptions): CalloutServer {
     },
   })
 
+  // The console is built when its first page is asked for (see lazy-console.ts).
+  const consoleApp =
+    options.console === undefined
+      ? undefined
+      : lazyConsole({
+          broker,
+          console: options.console,
+          fastifyOptions,
+          installHooks: (target) => installHooks(target),
+          onError: (error) => logger?.error({ err: error }, 'the setup console failed to start'),
+        })
+
   const app = Fastify({
     ...fastifyOptions,
     serverFactory: (handler) => {
       const server = createServer(fastifyOptions.http ?? {}, (request, response) => {
-        if (!fast(request, response, () => handler(request, response))) {
+        if (fast(request, response, () => handler(request, response))) return
+        if (consoleApp !== undefined && isConsoleTarget(request.url)) {
+          consoleApp.handle(request, response)
+        } else {
           handler(request, response)
         }
       })
@@ -400,9 +417,15 @@ export function buildServer(options: ServerOptions): CalloutServer {
       authenticator?.clear()
     },
     forgetClientKey: (id?: string) => authenticator?.clear(id),
+    get consoleLoaded() {
+      return consoleApp?.built ?? false
+    },
   }
   registerJsforceProxy(server, app)
-  if (options.console !== undefined) registerConsole(app, broker, options.console)
+  if (consoleApp !== undefined) {
+    // Closing the proxy closes the console: its answers in flight end their connection too.
+    app.addHook('preClose', (done) => void consoleApp.close().then(() => done(), done))
+  }
   return server
 }
 

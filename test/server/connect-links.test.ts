@@ -278,8 +278,11 @@ describe('opening connect links', () => {
       console: { admin: f.console.store.admin, publicUrl: origin },
     })
     try {
+      await server.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = server.app.server.address() as import('node:net').AddressInfo
       const { json } = await mint('Crm', { user: 'hana' })
-      const res = await server.app.inject({ url: pathOf(json.url) })
+      const res = await request(`http://127.0.0.1:${port}${pathOf(json.url)}`)
+      await res.body.dump()
       expect(res.statusCode).toBe(200)
       const token = json.url.split('/').pop() as string
       expect(lines.some((l) => l.includes('/connect/[redacted]'))).toBe(true)
