@@ -289,7 +289,10 @@ describe('OpenAPI', () => {
       doc.paths['/admin/api/authProviders'].post.requestBody.content['application/json'].schema
     const schema = body.allOf[1]
     expect(schema.properties.type.enum).toEqual(['salesforce', 'oidc', 'oauth2'])
-    expect(schema.properties.consumerSecret).toEqual({ type: 'string', writeOnly: true })
+    expect(schema.properties.consumerSecret).toMatchObject({
+      type: ['string', 'null'],
+      writeOnly: true,
+    })
     expect(schema.additionalProperties).toBe(false)
     // Every documented operation is served (a 401, not a 404, without a token).
     for (const op of ADMIN_OPERATIONS) {
@@ -298,6 +301,64 @@ describe('OpenAPI', () => {
       await r.body.text()
       expect(r.statusCode, `${op.method} ${path}`).toBe(401)
     }
+  })
+})
+
+describe('OpenAPI: secret fields', () => {
+  /** Every node of `schema` marked writeOnly, with its path. */
+  function writeOnlyNodes(schema: Json, path = ''): [string, Json][] {
+    if (schema === null || typeof schema !== 'object') return []
+    if (schema.writeOnly === true) return [[path, schema]]
+    return Object.entries(schema).flatMap(([k, v]) => writeOnlyNodes(v, `${path}/${k}`))
+  }
+
+  it('says that a secret left out keeps the stored one and null removes it, as PUT does', async () => {
+    const doc = (await (await request(`${c.origin}/admin/openapi.json`)).body.json()) as Json
+    const bodies = ['authProviders', 'externalCredentials', 'namedCredentials'].map(
+      (section) =>
+        doc.paths[`/admin/api/${section}/{name}`].put.requestBody.content['application/json']
+          .schema,
+    )
+    const secrets = bodies.flatMap((body) => writeOnlyNodes(body))
+    expect(secrets.map(([path]) => path)).toEqual(
+      expect.arrayContaining([
+        '/properties/consumerSecret',
+        '/properties/clientPrivateKey',
+        '/properties/principals/additionalProperties/properties/secrets/additionalProperties',
+      ]),
+    )
+    for (const [path, node] of secrets) {
+      expect(node.type, path).toEqual(['string', 'null'])
+      expect(node.description, path).toMatch(/left out.*keeps the stored secret/)
+      expect(node.description, path).toMatch(/null removes the stored secret/)
+    }
+
+    // On create, null is no secret.
+    const created = await api('POST', '/admin/api/authProviders', {
+      ...provider,
+      name: 'Nullable',
+      consumerSecret: null,
+      clientAuth: 'none',
+    })
+    expect(created.status, created.text).toBe(201)
+    expect(c.broker.definitions.authProviders.get('Nullable')?.consumerSecret).toBeUndefined()
+    // What the document says is what PUT does.
+    const { name: _name, consumerSecret: _secret, ...rest } = { ...provider, clientAuth: 'none' }
+    const secret = () => c.broker.definitions.authProviders.get('Nullable')?.consumerSecret
+    const given = await api('PUT', '/admin/api/authProviders/Nullable', {
+      ...rest,
+      consumerSecret: CANARY,
+    })
+    expect(given.status, given.text).toBe(200)
+    expect((await api('PUT', '/admin/api/authProviders/Nullable', rest)).status).toBe(200)
+    expect(secret()?.reveal()).toBe(CANARY)
+    const removed = await api('PUT', '/admin/api/authProviders/Nullable', {
+      ...rest,
+      consumerSecret: null,
+    })
+    expect(removed.status, removed.text).toBe(200)
+    expect(removed.json.consumerSecret).toBeUndefined()
+    expect(secret()).toBeUndefined()
   })
 })
 

@@ -141,9 +141,29 @@ function keysOf(context: AdminApiContext): ClientKeyStore {
   return context.keys
 }
 
+/** How a request sets, keeps and removes a secret field (see `DefinitionsService.put`). */
+const SECRET_FIELD =
+  'Write-only: answers show "[write-only: set]". On replace (PUT), a secret left out, empty or "[write-only: set]" keeps the stored secret, a new value replaces it, and null removes the stored secret (on create, null is no secret). A value is stored as given: a ${env:…} or ${file:…} reference is refused ($${ is a literal ${).'
+
+/**
+ * The config schema of one entry with its secret fields (`writeOnly`) as the admin API takes
+ * them: a string, or null to remove the stored secret.
+ */
+function withSecretFields(schema: JsonSchema): JsonSchema {
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk)
+    if (value === null || typeof value !== 'object') return value
+    const node = value as Record<string, unknown>
+    if (node.writeOnly === true)
+      return { ...node, type: ['string', 'null'], description: SECRET_FIELD }
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]))
+  }
+  return walk(schema) as JsonSchema
+}
+
 function definitionOperations(kind: DefinitionKind, label: string): Operation[] {
   const section = SECTIONS[kind]
-  const schema = definitionJsonSchemas()[label as 'AuthProvider']
+  const schema = withSecretFields(definitionJsonSchemas()[label as 'AuthProvider'])
   const withName: JsonSchema = {
     allOf: [
       { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },

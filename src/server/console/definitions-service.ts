@@ -103,7 +103,7 @@ export class DefinitionsService {
   /**
    * Creates (`create`: the name must be free) or replaces (`update`: it must exist) one entry.
    * On update, a secret field left out or empty keeps the stored secret (secrets are
-   * write-only), and one given as `null` removes it. Values are stored as given: a `${env:…}` or `${file:…}` reference in `entry` is
+   * write-only), and one given as `null` removes it (on create, `null` is no secret). Values are stored as given: a `${env:…}` or `${file:…}` reference in `entry` is
    * refused (`$${` is a literal `${`). Validated with the rest of the definitions; applied all or
    * nothing; audited.
    *
@@ -135,6 +135,7 @@ export class DefinitionsService {
     if (references.length > 0) throw configInvalid(references)
     const next: Entry = { ...(entry as Entry) }
     if (exists) keepSecrets(next, section[name]!, `${SECTIONS[kind]}.${name}`, secretPaths)
+    withoutNullSecrets(next, [SECTIONS[kind], name])
     section[name] = next
     // Field names only, never values (some are secrets).
     const changed = Object.keys(next).sort()
@@ -231,6 +232,15 @@ function referencesIn(value: unknown, path: ConfigPath): ConfigIssue[] {
   if (value !== null && typeof value === 'object')
     return Object.entries(value).flatMap(([key, item]) => referencesIn(item, [...path, key]))
   return []
+}
+
+/** Removes every secret field of `entry` (at `path`) given as `null`: no secret is stored there. */
+function withoutNullSecrets(entry: Record<string, unknown>, path: ConfigPath): void {
+  for (const [key, value] of Object.entries(entry)) {
+    if (value === null && isSecretPath([...path, key])) delete entry[key]
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      withoutNullSecrets(value as Record<string, unknown>, [...path, key])
+  }
 }
 
 /** A copy of `entry` with every secret field (a path in `secretPaths`) as {@link WRITE_ONLY}. */
