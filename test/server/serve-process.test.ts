@@ -20,6 +20,7 @@ import {
   type TempHome,
 } from '../cli/helpers.ts'
 import { listen, TokenServer, type Listening } from '../helpers/callout-servers.ts'
+import { serveConfig } from './serve-process-config.ts'
 
 let home: TempHome
 let tokens: TokenServer
@@ -58,27 +59,7 @@ async function settled(count: () => number): Promise<number> {
 }
 
 function config(names: string[]): string {
-  return JSON.stringify({
-    authProviders: {
-      Provider: {
-        type: 'oauth2',
-        consumerKey: 'client-id',
-        consumerSecret: '${env:PROXY_SECRET}',
-        tokenUrl: tokens.tokenUrl,
-      },
-    },
-    externalCredentials: {
-      Api: {
-        protocol: 'oauth2',
-        flow: 'client-credentials',
-        authProvider: 'Provider',
-        principals: { Default: { type: 'named' } },
-      },
-    },
-    namedCredentials: Object.fromEntries(
-      names.map((n) => [n, { url: `${upstream.origin}/api`, externalCredential: 'Api' }]),
-    ),
-  })
+  return serveConfig(tokens.tokenUrl, upstream.origin, names, 'PROXY_SECRET')
 }
 
 beforeAll(async () => {
