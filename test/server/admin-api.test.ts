@@ -137,6 +137,53 @@ describe('admin API', () => {
     expect(JSON.stringify(c.broker.definitions.authProviders.get('Idp'))).toBe(before)
   })
 
+  it('words the fix of a missing or unusable secret as the API takes it, never as a ${env:…} reference', async () => {
+    const missing = await api('POST', '/admin/api/externalCredentials', {
+      name: 'NoPassword',
+      protocol: 'basic',
+      principals: { Service: { type: 'named', parameters: { username: 'svc' } } },
+    })
+    const notPem = await api('POST', '/admin/api/externalCredentials', {
+      name: 'NotPem',
+      protocol: 'jwt',
+      principals: { Signer: { type: 'named', secrets: { privateKey: 'not a key' } } },
+    })
+    const empty = await api('POST', '/admin/api/authProviders', {
+      ...provider,
+      name: 'EmptySecret',
+      consumerSecret: '',
+    })
+    const messages = (res: { json: Json }) =>
+      res.json.error.details.issues.map((i: { path: string; message: string }) => [
+        i.path,
+        i.message,
+      ])
+    const apply = ', or set it in the config file and run callout apply'
+    expect(messages(missing)).toEqual([
+      [
+        'externalCredentials.NoPassword.principals.Service.secrets.password',
+        `is required for protocol basic — give it in the request body${apply}`,
+      ],
+    ])
+    expect(messages(notPem)).toEqual([
+      [
+        'externalCredentials.NotPem.principals.Signer.secrets.privateKey',
+        `is not a PEM private key (RS256) — give the whole PEM text (-----BEGIN … KEY----- …) in the request body${apply}`,
+      ],
+    ])
+    expect(messages(empty)).toEqual([
+      [
+        'authProviders.EmptySecret.consumerSecret',
+        `is empty — give it in the request body${apply}`,
+      ],
+    ])
+    for (const res of [missing, notPem, empty]) {
+      expect(res.status).toBe(400)
+      expect(res.json.error.message).toContain(apply)
+      expect(res.text).not.toMatch(/\$\{(env|file):/)
+    }
+  })
+
   it('creates External and Named Credentials with "did you mean" on a wrong reference', async () => {
     const ec = await api('POST', '/admin/api/externalCredentials', {
       name: 'IdpCred',

@@ -395,8 +395,9 @@ describe('JWT settings and formula headers in the External Credential form', () 
       'p0.remove.password': 'on',
     })
     expect(refused.status).toBe(400)
-    expect(errorUnder(refused.body, 'p0-secrets')).toMatch(
-      /^password is required for protocol basic/,
+    // The fix names what the console offers: no ${env:…}, which the console does not resolve.
+    expect(errorUnder(refused.body, 'p0-secrets')).toBe(
+      'password is required for protocol basic — enter it in this form, or set it in the config file and run callout apply',
     )
     expect(refused.body).toMatch(/name="p0\.remove\.password" value="on" checked>/)
     expect(refused.body).not.toContain('pw-5c1e')
@@ -502,10 +503,15 @@ describe('JWT settings and formula headers in the External Credential form', () 
       'a key that is not PEM',
       { 'p0.privateKey': 'not a key' },
       'p0-privateKey',
-      /is not a PEM private key/,
+      /^is not a PEM private key \(RS256\) — paste the whole PEM text \(-----BEGIN … KEY----- …\) into this form, or set it in the config file and run callout apply$/,
     ],
     ['a private key given twice', { 'p0.secrets': 'privateKey=x' }, 'p0-privateKey', /given twice/],
-    ['no private key', { 'p0.privateKey': '' }, 'p0-privateKey', /is required for flow jwt-bearer/],
+    [
+      'no private key',
+      { 'p0.privateKey': '' },
+      'p0-privateKey',
+      /^is required for flow jwt-bearer — paste the whole PEM text \(-----BEGIN … KEY----- …\) into this form, or set it in the config file and run callout apply$/,
+    ],
     [
       'no subject',
       { 'p0.parameters': 'org=acme' },

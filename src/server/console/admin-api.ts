@@ -170,7 +170,11 @@ function definitionOperations(kind: DefinitionKind, label: string): Operation[] 
       schema,
     ],
   }
-  const change = (call: Call) => ({ actor: call.actor.actor, remote: call.remote })
+  const change = (call: Call) => ({
+    actor: call.actor.actor,
+    remote: call.remote,
+    via: 'api' as const,
+  })
   return [
     {
       method: 'GET',

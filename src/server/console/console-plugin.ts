@@ -131,9 +131,16 @@ export function actorOf(request: FastifyRequest): string {
   return `admin:${request.adminSession?.username ?? '?'}`
 }
 
-/** Who makes a change from a signed-in console page (the audit log's actor and address). */
-export function changedBy(request: FastifyRequest): { actor: string; remote: string } {
-  return { actor: actorOf(request), remote: remoteOf(request) }
+/**
+ * Who makes a change from a signed-in console page (the audit log's actor and address), from
+ * the console (whose form a refusal's fix names).
+ */
+export function changedBy(request: FastifyRequest): {
+  actor: string
+  remote: string
+  via: 'console'
+} {
+  return { actor: actorOf(request), remote: remoteOf(request), via: 'console' }
 }
 
 /** Names of the console's cookies (`__Host-` prefixed over TLS: host-only, path /, Secure). */

@@ -19,7 +19,7 @@ import {
   type ExportedConfig,
 } from '../../definitions/index.ts'
 import type { Clock } from '../../clock.ts'
-import { CalloutError } from '../../errors.ts'
+import { CalloutError, isCalloutError } from '../../errors.ts'
 import type { AuditDetails, AuditRecord } from '../../store/admin.ts'
 
 /** A kind of definition, as the admin API names it. */
@@ -39,10 +39,16 @@ export const KIND_LABELS = Object.freeze({
   namedCredential: 'NamedCredential',
 } as const)
 
-/** Who changes a definition (recorded in the audit log). */
+/** Who changes a definition (recorded in the audit log), and from where. */
 export interface ChangeContext {
   readonly actor: string
   readonly remote?: string
+  /**
+   * The interface the change comes from: a refusal's fix names what it offers (the console's
+   * form, the admin API's request body), never a `${env:…}` or `${file:…}` reference, which
+   * neither resolves.
+   */
+  readonly via: 'console' | 'api'
 }
 
 /** What a secret field reads as in answers: it is set, and never shown. */
@@ -65,7 +71,7 @@ export type Auditor = (entry: {
  * audit entry are written in one transaction: both or neither.
  *
  * @example
- * await service.put('authProvider', 'SfTarget', { type: 'salesforce', consumerKey, consumerSecret }, { actor: 'admin:alice' }, 'create')
+ * await service.put('authProvider', 'SfTarget', { type: 'salesforce', consumerKey, consumerSecret }, { actor: 'admin:alice', via: 'console' }, 'create')
  */
 export class DefinitionsService {
   readonly #broker: Broker
@@ -139,7 +145,12 @@ export class DefinitionsService {
     section[name] = next
     // Field names only, never values (some are secrets).
     const changed = Object.keys(next).sort()
-    await this.#apply(doc, env, this.#record(context, `${kind}.${mode}`, kind, name, changed))
+    await this.#apply(
+      doc,
+      env,
+      this.#record(context, `${kind}.${mode}`, kind, name, changed),
+      context.via,
+    )
   }
 
   /**
@@ -151,7 +162,7 @@ export class DefinitionsService {
     const section = doc[SECTIONS[kind]]
     if (!Object.hasOwn(section, name)) throw this.#notFound(kind, name, doc)
     delete section[name]
-    await this.#apply(doc, env, this.#record(context, `${kind}.delete`, kind, name))
+    await this.#apply(doc, env, this.#record(context, `${kind}.delete`, kind, name), context.via)
   }
 
   #record(
@@ -172,13 +183,23 @@ export class DefinitionsService {
     }
   }
 
-  async #apply(doc: Document, env: Record<string, string>, audit: AuditRecord): Promise<void> {
-    const defs = parseConfig(doc, {
-      env,
-      allowInlineSecrets: true,
-      source: 'this change',
-      onWarning: () => undefined,
-    })
+  async #apply(
+    doc: Document,
+    env: Record<string, string>,
+    audit: AuditRecord,
+    via: ChangeContext['via'],
+  ): Promise<void> {
+    let defs: ReturnType<typeof parseConfig>
+    try {
+      defs = parseConfig(doc, {
+        env,
+        allowInlineSecrets: true,
+        source: 'this change',
+        onWarning: () => undefined,
+      })
+    } catch (error) {
+      throw isCalloutError(error) ? inWordsOf(via, error) : error
+    }
     await this.#broker.apply(defs, { prune: true, audit })
   }
 
@@ -207,6 +228,46 @@ export class DefinitionsService {
       { details: { kind, name, ...(suggestion === undefined ? {} : { suggestion }) } },
     )
   }
+}
+
+/** A fix that names a reference (`${env:…}`, `${file:…}`) or what one reads. */
+const REFERENCE_FIX = /\$\{(?:env|file):|environment variable or file it references/
+
+/** What each interface offers for a secret the check finds missing, empty or not PEM. */
+const SECRET_FIXES = Object.freeze({
+  console: {
+    value: 'enter it in this form',
+    pem: 'paste the whole PEM text (-----BEGIN … KEY----- …) into this form',
+  },
+  api: {
+    value: 'give it in the request body',
+    pem: 'give the whole PEM text (-----BEGIN … KEY----- …) in the request body',
+  },
+} as const)
+
+/**
+ * A `CONFIG_INVALID` from the config file's validation with each fix in the words of `via`: the
+ * config file's "add it as ${env:NAME}" becomes what the console's form or the admin API's body
+ * takes, or the config file with `callout apply`. Other errors, and other issues, as they are.
+ */
+function inWordsOf(via: ChangeContext['via'], error: CalloutError): CalloutError {
+  const { issues, source, ...rest } = error.details as {
+    issues?: { path: string; message: string; line?: number }[]
+    source?: string
+  }
+  if (error.code !== 'CONFIG_INVALID' || issues === undefined) return error
+  const words = SECRET_FIXES[via]
+  const reworded = issues.map((i) => {
+    const dash = i.message.indexOf(' — ')
+    if (dash < 0 || !REFERENCE_FIX.test(i.message.slice(dash))) return i
+    const problem = i.message.slice(0, dash)
+    const fix = /\bPEM\b/.test(problem) || /[pP]rivateKey$/.test(i.path) ? words.pem : words.value
+    return {
+      ...i,
+      message: `${problem} — ${fix}, or set it in the config file and run callout apply`,
+    }
+  })
+  return configInvalid(reworded, source, rest)
 }
 
 /**
