@@ -48,7 +48,14 @@ describe.each(['sqlite', 'postgres'] as const)('admin store on %s', (dialect) =>
         failedLogins: 0,
         lockedUntil: now + 60_000,
       })
-      await b.admin.recordLoginSuccess('adm_1')
+      // A successful login opens a session and clears the counter and the lock.
+      await b.admin.openSession({
+        idHash: 'h0',
+        userId: 'adm_1',
+        createdAt: now,
+        lastSeenAt: now,
+        expiresAt: now + 1000,
+      })
       const cleared = await a.admin.getAdminUser('alice')
       expect(cleared?.lockedUntil).toBeUndefined()
       expect(cleared?.failedLogins).toBe(0)
@@ -69,7 +76,7 @@ describe.each(['sqlite', 'postgres'] as const)('admin store on %s', (dialect) =>
         createdAt: now,
         updatedAt: now,
       })
-      await a.admin.createSession({
+      await a.admin.openSession({
         idHash: 'h1',
         userId: 'adm_1',
         createdAt: now,
@@ -85,7 +92,7 @@ describe.each(['sqlite', 'postgres'] as const)('admin store on %s', (dialect) =>
       expect(await a.admin.getSession('h1', now + 4000)).toMatchObject({ lastSeenAt: now + 500 })
       expect(await b.admin.setAdminPassword('alice', 'scrypt$z', now)).toBe(true)
       expect(await a.admin.getSession('h1', now)).toBeUndefined()
-      await a.admin.createSession({
+      await a.admin.openSession({
         idHash: 'h2',
         userId: 'adm_1',
         createdAt: now,

@@ -190,10 +190,6 @@ export interface AdminStore {
     policy: LockoutPolicy,
     options?: AuditedWrite<LoginFailure>,
   ): Promise<LoginFailure>
-  /** Clears the failure counter after a successful login. */
-  recordLoginSuccess(userId: string): Promise<void>
-
-  createSession(session: Omit<AdminSessionRecord, 'username'>): Promise<void>
   /**
    * A successful login: clears the user's failure counter and stores the session, in one
    * transaction with the audit entry.
@@ -389,18 +385,6 @@ export class KyselyAdminStore implements AdminStore {
         return state
       }),
     )
-  }
-
-  recordLoginSuccess(userId: string): Promise<void> {
-    return this.#run('record a login', async () => {
-      await this.#context.database.write((db) => clearLoginFailures(db, userId))
-    })
-  }
-
-  createSession(session: Omit<AdminSessionRecord, 'username'>): Promise<void> {
-    return this.#run('create a session', async () => {
-      await this.#context.database.write((db) => insertSession(db, session))
-    })
   }
 
   openSession(

@@ -152,7 +152,7 @@ async function fill(
     createdAt: now,
     updatedAt: now,
   })
-  await store.admin.createSession({
+  await store.admin.openSession({
     idHash: 'session-hash-copied',
     userId: 'adm_1',
     createdAt: now,
