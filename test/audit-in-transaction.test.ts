@@ -4,7 +4,8 @@
  * refuses the entry of one action, and the change must then not have happened, with a clear
  * `STORE_ERROR`. Covered: admin creation and password change, counted login failures, logins
  * (session and failure counter), logouts, admin API tokens (create, revoke), connect links
- * (create, open), a browser flow (its pending authorization, its tokens) and revocation (the
+ * (create, open), a browser flow (its pending authorization, its tokens), a token obtained now
+ * through the admin API's authenticate (the token and its entry) and revocation (the
  * tokens stay stored when their removal cannot be audited, even after the authorization server
  * revoked them).
  */
@@ -16,11 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openBroker } from '../src/callout/open-broker.ts'
 import { hashToken, mintConnectLink, useConnectLink } from '../src/callout/connect-links.ts'
 import { systemClock } from '../src/clock.ts'
-import type { Definitions } from '../src/definitions/model.ts'
+import type { CredentialKey, Definitions } from '../src/definitions/model.ts'
 import { Secret } from '../src/secrets/secret.ts'
 import { MasterKey } from '../src/secrets/master-key.ts'
 import { AdminAuth } from '../src/server/admin/admin-auth.ts'
+import type { StatusReport } from '../src/callout/status-report.ts'
+import { ADMIN_OPERATIONS } from '../src/server/console/admin-api.ts'
+import { DefinitionsService } from '../src/server/console/definitions-service.ts'
 import { revokeAudited } from '../src/server/console/revoke-audited.ts'
+import type { AuditEntry } from '../src/store/admin.ts'
 import type { KyselyStore } from '../src/store/kysely-store.ts'
 import { openStore } from '../src/store/open-store.ts'
 import { listen, readBody, type Listening } from './e2e/helpers/e2e.ts'
@@ -157,6 +162,32 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 function expectRefused(error: { code: string; message: string }, operation: string): void {
   expect(error.code).toBe('STORE_ERROR')
   expect(error.message).toContain(operation)
+}
+
+/**
+ * Runs `obtain` (one token request, audited as `namedCredential.authenticate`) while the database
+ * refuses that entry: the token is neither stored nor kept in memory to be stored later. Then runs
+ * it again and returns the audit log once the token is stored.
+ */
+async function storedOnlyWithEntry(
+  s: Awaited<ReturnType<typeof refusingStore>>,
+  key: CredentialKey,
+  obtain: () => Promise<StatusReport>,
+): Promise<AuditEntry[]> {
+  const requested = issued
+  const error = await s.refusing('namedCredential.authenticate', () => failure(obtain()))
+  // The token was obtained, but it and its entry are one transaction: neither is stored…
+  expect(issued).toBe(requested + 1)
+  expect(await s.store.getCredential(key)).toBeUndefined()
+  // …nor kept in memory to be stored later without its entry.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  expect(await s.store.getCredential(key)).toBeUndefined()
+  expectRefused(error, 'write a credential')
+  expect(await s.actions()).toEqual([])
+
+  expect((await obtain()).principals[0]?.status).toBe('authenticated')
+  expect((await s.store.getCredential(key))?.accessToken?.reveal()).toBe(`access-${issued}`)
+  return s.store.admin.listAudit()
 }
 
 describe.each(['sqlite', 'postgres'] as const)(
@@ -372,20 +403,58 @@ describe.each(['sqlite', 'postgres'] as const)(
         expect(await s.actions()).toEqual(['namedCredential.authenticate-start'])
         await s.raw('delete from admin_audit')
 
-        const error = await s.refusing('namedCredential.authenticate', () => failure(complete()))
-        expect(issued).toBeGreaterThan(0)
-        expect(await s.store.getCredential(key)).toBeUndefined()
-        // Not kept in memory to be stored later without its entry either.
-        await new Promise((resolve) => setTimeout(resolve, 400))
-        expect(await s.store.getCredential(key)).toBeUndefined()
-        expectRefused(error, 'write a credential')
-        expect(await s.actions()).toEqual([])
-
-        expect((await complete()).principals[0]?.status).toBe('authenticated')
-        expect((await s.store.getCredential(key))?.accessToken?.reveal()).toBe(`access-${issued}`)
-        const entries = await s.store.admin.listAudit()
+        const entries = await storedOnlyWithEntry(s, key, complete)
         expect(entries.map((e) => [e.action, e.target, e.details])).toEqual([
           ['namedCredential.authenticate', 'NamedCredential/Api', { status: 'authenticated' }],
+        ])
+      } finally {
+        await broker.close()
+        await s.store.close()
+      }
+    })
+
+    it('obtaining a token now (the admin API’s authenticate): a refused entry stores no token', async () => {
+      const s = await refusingStore(dialect)
+      await s.store.applyDefinitions(
+        definitions({
+          authProviders: [
+            authProvider({ tokenUrl: `${tokenEndpoint.origin}/token`, allowInsecureHttp: true }),
+          ],
+          externalCredentials: [externalCredential({ flow: 'client-credentials' })],
+          namedCredentials: [namedCredential()],
+        }),
+      )
+      const key = { externalCredential: 'Api', principal: 'Default', userId: '' }
+      // A failed write is retried while the lease is held (15 s by default): shortened here.
+      const broker = await openBroker({ store: s.store, env: {}, tokens: { commitRetryMs: 300 } })
+      // The admin API's own operation, as its route runs it.
+      const operation = ADMIN_OPERATIONS.find(
+        (op) =>
+          op.method === 'POST' && op.path === '/admin/api/namedCredentials/{name}/authenticate',
+      )!
+      const context = {
+        auth: s.auth,
+        broker,
+        definitions: new DefinitionsService(broker, systemClock),
+        now: () => Date.now(),
+      }
+      const authenticate = () =>
+        operation.handle(context, {
+          actor: { actor: 'token:0123456789ab', username: '' },
+          params: { name: 'Api' },
+          body: undefined,
+          remote: '127.0.0.1',
+          reply: undefined as never,
+        }) as Promise<StatusReport>
+      try {
+        const entries = await storedOnlyWithEntry(s, key, authenticate)
+        expect(entries.map((e) => [e.action, e.actor, e.target, e.details])).toEqual([
+          [
+            'namedCredential.authenticate',
+            'token:0123456789ab',
+            'NamedCredential/Api',
+            { status: 'authenticated' },
+          ],
         ])
       } finally {
         await broker.close()

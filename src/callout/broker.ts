@@ -1,6 +1,6 @@
 import { checkFormulas } from '../auth/formula-check.ts'
 import type { Clock } from '../clock.ts'
-import type { Definitions } from '../definitions/model.ts'
+import type { Definitions, PrincipalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { AuditRecord } from '../store/admin.ts'
 import type { Secret } from '../secrets/secret.ts'
@@ -261,7 +261,9 @@ export class Broker {
    * wrong secret or key fails here — or checks the stored one for the browser flow, and returns
    * its status. Use it to surface configuration problems before the first callout (`callout
    * auth`). `fresh: false` accepts a cached or stored token that is still valid. Protocols without
-   * tokens (none, basic, custom, jwt, aws-sigv4) only report their status.
+   * tokens (none, basic, custom, jwt, aws-sigv4) only report their status. `audit` (the admin API
+   * passes one) is asked for, and written in the same transaction, only when the token request
+   * stores a token: both are stored or neither.
    *
    * @example
    * const report = await broker.authenticate('Target')
@@ -269,13 +271,30 @@ export class Broker {
    */
   async authenticate(
     name: string,
-    options: { user?: string; principal?: string; fresh?: boolean } = {},
+    options: {
+      user?: string
+      principal?: string
+      fresh?: boolean
+      audit?: (obtained: {
+        readonly namedCredential: string
+        readonly credential: PrincipalCredential
+      }) => AuditRecord
+    } = {},
   ): Promise<StatusReport> {
     this.#assertOpen()
     const target = resolveTarget(this.#definitions, `callout:${name}`, options)
     if (target.kind === 'credential' && target.externalCredential.protocol === 'oauth2') {
       const fresh = options.fresh !== false && target.externalCredential.flow !== 'browser'
-      await this.#parts.tokens.getToken(grantContextFor(target), { fresh })
+      const { audit } = options
+      await this.#parts.tokens.getToken(grantContextFor(target), {
+        fresh,
+        ...(audit === undefined || !fresh
+          ? {}
+          : {
+              audit: (credential: PrincipalCredential) =>
+                audit({ namedCredential: target.namedCredential.name, credential }),
+            }),
+      })
     }
     const [report] = await this.status(
       name,

@@ -20,6 +20,37 @@ describe('SingleFlight', () => {
     expect(flights.size).toBe(0)
   })
 
+  it('runOwn waits for the run in flight (even a failing one) instead of joining it; later runs join it', async () => {
+    const flights = new SingleFlight<string, string>()
+    const order: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const first = flights.run('k', async () => {
+      order.push('first')
+      await gate
+      throw new Error('boom')
+    })
+    let finish!: () => void
+    const done = new Promise<void>((r) => (finish = r))
+    const own = flights.runOwn('k', async () => {
+      order.push('own')
+      await done
+      return 'own'
+    })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(order).toEqual(['first'])
+    release()
+    await expect(first).rejects.toThrow('boom')
+    // Started once the first settled: a run now joins it.
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(order).toEqual(['first', 'own'])
+    const joined = flights.run('k', async () => 'another')
+    finish()
+    expect(await own).toBe('own')
+    expect(await joined).toBe('own')
+    expect(order).toEqual(['first', 'own'])
+  })
+
   it('keeps keys apart', async () => {
     const flights = new SingleFlight<string, string>()
     const [a, b] = await Promise.all([

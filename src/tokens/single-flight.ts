@@ -25,6 +25,21 @@ export class SingleFlight<K, V> {
     return promise
   }
 
+  /**
+   * Runs `fn` for `key` as an operation of its own: after the run in flight for `key` (if any)
+   * settles, whatever its outcome. Callers of {@link run} meanwhile join this one.
+   *
+   * @example
+   * await flights.runOwn('k', () => fetchTokenAndAudit()) // never answered by another caller's fetch
+   */
+  async runOwn(key: K, fn: () => Promise<V>): Promise<V> {
+    for (let running = this.#inFlight.get(key); running !== undefined;) {
+      await running.catch(() => undefined)
+      running = this.#inFlight.get(key)
+    }
+    return this.run(key, fn)
+  }
+
   /** True while a run for `key` is in flight. */
   has(key: K): boolean {
     return this.#inFlight.has(key)

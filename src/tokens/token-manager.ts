@@ -252,18 +252,26 @@ export class TokenManager {
    * Refreshes proactively when the token is within its refresh margin. With `fresh: true` it asks
    * the authorization server now (mint, or refresh for `browser`) whatever is cached or stored and
    * whatever cooldown is running: an operator's "check it now" (`callout auth`, `doctor --online`).
+   * With `fresh` and `audit`, the token set obtained and that entry are stored in one transaction
+   * (both or neither; the token set is then not kept in memory to be stored later), and the
+   * request is this caller's own: it never joins a token request already in flight.
    *
    * @throws CalloutError `NOT_AUTHENTICATED` (browser flow never authenticated), `NEEDS_REAUTH`,
    *   `REFRESH_COOLDOWN`, `USER_REQUIRED`, or the grant's error.
    */
   async getToken(
     ctx: GrantContext,
-    options: { readonly fresh?: boolean } = {},
+    options: {
+      readonly fresh?: boolean
+      readonly audit?: (stored: PrincipalCredential) => AuditRecord
+    } = {},
   ): Promise<ActiveCredential> {
     const k = keyStringOf(ctx)
     const key = keyOf(ctx)
     if (options.fresh === true) {
-      return this.#flights.run(k, () => this.#obtainWithLease(ctx, key, undefined, undefined, true))
+      const { audit } = options
+      const obtain = () => this.#obtainWithLease(ctx, key, undefined, undefined, true, audit)
+      return audit === undefined ? this.#flights.run(k, obtain) : this.#flights.runOwn(k, obtain)
     }
     const cached = this.#fresh(k, ctx)
     if (cached !== undefined) return cached
@@ -780,6 +788,7 @@ export class TokenManager {
     rejected: Secret | undefined,
     initial: PrincipalCredential | undefined,
     fresh = false,
+    audit?: (stored: PrincipalCredential) => AuditRecord,
   ): Promise<ActiveCredential> {
     const k = credentialKeyString(key)
     let seen = initial
@@ -797,7 +806,7 @@ export class TokenManager {
           const current = await this.#read(key)
           if (fresh) {
             this.#assertMayObtain(ctx, current, k, true)
-            return this.#callGrant(ctx, key, current, rejected)
+            return this.#callGrant(ctx, key, current, rejected, audit)
           }
           const accepted = this.#acceptable(current, ctx, rejected)
           if (accepted !== undefined) return accepted
@@ -936,6 +945,7 @@ export class TokenManager {
     key: CredentialKey,
     current: PrincipalCredential | undefined,
     rejected: Secret | undefined,
+    audit?: (stored: PrincipalCredential) => AuditRecord,
   ): Promise<ActiveCredential> {
     let tokenSet: TokenSet
     try {
@@ -953,14 +963,15 @@ export class TokenManager {
     } catch (thrown) {
       throw await this.#recordFailure(ctx, key, current, rejected, thrown)
     }
-    return this.#commit(ctx, key, tokenSet, { current, rejected })
+    return this.#commit(ctx, key, tokenSet, { current, rejected }, audit)
   }
 
   /**
    * Stores a token set obtained from the authorization server. After a refresh or a mint the
    * write is a compare-and-swap on the version of `current` and keeps what the response omits (a
    * refresh token that was not rotated, scope, instance URL, identity); a new authorization
-   * (`replace`) replaces whatever is stored.
+   * (`replace`) replaces whatever is stored. With `audit`, its entry goes in the write's
+   * transaction, and a failed write is thrown rather than kept to store later.
    */
   async #commit(
     ctx: GrantContext,
@@ -1003,7 +1014,11 @@ export class TokenManager {
         }
       } else {
         stored = await this.#retryingStore(() =>
-          this.#store.compareAndSetCredential(next, current?.version ?? 0),
+          this.#store.compareAndSetCredential(
+            next,
+            current?.version ?? 0,
+            audit === undefined ? {} : { audit },
+          ),
         )
       }
     } catch (error) {

@@ -278,13 +278,22 @@ export const ADMIN_OPERATIONS: readonly Operation[] = Object.freeze([
     status: 200,
     handle: async (c, call) => {
       c.definitions.get('namedCredential', call.params.name!)
-      const report = await c.broker.authenticate(call.params.name!)
-      await c.auth.audit({
+      const entry = {
         actor: call.actor.actor,
         action: 'namedCredential.authenticate',
         target: `NamedCredential/${call.params.name!}`,
         remote: call.remote,
+      }
+      // A token obtained is stored with its entry, in one transaction; asked for only then.
+      let stored = false
+      const report = await c.broker.authenticate(call.params.name!, {
+        audit: ({ credential }) => {
+          stored = true
+          return c.auth.entry({ ...entry, details: { status: credential.status } })
+        },
       })
+      // Nothing stored (the browser flow's status, a protocol without tokens): the entry alone.
+      if (!stored) await c.auth.audit(entry)
       return report
     },
   },
