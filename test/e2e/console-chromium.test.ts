@@ -10,9 +10,8 @@
  * lockout, redirect_uri_mismatch, SAME_ORG_SSO and an SSO-only org whose flow times out. axe-core checks every page; screenshots go to
  * test-artifacts/console/ (git-ignored).
  */
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
-import { mkdir } from 'node:fs/promises'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PENDING_AUTHORIZATION_TTL_MS } from '../../src/callout/browser-authorization.ts'
 import { AdminAuth } from '../../src/server/admin/admin-auth.ts'
@@ -20,19 +19,22 @@ import {
   ADMIN,
   PASSWORD,
   TEST_SCRYPT_COST,
-  consoleRig,
   type ConsoleInstance,
-  type ConsoleRig,
 } from '../server/console-helpers.ts'
-import { expectAccessible, finishOnEmulator } from './helpers/chromium.ts'
+import {
+  CONSOLE_ARTIFACTS as ARTIFACTS,
+  expectAccessible,
+  finishOnEmulator,
+  startConsoleInChromium,
+  type ConsoleInChromium,
+} from './helpers/chromium.ts'
 
-const ARTIFACTS = new URL('../../test-artifacts/console/', import.meta.url).pathname
 const USER = 'admin@target.example'
 const USER_PASSWORD = 'Adm1n-Pa55!'
 
+let started: ConsoleInChromium
 let emulator: Emulator
 let org: EmulatedOrg
-let rig: ConsoleRig
 let c: ConsoleInstance
 let browser: Browser
 let page: Page
@@ -41,32 +43,19 @@ const dialogs: string[] = []
 let skew = 0
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  emulator = await startEmulator({
-    orgs: [{ name: 'target', users: [{ username: USER, password: USER_PASSWORD }] }],
-  })
+  started = await startConsoleInChromium(
+    { orgs: [{ name: 'target', users: [{ username: USER, password: USER_PASSWORD }] }] },
+    { clock: { now: () => Date.now() + skew } },
+  )
+  ;({ emulator, console: c, browser, page } = started)
   org = emulator.org('target')
-  rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
-  c = await rig.start({ clock: { now: () => Date.now() + skew } })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-  // bypassCSP lets axe-core be injected; the pages themselves never need it.
-  const context = await browser.newContext({
-    bypassCSP: true,
-    viewport: { width: 1100, height: 800 },
-  })
-  page = await context.newPage()
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message())
     void dialog.accept()
   })
 }, 60_000)
 afterAll(async () => {
-  await browser?.close()
-  await rig?.close()
-  await emulator?.close()
+  await started?.close()
 })
 
 async function shot(name: string): Promise<void> {

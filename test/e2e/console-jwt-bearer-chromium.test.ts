@@ -7,38 +7,33 @@
  * header the formula computed. The stored definition equals what the config file gives.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
-import { startEmulator, type EmulatedOrg, type Emulator } from '@callout/salesforce-emulator'
-import type { Browser, Page } from 'playwright-core'
+import type { EmulatedOrg, Emulator } from '@callout/salesforce-emulator'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exportDefinitions, parseConfig } from '../../src/definitions/index.ts'
+import { ADMIN, PASSWORD, type ConsoleInstance } from '../server/console-helpers.ts'
 import {
-  ADMIN,
-  PASSWORD,
-  TEST_SCRYPT_COST,
-  consoleRig,
-  type ConsoleInstance,
-  type ConsoleRig,
-} from '../server/console-helpers.ts'
-import { expectAccessible, launchChromium, logInToConsole } from './helpers/chromium.ts'
+  CONSOLE_ARTIFACTS as ARTIFACTS,
+  expectAccessible,
+  logInToConsole,
+  startConsoleInChromium,
+  type ConsoleInChromium,
+} from './helpers/chromium.ts'
 
-const ARTIFACTS = new URL('../../test-artifacts/console/', import.meta.url).pathname
 const USER = 'integration@target.example'
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
 const PEM_CANARY = PEM.split('\n')[4]!
 
+let started: ConsoleInChromium
 let emulator: Emulator
 let org: EmulatedOrg
-let rig: ConsoleRig
 let c: ConsoleInstance
-let browser: Browser
 let page: Page
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  emulator = await startEmulator({
+  started = await startConsoleInChromium({
     orgs: [
       {
         name: 'target',
@@ -55,20 +50,14 @@ beforeAll(async () => {
       },
     ],
   })
+  ;({ emulator, console: c, page } = started)
   org = emulator.org('target')
   org.registerApexRoute('GET', '/echo', (req) => ({
     body: { user: req.user.username, org: req.headers['x-org'] ?? null },
   }))
-  rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
-  c = await rig.start()
-  const opened = await launchChromium()
-  browser = opened.browser
-  page = opened.page
 }, 60_000)
 afterAll(async () => {
-  await browser?.close()
-  await rig?.close()
-  await emulator?.close()
+  await started?.close()
 })
 
 async function submitCard(): Promise<void> {

@@ -1,10 +1,19 @@
 /**
- * Shared steps of the console's Chromium tests: an axe-core check of the current page, and the
- * emulator's login and approval pages followed until the browser is back on the console.
+ * Shared steps of the console's Chromium tests: the console, an emulated Salesforce org and
+ * headless Chromium started together, an axe-core check of the current page, and the emulator's
+ * login and approval pages followed until the browser is back on the console.
  */
+import { mkdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { startEmulator, type Emulator, type EmulatorSeed } from '@callout/salesforce-emulator'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { expect } from 'vitest'
+import {
+  TEST_SCRYPT_COST,
+  consoleRig,
+  type ConsoleInstance,
+  type ConsoleRig,
+} from '../../server/console-helpers.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -67,4 +76,46 @@ export async function logInToConsole(
   await page.fill('#username', admin.username)
   await page.fill('#password', admin.password)
   await Promise.all([page.waitForNavigation(), page.click('main button[type="submit"]')])
+}
+
+/** Where the console's Chromium tests put their screenshots (git-ignored). */
+export const CONSOLE_ARTIFACTS = new URL('../../../test-artifacts/console/', import.meta.url)
+  .pathname
+
+/** A console, its emulated Salesforce org(s) and a Chromium page, started for one test file. */
+export interface ConsoleInChromium {
+  readonly emulator: Emulator
+  readonly rig: ConsoleRig
+  readonly console: ConsoleInstance
+  readonly browser: Browser
+  readonly page: Page
+  /** Closes the browser, the console and the emulator. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the Salesforce emulator with `seed`, a console on a fresh store (test scrypt cost,
+ * `start` options such as a clock) and headless Chromium; creates {@link CONSOLE_ARTIFACTS}.
+ */
+export async function startConsoleInChromium(
+  seed: EmulatorSeed,
+  start: Parameters<ConsoleRig['start']>[0] = {},
+): Promise<ConsoleInChromium> {
+  await mkdir(CONSOLE_ARTIFACTS, { recursive: true })
+  const emulator = await startEmulator(seed)
+  const rig = await consoleRig({ scryptCost: TEST_SCRYPT_COST })
+  const instance = await rig.start(start)
+  const { browser, page } = await launchChromium()
+  return {
+    emulator,
+    rig,
+    console: instance,
+    browser,
+    page,
+    async close() {
+      await browser.close()
+      await rig.close()
+      await emulator.close()
+    },
+  }
 }
