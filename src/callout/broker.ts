@@ -3,7 +3,6 @@ import type { Clock } from '../clock.ts'
 import type { Definitions, PrincipalCredential } from '../definitions/model.ts'
 import { CalloutError } from '../errors.ts'
 import type { AuditRecord } from '../store/admin.ts'
-import type { Secret } from '../secrets/secret.ts'
 import type { ApplyResult, Store } from '../store/types.ts'
 import { externalCredentialsChangedBy } from '../tokens/definitions-changed.ts'
 import type { Revocation, RevokeTokensOptions, TokenManager } from '../tokens/token-manager.ts'
@@ -16,7 +15,7 @@ import {
   type CompleteAuthorizationOptions,
 } from './browser-authorization.ts'
 import type { Dispatchers } from './dispatchers.ts'
-import { CalloutPipeline, type Exchange, type PipelineRequest } from './pipeline.ts'
+import { CalloutPipeline, type Exchange, type PipelineRequest, type Received } from './pipeline.ts'
 import { buildStatusReports, type StatusReport } from './status-report.ts'
 import type { Authenticators } from './steps/authenticate.ts'
 import { allowAll, type AccessPolicy } from './steps/check-access.ts'
@@ -209,21 +208,22 @@ export class Broker {
   }
 
   /**
-   * {@link request} after a prepared exchange's answer rejected its token (`exchange.token`):
-   * refreshes once (as the pipeline does on a 401) and sends the callout with the new token.
+   * {@link request} continued from the answer a prepared exchange already received: after a
+   * rejected token (`exchange.token`) it refreshes once (as the pipeline does on a 401) and sends
+   * the callout with the new token; after a redirect the pipeline follows, it sends the next hop.
    *
    * @internal
    */
-  requestAfterRejection(
+  requestAfter(
     input: string,
     options: CalloutRequestOptions,
-    rejected: Secret,
+    received: Received,
   ): Promise<CalloutResponse> {
     try {
       this.#assertOpen()
       const request = normalizeRequestSync(options)
       if (request === undefined || request.body !== undefined) return this.request(input, options)
-      return this.#pipeline.run(input, withSignal(request, options.signal), options, rejected)
+      return this.#pipeline.run(input, withSignal(request, options.signal), options, received)
     } catch (error) {
       return Promise.reject(error as Error)
     }

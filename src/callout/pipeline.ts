@@ -10,7 +10,12 @@ import { startDeadline } from './steps/deadline.ts'
 import { authenticate, authenticateNow, type Authenticators } from './steps/authenticate.ts'
 import { checkAccessNow, type AccessPolicy } from './steps/check-access.ts'
 import { trustedInstanceOrigin, untrustedInstance } from './steps/instance-trust.ts'
-import { effectivePort, redirectDecision, type RedirectTrust } from './steps/redirects.ts'
+import {
+  effectivePort,
+  redirectDecision,
+  type FollowedRedirect,
+  type RedirectTrust,
+} from './steps/redirects.ts'
 import {
   ADVICE_HEADER,
   refreshVerdict,
@@ -75,6 +80,17 @@ const BODY_HEADERS = [
   'content-language',
   'content-location',
 ]
+
+/**
+ * An answer the proxy's fast path already received for a prepared {@link Exchange}, for
+ * {@link CalloutPipeline.run} to continue from instead of sending the request again: `rejected` —
+ * the answer rejected this token (refresh at once, then send: the send is the retry);
+ * `redirected` — a redirect the pipeline follows ({@link Exchange.redirect}: the next hop is the
+ * first request sent).
+ */
+export type Received =
+  | { readonly rejected: Secret }
+  | { readonly redirected: { readonly status: number; readonly next: FollowedRedirect } }
 
 /** A resolved target with what the pipeline derives from it once per definitions snapshot. */
 interface Prepared {
@@ -144,7 +160,7 @@ export class CalloutPipeline {
     input: string | URL,
     request: PipelineRequest,
     options: CalloutOptions = {},
-    rejected?: Secret,
+    received?: Received,
   ): Promise<CalloutResponse> {
     try {
       const prepared = this.#targets.get(this.#deps.definitions(), input, options)
@@ -153,10 +169,10 @@ export class CalloutPipeline {
       const placement = options.sessionId
       if (pending !== undefined) {
         return pending.then(() =>
-          this.#dispatch(prepared, sendOptions, request, placement, rejected),
+          this.#dispatch(prepared, sendOptions, request, placement, received),
         )
       }
-      return this.#dispatch(prepared, sendOptions, request, placement, rejected)
+      return this.#dispatch(prepared, sendOptions, request, placement, received)
     } catch (error) {
       return Promise.reject(error as Error)
     }
@@ -167,7 +183,7 @@ export class CalloutPipeline {
     sendOptions: SendOptions,
     request: PipelineRequest,
     placement: SessionIdPlacement | undefined,
-    rejected: Secret | undefined,
+    received: Received | undefined,
   ): Promise<CalloutResponse> {
     stripCallerAuth(request.headers) // mutates the pipeline's own (normalised) headers
     const target = prepared.target
@@ -178,7 +194,7 @@ export class CalloutPipeline {
         sendOptions,
       )
     }
-    return this.#runCredential(target, prepared, sendOptions, request, placement, rejected)
+    return this.#runCredential(target, prepared, sendOptions, request, placement, received)
   }
 
   /**
@@ -230,7 +246,7 @@ export class CalloutPipeline {
     sendOptions: SendOptions,
     request: PipelineRequest,
     placement: SessionIdPlacement | undefined,
-    rejected: Secret | undefined,
+    received: Received | undefined,
   ): Promise<CalloutResponse> {
     const nc = target.namedCredential
     const tokens = this.#deps.tokens
@@ -244,17 +260,30 @@ export class CalloutPipeline {
     let headers = request.headers
     let body = request.body
     let refreshed = false
-    // The fast path already received this callout's answer with `rejected` and found that it
-    // asks for a refresh: refresh at once, then send (the send is the retry).
+    // The fast path already received this callout's first answer (`received`): a rejected token
+    // is refreshed at once, then the request sent (the send is the retry); a redirect the pipeline
+    // follows continues with its next hop (the first hop is spent: `maxRedirects` counts it).
     let retry = false
-    if (rejected !== undefined && ctx !== undefined && !isStream(body)) {
-      if (tokens.refreshAdvice?.(ctx, rejected) === undefined) {
+    let first = 0
+    if (received !== undefined && 'rejected' in received) {
+      const rejected = received.rejected
+      if (
+        ctx !== undefined &&
+        !isStream(body) &&
+        tokens.refreshAdvice?.(ctx, rejected) === undefined
+      ) {
         refreshed = retry = true
         credential = await tokens.invalidate(ctx, rejected)
         url = apiUrl(target, credential)
       }
+    } else if (received !== undefined) {
+      const { status, next } = received.redirected
+      ;({ headers, body } = nextHop(nc.name, status, next, headers, body))
+      method = next.method
+      url = next.url
+      first = 1
     }
-    for (let hop = 0; ; hop++) {
+    for (let hop = first; ; hop++) {
       const outbound = outboundOf(request, method, url, headers, body)
       const authed =
         authenticateNow(target, outbound, credential, authenticators) ??
@@ -305,7 +334,10 @@ export class CalloutPipeline {
         method,
         redirectTrust(target, credential),
       )
-      if (!decision.follow) return this.#adviseRedirect(res, target)
+      if (!decision.follow) {
+        const advice = redirectAdvice(res.statusCode, target)
+        return advice === undefined ? res : withHeader(res, ADVICE_HEADER, advice)
+      }
       if (hop >= DEFAULTS.maxRedirects) {
         await res.body.dump()
         throw new CalloutError(
@@ -315,23 +347,41 @@ export class CalloutPipeline {
         )
       }
       await res.body.dump()
-      if (decision.dropBody) {
-        body = undefined
-        headers = { ...headers }
-        for (const name of BODY_HEADERS) delete headers[name]
-      } else if (isStream(body) && body !== undefined) {
-        throw notReplayable(nc.name, `redirect ${res.statusCode}`)
-      }
+      ;({ headers, body } = nextHop(nc.name, res.statusCode, decision, headers, body))
       method = decision.method
       url = decision.url
     }
   }
+}
 
-  #adviseRedirect(res: CalloutResponse, target: CredentialTarget): CalloutResponse {
-    if (res.statusCode < 300 || res.statusCode > 399) return res
-    if (!needsInstanceOrigin(target.namedCredential, target.provider)) return res
-    return withHeader(res, ADVICE_HEADER, loginOrUiHostRedirectAdvice(target.namedCredential.name))
+/**
+ * The advice on a redirect the pipeline returns (not followed): for a Named Credential that names
+ * a Salesforce login or Lightning host, why its callouts belong on the instance origin.
+ */
+function redirectAdvice(status: number, target: CredentialTarget): string | undefined {
+  if (status < 300 || status > 399) return undefined
+  if (!needsInstanceOrigin(target.namedCredential, target.provider)) return undefined
+  return loginOrUiHostRedirectAdvice(target.namedCredential.name)
+}
+
+/**
+ * The next hop's headers and body after a followed redirect: without the body and its headers
+ * when the redirect drops them (303, a 301/302 POST); a streamed body cannot be sent again.
+ */
+function nextHop(
+  name: string,
+  status: number,
+  next: FollowedRedirect,
+  headers: Record<string, string>,
+  body: OutboundBody,
+): { headers: Record<string, string>; body: OutboundBody } {
+  if (next.dropBody) {
+    const kept = { ...headers }
+    for (const header of BODY_HEADERS) delete kept[header]
+    return { headers: kept, body: undefined }
   }
+  if (isStream(body) && body !== undefined) throw notReplayable(name, `redirect ${status}`)
+  return { headers, body }
 }
 
 /**
@@ -342,6 +392,8 @@ export class Exchange {
   readonly #target: CredentialTarget
   readonly #tokens: PipelineTokens | undefined
   readonly #ctx: GrantContext | undefined
+  readonly #credential: ActiveCredential | undefined
+  readonly #url: URL
   /** The token sent, for OAuth 2.0 credentials. */
   readonly token: Secret | undefined
   readonly dispatcher: Dispatcher
@@ -365,6 +417,8 @@ export class Exchange {
     this.#target = target
     this.#tokens = tokens
     this.#ctx = ctx
+    this.#credential = credential
+    this.#url = url
     this.token = credential?.accessToken
     this.dispatcher = dispatcher
     this.origin = url.origin
@@ -385,17 +439,37 @@ export class Exchange {
 
   /**
    * What the pipeline does with an answer of `status` before returning it: `pass` — nothing;
-   * `inspect` — it decides from the body whether the token was rejected ({@link verdict});
-   * `resend` — a redirect, which only the pipeline follows (send the request through it).
+   * `inspect` — it decides from the body whether the token was rejected ({@link verdict}), then,
+   * for a 3xx, whether to follow it ({@link redirect}); `redirect` — it decides whether to follow
+   * it ({@link redirect}).
    */
-  intercept(status: number): 'pass' | 'inspect' | 'resend' {
-    if (status >= 300 && status <= 399) return 'resend'
-    if (this.token === undefined) return 'pass'
-    const trigger =
-      status === 401 ||
-      this.#target.externalCredential.additionalRefreshStatusCodes.includes(status)
-    if (trigger) return 'inspect'
-    return status === 500 && this.#target.provider?.type === 'salesforce' ? 'inspect' : 'pass'
+  intercept(status: number): 'pass' | 'inspect' | 'redirect' {
+    if (this.token !== undefined) {
+      const trigger =
+        status === 401 ||
+        this.#target.externalCredential.additionalRefreshStatusCodes.includes(status) ||
+        (status === 500 && this.#target.provider?.type === 'salesforce')
+      if (trigger) return 'inspect'
+    }
+    return status >= 300 && status <= 399 ? 'redirect' : 'pass'
+  }
+
+  /**
+   * The pipeline's decision on a redirect answer (`status`, its `Location` as undici parses it),
+   * by the rules of its redirect step: `follow` — continue with {@link CalloutPipeline.run} from
+   * `received` (it sends the next hop; the redirect's body is not needed); `pass` — return it as
+   * it is, with `advice` when the pipeline adds some (a Salesforce login or Lightning host).
+   */
+  redirect(
+    status: number,
+    location: string | string[] | undefined,
+  ):
+    | { readonly action: 'follow'; readonly received: Received }
+    | { readonly action: 'pass'; readonly advice: string | undefined } {
+    const trust = redirectTrust(this.#target, this.#credential)
+    const next = redirectDecision(status, location, this.#url, this.method, trust)
+    if (!next.follow) return { action: 'pass', advice: redirectAdvice(status, this.#target) }
+    return { action: 'follow', received: { redirected: { status, next } } }
   }
 
   /**

@@ -3,8 +3,12 @@
  * OPTIONS), presents a recently verified client key and names a Named Credential whose token is
  * cached is forwarded with undici's `dispatch` and answered on the raw response: no Fastify
  * request or reply, no body stream, no promise. Everything else goes to the full path (the
- * Fastify route → `forward` → `broker.request`), which gives the same answers; so does every
- * answer the pipeline would act on (a redirect, a rejected token, a Salesforce session error).
+ * Fastify route → `forward` → `broker.request`), which gives the same answers. An answer the
+ * pipeline acts on is handed to the full path with the answer itself, and the pipeline continues
+ * from it instead of sending the request again: a rejected token (a 401, or a Salesforce session
+ * error in the body's first 64 KiB) is refreshed at once, and a redirect the pipeline follows has
+ * its next hop sent (its body read and discarded here). A redirect it does not follow, and a held
+ * answer that rejects no token, are passed on here as they came.
  * Failures are worded as on the full path (`translateUpstreamError`, the total timeout), and a
  * reset of a reused connection is sent once more on a fresh one (`dispatchFresh`), as `send` does.
  */
@@ -12,15 +16,14 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { util, type Dispatcher } from 'undici'
 import type { Broker } from '../callout/broker.ts'
 import { INSPECT_BODY_LIMIT_BYTES } from '../callout/body.ts'
-import type { Exchange } from '../callout/pipeline.ts'
+import type { Exchange, Received } from '../callout/pipeline.ts'
 import { ADVICE_HEADER } from '../callout/steps/refresh-trigger.ts'
 import { dispatchFresh, isReusedConnectionReset } from '../callout/steps/reset-retry.ts'
 import { translateUpstreamError } from '../callout/steps/translate-error.ts'
-import type { Secret } from '../secrets/secret.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
 import {
   DROP_REQUEST,
-  REJECTED_TOKEN,
+  RECEIVED,
   targetOf,
   totalTimeoutError,
   type HandedOver,
@@ -52,6 +55,8 @@ export interface FastPathDeps {
 /** Methods without a request body, safe to send again through the full path. */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 const PREFIX = '/callout/'
+/** An answer passed on as it came. */
+const PASS: Passed = { advice: undefined }
 
 /**
  * Builds the fast path: a function that takes a request (returns true) or leaves it untouched for
@@ -117,12 +122,18 @@ export function createFastPath(
   }
 }
 
+/** An answer the fast path passes on (with Callout's advice, if any). */
+interface Passed {
+  readonly advice: string | undefined
+}
+
 /**
  * One exchange on the fast path, as an undici dispatch handler: the answer's headers and chunks
- * go straight to the client's response (with backpressure both ways), or, for an answer the
- * pipeline would act on, are held (up to 64 KiB) until it decides. While `onData` has paused the
- * upstream for a client that is not reading, undici's `bodyTimeout` does not fire (it bounds the
- * upstream's silence only); `resume` on the client's `drain` restarts it.
+ * go straight to the client's response (with backpressure both ways), or, for an answer whose
+ * body says whether the token was rejected, are held (up to 64 KiB) until the pipeline decides.
+ * While `onData` has paused the upstream for a client that is not reading, undici's `bodyTimeout`
+ * does not fire (it bounds the upstream's silence only); `resume` on the client's `drain`
+ * restarts it.
  */
 class FastExchange implements Dispatcher.DispatchHandler {
   readonly #deps: FastPathDeps
@@ -140,10 +151,12 @@ class FastExchange implements Dispatcher.DispatchHandler {
   #resent = false
   #gone = false
   #done = false
-  /** The answer's status and headers until its first body byte. */
-  #head: { status: number; headers: Buffer[] } | undefined
+  /** The answer's status and headers (and advice) until its first body byte. */
+  #head: { status: number; headers: Buffer[]; advice: string | undefined } | undefined
   /** Set while an answer is held for the pipeline's decision. */
   #held: { status: number; headers: Buffer[]; chunks: Buffer[]; size: number } | undefined
+  /** Set once the full path is to continue from the answer: its body is discarded until it ends. */
+  #received: Received | undefined
 
   constructor(
     deps: FastPathDeps,
@@ -195,35 +208,49 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onHeaders(status: number, headers: Buffer[], resume: () => void): boolean {
     this.#resume = resume
     const intercept = this.#exchange.intercept(status)
-    if (intercept !== 'pass') {
-      this.#held = { status, headers, chunks: [], size: intercept === 'resend' ? -1 : 0 }
+    if (intercept === 'inspect') {
+      this.#held = { status, headers, chunks: [], size: 0 }
+      return true
+    }
+    const decided = intercept === 'redirect' ? this.#decide(status, headers, undefined) : PASS
+    if ('received' in decided) {
+      this.#received = decided.received
       return true
     }
     // Written with the first byte of the body (or its end): a failure before it still gets the
     // JSON error answer, as on the full path.
-    this.#head = { status, headers }
+    this.#head = { status, headers, advice: decided.advice }
     return true
   }
 
   onData(chunk: Buffer): boolean {
+    // The body of an answer the full path continues from is not needed: read and dropped, so the
+    // connection is kept.
+    if (this.#received !== undefined) return true
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()
-      if (this.#response.write(chunk)) return true
-      this.#response.once('drain', this.#onDrain)
-      return false
+      return this.#write(chunk)
     }
-    // A redirect's body is dropped; an inspected body is kept up to the cap (then dropped too:
-    // the full path inspects it itself).
-    if (held.size >= 0) {
-      held.size += chunk.byteLength
-      if (held.size <= INSPECT_BODY_LIMIT_BYTES) held.chunks.push(chunk)
-      else held.size = -1
+    held.chunks.push(chunk)
+    held.size += chunk.byteLength
+    if (held.size <= INSPECT_BODY_LIMIT_BYTES) return true
+    // Past the cap: decided on the first 64 KiB, as the full path decides (`peekBody`). Unless
+    // the token was rejected, the answer is passed on: the held bytes, then the rest as it comes.
+    this.#held = undefined
+    const body = Buffer.concat(held.chunks)
+    const text = body.subarray(0, INSPECT_BODY_LIMIT_BYTES).toString('utf8')
+    const decided = this.#decide(held.status, held.headers, text)
+    if ('received' in decided) {
+      this.#received = decided.received
+      return true
     }
-    return true
+    this.#writeHead(held.status, held.headers, decided.advice)
+    return this.#write(body)
   }
 
   onComplete(): void {
+    if (this.#received !== undefined) return this.#handOver(this.#received)
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()
@@ -231,15 +258,10 @@ class FastExchange implements Dispatcher.DispatchHandler {
       this.#response.end()
       return
     }
-    if (held.size < 0) return this.#handOver(undefined)
     const body = Buffer.concat(held.chunks)
-    const verdict = this.#exchange.verdict(held.status, body.toString('utf8'))
-    if (verdict.action === 'refresh') return this.#handOver(this.#exchange.token)
-    this.#writeHead(
-      held.status,
-      held.headers,
-      verdict.action === 'advise' ? verdict.advice : undefined,
-    )
+    const decided = this.#decide(held.status, held.headers, body.toString('utf8'))
+    if ('received' in decided) return this.#handOver(decided.received)
+    this.#writeHead(held.status, held.headers, decided.advice)
     this.#finish(held.status)
     this.#response.end(body)
   }
@@ -267,6 +289,8 @@ class FastExchange implements Dispatcher.DispatchHandler {
       )
       return
     }
+    // The full path continues from the answer whose body was being discarded (as `dump` does).
+    if (this.#received !== undefined) return this.#handOver(this.#received)
     // A reset of a reused keep-alive connection: sent once more, on a fresh one (as `send` does).
     if (!this.#resent && isReusedConnectionReset(error)) {
       this.#resent = true
@@ -283,12 +307,40 @@ class FastExchange implements Dispatcher.DispatchHandler {
     this.#deps.fail(typed, this.#request, response, this.#facts)
   }
 
+  /**
+   * What the pipeline does with an answer of `status` (with its body's first 64 KiB as `text`
+   * when it was inspected), in its order: a rejected token is refreshed, advice ends it, a
+   * redirect it follows is followed; the full path continues from a `received` answer.
+   */
+  #decide(
+    status: number,
+    raw: Buffer[],
+    text: string | undefined,
+  ): Passed | { received: Received } {
+    const exchange = this.#exchange
+    if (text !== undefined) {
+      const verdict = exchange.verdict(status, text)
+      if (verdict.action === 'refresh') return { received: { rejected: exchange.token! } }
+      if (verdict.action === 'advise') return { advice: verdict.advice }
+    }
+    if (status < 300 || status > 399) return PASS
+    const redirect = exchange.redirect(status, util.parseHeaders(raw).location)
+    return redirect.action === 'follow' ? { received: redirect.received } : redirect
+  }
+
+  /** Writes `chunk` to the client; false (and undici paused until `drain`) when it is full. */
+  #write(chunk: Buffer): boolean {
+    if (this.#response.write(chunk)) return true
+    this.#response.once('drain', this.#onDrain)
+    return false
+  }
+
   /** Writes the held status and headers (with the first byte of the body, or its end). */
   #flushHead(): void {
     const head = this.#head
     if (head === undefined) return
     this.#head = undefined
-    this.#writeHead(head.status, head.headers, undefined)
+    this.#writeHead(head.status, head.headers, head.advice)
   }
 
   /**
@@ -323,10 +375,10 @@ class FastExchange implements Dispatcher.DispatchHandler {
     this.#response.writeHead(status, answer)
   }
 
-  /** Ends this handler's part; the full path takes the request from here. */
-  #handOver(rejected: Secret | undefined): void {
+  /** Ends this handler's part; the full path continues from `received`. */
+  #handOver(received: Received): void {
     this.#settle()
-    if (rejected !== undefined) (this.#request as HandedOver)[REJECTED_TOKEN] = rejected
+    ;(this.#request as HandedOver)[RECEIVED] = received
     this.#full()
   }
 

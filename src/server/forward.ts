@@ -8,26 +8,28 @@ import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Broker } from '../callout/broker.ts'
+import type { Received } from '../callout/pipeline.ts'
 import type { SessionIdPlacement } from '../callout/steps/session-id.ts'
 import { typedBodyError } from '../callout/steps/send.ts'
 import type { CalloutResponse } from '../callout/types.ts'
 import type { Definitions, NamedCredential } from '../definitions/model.ts'
 import { findNamedCredential, parseCalloutUrl } from '../callout/callout-url.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
-import type { Secret } from '../secrets/secret.ts'
 import { authorize, userOf, type Client } from './client-auth.ts'
 import { appendVia, viaNames, withoutHopByHop } from './hop-by-hop.ts'
 import { requestBody, type BodyLimits } from './request-body.ts'
 
 /**
- * Set on a request the fast path hands over after its answer rejected this token: the full path
- * refreshes at once and sends the request with the new token (see `fast-path.ts`).
+ * Set on a request the fast path hands over with the answer it already received, which the full
+ * path continues from instead of sending the request again (see `fast-path.ts`): after a rejected
+ * token it refreshes at once and sends the request with the new token; after a redirect the
+ * pipeline follows, it sends the next hop.
  */
-export const REJECTED_TOKEN: unique symbol = Symbol('callout.rejectedToken')
+export const RECEIVED: unique symbol = Symbol('callout.received')
 
-/** A request the fast path handed over, with the token its answer rejected. */
+/** A request the fast path handed over, with the answer it received. */
 export interface HandedOver extends IncomingMessage {
-  [REJECTED_TOKEN]?: Secret
+  [RECEIVED]?: Received
 }
 
 /**
@@ -202,10 +204,10 @@ export async function forward(
       ...(user === undefined ? {} : { user }),
       ...(extras?.sessionId === undefined ? {} : { sessionId: extras.sessionId }),
     }
-    const rejected = (raw as HandedOver)[REJECTED_TOKEN]
-    res = await (rejected === undefined
+    const received = (raw as HandedOver)[RECEIVED]
+    res = await (received === undefined
       ? ctx.broker.request(input, options)
-      : ctx.broker.requestAfterRejection(input, options, rejected))
+      : ctx.broker.requestAfter(input, options, received))
   } catch (error) {
     throw failure(error)
   }

@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { AddressInfo } from 'node:net'
+import { expect } from 'vitest'
 import { openBroker, type Broker } from '../../src/index.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 import { generateClientKey } from '../../src/server/client-key.ts'
 import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
 import type { ServerOptions } from '../../src/server/server-options.ts'
+import type { AuthProvider } from '../../src/definitions/model.ts'
 import { Secret } from '../../src/secrets/secret.ts'
 import {
   authProvider,
@@ -26,6 +28,19 @@ import { listen, TokenServer, type Listening } from '../helpers/callout-servers.
 import { memoryLogger, type MemoryLog } from '../e2e/helpers/e2e.ts'
 
 export const CLIENT_SECRET = 'proxy-test-client-secret'
+
+/** `n` bytes of a fixed pattern that no text search matches by chance (for byte-exact checks). */
+export function patternBytes(n: number): Buffer {
+  const bytes = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) bytes[i] = i % 251
+  return bytes
+}
+
+/** Writes `body` in 16 KiB chunks, as a large answer arrives. */
+function writeInChunks(res: ServerResponse, body: Buffer): void {
+  for (let at = 0; at < body.length; at += 16 * 1024) res.write(body.subarray(at, at + 16 * 1024))
+  res.end()
+}
 
 /** The upstream: checks the bearer token, echoes requests, and misbehaves on some paths. */
 export class HostileUpstream {
@@ -111,8 +126,36 @@ export class HostileUpstream {
     }
     if (req.headers.authorization !== `Bearer ${this.tokens.current}`) {
       req.resume()
+      // ?large401=<bytes>: a rejection whose body is that large.
+      const large = Number(url.searchParams.get('large401') ?? '0')
+      if (large > 0) {
+        res.writeHead(401, { 'content-type': 'text/html' })
+        return writeInChunks(res, patternBytes(large))
+      }
       res.writeHead(401, { 'content-type': 'application/json' })
       return void res.end(JSON.stringify({ error: 'unauthorized' }))
+    }
+    if (url.pathname === '/api/chain') {
+      // ?n=<redirects left>&status=<3xx>&bytes=<redirect body size>[&stall]: n redirects, each to
+      // the next link by a relative Location, then the echo.
+      const left = Number(url.searchParams.get('n') ?? '0')
+      if (left > 0) {
+        const next = new URLSearchParams(url.searchParams)
+        next.set('n', String(left - 1))
+        res.writeHead(Number(url.searchParams.get('status') ?? '302'), {
+          location: `/api/chain?${next.toString()}`,
+        })
+        // &stall: a body announced and never sent.
+        if (url.searchParams.has('stall')) return void res.write('never ends')
+        return writeInChunks(res, patternBytes(Number(url.searchParams.get('bytes') ?? '0')))
+      }
+    }
+    if (url.pathname === '/api/large') {
+      // ?status=<status>&bytes=<size>: an answer with a body that large.
+      res.writeHead(Number(url.searchParams.get('status') ?? '200'), {
+        'content-type': 'application/octet-stream',
+      })
+      return writeInChunks(res, patternBytes(Number(url.searchParams.get('bytes') ?? '0')))
     }
     if (url.pathname === '/api/upload') {
       let bytes = 0
@@ -222,11 +265,12 @@ export interface ProxyRig {
 
 /**
  * Starts the token endpoint, the upstream, a broker and the proxy. The broker opens a SQLite store
- * in a fresh home, or uses `parts.store` (any dialect), which the rig closes with the rest.
+ * in a fresh home, or uses `parts.store` (any dialect), which the rig closes with the rest;
+ * `parts.provider` overrides the Auth Provider's fields (`type: 'salesforce'`).
  */
 export async function startRig(
   options: Partial<ServerOptions> = {},
-  parts: { readonly store?: KyselyStore } = {},
+  parts: { readonly store?: KyselyStore; readonly provider?: Partial<AuthProvider> } = {},
 ): Promise<ProxyRig> {
   const home = await mkdtemp(join(tmpdir(), 'callout-proxy-'))
   const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
@@ -240,7 +284,11 @@ export async function startRig(
   await broker.apply(
     definitions({
       authProviders: [
-        authProvider({ tokenUrl: tokens.tokenUrl, consumerSecret: new Secret(CLIENT_SECRET) }),
+        authProvider({
+          tokenUrl: tokens.tokenUrl,
+          consumerSecret: new Secret(CLIENT_SECRET),
+          ...parts.provider,
+        }),
       ],
       externalCredentials: [
         externalCredential({ name: 'Api' }),
@@ -304,6 +352,18 @@ export async function startRig(
       await rm(home, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * Checks that a request whose token was rejected took one token request (since `tokenRequests`)
+ * and reached the upstream twice: with the rejected token, then with the new one.
+ */
+export function expectOneRefresh(rig: ProxyRig, tokenRequests: number): void {
+  expect(rig.tokens.requests).toBe(tokenRequests + 1)
+  const sent = rig.upstream.seen.map((s) => s.headers.authorization)
+  expect(sent).toHaveLength(2)
+  expect(sent[0]).not.toBe(`Bearer ${rig.tokens.current}`)
+  expect(sent[1]).toBe(`Bearer ${rig.tokens.current}`)
 }
 
 /** A response read off a raw socket. */

@@ -41,6 +41,9 @@ export type RedirectDecision =
       readonly dropBody: boolean
     }
 
+/** A redirect the pipeline follows: where the next hop goes, with which method and body. */
+export type FollowedRedirect = Extract<RedirectDecision, { readonly follow: true }>
+
 /**
  * The port a URL connects to: its explicit port, else its scheme's default.
  *
