@@ -2,8 +2,9 @@
  * Answers the pipeline acts on, on the full path and on the fast path (keys cached): the upstream
  * sees each request once. A redirect the pipeline follows is continued from (the fast path hands
  * the redirect itself to the full path, which sends the next hop), one it does not follow is
- * returned as it came, and a Salesforce 401 or 500 with a body over 64 KiB is decided on its first
- * 64 KiB and passed on byte for byte unless it rejects the token.
+ * returned as it came (with Callout's advice for a Salesforce login host), and a Salesforce 401
+ * or 500 with a body over 64 KiB is decided on its first 64 KiB and passed on byte for byte
+ * unless it rejects the token.
  */
 import { request } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -134,13 +135,17 @@ describe.each(PATHS)('redirects on %s', (path, keyCacheMs) => {
   })
 })
 
-describe.each(PATHS)('Salesforce answers over 64 KiB on %s', (path, keyCacheMs) => {
+describe.each(PATHS)('Salesforce on %s', (path, keyCacheMs) => {
   let rig: ProxyRig
   let key: string
   const fast = path === 'the fast path' ? 1 : 0
 
   beforeAll(async () => {
-    rig = await startRig({ keyCacheMs }, { provider: { type: 'salesforce' } })
+    // The Named Credential names the login host; the token's instance_url is where callouts go.
+    rig = await startRig(
+      { keyCacheMs },
+      { provider: (upstream) => ({ type: 'salesforce', loginUrl: upstream }) },
+    )
     rig.tokens.instanceUrl = rig.upstream.origin
     key = await rig.key(['Api'])
   })
@@ -172,5 +177,15 @@ describe.each(PATHS)('Salesforce answers over 64 KiB on %s', (path, keyCacheMs) 
     const res = await call(rig, key, '/echo?large401=204800')
     expect(res.status).toBe(200)
     expectOneRefresh(rig, tokenRequests)
+  })
+
+  it('a redirect off the instance is not followed and comes with the advice, the upstream hit once', async () => {
+    const before = await fastCount(rig)
+    const res = await call(rig, key, '/redirect-off?to=http://127.0.0.1:9')
+    expect(res.status).toBe(302)
+    expect(res.headers.location).toBe('http://127.0.0.1:9/steal')
+    expect(String(res.headers['callout-advice'])).toMatch(/Api points at a Salesforce login/)
+    expect(rig.upstream.seen).toHaveLength(1)
+    expect(await fastCount(rig)).toBe(before + fast)
   })
 })

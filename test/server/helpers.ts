@@ -266,11 +266,15 @@ export interface ProxyRig {
 /**
  * Starts the token endpoint, the upstream, a broker and the proxy. The broker opens a SQLite store
  * in a fresh home, or uses `parts.store` (any dialect), which the rig closes with the rest;
- * `parts.provider` overrides the Auth Provider's fields (`type: 'salesforce'`).
+ * `parts.provider` overrides the Auth Provider's fields (`type: 'salesforce'`), given the
+ * upstream's origin.
  */
 export async function startRig(
   options: Partial<ServerOptions> = {},
-  parts: { readonly store?: KyselyStore; readonly provider?: Partial<AuthProvider> } = {},
+  parts: {
+    readonly store?: KyselyStore
+    readonly provider?: (upstream: string) => Partial<AuthProvider>
+  } = {},
 ): Promise<ProxyRig> {
   const home = await mkdtemp(join(tmpdir(), 'callout-proxy-'))
   const env = { CALLOUT_HOME: home, CALLOUT_MASTER_KEY: randomBytes(32).toString('base64') }
@@ -287,7 +291,7 @@ export async function startRig(
         authProvider({
           tokenUrl: tokens.tokenUrl,
           consumerSecret: new Secret(CLIENT_SECRET),
-          ...parts.provider,
+          ...parts.provider?.(upstream.origin),
         }),
       ],
       externalCredentials: [
