@@ -68,7 +68,9 @@ function config(): object {
       },
     },
     namedCredentials: {
-      Target: { url: org.instanceUrl, externalCredential: 'SfJwt' },
+      // 1,000 describes queue at the emulator on a busy 2-core machine: the default 10 s timeout
+      // would fail the slowest of them there; the claim under test is one token request.
+      Target: { url: org.instanceUrl, externalCredential: 'SfJwt', timeoutMs: 60_000 },
       TargetAsAdmin: { url: org.instanceUrl, externalCredential: 'SfWeb' },
     },
   }

@@ -89,6 +89,16 @@ async function burst(servers: readonly ServeInstance[], name: string, count: num
   return tally
 }
 
+/** Each instance's last warnings and errors from its log, to say why an assertion failed. */
+function warnings(servers: readonly ServeInstance[]): string {
+  return servers
+    .map((s, i) => {
+      const lines = s.stdout.split('\n').filter((l) => /"level":(40|50)/.test(l))
+      return `instance ${i}:\n${lines.slice(-5).join('\n')}`
+    })
+    .join('\n')
+}
+
 /** Resolves when the next token request reaches the emulator (see multi-process.test.ts). */
 function tokenRequestArrival(): Promise<void> {
   const host = new URL(org.loginUrl).host
@@ -275,7 +285,7 @@ describe.skipIf(unavailable !== undefined)(
           await cluster.stop()
           // Past the client-key cache (1 s): keys and tokens verified before keep working.
           await new Promise((r) => setTimeout(r, 1_200))
-          expect(await burst(servers, 'Rotate', 30)).toEqual({ '200': 30 })
+          expect(await burst(servers, 'Rotate', 30), warnings(servers)).toEqual({ '200': 30 })
           const ready = await readyz(servers[0]!)
           expect(ready.status).toBe(503)
           expect(JSON.parse(ready.body)).toMatchObject({ error: { code: 'STORE_UNREACHABLE' } })
