@@ -16,13 +16,14 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type FastifyHttpOptions,
+  type FastifyServerFactory,
 } from 'fastify'
 import { systemClock } from '../clock.ts'
 import { CalloutError, isCalloutError } from '../errors.ts'
 import { ANONYMOUS, ClientAuthenticator, presentedKey, type Client } from './client-auth.ts'
 import { accessLogOf } from './access-log.ts'
 import { errorAnswer, type ErrorAnswer } from './error-body.ts'
-import { createFastPath } from './fast-path.ts'
+import { API_MODE_ROUTE, createFastPath, type FastRoute } from './fast-path.ts'
 import { forward, type ForwardContext, type RawAnswers, type RequestFacts } from './forward.ts'
 import { registerJsforceProxy } from './jsforce-proxy.ts'
 import { isConsoleTarget, lazyConsole } from './lazy-console.ts'
@@ -56,6 +57,11 @@ export interface CalloutServer {
   installHooks(app: FastifyInstance): void
   /** Fastify options shared by every listening app (limits, timeouts, client errors). */
   readonly fastifyOptions: FastifyHttpOptions<Server>
+  /**
+   * The `serverFactory` of another app (a credential port) whose server offers each request to a
+   * fast path for `route` first; `app()` is that app (its shutdown closes the fast path).
+   */
+  fastServerFactory(route: FastRoute, app: () => FastifyInstance): FastifyServerFactory<Server>
   /** Forwarding context shared with credential ports. */
   readonly forwardContext: ForwardContext
   /** Whether the setup console has been built (on its first request; never without a console). */
@@ -295,31 +301,52 @@ export function buildServer(options: ServerOptions): CalloutServer {
     metrics.fastPath()
     if (facts.key !== undefined) metrics.keyRequest(facts.key)
   }
+  /** A fast path for `route` in front of `target()` (API mode's app, or a credential port's). */
+  const fastPathOf = (route: FastRoute, target: () => FastifyInstance) => {
+    const closing = (): boolean => closingApps.has(target())
+    return createFastPath(
+      {
+        broker,
+        pseudonym,
+        totalTimeoutMs: settings.totalTimeoutMs,
+        peekClient: (headers) => {
+          if (authenticator === undefined) return ANONYMOUS
+          try {
+            return authenticator.peek(presentedKey(headers))
+          } catch {
+            return undefined
+          }
+        },
+        closing,
+        record: (request, status, facts) => {
+          countFast(facts)
+          record(request, status, facts)
+        },
+        fail: (error, request, response, facts) => {
+          countFast(facts)
+          const answer = failureAnswer(error, facts, request.url)
+          writeFailure(answer, request, response, closing())
+          record(request, answer.status, facts)
+        },
+      },
+      route,
+    )
+  }
+  /** A server that offers each request to `fast` first, then to `next` (Fastify's handler). */
+  const serverOf = (
+    fast: ReturnType<typeof fastPathOf>,
+    next: (request: IncomingMessage, response: ServerResponse) => void,
+  ): Server => {
+    const server = createServer(fastifyOptions.http ?? {}, (request, response) => {
+      if (!fast(request, response, () => next(request, response))) next(request, response)
+    })
+    // What Fastify sets on a server it creates itself.
+    server.keepAliveTimeout = settings.keepAliveTimeoutMs
+    server.requestTimeout = settings.clientTimeoutMs
+    return server
+  }
   // API mode's fast path sees each request first; what it does not take goes to Fastify.
-  const fast = createFastPath({
-    broker,
-    pseudonym,
-    totalTimeoutMs: settings.totalTimeoutMs,
-    peekClient: (headers) => {
-      if (authenticator === undefined) return ANONYMOUS
-      try {
-        return authenticator.peek(presentedKey(headers))
-      } catch {
-        return undefined
-      }
-    },
-    closing: () => closingApps.has(app),
-    record: (request, status, facts) => {
-      countFast(facts)
-      record(request, status, facts)
-    },
-    fail: (error, request, response, facts) => {
-      countFast(facts)
-      const answer = failureAnswer(error, facts, request.url)
-      writeFailure(answer, request, response, closingApps.has(app))
-      record(request, answer.status, facts)
-    },
-  })
+  const fast = fastPathOf(API_MODE_ROUTE, () => app)
 
   // The console is built when its first page is asked for (see lazy-console.ts).
   const consoleApp =
@@ -335,20 +362,14 @@ export function buildServer(options: ServerOptions): CalloutServer {
 
   const app = Fastify({
     ...fastifyOptions,
-    serverFactory: (handler) => {
-      const server = createServer(fastifyOptions.http ?? {}, (request, response) => {
-        if (fast(request, response, () => handler(request, response))) return
+    serverFactory: (handler) =>
+      serverOf(fast, (request, response) => {
         if (consoleApp !== undefined && isConsoleTarget(request.url)) {
           consoleApp.handle(request, response)
         } else {
           handler(request, response)
         }
-      })
-      // What Fastify sets on a server it creates itself.
-      server.keepAliveTimeout = settings.keepAliveTimeoutMs
-      server.requestTimeout = settings.clientTimeoutMs
-      return server
-    },
+      }),
   })
   installHooks(app)
 
@@ -412,6 +433,10 @@ export function buildServer(options: ServerOptions): CalloutServer {
     authenticate,
     installHooks,
     fastifyOptions,
+    fastServerFactory: (route, target) => {
+      const portFast = fastPathOf(route, target)
+      return (handler) => serverOf(portFast, handler)
+    },
     reload: async () => {
       await broker.reload()
       authenticator?.clear()

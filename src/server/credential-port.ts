@@ -4,7 +4,8 @@
  * without a path (jsforce Bulk 2.0, @salesforce/core). `POST /services/oauth2/token` is answered
  * locally with a placeholder; `/services/oauth2/revoke` is a local no-op. Answers keep the SDK on
  * the port: `Location` and the URLs SDKs follow are rewritten from the upstream to the port
- * (`port-answer.ts`), and the placeholder never reaches the upstream in a query.
+ * (`port-answer.ts`), and the placeholder never reaches the upstream in a query. Requests whose
+ * answer passes untouched take the fast path (`port-fast-path.ts`).
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { CalloutError, isCalloutError } from '../errors.ts'
@@ -13,6 +14,7 @@ import { forward, type ForwardContext } from './forward.ts'
 import { presentedKey } from './client-auth.ts'
 import { keyInTokenRequest, placeholderToken, readTokenForm, tokenAnswer } from './local-token.ts'
 import { portAnswer, realIdentityTarget, withoutPlaceholderToken } from './port-answer.ts'
+import { portFastRoute } from './port-fast-path.ts'
 import {
   bulkSessionPlacement,
   isSoapTarget,
@@ -88,7 +90,11 @@ export function buildCredentialPort(
   credential: string,
   origin: () => string,
 ): FastifyInstance {
-  const app = Fastify(server.fastifyOptions)
+  // GETs the port passes on untouched take the fast path first (port-fast-path.ts).
+  const app: FastifyInstance = Fastify({
+    ...server.fastifyOptions,
+    serverFactory: server.fastServerFactory(portFastRoute(credential), () => app),
+  })
   server.installHooks(app)
   const context: ForwardContext = {
     ...server.forwardContext,

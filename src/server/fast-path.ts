@@ -58,6 +58,22 @@ const PREFIX = '/callout/'
 /** An answer passed on as it came. */
 const PASS: Passed = { advice: undefined }
 
+/** Which requests a fast path serves, and which of their answers it leaves to the full path. */
+export interface FastRoute {
+  /** `callout:<Name>/<path>` for a request this fast path may take, else `undefined`. */
+  target(request: IncomingMessage): string | undefined
+  /** Answers with a `Location` header go to the full path too (a credential port rewrites it). */
+  readonly locationToFull?: boolean
+}
+
+/** API mode: `/callout/<Name>/<path>`. */
+export const API_MODE_ROUTE: FastRoute = {
+  target: (request) => {
+    const url = request.url
+    return url?.startsWith(PREFIX) === true ? `callout:${url.slice(PREFIX.length)}` : undefined
+  },
+}
+
 /**
  * Builds the fast path: a function that takes a request (returns true) or leaves it untouched for
  * the full path (returns false). `full` hands a taken request over to the full path later, when
@@ -69,21 +85,21 @@ const PASS: Passed = { advice: undefined }
  */
 export function createFastPath(
   deps: FastPathDeps,
+  route: FastRoute = API_MODE_ROUTE,
 ): (request: IncomingMessage, response: ServerResponse, full: () => void) => boolean {
   return (request, response, full) => {
-    const url = request.url
     const method = request.method
-    if (url === undefined || method === undefined || !url.startsWith(PREFIX)) return false
-    if (!SAFE_METHODS.has(method) || deps.closing()) return false
+    if (method === undefined || !SAFE_METHODS.has(method) || deps.closing()) return false
     const headers = request.headers
     const length = headers['content-length']
     if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
       return false
     }
     if (headers.via !== undefined && viaNames(headers.via, deps.pseudonym)) return false
+    const input = route.target(request)
+    if (input === undefined) return false
     let client: Client | undefined
     let exchange: Exchange | undefined
-    const input = `callout:${url.slice(PREFIX.length)}`
     try {
       client = deps.peekClient(headers)
       if (client === undefined) return false
@@ -117,6 +133,7 @@ export function createFastPath(
       bodyTimeout: exchange.timeoutMs,
     }
     const handler = new FastExchange(deps, request, response, exchange, options, facts, full)
+    if (route.locationToFull === true) handler.locationToFull = true
     exchange.dispatcher.dispatch(options, handler)
     return true
   }
@@ -157,6 +174,10 @@ class FastExchange implements Dispatcher.DispatchHandler {
   #held: { status: number; headers: Buffer[]; chunks: Buffer[]; size: number } | undefined
   /** Set once the full path is to continue from the answer: its body is discarded until it ends. */
   #received: Received | undefined
+  /** An answer with a `Location` header is sent again through the full path (`FastRoute`). */
+  locationToFull = false
+  /** Set once the full path is to send the request again: the body is discarded until it ends. */
+  #again = false
 
   constructor(
     deps: FastPathDeps,
@@ -217,6 +238,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
       this.#received = decided.received
       return true
     }
+    if (this.#sendAgain(headers)) return true
     // Written with the first byte of the body (or its end): a failure before it still gets the
     // JSON error answer, as on the full path.
     this.#head = { status, headers, advice: decided.advice }
@@ -226,7 +248,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     // The body of an answer the full path continues from is not needed: read and dropped, so the
     // connection is kept.
-    if (this.#received !== undefined) return true
+    if (this.#received !== undefined || this.#again) return true
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()
@@ -245,12 +267,13 @@ class FastExchange implements Dispatcher.DispatchHandler {
       this.#received = decided.received
       return true
     }
+    if (this.#sendAgain(held.headers)) return true
     this.#writeHead(held.status, held.headers, decided.advice)
     return this.#write(body)
   }
 
   onComplete(): void {
-    if (this.#received !== undefined) return this.#handOver(this.#received)
+    if (this.#received !== undefined || this.#again) return this.#handOver(this.#received)
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()
@@ -261,6 +284,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
     const body = Buffer.concat(held.chunks)
     const decided = this.#decide(held.status, held.headers, body.toString('utf8'))
     if ('received' in decided) return this.#handOver(decided.received)
+    if (this.#sendAgain(held.headers)) return this.#handOver(undefined)
     this.#writeHead(held.status, held.headers, decided.advice)
     this.#finish(held.status)
     this.#response.end(body)
@@ -290,7 +314,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
       return
     }
     // The full path continues from the answer whose body was being discarded (as `dump` does).
-    if (this.#received !== undefined) return this.#handOver(this.#received)
+    if (this.#received !== undefined || this.#again) return this.#handOver(this.#received)
     // A reset of a reused keep-alive connection: sent once more, on a fresh one (as `send` does).
     if (!this.#resent && isReusedConnectionReset(error)) {
       this.#resent = true
@@ -376,10 +400,20 @@ class FastExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Ends this handler's part; the full path continues from `received`. */
-  #handOver(received: Received): void {
+  #handOver(received: Received | undefined): void {
     this.#settle()
-    ;(this.#request as HandedOver)[RECEIVED] = received
+    if (received !== undefined) (this.#request as HandedOver)[RECEIVED] = received
     this.#full()
+  }
+
+  /**
+   * Whether the answer goes to the full path to be sent again (its body then discarded): one with
+   * a `Location` header when `locationToFull` is set (a credential port rewrites it there).
+   */
+  #sendAgain(raw: Buffer[]): boolean {
+    if (!this.locationToFull || !hasLocation(raw)) return false
+    this.#again = true
+    return true
   }
 
   #finish(status: number): void {
@@ -394,4 +428,12 @@ class FastExchange implements Dispatcher.DispatchHandler {
     this.#response.off('close', this.#onClose)
     this.#response.off('drain', this.#onDrain)
   }
+}
+
+/** Whether undici's raw header list names `Location`. */
+function hasLocation(raw: Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (util.headerNameToString(raw[i]!) === 'location') return true
+  }
+  return false
 }

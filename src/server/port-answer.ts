@@ -137,6 +137,19 @@ export async function realIdentityTarget(
     : url
 }
 
+/**
+ * Whether a credential port may rewrite the answer for this path (without the query), or send it
+ * elsewhere: the JSON answers SDKs follow and every identity URL (`/id/…`, among them the local
+ * token answer's placeholder identity, see {@link realIdentityTarget}).
+ *
+ * @example
+ * rewrittenAt('/services/data/v61.0') // true
+ * rewrittenAt('/services/data/v61.0/query') // false
+ */
+export function rewrittenAt(path: string): boolean {
+  return URL_BEARING_PATHS.test(path) || path.startsWith('/id/')
+}
+
 function pathOf(url: string | undefined): string {
   const value = url ?? '/'
   const q = value.indexOf('?')

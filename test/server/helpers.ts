@@ -14,6 +14,7 @@ import { openBroker, type Broker } from '../../src/index.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 import { generateClientKey } from '../../src/server/client-key.ts'
 import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
+import { buildCredentialPort } from '../../src/server/credential-port.ts'
 import type { ServerOptions } from '../../src/server/server-options.ts'
 import type { AuthProvider } from '../../src/definitions/model.ts'
 import { Secret } from '../../src/secrets/secret.ts'
@@ -24,6 +25,8 @@ import {
   namedCredential,
   principal,
 } from '../helpers/callout-fixtures.ts'
+import type { FastifyInstance } from 'fastify'
+import { request } from 'undici'
 import { listen, TokenServer, type Listening } from '../helpers/callout-servers.ts'
 import { memoryLogger, type MemoryLog } from '../e2e/helpers/e2e.ts'
 
@@ -407,4 +410,22 @@ export async function rawRequest(
     })
     socket.write(text)
   })
+}
+
+/** Requests the fast paths of the server at `origin` answered so far (from its `/metrics`). */
+export async function fastPathCount(origin: string): Promise<number> {
+  const text = await (await request(`${origin}/metrics`)).body.text()
+  return Number(/^callout_proxy_fast_path_total (\d+)$/m.exec(text)?.[1] ?? NaN)
+}
+
+/** A credential port of `server` for `name`, listening on 127.0.0.1 port 0, and its origin. */
+export async function listenCredentialPort(
+  server: CalloutServer,
+  name: string,
+): Promise<{ readonly app: FastifyInstance; readonly origin: string }> {
+  let origin = ''
+  const app = buildCredentialPort(server, name, () => origin)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  return { app, origin }
 }

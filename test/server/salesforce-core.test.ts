@@ -3,7 +3,8 @@
  * of `callout serve`: `AuthInfo`/`Connection` pointed at the port with a placeholder access token
  * (and, second way in, a refresh-token login against the port with the client key), then query,
  * CRUD, describe and identity, and a session expiry in the emulated org that the SDK never notices.
- * Its auth files go to a temporary HOME and hold only the placeholder and the client key.
+ * Its auth files go to a temporary HOME and hold only the placeholder and the client key. Every
+ * test runs without and with keys cached (then the port answers GETs on its fast path).
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,7 +15,8 @@ import { startSalesforceRig, type SalesforceRig } from './salesforce-rig.ts'
 type Core = typeof import('@salesforce/core')
 type Connection = Awaited<ReturnType<Core['Connection']['create']>>
 
-const USERNAME = 'core@target.example'
+/** One org user per run (the SDK keeps files and caches per username). */
+let username = ''
 const SF_ENV = {
   SF_USE_GENERIC_UNIX_KEYCHAIN: 'true',
   SF_DISABLE_DNS_CHECK: 'true',
@@ -34,11 +36,9 @@ beforeAll(async () => {
     process.env[name] = value
   }
   core = await import('@salesforce/core')
-  rig = await startSalesforceRig(USERNAME, { Account: [{ Name: 'Acme' }, { Name: 'Globex' }] })
 })
 
 afterAll(async () => {
-  await rig?.close()
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name]
     else process.env[name] = value
@@ -65,8 +65,22 @@ async function expectNoRealToken(conn: Connection): Promise<void> {
   for (const [, text] of await writtenFiles()) expect(text).not.toContain(real!)
 }
 
-describe('@salesforce/core through a credential port', () => {
+/** Every test on the full path (each key read again), then with keys cached (the fast path). */
+describe.each([
+  ['the full path', 0],
+  ['the fast path', 60_000],
+] as const)('@salesforce/core through a credential port, %s', (_path, keyCacheMs) => {
   let conn: Connection
+
+  beforeAll(async () => {
+    username = `core-${keyCacheMs}@target.example`
+    rig = await startSalesforceRig(
+      username,
+      { Account: [{ Name: 'Acme' }, { Name: 'Globex' }] },
+      { keyCacheMs },
+    )
+  })
+  afterAll(async () => rig?.close())
 
   it('AuthInfo with a placeholder access token on the port: query, CRUD, describe, identity', async () => {
     const authInfo = await core.AuthInfo.create({
@@ -77,7 +91,7 @@ describe('@salesforce/core through a credential port', () => {
       },
     })
     // AuthInfo asked the port who it is (userinfo, then the User record): the org's real user.
-    expect(authInfo.getUsername()).toBe(USERNAME)
+    expect(authInfo.getUsername()).toBe(username)
     conn = await core.Connection.create({ authInfo })
     expect(conn.instanceUrl).toBe(rig.portOrigin)
 
@@ -97,7 +111,7 @@ describe('@salesforce/core through a credential port', () => {
     expect((await conn.describeGlobal()).sobjects.some((s) => s.name === 'Account')).toBe(true)
     // identity() follows the absolute `identity` URL of the versioned root: rewritten to the port.
     const identity = await conn.identity()
-    expect(identity.username).toBe(USERNAME)
+    expect(identity.username).toBe(username)
     // One token request in all, made by Callout (jwt-bearer), none by the SDK.
     expect(rig.emulator.requestLog.tokenRequests()).toBe(1)
     await expectNoRealToken(conn)
@@ -137,7 +151,7 @@ describe('@salesforce/core through a credential port', () => {
   it('writes its auth files under the temporary HOME only, encrypted', async () => {
     const files = await writtenFiles()
     expect([...files.keys()].sort()).toEqual(
-      expect.arrayContaining(['.sfdx/key.json', `.sfdx/${USERNAME}.json`]),
+      expect.arrayContaining(['.sfdx/key.json', `.sfdx/${username}.json`]),
     )
     // The client key is in them only encrypted (what AuthInfo encrypts: fields named *token*).
     for (const [, text] of files) expect(text).not.toContain(rig.key)
@@ -150,5 +164,11 @@ describe('@salesforce/core through a credential port', () => {
     // The emulated org holds no metadata: an empty list means its session check passed.
     expect(listed).toEqual([])
     expect(rig.emulator.requestLog.entries(soap).length).toBe(before + 1)
+  })
+
+  it('the port answered GETs on the fast path with keys cached, and none without', async () => {
+    const count = await rig.fastCount()
+    if (keyCacheMs === 0) expect(count).toBe(0)
+    else expect(count).toBeGreaterThan(0)
   })
 })

@@ -16,8 +16,8 @@ import { MasterKey } from '../../src/secrets/index.ts'
 import type { KyselyStore } from '../../src/store/kysely-store.ts'
 import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
 import { generateClientKey } from '../../src/server/client-key.ts'
-import { buildCredentialPort } from '../../src/server/credential-port.ts'
 import { memoryLogger, type MemoryLog } from '../e2e/helpers/e2e.ts'
+import { fastPathCount, listenCredentialPort } from './helpers.ts'
 
 /** A running emulator, broker, server and credential port. */
 export interface SalesforceRig {
@@ -34,11 +34,14 @@ export interface SalesforceRig {
   readonly log: MemoryLog
   /** The real access token the broker holds for `Target` now (never given to a client). */
   realToken(): Promise<string | undefined>
+  /** Requests the fast paths answered so far (`callout_proxy_fast_path_total`). */
+  fastCount(): Promise<number>
   close(): Promise<void>
 }
 
 /**
- * Starts the rig for `username` with the `records` the org starts with.
+ * Starts the rig for `username` with the `records` the org starts with. `keyCacheMs` is the
+ * server's (0: every key read again, so nothing takes the fast path).
  *
  * @example
  * const rig = await startSalesforceRig('sdk@target.example', { Account: [{ Name: 'Acme' }] })
@@ -46,6 +49,7 @@ export interface SalesforceRig {
 export async function startSalesforceRig(
   username: string,
   records: Record<string, Record<string, unknown>[]>,
+  options: { readonly keyCacheMs?: number } = {},
 ): Promise<SalesforceRig> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const emulator = await startEmulator({
@@ -119,21 +123,21 @@ export async function startSalesforceRig(
     keys: store.clientKeys,
     logger: log.logger,
     processMetrics: false,
+    ...options,
   })
   await server.app.listen({ host: '127.0.0.1', port: 0 })
-  let portOrigin = ''
-  const port = buildCredentialPort(server, 'Target', () => portOrigin)
-  await port.listen({ host: '127.0.0.1', port: 0 })
-  portOrigin = `http://127.0.0.1:${(port.server.address() as AddressInfo).port}`
+  const { app: port, origin: portOrigin } = await listenCredentialPort(server, 'Target')
+  const proxyOrigin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`
   return {
     emulator,
     broker,
     server,
     port,
-    proxyOrigin: `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`,
+    proxyOrigin,
     portOrigin,
     key: generated.key,
     log,
+    fastCount: () => fastPathCount(proxyOrigin),
     realToken: async () =>
       (
         await broker.store.getCredential({
