@@ -55,6 +55,11 @@ export interface FastPathDeps {
 /** Methods without a request body, safe to send again through the full path. */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 const PREFIX = '/callout/'
+/**
+ * How much of a redirect's body is read and dropped to keep its connection: undici's `dump()`
+ * default (128 KiB), which the full path's redirect step uses.
+ */
+const DISCARD_LIMIT_BYTES = 128 * 1024
 /** An answer passed on as it came. */
 const PASS: Passed = { advice: undefined }
 
@@ -178,6 +183,8 @@ class FastExchange implements Dispatcher.DispatchHandler {
   locationToFull = false
   /** Set once the full path is to send the request again: the body is discarded until it ends. */
   #again = false
+  /** Bytes of a body discarded so far (`#received` or `#again`). */
+  #discarded = 0
 
   constructor(
     deps: FastPathDeps,
@@ -248,7 +255,13 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     // The body of an answer the full path continues from is not needed: read and dropped, so the
     // connection is kept.
-    if (this.#received !== undefined || this.#again) return true
+    if (this.#received !== undefined || this.#again) {
+      this.#discarded += chunk.byteLength
+      // Past the cap, the connection is closed instead of read to the end (as `dump` does); the
+      // full path continues all the same (`onError`).
+      if (this.#discarded > DISCARD_LIMIT_BYTES) this.#abort?.(new Error('a long body to drop'))
+      return true
+    }
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()

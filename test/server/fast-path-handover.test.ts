@@ -113,6 +113,12 @@ describe.each(PATHS)('redirects on %s', (path, keyCacheMs) => {
     expect(seen()).toEqual(['GET /api/chain?n=1&stall=1', 'GET /api/chain?n=0&stall=1'])
   })
 
+  it('a redirect whose body never ends is followed after 128 KiB of it, the GET sent once', async () => {
+    const res = await call(rig, key, '/chain?n=1&endless=1')
+    expect(res.status).toBe(200)
+    expect(seen()).toEqual(['GET /api/chain?n=1&endless=1', 'GET /api/chain?n=0&endless=1'])
+  })
+
   it('a redirect to another origin is returned as it came: nothing sent there, the upstream hit once', async () => {
     const before = await fastCount(rig)
     const hits = otherHits

@@ -139,7 +139,7 @@ export class HostileUpstream {
       return void res.end(JSON.stringify({ error: 'unauthorized' }))
     }
     if (url.pathname === '/api/chain') {
-      // ?n=<redirects left>&status=<3xx>&bytes=<redirect body size>[&stall]: n redirects, each to
+      // ?n=<redirects left>&status=<3xx>&bytes=<redirect body size>[&stall|&endless]: n redirects, each to
       // the next link by a relative Location, then the echo.
       const left = Number(url.searchParams.get('n') ?? '0')
       if (left > 0) {
@@ -150,6 +150,15 @@ export class HostileUpstream {
         })
         // &stall: a body announced and never sent.
         if (url.searchParams.has('stall')) return void res.write('never ends')
+        // &endless: a body sent for as long as the connection stays open.
+        if (url.searchParams.has('endless')) {
+          const chunk = Buffer.alloc(64 * 1024, 120)
+          const pump = (): void => {
+            while (!res.destroyed && res.write(chunk));
+          }
+          res.on('drain', pump)
+          return pump()
+        }
         return writeInChunks(res, patternBytes(Number(url.searchParams.get('bytes') ?? '0')))
       }
     }
