@@ -210,3 +210,56 @@ export async function adminToken(store: KyselyStore, name = 'test-bot'): Promise
   })
   return token
 }
+
+/** `html` with eta's escapes turned back into the characters they stand for. */
+export const unescape = (text: string): string =>
+  text
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&amp;', '&')
+
+/**
+ * The fields of a page's `form.card` as a browser would post them unchanged: text, URL, hidden
+ * and password inputs (a password field is always empty), textareas, each select's selected
+ * option (else its first) and ticked checkboxes.
+ */
+export function formFields(html: string): Record<string, string> {
+  const form = /<form method="post" action="[^"]*" class="card"[^>]*>([\s\S]*?)<\/form>/.exec(html)
+  if (form === null) throw new Error('the page has no form')
+  const body = form[1]!
+  const fields: Record<string, string> = {}
+  for (const m of body.matchAll(
+    /<input type="(?:text|hidden|url|password)"[^>]* name="([^"]+)"[^>]* value="([^"]*)"/g,
+  ))
+    fields[unescape(m[1]!)] = unescape(m[2]!)
+  for (const m of body.matchAll(
+    /<input type="checkbox"[^>]* name="([^"]+)" value="([^"]*)" checked/g,
+  ))
+    fields[unescape(m[1]!)] = unescape(m[2]!)
+  for (const m of body.matchAll(/<textarea[^>]* name="([^"]+)"[^>]*>([\s\S]*?)<\/textarea>/g))
+    fields[unescape(m[1]!)] = unescape(m[2]!)
+  for (const m of body.matchAll(/<select[^>]* name="([^"]+)"[^>]*>([\s\S]*?)<\/select>/g)) {
+    const selected = /<option value="([^"]*)" selected>/.exec(m[2]!)
+    const first = /<option value="([^"]*)"/.exec(m[2]!)
+    fields[unescape(m[1]!)] = unescape((selected ?? first)?.[1] ?? '')
+  }
+  return fields
+}
+
+/**
+ * A Callout home with one console instance (a login limit no test reaches) and a browser signed
+ * in as {@link ADMIN}.
+ */
+export async function signedInConsole(): Promise<{
+  rig: ConsoleRig
+  c: ConsoleInstance
+  browser: Browser
+}> {
+  const rig = await consoleRig()
+  const c = await rig.start({ loginRateLimit: { max: 1_000, timeWindowMs: 60_000 } })
+  const browser = new Browser(c.origin)
+  await browser.login()
+  return { rig, c, browser }
+}

@@ -16,10 +16,12 @@ import {
 import { comparable } from '../../src/definitions/comparable.test-helper.ts'
 import {
   Browser,
-  consoleRig,
   csrfOf,
+  formFields,
+  unescape,
   type ConsoleInstance,
   type ConsoleRig,
+  signedInConsole,
 } from './console-helpers.ts'
 
 const RSA_PEM = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -45,10 +47,7 @@ const PROVIDER = {
 }
 
 beforeAll(async () => {
-  rig = await consoleRig()
-  c = await rig.start({ loginRateLimit: { max: 1_000, timeWindowMs: 60_000 } })
-  browser = new Browser(c.origin)
-  await browser.login()
+  ;({ rig, c, browser } = await signedInConsole())
   // The Auth Provider and a credential with every field, applied as a config file is.
   await c.broker.apply(
     parseConfig(
@@ -106,34 +105,6 @@ function only(ec: ExternalCredential): Definitions {
 /** Every stored definition as plain data, secrets revealed (for "nothing changed" checks). */
 function snapshot(): string {
   return JSON.stringify(comparable(c.broker.definitions))
-}
-
-const unescape = (text: string): string =>
-  text
-    .replaceAll('&lt;', '<')
-    .replaceAll('&gt;', '>')
-    .replaceAll('&quot;', '"')
-    .replaceAll('&#39;', "'")
-    .replaceAll('&amp;', '&')
-
-/** The fields of a page's `form.card` as a browser would post them unchanged. */
-function formFields(html: string): Record<string, string> {
-  const form = /<form method="post" action="[^"]*" class="card"[^>]*>([\s\S]*?)<\/form>/.exec(html)
-  if (form === null) throw new Error('the page has no form')
-  const body = form[1]!
-  const fields: Record<string, string> = {}
-  for (const m of body.matchAll(
-    /<input type="(?:text|hidden)"[^>]* name="([^"]+)" value="([^"]*)"/g,
-  ))
-    fields[unescape(m[1]!)] = unescape(m[2]!)
-  for (const m of body.matchAll(/<textarea[^>]* name="([^"]+)"[^>]*>([\s\S]*?)<\/textarea>/g))
-    fields[unescape(m[1]!)] = unescape(m[2]!)
-  for (const m of body.matchAll(/<select[^>]* name="([^"]+)"[^>]*>([\s\S]*?)<\/select>/g)) {
-    const selected = /<option value="([^"]*)" selected>/.exec(m[2]!)
-    const first = /<option value="([^"]*)"/.exec(m[2]!)
-    fields[unescape(m[1]!)] = unescape((selected ?? first)?.[1] ?? '')
-  }
-  return fields
 }
 
 /** The message under the field with id `id` (`undefined` when there is none). */

@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   Browser,
-  consoleRig,
   csrfOf,
   type ConsoleInstance,
   type ConsoleRig,
+  signedInConsole,
 } from './console-helpers.ts'
 
 const CANARY = 'pw-canary-5e1f0a7c'
@@ -21,10 +21,7 @@ let c: ConsoleInstance
 let browser: Browser
 
 beforeAll(async () => {
-  rig = await consoleRig()
-  c = await rig.start({ loginRateLimit: { max: 1_000, timeWindowMs: 60_000 } })
-  browser = new Browser(c.origin)
-  await browser.login()
+  ;({ rig, c, browser } = await signedInConsole())
   const provider = await browser.submit('/auth-providers/new', '/auth-providers', {
     name: 'Idp',
     type: 'oauth2',

@@ -26,7 +26,8 @@ import {
 } from './console-plugin.ts'
 import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
-import { WRITE_ONLY, type DefinitionKind, type DefinitionsService } from './definitions-service.ts'
+import type { DefinitionKind, DefinitionsService } from './definitions-service.ts'
+import { providerValuesOf, readProvider } from './auth-provider-form.ts'
 import { consoleWordsFor, doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 import { REVOKE_FLASHES } from './revoke-pages.ts'
 import { registerOpenInOrg, returnedRecord } from './open-in-org.ts'
@@ -181,7 +182,8 @@ export function registerDefinitionPages(
       values: Values
       errors?: Values
       formErrors?: string[]
-      hasSecret?: boolean
+      /** The secrets stored for this provider (never their values). */
+      stored?: readonly string[]
     },
   ): FastifyReply =>
     page(reply, request, '@auth-provider-form', {
@@ -196,7 +198,7 @@ export function registerDefinitionPages(
       values: data.values,
       errors: data.errors ?? {},
       formErrors: data.formErrors ?? [],
-      hasSecret: data.hasSecret === true,
+      stored: data.stored ?? [],
     })
 
   pages.get('/auth-providers/new', async (request, reply) =>
@@ -205,56 +207,23 @@ export function registerDefinitionPages(
         type: 'salesforce',
         loginUrl: 'https://login.salesforce.com',
         defaultScopes: 'api refresh_token',
+        usePkce: 'true',
       },
     }),
   )
 
   pages.get('/auth-providers/:name', async (request, reply) => {
     const { name } = request.params as { name: string }
-    const entry = definitions.get('authProvider', name)
-    const values: Values = {}
-    for (const [k, v] of Object.entries(entry))
-      if (typeof v === 'string' && v !== WRITE_ONLY) values[k] = v
     return providerForm(request, reply, {
       name,
-      values,
-      hasSecret: entry.consumerSecret === WRITE_ONLY,
+      ...providerValuesOf(definitions.get('authProvider', name)),
     })
   })
-
-  const providerEntry = (
-    body: Record<string, unknown>,
-  ): { values: Values; entry: Record<string, unknown> } => {
-    const values: Values = {}
-    const entry: Record<string, unknown> = {}
-    for (const key of [
-      'type',
-      'consumerKey',
-      'loginUrl',
-      'issuer',
-      'authorizeUrl',
-      'tokenUrl',
-      'defaultScopes',
-    ]) {
-      const value = trimmedField(body, key)
-      values[key] = value
-      if (value !== '') entry[key] = value
-    }
-    // Each type takes its own endpoints: the others are not sent.
-    if (entry.type === 'salesforce')
-      for (const k of ['issuer', 'authorizeUrl', 'tokenUrl']) delete entry[k]
-    if (entry.type === 'oidc')
-      for (const k of ['loginUrl', 'authorizeUrl', 'tokenUrl']) delete entry[k]
-    if (entry.type === 'oauth2') for (const k of ['loginUrl', 'issuer']) delete entry[k]
-    const secret = field(body, 'consumerSecret')
-    if (secret !== '') entry.consumerSecret = secret
-    return { values, entry }
-  }
 
   pages.post('/auth-providers', async (request, reply) => {
     const body = formOf(request)
     const name = trimmedField(body, 'name')
-    const { values, entry } = providerEntry(body)
+    const { values, entry } = readProvider(body)
     try {
       await definitions.put('authProvider', name, entry, changedBy(request), 'create')
     } catch (error) {
@@ -270,7 +239,7 @@ export function registerDefinitionPages(
 
   pages.post('/auth-providers/:name', async (request, reply) => {
     const { name } = request.params as { name: string }
-    const { values, entry } = providerEntry(formOf(request))
+    const { values, entry } = readProvider(formOf(request))
     try {
       await definitions.put('authProvider', name, entry, changedBy(request), 'update')
     } catch (error) {
@@ -279,7 +248,7 @@ export function registerDefinitionPages(
       return providerForm(request, reply, {
         name,
         values,
-        hasSecret: true,
+        stored: providerValuesOf(definitions.get('authProvider', name)).stored,
         ...errorsOf(error, 'authProviders'),
       })
     }

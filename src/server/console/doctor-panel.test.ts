@@ -38,4 +38,15 @@ describe('doctorVoice', () => {
     const api = doctorVoice('api', 'browser').advice(LIBRARY_REAUTH, 'Team')
     expect(api).toContain('POST /admin/api/namedCredentials/Team/connectLinks')
   })
+
+  it('names the config file and callout apply in the console for what no page sets, the operation in the API', () => {
+    const console = doctorVoice('console', 'browser')
+    for (const todo of [console.enable('Target'), console.checkPath]) {
+      expect(todo).toContain('in the config file and run callout apply -f <file>')
+      expect(todo).not.toContain('/admin/api')
+    }
+    expect(doctorVoice('api', 'browser').enable('Target')).toContain(
+      'PUT /admin/api/namedCredentials/Target',
+    )
+  })
 })

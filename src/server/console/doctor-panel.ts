@@ -82,12 +82,13 @@ const CONSOLE_WORDS: Words = {
   mint: () => 'press Run online checks on this page (it requests a token now)',
   perUser: (_name, user) =>
     `send ${user} a new connect link (Create connect link on this page) to authenticate again`,
+  // The console has no page that sets these: the config file does, applied with callout apply.
   enable: (name) =>
-    `set enabled: true on the Named Credential (PUT /admin/api/namedCredentials/${name}), if it should be used`,
+    `set enabled: true on namedCredentials.${name} in the config file and run callout apply -f <file>, if it should be used`,
   addExternalCredential: () =>
     'create it on the External Credentials page (New External Credential)',
   checkPath:
-    'set checkPath (a path that needs the credential, e.g. /me) on the Named Credential to have Run online checks call it',
+    'set checkPath (a path that needs the credential, e.g. /me) on the Named Credential in the config file and run callout apply -f <file>, to have Run online checks call it',
 }
 
 const API_WORDS: Words = {

@@ -31,7 +31,7 @@ import {
   wholeNumber,
   type HeaderRow,
 } from './external-credential-form.ts'
-import { checkbox, FORM_ERRORS, input, saveOrDelete, select } from './page-templates.ts'
+import { checkbox, FORM_ERRORS, input, saveOrDelete, select, textarea } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 
 /** Principal and header rows the form offers beyond the stored ones. */
@@ -68,13 +68,6 @@ const ROW_FIELD = (i: string, key: string, label: string, control: string) => `
 
 const INVALID = (i: string, key: string) =>
   `<% if (it.errors['p' + ${i} + '.${key}']) { %> aria-invalid="true" aria-describedby="p<%= ${i} %>-${key}-error"<% } %>`
-
-/** A textarea with its label, hint and field error (template source). */
-const TEXTAREA = (name: string, label: string, hint = '') => `
-  <label for="${name}">${label}</label>
-  <textarea id="${name}" name="${name}"<% if (it.errors.${name}) { %> aria-invalid="true" aria-describedby="${name}-error"<% } %>><%= it.values.${name} ?? '' %></textarea>
-  ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
-  <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
 
 /** A section's own error (e.g. `jwt` on a protocol that signs none), shown under its heading. */
 const SECTION_ERROR = (key: string) =>
@@ -123,11 +116,11 @@ ${FORM_ERRORS}
   ${SECTION_ERROR('jwt')}
   ${input('jwtIssuer', 'Issuer (<code>iss</code>)', 'JWT bearer: empty means the Auth Provider\u2019s consumer key.')}
   ${input('jwtSubject', 'Subject (<code>sub</code>)', 'Used when the principal has no <code>username</code> or <code>subject</code> parameter. Per-user principals need a formula such as <code>{!$User.Username}</code>.')}
-  ${TEXTAREA('jwtAudience', 'Audience (<code>aud</code>)', 'One per line. JWT bearer: empty means the login host (Salesforce) or the issuer.')}
+  ${textarea('jwtAudience', 'Audience (<code>aud</code>)', 'One per line. JWT bearer: empty means the login host (Salesforce) or the issuer.')}
   ${input('jwtValiditySeconds', 'Lifetime (seconds)', 'How long each JWT is valid, 1\u201386400; empty means 300.')}
   ${select('jwtAlgorithm', 'Signing algorithm', ALGORITHMS)}
   ${input('jwtKeyId', 'Key ID (<code>kid</code>)')}
-  ${TEXTAREA('jwtAdditionalClaims', 'Additional claims', 'A JSON object, e.g. <code>{"scope": "api"}</code>. Not <code>iss</code>, <code>sub</code>, <code>aud</code>, <code>exp</code>, <code>iat</code>, <code>nbf</code> or <code>jti</code>.')}
+  ${textarea('jwtAdditionalClaims', 'Additional claims', 'A JSON object, e.g. <code>{"scope": "api"}</code>. Not <code>iss</code>, <code>sub</code>, <code>aud</code>, <code>exp</code>, <code>iat</code>, <code>nbf</code> or <code>jti</code>.')}
   <h2 id="auth-headers-heading">Authentication headers</h2>
   <p class="hint">Formula headers added after the Authorization header. A literal is quoted (<code>'application/json'</code>); <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code> reads a principal\u2019s parameter or secret; <code>&amp;</code> concatenates. These values are not secret: put secrets in a principal and refer to them. Leave a row\u2019s name empty to leave it out.</p>
   ${SECTION_ERROR('authHeaders')}

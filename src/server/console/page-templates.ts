@@ -12,6 +12,14 @@ ${hint === '' ? '' : `<p class="hint">${hint}</p>`}
 <% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
 }
 
+/** A textarea with its label, hint and field error (template source). */
+export function textarea(name: string, label: string, hint = ''): string {
+  return `<label for="${name}">${label}</label>
+<textarea id="${name}" name="${name}"<% if (it.errors.${name}) { %> aria-invalid="true" aria-describedby="${name}-error"<% } %>><%= it.values.${name} ?? '' %></textarea>
+${hint === '' ? '' : `<p class="hint">${hint}</p>`}
+<% if (it.errors.${name}) { %><p class="field-error" id="${name}-error"><%= it.errors.${name} %></p><% } %>`
+}
+
 /** A checkbox with its label (template source). */
 export function checkbox(name: string, label: string): string {
   return `<div class="check"><input type="checkbox" id="${name}" name="${name}" value="on"<% if (it.values.${name}) { %> checked<% } %>><label for="${name}">${label}</label></div>`
@@ -77,14 +85,27 @@ ${FORM_ERRORS}
   ${input('consumerKey', 'Consumer key', 'The Connected App\u2019s consumer key (client id).')}
   <label for="consumerSecret">Consumer secret</label>
   <input type="password" id="consumerSecret" name="consumerSecret" autocomplete="new-password" value=""<% if (it.errors.consumerSecret) { %> aria-invalid="true" aria-describedby="consumerSecret-error"<% } %>>
-  <p class="hint"><% if (it.hasSecret) { %>A secret is stored and never shown. Type a new one to replace it; leave empty to keep it.<% } else { %>Never shown again after saving.<% } %></p>
+  <p class="hint"><% if (it.stored.includes('consumerSecret')) { %>A secret is stored and never shown. Type a new one to replace it; leave empty to keep it.<% } else { %>Never shown again after saving.<% } %></p>
   <% if (it.errors.consumerSecret) { %><p class="field-error" id="consumerSecret-error"><%= it.errors.consumerSecret %></p><% } %>
+  <% if (it.stored.includes('consumerSecret')) { %>${checkbox('removeConsumerSecret', 'Remove the stored consumer secret')}<% } %>
+  <label for="clientPrivateKey">Client private key, PEM (write-only)</label>
+  <textarea id="clientPrivateKey" name="clientPrivateKey" autocomplete="off" spellcheck="false"<% if (it.errors.clientPrivateKey) { %> aria-invalid="true" aria-describedby="clientPrivateKey-error"<% } %>></textarea>
+  <p class="hint">For client authentication <code>private_key_jwt</code>: paste the whole PEM (<code>-----BEGIN PRIVATE KEY-----</code> \u2026). <% if (it.stored.includes('clientPrivateKey')) { %>A key is stored and never shown; leave empty to keep it.<% } else { %>Never shown again after saving.<% } %></p>
+  <% if (it.errors.clientPrivateKey) { %><p class="field-error" id="clientPrivateKey-error"><%= it.errors.clientPrivateKey %></p><% } %>
+  <% if (it.stored.includes('clientPrivateKey')) { %>${checkbox('removeClientPrivateKey', 'Remove the stored client private key')}<% } %>
+  ${select('clientAuth', 'Client authentication', "[['', 'Default (secret: client_secret_post; key only: private_key_jwt; neither: none)'], ['client_secret_post', 'client_secret_post'], ['client_secret_basic', 'client_secret_basic'], ['private_key_jwt', 'private_key_jwt'], ['none', 'none (public client)']]")}
+  ${select('usePkce', 'Use PKCE', "[['true', 'Yes (recommended)'], ['false', 'No']]")}
   <h2>Endpoints</h2>
-  ${input('loginUrl', 'Login URL (Salesforce)', 'https://login.salesforce.com, https://test.salesforce.com or the target org\u2019s My Domain; the authorize, token, userinfo and revoke endpoints are derived from it.', 'url')}
+  ${input('loginUrl', 'Login URL (Salesforce)', 'https://login.salesforce.com, https://test.salesforce.com or the target org\u2019s My Domain; the authorize, token, userinfo, revoke and introspect endpoints are derived from it unless given below.', 'url')}
   ${input('issuer', 'Issuer (OpenID Connect)', 'Read through the issuer\u2019s discovery document.', 'url')}
-  ${input('authorizeUrl', 'Authorize URL (OAuth 2.0)', '', 'url')}
-  ${input('tokenUrl', 'Token URL (OAuth 2.0)', '', 'url')}
+  ${input('authorizeUrl', 'Authorize URL', 'Required for OAuth 2.0; overrides the derived or discovered one otherwise.', 'url')}
+  ${input('tokenUrl', 'Token URL', 'Required for OAuth 2.0; overrides the derived or discovered one otherwise.', 'url')}
+  ${input('userInfoUrl', 'UserInfo URL', '', 'url')}
+  ${input('revokeUrl', 'Revocation URL', 'Where Revoke sends a token (RFC 7009).', 'url')}
+  ${input('introspectUrl', 'Introspection URL', '', 'url')}
   ${input('defaultScopes', 'Default scopes', 'Space-separated, e.g. <code>api refresh_token</code>.')}
+  ${textarea('trustedInstanceHosts', 'Trusted instance hosts (Salesforce)', 'One per line: a host or <code>*.</code> and a domain, e.g. <code>*.my.salesforce.com</code>.')}
+  ${checkbox('allowInsecureHttp', 'Allow plain http:// endpoints (unsafe: tokens and secrets travel unencrypted)')}
 ${saveOrDelete('/auth-providers', 'Auth Provider')}
 `
 
