@@ -3,9 +3,9 @@
  * browser-like client: the Auth Provider form edits every field of the config file's
  * `authProviders` entry (an Auth Provider applied from a config file with every field set, opened
  * and saved unchanged, equals the config file's; the consumer secret and the client private key
- * are never shown and survive the edit; a literal `${`, `$${` in the config file, shows as `${` and
- * is stored as typed, as on the External Credential form); the doctor panel's advice names what
- * the console or the config file offers, never an admin API call.
+ * are never shown and survive the edit); every form shows a literal `${` (`$${` in the config
+ * file) as `${` and stores what is typed as typed, as the External Credential form does; the
+ * doctor panel's advice names what the console or the config file offers, never an admin API call.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -159,6 +159,27 @@ describe('the Auth Provider form', () => {
     expect((await browser.post('/auth-providers/Typed', removed)).status).toBe(303)
     expect(c.broker.definitions.authProviders.get('Typed')?.consumerSecret).toBeUndefined()
     expect(c.broker.definitions.authProviders.get('Typed')?.clientAuth).toBe('none')
+  })
+})
+
+describe('the Named Credential forms', () => {
+  it('store a typed ${ as typed (never a reference), as the other forms do', async () => {
+    const label = 'Costs ${5} a call'
+    const forms = [
+      ['/named-credentials/new-full', 'Full', { externalCredential: 'Plain' }],
+      ['/named-credentials/new', 'Classic', { identityType: 'anonymous', protocol: 'none' }],
+    ] as const
+    for (const [path, name, rest] of forms) {
+      const res = await browser.submit(path, path.replace(/\/new$/, ''), {
+        label,
+        name,
+        url: 'https://api.example.com',
+        ...rest,
+      })
+      expect(res.status, res.body.slice(0, 3000)).toBe(303)
+      expect(c.broker.definitions.namedCredentials.get(name)?.label).toBe(label)
+      expect((await browser.get(`/named-credentials/${name}`)).body).toContain(`<h1>${label}</h1>`)
+    }
   })
 })
 

@@ -28,6 +28,7 @@ import { PAGE_TEMPLATES } from './page-templates.ts'
 import { addTemplates } from './views.ts'
 import type { DefinitionKind, DefinitionsService } from './definitions-service.ts'
 import { providerValuesOf, readProvider } from './auth-provider-form.ts'
+import { literal } from './external-credential-form.ts'
 import { consoleWordsFor, doctorPanelData, registerDoctorPanel, runDoctor } from './doctor-panel.ts'
 import { REVOKE_FLASHES } from './revoke-pages.ts'
 import { registerOpenInOrg, returnedRecord } from './open-in-org.ts'
@@ -320,7 +321,7 @@ export function registerDefinitionPages(
       }
     }
     try {
-      await definitions.put('namedCredential', name, entry, changedBy(request), 'create')
+      await definitions.put('namedCredential', name, literal(entry), changedBy(request), 'create')
     } catch (error) {
       if (!isCalloutError(error)) throw error
       reply.code(error.status)

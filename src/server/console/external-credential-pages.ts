@@ -570,7 +570,7 @@ export function registerExternalCredentialPages(
     if (values.label !== '') entry.label = values.label
     if (values.externalCredential !== '') entry.externalCredential = values.externalCredential
     try {
-      await definitions.put('namedCredential', name, entry, changedBy(request), 'create')
+      await definitions.put('namedCredential', name, literal(entry), changedBy(request), 'create')
     } catch (error) {
       if (!isCalloutError(error)) throw error
       reply.code(error.status)
