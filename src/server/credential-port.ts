@@ -93,7 +93,10 @@ export function buildCredentialPort(
   // GETs the port passes on untouched take the fast path first (port-fast-path.ts).
   const app: FastifyInstance = Fastify({
     ...server.fastifyOptions,
-    serverFactory: server.fastServerFactory(portFastRoute(credential), () => app),
+    serverFactory: server.fastServerFactory(
+      portFastRoute(server.forwardContext.broker, credential, origin),
+      () => app,
+    ),
   })
   server.installHooks(app)
   const context: ForwardContext = {

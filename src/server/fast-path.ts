@@ -67,8 +67,11 @@ const PASS: Passed = { advice: undefined }
 export interface FastRoute {
   /** `callout:<Name>/<path>` for a request this fast path may take, else `undefined`. */
   target(request: IncomingMessage): string | undefined
-  /** Answers with a `Location` header go to the full path too (a credential port rewrites it). */
-  readonly locationToFull?: boolean
+  /**
+   * Rewrites the `Location` of an answer passed on (a credential port points it at the port); the
+   * upstream is paused until it resolves. Never rejects: an unreadable place keeps the value.
+   */
+  readonly rewriteLocation?: (location: string, request: IncomingMessage) => Promise<string>
 }
 
 /** API mode: `/callout/<Name>/<path>`. */
@@ -138,7 +141,7 @@ export function createFastPath(
       bodyTimeout: exchange.timeoutMs,
     }
     const handler = new FastExchange(deps, request, response, exchange, options, facts, full)
-    if (route.locationToFull === true) handler.locationToFull = true
+    handler.rewriteLocation = route.rewriteLocation
     exchange.dispatcher.dispatch(options, handler)
     return true
   }
@@ -179,11 +182,9 @@ class FastExchange implements Dispatcher.DispatchHandler {
   #held: { status: number; headers: Buffer[]; chunks: Buffer[]; size: number } | undefined
   /** Set once the full path is to continue from the answer: its body is discarded until it ends. */
   #received: Received | undefined
-  /** An answer with a `Location` header is sent again through the full path (`FastRoute`). */
-  locationToFull = false
-  /** Set once the full path is to send the request again: the body is discarded until it ends. */
-  #again = false
-  /** Bytes of a body discarded so far (`#received` or `#again`). */
+  /** The route's `Location` rewrite (`FastRoute`). */
+  rewriteLocation: FastRoute['rewriteLocation']
+  /** Bytes of a body discarded so far (`#received`). */
   #discarded = 0
 
   constructor(
@@ -245,7 +246,14 @@ class FastExchange implements Dispatcher.DispatchHandler {
       this.#received = decided.received
       return true
     }
-    if (this.#sendAgain(headers)) return true
+    if (
+      this.#rewritesLocation(
+        headers,
+        () => (this.#head = { status, headers, advice: decided.advice }),
+      )
+    ) {
+      return false
+    }
     // Written with the first byte of the body (or its end): a failure before it still gets the
     // JSON error answer, as on the full path.
     this.#head = { status, headers, advice: decided.advice }
@@ -255,7 +263,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     // The body of an answer the full path continues from is not needed: read and dropped, so the
     // connection is kept.
-    if (this.#received !== undefined || this.#again) {
+    if (this.#received !== undefined) {
       this.#discarded += chunk.byteLength
       // Past the cap, the connection is closed instead of read to the end (as `dump` does); the
       // full path continues all the same (`onError`).
@@ -280,13 +288,15 @@ class FastExchange implements Dispatcher.DispatchHandler {
       this.#received = decided.received
       return true
     }
-    if (this.#sendAgain(held.headers)) return true
-    this.#writeHead(held.status, held.headers, decided.advice)
-    return this.#write(body)
+    const pass = (): boolean => {
+      this.#writeHead(held.status, held.headers, decided.advice)
+      return this.#write(body)
+    }
+    return this.#rewritesLocation(held.headers, pass) ? false : pass()
   }
 
   onComplete(): void {
-    if (this.#received !== undefined || this.#again) return this.#handOver(this.#received)
+    if (this.#received !== undefined) return this.#handOver(this.#received)
     const held = this.#held
     if (held === undefined) {
       this.#flushHead()
@@ -297,10 +307,13 @@ class FastExchange implements Dispatcher.DispatchHandler {
     const body = Buffer.concat(held.chunks)
     const decided = this.#decide(held.status, held.headers, body.toString('utf8'))
     if ('received' in decided) return this.#handOver(decided.received)
-    if (this.#sendAgain(held.headers)) return this.#handOver(undefined)
-    this.#writeHead(held.status, held.headers, decided.advice)
-    this.#finish(held.status)
-    this.#response.end(body)
+    const pass = (): boolean => {
+      this.#writeHead(held.status, held.headers, decided.advice)
+      this.#finish(held.status)
+      this.#response.end(body)
+      return false
+    }
+    if (!this.#rewritesLocation(held.headers, pass)) pass()
   }
 
   onError(error: Error): void {
@@ -327,7 +340,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
       return
     }
     // The full path continues from the answer whose body was being discarded (as `dump` does).
-    if (this.#received !== undefined || this.#again) return this.#handOver(this.#received)
+    if (this.#received !== undefined) return this.#handOver(this.#received)
     // A reset of a reused keep-alive connection: sent once more, on a fresh one (as `send` does).
     if (!this.#resent && isReusedConnectionReset(error)) {
       this.#resent = true
@@ -420,12 +433,20 @@ class FastExchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Whether the answer goes to the full path to be sent again (its body then discarded): one with
-   * a `Location` header when `locationToFull` is set (a credential port rewrites it there).
+   * Whether the answer's `Location` (in `raw`) is being rewritten by the route (a credential
+   * port): then undici is paused until it is, `pass` goes on with the answer (true when more body
+   * may come at once), and the upstream resumes.
    */
-  #sendAgain(raw: Buffer[]): boolean {
-    if (!this.locationToFull || !hasLocation(raw)) return false
-    this.#again = true
+  #rewritesLocation(raw: Buffer[], pass: () => unknown): boolean {
+    if (this.rewriteLocation === undefined) return false
+    const at = locationAt(raw)
+    if (at === -1) return false
+    const resume = this.#resume!
+    void this.rewriteLocation(raw[at]!.toString('latin1'), this.#request).then((location) => {
+      if (this.#done || this.#gone) return
+      raw[at] = Buffer.from(location, 'latin1')
+      if (pass() !== false) resume()
+    })
     return true
   }
 
@@ -443,10 +464,10 @@ class FastExchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Whether undici's raw header list names `Location`. */
-function hasLocation(raw: Buffer[]): boolean {
+/** Where undici's raw header list holds the value of `Location` (its index), or -1. */
+function locationAt(raw: Buffer[]): number {
   for (let i = 0; i < raw.length; i += 2) {
-    if (util.headerNameToString(raw[i]!) === 'location') return true
+    if (util.headerNameToString(raw[i]!) === 'location') return i + 1
   }
-  return false
+  return -1
 }

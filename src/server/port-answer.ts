@@ -4,6 +4,7 @@
  * `identity` of `GET /services/data/vNN.0`, and the identity answers themselves). Every other
  * answer streams through untouched.
  */
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import type { Broker } from '../callout/broker.ts'
@@ -11,7 +12,7 @@ import type { CalloutResponse } from '../callout/types.ts'
 import type { ForwardContext } from './forward.ts'
 import { resolveTarget } from '../callout/steps/resolve-target.ts'
 import { PLACEHOLDER_ID_PATH, PLACEHOLDER_ORG } from './local-token.ts'
-import { portJson, portLocation, upstreamPlaces } from './port-urls.ts'
+import { portJson, portLocation, upstreamPlaces, type UpstreamPlace } from './port-urls.ts'
 
 /** Answers whose JSON body may carry URLs an SDK follows (versioned root, identity, userinfo). */
 const URL_BEARING_PATHS =
@@ -46,17 +47,46 @@ export function portAnswer(
       URL_BEARING_PATHS.test(pathOf(request.raw.url)) &&
       /json/i.test(String(headers['content-type'] ?? ''))
     if (typeof location !== 'string' && !rewriteBody) return res.body
-    let places
-    try {
-      const user = request.raw.headers['callout-user']
-      places = await upstreamPlaces(broker, credential, typeof user === 'string' ? user : undefined)
-    } catch {
-      return res.body
-    }
+    const places = await placesOf(broker, credential, request.raw)
+    if (places === undefined) return res.body
     if (typeof location === 'string')
       headers.location = portLocation(location, places, portOrigin())
     if (!rewriteBody) return res.body
     return rewriteJson(res.body, headers, (value) => portJson(value, places, portOrigin()))
+  }
+}
+
+/**
+ * The `Location` of an answer on a credential port (`location` as the upstream sent it),
+ * rewritten to the port as {@link portAnswer} does; unchanged when the upstream places cannot be
+ * read. For the port's fast path, which passes every other header on as it came.
+ *
+ * @example
+ * await portLocationOf(broker, 'Target', () => 'http://127.0.0.1:7071', 'https://na1.my.salesforce.com/x', req)
+ * // 'http://127.0.0.1:7071/x'
+ */
+export async function portLocationOf(
+  broker: Broker,
+  credential: string,
+  portOrigin: () => string,
+  location: string,
+  request: IncomingMessage,
+): Promise<string> {
+  const places = await placesOf(broker, credential, request)
+  return places === undefined ? location : portLocation(location, places, portOrigin())
+}
+
+/** The upstream places of a port request (its `Callout-User`), `undefined` when unreadable. */
+async function placesOf(
+  broker: Broker,
+  credential: string,
+  request: IncomingMessage,
+): Promise<UpstreamPlace[] | undefined> {
+  try {
+    const user = request.headers['callout-user']
+    return await upstreamPlaces(broker, credential, typeof user === 'string' ? user : undefined)
+  } catch {
+    return undefined
   }
 }
 

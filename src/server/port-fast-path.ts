@@ -7,22 +7,30 @@
  * session (`X-SFDC-Session`, which the pipeline places). The client key comes from
  * `Proxy-Authorization` or `Authorization` (the key, or the placeholder that embeds it), verified
  * within `--key-cache-ms`; those headers never go upstream, and the placeholder is removed from
- * the query as on the full path. An answer with a `Location` is sent again through the full path,
- * which rewrites it to the port, as redirects and rejected tokens are.
+ * the query as on the full path. The `Location` of an answer the pipeline does not act on is
+ * rewritten to the port, as on the full path (`portLocationOf`); redirects it follows and rejected
+ * tokens are handed to the full path with the answer, as in API mode.
  */
+import type { Broker } from '../callout/broker.ts'
 import type { FastRoute } from './fast-path.ts'
-import { rewrittenAt, withoutPlaceholderToken } from './port-answer.ts'
+import { portLocationOf, rewrittenAt, withoutPlaceholderToken } from './port-answer.ts'
 import { isSoapTarget } from './salesforce-session.ts'
 
 /**
- * The fast route of the credential port serving `credential`.
+ * The fast route of the credential port serving `credential` on `portOrigin()`.
  *
  * @example
- * const app = Fastify({ ...options, serverFactory: server.fastServerFactory(portFastRoute('Target'), () => app) })
+ * const route = portFastRoute(broker, 'Target', () => 'http://127.0.0.1:7071')
+ * const app = Fastify({ ...options, serverFactory: server.fastServerFactory(route, () => app) })
  */
-export function portFastRoute(credential: string): FastRoute {
+export function portFastRoute(
+  broker: Broker,
+  credential: string,
+  portOrigin: () => string,
+): FastRoute {
   return {
-    locationToFull: true,
+    rewriteLocation: (location, request) =>
+      portLocationOf(broker, credential, portOrigin, location, request),
     target: (request) => {
       const url = request.url
       if (url === undefined || !url.startsWith('/')) return undefined
