@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest'
 import type { StoreEvent, StoreNotifications } from '../store/notifications.ts'
 import { followStore } from './follow-store.ts'
 
-function channel() {
+function channel(state: StoreNotifications['state'] = 'live') {
   const listeners = new Set<(e: StoreEvent) => void>()
   const notifications: StoreNotifications = {
-    state: 'live',
+    state,
     lastError: undefined,
     subscribe: (l) => {
       listeners.add(l)
@@ -71,6 +71,28 @@ describe('followStore', () => {
     expect(reasons).toHaveLength(3)
     following.stop()
     expect(listeners.size).toBe(0)
+  })
+
+  it('on the channel’s first connection, reloads only if the definitions changed since they were read; after that, on every reconnect', async () => {
+    for (const changed of [false, true]) {
+      const { notifications, emit } = channel('connecting')
+      let stamp = 'v1'
+      const reasons: string[] = []
+      const following = followStore(
+        { reload: async () => undefined, forgetClientKey: () => undefined },
+        { notifications, definitionsStamp: async () => stamp },
+        { reloadIntervalMs: 0, onReload: (why) => reasons.push(why) },
+      )
+      await tick()
+      if (changed) stamp = 'v2'
+      emit({ kind: 'resync' })
+      await tick()
+      expect(reasons).toEqual(changed ? ['definitions changed (store channel connected)'] : [])
+      emit({ kind: 'resync' })
+      await tick()
+      expect(reasons.at(-1)).toBe('store channel reconnected')
+      following.stop()
+    }
   })
 
   it('falls back to polling the definitions stamp (SQLite: no channel)', async () => {

@@ -2,7 +2,10 @@
  * Keeps one `callout serve` instance in step with the others on the same store: definitions are
  * reloaded as soon as the store's change channel says they changed (PostgreSQL LISTEN/NOTIFY), a
  * revoked client key is forgotten at once, and after the channel reconnects everything cached is
- * re-read (notifications sent meanwhile are lost). The poll of the definitions stamp stays as the
+ * re-read (notifications sent meanwhile are lost). The channel's first connection reloads only
+ * when the definitions changed since the instance read them: what it cached in the moment before
+ * (keys it verified, tokens it read) is as fresh as anything re-read would be, and it is what the
+ * instance falls back on if the store then stops answering. The poll of the definitions stamp stays as the
  * bounded fallback: it is what SQLite stores use, and it covers a notification missed anyway.
  */
 import type { StoreEvent, StoreNotifications } from '../store/notifications.ts'
@@ -71,11 +74,25 @@ export function followStore(
     return running
   }
 
+  // A channel not yet live when following starts announces its first connection with `resync` too.
+  let connected = source.notifications?.state === 'live'
   const onEvent = (event: StoreEvent): void => {
     if (event.kind === 'definitions') void reload('definitions changed (notified)')
     else if (event.kind === 'client-key') target.forgetClientKey(event.id)
-    else if (event.kind === 'resync' && stamp !== undefined) {
-      void reload('store channel reconnected')
+    else if (event.kind === 'resync') {
+      const first = !connected
+      connected = true
+      if (stamp === undefined) return
+      if (!first) {
+        void reload('store channel reconnected')
+        return
+      }
+      const before = stamp
+      void source.definitionsStamp().then(
+        (now) =>
+          now !== before ? reload('definitions changed (store channel connected)') : undefined,
+        () => undefined,
+      )
     }
   }
   const unsubscribe = source.notifications?.subscribe(onEvent) ?? (() => undefined)
