@@ -5,7 +5,8 @@
  * and saved unchanged, equals the config file's; the consumer secret and the client private key
  * are never shown and survive the edit); every form shows a literal `${` (`$${` in the config
  * file) as `${` and stores what is typed as typed, as the External Credential form does; the
- * doctor panel's advice names what the console or the config file offers, never an admin API call.
+ * doctor panel's advice names what the console offers (the Edit page for `enabled` and
+ * `checkPath`), never the config file or an admin API call.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -184,11 +185,11 @@ describe('the Named Credential forms', () => {
 })
 
 describe('the doctor panel', () => {
-  it('names the config file and callout apply for what no console page sets, never the admin API', async () => {
+  it('names the Edit page for enabled and checkPath, never the config file or the admin API', async () => {
     const page = await browser.get('/named-credentials/Paused')
     expect(page.status).toBe(200)
     expect(page.body).toContain(
-      'set enabled: true on namedCredentials.Paused in the config file and run callout apply -f &lt;file&gt;',
+      'tick Enabled on this Named Credential\u2019s Edit page (Edit on this page), if it should be used',
     )
     const online = await browser.post('/named-credentials/NoPath/doctor', {
       _csrf: csrfOf(page.body),
@@ -196,8 +197,16 @@ describe('the doctor panel', () => {
     expect(online.status).toBe(200)
     expect(online.body).toContain('the Named Credential has no checkPath')
     expect(online.body).toContain(
-      'set checkPath (a path that needs the credential, e.g. /me) on the Named Credential in the config file and run callout apply -f &lt;file&gt;',
+      'set Check path (a path that needs the credential, e.g. /me) on this Named Credential\u2019s Edit page (Edit on this page), to have Run online checks call it',
     )
-    for (const body of [page.body, online.body]) expect(body).not.toContain('/admin/api')
+    for (const body of [page.body, online.body]) {
+      expect(body).not.toContain('/admin/api')
+      expect(body).not.toContain('callout apply -f &lt;file&gt;')
+      expect(body).toContain(
+        'href="/named-credentials/' +
+          (body === page.body ? 'Paused' : 'NoPath') +
+          '/edit">Edit</a>',
+      )
+    }
   })
 })

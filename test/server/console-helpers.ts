@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { openBroker, type Broker } from '../../src/index.ts'
+import type { Definitions } from '../../src/definitions/index.ts'
 import { buildServer, type CalloutServer } from '../../src/server/build-server.ts'
 import type { ConsoleOptions } from '../../src/server/console/console-plugin.ts'
 import { AdminAuth } from '../../src/server/admin/admin-auth.ts'
@@ -250,15 +251,16 @@ export function formFields(html: string): Record<string, string> {
 
 /**
  * A Callout home with one console instance (a login limit no test reaches) and a browser signed
- * in as {@link ADMIN}.
+ * in as {@link ADMIN}; `definitions`, when given, are applied first.
  */
-export async function signedInConsole(): Promise<{
+export async function signedInConsole(definitions?: Definitions): Promise<{
   rig: ConsoleRig
   c: ConsoleInstance
   browser: Browser
 }> {
   const rig = await consoleRig()
   const c = await rig.start({ loginRateLimit: { max: 1_000, timeWindowMs: 60_000 } })
+  if (definitions !== undefined) await c.broker.apply(definitions)
   const browser = new Browser(c.origin)
   await browser.login()
   return { rig, c, browser }

@@ -26,6 +26,7 @@ import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts'
 import { registerDefinitionPages } from './definition-pages.ts'
 import { DefinitionsService } from './definitions-service.ts'
 import { registerExternalCredentialPages } from './external-credential-pages.ts'
+import { registerNamedCredentialEdit } from './named-credential-edit.ts'
 import { registerRevokePages } from './revoke-pages.ts'
 import { sharedRateLimitStore } from './shared-rate-limit.ts'
 import { render, type PageData } from './views.ts'
@@ -375,6 +376,7 @@ export function registerConsole(
       registerRevokePages(pages, context)
       registerConnectLinkForm(pages, context)
       registerExternalCredentialPages(pages, context)
+      registerNamedCredentialEdit(pages, context)
     })
 
     async function sendLogin(

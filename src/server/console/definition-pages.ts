@@ -103,6 +103,18 @@ export function nameOptions(definitions: DefinitionsService, kind: DefinitionKin
   return [['', '—'], ...Object.keys(definitions.list(kind)).map((n) => [n, n])]
 }
 
+/** What the detail page shows of a Named Credential's settings (never a secret). */
+function settingsOf(
+  nc: { readonly timeoutMs: number; readonly checkPath?: string } | undefined,
+): { timeoutMs: number; checkPath?: string } | undefined {
+  return nc === undefined
+    ? undefined
+    : {
+        timeoutMs: nc.timeoutMs,
+        ...(nc.checkPath === undefined ? {} : { checkPath: nc.checkPath }),
+      }
+}
+
 function flashOf(request: FastifyRequest): { kind: 'ok'; text: string } | undefined {
   const key = (request.query as Record<string, unknown>).flash
   const text = typeof key === 'string' ? FLASHES[key] : undefined
@@ -358,6 +370,7 @@ export function registerDefinitionPages(
       callbackUrl: callbackUrl(provider ?? ''),
       salesforce: type === 'salesforce',
       perUser: report!.principals.some((p) => p.type === 'per-user'),
+      settings: settingsOf(broker.definitions.namedCredentials.get(name)),
       test: {
         method: 'GET',
         path: type === 'salesforce' ? SALESFORCE_RESOURCES_PATH : '/',

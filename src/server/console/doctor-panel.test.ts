@@ -39,10 +39,11 @@ describe('doctorVoice', () => {
     expect(api).toContain('POST /admin/api/namedCredentials/Team/connectLinks')
   })
 
-  it('names the config file and callout apply in the console for what no page sets, the operation in the API', () => {
+  it('names the Edit page in the console for enabled and checkPath, the operation in the API', () => {
     const console = doctorVoice('console', 'browser')
     for (const todo of [console.enable('Target'), console.checkPath]) {
-      expect(todo).toContain('in the config file and run callout apply -f <file>')
+      expect(todo).toContain('Edit page (Edit on this page)')
+      expect(todo).not.toContain('config file')
       expect(todo).not.toContain('/admin/api')
     }
     expect(doctorVoice('api', 'browser').enable('Target')).toContain(

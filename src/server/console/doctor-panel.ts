@@ -82,13 +82,13 @@ const CONSOLE_WORDS: Words = {
   mint: () => 'press Run online checks on this page (it requests a token now)',
   perUser: (_name, user) =>
     `send ${user} a new connect link (Create connect link on this page) to authenticate again`,
-  // The console has no page that sets these: the config file does, applied with callout apply.
-  enable: (name) =>
-    `set enabled: true on namedCredentials.${name} in the config file and run callout apply -f <file>, if it should be used`,
+  // The detail page's Edit button opens the form that sets these.
+  enable: () =>
+    'tick Enabled on this Named Credential\u2019s Edit page (Edit on this page), if it should be used',
   addExternalCredential: () =>
     'create it on the External Credentials page (New External Credential)',
   checkPath:
-    'set checkPath (a path that needs the credential, e.g. /me) on the Named Credential in the config file and run callout apply -f <file>, to have Run online checks call it',
+    'set Check path (a path that needs the credential, e.g. /me) on this Named Credential\u2019s Edit page (Edit on this page), to have Run online checks call it',
 }
 
 const API_WORDS: Words = {

@@ -70,7 +70,7 @@ const INVALID = (i: string, key: string) =>
   `<% if (it.errors['p' + ${i} + '.${key}']) { %> aria-invalid="true" aria-describedby="p<%= ${i} %>-${key}-error"<% } %>`
 
 /** A section's own error (e.g. `jwt` on a protocol that signs none), shown under its heading. */
-const SECTION_ERROR = (key: string) =>
+export const SECTION_ERROR = (key: string) =>
   `<% if (it.errors.${key}) { %><p class="field-error" id="${key}-error"><%= it.errors.${key} %></p><% } %>`
 
 const HEADER_FIELD = (key: string, label: string, control: string) => `
@@ -80,6 +80,19 @@ const HEADER_FIELD = (key: string, label: string, control: string) => `
 
 const HEADER_INVALID = (key: string) =>
   `<% if (it.errors['h' + i + '.${key}']) { %> aria-invalid="true" aria-describedby="h<%= i %>-${key}-error"<% } %>`
+
+/**
+ * The formula header rows of a form (template source): `h<i>.name`, `h<i>.formula` and
+ * `h<i>.sequence` for each of `it.headerRows`, with their field errors.
+ */
+export const HEADER_ROWS = `<% it.headerRows.forEach((h, i) => { %>
+  <fieldset class="principal">
+  <legend>Header <%= i + 1 %></legend>
+  ${HEADER_FIELD('name', 'Name', `<input type="text" id="h<%= i %>-name" name="h<%= i %>.name" value="<%= h.name %>"${HEADER_INVALID('name')}>`)}
+  ${HEADER_FIELD('formula', 'Formula', `<input type="text" id="h<%= i %>-formula" name="h<%= i %>.formula" value="<%= h.formula %>"${HEADER_INVALID('formula')}>`)}
+  ${HEADER_FIELD('sequence', 'Sequence number', `<input type="text" inputmode="numeric" id="h<%= i %>-sequence" name="h<%= i %>.sequence" value="<%= h.sequence %>"${HEADER_INVALID('sequence')}>`)}
+  </fieldset>
+<% }) %>`
 
 const EXTERNAL_CREDENTIALS = `<% layout('@layout', it) %>
 <div class="actions"><a class="button" href="/external-credentials/new">New External Credential</a><a class="button secondary" href="/named-credentials/new-full">New Named Credential (full form)</a></div>
@@ -124,14 +137,7 @@ ${FORM_ERRORS}
   <h2 id="auth-headers-heading">Authentication headers</h2>
   <p class="hint">Formula headers added after the Authorization header. A literal is quoted (<code>'application/json'</code>); <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code> reads a principal\u2019s parameter or secret; <code>&amp;</code> concatenates. These values are not secret: put secrets in a principal and refer to them. Leave a row\u2019s name empty to leave it out.</p>
   ${SECTION_ERROR('authHeaders')}
-<% it.headerRows.forEach((h, i) => { %>
-  <fieldset class="principal">
-  <legend>Header <%= i + 1 %></legend>
-  ${HEADER_FIELD('name', 'Name', `<input type="text" id="h<%= i %>-name" name="h<%= i %>.name" value="<%= h.name %>"${HEADER_INVALID('name')}>`)}
-  ${HEADER_FIELD('formula', 'Formula', `<input type="text" id="h<%= i %>-formula" name="h<%= i %>.formula" value="<%= h.formula %>"${HEADER_INVALID('formula')}>`)}
-  ${HEADER_FIELD('sequence', 'Sequence number', `<input type="text" inputmode="numeric" id="h<%= i %>-sequence" name="h<%= i %>.sequence" value="<%= h.sequence %>"${HEADER_INVALID('sequence')}>`)}
-  </fieldset>
-<% }) %>
+${HEADER_ROWS}
   <h2>Principals</h2>
   <p class="hint">Leave a row\u2019s name empty to leave it out. Parameters and secrets: one <code>name=value</code> per line; formulas read them as <code>{!$Credential.&lt;External Credential&gt;.&lt;name&gt;}</code>. Secrets are write-only: a stored secret is kept unless a new value is typed or it is marked for removal.</p>
 <% it.rows.forEach((r, i) => { %>
@@ -223,7 +229,8 @@ function blankRows(count: number): Row[] {
   }))
 }
 
-function blankHeaderRows(count: number): HeaderRow[] {
+/** `count` empty formula header rows. */
+export function blankHeaderRows(count: number): HeaderRow[] {
   return Array.from({ length: count }, () => ({ name: '', formula: '', sequence: '' }))
 }
 

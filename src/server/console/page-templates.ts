@@ -136,7 +136,11 @@ const NAMED_CREDENTIAL_DETAIL = `<% layout('@layout', it) %>
     <dt>Name</dt><dd><code><%= it.report.name %></code></dd>
     <dt>URL</dt><dd><code><%= it.report.url %></code></dd>
     <dt>Protocol</dt><dd><%= it.report.protocol %><% if (it.report.flow) { %> / <%= it.report.flow %><% } %></dd>
-  </dl>
+    <dt>Enabled</dt><dd id="nc-enabled"><%= it.report.enabled ? 'Yes' : 'No' %></dd>
+<% if (it.settings) { %>    <dt>Timeout</dt><dd id="nc-timeout"><%= it.settings.timeoutMs %> ms</dd>
+<% if (it.settings.checkPath) { %>    <dt>Check path</dt><dd><code><%= it.settings.checkPath %></code></dd>
+<% } %><% } %>  </dl>
+  <div class="actions"><a class="button secondary" href="/named-credentials/<%= encodeURIComponent(it.report.name) %>/edit">Edit</a></div>
 <% for (const p of it.report.principals) { %>
   <h3><%= p.principal %><% if (p.userId) { %> (<%= p.userId %>)<% } %> <span class="badge <%= p.status %>"><%= it.statusLabel(p.status) %></span></h3>
   <p><strong><%= it.say(p.summary) %></strong></p>
