@@ -3,7 +3,7 @@
  * the Salesforce emulator: log in, create the Auth Provider and a Named Credential with "Start
  * Authentication Flow on Save", log in and approve on the emulator's pages, see "Authenticated as
  * <username>", list the REST resources from the test panel, survive expired sessions, run the
- * doctor panel's online checks, open the org and the Account a test call created through "Open in
+ * doctor panel's online checks, edit the Named Credential on its Edit page, open the org and the Account a test call created through "Open in
  * target org" without a login prompt, see "Needs re-auth" after the refresh token is revoked and
  * re-authenticate in one click, revoke the tokens from the detail page, create an External
  * Credential with principals. Then the error paths: a tampered or missing CSRF token, a login
@@ -150,6 +150,23 @@ describe('the console in Chromium', () => {
     expect(await page.locator('#doctor-findings .badge.fail').count()).toBe(0)
     await accessible()
     await shot('05a-doctor')
+  })
+
+  it('edits the Named Credential on its Edit page: an error next to its field, then saved', async () => {
+    await page.goto(`${c.origin}/named-credentials/Target`)
+    await Promise.all([page.waitForNavigation(), page.click('a[href$="/Target/edit"]')])
+    expect(new URL(page.url()).pathname).toBe('/named-credentials/Target/edit')
+    await accessible()
+    await page.fill('#timeoutMs', '0')
+    await Promise.all([page.waitForNavigation(), page.click('form.card button[type="submit"]')])
+    expect(await page.textContent('#timeoutMs-error')).toBe('must be at least 1 ms')
+    await accessible()
+    await page.fill('#timeoutMs', '20000')
+    await Promise.all([page.waitForNavigation(), page.click('form.card button[type="submit"]')])
+    expect(new URL(page.url()).pathname).toBe('/named-credentials/Target')
+    expect(await page.textContent('#nc-timeout')).toBe('20000 ms')
+    expect(c.broker.definitions.namedCredentials.get('Target')?.timeoutMs).toBe(20_000)
+    await shot('05b-named-credential-edited')
   })
 
   it('opens the org, and the Account a test call created, logged in without a login prompt', async () => {
