@@ -8,7 +8,14 @@
  */
 import { field, trimmedField } from './console-plugin.ts'
 import { WRITE_ONLY } from './definitions-service.ts'
-import { literal, typed, type FormValues } from './external-credential-form.ts'
+import {
+  lines,
+  literal,
+  multiline,
+  pemField,
+  typed,
+  type FormValues,
+} from './external-credential-form.ts'
 
 /** The text fields of the form, one per config field of the same name. */
 export const PROVIDER_TEXT_FIELDS = Object.freeze([
@@ -93,17 +100,13 @@ export function readProvider(body: Record<string, unknown>): {
   if (values.usePkce === 'false') entry.usePkce = false
   values.allowInsecureHttp = field(body, 'allowInsecureHttp') === 'on'
   if (values.allowInsecureHttp) entry.allowInsecureHttp = true
-  values.trustedInstanceHosts = field(body, 'trustedInstanceHosts').replace(/\r\n/g, '\n')
-  const hosts = values.trustedInstanceHosts
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
+  values.trustedInstanceHosts = multiline(body, 'trustedInstanceHosts')
+  const hosts = lines(values.trustedInstanceHosts)
   if (hosts.length > 0) entry.trustedInstanceHosts = hosts
   const text = literal(entry)
   for (const key of PROVIDER_SECRETS) {
     // A PEM is taken with its line ends as LF; a consumer secret exactly as typed.
-    const given = field(body, key)
-    const secret = key === 'clientPrivateKey' ? given.replace(/\r\n/g, '\n').trim() : given
+    const secret = key === 'clientPrivateKey' ? pemField(body, key) : field(body, key)
     values[REMOVE_FIELDS[key]] = field(body, REMOVE_FIELDS[key]) === 'on'
     if (secret !== '') text[key] = literal(secret)
     else if (values[REMOVE_FIELDS[key]] === true) text[key] = null

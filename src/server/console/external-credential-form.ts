@@ -101,7 +101,7 @@ export function readJwt(
   for (const name of Object.values(JWT_FIELDS)) {
     values[name] =
       name === 'jwtAudience' || name === 'jwtAdditionalClaims'
-        ? field(body, name).replace(/\r\n/g, '\n')
+        ? multiline(body, name)
         : trimmedField(body, name)
   }
   const jwt: Record<string, unknown> = {}
@@ -109,10 +109,7 @@ export function readJwt(
     const text = String(values[JWT_FIELDS[key]])
     if (text !== '') jwt[key] = text
   }
-  const audience = String(values.jwtAudience)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
+  const audience = lines(String(values.jwtAudience))
   const storedAudience = (stored?.jwt as Record<string, unknown> | undefined)?.audience
   if (audience.length > 0)
     jwt.audience = audience.length === 1 && !Array.isArray(storedAudience) ? audience[0] : audience
@@ -138,6 +135,39 @@ export function readJwt(
     }
   }
   return Object.keys(jwt).length === 0 ? undefined : jwt
+}
+
+/**
+ * The non-empty lines of a text area, each trimmed (one host or audience per line).
+ *
+ * @example
+ * lines(' a.example \r\n\r\nb.example') // ['a.example', 'b.example']
+ */
+export function lines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+}
+
+/**
+ * A form field as a text area keeps it: line ends as LF.
+ *
+ * @example
+ * multiline({ hosts: 'a\r\nb' }, 'hosts') // 'a\nb'
+ */
+export function multiline(body: Record<string, unknown>, name: string): string {
+  return field(body, name).replace(/\r\n/g, '\n')
+}
+
+/**
+ * A PEM as the forms take it: line ends as LF, surrounding space trimmed.
+ *
+ * @example
+ * pemField({ key: '  -----BEGIN…\r\n' }, 'key') // '-----BEGIN…'
+ */
+export function pemField(body: Record<string, unknown>, name: string): string {
+  return multiline(body, name).trim()
 }
 
 /**

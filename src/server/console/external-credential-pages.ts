@@ -30,6 +30,7 @@ import {
   typed,
   wholeNumber,
   type HeaderRow,
+  pemField,
 } from './external-credential-form.ts'
 import { checkbox, FORM_ERRORS, input, saveOrDelete, select, textarea } from './page-templates.ts'
 import { addTemplates } from './views.ts'
@@ -457,7 +458,7 @@ export function registerExternalCredentialPages(
         const parameters = pairs(row.parameters, `p${i}.parameters`)
         if (Object.keys(parameters).length > 0) principal.parameters = parameters
         const given = pairs(secrets, `p${i}.secrets`)
-        const privateKey = field(body, `p${i}.privateKey`).replace(/\r\n/g, '\n').trim()
+        const privateKey = pemField(body, `p${i}.privateKey`)
         if (privateKey !== '') {
           if (Object.hasOwn(given, 'privateKey'))
             throw new FormProblem(

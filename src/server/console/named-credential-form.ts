@@ -13,7 +13,10 @@ import { WRITE_ONLY } from './definitions-service.ts'
 import {
   fieldOfIssue,
   headerRowsOf,
+  lines,
   literal,
+  multiline,
+  pemField,
   readHeaders,
   typed,
   wholeNumber,
@@ -58,10 +61,6 @@ export interface NamedCredentialForm {
   values: FormValues
   headerRows: HeaderRow[]
 }
-
-/** A PEM as the form takes it: line ends as LF, surrounding space trimmed. */
-const pem = (body: Record<string, unknown>, key: string): string =>
-  field(body, key).replace(/\r\n/g, '\n').trim()
 
 /**
  * The form values of a stored entry (as the definitions service lists it: secrets as
@@ -131,21 +130,18 @@ export function readNamedCredential(body: Record<string, unknown>): NamedCredent
     values[key] = field(body, key) === 'on'
     entry[key] = values[key]
   }
-  values.allowedHosts = field(body, 'allowedHosts').replace(/\r\n/g, '\n')
-  const hosts = values.allowedHosts
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
+  values.allowedHosts = multiline(body, 'allowedHosts')
+  const hosts = lines(values.allowedHosts)
   if (hosts.length > 0) entry.allowedHosts = hosts
   const headers = readHeaders(body, problems)
   if (headers.headers.length > 0) entry.headers = headers.headers
   const text = literal(entry)
 
-  values.certificate = pem(body, 'certificate')
-  values.certificateCa = pem(body, 'certificateCa')
+  values.certificate = pemField(body, 'certificate')
+  values.certificateCa = pemField(body, 'certificateCa')
   values.removeCertificate = field(body, 'removeCertificate') === 'on'
   values.removeCertificatePassphrase = field(body, 'removeCertificatePassphrase') === 'on'
-  const key = pem(body, 'certificateKey')
+  const key = pemField(body, 'certificateKey')
   const passphrase = field(body, 'certificatePassphrase')
   const typedAny = [values.certificate, values.certificateCa, key, passphrase].some((v) => v !== '')
   if (values.removeCertificate !== true && typedAny) {
