@@ -442,11 +442,18 @@ class FastExchange implements Dispatcher.DispatchHandler {
     const at = locationAt(raw)
     if (at === -1) return false
     const resume = this.#resume!
-    void this.rewriteLocation(raw[at]!.toString('latin1'), this.#request).then((location) => {
+    const original = raw[at]!.toString('latin1')
+    const go = (location: string): void => {
       if (this.#done || this.#gone) return
       raw[at] = Buffer.from(location, 'latin1')
-      if (pass() !== false) resume()
-    })
+      // Outside undici's callbacks: a throw here ends the exchange as one there would.
+      try {
+        if (pass() !== false) resume()
+      } catch (error) {
+        this.#abort?.(error as Error)
+      }
+    }
+    this.rewriteLocation(original, this.#request).then(go, () => go(original))
     return true
   }
 
